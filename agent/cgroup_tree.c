@@ -1,0 +1,203 @@
+#include "cgroup_tree.h"
+#include "idmap.h"
+#include "mountinfo.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct cgroup_tree {
+	char *root;
+	struct idmap *paths; /* id → malloc'd path */
+	size_t entries;
+	uint64_t truncated;
+	uint64_t scans;
+};
+
+int cgroup_root_detect(const char *proc_root, char *ret, size_t size)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/self/mountinfo", proc_root ? proc_root : "/proc");
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	r = mountinfo_find_cgroup2(f, ret, size);
+	fclose(f);
+	return r;
+}
+
+static void clear_paths(struct idmap *m)
+{
+	size_t pos = 0;
+	uint64_t key;
+	void *v;
+
+	while (idmap_next(m, &pos, &key, &v))
+		free(v);
+}
+
+struct cgroup_tree *cgroup_tree_new(const char *root)
+{
+	struct cgroup_tree *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->root = strdup(root);
+	t->paths = idmap_new();
+	if (!t->root || !t->paths)
+		return cgroup_tree_free(t);
+	return t;
+}
+
+struct cgroup_tree *cgroup_tree_free(struct cgroup_tree *t)
+{
+	if (!t)
+		return NULL;
+	if (t->paths)
+		clear_paths(t->paths);
+	idmap_free(t->paths);
+	free(t->root);
+	free(t);
+	return NULL;
+}
+
+struct walk {
+	struct idmap *paths;
+	size_t entries;
+	uint64_t truncated;
+	char path[PATH_MAX];
+};
+
+static int add(struct walk *w, uint64_t id, size_t len)
+{
+	char *p = strndup(len ? w->path : "/", len ? len : 1);
+
+	if (!p)
+		return -ENOMEM;
+	free(idmap_get(w->paths, id)); /* an id seen twice (bind mounts): keep the last */
+	if (idmap_put(w->paths, id, p)) {
+		free(p);
+		return -ENOMEM;
+	}
+	w->entries++;
+	return 0;
+}
+
+/* Walks the directory fd_dir whose path (relative to the mount) is w->path[0..len). */
+static int walk_dir(struct walk *w, int fd_dir, size_t len, int depth)
+{
+	DIR *d = fdopendir(fd_dir);
+	struct dirent *de;
+	int r = 0;
+
+	if (!d) {
+		r = -errno;
+		close(fd_dir);
+		return r;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+		size_t nlen;
+		int fd;
+
+		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+			continue;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISDIR(st.st_mode))
+			continue;
+		nlen = strlen(de->d_name);
+		if (depth >= CGROUP_TREE_MAX_DEPTH || w->entries >= CGROUP_TREE_MAX_ENTRIES ||
+		    len + 1 + nlen >= sizeof(w->path)) {
+			w->truncated++;
+			continue;
+		}
+		w->path[len] = '/';
+		memcpy(w->path + len + 1, de->d_name, nlen + 1);
+		r = add(w, (uint64_t)st.st_ino, len + 1 + nlen);
+		if (r)
+			break;
+		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue; /* removed meanwhile: not an error */
+		r = walk_dir(w, fd, len + 1 + nlen, depth + 1);
+		if (r == -ENOMEM)
+			break;
+		r = 0;
+	}
+	closedir(d);
+	return r;
+}
+
+int cgroup_tree_scan(struct cgroup_tree *t)
+{
+	struct walk *w;
+	struct stat st;
+	int fd, r;
+
+	fd = open(t->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	w = calloc(1, sizeof(*w));
+	if (!w || fstat(fd, &st)) {
+		r = w ? -errno : -ENOMEM;
+		close(fd);
+		free(w);
+		return r;
+	}
+	w->paths = idmap_new();
+	if (!w->paths) {
+		close(fd);
+		free(w);
+		return -ENOMEM;
+	}
+	r = add(w, (uint64_t)st.st_ino, 0);
+	if (!r)
+		r = walk_dir(w, fd, 0, 0);
+	else
+		close(fd);
+	if (r) {
+		clear_paths(w->paths);
+		idmap_free(w->paths);
+		free(w);
+		return r;
+	}
+	clear_paths(t->paths);
+	idmap_free(t->paths);
+	t->paths = w->paths;
+	t->entries = w->entries;
+	t->truncated += w->truncated;
+	t->scans++;
+	r = (int)w->entries;
+	free(w);
+	return r;
+}
+
+const char *cgroup_tree_lookup(const struct cgroup_tree *t, uint64_t id)
+{
+	return idmap_get(t->paths, id);
+}
+
+const char *cgroup_tree_root(const struct cgroup_tree *t)
+{
+	return t->root;
+}
+
+uint64_t cgroup_tree_truncated(const struct cgroup_tree *t)
+{
+	return t->truncated;
+}
+
+uint64_t cgroup_tree_scans(const struct cgroup_tree *t)
+{
+	return t->scans;
+}

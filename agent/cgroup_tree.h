@@ -1,0 +1,33 @@
+/* Index of the cgroup v2 tree: cgroup id (the directory's inode number on 64-bit kernels) to
+ * its path relative to the mount. Rebuilt by walking the tree, with limits on depth and size. */
+#ifndef BPFDIAG_CGROUP_TREE_H
+#define BPFDIAG_CGROUP_TREE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CGROUP_TREE_MAX_DEPTH 32
+#define CGROUP_TREE_MAX_ENTRIES 262144
+
+struct cgroup_tree;
+
+/* Finds the cgroup v2 mount from <proc_root>/self/mountinfo. Returns 0, -ENOENT (no cgroup2
+ * mount: a v1-only host), or another negative errno. */
+int cgroup_root_detect(const char *proc_root, char *ret, size_t size);
+
+/* Returns an empty index of the tree mounted at root (copied), or NULL when out of memory. */
+struct cgroup_tree *cgroup_tree_new(const char *root);
+/* Accepts NULL; returns NULL. */
+struct cgroup_tree *cgroup_tree_free(struct cgroup_tree *t);
+/* Walks the tree and replaces the index. Returns the number of cgroups indexed, or a negative
+ * errno when the root cannot be read (the old index is kept). Subtrees past the limits are
+ * skipped and counted in cgroup_tree_truncated(). */
+int cgroup_tree_scan(struct cgroup_tree *t);
+/* Path of id relative to the mount ("/" for the root, "/a/b" below it), or NULL. The string
+ * lives until the next scan. */
+const char *cgroup_tree_lookup(const struct cgroup_tree *t, uint64_t id);
+const char *cgroup_tree_root(const struct cgroup_tree *t);
+uint64_t cgroup_tree_truncated(const struct cgroup_tree *t);
+uint64_t cgroup_tree_scans(const struct cgroup_tree *t);
+
+#endif

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Kernel/user structs of the cpu probe family. Fixed-width types, explicit padding. */
+#ifndef BPFDIAG_CPU_H
+#define BPFDIAG_CPU_H
+
+#define CPU_MAX_CGROUPS_DEFAULT 16384
+
+/* Per-CPU value of the cpu_stats map, keyed by cgroup v2 id. */
+struct cpu_cg_stats {
+	__u64 oncpu_ns; /* time tasks of the cgroup ran on this CPU */
+	__u64 switches; /* times a task of the cgroup was switched out */
+};
+
+/* Per-CPU state of the task now running: lets user space add the slice still in progress. */
+struct cpu_cur {
+	__u64 start_ns; /* bpf_ktime_get_ns() at switch-in; 0 until the first switch seen */
+	__u64 cgroup_id; /* cgroup v2 id of the task switched in (0: idle); only user space reads it */
+};
+
+/* Indexes of the per-CPU cpu_counters array: degradations counted, never silent. */
+enum cpu_counter {
+	CPU_CNT_MAP_FULL = 0, /* cpu_stats had no room for a new cgroup: time was dropped */
+	CPU_CNT_DROPPED_NS, /* nanoseconds of CPU time that could not be charged */
+	CPU_CNT_MAX,
+};
+
+#endif

@@ -1,0 +1,163 @@
+#include "prom.h"
+#include "version.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void prom_escape_label(struct strbuf *out, const char *v)
+{
+	const char *run = v;
+
+	for (; *v; v++) {
+		const char *rep = *v == '\\' ? "\\\\" :
+				  *v == '"'  ? "\\\"" :
+				  *v == '\n' ? "\\n" :
+					       NULL;
+
+		if (!rep)
+			continue;
+		strbuf_append(out, run, (size_t)(v - run));
+		strbuf_puts(out, rep);
+		run = v + 1;
+	}
+	strbuf_append(out, run, (size_t)(v - run));
+}
+
+void prom_escape_help(struct strbuf *out, const char *v)
+{
+	const char *run = v;
+
+	for (; *v; v++) {
+		const char *rep = *v == '\\' ? "\\\\" : *v == '\n' ? "\\n" : NULL;
+
+		if (!rep)
+			continue;
+		strbuf_append(out, run, (size_t)(v - run));
+		strbuf_puts(out, rep);
+		run = v + 1;
+	}
+	strbuf_append(out, run, (size_t)(v - run));
+}
+
+static void header(struct strbuf *out, const char *name, const char *type, const char *help)
+{
+	strbuf_printf(out, "# HELP %s ", name);
+	prom_escape_help(out, help);
+	strbuf_printf(out, "\n# TYPE %s %s\n", name, type);
+}
+
+/* Doubles the way Prometheus parses them: shortest round-trip form, and +Inf/-Inf/NaN. */
+static void value(struct strbuf *out, double v)
+{
+	if (isnan(v))
+		strbuf_puts(out, "NaN");
+	else if (isinf(v))
+		strbuf_puts(out, v > 0 ? "+Inf" : "-Inf");
+	else if (v == (double)(long long)v && fabs(v) < 1e15)
+		strbuf_printf(out, "%lld", (long long)v);
+	else {
+		/* Shortest of %.15g/%.17g that reads back as the same double. */
+		char buf[32];
+
+		snprintf(buf, sizeof(buf), "%.15g", v);
+		if (strtod(buf, NULL) != v)
+			snprintf(buf, sizeof(buf), "%.17g", v);
+		strbuf_puts(out, buf);
+	}
+}
+
+static void series_labels(struct strbuf *out, const struct snap_series *se)
+{
+	for (int l = 0; l < LBL_MAX; l++) {
+		strbuf_printf(out, "%s%s=\"", l ? "," : "", series_label_names[l]);
+		prom_escape_label(out, se->labels[l]);
+		strbuf_puts(out, "\"");
+	}
+}
+
+struct series_metric {
+	const char *name;
+	const char *type;
+	const char *help;
+	double (*get)(const struct snap_series *se);
+};
+
+static double get_cpu_seconds(const struct snap_series *se)
+{
+	return se->cpu_seconds_total;
+}
+
+static const struct series_metric series_metrics[] = {
+	{ "bpfdiag_cpu_seconds_total", "counter",
+	  "CPU time the container's tasks spent running, from sched_switch.", get_cpu_seconds },
+};
+
+static void agent_metric(struct strbuf *out, const char *name, const char *type, const char *help,
+			 const char *labels, double v)
+{
+	header(out, name, type, help);
+	strbuf_puts(out, name);
+	if (labels && labels[0])
+		strbuf_printf(out, "{%s}", labels);
+	strbuf_puts(out, " ");
+	value(out, v);
+	strbuf_puts(out, "\n");
+}
+
+static void agent_metrics(const struct snapshot *s, struct strbuf *out)
+{
+	const struct snap_agent *a = &s->agent;
+	char labels[256];
+
+	snprintf(labels, sizeof(labels), "version=\"%s\",revision=\"%s\"", BPFDIAG_VERSION,
+		 BPFDIAG_REVISION);
+	agent_metric(out, "bpfdiag_agent_build_info", "gauge",
+		     "Build of the running agent; always 1.", labels, 1);
+	agent_metric(out, "bpfdiag_agent_start_time_seconds", "gauge",
+		     "Unix time the agent started.", NULL, a->start_time);
+	agent_metric(out, "bpfdiag_agent_collections_total", "counter",
+		     "Map collections completed.", NULL, (double)a->collections);
+	agent_metric(out, "bpfdiag_agent_collection_errors_total", "counter",
+		     "Map collections that failed.", NULL, (double)a->collection_errors);
+	agent_metric(out, "bpfdiag_agent_collection_duration_seconds", "gauge",
+		     "Wall time of the last collection.", NULL, a->last_collection_seconds);
+	agent_metric(out, "bpfdiag_agent_cgroups_unresolved", "gauge",
+		     "Cgroup ids in BPF maps with no cgroup path found in the last collection.",
+		     NULL, (double)a->cgroups_unresolved);
+	agent_metric(out, "bpfdiag_agent_cgroup_scans_total", "counter",
+		     "Walks of the cgroup v2 tree.", NULL, (double)a->cgroup_scans);
+	agent_metric(out, "bpfdiag_agent_cgroup_scan_truncated_total", "counter",
+		     "Cgroups skipped by tree walks for exceeding depth or size limits.", NULL,
+		     (double)a->cgroup_scan_truncated);
+	agent_metric(out, "bpfdiag_agent_map_entries", "gauge", "Entries in a BPF map.",
+		     "map=\"cpu_stats\"", (double)a->bpf.cgroups);
+	agent_metric(out, "bpfdiag_agent_map_capacity", "gauge", "Maximum entries of a BPF map.",
+		     "map=\"cpu_stats\"", (double)a->bpf.max_cgroups);
+	agent_metric(out, "bpfdiag_agent_map_overflow_total", "counter",
+		     "Events that found a full BPF map; their data was dropped and counted here.",
+		     "map=\"cpu_stats\"", (double)a->bpf.cpu_map_full);
+	agent_metric(out, "bpfdiag_agent_cpu_dropped_seconds_total", "counter",
+		     "CPU time that could not be charged because a map was full.", NULL,
+		     (double)a->bpf.cpu_dropped_ns / 1e9);
+}
+
+int prom_encode(const struct snapshot *s, struct strbuf *out)
+{
+	for (size_t m = 0; m < sizeof(series_metrics) / sizeof(series_metrics[0]); m++) {
+		const struct series_metric *sm = &series_metrics[m];
+
+		header(out, sm->name, sm->type, sm->help);
+		for (size_t i = 0; i < s->n_series; i++) {
+			strbuf_printf(out, "%s{", sm->name);
+			series_labels(out, &s->series[i]);
+			strbuf_puts(out, "} ");
+			value(out, sm->get(&s->series[i]));
+			strbuf_puts(out, "\n");
+		}
+	}
+	agent_metrics(s, out);
+	return strbuf_failed(out) ? -ENOMEM : 0;
+}

@@ -1,0 +1,212 @@
+"""Helpers for bpfdiag end-to-end tests: the agent as a subprocess, fake pods laid out the way
+kubelet lays them out under the cgroup v2 mount, and a Prometheus text parser."""
+import contextlib
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+
+BIN = os.environ.get("BPFDIAG_BIN", "build/bpfdiag")
+SKIP = 77  # ctest SKIP_RETURN_CODE
+
+
+def require_root():
+    """E2E tests need root for BPF and cgroups. Outside CI, skip with the reason; in CI, where
+    BPF is available, a missing privilege is a failure, never a skip."""
+    if os.geteuid() == 0:
+        return
+    if os.environ.get("CI"):
+        sys.exit("FAIL: e2e tests must run as root in CI")
+    print("SKIP: needs root (BPF programs and cgroup creation)")
+    sys.exit(SKIP)
+
+
+def cgroup2_root():
+    with open("/proc/self/mountinfo") as f:
+        mounts = [l.split(" - ")[0].split()[4] for l in f if " - cgroup2 " in l]
+    if "/sys/fs/cgroup" in mounts:
+        return "/sys/fs/cgroup"
+    if not mounts:
+        raise RuntimeError("no cgroup2 mount")
+    return mounts[0]
+
+
+class FakePod:
+    """A pod's cgroups in a kubelet layout. driver: 'systemd' or 'cgroupfs'; qos: 'burstable',
+    'besteffort' or 'guaranteed'. Removes every cgroup it created, killing what runs inside."""
+
+    def __init__(self, driver="systemd", qos="burstable", runtime="cri-containerd"):
+        self.uid = str(uuid.uuid4())
+        self.container_id = secrets.token_hex(32)
+        self.root = cgroup2_root()
+        self.created = []
+        if driver == "systemd":
+            parts = ["kubepods.slice"]
+            prefix = "kubepods"
+            if qos != "guaranteed":
+                prefix += "-" + qos
+                parts.append(prefix + ".slice")
+            parts.append("%s-pod%s.slice" % (prefix, self.uid.replace("-", "_")))
+            parts.append("%s-%s.scope" % (runtime, self.container_id))
+        else:
+            parts = ["kubepods"] + ([qos] if qos != "guaranteed" else [])
+            parts += ["pod" + self.uid, self.container_id]
+        self.rel = "/" + "/".join(parts)
+        self.path = self.root + self.rel
+
+    def __enter__(self):
+        cur = self.root
+        for part in self.rel.strip("/").split("/"):
+            cur = os.path.join(cur, part)
+            if not os.path.isdir(cur):
+                os.mkdir(cur)
+                self.created.append(cur)
+        return self
+
+    def run(self, argv, **kw):
+        """Starts argv inside the container cgroup (moved in before exec)."""
+        procs = os.path.join(self.path, "cgroup.procs")
+
+        def enter():
+            with open(procs, "w") as f:
+                f.write(str(os.getpid()))
+
+        return subprocess.Popen(argv, preexec_fn=enter, **kw)
+
+    def usage_seconds(self):
+        with open(os.path.join(self.path, "cpu.stat")) as f:
+            for line in f:
+                k, v = line.split()
+                if k == "usage_usec":
+                    return int(v) / 1e6
+        raise RuntimeError("no usage_usec in cpu.stat")
+
+    def __exit__(self, *exc):
+        for d in reversed(self.created):
+            for _ in range(50):
+                try:
+                    with open(os.path.join(d, "cgroup.procs")) as f:
+                        pids = [int(p) for p in f.read().split()]
+                except FileNotFoundError:
+                    pids = []
+                for p in pids:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(p, signal.SIGKILL)
+                try:
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                print("warning: could not remove cgroup %s" % d, file=sys.stderr)
+        return False
+
+
+class Agent:
+    """`bpfdiag agent` on a loopback port of its choosing; the port is read from its log."""
+
+    def __init__(self, *args):
+        self.args = list(args)
+        self.proc = None
+        self.port = None
+        self.log_path = "/tmp/bpfdiag-e2e-agent-%d.log" % os.getpid()
+
+    def __enter__(self):
+        self.log = open(self.log_path, "w+")
+        self.proc = subprocess.Popen(
+            [BIN, "agent", "--listen", "127.0.0.1:0", "--kube-api", "none"] + self.args,
+            stderr=self.log, stdout=self.log)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("agent exited %d:\n%s" % (self.proc.returncode, self.logs()))
+            m = re.search(r"\(port (\d+)\)", self.logs())
+            if m:
+                self.port = int(m.group(1))
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("agent did not start:\n" + self.logs())
+        while time.time() < deadline:
+            with contextlib.suppress(OSError):
+                if self.get("/readyz")[0] == 200:
+                    return self
+            time.sleep(0.1)
+        raise RuntimeError("agent not ready:\n" + self.logs())
+
+    def logs(self):
+        self.log.flush()
+        with open(self.log_path) as f:
+            return f.read()
+
+    def get(self, path):
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path),
+                                        timeout=10) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def metrics(self):
+        status, text = self.get("/metrics")
+        assert status == 200, status
+        return parse_prom(text)
+
+    def wait_collections(self, n):
+        """Waits until n more collections have completed."""
+        start = metric_value(self.metrics(), "bpfdiag_agent_collections_total")
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if metric_value(self.metrics(), "bpfdiag_agent_collections_total") >= start + n:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("collections stalled:\n" + self.logs())
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if exc[0] is not None:
+            print("--- agent log ---\n" + self.logs(), file=sys.stderr)
+        self.log.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.log_path)
+        return False
+
+
+_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_prom(text):
+    """[(name, {label: value}, float)] of the sample lines."""
+    out = []
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = _SAMPLE.match(line)
+        if not m:
+            raise ValueError("bad sample line: %r" % line)
+        labels = {k: bytes(v, "utf-8").decode("unicode_escape") for k, v in
+                  _LABEL.findall(m.group(3) or "")}
+        out.append((m.group(1), labels, float(m.group(4))))
+    return out
+
+
+def metric_value(samples, name, **labels):
+    """The value of the one sample of name matching labels; None when there is none."""
+    found = [v for n, l, v in samples if n == name and all(l.get(k) == x for k, x in labels.items())]
+    if len(found) > 1:
+        raise AssertionError("%d samples of %s %s" % (len(found), name, labels))
+    return found[0] if found else None

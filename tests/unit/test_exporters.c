@@ -1,0 +1,160 @@
+/* Encoders over hand-built snapshots: Prometheus text (escaping, HELP/TYPE, values) and the
+ * pods JSON (grouping by pod UID); the HTTP listen-address parser. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "api_json.h"
+#include "http.h"
+#include "prom.h"
+
+static struct snapshot *two_pods(void)
+{
+	struct snapshot *s = snapshot_new(3);
+
+	assert_non_null(s);
+	s->series[0].labels[LBL_WORKLOAD_KIND] = strdup("Container");
+	s->series[0].labels[LBL_WORKLOAD] = strdup("we\"ird\\name\nline");
+	s->series[0].labels[LBL_POD_UID] = strdup("uid-a");
+	s->series[0].cgroup_id = 11;
+	s->series[0].cpu_seconds_total = 1.5;
+	s->series[0].cpu_cores = 0.25;
+	s->series[1].labels[LBL_WORKLOAD_KIND] = strdup("Cgroup");
+	s->series[1].labels[LBL_WORKLOAD] = strdup("/system.slice");
+	s->series[1].cgroup_id = 12;
+	s->series[1].cpu_seconds_total = 2;
+	s->series[2].labels[LBL_WORKLOAD_KIND] = strdup("Container");
+	s->series[2].labels[LBL_WORKLOAD] = strdup("c2");
+	s->series[2].labels[LBL_POD_UID] = strdup("uid-a");
+	s->series[2].cgroup_id = 13;
+	s->series[2].cpu_seconds_total = 0.1;
+	s->series[2].cpu_cores = 0.5;
+	return s;
+}
+
+static void test_prom_escape(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	(void)state;
+	prom_escape_label(&sb, "a\"b\\c\nd");
+	assert_string_equal(sb.data, "a\\\"b\\\\c\\nd");
+	strbuf_reset(&sb);
+	prom_escape_help(&sb, "x\"y\\z\n");
+	assert_string_equal(sb.data, "x\"y\\\\z\\n");
+	strbuf_reset(&sb);
+}
+
+static void test_prom_encode(void **state)
+{
+	struct snapshot *s = two_pods();
+	struct strbuf sb = STRBUF_INIT;
+
+	(void)state;
+	s->agent.collections = 7;
+	assert_int_equal(prom_encode(s, &sb), 0);
+	assert_non_null(strstr(sb.data, "# HELP bpfdiag_cpu_seconds_total "));
+	assert_non_null(strstr(sb.data, "# TYPE bpfdiag_cpu_seconds_total counter\n"));
+	assert_non_null(strstr(sb.data,
+			       "bpfdiag_cpu_seconds_total{namespace=\"\",pod=\"\",container=\"\","
+			       "workload_kind=\"Container\",workload=\"we\\\"ird\\\\name\\nline\","
+			       "helm_release=\"\",pod_uid=\"uid-a\",container_id=\"\"} 1.5\n"));
+	assert_non_null(strstr(sb.data, "workload=\"/system.slice\",helm_release=\"\",pod_uid=\"\","
+					"container_id=\"\"} 2\n"));
+	assert_non_null(strstr(sb.data, "\nbpfdiag_agent_collections_total 7\n"));
+	assert_non_null(strstr(sb.data, "# TYPE bpfdiag_agent_map_overflow_total counter\n"));
+	/* every sample line belongs to a family announced before it */
+	for (char *line = sb.data; line && *line;
+	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		char name[128], decl[160];
+		size_t n = strcspn(line, "{ \n");
+
+		if (line[0] == '#' || n == 0)
+			continue;
+		assert_true(n < sizeof(name));
+		memcpy(name, line, n);
+		name[n] = '\0';
+		snprintf(decl, sizeof(decl), "# TYPE %s ", name);
+		char *d = strstr(sb.data, decl);
+
+		assert_non_null(d);
+		assert_true(d < line);
+	}
+	strbuf_reset(&sb);
+	snapshot_unref(s);
+}
+
+static void test_pods_json_groups_by_uid(void **state)
+{
+	struct snapshot *s = two_pods();
+	struct strbuf sb = STRBUF_INIT;
+	json_object *root, *pods, *p, *cs, *v;
+
+	(void)state;
+	assert_int_equal(api_pods_json(s, &sb), 0);
+	root = json_tokener_parse(sb.data);
+	assert_non_null(root);
+	assert_true(json_object_object_get_ex(root, "pods", &pods));
+	assert_int_equal(json_object_array_length(pods), 2);
+	p = json_object_array_get_idx(pods, 0);
+	assert_true(json_object_object_get_ex(p, "uid", &v));
+	assert_string_equal(json_object_get_string(v), "uid-a");
+	assert_true(json_object_object_get_ex(p, "containers", &cs));
+	assert_int_equal(json_object_array_length(cs), 2);
+	assert_true(json_object_object_get_ex(p, "cpu_cores", &v));
+	assert_true(json_object_get_double(v) > 0.74 && json_object_get_double(v) < 0.76);
+	v = json_object_array_get_idx(cs, 1);
+	assert_true(json_object_object_get_ex(v, "cgroup_id", &v));
+	assert_int_equal(json_object_get_uint64(v), 13);
+	json_object_put(root);
+	strbuf_reset(&sb);
+	assert_int_equal(api_findings_json(s, &sb), 0);
+	assert_string_equal(sb.data, "{\"findings\":[]}\n");
+	strbuf_reset(&sb);
+	snapshot_unref(s);
+}
+
+static void test_parse_listen(void **state)
+{
+	char host[64], err[256];
+	unsigned port;
+
+	(void)state;
+	assert_int_equal(
+		http_parse_listen("0.0.0.0:9810", host, sizeof(host), &port, err, sizeof(err)), 0);
+	assert_string_equal(host, "0.0.0.0");
+	assert_int_equal(port, 9810);
+	assert_int_equal(http_parse_listen("[::1]:80", host, sizeof(host), &port, err, sizeof(err)),
+			 0);
+	assert_string_equal(host, "::1");
+	assert_int_equal(http_parse_listen(":0", host, sizeof(host), &port, err, sizeof(err)), 0);
+	assert_string_equal(host, "");
+	static const char *bad[] = { "",       "9810",	  "host:",     "a:b", "1.2.3.4:65536",
+				     "::1:80", "[::1]80", "1.2.3.4:-1" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (http_parse_listen(bad[i], host, sizeof(host), &port, err, sizeof(err)) !=
+		    -EINVAL)
+			fail_msg("accepted '%s'", bad[i]);
+		assert_true(err[0] != '\0');
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_prom_escape),
+		cmocka_unit_test(test_prom_encode),
+		cmocka_unit_test(test_pods_json_groups_by_uid),
+		cmocka_unit_test(test_parse_listen),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,246 @@
+/* bpfdiag agent: the collector daemon. Options → engine → HTTP → collection loop. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "engine.h"
+#include "http.h"
+#include "log.h"
+#include "version.h"
+
+struct agent_opts {
+	const char *listen;
+	const char *node_name;
+	const char *kube_api;
+	const char *cgroup_root;
+	const char *proc_root;
+	const char *pin_dir;
+	double interval;
+	enum log_level level;
+};
+
+struct agent {
+	struct snapshot_slot slot;
+	int ready;
+};
+
+static const char usage_text[] =
+	"Usage: bpfdiag agent [options]\n"
+	"\n"
+	"Runs the collector daemon in the foreground; logs go to stderr.\n"
+	"\n"
+	"Options (environment variable in brackets):\n"
+	"  --listen ADDR:PORT      HTTP endpoint [BPFDIAG_LISTEN] (default 0.0.0.0:9810)\n"
+	"  --node-name NAME        node whose pods are watched [NODE_NAME] (default: hostname)\n"
+	"  --kube-api auto|none    Kubernetes API [BPFDIAG_KUBE_API] (default auto; this build runs\n"
+	"                          in local mode: Kubernetes metadata is not implemented yet)\n"
+	"  --cgroup-root DIR       cgroup v2 mount (default: detected from mountinfo)\n"
+	"  --proc-root DIR         host /proc (default /proc)\n"
+	"  --interval SEC          map collection period (default 5)\n"
+	"  --pin-dir DIR|none      pinned maps directory (default /sys/fs/bpf/bpfdiag)\n"
+	"  --log-level LEVEL       error, warn, info or debug (default info)\n"
+	"  -h, --help              this help\n";
+
+static const char *env_or(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : def;
+}
+
+static int parse_opts(int argc, char **argv, struct agent_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "node-name", required_argument, NULL, 'n' },
+		{ "kube-api", required_argument, NULL, 'k' },
+		{ "cgroup-root", required_argument, NULL, 'c' },
+		{ "proc-root", required_argument, NULL, 'p' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "pin-dir", required_argument, NULL, 'P' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int opt;
+
+	*o = (struct agent_opts){
+		.listen = env_or("BPFDIAG_LISTEN", "0.0.0.0:9810"),
+		.node_name = env_or("NODE_NAME", NULL),
+		.kube_api = env_or("BPFDIAG_KUBE_API", "auto"),
+		.proc_root = "/proc",
+		.pin_dir = "/sys/fs/bpf/bpfdiag",
+		.interval = 5,
+		.level = LOG_INFO,
+	};
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'l':
+			o->listen = optarg;
+			break;
+		case 'n':
+			o->node_name = optarg;
+			break;
+		case 'k':
+			o->kube_api = optarg;
+			break;
+		case 'c':
+			o->cgroup_root = optarg;
+			break;
+		case 'p':
+			o->proc_root = optarg;
+			break;
+		case 'i':
+			if (cli_parse_seconds(optarg, 3600, &o->interval))
+				return cli_error("agent",
+						 "bad --interval '%s': want seconds in (0, 3600]",
+						 optarg);
+			break;
+		case 'P':
+			o->pin_dir = strcmp(optarg, "none") == 0 ? NULL : optarg;
+			break;
+		case 'L':
+			if (log_parse_level(optarg, &o->level))
+				return cli_error(
+					"agent",
+					"bad --log-level '%s': want error, warn, info or debug",
+					optarg);
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return -1;
+		default:
+			return cli_bad_option("agent", opt, argv);
+		}
+	}
+	if (optind < argc)
+		return cli_error("agent", "unexpected argument '%s' (see 'bpfdiag agent --help')",
+				 argv[optind]);
+	if (strcmp(o->kube_api, "none") != 0 && strcmp(o->kube_api, "auto") != 0)
+		return cli_error(
+			"agent",
+			"--kube-api '%s': only 'auto' and 'none' are supported by this build "
+			"(Kubernetes metadata is not implemented yet)",
+			o->kube_api);
+	if (access(o->proc_root, R_OK | X_OK))
+		return cli_error("agent", "--proc-root '%s': %s", o->proc_root, strerror(errno));
+	if (o->cgroup_root && access(o->cgroup_root, R_OK | X_OK))
+		return cli_error("agent", "--cgroup-root '%s': %s", o->cgroup_root,
+				 strerror(errno));
+	return 0;
+}
+
+static struct snapshot *get_snapshot(void *ctx)
+{
+	return snapshot_slot_get(&((struct agent *)ctx)->slot);
+}
+
+static bool is_ready(void *ctx)
+{
+	return __atomic_load_n(&((struct agent *)ctx)->ready, __ATOMIC_ACQUIRE);
+}
+
+int do_agent(int argc, char **argv)
+{
+	struct agent_opts o;
+	struct agent a = { 0 };
+	struct engine *e = NULL;
+	struct http_server *http = NULL;
+	struct engine_opts eo;
+	char err[512], host[HOST_NAME_MAX + 1] = "";
+	sigset_t mask;
+	int sfd = -1, r;
+
+	r = parse_opts(argc, argv, &o);
+	if (r)
+		return r < 0 ? 0 : r;
+	log_set_level(o.level);
+	if (!o.node_name) {
+		gethostname(host, sizeof(host) - 1);
+		o.node_name = host;
+	}
+	if (strcmp(o.kube_api, "auto") == 0 && getenv("KUBERNETES_SERVICE_HOST"))
+		log_warn("running in a cluster, but this build has no Kubernetes metadata yet: "
+			 "series carry local-mode labels");
+
+	snapshot_slot_init(&a.slot);
+	/* Signals arrive on a descriptor, so the loop waits on one poll(). */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	struct sigaction ign = { .sa_handler = SIG_IGN, .sa_flags = SA_RESTART };
+
+	sigaction(SIGPIPE, &ign, NULL); /* a scraper hanging up must not kill the agent */
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		r = cli_error("agent", "signalfd: %s", strerror(errno));
+		goto cleanup;
+	}
+
+	struct http_server_ops ops = { .snapshot = get_snapshot, .ready = is_ready, .ctx = &a };
+
+	/* Bind first: a port in use is the most common start-up mistake, and it is cheap. */
+	if (http_server_start(o.listen, &ops, &http, err, sizeof(err))) {
+		r = cli_error("agent", "%s", err);
+		goto cleanup;
+	}
+	eo = (struct engine_opts){ .cgroup_root = o.cgroup_root,
+				   .proc_root = o.proc_root,
+				   .pin_dir = o.pin_dir,
+				   .node_name = o.node_name };
+	if (engine__open(&eo, &e, err, sizeof(err))) {
+		r = cli_error("agent", "%s", err);
+		goto cleanup;
+	}
+	log_info("bpfdiag %s (%s) on node %s: cgroup v2 at %s, listening on %s (port %u), "
+		 "collecting every %gs",
+		 BPFDIAG_VERSION, BPFDIAG_REVISION, o.node_name, engine__cgroup_root(e), o.listen,
+		 http_server_port(http), o.interval);
+
+	for (;;) {
+		struct snapshot *s = NULL;
+		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+
+		r = engine__collect(e, &s);
+		if (r) {
+			log_warn("collection failed: %s", strerror(-r));
+		} else {
+			snapshot_slot_set(&a.slot, s);
+			if (!is_ready(&a)) {
+				__atomic_store_n(&a.ready, 1, __ATOMIC_RELEASE);
+				log_info("first collection done: %zu series; ready", s->n_series);
+			}
+		}
+		r = poll(&pfd, 1, (int)(o.interval * 1000));
+		if (r > 0) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				log_info("signal %u: shutting down", si.ssi_signo);
+			break;
+		}
+		if (r < 0 && errno != EINTR) {
+			log_error("poll: %s", strerror(errno));
+			break;
+		}
+	}
+	r = 0;
+cleanup:
+	http = http_server_stop(http);
+	e = engine__close(e);
+	snapshot_slot_destroy(&a.slot);
+	if (sfd >= 0)
+		close(sfd);
+	return r;
+}
