@@ -341,8 +341,9 @@ static int build_snapshot(struct engine *e, double dt, struct snapshot **ret)
 			if (!(out->cgroup_path = strdup(se->cgroup_path)))
 				goto oom;
 			out->cgroup_id = se->cgroup_id;
-			out->cpu_seconds_total = (double)se->cpu_ns / 1e9;
-			out->cpu_cores =
+			if (snap_series_add(out, M_CPU_SECONDS, NULL, (double)se->cpu_ns / 1e9))
+				goto oom;
+			out->rates.cpu_cores =
 				dt > 0 ? (double)(se->cpu_ns - se->prev_cpu_ns) / 1e9 / dt : 0;
 			se->prev_cpu_ns = se->cpu_ns;
 		}

@@ -1,5 +1,6 @@
 #include "snapshot.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,14 +48,104 @@ static void free_str(char *p)
 		free(p);
 }
 
+static struct snap_point *push_point(struct snap_series *se, enum metric_id metric,
+				     const char *const *own)
+{
+	struct snap_point *pts, *p;
+
+	/* Grow by doubling: the count is small and known only as collectors emit. */
+	if ((se->n_points & (se->n_points - 1)) == 0) {
+		size_t cap = se->n_points ? se->n_points * 2 : 4;
+
+		pts = realloc(se->points, cap * sizeof(*pts));
+		if (!pts)
+			return NULL;
+		se->points = pts;
+	}
+	p = &se->points[se->n_points];
+	memset(p, 0, sizeof(*p));
+	p->metric = metric;
+	for (int i = 0; i < METRIC_MAX_OWN_LABELS; i++) {
+		const char *v = own && own[i] ? own[i] : "";
+
+		p->own[i] = v[0] ? strdup(v) : empty;
+		if (!p->own[i]) {
+			for (int j = 0; j < i; j++)
+				free_str(p->own[j]);
+			return NULL;
+		}
+	}
+	se->n_points++;
+	return p;
+}
+
+int snap_series_add(struct snap_series *se, enum metric_id metric, const char *const *own,
+		    double value)
+{
+	struct snap_point *p = push_point(se, metric, own);
+
+	if (!p)
+		return -ENOMEM;
+	p->value = value;
+	return 0;
+}
+
+int snap_series_add_hist(struct snap_series *se, enum metric_id metric, const char *const *own,
+			 const double *bounds, unsigned n_bounds, const uint64_t *counts,
+			 double sum)
+{
+	struct snap_hist *h = calloc(1, sizeof(*h));
+	struct snap_point *p;
+
+	if (!h || !(h->counts = calloc(n_bounds + 1, sizeof(*h->counts)))) {
+		free(h);
+		return -ENOMEM;
+	}
+	h->bounds = bounds;
+	h->n_bounds = n_bounds;
+	h->sum = sum;
+	for (unsigned i = 0; i <= n_bounds; i++) {
+		h->counts[i] = counts[i];
+		h->count += counts[i];
+	}
+	p = push_point(se, metric, own);
+	if (!p) {
+		free(h->counts);
+		free(h);
+		return -ENOMEM;
+	}
+	p->hist = h;
+	return 0;
+}
+
+double snap_series_value(const struct snap_series *se, enum metric_id metric)
+{
+	for (size_t i = 0; i < se->n_points; i++) {
+		if (se->points[i].metric == metric && se->points[i].own[0][0] == '\0')
+			return se->points[i].value;
+	}
+	return 0;
+}
+
 struct snapshot *snapshot_unref(struct snapshot *s)
 {
 	if (!s || __atomic_sub_fetch(&s->refcnt, 1, __ATOMIC_ACQ_REL) > 0)
 		return NULL;
 	for (size_t i = 0; i < s->n_series; i++) {
+		struct snap_series *se = &s->series[i];
+
 		for (int l = 0; l < LBL_MAX; l++)
-			free_str(s->series[i].labels[l]);
-		free_str(s->series[i].cgroup_path);
+			free_str(se->labels[l]);
+		free_str(se->cgroup_path);
+		for (size_t p = 0; p < se->n_points; p++) {
+			for (int o = 0; o < METRIC_MAX_OWN_LABELS; o++)
+				free_str(se->points[p].own[o]);
+			if (se->points[p].hist) {
+				free(se->points[p].hist->counts);
+				free(se->points[p].hist);
+			}
+		}
+		free(se->points);
 	}
 	free_str(s->node);
 	free(s->series);

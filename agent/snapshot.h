@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "collector.h"
+#include "metrics.h"
 
 /* Labels every per-container series carries, in exposition order. */
 enum series_label {
@@ -24,12 +25,35 @@ enum series_label {
 
 extern const char *const series_label_names[LBL_MAX];
 
+/* A histogram with fixed upper bounds (le); counts are per bucket, not cumulative. */
+struct snap_hist {
+	const double *bounds; /* n_bounds finite upper bounds, ascending; +Inf is implicit */
+	unsigned n_bounds;
+	uint64_t *counts; /* n_bounds + 1 entries, the last for +Inf */
+	uint64_t count;
+	double sum;
+};
+
+/* One sample of a metric family for a series: its own label values and its value. */
+struct snap_point {
+	enum metric_id metric;
+	char *own[METRIC_MAX_OWN_LABELS]; /* values of metric_descs[metric].own_labels */
+	double value; /* counters and gauges */
+	struct snap_hist *hist; /* histograms */
+};
+
+/* Rates over the last collection interval, for top and the API. */
+struct snap_rates {
+	double cpu_cores; /* CPU seconds per second */
+};
+
 struct snap_series {
 	char *labels[LBL_MAX]; /* never NULL; "" when unknown */
 	char *cgroup_path; /* the series' own cgroup, relative to the v2 mount */
 	uint64_t cgroup_id;
-	double cpu_seconds_total;
-	double cpu_cores; /* CPU seconds per second over the last collection interval */
+	struct snap_point *points; /* ordered by metric id */
+	size_t n_points;
+	struct snap_rates rates;
 };
 
 struct snap_agent {
@@ -54,6 +78,16 @@ struct snapshot {
 
 /* Returns a snapshot with room for n series (labels set to ""), refcount 1, or NULL. */
 struct snapshot *snapshot_new(size_t n);
+/* Appends a counter or gauge point to se (points must come in metric id order). own holds
+ * the own label values (copied; NULL entries become ""). Returns 0 or -ENOMEM. */
+int snap_series_add(struct snap_series *se, enum metric_id metric, const char *const *own,
+		    double value);
+/* Appends a histogram point: counts has n_bounds + 1 per-bucket entries (copied). */
+int snap_series_add_hist(struct snap_series *se, enum metric_id metric, const char *const *own,
+			 const double *bounds, unsigned n_bounds, const uint64_t *counts,
+			 double sum);
+/* The value of a series' point without own labels, or 0 when it has none. */
+double snap_series_value(const struct snap_series *se, enum metric_id metric);
 struct snapshot *snapshot_ref(struct snapshot *s);
 /* Drops a reference; frees on the last. Accepts NULL; returns NULL. */
 struct snapshot *snapshot_unref(struct snapshot *s);

@@ -30,8 +30,8 @@ static json_object *container_json(const struct snap_series *se)
 	    add_str(c, "id", se->labels[LBL_CONTAINER_ID]) ||
 	    json_object_object_add(c, "cgroup_id", json_object_new_uint64(se->cgroup_id)) ||
 	    add_str(c, "cgroup_path", se->cgroup_path) ||
-	    add_double(c, "cpu_seconds_total", se->cpu_seconds_total) ||
-	    add_double(c, "cpu_cores", se->cpu_cores)) {
+	    add_double(c, "cpu_seconds_total", snap_series_value(se, M_CPU_SECONDS)) ||
+	    add_double(c, "cpu_cores", se->rates.cpu_cores)) {
 		json_object_put(c);
 		return NULL;
 	}
@@ -137,7 +137,7 @@ int api_pods_json(const struct snapshot *s, struct strbuf *out)
 			goto oom_rooted;
 		}
 		json_object_object_get_ex(pod, "cpu_cores", &cores);
-		json_object_set_double(cores, json_object_get_double(cores) + se->cpu_cores);
+		json_object_set_double(cores, json_object_get_double(cores) + se->rates.cpu_cores);
 	}
 	idmap_free(by_uid);
 	return render(root, out);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,31 +70,66 @@ static void value(struct strbuf *out, double v)
 	}
 }
 
-static void series_labels(struct strbuf *out, const struct snap_series *se)
+static void series_labels(struct strbuf *out, const struct snap_series *se,
+			  const struct snap_point *pt, const char *le)
 {
+	const struct metric_desc *d = &metric_descs[pt->metric];
+
+	strbuf_puts(out, "{");
 	for (int l = 0; l < LBL_MAX; l++) {
 		strbuf_printf(out, "%s%s=\"", l ? "," : "", series_label_names[l]);
 		prom_escape_label(out, se->labels[l]);
 		strbuf_puts(out, "\"");
 	}
+	for (int o = 0; o < METRIC_MAX_OWN_LABELS && d->own_labels[o]; o++) {
+		strbuf_printf(out, ",%s=\"", d->own_labels[o]);
+		prom_escape_label(out, pt->own[o]);
+		strbuf_puts(out, "\"");
+	}
+	if (le) {
+		strbuf_printf(out, ",le=\"%s\"", le);
+	}
+	strbuf_puts(out, "}");
 }
 
-struct series_metric {
-	const char *name;
-	const char *type;
-	const char *help;
-	double (*get)(const struct snap_series *se);
-};
-
-static double get_cpu_seconds(const struct snap_series *se)
+static void sample(struct strbuf *out, const char *name, const char *suffix,
+		   const struct snap_series *se, const struct snap_point *pt, const char *le,
+		   double v)
 {
-	return se->cpu_seconds_total;
+	strbuf_puts(out, name);
+	strbuf_puts(out, suffix);
+	series_labels(out, se, pt, le);
+	strbuf_puts(out, " ");
+	value(out, v);
+	strbuf_puts(out, "\n");
 }
 
-static const struct series_metric series_metrics[] = {
-	{ "bpfdiag_cpu_seconds_total", "counter",
-	  "CPU time the container's tasks spent running, from sched_switch.", get_cpu_seconds },
-};
+static void point(struct strbuf *out, const struct snap_series *se, const struct snap_point *pt)
+{
+	const struct metric_desc *d = &metric_descs[pt->metric];
+	const struct snap_hist *h = pt->hist;
+	uint64_t cum = 0;
+	char le[32];
+
+	if (d->type != MT_HISTOGRAM) {
+		sample(out, d->name, "", se, pt, NULL, pt->value);
+		return;
+	}
+	if (!h)
+		return;
+	for (unsigned b = 0; b < h->n_bounds; b++) {
+		struct strbuf lb = STRBUF_INIT;
+
+		cum += h->counts[b];
+		value(&lb, h->bounds[b]);
+		snprintf(le, sizeof(le), "%s", lb.data ? lb.data : "0");
+		strbuf_reset(&lb);
+		sample(out, d->name, "_bucket", se, pt, le, (double)cum);
+	}
+	sample(out, d->name, "_bucket", se, pt, "+Inf", (double)h->count);
+	sample(out, d->name, "_sum", se, pt, NULL, h->sum);
+	sample(out, d->name, "_count", se, pt, NULL, (double)h->count);
+}
 
 static void agent_metric(struct strbuf *out, const char *name, const char *type, const char *help,
 			 const char *labels, double v)
@@ -146,18 +182,26 @@ static void agent_metrics(const struct snapshot *s, struct strbuf *out)
 
 int prom_encode(const struct snapshot *s, struct strbuf *out)
 {
-	for (size_t m = 0; m < sizeof(series_metrics) / sizeof(series_metrics[0]); m++) {
-		const struct series_metric *sm = &series_metrics[m];
+	/* Points of a series are ordered by metric id: one cursor per series walks them once,
+	 * so rendering is linear in the number of points. */
+	size_t *cursor = calloc(s->n_series ? s->n_series : 1, sizeof(*cursor));
 
-		header(out, sm->name, sm->type, sm->help);
+	if (!cursor)
+		return -ENOMEM;
+	for (unsigned m = 0; m < M_MAX; m++) {
+		const struct metric_desc *d = &metric_descs[m];
+		static const char *const types[] = { "counter", "gauge", "histogram" };
+
+		header(out, d->name, types[d->type], d->help);
 		for (size_t i = 0; i < s->n_series; i++) {
-			strbuf_printf(out, "%s{", sm->name);
-			series_labels(out, &s->series[i]);
-			strbuf_puts(out, "} ");
-			value(out, sm->get(&s->series[i]));
-			strbuf_puts(out, "\n");
+			const struct snap_series *se = &s->series[i];
+
+			while (cursor[i] < se->n_points &&
+			       (unsigned)se->points[cursor[i]].metric == m)
+				point(out, se, &se->points[cursor[i]++]);
 		}
 	}
+	free(cursor);
 	agent_metrics(s, out);
 	return strbuf_failed(out) ? -ENOMEM : 0;
 }

@@ -24,18 +24,18 @@ static struct snapshot *two_pods(void)
 	s->series[0].labels[LBL_WORKLOAD] = strdup("we\"ird\\name\nline");
 	s->series[0].labels[LBL_POD_UID] = strdup("uid-a");
 	s->series[0].cgroup_id = 11;
-	s->series[0].cpu_seconds_total = 1.5;
-	s->series[0].cpu_cores = 0.25;
+	assert_int_equal(snap_series_add(&s->series[0], M_CPU_SECONDS, NULL, 1.5), 0);
+	s->series[0].rates.cpu_cores = 0.25;
 	s->series[1].labels[LBL_WORKLOAD_KIND] = strdup("Cgroup");
 	s->series[1].labels[LBL_WORKLOAD] = strdup("/system.slice");
 	s->series[1].cgroup_id = 12;
-	s->series[1].cpu_seconds_total = 2;
+	assert_int_equal(snap_series_add(&s->series[1], M_CPU_SECONDS, NULL, 2), 0);
 	s->series[2].labels[LBL_WORKLOAD_KIND] = strdup("Container");
 	s->series[2].labels[LBL_WORKLOAD] = strdup("c2");
 	s->series[2].labels[LBL_POD_UID] = strdup("uid-a");
 	s->series[2].cgroup_id = 13;
-	s->series[2].cpu_seconds_total = 0.1;
-	s->series[2].cpu_cores = 0.5;
+	assert_int_equal(snap_series_add(&s->series[2], M_CPU_SECONDS, NULL, 0.1), 0);
+	s->series[2].rates.cpu_cores = 0.5;
 	return s;
 }
 
