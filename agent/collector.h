@@ -1,37 +1,96 @@
-/* The kernel side as seen from user space: loads and attaches the BPF probe families and reads
- * their maps. One object per agent (or per standalone `top`). */
+/* The kernel side as seen from user space: loads and attaches the BPF probe families (each on
+ * its own, so a missing kernel feature costs only its metrics), picks fallbacks at run time, and
+ * reads the maps as records. One object per agent (or per standalone `top`). */
 #ifndef BPFDIAG_COLLECTOR_H
 #define BPFDIAG_COLLECTOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hist.h"
+
+enum collector_probe_choice { PROBE_AUTO = 0, PROBE_PRIMARY, PROBE_FALLBACK };
+
 struct collector_opts {
 	const char *pin_dir; /* NULL: no pinning; maps then die with the process */
+	const char *cgroup_root; /* the v2 mount: cgroup_skb attaches there */
 	uint32_t max_cgroups; /* 0: the built-in default */
+	enum collector_probe_choice
+		net; /* primary: sock_*_length tracepoints; fallback: cgroup_skb */
+	enum collector_probe_choice fs; /* primary: per-syscall tracepoints; fallback: raw syscalls */
+	bool bpf_stats; /* enable kernel BPF run-time statistics (costs two clock reads per run) */
 };
 
-struct collector_counters {
-	uint64_t cpu_map_full; /* events that found no room for a new cgroup */
-	uint64_t cpu_dropped_ns; /* CPU time that could therefore not be charged */
-	uint64_t cgroups; /* entries in the per-cgroup CPU map */
-	uint64_t max_cgroups;
+/* What a record's values mean, per group. */
+enum rec_group {
+	REC_CPU = 0, /* v: oncpu_ns, rq_wait_ns, rq_count; hist: run-queue waits */
+	REC_CPU_SAMPLES, /* v: samples */
+	REC_DISK, /* sub: dev << 1 | dir; v: bytes, ops, lat_ns; hist: latency */
+	REC_FS, /* sub: mount id; v: write_bytes, write_calls, sync_calls */
+	REC_NET, /* v: tx, rx, retransmits, conn_client, conn_server, listen_open, listen_close */
+	REC_GROUPS,
+};
+
+#define REC_MAX_VALUES 7
+
+struct collector_rec {
+	enum rec_group group;
+	uint64_t cgroup_id;
+	uint64_t sub;
+	uint64_t v[REC_MAX_VALUES];
+	bool has_hist;
+	uint64_t hist[HIST_SLOTS];
+};
+
+struct collector_peer {
+	uint64_t cgroup_id;
+	uint8_t addr[16]; /* IPv4 mapped as ::ffff:a.b.c.d */
+	uint16_t port;
+	uint8_t role; /* 0 client, 1 server */
+	uint64_t connections;
+};
+
+/* A self-metric sample (BPF run time per program, map fill, overflow, probes in use). */
+struct collector_stat {
+	const char *name; /* a bpfdiag_agent_* family */
+	const char *help;
+	bool counter;
+	char labels[96]; /* rendered label pairs, e.g. map="cpu_stats" */
+	double value;
 };
 
 struct collector;
 
-/* Loads and attaches every probe. Returns 0 and sets *ret, or a negative errno with a
- * one-line reason in err. */
+/* Loads and attaches every probe family it can. Returns 0 and sets *ret when at least the cpu
+ * family works; families that fail are logged once with the metrics they cost. Otherwise a
+ * negative errno with a one-line reason in err. */
 int collector__open(const struct collector_opts *opts, struct collector **ret, char *err,
 		    size_t errlen);
 /* Detaches and frees. Accepts NULL; returns NULL. */
 struct collector *collector__destroy(struct collector *c);
 
-typedef void (*collector_cpu_fn)(void *ctx, uint64_t cgroup_id, uint64_t oncpu_ns);
-/* Calls fn with on-CPU ns per cgroup: its cumulative committed time, then once more for each
- * slice still running now (so a task that never switches out is seen too); the caller sums.
- * Returns 0 or a negative errno. */
-int collector__read_cpu(struct collector *c, collector_cpu_fn fn, void *ctx);
-int collector__counters(struct collector *c, struct collector_counters *ret);
+typedef void (*collector_rec_fn)(void *ctx, const struct collector_rec *r);
+/* Calls fn for every map entry, summed over CPUs. REC_CPU comes first as committed time, then
+ * once more per CPU for the slice running now (so a task that never switches out is seen);
+ * the caller sums records of one (group, cgroup, sub) within a read. Returns 0 or -errno. */
+int collector__read(struct collector *c, collector_rec_fn fn, void *ctx);
+
+typedef void (*collector_listen_fn)(void *ctx, uint64_t cgroup_id, uint16_t port, int64_t n);
+typedef void (*collector_peer_fn)(void *ctx, const struct collector_peer *p);
+int collector__read_listen(struct collector *c, collector_listen_fn fn, void *ctx);
+int collector__read_peers(struct collector *c, collector_peer_fn fn, void *ctx);
+
+typedef void (*collector_id_fn)(void *ctx, uint64_t cgroup_id);
+/* Calls fn for each cgroup removed since the last call (from the cgroup_rmdir probe). */
+int collector__take_removed(struct collector *c, collector_id_fn fn, void *ctx);
+/* Deletes every map entry of the given cgroups (after their last read). is_gone(ctx, id) says
+ * whether an id is one of them. Returns the number of entries deleted. */
+long collector__forget(struct collector *c, bool (*is_gone)(void *ctx, uint64_t id), void *ctx);
+
+/* Self-metrics; *ret points into the collector and lives until the next call. */
+int collector__stats(struct collector *c, const struct collector_stat **ret, size_t *ret_n);
+/* One line naming the probes in use, e.g. "net=tracepoint fs=syscalls disk=on". */
+const char *collector__features(const struct collector *c);
 
 #endif

@@ -1,15 +1,46 @@
 #include "engine.h"
 #include "cgroup_tree.h"
+#include "cgroupfs.h"
 #include "collector.h"
 #include "idmap.h"
 #include "log.h"
+#include "mountinfo.h"
+#include "volume.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#define ROOT_CGROUP_ID 1
+#define SWEEP_AFTER_SCANS 2 /* ids absent from this many tree walks are gone */
+#define LIMIT_EVERY 12 /* read cpu.max every this many collections */
+
+/* Histogram bounds: slot i of the BPF histograms counts waits below 2^i * 1.024 µs. */
+const double engine_hist_bounds[HIST_SLOTS - 1] = {
+	1.024e-6,     2.048e-6,	    4.096e-6,	   8.192e-6,	  16.384e-6,
+	32.768e-6,    65.536e-6,    131.072e-6,	   262.144e-6,	  524.288e-6,
+	1.048576e-3,  2.097152e-3,  4.194304e-3,   8.388608e-3,	  16.777216e-3,
+	33.554432e-3, 67.108864e-3, 134.217728e-3, 268.435456e-3,
+};
+
+/* What an accumulator sums, and the own labels it carries. */
+enum acc_kind { ACC_CPU = 0, ACC_SAMPLES, ACC_DISK, ACC_DISKLAT, ACC_FS, ACC_NET };
+
+/* Totals of one own-label combination within a series, fed by member deltas: counts stay
+ * monotonic whatever happens to the members. */
+struct acc {
+	struct acc *next;
+	enum acc_kind kind;
+	char *own[METRIC_MAX_OWN_LABELS];
+	uint64_t v[REC_MAX_VALUES];
+	uint64_t hist[HIST_SLOTS];
+	uint64_t prev_v[REC_MAX_VALUES]; /* at the previous snapshot, for rates */
+	uint64_t prev_hist[HIST_SLOTS];
+};
 
 /* A labelled series: the sum of the cgroups that map to one label set. */
 struct series {
@@ -19,25 +50,49 @@ struct series {
 	char *labels[LBL_MAX];
 	char *cgroup_path;
 	uint64_t cgroup_id;
-	uint64_t cpu_ns; /* accumulated from member deltas: survives members going away */
-	uint64_t prev_cpu_ns;
+	struct acc *accs;
+	int members;
+	time_t empty_since;
+	struct cgroupfs_cpu cpufs;
+	bool cpufs_valid;
+	uint16_t *ports; /* rebuilt every collection */
+	size_t n_ports;
+	struct snap_peer *peers;
+	size_t n_peers;
+};
+
+/* One record stream of a cgroup: (group, sub-key). */
+struct sub {
+	struct sub *next;
+	enum rec_group group;
+	uint64_t key;
+	uint64_t gen;
+	uint64_t raw[REC_MAX_VALUES], last[REC_MAX_VALUES];
+	uint64_t raw_hist[HIST_SLOTS], last_hist[HIST_SLOTS];
+	bool bound;
+	struct acc *acc, *acc2; /* where deltas go (disk: bytes/ops, then latency) */
 };
 
 /* A cgroup id seen in the BPF maps. */
 struct cg {
-	uint64_t raw_ns; /* summed over this collection's callbacks */
-	uint64_t last_raw_ns; /* raw value already added to the series */
 	uint64_t gen;
 	unsigned resolve_tries;
+	unsigned missing_scans;
+	bool gone;
 	struct series *series; /* NULL until the id resolves to a path */
+	struct sub *subs;
+	char *path;
 };
 
 struct engine {
 	char *node;
+	char *proc_root;
+	char v1_cpu_root[PATH_MAX];
 	struct collector *collector;
 	struct cgroup_tree *tree;
 	struct idmap *cgs; /* id → struct cg */
 	struct idmap *series; /* hash → struct series chain */
+	struct idmap *devnames; /* dev + 1 → name */
 	size_t n_series;
 	uint64_t gen;
 	double start_time;
@@ -45,6 +100,7 @@ struct engine {
 	time_t last_scan;
 	uint64_t collections;
 	uint64_t errors;
+	uint64_t removed, swept;
 };
 
 static double now_unix(void)
@@ -105,16 +161,60 @@ static uint64_t fnv1a(const char *s)
 	return h ? h : 1; /* idmap keys are non-zero */
 }
 
+static struct acc *acc_free_all(struct acc *a)
+{
+	while (a) {
+		struct acc *next = a->next;
+
+		for (int i = 0; i < METRIC_MAX_OWN_LABELS; i++)
+			free(a->own[i]);
+		free(a);
+		a = next;
+	}
+	return NULL;
+}
+
 static struct series *series_free(struct series *s)
 {
 	if (!s)
 		return NULL;
 	for (int i = 0; i < LBL_MAX; i++)
 		free(s->labels[i]);
+	acc_free_all(s->accs);
 	free(s->key);
 	free(s->cgroup_path);
+	free(s->ports);
+	free(s->peers);
 	free(s);
 	return NULL;
+}
+
+/* The accumulator of kind with own labels in series s, created when absent. */
+static struct acc *acc_get(struct series *s, enum acc_kind kind, const char *o0, const char *o1)
+{
+	struct acc *a, **tail = &s->accs;
+
+	o0 = o0 ? o0 : "";
+	o1 = o1 ? o1 : "";
+	for (a = s->accs; a; a = a->next) {
+		if (a->kind == kind && strcmp(a->own[0], o0) == 0 && strcmp(a->own[1], o1) == 0)
+			return a;
+		tail = &a->next;
+	}
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->kind = kind;
+	a->own[0] = strdup(o0);
+	a->own[1] = strdup(o1);
+	if (!a->own[0] || !a->own[1]) {
+		free(a->own[0]);
+		free(a->own[1]);
+		free(a);
+		return NULL;
+	}
+	*tail = a;
+	return a;
 }
 
 /* Finds or creates the series of a label set. Returns NULL when out of memory. */
@@ -178,10 +278,64 @@ static struct series *series_get(struct engine *e, const char *labels[LBL_MAX], 
 	return s;
 }
 
+static void series_remove(struct engine *e, struct series *s)
+{
+	struct series *head = idmap_get(e->series, s->hash), **pp = &head;
+
+	while (*pp && *pp != s)
+		pp = &(*pp)->next;
+	if (!*pp)
+		return;
+	*pp = s->next;
+	if (head)
+		idmap_put(e->series, s->hash, head);
+	else
+		idmap_del(e->series, s->hash);
+	e->n_series--;
+	series_free(s);
+}
+
+static struct cg *cg_free(struct cg *c)
+{
+	if (!c)
+		return NULL;
+	for (struct sub *s = c->subs, *next; s; s = next) {
+		next = s->next;
+		free(s);
+	}
+	free(c->path);
+	free(c);
+	return NULL;
+}
+
+static void cg_unbind(struct cg *c)
+{
+	if (c->series && --c->series->members == 0)
+		c->series->empty_since = time(NULL);
+	c->series = NULL;
+}
+
+static void detect_v1_cpu(struct engine *e)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/self/mountinfo", e->proc_root);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (mountinfo_find_cgroup1(f, "cpu", e->v1_cpu_root, sizeof(e->v1_cpu_root)))
+		e->v1_cpu_root[0] = '\0';
+	fclose(f);
+}
+
 int engine__open(const struct engine_opts *opts, struct engine **ret, char *err, size_t errlen)
 {
 	struct collector_opts copts = { .pin_dir = opts->pin_dir,
-					.max_cgroups = opts->max_cgroups };
+					.max_cgroups = opts->max_cgroups,
+					.net = opts->net,
+					.fs = opts->fs,
+					.bpf_stats = opts->bpf_stats };
 	char root[PATH_MAX];
 	struct engine *e;
 	int r;
@@ -191,12 +345,12 @@ int engine__open(const struct engine_opts *opts, struct engine **ret, char *err,
 	} else {
 		r = cgroup_root_detect(opts->proc_root, root, sizeof(root));
 		if (r) {
-			snprintf(err, errlen,
-				 r == -ENOENT ?
+			if (r == -ENOENT)
+				snprintf(err, errlen,
 					 "no cgroup v2 hierarchy is mounted (see mountinfo); "
-					 "bpfdiag attributes by cgroup v2 id" :
-					 "cannot read mountinfo: %s",
-				 strerror(-r));
+					 "bpfdiag attributes by cgroup v2 id");
+			else
+				snprintf(err, errlen, "cannot read mountinfo: %s", strerror(-r));
 			return r;
 		}
 	}
@@ -206,14 +360,17 @@ int engine__open(const struct engine_opts *opts, struct engine **ret, char *err,
 		return -ENOMEM;
 	}
 	e->node = strdup(opts->node_name ? opts->node_name : "");
+	e->proc_root = strdup(opts->proc_root ? opts->proc_root : "/proc");
 	e->cgs = idmap_new();
 	e->series = idmap_new();
+	e->devnames = idmap_new();
 	e->tree = cgroup_tree_new(root);
-	if (!e->node || !e->cgs || !e->series || !e->tree) {
+	if (!e->node || !e->proc_root || !e->cgs || !e->series || !e->devnames || !e->tree) {
 		snprintf(err, errlen, "out of memory");
 		engine__close(e);
 		return -ENOMEM;
 	}
+	detect_v1_cpu(e);
 	r = cgroup_tree_scan(e->tree);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot read the cgroup tree at %s: %s", root, strerror(-r));
@@ -221,6 +378,7 @@ int engine__open(const struct engine_opts *opts, struct engine **ret, char *err,
 		return r;
 	}
 	e->last_scan = time(NULL);
+	copts.cgroup_root = root;
 	r = collector__open(&copts, &e->collector, err, errlen);
 	if (r) {
 		engine__close(e);
@@ -243,7 +401,7 @@ struct engine *engine__close(struct engine *e)
 	cgroup_tree_free(e->tree);
 	if (e->cgs) {
 		while (idmap_next(e->cgs, &pos, &key, &v))
-			free(v);
+			cg_free(v);
 		idmap_free(e->cgs);
 	}
 	if (e->series) {
@@ -256,7 +414,14 @@ struct engine *engine__close(struct engine *e)
 		}
 		idmap_free(e->series);
 	}
+	if (e->devnames) {
+		pos = 0;
+		while (idmap_next(e->devnames, &pos, &key, &v))
+			free(v);
+		idmap_free(e->devnames);
+	}
 	free(e->node);
+	free(e->proc_root);
 	free(e);
 	return NULL;
 }
@@ -266,29 +431,76 @@ const char *engine__cgroup_root(const struct engine *e)
 	return cgroup_tree_root(e->tree);
 }
 
+const char *engine__features(const struct engine *e)
+{
+	return collector__features(e->collector);
+}
+
 struct read_ctx {
 	struct engine *e;
 	int err;
 };
 
-static void on_cpu(void *ctx, uint64_t cgid, uint64_t ns)
+static struct cg *cg_get(struct engine *e, uint64_t id)
+{
+	struct cg *c = idmap_get(e->cgs, id);
+
+	if (c)
+		return c;
+	c = calloc(1, sizeof(*c));
+	if (!c || idmap_put(e->cgs, id, c)) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void on_rec(void *ctx, const struct collector_rec *r)
 {
 	struct read_ctx *rc = ctx;
-	struct cg *c = idmap_get(rc->e->cgs, cgid);
+	struct cg *c = cg_get(rc->e, r->cgroup_id);
+	struct sub *s;
 
 	if (!c) {
-		c = calloc(1, sizeof(*c));
-		if (!c || idmap_put(rc->e->cgs, cgid, c)) {
-			free(c);
+		rc->err = -ENOMEM;
+		return;
+	}
+	c->gen = rc->e->gen;
+	for (s = c->subs; s; s = s->next) {
+		if (s->group == r->group && s->key == r->sub)
+			break;
+	}
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s) {
 			rc->err = -ENOMEM;
 			return;
 		}
+		s->group = r->group;
+		s->key = r->sub;
+		s->next = c->subs;
+		c->subs = s;
 	}
-	if (c->gen != rc->e->gen) {
-		c->gen = rc->e->gen;
-		c->raw_ns = 0;
+	if (s->gen != rc->e->gen) {
+		s->gen = rc->e->gen;
+		memset(s->raw, 0, sizeof(s->raw));
+		memset(s->raw_hist, 0, sizeof(s->raw_hist));
 	}
-	c->raw_ns += ns;
+	for (int i = 0; i < REC_MAX_VALUES; i++)
+		s->raw[i] += r->v[i];
+	if (r->has_hist) {
+		for (int i = 0; i < HIST_SLOTS; i++)
+			s->raw_hist[i] += r->hist[i];
+	}
+}
+
+static void on_removed(void *ctx, uint64_t id)
+{
+	struct engine *e = ctx;
+	struct cg *c = idmap_get(e->cgs, id);
+
+	if (c)
+		c->gone = true;
 }
 
 static int resolve(struct engine *e, uint64_t cgid, struct cg *c)
@@ -305,7 +517,192 @@ static int resolve(struct engine *e, uint64_t cgid, struct cg *c)
 	}
 	engine_local_labels(&id, path, labels);
 	c->series = series_get(e, labels, path, cgid);
-	return c->series ? 0 : -ENOMEM;
+	if (!c->series)
+		return -ENOMEM;
+	c->series->members++;
+	c->path = strdup(path);
+	return c->path ? 0 : -ENOMEM;
+}
+
+/* Kernel name of a block device ("vda", "loop0"), from sysfs; "MAJ:MIN" when unknown. */
+static const char *devname(struct engine *e, uint32_t dev)
+{
+	unsigned maj = dev >> 20, min = dev & 0xfffff;
+	char path[128], line[256], *name = idmap_get(e->devnames, (uint64_t)dev + 1);
+	FILE *f;
+
+	if (name)
+		return name;
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/uevent", maj, min);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "DEVNAME=", 8) == 0) {
+			line[strcspn(line, "\n")] = '\0';
+			name = strdup(line + 8);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	if (!name) {
+		snprintf(line, sizeof(line), "%u:%u", maj, min);
+		name = strdup(line);
+	}
+	if (name && idmap_put(e->devnames, (uint64_t)dev + 1, name)) {
+		free(name);
+		return "unknown";
+	}
+	return name ? name : "unknown";
+}
+
+/* A process of the cgroup, whose mount namespace shows the cgroup's mounts; 0 when empty. */
+static int cgroup_pid(struct engine *e, const char *path)
+{
+	char p[PATH_MAX];
+	int pid = 0;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s%s/cgroup.procs", engine__cgroup_root(e),
+		 strcmp(path, "/") ? path : "");
+	f = fopen(p, "re");
+	if (f) {
+		if (fscanf(f, "%d", &pid) != 1)
+			pid = 0;
+		fclose(f);
+	}
+	return pid;
+}
+
+/* Decides where a sub's deltas go: its own labels (device, volume) in the cgroup's series. */
+static int bind_sub(struct engine *e, struct cg *c, struct sub *s)
+{
+	static const char *const dirs[] = { "read", "write" };
+	struct series *se = c->series;
+
+	switch (s->group) {
+	case REC_CPU:
+		s->acc = acc_get(se, ACC_CPU, NULL, NULL);
+		break;
+	case REC_CPU_SAMPLES:
+		s->acc = acc_get(se, ACC_SAMPLES, NULL, NULL);
+		break;
+	case REC_DISK: {
+		const char *dir = dirs[s->key & 1];
+
+		s->acc = acc_get(se, ACC_DISK, dir, devname(e, (uint32_t)(s->key >> 1)));
+		s->acc2 = acc_get(se, ACC_DISKLAT, dir, NULL);
+		if (!s->acc2)
+			return -ENOMEM;
+		break;
+	}
+	case REC_FS: {
+		struct volume v = { .cls = VOLUME_UNKNOWN };
+		int pid = cgroup_pid(e, c->path);
+		char name[32];
+
+		/* Mount ids are global: the host's table knows host mounts when the cgroup is
+		 * empty. */
+		if ((!pid || volume_resolve(e->proc_root, pid, (int)s->key, &v)) &&
+		    volume_resolve(e->proc_root, 1, (int)s->key, &v)) {
+			snprintf(name, sizeof(name), "mount-%llu", (unsigned long long)s->key);
+			s->acc = acc_get(se, ACC_FS, "unknown", name);
+			break;
+		}
+		s->acc = acc_get(se, ACC_FS, volume_class_name(v.cls), v.name);
+		break;
+	}
+	case REC_NET:
+		s->acc = acc_get(se, ACC_NET, NULL, NULL);
+		break;
+	case REC_GROUPS:
+		break;
+	}
+	if (!s->acc)
+		return -ENOMEM;
+	s->bound = true;
+	return 0;
+}
+
+/* Adds what a sub gained since the last collection to its accumulators. A raw value below
+ * the last one means the map entry was re-created: all of it is new. */
+static void apply(struct sub *s)
+{
+	for (int i = 0; i < REC_MAX_VALUES; i++) {
+		uint64_t d = s->raw[i] >= s->last[i] ? s->raw[i] - s->last[i] : s->raw[i];
+
+		s->acc->v[i] += d;
+		if (s->acc2)
+			s->acc2->v[i] += d;
+		s->last[i] = s->raw[i];
+	}
+	for (int i = 0; i < HIST_SLOTS; i++) {
+		uint64_t d = s->raw_hist[i] >= s->last_hist[i] ? s->raw_hist[i] - s->last_hist[i] :
+								 s->raw_hist[i];
+
+		s->acc->hist[i] += d;
+		if (s->acc2)
+			s->acc2->hist[i] += d;
+		s->last_hist[i] = s->raw_hist[i];
+	}
+}
+
+static bool is_gone(void *ctx, uint64_t id)
+{
+	struct engine *e = ctx;
+	struct cg *c = idmap_get(e->cgs, id);
+
+	return c && c->gone;
+}
+
+static void on_listen(void *ctx, uint64_t cgid, uint16_t port, int64_t n)
+{
+	struct engine *e = ctx;
+	struct cg *c = idmap_get(e->cgs, cgid);
+	struct series *s = c ? c->series : NULL;
+	uint16_t *p;
+
+	(void)n;
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n_ports; i++) {
+		if (s->ports[i] == port)
+			return;
+	}
+	p = realloc(s->ports, (s->n_ports + 1) * sizeof(*p));
+	if (!p)
+		return;
+	s->ports = p;
+	s->ports[s->n_ports++] = port;
+}
+
+static void on_peer(void *ctx, const struct collector_peer *cp)
+{
+	struct engine *e = ctx;
+	struct cg *c = idmap_get(e->cgs, cp->cgroup_id);
+	struct series *s = c ? c->series : NULL;
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	struct snap_peer *p;
+
+	if (!s || s->n_peers >= 256) /* a bounded sample per series is all the rules need */
+		return;
+	p = realloc(s->peers, (s->n_peers + 1) * sizeof(*p));
+	if (!p)
+		return;
+	s->peers = p;
+	p = &s->peers[s->n_peers++];
+	memset(p, 0, sizeof(*p));
+	if (memcmp(cp->addr, v4mapped, 12) == 0)
+		inet_ntop(AF_INET, cp->addr + 12, p->addr, sizeof(p->addr));
+	else
+		inet_ntop(AF_INET6, cp->addr, p->addr, sizeof(p->addr));
+	p->port = cp->port;
+	p->role = cp->role;
+	p->connections = cp->connections;
+}
+
+static int cmp_u16(const void *a, const void *b)
+{
+	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
 }
 
 static int cmp_series(const void *a, const void *b)
@@ -321,10 +718,203 @@ static int cmp_series(const void *a, const void *b)
 	return 0;
 }
 
+/* Upper bound of the bucket holding quantile q of the counts (0 when empty). */
+static double hist_quantile(const uint64_t *counts, double q)
+{
+	uint64_t total = 0, cum = 0;
+
+	for (int i = 0; i < HIST_SLOTS; i++)
+		total += counts[i];
+	if (!total)
+		return 0;
+	for (int i = 0; i < HIST_SLOTS; i++) {
+		cum += counts[i];
+		if ((double)cum >= q * (double)total)
+			return i < HIST_SLOTS - 1 ? engine_hist_bounds[i] :
+						    engine_hist_bounds[HIST_SLOTS - 2] * 2;
+	}
+	return 0;
+}
+
+static int emit_acc(struct snap_series *out, const struct acc *a, unsigned m)
+{
+	const char *own[METRIC_MAX_OWN_LABELS] = { a->own[0], a->own[1] };
+	const char *dir[METRIC_MAX_OWN_LABELS] = { NULL };
+
+	switch (a->kind) {
+	case ACC_CPU:
+		if (m == M_CPU_SECONDS)
+			return snap_series_add(out, m, NULL, (double)a->v[0] / 1e9);
+		if (m == M_CPU_RUNQUEUE_WAIT_SECONDS)
+			return snap_series_add(out, m, NULL, (double)a->v[1] / 1e9);
+		if (m == M_CPU_RUNQUEUE_LATENCY)
+			return snap_series_add_hist(out, m, NULL, engine_hist_bounds,
+						    HIST_SLOTS - 1, a->hist, (double)a->v[1] / 1e9);
+		return 0;
+	case ACC_SAMPLES:
+		return m == M_CPU_SAMPLES ? snap_series_add(out, m, NULL, (double)a->v[0]) : 0;
+	case ACC_DISK:
+		if (m == M_DISK_BYTES)
+			return snap_series_add(out, m, own, (double)a->v[0]);
+		if (m == M_DISK_OPERATIONS)
+			return snap_series_add(out, m, own, (double)a->v[1]);
+		return 0;
+	case ACC_DISKLAT:
+		return m == M_DISK_LATENCY ?
+			       snap_series_add_hist(out, m, own, engine_hist_bounds, HIST_SLOTS - 1,
+						    a->hist, (double)a->v[2] / 1e9) :
+			       0;
+	case ACC_FS:
+		if (m == M_FS_WRITE_BYTES)
+			return snap_series_add(out, m, own, (double)a->v[0]);
+		if (m == M_FS_WRITE_CALLS)
+			return snap_series_add(out, m, own, (double)a->v[1]);
+		if (m == M_FS_SYNC_CALLS)
+			return snap_series_add(out, m, own, (double)a->v[2]);
+		return 0;
+	case ACC_NET:
+		if (m == M_NETWORK_BYTES) {
+			dir[0] = "transmit";
+			if (snap_series_add(out, m, dir, (double)a->v[0]))
+				return -ENOMEM;
+			dir[0] = "receive";
+			return snap_series_add(out, m, dir, (double)a->v[1]);
+		}
+		if (m == M_TCP_CONNECTIONS_OPENED) {
+			dir[0] = "client";
+			if (snap_series_add(out, m, dir, (double)a->v[3]))
+				return -ENOMEM;
+			dir[0] = "server";
+			return snap_series_add(out, m, dir, (double)a->v[4]);
+		}
+		if (m == M_TCP_RETRANSMITS)
+			return snap_series_add(out, m, NULL, (double)a->v[2]);
+		if (m == M_TCP_LISTENING_SOCKETS)
+			return snap_series_add(out, m, NULL,
+					       a->v[5] > a->v[6] ? (double)(a->v[5] - a->v[6]) : 0);
+		return 0;
+	}
+	return 0;
+}
+
+static int emit_cpufs(struct snap_series *out, const struct series *se, unsigned m)
+{
+	const struct cgroupfs_cpu *f = &se->cpufs;
+	const char *kind[METRIC_MAX_OWN_LABELS] = { NULL };
+
+	if (!se->cpufs_valid)
+		return 0;
+	switch (m) {
+	case M_CPU_THROTTLED_SECONDS:
+		return f->has_throttling ?
+			       snap_series_add(out, m, NULL, (double)f->throttled_usec / 1e6) :
+			       0;
+	case M_CPU_THROTTLED_PERIODS:
+		return f->has_throttling ? snap_series_add(out, m, NULL, (double)f->nr_throttled) :
+					   0;
+	case M_CPU_PERIODS:
+		return f->has_throttling ? snap_series_add(out, m, NULL, (double)f->nr_periods) : 0;
+	case M_CPU_LIMIT_CORES:
+		return f->has_limit ? snap_series_add(out, m, NULL, f->limit_cores) : 0;
+	case M_CPU_PRESSURE_SECONDS:
+		if (!f->has_pressure)
+			return 0;
+		kind[0] = "some";
+		if (snap_series_add(out, m, kind, (double)f->pressure_some_usec / 1e6))
+			return -ENOMEM;
+		kind[0] = "full";
+		return snap_series_add(out, m, kind, (double)f->pressure_full_usec / 1e6);
+	}
+	return 0;
+}
+
+static void rates(struct snap_series *out, struct series *se, double dt)
+{
+	struct snap_rates *r = &out->rates;
+	uint64_t hist[HIST_SLOTS] = { 0 };
+
+	for (struct acc *a = se->accs; a; a = a->next) {
+		uint64_t d[REC_MAX_VALUES];
+
+		for (int i = 0; i < REC_MAX_VALUES; i++)
+			d[i] = a->v[i] - a->prev_v[i];
+		if (dt > 0) {
+			switch (a->kind) {
+			case ACC_CPU:
+				r->cpu_cores = (double)d[0] / 1e9 / dt;
+				for (int i = 0; i < HIST_SLOTS; i++)
+					hist[i] = a->hist[i] - a->prev_hist[i];
+				r->runq_p99_seconds = hist_quantile(hist, 0.99);
+				break;
+			case ACC_DISK:
+				if (strcmp(a->own[0], "read") == 0)
+					r->disk_read_bps += (double)d[0] / dt;
+				else
+					r->disk_write_bps += (double)d[0] / dt;
+				r->disk_iops += (double)d[1] / dt;
+				break;
+			case ACC_FS:
+				r->fs_write_bps += (double)d[0] / dt;
+				r->fsync_per_s += (double)d[2] / dt;
+				break;
+			case ACC_NET:
+				r->net_tx_bps = (double)d[0] / dt;
+				r->net_rx_bps = (double)d[1] / dt;
+				r->retransmits_per_s = (double)d[2] / dt;
+				break;
+			case ACC_SAMPLES:
+			case ACC_DISKLAT:
+				break;
+			}
+		}
+		memcpy(a->prev_v, a->v, sizeof(a->v));
+		memcpy(a->prev_hist, a->hist, sizeof(a->hist));
+	}
+}
+
+static int build_series(struct snap_series *out, struct series *se, double dt)
+{
+	for (int l = 0; l < LBL_MAX; l++) {
+		if (se->labels[l][0] && !(out->labels[l] = strdup(se->labels[l])))
+			return -ENOMEM;
+	}
+	if (!(out->cgroup_path = strdup(se->cgroup_path)))
+		return -ENOMEM;
+	out->cgroup_id = se->cgroup_id;
+	out->cgroups = se->members;
+	/* Points in catalogue order: metric by metric, the accumulators that feed it. */
+	for (unsigned m = 0; m < M_MAX; m++) {
+		if (emit_cpufs(out, se, m))
+			return -ENOMEM;
+		for (const struct acc *a = se->accs; a; a = a->next) {
+			if (emit_acc(out, a, m))
+				return -ENOMEM;
+		}
+	}
+	rates(out, se, dt);
+	if (se->n_ports) {
+		qsort(se->ports, se->n_ports, sizeof(*se->ports), cmp_u16);
+		out->listen_ports = malloc(se->n_ports * sizeof(*se->ports));
+		if (!out->listen_ports)
+			return -ENOMEM;
+		memcpy(out->listen_ports, se->ports, se->n_ports * sizeof(*se->ports));
+		out->n_listen_ports = se->n_ports;
+	}
+	if (se->n_peers) {
+		out->peers = malloc(se->n_peers * sizeof(*se->peers));
+		if (!out->peers)
+			return -ENOMEM;
+		memcpy(out->peers, se->peers, se->n_peers * sizeof(*se->peers));
+		out->n_peers = se->n_peers;
+	}
+	return 0;
+}
+
 static int build_snapshot(struct engine *e, double dt, struct snapshot **ret)
 {
 	struct snapshot *s = snapshot_new(e->n_series);
-	size_t pos = 0, i = 0;
+	const struct collector_stat *stats;
+	size_t pos = 0, i = 0, n_stats;
 	uint64_t key;
 	void *v;
 
@@ -332,25 +922,21 @@ static int build_snapshot(struct engine *e, double dt, struct snapshot **ret)
 		return -ENOMEM;
 	while (idmap_next(e->series, &pos, &key, &v)) {
 		for (struct series *se = v; se; se = se->next) {
-			struct snap_series *out = &s->series[i++];
-
-			for (int l = 0; l < LBL_MAX; l++) {
-				if (se->labels[l][0] && !(out->labels[l] = strdup(se->labels[l])))
-					goto oom;
-			}
-			if (!(out->cgroup_path = strdup(se->cgroup_path)))
+			if (build_series(&s->series[i++], se, dt))
 				goto oom;
-			out->cgroup_id = se->cgroup_id;
-			if (snap_series_add(out, M_CPU_SECONDS, NULL, (double)se->cpu_ns / 1e9))
-				goto oom;
-			out->rates.cpu_cores =
-				dt > 0 ? (double)(se->cpu_ns - se->prev_cpu_ns) / 1e9 / dt : 0;
-			se->prev_cpu_ns = se->cpu_ns;
 		}
 	}
 	qsort(s->series, s->n_series, sizeof(*s->series), cmp_series);
 	if (e->node[0] && !(s->node = strdup(e->node)))
 		goto oom;
+	collector__stats(e->collector, &stats, &n_stats);
+	s->agent.stats = malloc((n_stats ? n_stats : 1) * sizeof(*stats));
+	if (!s->agent.stats)
+		goto oom;
+	memcpy(s->agent.stats, stats, n_stats * sizeof(*stats));
+	s->agent.n_stats = n_stats;
+	snprintf(s->agent.features, sizeof(s->agent.features), "%s",
+		 collector__features(e->collector));
 	*ret = s;
 	return 0;
 oom:
@@ -359,30 +945,20 @@ oom:
 	return -ENOMEM;
 }
 
-int engine__collect(struct engine *e, struct snapshot **ret)
+/* Scans the tree when new ids appeared (or a minute passed), resolves what it can and
+ * sweeps ids that stayed absent from the tree. */
+static int resolve_all(struct engine *e, uint64_t *ret_unresolved)
 {
-	struct read_ctx rc = { .e = e };
-	double t0 = now_mono(), dt;
-	struct collector_counters counters = { 0 };
-	uint64_t unresolved = 0, key;
 	bool need_scan = false, scanned = false;
-	struct snapshot *s = NULL;
+	uint64_t key, unresolved = 0;
 	size_t pos = 0;
 	void *v;
 	int r;
 
-	e->gen++;
-	r = collector__read_cpu(e->collector, on_cpu, &rc);
-	if (!r)
-		r = rc.err;
-	if (r)
-		goto out;
-
-	/* New ids first get a rescan of the tree; ids that stay unknown wait for the next one. */
 	while (idmap_next(e->cgs, &pos, &key, &v)) {
 		struct cg *c = v;
 
-		if (c->gen == e->gen && !c->series && c->resolve_tries == 0)
+		if (c->gen == e->gen && !c->series && !c->gone && c->resolve_tries == 0)
 			need_scan = true;
 	}
 	if (need_scan || time(NULL) - e->last_scan >= 60) {
@@ -394,26 +970,131 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 	while (idmap_next(e->cgs, &pos, &key, &v)) {
 		struct cg *c = v;
 
-		if (c->gen != e->gen)
+		if (c->series || c->gone || (!scanned && c->resolve_tries))
 			continue;
-		if (!c->series && (scanned || c->resolve_tries == 0)) {
-			c->resolve_tries++;
-			r = resolve(e, key, c);
-			if (r == -ENOMEM)
-				goto out;
-		}
+		c->resolve_tries++;
+		r = resolve(e, key, c);
+		if (r == -ENOMEM)
+			return r;
 		if (!c->series) {
 			unresolved++;
-			continue;
+			/* Removed while nobody looked (agent down, rmdir map full): sweep. */
+			if (scanned && ++c->missing_scans >= SWEEP_AFTER_SCANS) {
+				c->gone = true;
+				e->swept++;
+			}
 		}
-		/* Delta accumulation: counts stay monotonic whatever happens to members. */
-		if (c->raw_ns >= c->last_raw_ns)
-			c->series->cpu_ns += c->raw_ns - c->last_raw_ns;
-		c->last_raw_ns = c->raw_ns;
 	}
-	r = collector__counters(e->collector, &counters);
+	*ret_unresolved = unresolved;
+	return 0;
+}
+
+static void read_cgroupfs(struct engine *e)
+{
+	bool with_limit = e->collections % LIMIT_EVERY == 0;
+	size_t pos = 0;
+	uint64_t key;
+	void *v;
+
+	while (idmap_next(e->series, &pos, &key, &v)) {
+		for (struct series *se = v; se; se = se->next) {
+			se->n_ports = 0;
+			se->n_peers = 0;
+			if (!se->members || strcmp(se->cgroup_path, "/") == 0)
+				continue;
+			cgroupfs_read_cpu(engine__cgroup_root(e),
+					  e->v1_cpu_root[0] ? e->v1_cpu_root : NULL,
+					  se->cgroup_path, with_limit || !se->cpufs_valid,
+					  &se->cpufs);
+			se->cpufs_valid = true;
+		}
+	}
+}
+
+/* Frees gone cgroups (after their last read) and series empty for the retention time. */
+static void expire(struct engine *e)
+{
+	uint64_t ids[256], key;
+	size_t n, pos;
+	time_t now = time(NULL);
+	void *v;
+
+	if (collector__forget(e->collector, is_gone, e) < 0)
+		log_debug("forgetting removed cgroups failed");
+	do {
+		n = 0;
+		pos = 0;
+		while (n < sizeof(ids) / sizeof(ids[0]) && idmap_next(e->cgs, &pos, &key, &v)) {
+			if (((struct cg *)v)->gone)
+				ids[n++] = key;
+		}
+		for (size_t i = 0; i < n; i++) {
+			struct cg *c = idmap_del(e->cgs, ids[i]);
+
+			cg_unbind(c);
+			cg_free(c);
+			e->removed++;
+		}
+	} while (n == sizeof(ids) / sizeof(ids[0]));
+	do {
+		struct series *victims[64];
+
+		n = 0;
+		pos = 0;
+		while (n < 64 && idmap_next(e->series, &pos, &key, &v)) {
+			for (struct series *se = v; se && n < 64; se = se->next) {
+				if (!se->members && se->empty_since &&
+				    now - se->empty_since >= ENGINE_SERIES_RETENTION_SECONDS)
+					victims[n++] = se;
+			}
+		}
+		for (size_t i = 0; i < n; i++)
+			series_remove(e, victims[i]);
+		if (n < 64)
+			break;
+	} while (1);
+}
+
+int engine__collect(struct engine *e, struct snapshot **ret)
+{
+	struct read_ctx rc = { .e = e };
+	double t0 = now_mono(), dt;
+	uint64_t unresolved = 0, key;
+	struct snapshot *s = NULL;
+	size_t pos = 0;
+	void *v;
+	int r;
+
+	e->gen++;
+	/* Removals first: their entries are read a last time below, then freed. */
+	r = collector__take_removed(e->collector, on_removed, e);
+	if (!r)
+		r = collector__read(e->collector, on_rec, &rc);
+	if (!r)
+		r = rc.err;
+	if (!r)
+		r = resolve_all(e, &unresolved);
 	if (r)
 		goto out;
+	while (idmap_next(e->cgs, &pos, &key, &v)) {
+		struct cg *c = v;
+
+		if (!c->series)
+			continue;
+		for (struct sub *sb = c->subs; sb; sb = sb->next) {
+			if (sb->gen != e->gen)
+				continue;
+			if (!sb->bound && bind_sub(e, c, sb)) {
+				r = -ENOMEM;
+				goto out;
+			}
+			apply(sb);
+		}
+	}
+	read_cgroupfs(e);
+	collector__read_listen(e->collector, on_listen, e);
+	collector__read_peers(e->collector, on_peer, e);
+	expire(e);
 	dt = e->last_time > 0 ? t0 - e->last_time : 0;
 	r = build_snapshot(e, dt, &s);
 	if (r)
@@ -427,7 +1108,8 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 	s->agent.cgroups_unresolved = unresolved;
 	s->agent.cgroup_scans = cgroup_tree_scans(e->tree);
 	s->agent.cgroup_scan_truncated = cgroup_tree_truncated(e->tree);
-	s->agent.bpf = counters;
+	s->agent.cgroups_removed = e->removed;
+	s->agent.cgroups_swept = e->swept;
 	s->agent.last_collection_seconds = now_mono() - t0;
 	*ret = s;
 	return 0;

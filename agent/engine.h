@@ -6,7 +6,10 @@
 #include <stddef.h>
 
 #include "cgroup_path.h"
+#include "collector.h"
 #include "snapshot.h"
+
+#define ENGINE_SERIES_RETENTION_SECONDS 300
 
 struct engine_opts {
 	const char *cgroup_root; /* NULL or "": detect from <proc_root>/self/mountinfo */
@@ -14,6 +17,8 @@ struct engine_opts {
 	const char *pin_dir; /* NULL or "": no pinning */
 	const char *node_name;
 	uint32_t max_cgroups; /* 0: default */
+	enum collector_probe_choice net, fs;
+	bool bpf_stats;
 };
 
 struct engine;
@@ -27,11 +32,15 @@ struct engine *engine__close(struct engine *e);
  * the reference). Returns 0 or a negative errno. */
 int engine__collect(struct engine *e, struct snapshot **ret);
 const char *engine__cgroup_root(const struct engine *e);
+const char *engine__features(const struct engine *e);
 
 /* Local-mode labels of a cgroup (no Kubernetes metadata): workload_kind SystemdService,
  * Container or Cgroup, workload the unit, container id or cgroup path; kubelet-shaped cgroups
  * also carry pod_uid and container_id. Pure; ret[] points into id/path or at "". Nested
  * cgroups get the labels of what contains them, so they add up to one series. */
 void engine_local_labels(const struct cgroup_ident *id, const char *path, const char *ret[LBL_MAX]);
+
+/* Upper bounds (seconds) of the log2 latency histogram slots, HIST_SLOTS - 1 of them. */
+extern const double engine_hist_bounds[HIST_SLOTS - 1];
 
 #endif

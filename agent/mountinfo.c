@@ -1,6 +1,7 @@
 #include "mountinfo.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,5 +122,39 @@ int mountinfo_find_cgroup2(FILE *f, char *ret, size_t size)
 		strcpy(ret, found);
 		r = 0;
 	}
+	return r;
+}
+
+static bool has_option(const char *opts, const char *opt)
+{
+	size_t n = strlen(opt);
+
+	for (const char *p = opts; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+		if (strncmp(p, opt, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	}
+	return false;
+}
+
+int mountinfo_find_cgroup1(FILE *f, const char *controller, char *ret, size_t size)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	int r = -ENOENT;
+
+	while (r == -ENOENT && getline(&line, &cap, f) > 0) {
+		struct mountinfo_entry e;
+
+		if (mountinfo_parse_line(line, &e) || strcmp(e.fstype, "cgroup") != 0 ||
+		    !has_option(e.super_options, controller))
+			continue;
+		if (strlen(e.mount_point) >= size) {
+			r = -ENAMETOOLONG;
+			break;
+		}
+		strcpy(ret, e.mount_point);
+		r = 0;
+	}
+	free(line);
 	return r;
 }

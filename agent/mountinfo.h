@@ -26,4 +26,8 @@ int mountinfo_parse_line(char *line, struct mountinfo_entry *ret);
  * -ENOENT when there is none, -ENAMETOOLONG when it does not fit. */
 int mountinfo_find_cgroup2(FILE *f, char *ret, size_t size);
 
+/* Finds the cgroup v1 mount carrying controller (e.g. "cpu") in a mountinfo stream. Returns 0,
+ * -ENOENT, or -ENAMETOOLONG. */
+int mountinfo_find_cgroup1(FILE *f, const char *controller, char *ret, size_t size);
+
 #endif

@@ -146,7 +146,10 @@ struct snapshot *snapshot_unref(struct snapshot *s)
 			}
 		}
 		free(se->points);
+		free(se->listen_ports);
+		free(se->peers);
 	}
+	free(s->agent.stats);
 	free_str(s->node);
 	free(s->series);
 	free(s);

@@ -42,9 +42,21 @@ struct snap_point {
 	struct snap_hist *hist; /* histograms */
 };
 
-/* Rates over the last collection interval, for top and the API. */
+/* Rates over the last collection interval, for top, the API and the rules. */
 struct snap_rates {
 	double cpu_cores; /* CPU seconds per second */
+	double runq_p99_seconds; /* p99 run-queue wait in the interval (bucket upper bound) */
+	double disk_read_bps, disk_write_bps, disk_iops;
+	double fs_write_bps, fsync_per_s;
+	double net_rx_bps, net_tx_bps;
+	double retransmits_per_s;
+};
+
+struct snap_peer {
+	char addr[48]; /* text form: a.b.c.d or IPv6 */
+	uint16_t port; /* remote port (client role) or local listening port (server role) */
+	uint8_t role; /* 0 client, 1 server */
+	uint64_t connections;
 };
 
 struct snap_series {
@@ -54,6 +66,11 @@ struct snap_series {
 	struct snap_point *points; /* ordered by metric id */
 	size_t n_points;
 	struct snap_rates rates;
+	uint16_t *listen_ports; /* TCP ports in LISTEN, ascending */
+	size_t n_listen_ports;
+	struct snap_peer *peers;
+	size_t n_peers;
+	int cgroups; /* live member cgroups; 0 once all are gone (final totals) */
 };
 
 struct snap_agent {
@@ -64,7 +81,11 @@ struct snap_agent {
 	uint64_t cgroups_unresolved; /* ids seen in BPF maps that no cgroup path was found for */
 	uint64_t cgroup_scans;
 	uint64_t cgroup_scan_truncated;
-	struct collector_counters bpf;
+	uint64_t cgroups_removed; /* cgroups freed after their last read */
+	uint64_t cgroups_swept; /* of those, found gone by the periodic sweep */
+	char features[256]; /* probes in use, e.g. "cpu=sched_switch net=sock_length" */
+	struct collector_stat *stats; /* BPF self-metrics, grouped by name when rendered */
+	size_t n_stats;
 };
 
 struct snapshot {

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* cpu family: on-CPU time per cgroup v2 id from tp_btf/sched_switch. */
+/* cpu family: on-CPU time and run-queue wait per cgroup v2 id (tp_btf sched_switch,
+ * sched_wakeup, sched_wakeup_new), and 99 Hz cpu-clock samples per cgroup (perf_event). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "bpfdiag.bpf.h"
+#include "core_fixes.bpf.h"
 #include "cpu.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -10,6 +14,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, CPU_MAX_CGROUPS_DEFAULT);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* memory follows the cgroups really seen */
 	__type(key, __u64);
 	__type(value, struct cpu_cg_stats);
 } cpu_stats SEC(".maps");
@@ -21,6 +26,22 @@ struct {
 	__type(value, struct cpu_cur);
 } cpu_cur SEC(".maps");
 
+/* When a task became runnable: per-task storage, no pid-keyed hash to overflow. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u64);
+} cpu_enqueued SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, CPU_MAX_CGROUPS_DEFAULT);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, __u64);
+} cpu_samples SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, CPU_CNT_MAX);
@@ -28,31 +49,39 @@ struct {
 	__type(value, __u64);
 } cpu_counters SEC(".maps");
 
-static __always_inline void count(__u32 idx, __u64 n)
-{
-	__u64 *c = bpf_map_lookup_elem(&cpu_counters, &idx);
+static const struct cpu_cg_stats zero_stats;
 
-	if (c)
-		*c += n; /* per-CPU slot: no atomics needed */
+static __always_inline struct cpu_cg_stats *stats_of(__u64 cgid, __u64 lost_ns)
+{
+	struct cpu_cg_stats *s = lookup_or_init(&cpu_stats, &cgid, &zero_stats);
+
+	if (!s) {
+		counter_add(&cpu_counters, CPU_CNT_MAP_FULL, 1);
+		counter_add(&cpu_counters, CPU_CNT_DROPPED_NS, lost_ns);
+	}
+	return s;
 }
 
-static __always_inline void charge(__u64 cgid, __u64 delta)
+static __always_inline void mark_enqueued(struct task_struct *p, __u64 now)
 {
-	struct cpu_cg_stats *s, zero = {};
+	__u64 *ts = bpf_task_storage_get(&cpu_enqueued, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 
-	s = bpf_map_lookup_elem(&cpu_stats, &cgid);
-	if (!s) {
-		/* BPF_NOEXIST keeps an entry another CPU created meanwhile; then look it up again. */
-		bpf_map_update_elem(&cpu_stats, &cgid, &zero, BPF_NOEXIST);
-		s = bpf_map_lookup_elem(&cpu_stats, &cgid);
-		if (!s) {
-			count(CPU_CNT_MAP_FULL, 1);
-			count(CPU_CNT_DROPPED_NS, delta);
-			return;
-		}
-	}
-	s->oncpu_ns += delta;
-	s->switches++;
+	if (ts)
+		*ts = now;
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(cpu_sched_wakeup, struct task_struct *p)
+{
+	mark_enqueued(p, bpf_ktime_get_ns());
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(cpu_sched_wakeup_new, struct task_struct *p)
+{
+	mark_enqueued(p, bpf_ktime_get_ns());
+	return 0;
 }
 
 SEC("tp_btf/sched_switch")
@@ -60,17 +89,63 @@ int BPF_PROG(cpu_sched_switch, bool preempt, struct task_struct *prev, struct ta
 {
 	__u32 zero = 0;
 	struct cpu_cur *cur = bpf_map_lookup_elem(&cpu_cur, &zero);
-	__u64 now = bpf_ktime_get_ns();
+	struct cpu_cg_stats *s;
+	__u64 now = bpf_ktime_get_ns(), *ts;
 
 	if (!cur)
 		return 0;
 	/* Charge the slice that ends now to prev's cgroup as of now: a task moved during its slice
-	 * is charged where cpu.stat charges it. The idle task (pid 0) is nobody's work. Direct BTF
-	 * loads, no helper calls. */
-	if (cur->start_ns && prev->pid && now > cur->start_ns)
-		charge(prev->cgroups->dfl_cgrp->kn->id, now - cur->start_ns);
+	 * is charged where cpu.stat charges it. The idle task (pid 0) is nobody's work. */
+	if (prev->pid) {
+		if (cur->start_ns && now > cur->start_ns) {
+			__u64 delta = now - cur->start_ns;
+
+			s = stats_of(task_cgroup_id(prev), delta);
+			if (s) {
+				s->oncpu_ns += delta;
+				s->switches++;
+			}
+		}
+		/* Preempted while runnable: it waits in the run queue from now. */
+		if (task_state(prev) == 0)
+			mark_enqueued(prev, now);
+	}
 	cur->start_ns = now;
-	/* For user space: the slice in progress and whose it is. */
-	cur->cgroup_id = next->pid ? next->cgroups->dfl_cgrp->kn->id : 0;
+	cur->cgroup_id = 0;
+	if (!next->pid)
+		return 0;
+	cur->cgroup_id = task_cgroup_id(next);
+
+	/* The wait that ends now, charged to the task that waited. */
+	ts = bpf_task_storage_get(&cpu_enqueued, next, 0, 0);
+	if (ts && *ts && now > *ts) {
+		__u64 wait = now - *ts;
+
+		*ts = 0;
+		s = stats_of(cur->cgroup_id, 0);
+		if (s) {
+			s->rq_wait_ns += wait;
+			s->rq_count++;
+			s->rq_hist[hist_slot(wait)]++;
+		}
+	}
+	return 0;
+}
+
+SEC("perf_event")
+int cpu_clock_sample(struct bpf_perf_event_data *ctx)
+{
+	static const __u64 zero;
+	__u64 cgid, *n;
+
+	/* The idle task has pid 0; its samples say the CPU was free. */
+	if (!(__u32)bpf_get_current_pid_tgid())
+		return 0;
+	cgid = bpf_get_current_cgroup_id();
+	n = lookup_or_init(&cpu_samples, &cgid, &zero);
+	if (n)
+		(*n)++;
+	else
+		counter_add(&cpu_counters, CPU_CNT_SAMPLES_MAP_FULL, 1);
 	return 0;
 }

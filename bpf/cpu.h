@@ -3,12 +3,17 @@
 #ifndef BPFDIAG_CPU_H
 #define BPFDIAG_CPU_H
 
-#define CPU_MAX_CGROUPS_DEFAULT 16384
+#include "hist.h"
+
+#define CPU_MAX_CGROUPS_DEFAULT 8192
 
 /* Per-CPU value of the cpu_stats map, keyed by cgroup v2 id. */
 struct cpu_cg_stats {
 	__u64 oncpu_ns; /* time tasks of the cgroup ran on this CPU */
 	__u64 switches; /* times a task of the cgroup was switched out */
+	__u64 rq_wait_ns; /* time woken or preempted tasks waited for a CPU */
+	__u64 rq_count; /* waits measured */
+	__u64 rq_hist[HIST_SLOTS]; /* waits per log2 µs slot */
 };
 
 /* Per-CPU state of the task now running: lets user space add the slice still in progress. */
@@ -19,8 +24,9 @@ struct cpu_cur {
 
 /* Indexes of the per-CPU cpu_counters array: degradations counted, never silent. */
 enum cpu_counter {
-	CPU_CNT_MAP_FULL = 0, /* cpu_stats had no room for a new cgroup: time was dropped */
-	CPU_CNT_DROPPED_NS, /* nanoseconds of CPU time that could not be charged */
+	CPU_CNT_MAP_FULL = 0, /* cpu_stats had no room for a new cgroup: data was dropped */
+	CPU_CNT_DROPPED_NS, /* nanoseconds of CPU time that could therefore not be charged */
+	CPU_CNT_SAMPLES_MAP_FULL, /* cpu_samples had no room */
 	CPU_CNT_MAX,
 };
 

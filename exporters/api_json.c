@@ -20,8 +20,44 @@ static int add_double(json_object *o, const char *k, double v)
 	return d ? json_object_object_add(o, k, d) : -ENOMEM;
 }
 
+static int add_ports_peers(json_object *c, const struct snap_series *se)
+{
+	json_object *ports = json_object_new_array(), *peers = json_object_new_array();
+
+	if (!ports || !peers || json_object_object_add(c, "listening_ports", ports)) {
+		json_object_put(ports);
+		json_object_put(peers);
+		return -ENOMEM;
+	}
+	if (json_object_object_add(c, "peers", peers)) {
+		json_object_put(peers);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < se->n_listen_ports; i++) {
+		if (json_object_array_add(ports, json_object_new_int(se->listen_ports[i])))
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < se->n_peers; i++) {
+		const struct snap_peer *p = &se->peers[i];
+		json_object *o = json_object_new_object();
+
+		if (!o || json_object_array_add(peers, o)) {
+			json_object_put(o);
+			return -ENOMEM;
+		}
+		if (add_str(o, "addr", p->addr) ||
+		    json_object_object_add(o, "port", json_object_new_int(p->port)) ||
+		    add_str(o, "role", p->role ? "server" : "client") ||
+		    json_object_object_add(o, "connections",
+					   json_object_new_uint64(p->connections)))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static json_object *container_json(const struct snap_series *se)
 {
+	const struct snap_rates *r = &se->rates;
 	json_object *c = json_object_new_object();
 
 	if (!c)
@@ -31,7 +67,18 @@ static json_object *container_json(const struct snap_series *se)
 	    json_object_object_add(c, "cgroup_id", json_object_new_uint64(se->cgroup_id)) ||
 	    add_str(c, "cgroup_path", se->cgroup_path) ||
 	    add_double(c, "cpu_seconds_total", snap_series_value(se, M_CPU_SECONDS)) ||
-	    add_double(c, "cpu_cores", se->rates.cpu_cores)) {
+	    add_double(c, "cpu_cores", r->cpu_cores) ||
+	    add_double(c, "runqueue_p99_seconds", r->runq_p99_seconds) ||
+	    add_double(c, "disk_read_bytes_per_second", r->disk_read_bps) ||
+	    add_double(c, "disk_write_bytes_per_second", r->disk_write_bps) ||
+	    add_double(c, "disk_iops", r->disk_iops) ||
+	    add_double(c, "fs_write_bytes_per_second", r->fs_write_bps) ||
+	    add_double(c, "fsync_per_second", r->fsync_per_s) ||
+	    add_double(c, "network_receive_bytes_per_second", r->net_rx_bps) ||
+	    add_double(c, "network_transmit_bytes_per_second", r->net_tx_bps) ||
+	    add_double(c, "retransmits_per_second", r->retransmits_per_s) ||
+	    json_object_object_add(c, "cgroups", json_object_new_int(se->cgroups)) ||
+	    add_ports_peers(c, se)) {
 		json_object_put(c);
 		return NULL;
 	}

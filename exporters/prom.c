@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,32 @@ static void agent_metric(struct strbuf *out, const char *name, const char *type,
 	strbuf_puts(out, "\n");
 }
 
+/* The collector's self-metrics, each family once: samples are grouped by name in the order
+ * their names first appear. */
+static void collector_stats(const struct snap_agent *a, struct strbuf *out)
+{
+	for (size_t i = 0; i < a->n_stats; i++) {
+		const struct collector_stat *st = &a->stats[i];
+		bool seen = false;
+
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = strcmp(a->stats[j].name, st->name) == 0;
+		if (seen)
+			continue;
+		header(out, st->name, st->counter ? "counter" : "gauge", st->help);
+		for (size_t j = i; j < a->n_stats; j++) {
+			if (strcmp(a->stats[j].name, st->name) != 0)
+				continue;
+			strbuf_puts(out, st->name);
+			if (a->stats[j].labels[0])
+				strbuf_printf(out, "{%s}", a->stats[j].labels);
+			strbuf_puts(out, " ");
+			value(out, a->stats[j].value);
+			strbuf_puts(out, "\n");
+		}
+	}
+}
+
 static void agent_metrics(const struct snapshot *s, struct strbuf *out)
 {
 	const struct snap_agent *a = &s->agent;
@@ -168,16 +195,13 @@ static void agent_metrics(const struct snapshot *s, struct strbuf *out)
 	agent_metric(out, "bpfdiag_agent_cgroup_scan_truncated_total", "counter",
 		     "Cgroups skipped by tree walks for exceeding depth or size limits.", NULL,
 		     (double)a->cgroup_scan_truncated);
-	agent_metric(out, "bpfdiag_agent_map_entries", "gauge", "Entries in a BPF map.",
-		     "map=\"cpu_stats\"", (double)a->bpf.cgroups);
-	agent_metric(out, "bpfdiag_agent_map_capacity", "gauge", "Maximum entries of a BPF map.",
-		     "map=\"cpu_stats\"", (double)a->bpf.max_cgroups);
-	agent_metric(out, "bpfdiag_agent_map_overflow_total", "counter",
-		     "Events that found a full BPF map; their data was dropped and counted here.",
-		     "map=\"cpu_stats\"", (double)a->bpf.cpu_map_full);
-	agent_metric(out, "bpfdiag_agent_cpu_dropped_seconds_total", "counter",
-		     "CPU time that could not be charged because a map was full.", NULL,
-		     (double)a->bpf.cpu_dropped_ns / 1e9);
+	agent_metric(out, "bpfdiag_agent_cgroups_removed_total", "counter",
+		     "Cgroups freed after their last read (removed, or found gone by the sweep).",
+		     NULL, (double)a->cgroups_removed);
+	agent_metric(out, "bpfdiag_agent_cgroups_swept_total", "counter",
+		     "Removed cgroups found by the periodic sweep rather than the rmdir probe.",
+		     NULL, (double)a->cgroups_swept);
+	collector_stats(a, out);
 }
 
 int prom_encode(const struct snapshot *s, struct strbuf *out)

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,9 @@ struct agent_opts {
 	const char *pin_dir;
 	double interval;
 	enum log_level level;
+	enum collector_probe_choice net, fs;
+	bool bpf_stats;
+	uint32_t max_cgroups;
 };
 
 struct agent {
@@ -47,6 +51,12 @@ static const char usage_text[] =
 	"  --interval SEC          map collection period (default 5)\n"
 	"  --pin-dir DIR|none      pinned maps directory (default /sys/fs/bpf/bpfdiag)\n"
 	"  --log-level LEVEL       error, warn, info or debug (default info)\n"
+	"  --net-probe MODE        auto, tracepoint (sock_send/recv_length, Linux >= 6.3) or\n"
+	"                          cgroup-skb (the fallback); default auto\n"
+	"  --fs-probe MODE         auto, syscalls (per-syscall tracepoints, needs tracefs) or\n"
+	"                          raw (sys_enter/sys_exit); default auto\n"
+	"  --bpf-stats on|off      kernel BPF run-time statistics per program (default on)\n"
+	"  --max-cgroups N         per-cgroup BPF map size (default 8192)\n"
 	"  -h, --help              this help\n";
 
 static const char *env_or(const char *name, const char *def)
@@ -54,6 +64,20 @@ static const char *env_or(const char *name, const char *def)
 	const char *v = getenv(name);
 
 	return v && *v ? v : def;
+}
+
+static int parse_probe(const char *s, const char *primary, const char *fallback,
+		       enum collector_probe_choice *ret)
+{
+	if (strcmp(s, "auto") == 0)
+		*ret = PROBE_AUTO;
+	else if (strcmp(s, primary) == 0)
+		*ret = PROBE_PRIMARY;
+	else if (strcmp(s, fallback) == 0)
+		*ret = PROBE_FALLBACK;
+	else
+		return -EINVAL;
+	return 0;
 }
 
 static int parse_opts(int argc, char **argv, struct agent_opts *o)
@@ -67,6 +91,10 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		{ "interval", required_argument, NULL, 'i' },
 		{ "pin-dir", required_argument, NULL, 'P' },
 		{ "log-level", required_argument, NULL, 'L' },
+		{ "net-probe", required_argument, NULL, 'N' },
+		{ "fs-probe", required_argument, NULL, 'F' },
+		{ "bpf-stats", required_argument, NULL, 'B' },
+		{ "max-cgroups", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -80,6 +108,7 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		.pin_dir = "/sys/fs/bpf/bpfdiag",
 		.interval = 5,
 		.level = LOG_INFO,
+		.bpf_stats = true,
 	};
 	opterr = 0;
 	optind = 1;
@@ -116,6 +145,36 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 					"bad --log-level '%s': want error, warn, info or debug",
 					optarg);
 			break;
+		case 'N':
+			if (parse_probe(optarg, "tracepoint", "cgroup-skb", &o->net))
+				return cli_error("agent",
+						 "bad --net-probe '%s': want auto, tracepoint or "
+						 "cgroup-skb",
+						 optarg);
+			break;
+		case 'F':
+			if (parse_probe(optarg, "syscalls", "raw", &o->fs))
+				return cli_error("agent",
+						 "bad --fs-probe '%s': want auto, syscalls or raw",
+						 optarg);
+			break;
+		case 'B':
+			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
+				return cli_error("agent", "bad --bpf-stats '%s': want on or off",
+						 optarg);
+			o->bpf_stats = strcmp(optarg, "on") == 0;
+			break;
+		case 'M': {
+			char *end;
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (*end || end == optarg || n < 64 || n > 1000000)
+				return cli_error("agent",
+						 "bad --max-cgroups '%s': want 64 to 1000000",
+						 optarg);
+			o->max_cgroups = (uint32_t)n;
+			break;
+		}
 		case 'h':
 			fputs(usage_text, stdout);
 			return -1;
@@ -198,15 +257,19 @@ int do_agent(int argc, char **argv)
 	eo = (struct engine_opts){ .cgroup_root = o.cgroup_root,
 				   .proc_root = o.proc_root,
 				   .pin_dir = o.pin_dir,
-				   .node_name = o.node_name };
+				   .node_name = o.node_name,
+				   .max_cgroups = o.max_cgroups,
+				   .net = o.net,
+				   .fs = o.fs,
+				   .bpf_stats = o.bpf_stats };
 	if (engine__open(&eo, &e, err, sizeof(err))) {
 		r = cli_error("agent", "%s", err);
 		goto cleanup;
 	}
 	log_info("bpfdiag %s (%s) on node %s: cgroup v2 at %s, listening on %s (port %u), "
-		 "collecting every %gs",
+		 "collecting every %gs; probes: %s",
 		 BPFDIAG_VERSION, BPFDIAG_REVISION, o.node_name, engine__cgroup_root(e), o.listen,
-		 http_server_port(http), o.interval);
+		 http_server_port(http), o.interval, engine__features(e));
 
 	for (;;) {
 		struct snapshot *s = NULL;

@@ -25,6 +25,30 @@ static struct snapshot *two_pods(void)
 	s->series[0].labels[LBL_POD_UID] = strdup("uid-a");
 	s->series[0].cgroup_id = 11;
 	assert_int_equal(snap_series_add(&s->series[0], M_CPU_SECONDS, NULL, 1.5), 0);
+	{
+		static const double bounds[] = { 0.001, 0.01 };
+		const uint64_t counts[] = { 1, 2, 3 };
+		const char *own[] = { "read", "vda" };
+
+		assert_int_equal(snap_series_add(&s->series[0], M_DISK_BYTES, own, 4096), 0);
+		assert_int_equal(snap_series_add_hist(&s->series[0], M_DISK_LATENCY, own, bounds, 2,
+						      counts, 0.25),
+				 0);
+	}
+	s->agent.stats = calloc(3, sizeof(*s->agent.stats));
+	assert_non_null(s->agent.stats);
+	s->agent.n_stats = 3;
+	s->agent.stats[0] = (struct collector_stat){ .name = "bpfdiag_agent_map_overflow_total",
+						     .help = "h",
+						     .counter = true,
+						     .labels = "map=\"a\"",
+						     .value = 3 };
+	s->agent.stats[1] = (struct collector_stat){
+		.name = "bpfdiag_agent_map_entries", .help = "h", .labels = "map=\"a\"", .value = 9
+	};
+	s->agent.stats[2] = s->agent.stats[0];
+	snprintf(s->agent.stats[2].labels, sizeof(s->agent.stats[2].labels), "map=\"b\"");
+	s->agent.stats[2].value = 4;
 	s->series[0].rates.cpu_cores = 0.25;
 	s->series[1].labels[LBL_WORKLOAD_KIND] = strdup("Cgroup");
 	s->series[1].labels[LBL_WORKLOAD] = strdup("/system.slice");
@@ -69,7 +93,21 @@ static void test_prom_encode(void **state)
 	assert_non_null(strstr(sb.data, "workload=\"/system.slice\",helm_release=\"\",pod_uid=\"\","
 					"container_id=\"\"} 2\n"));
 	assert_non_null(strstr(sb.data, "\nbpfdiag_agent_collections_total 7\n"));
-	assert_non_null(strstr(sb.data, "# TYPE bpfdiag_agent_map_overflow_total counter\n"));
+	/* collector stats: one family header, samples grouped even when interleaved */
+	assert_non_null(strstr(sb.data, "# TYPE bpfdiag_agent_map_overflow_total counter\n"
+					"bpfdiag_agent_map_overflow_total{map=\"a\"} 3\n"
+					"bpfdiag_agent_map_overflow_total{map=\"b\"} 4\n"));
+	/* own labels follow the series labels */
+	assert_non_null(
+		strstr(sb.data, "container_id=\"\",direction=\"read\",device=\"vda\"} 4096\n"));
+	/* histograms: cumulative buckets, +Inf equal to _count, then _sum and _count */
+	assert_non_null(strstr(sb.data, "# TYPE bpfdiag_disk_latency_seconds histogram\n"));
+	assert_non_null(strstr(sb.data, ",direction=\"read\",le=\"0.001\"} 1\n"));
+	assert_non_null(strstr(sb.data, ",direction=\"read\",le=\"0.01\"} 3\n"));
+	assert_non_null(strstr(sb.data, ",direction=\"read\",le=\"+Inf\"} 6\n"));
+	assert_non_null(strstr(sb.data, "bpfdiag_disk_latency_seconds_sum{"));
+	assert_non_null(strstr(sb.data, ",direction=\"read\"} 0.25\n"));
+	assert_non_null(strstr(sb.data, ",direction=\"read\"} 6\n"));
 	/* every sample line belongs to a family announced before it */
 	for (char *line = sb.data; line && *line;
 	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
@@ -84,7 +122,19 @@ static void test_prom_encode(void **state)
 		snprintf(decl, sizeof(decl), "# TYPE %s ", name);
 		char *d = strstr(sb.data, decl);
 
-		assert_non_null(d);
+		/* histogram samples carry a suffix on the family's name */
+		for (int k = 0; !d && k < 3; k++) {
+			static const char *const sfx[] = { "_bucket", "_sum", "_count" };
+			size_t sl = strlen(sfx[k]);
+
+			if (n > sl && strcmp(name + n - sl, sfx[k]) == 0) {
+				snprintf(decl, sizeof(decl), "# TYPE %.*s histogram\n",
+					 (int)(n - sl), name);
+				d = strstr(sb.data, decl);
+			}
+		}
+		if (!d)
+			fail_msg("no TYPE line for %s", name);
 		assert_true(d < line);
 	}
 	strbuf_reset(&sb);

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Kernel/user structs of the disk probe family. */
+#ifndef BPFDIAG_DISK_H
+#define BPFDIAG_DISK_H
+
+#include "hist.h"
+
+#define DISK_MAX_KEYS_DEFAULT 16384
+#define DISK_MAX_INFLIGHT 16384
+#define DISK_MAX_INODES 65536
+
+enum disk_dir { DISK_READ = 0, DISK_WRITE = 1 };
+
+/* How a request found its cgroup, in order of preference. */
+enum disk_via {
+	DISK_VIA_BLKCG = 0, /* the bio's blkcg (cgroup v2 io controller; cgroup writeback) */
+	DISK_VIA_SUBMITTER, /* the task that submitted the bio */
+	DISK_VIA_CURRENT, /* the task issuing the request */
+	DISK_VIA_DIRTIER, /* the cgroup that last dirtied the inode (writeback by kworkers) */
+	DISK_VIA_NONE, /* none: charged to the root cgroup */
+	DISK_VIA_MAX,
+};
+
+struct disk_key {
+	__u64 cgroup_id;
+	__u32 dev; /* whole-disk dev_t, MKDEV-encoded as major << 20 | minor */
+	__u32 dir; /* enum disk_dir */
+};
+
+/* Per-CPU value of the disk_stats map. */
+struct disk_cg_stats {
+	__u64 bytes;
+	__u64 ops;
+	__u64 lat_ns; /* issue to completion */
+	__u64 hist[HIST_SLOTS];
+};
+
+/* A request between issue and completion. */
+struct disk_inflight {
+	__u64 issue_ns;
+	__u64 cgroup_id;
+	__u32 bytes;
+	__u32 dev;
+	__u32 dir;
+	__u32 pad;
+};
+
+enum disk_counter {
+	DISK_CNT_MAP_FULL = 0, /* disk_stats had no room: the request was dropped */
+	DISK_CNT_INFLIGHT_FULL, /* disk_inflight had no room: the request was dropped */
+	DISK_CNT_VIA_BLKCG, /* DISK_CNT_VIA_BLKCG + enum disk_via: attributions per method */
+	DISK_CNT_VIA_SUBMITTER,
+	DISK_CNT_VIA_CURRENT,
+	DISK_CNT_VIA_DIRTIER,
+	DISK_CNT_VIA_NONE,
+	DISK_CNT_MAX,
+};
+
+#endif
