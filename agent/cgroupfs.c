@@ -7,8 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static bool read_small(const char *dir, const char *path, const char *file, char *buf,
-		       size_t size)
+static bool read_small(const char *dir, const char *path, const char *file, char *buf, size_t size)
 {
 	char p[PATH_MAX];
 	ssize_t n;
@@ -100,13 +99,13 @@ void cgroupfs_read_cpu(const char *v2_root, const char *v1_cpu_root, const char 
 	ret->has_limit = false;
 	if (read_small(v2_root, path, "cpu.max", buf, sizeof(buf))) {
 		cgroupfs_parse_cpu_max(buf, ret);
-	} else if (v1_cpu_root && read_small(v1_cpu_root, path, "cpu.cfs_quota_us", buf,
-					     sizeof(buf))) {
+	} else if (v1_cpu_root &&
+		   read_small(v1_cpu_root, path, "cpu.cfs_quota_us", buf, sizeof(buf))) {
 		long long quota = strtoll(buf, NULL, 10);
 		char pbuf[64];
 
-		if (quota > 0 && read_small(v1_cpu_root, path, "cpu.cfs_period_us", pbuf,
-					    sizeof(pbuf))) {
+		if (quota > 0 &&
+		    read_small(v1_cpu_root, path, "cpu.cfs_period_us", pbuf, sizeof(pbuf))) {
 			long long period = strtoll(pbuf, NULL, 10);
 
 			if (period > 0) {

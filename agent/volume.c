@@ -142,8 +142,7 @@ static int host_path_of(const struct mountinfo_entry *m, const char *host, char 
 	return r;
 }
 
-int volume_classify(const struct mountinfo_entry *m, const char *host_mountinfo,
-		    struct volume *ret)
+int volume_classify(const struct mountinfo_entry *m, const char *host_mountinfo, struct volume *ret)
 {
 	struct volume v = { 0 };
 
@@ -160,7 +159,8 @@ int volume_classify(const struct mountinfo_entry *m, const char *host_mountinfo,
 			v.cls = VOLUME_HOSTPATH;
 	}
 	if (!v.name[0])
-		snprintf(v.name, sizeof(v.name), "%s", v.cls == VOLUME_ROOTFS ? "/" : m->mount_point);
+		snprintf(v.name, sizeof(v.name), "%s",
+			 v.cls == VOLUME_ROOTFS ? "/" : m->mount_point);
 	*ret = v;
 	return 0;
 }

@@ -81,15 +81,35 @@ int BPF_PROG(disk_bio_queue, struct bio *bio)
 {
 	__u64 key = (__u64)bio, cgid;
 
-	if (in_kthread())
+	/* A bio merged into a request is never looked up: its entry stays behind, and a bio later
+	 * allocated at the same address by a kernel thread must not inherit it. */
+	if (in_kthread()) {
+		bpf_map_delete_elem(&disk_submitter, &key);
 		return 0;
+	}
 	cgid = bpf_get_current_cgroup_id();
 	bpf_map_update_elem(&disk_submitter, &key, &cgid, BPF_ANY);
 	return 0;
 }
 
-/* The cgroup a request is charged to; see enum disk_via for the order. */
-static __always_inline __u64 request_cgroup(struct request *rq, __u32 *via)
+/* The cgroup that dirtied the page-cache pages a bio writes, or 0. */
+static __always_inline __u64 bio_dirtier(struct bio *bio)
+{
+	struct page *page = bio->bi_io_vec->bv_page;
+	/* Read as a number: bit 0 marks anonymous memory, with no inode behind it. */
+	__u64 mapping = page ? (__u64)BPF_CORE_READ(page, mapping) : 0, key, *v;
+
+	if (!mapping || (mapping & 1))
+		return 0;
+	key = (__u64)BPF_CORE_READ((struct address_space *)mapping, host);
+	v = bpf_map_lookup_elem(&disk_dirtier, &key);
+	return v ? *v : 0;
+}
+
+/* The cgroup a request is charged to; see enum disk_via for the methods. Writes of page-cache
+ * pages go to whoever dirtied them, even when another task (sync, a flusher) submits them;
+ * everything else to the task that submitted the bio. */
+static __always_inline __u64 request_cgroup(struct request *rq, __u32 dir, __u32 *via)
 {
 	struct bio *bio = rq->bio;
 	struct blkcg_gq *blkg;
@@ -109,6 +129,13 @@ static __always_inline __u64 request_cgroup(struct request *rq, __u32 *via)
 				}
 			}
 		}
+		if (dir == DISK_WRITE) {
+			cgid = bio_dirtier(bio);
+			if (cgid) {
+				*via = DISK_VIA_DIRTIER;
+				return cgid;
+			}
+		}
 		key = (__u64)bio;
 		v = bpf_map_lookup_elem(&disk_submitter, &key);
 		if (v) {
@@ -121,20 +148,6 @@ static __always_inline __u64 request_cgroup(struct request *rq, __u32 *via)
 	if (!in_kthread()) {
 		*via = DISK_VIA_CURRENT;
 		return bpf_get_current_cgroup_id();
-	}
-	if (bio) {
-		struct page *page = bio->bi_io_vec->bv_page;
-		/* Read as a number: bit 0 marks anonymous memory, with no inode behind it. */
-		__u64 mapping = page ? (__u64)BPF_CORE_READ(page, mapping) : 0;
-
-		if (mapping && !(mapping & 1)) {
-			key = (__u64)BPF_CORE_READ((struct address_space *)mapping, host);
-			v = bpf_map_lookup_elem(&disk_dirtier, &key);
-			if (v) {
-				*via = DISK_VIA_DIRTIER;
-				return *v;
-			}
-		}
 	}
 	*via = DISK_VIA_NONE;
 	return ROOT_CGROUP_ID;
@@ -156,8 +169,9 @@ int BPF_PROG(disk_rq_issue, struct request *rq)
 	in.issue_ns = bpf_ktime_get_ns();
 	in.bytes = rq->__data_len;
 	in.dir = op;
-	in.dev = ((__u32)BPF_CORE_READ(disk, major) << 20) | (__u32)BPF_CORE_READ(disk, first_minor);
-	in.cgroup_id = request_cgroup(rq, &via);
+	in.dev = ((__u32)BPF_CORE_READ(disk, major) << 20) |
+		 (__u32)BPF_CORE_READ(disk, first_minor);
+	in.cgroup_id = request_cgroup(rq, op, &via);
 	if (bpf_map_update_elem(&disk_inflight, &key, &in, BPF_ANY)) {
 		counter_add(&disk_counters, DISK_CNT_INFLIGHT_FULL, 1);
 		return 0;

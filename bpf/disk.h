@@ -11,12 +11,13 @@
 
 enum disk_dir { DISK_READ = 0, DISK_WRITE = 1 };
 
-/* How a request found its cgroup, in order of preference. */
+/* How a request found its cgroup. Preference: blkcg; for writes of page-cache pages the
+ * dirtier; then the submitter; then the issuing task; else none. */
 enum disk_via {
 	DISK_VIA_BLKCG = 0, /* the bio's blkcg (cgroup v2 io controller; cgroup writeback) */
 	DISK_VIA_SUBMITTER, /* the task that submitted the bio */
 	DISK_VIA_CURRENT, /* the task issuing the request */
-	DISK_VIA_DIRTIER, /* the cgroup that last dirtied the inode (writeback by kworkers) */
+	DISK_VIA_DIRTIER, /* the cgroup that last dirtied the inode (writeback by others) */
 	DISK_VIA_NONE, /* none: charged to the root cgroup */
 	DISK_VIA_MAX,
 };

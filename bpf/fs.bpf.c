@@ -178,18 +178,18 @@ static __always_inline void msync_call(unsigned long addr, unsigned long flags)
 }
 
 /* Per-syscall tracepoints. */
-#define WRITE_TP(name)                                                                            \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                                                \
-	int fs_enter_##name(struct trace_event_raw_sys_enter *ctx)                                 \
-	{                                                                                          \
-		write_enter(ctx->args[0], NR_##name);                                              \
-		return 0;                                                                          \
-	}                                                                                          \
-	SEC("tracepoint/syscalls/sys_exit_" #name)                                                 \
-	int fs_exit_##name(struct trace_event_raw_sys_exit *ctx)                                   \
-	{                                                                                          \
-		write_exit(ctx->ret, NR_##name);                                                   \
-		return 0;                                                                          \
+#define WRITE_TP(name)                                             \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                \
+	int fs_enter_##name(struct trace_event_raw_sys_enter *ctx) \
+	{                                                          \
+		write_enter(ctx->args[0], NR_##name);              \
+		return 0;                                          \
+	}                                                          \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                 \
+	int fs_exit_##name(struct trace_event_raw_sys_exit *ctx)   \
+	{                                                          \
+		write_exit(ctx->ret, NR_##name);                   \
+		return 0;                                          \
 	}
 
 WRITE_TP(write)
@@ -198,12 +198,12 @@ WRITE_TP(writev)
 WRITE_TP(pwritev)
 WRITE_TP(pwritev2)
 
-#define SYNC_TP(name)                                                                             \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                                                \
-	int fs_enter_##name(struct trace_event_raw_sys_enter *ctx)                                 \
-	{                                                                                          \
-		sync_call(ctx->args[0]);                                                           \
-		return 0;                                                                          \
+#define SYNC_TP(name)                                              \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                \
+	int fs_enter_##name(struct trace_event_raw_sys_enter *ctx) \
+	{                                                          \
+		sync_call(ctx->args[0]);                           \
+		return 0;                                          \
 	}
 
 SYNC_TP(fsync)

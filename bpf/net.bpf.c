@@ -175,8 +175,8 @@ static __always_inline void add_peer(const struct sock *sk, __u64 cgid, __u8 rol
 	} else {
 		BPF_CORE_READ_INTO(&k.addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
 	}
-	k.port = role == NET_ROLE_CLIENT ? bpf_ntohs(sk->__sk_common.skc_dport)
-					 : sk->__sk_common.skc_num;
+	k.port = role == NET_ROLE_CLIENT ? bpf_ntohs(sk->__sk_common.skc_dport) :
+					   sk->__sk_common.skc_num;
 	n = lookup_or_init(&net_peers, &k, &zero);
 	if (n)
 		__sync_fetch_and_add(n, 1);
