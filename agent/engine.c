@@ -18,6 +18,7 @@
 #define ROOT_CGROUP_ID 1
 #define SWEEP_AFTER_SCANS 2 /* ids absent from this many tree walks are gone */
 #define LIMIT_EVERY 12 /* read cpu.max every this many collections */
+#define RESCAN_UNKNOWN_SECONDS 5
 
 /* Histogram bounds: slot i of the BPF histograms counts waits below 2^i * 1.024 µs. */
 const double engine_hist_bounds[HIST_SLOTS - 1] = {
@@ -955,13 +956,18 @@ static int resolve_all(struct engine *e, uint64_t *ret_unresolved)
 	void *v;
 	int r;
 
+	bool waiting = false;
+
 	while (idmap_next(e->cgs, &pos, &key, &v)) {
 		struct cg *c = v;
 
-		if (c->gen == e->gen && !c->series && !c->gone && c->resolve_tries == 0)
-			need_scan = true;
+		if (c->gen == e->gen && !c->series && !c->gone) {
+			need_scan |= c->resolve_tries == 0;
+			waiting = true;
+		}
 	}
-	if (need_scan || time(NULL) - e->last_scan >= 60) {
+	/* New ids: now. Ids still unknown: every few seconds, so the sweep can decide. */
+	if (need_scan || time(NULL) - e->last_scan >= (waiting ? RESCAN_UNKNOWN_SECONDS : 60)) {
 		if (cgroup_tree_scan(e->tree) >= 0)
 			scanned = true;
 		e->last_scan = time(NULL);

@@ -69,17 +69,14 @@ static enum volume_class classify_kubelet(const char *host_path, char *name, siz
 			return plugins[i].cls;
 		}
 	}
-	/* Every other plugin (csi, local, nfs, iscsi, rbd, …) is a persistent volume. */
-	component_after(host_path, "/volumes/kubernetes.io~", name, size);
-	{
-		char *slash = strchr(name, '/');
-		const char *after = strstr(host_path, "/volumes/kubernetes.io~");
+	/* Every other plugin (csi, local, nfs, iscsi, rbd, …) is a persistent volume, named by
+	 * the directory after kubernetes.io~<plugin>/. */
+	const char *plugin =
+		strstr(host_path, "/volumes/kubernetes.io~") + strlen("/volumes/kubernetes.io~");
+	const char *dir = strchr(plugin, '/');
 
-		(void)slash;
-		after = after ? strchr(after + strlen("/volumes/kubernetes.io~"), '/') : NULL;
-		if (after)
-			component_after(after, "/", name, size);
-	}
+	if (dir)
+		component_after(dir, "/", name, size);
 	return VOLUME_PVC;
 }
 

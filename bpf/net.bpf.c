@@ -222,7 +222,9 @@ int BPF_PROG(net_tcp_state, const struct sock *sk, const int oldstate, const int
 		if (s)
 			s->listen_open++;
 		listen_change(sk, cgid, 1);
-	} else if (oldstate == TCP_LISTEN) {
+	} else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE) {
+		/* Only LISTEN → CLOSE: a child socket is cloned from its listener and so starts
+		 * with LISTEN → SYN_RECV. */
 		s = stats_of(cgid);
 		if (s)
 			s->listen_close++;

@@ -1,0 +1,144 @@
+"""Run-queue waits (sum and histogram), 99 Hz cpu-clock samples, and CPU throttling and limit
+read from the cgroup's own files (cgroup v2 cpu.max, or the v1 cpu controller on hybrid
+hosts, at the same relative path)."""
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import bpfdiag_e2e as e2e  # noqa: E402
+
+BURN = "import time\nend=time.time()+%f\nwhile time.time()<end: pass\n"
+
+
+def v1_cpu_root():
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            fields = post.split()
+            if fields[0] == "cgroup" and "cpu" in fields[2].split(","):
+                return pre.split()[4]
+    return None
+
+
+class Limit:
+    """A CPU limit on the pod's container cgroup: cpu.max when the v2 hierarchy has the cpu
+    controller, else cfs quota on the v1 cpu hierarchy (the process joins both)."""
+
+    def __init__(self, pod, cores):
+        self.pod, self.cores = pod, cores
+        self.v1_dirs = []
+        self.enabled = []
+
+    def __enter__(self):
+        root = self.pod.root
+        with open(os.path.join(root, "cgroup.controllers")) as f:
+            v2 = "cpu" in f.read().split()
+        if v2:
+            cur = root
+            for part in self.pod.rel.strip("/").split("/")[:-1]:
+                with open(os.path.join(cur, "cgroup.subtree_control"), "w") as f:
+                    f.write("+cpu")
+                cur = os.path.join(cur, part)
+            with open(os.path.join(cur, "cgroup.subtree_control"), "w") as f:
+                f.write("+cpu")
+            with open(os.path.join(self.pod.path, "cpu.max"), "w") as f:
+                f.write("%d 100000" % int(self.cores * 100000))
+            self.procs_v1 = None
+        else:
+            v1 = v1_cpu_root()
+            cur = v1
+            for part in self.pod.rel.strip("/").split("/"):
+                cur = os.path.join(cur, part)
+                if not os.path.isdir(cur):
+                    os.mkdir(cur)
+                    self.v1_dirs.append(cur)
+            with open(os.path.join(cur, "cpu.cfs_period_us"), "w") as f:
+                f.write("100000")
+            with open(os.path.join(cur, "cpu.cfs_quota_us"), "w") as f:
+                f.write(str(int(self.cores * 100000)))
+            self.procs_v1 = os.path.join(cur, "cgroup.procs")
+        return self
+
+    def run(self, argv):
+        extra = self.procs_v1
+
+        def enter():
+            with open(os.path.join(self.pod.path, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+            if extra:
+                with open(extra, "w") as f:
+                    f.write(str(os.getpid()))
+
+        import subprocess
+        return subprocess.Popen(argv, preexec_fn=enter)
+
+    def __exit__(self, *exc):
+        for d in reversed(self.v1_dirs):
+            for _ in range(50):
+                try:
+                    os.rmdir(d)
+                    break
+                except OSError:
+                    time.sleep(0.1)
+        return False
+
+
+class CpuExtras(unittest.TestCase):
+    def test_runqueue_and_samples(self):
+        with e2e.FakePod() as pod, e2e.Agent("--interval", "0.5", "--pin-dir", "none") as agent:
+            # Three busy tasks on two CPUs: someone always waits.
+            procs = [pod.run([sys.executable, "-c", BURN % 2.0]) for _ in range(3)]
+            for p in procs:
+                self.assertEqual(p.wait(timeout=60), 0)
+            agent.wait_collections(2)
+            m = agent.metrics()
+            cid = pod.container_id
+            wait = e2e.metric_value(m, "bpfdiag_cpu_runqueue_wait_seconds_total",
+                                    container_id=cid)
+            count = e2e.metric_value(m, "bpfdiag_cpu_runqueue_latency_seconds_count",
+                                     container_id=cid)
+            inf = e2e.metric_value(m, "bpfdiag_cpu_runqueue_latency_seconds_bucket",
+                                   container_id=cid, le="+Inf")
+            hsum = e2e.metric_value(m, "bpfdiag_cpu_runqueue_latency_seconds_sum",
+                                    container_id=cid)
+            samples = e2e.metric_value(m, "bpfdiag_cpu_samples_total", container_id=cid)
+            cpu = e2e.metric_value(m, "bpfdiag_cpu_seconds_total", container_id=cid)
+            print("cpu %.2fs, run-queue wait %.2fs over %d waits, %d samples" % (
+                cpu, wait, count, samples))
+            # 6 s of demand on 2 CPUs for ~2 s: about a third of it was spent waiting.
+            self.assertGreater(wait, 0.5)
+            self.assertEqual(count, inf)
+            self.assertAlmostEqual(hsum, wait, places=6)
+            # 99 Hz sampling of ~4 CPU-seconds: hundreds of samples, within a loose band.
+            self.assertGreater(samples, cpu * 99 * 0.6)
+            self.assertLess(samples, cpu * 99 * 1.4)
+
+    def test_throttling_and_limit(self):
+        with e2e.FakePod() as pod, Limit(pod, 0.2) as limit, \
+                e2e.Agent("--interval", "0.5", "--pin-dir", "none") as agent:
+            p = limit.run([sys.executable, "-c", BURN % 2.0])
+            self.assertEqual(p.wait(timeout=60), 0)
+            agent.wait_collections(2)
+            m = agent.metrics()
+            cid = pod.container_id
+            lim = e2e.metric_value(m, "bpfdiag_cpu_limit_cores", container_id=cid)
+            periods = e2e.metric_value(m, "bpfdiag_cpu_periods_total", container_id=cid)
+            throttled = e2e.metric_value(m, "bpfdiag_cpu_throttled_periods_total",
+                                         container_id=cid)
+            tsec = e2e.metric_value(m, "bpfdiag_cpu_throttled_seconds_total", container_id=cid)
+            cpu = e2e.metric_value(m, "bpfdiag_cpu_seconds_total", container_id=cid)
+            print("limit %.2f cores, %d/%d periods throttled, %.2fs throttled, cpu %.2fs" % (
+                lim, throttled, periods, tsec, cpu))
+            self.assertAlmostEqual(lim, 0.2, places=3)
+            self.assertGreater(periods, 10)
+            self.assertGreater(throttled / periods, 0.5)
+            self.assertGreater(tsec, 0.5)
+            # 2 s at 0.2 cores: the burner got about 0.4 s.
+            self.assertLess(cpu, 0.7)
+
+
+if __name__ == "__main__":
+    e2e.require_root()
+    unittest.main(verbosity=2)
