@@ -18,18 +18,23 @@
 #include "engine.h"
 #include "log.h"
 
+enum sort_key { SORT_CPU = 0, SORT_NET, SORT_DISK, SORT_FSYNC };
+
 struct top_opts {
 	const char *agent;
 	bool once;
 	bool json;
 	double interval;
+	enum sort_key sort;
 };
 
 struct row {
 	const char *ns, *pod, *kind, *workload;
-	double cpu_pct;
+	double cpu_pct, runq_p99, disk_r, disk_w, fsync, net_rx, net_tx;
 	size_t containers;
 };
+
+static enum sort_key sort_by;
 
 static const char usage_text[] =
 	"Usage: bpfdiag top [--agent URL] [--once] [--json] [--sort cpu] [--interval SEC]\n"
@@ -41,7 +46,7 @@ static const char usage_text[] =
 	"  --agent URL     agent to read\n"
 	"  --once          print one table and exit (also the behaviour without a TTY... per refresh)\n"
 	"  --json          print the pods snapshot as JSON instead of a table\n"
-	"  --sort KEY      sort key: cpu (network, disk and fsync columns are not collected yet)\n"
+	"  --sort KEY      cpu (default), net, disk or fsync\n"
 	"  --interval SEC  refresh period (default 2)\n"
 	"  -h, --help      this help\n";
 
@@ -80,17 +85,22 @@ static int parse_opts(int argc, char **argv, struct top_opts *o)
 		case 'j':
 			o->json = true;
 			break;
-		case 's':
-			if (strcmp(optarg, "cpu") == 0)
-				break;
-			if (!strcmp(optarg, "net") || !strcmp(optarg, "disk") ||
-			    !strcmp(optarg, "fsync"))
+		case 's': {
+			static const char *const keys[] = { "cpu", "net", "disk", "fsync" };
+			bool found = false;
+
+			for (int k = 0; k < 4; k++) {
+				if (strcmp(optarg, keys[k]) == 0) {
+					o->sort = (enum sort_key)k;
+					found = true;
+				}
+			}
+			if (!found)
 				return cli_error("top",
-						 "--sort %s: that column is not collected by "
-						 "this build yet; use --sort cpu",
+						 "bad --sort '%s': want cpu, net, disk or fsync",
 						 optarg);
-			return cli_error("top", "bad --sort '%s': want cpu, net, disk or fsync",
-					 optarg);
+			break;
+		}
 		case 'i':
 			if (cli_parse_seconds(optarg, 3600, &o->interval))
 				return cli_error("top",
@@ -128,13 +138,43 @@ static double jnum(json_object *o, const char *k)
 	return json_object_get_double(v);
 }
 
+static double sort_value(const struct row *r)
+{
+	switch (sort_by) {
+	case SORT_NET:
+		return r->net_rx + r->net_tx;
+	case SORT_DISK:
+		return r->disk_r + r->disk_w;
+	case SORT_FSYNC:
+		return r->fsync;
+	case SORT_CPU:
+		break;
+	}
+	return r->cpu_pct;
+}
+
 static int cmp_rows(const void *a, const void *b)
 {
 	const struct row *x = a, *y = b;
+	double vx = sort_value(x), vy = sort_value(y);
 
-	if (x->cpu_pct != y->cpu_pct)
-		return x->cpu_pct < y->cpu_pct ? 1 : -1;
+	if (vx != vy)
+		return vx < vy ? 1 : -1;
 	return strcmp(x->workload, y->workload);
+}
+
+/* Bytes per second, human-readable in 7 columns. */
+static const char *rate(char *buf, size_t size, double bps)
+{
+	static const char *const units[] = { "B", "K", "M", "G" };
+	int u = 0;
+
+	while (bps >= 1000 && u < 3) {
+		bps /= 1024;
+		u++;
+	}
+	snprintf(buf, size, u ? "%.1f%s" : "%.0f%s", bps, units[u]);
+	return buf;
 }
 
 static void cut(char *dst, size_t width, const char *s)
@@ -178,25 +218,43 @@ static int print_table(const char *doc, const char *source, int max_rows)
 					.kind = jstr(p, "workload_kind"),
 					.workload = jstr(p, "workload"),
 					.cpu_pct = jnum(p, "cpu_cores") * 100 };
-		if (json_object_object_get_ex(p, "containers", &cs))
+		if (json_object_object_get_ex(p, "containers", &cs)) {
 			rows[i].containers = json_object_array_length(cs);
+			for (size_t c = 0; c < rows[i].containers; c++) {
+				json_object *ct = json_object_array_get_idx(cs, c);
+				double p99 = jnum(ct, "runqueue_p99_seconds") * 1e3;
+
+				if (p99 > rows[i].runq_p99)
+					rows[i].runq_p99 = p99;
+				rows[i].disk_r += jnum(ct, "disk_read_bytes_per_second");
+				rows[i].disk_w += jnum(ct, "disk_write_bytes_per_second");
+				rows[i].fsync += jnum(ct, "fsync_per_second");
+				rows[i].net_rx += jnum(ct, "network_receive_bytes_per_second");
+				rows[i].net_tx += jnum(ct, "network_transmit_bytes_per_second");
+			}
+		}
 		total += rows[i].cpu_pct;
 	}
 	qsort(rows, n, sizeof(*rows), cmp_rows);
 	strftime(ts, sizeof(ts), "%H:%M:%S", localtime(&now));
 	printf("bpfdiag top - %s - node %s - %s - %zu pods/cgroups - CPU %.1f%%\n", ts,
 	       jstr(root, "node")[0] ? jstr(root, "node") : "?", source, n, total);
-	printf("%-16s %-24s %-15s %-48s %7s %4s\n", "NAMESPACE", "POD", "KIND", "WORKLOAD", "CPU%",
+	printf("%-14s %-20s %-14s %-34s %6s %6s %7s %7s %6s %7s %7s %4s\n", "NAMESPACE", "POD",
+	       "KIND", "WORKLOAD", "CPU%", "RQP99", "DISK_R", "DISK_W", "FSYNC", "NET_RX", "NET_TX",
 	       "CTRS");
 	for (size_t i = 0; i < n && (max_rows <= 0 || (int)i < max_rows); i++) {
-		char ns[17], pod[25], kind[16], wl[49];
+		char ns[15], pod[21], kind[15], wl[35], b[6][16];
 
-		cut(ns, 16, rows[i].ns);
-		cut(pod, 24, rows[i].pod);
-		cut(kind, 15, rows[i].kind);
-		cut(wl, 48, rows[i].workload);
-		printf("%-16s %-24s %-15s %-48s %7.1f %4zu\n", ns, pod, kind, wl, rows[i].cpu_pct,
-		       rows[i].containers);
+		cut(ns, 14, rows[i].ns);
+		cut(pod, 20, rows[i].pod);
+		cut(kind, 14, rows[i].kind);
+		cut(wl, 34, rows[i].workload);
+		snprintf(b[5], sizeof(b[5]), "%.1fms", rows[i].runq_p99);
+		printf("%-14s %-20s %-14s %-34s %6.1f %6s %7s %7s %6.1f %7s %7s %4zu\n", ns, pod,
+		       kind, wl, rows[i].cpu_pct, b[5], rate(b[0], sizeof(b[0]), rows[i].disk_r),
+		       rate(b[1], sizeof(b[1]), rows[i].disk_w), rows[i].fsync,
+		       rate(b[2], sizeof(b[2]), rows[i].net_rx),
+		       rate(b[3], sizeof(b[3]), rows[i].net_tx), rows[i].containers);
 	}
 	free(rows);
 	json_object_put(root);
@@ -240,6 +298,7 @@ int do_top(int argc, char **argv)
 	r = parse_opts(argc, argv, &o);
 	if (r)
 		return r < 0 ? 0 : r;
+	sort_by = o.sort;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	snprintf(url, sizeof(url), "%s/api/v1/pods", o.agent);
