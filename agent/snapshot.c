@@ -150,6 +150,7 @@ struct snapshot *snapshot_unref(struct snapshot *s)
 		free(se->peers);
 	}
 	free(s->agent.stats);
+	free(s->findings);
 	free_str(s->node);
 	free(s->series);
 	free(s);

@@ -73,6 +73,27 @@ struct snap_series {
 	int cgroups; /* live member cgroups; 0 once all are gone (final totals) */
 };
 
+#define SNAP_MAX_EVIDENCE 8
+
+/* An active finding of the rules engine (SPEC §5, §6). */
+struct snap_finding {
+	char ns[64];
+	char workload_kind[64];
+	char workload[254];
+	char helm_release[254];
+	char rule[8]; /* "WK-01" */
+	char rule_name[48]; /* "rootfs-durable-writes" */
+	char severity[12]; /* critical, high, medium, low, info */
+	char suggested_kind[16]; /* StatefulSet, Deployment, DaemonSet, Job, CronJob or "" */
+	char message[1024];
+	struct {
+		char name[40];
+		double value;
+	} evidence[SNAP_MAX_EVIDENCE];
+	unsigned n_evidence;
+	double since; /* unix seconds */
+};
+
 struct snap_agent {
 	double start_time; /* unix seconds */
 	uint64_t collections;
@@ -95,6 +116,8 @@ struct snapshot {
 	struct snap_agent agent;
 	size_t n_series;
 	struct snap_series *series;
+	struct snap_finding *findings;
+	size_t n_findings;
 };
 
 /* Returns a snapshot with room for n series (labels set to ""), refcount 1, or NULL. */

@@ -5,6 +5,7 @@
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int add_str(json_object *o, const char *k, const char *v)
 {
@@ -196,15 +197,48 @@ oom_rooted:
 	return -ENOMEM;
 }
 
+static int finding_json(json_object *arr, const struct snap_finding *f)
+{
+	json_object *o = json_object_new_object(), *ev = json_object_new_object();
+	char since[32];
+	time_t t = (time_t)f->since;
+	struct tm tm;
+
+	if (!o || !ev || json_object_array_add(arr, o)) {
+		json_object_put(o);
+		json_object_put(ev);
+		return -ENOMEM;
+	}
+	gmtime_r(&t, &tm);
+	strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (json_object_object_add(o, "evidence", ev) || add_str(o, "namespace", f->ns) ||
+	    add_str(o, "workload_kind", f->workload_kind) || add_str(o, "workload", f->workload) ||
+	    add_str(o, "helm_release", f->helm_release) || add_str(o, "rule", f->rule) ||
+	    add_str(o, "rule_name", f->rule_name) || add_str(o, "severity", f->severity) ||
+	    add_str(o, "suggested_kind", f->suggested_kind) || add_str(o, "message", f->message) ||
+	    add_str(o, "since", since))
+		return -ENOMEM;
+	for (unsigned i = 0; i < f->n_evidence; i++) {
+		if (add_double(ev, f->evidence[i].name, f->evidence[i].value))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 int api_findings_json(const struct snapshot *s, struct strbuf *out)
 {
 	json_object *root = json_object_new_object(), *findings = json_object_new_array();
 
-	(void)s; /* the rules engine fills findings; until it runs there are none to report */
 	if (!root || !findings || json_object_object_add(root, "findings", findings)) {
 		json_object_put(findings);
 		json_object_put(root);
 		return -ENOMEM;
+	}
+	for (size_t i = 0; i < s->n_findings; i++) {
+		if (finding_json(findings, &s->findings[i])) {
+			json_object_put(root);
+			return -ENOMEM;
+		}
 	}
 	return render(root, out);
 }

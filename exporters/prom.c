@@ -226,6 +226,25 @@ int prom_encode(const struct snapshot *s, struct strbuf *out)
 		}
 	}
 	free(cursor);
+	header(out, "bpfdiag_finding", "gauge",
+	       "An active finding of the rules engine (1 while it holds); details in "
+	       "/api/v1/findings.");
+	for (size_t i = 0; i < s->n_findings; i++) {
+		const struct snap_finding *f = &s->findings[i];
+		const char *vals[] = { f->ns,	f->workload_kind, f->workload,	    f->helm_release,
+				       f->rule, f->severity,	  f->suggested_kind };
+		static const char *const names[] = { "namespace",     "workload_kind", "workload",
+						     "helm_release",  "rule",	       "severity",
+						     "suggested_kind" };
+
+		strbuf_puts(out, "bpfdiag_finding{");
+		for (int l = 0; l < 7; l++) {
+			strbuf_printf(out, "%s%s=\"", l ? "," : "", names[l]);
+			prom_escape_label(out, vals[l]);
+			strbuf_puts(out, "\"");
+		}
+		strbuf_puts(out, "} 1\n");
+	}
 	agent_metrics(s, out);
 	return strbuf_failed(out) ? -ENOMEM : 0;
 }

@@ -15,6 +15,7 @@
 #include "engine.h"
 #include "http.h"
 #include "log.h"
+#include "rules.h"
 #include "version.h"
 
 struct agent_opts {
@@ -29,11 +30,14 @@ struct agent_opts {
 	enum collector_probe_choice net, fs;
 	bool bpf_stats;
 	uint32_t max_cgroups;
+	double window, warmup;
+	const char *rules_config;
 };
 
 struct agent {
 	struct snapshot_slot slot;
 	int ready;
+	struct rules_engine *rules;
 };
 
 static const char usage_text[] =
@@ -49,6 +53,9 @@ static const char usage_text[] =
 	"  --cgroup-root DIR       cgroup v2 mount (default: detected from mountinfo)\n"
 	"  --proc-root DIR         host /proc (default /proc)\n"
 	"  --interval SEC          map collection period (default 5)\n"
+	"  --window SEC            rule evaluation window (default 600)\n"
+	"  --warmup SEC            container age before runtime rules may fire (default 300)\n"
+	"  --rules-config FILE     JSON thresholds per rule, rules on/off (docs/RULES.md)\n"
 	"  --pin-dir DIR|none      pinned maps directory (default /sys/fs/bpf/bpfdiag)\n"
 	"  --log-level LEVEL       error, warn, info or debug (default info)\n"
 	"  --net-probe MODE        auto, tracepoint (sock_send/recv_length, Linux >= 6.3) or\n"
@@ -95,6 +102,9 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		{ "fs-probe", required_argument, NULL, 'F' },
 		{ "bpf-stats", required_argument, NULL, 'B' },
 		{ "max-cgroups", required_argument, NULL, 'M' },
+		{ "window", required_argument, NULL, 'W' },
+		{ "warmup", required_argument, NULL, 'U' },
+		{ "rules-config", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -109,6 +119,8 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		.interval = 5,
 		.level = LOG_INFO,
 		.bpf_stats = true,
+		.window = 600,
+		.warmup = 300,
 	};
 	opterr = 0;
 	optind = 1;
@@ -175,6 +187,23 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 			o->max_cgroups = (uint32_t)n;
 			break;
 		}
+		case 'W':
+			if (cli_parse_seconds(optarg, 7 * 86400, &o->window))
+				return cli_error("agent",
+						 "bad --window '%s': want seconds in (0, 604800]",
+						 optarg);
+			break;
+		case 'U':
+			if (strcmp(optarg, "0") == 0)
+				o->warmup = 0;
+			else if (cli_parse_seconds(optarg, 7 * 86400, &o->warmup))
+				return cli_error("agent",
+						 "bad --warmup '%s': want seconds in [0, 604800]",
+						 optarg);
+			break;
+		case 'R':
+			o->rules_config = optarg;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return -1;
@@ -199,6 +228,21 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 	return 0;
 }
 
+/* One log line when a finding starts and when it clears. */
+static void on_rules_event(void *ctx, const struct rules_event *ev)
+{
+	const struct snap_finding *f = ev->finding;
+
+	(void)ctx;
+	if (ev->started)
+		log_info("finding %s %s %s %s/%s%s%s: %s", f->rule, f->severity, f->workload_kind,
+			 f->ns[0] ? f->ns : "-", f->workload, f->helm_release[0] ? " release " : "",
+			 f->helm_release, f->message);
+	else
+		log_info("finding cleared: %s %s %s/%s", f->rule, f->workload_kind,
+			 f->ns[0] ? f->ns : "-", f->workload);
+}
+
 static struct snapshot *get_snapshot(void *ctx)
 {
 	return snapshot_slot_get(&((struct agent *)ctx)->slot);
@@ -216,6 +260,7 @@ int do_agent(int argc, char **argv)
 	struct engine *e = NULL;
 	struct http_server *http = NULL;
 	struct engine_opts eo;
+	struct rules_config rcfg;
 	char err[512], host[HOST_NAME_MAX + 1] = "";
 	sigset_t mask;
 	int sfd = -1, r;
@@ -224,6 +269,12 @@ int do_agent(int argc, char **argv)
 	if (r)
 		return r < 0 ? 0 : r;
 	log_set_level(o.level);
+	rules_config_default(&rcfg, o.window, o.warmup);
+	if (o.rules_config && rules_config_load(o.rules_config, &rcfg, err, sizeof(err)))
+		return cli_error("agent", "--rules-config %s: %s", o.rules_config, err);
+	a.rules = rules_new(&rcfg);
+	if (!a.rules)
+		return cli_error("agent", "out of memory");
 	if (!o.node_name) {
 		gethostname(host, sizeof(host) - 1);
 		o.node_name = host;
@@ -276,8 +327,13 @@ int do_agent(int argc, char **argv)
 		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
 
 		r = engine__collect(e, &s);
+		if (!r)
+			r = rules_update(a.rules, s, rules_local_facts, NULL, s->time,
+					 on_rules_event, NULL);
 		if (r) {
 			log_warn("collection failed: %s", strerror(-r));
+			snapshot_unref(s);
+			s = NULL;
 		} else {
 			snapshot_slot_set(&a.slot, s);
 			if (!is_ready(&a)) {
@@ -303,6 +359,7 @@ cleanup:
 	http = http_server_stop(http);
 	e = engine__close(e);
 	snapshot_slot_destroy(&a.slot);
+	a.rules = rules_free(a.rules);
 	if (sfd >= 0)
 		close(sfd);
 	return r;

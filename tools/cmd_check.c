@@ -18,6 +18,15 @@ static const char usage_text[] =
 	"  --json       print the findings document as JSON\n"
 	"  -h, --help   this help\n";
 
+static const char *str_of(json_object *o, const char *k)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
+		return "";
+	return json_object_get_string(v);
+}
+
 int do_check(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -79,15 +88,21 @@ int do_check(int argc, char **argv)
 		puts("no findings");
 	} else {
 		for (size_t i = 0; i < n; i++) {
-			json_object *f = json_object_array_get_idx(findings, i), *v;
-			const char *keys[] = { "severity",	"rule",	    "namespace",
-					       "workload_kind", "workload", "message" };
+			json_object *f = json_object_array_get_idx(findings, i), *ev;
+			const char *kind = str_of(f, "workload_kind"), *ns = str_of(f, "namespace");
 
-			for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-				printf("%s%s", k ? " " : "",
-				       json_object_object_get_ex(f, keys[k], &v) ?
-					       json_object_get_string(v) :
-					       "-");
+			printf("%s %-8s %s %s%s%s", str_of(f, "rule"), str_of(f, "severity"), kind,
+			       ns[0] ? ns : "", ns[0] ? "/" : "", str_of(f, "workload"));
+			if (str_of(f, "helm_release")[0])
+				printf(" (release %s)", str_of(f, "helm_release"));
+			if (str_of(f, "suggested_kind")[0])
+				printf(" -> %s", str_of(f, "suggested_kind"));
+			printf("\n    %s\n    since %s", str_of(f, "message"), str_of(f, "since"));
+			if (json_object_object_get_ex(f, "evidence", &ev) &&
+			    json_object_is_type(ev, json_type_object)) {
+				json_object_object_foreach(ev, k, v) {
+					printf("; %s=%g", k, json_object_get_double(v));
+				}
 			}
 			putchar('\n');
 		}

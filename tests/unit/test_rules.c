@@ -1,0 +1,381 @@
+/* The rules engine on synthetic collections: windowed firing at 70 % and clearing below 50 %
+ * (hysteresis), warm-up, init and sandbox exclusion, the ignore annotation, static rules,
+ * aggregation across a workload's pods, events, evidence, and --rules-config parsing. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "rules.h"
+
+#define MiB (1024.0 * 1024.0)
+
+/* One fake container: cumulative counters grown by per-second rates. */
+struct fake {
+	struct rules_facts f;
+	const char *path;
+	double pvc_bps, pvc_fsync_ps, rootfs_bps, rootfs_fsync_ps;
+	bool listening;
+	double t_pvc, t_pvc_sync, t_root, t_root_sync;
+};
+
+struct world {
+	struct fake c[4];
+	int n;
+	int started, cleared;
+	char last_rule[8];
+};
+
+static int facts_of(void *ctx, const struct snap_series *se, struct rules_facts *ret)
+{
+	struct world *w = ctx;
+
+	for (int i = 0; i < w->n; i++) {
+		if (strcmp(se->cgroup_path, w->c[i].path) == 0) {
+			*ret = w->c[i].f;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static void on_event(void *ctx, const struct rules_event *ev)
+{
+	struct world *w = ctx;
+
+	if (ev->started)
+		w->started++;
+	else
+		w->cleared++;
+	snprintf(w->last_rule, sizeof(w->last_rule), "%s", ev->finding->rule);
+}
+
+/* Advances every fake by dt seconds and builds the collection. */
+static struct snapshot *collect(struct world *w, double dt)
+{
+	struct snapshot *s = snapshot_new((size_t)w->n);
+
+	assert_non_null(s);
+	for (int i = 0; i < w->n; i++) {
+		struct fake *f = &w->c[i];
+		struct snap_series *se = &s->series[i];
+		const char *pvc[2] = { "pvc", "data-orders" }, *root[2] = { "rootfs", "/" };
+
+		f->t_pvc += f->pvc_bps * dt;
+		f->t_pvc_sync += f->pvc_fsync_ps * dt;
+		f->t_root += f->rootfs_bps * dt;
+		f->t_root_sync += f->rootfs_fsync_ps * dt;
+		se->cgroup_path = strdup(f->path);
+		assert_int_equal(snap_series_add(se, M_FS_WRITE_BYTES, root, f->t_root), 0);
+		assert_int_equal(snap_series_add(se, M_FS_WRITE_BYTES, pvc, f->t_pvc), 0);
+		assert_int_equal(snap_series_add(se, M_FS_SYNC_CALLS, root, f->t_root_sync), 0);
+		assert_int_equal(snap_series_add(se, M_FS_SYNC_CALLS, pvc, f->t_pvc_sync), 0);
+		if (f->listening) {
+			se->listen_ports = malloc(sizeof(uint16_t));
+			se->listen_ports[0] = 5432;
+			se->n_listen_ports = 1;
+		}
+	}
+	return s;
+}
+
+static void deployment(struct fake *f, const char *path, const char *uid)
+{
+	memset(f, 0, sizeof(*f));
+	f->path = path;
+	f->f.known = true;
+	snprintf(f->f.ns, sizeof(f->f.ns), "shop");
+	snprintf(f->f.pod_uid, sizeof(f->f.pod_uid), "%s", uid);
+	snprintf(f->f.container, sizeof(f->f.container), "db");
+	snprintf(f->f.workload_kind, sizeof(f->f.workload_kind), "Deployment");
+	snprintf(f->f.workload, sizeof(f->f.workload), "orders");
+	snprintf(f->f.helm_release, sizeof(f->f.helm_release), "orders-prod");
+	f->f.has_cpu_request = f->f.has_memory_request = f->f.has_memory_limit = true;
+	f->f.readiness_probe = true;
+	f->f.read_only_root_fs = true;
+	f->f.replicas = 1;
+}
+
+static const struct snap_finding *find(const struct snapshot *s, const char *rule)
+{
+	for (size_t i = 0; i < s->n_findings; i++) {
+		if (strcmp(s->findings[i].rule, rule) == 0)
+			return &s->findings[i];
+	}
+	return NULL;
+}
+
+/* Runs n one-second collections; returns the last snapshot (caller unrefs). */
+static struct snapshot *run(struct rules_engine *r, struct world *w, double *now, int n)
+{
+	struct snapshot *s = NULL;
+
+	for (int i = 0; i < n; i++) {
+		snapshot_unref(s);
+		*now += 1;
+		s = collect(w, 1);
+		assert_int_equal(rules_update(r, s, facts_of, w, *now, on_event, w), 0);
+	}
+	return s;
+}
+
+static struct rules_engine *engine(void)
+{
+	struct rules_config cfg;
+
+	rules_config_default(&cfg, 10, 0);
+	return rules_new(&cfg);
+}
+
+static void test_wk05_fires_and_clears_with_hysteresis(void **state)
+{
+	struct world w = { .n = 1 };
+	struct rules_engine *r = engine();
+	double now = 1000;
+	struct snapshot *s;
+	const struct snap_finding *f;
+
+	(void)state;
+	deployment(&w.c[0], "/a", "u1");
+	w.c[0].pvc_bps = 5 * MiB;
+	w.c[0].pvc_fsync_ps = 38;
+	w.c[0].listening = true;
+	/* 6 crossing buckets (plus the first collection, which only sets a baseline): quiet */
+	s = run(r, &w, &now, 7);
+	assert_null(find(s, "WK-05"));
+	snapshot_unref(s);
+	/* the 7th crossing bucket of 10 fires it */
+	s = run(r, &w, &now, 1);
+	f = find(s, "WK-05");
+	assert_non_null(f);
+	assert_int_equal(w.started, 1);
+	assert_string_equal(f->suggested_kind, "StatefulSet");
+	assert_string_equal(f->severity, "high");
+	assert_string_equal(f->helm_release, "orders-prod");
+	assert_non_null(strstr(f->message, "5.0 MiB/s"));
+	assert_non_null(strstr(f->message, "pvc data-orders"));
+	assert_non_null(strstr(f->message, ":5432"));
+	assert_string_equal(f->evidence[0].name, "pvc_write_bytes_per_second");
+	assert_true(f->evidence[0].value > 4.9 * MiB && f->evidence[0].value < 5.1 * MiB);
+	assert_true(f->since == now);
+	snapshot_unref(s);
+	/* fill the window, then stop writing: it stays until fewer than 5 of 10 buckets cross */
+	s = run(r, &w, &now, 3);
+	snapshot_unref(s);
+	w.c[0].pvc_bps = 0;
+	w.c[0].pvc_fsync_ps = 0;
+	s = run(r, &w, &now, 5);
+	assert_non_null(find(s, "WK-05"));
+	assert_true(find(s, "WK-05")->since < now - 5);
+	snapshot_unref(s);
+	s = run(r, &w, &now, 1);
+	assert_null(find(s, "WK-05"));
+	assert_int_equal(w.cleared, 1);
+	assert_string_equal(w.last_rule, "WK-05");
+	snapshot_unref(s);
+	rules_free(r);
+}
+
+static void test_lookalikes_stay_quiet(void **state)
+{
+	struct world w = { .n = 2 };
+	struct rules_engine *r = engine();
+	double now = 0;
+	struct snapshot *s;
+
+	(void)state;
+	/* a cache that listens but never fsyncs and barely writes */
+	deployment(&w.c[0], "/cache", "u1");
+	snprintf(w.c[0].f.workload, sizeof(w.c[0].f.workload), "redis-cache");
+	w.c[0].listening = true;
+	w.c[0].pvc_bps = 1024;
+	/* an app appending logs to rootfs without fsync */
+	deployment(&w.c[1], "/logger", "u2");
+	snprintf(w.c[1].f.workload, sizeof(w.c[1].f.workload), "logger");
+	w.c[1].rootfs_bps = 4 * MiB;
+	s = run(r, &w, &now, 30);
+	assert_int_equal(s->n_findings, 0);
+	snapshot_unref(s);
+	rules_free(r);
+}
+
+static void test_warmup_init_sandbox_and_ignore(void **state)
+{
+	struct rules_config cfg;
+	struct world w = { .n = 4 };
+	struct rules_engine *r;
+	double now = 10000;
+	struct snapshot *s;
+
+	(void)state;
+	rules_config_default(&cfg, 10, 300);
+	r = rules_new(&cfg);
+	for (int i = 0; i < 4; i++) {
+		static const char *paths[] = { "/young", "/init", "/pause", "/ignored" };
+		char uid[8], name[16];
+
+		snprintf(uid, sizeof(uid), "u%d", i);
+		snprintf(name, sizeof(name), "wl%d", i);
+		deployment(&w.c[i], paths[i], uid);
+		snprintf(w.c[i].f.workload, sizeof(w.c[i].f.workload), "%s", name);
+		w.c[i].pvc_bps = 5 * MiB;
+		w.c[i].pvc_fsync_ps = 40;
+		w.c[i].listening = true;
+		w.c[i].f.started_at = 1; /* old enough */
+	}
+	w.c[0].f.started_at = now; /* younger than the warm-up for the whole run */
+	w.c[1].f.init = true;
+	w.c[2].f.sandbox = true;
+	snprintf(w.c[3].f.ignore_rules, sizeof(w.c[3].f.ignore_rules), "RS-02, WK-05");
+	s = run(r, &w, &now, 20);
+	assert_int_equal(s->n_findings, 0);
+	snapshot_unref(s);
+	/* the ignore list names rules: another rule of the same workload still fires */
+	snprintf(w.c[3].f.ignore_rules, sizeof(w.c[3].f.ignore_rules), "WK-01");
+	s = run(r, &w, &now, 1);
+	assert_non_null(find(s, "WK-05"));
+	assert_string_equal(find(s, "WK-05")->workload, "wl3");
+	snapshot_unref(s);
+	snprintf(w.c[3].f.ignore_rules, sizeof(w.c[3].f.ignore_rules), "all");
+	s = run(r, &w, &now, 1);
+	assert_int_equal(s->n_findings, 0);
+	snapshot_unref(s);
+	rules_free(r);
+}
+
+static void test_static_rules(void **state)
+{
+	struct world w = { .n = 3 };
+	struct rules_engine *r = engine();
+	double now = 0;
+	struct snapshot *s;
+	const struct snap_finding *f;
+
+	(void)state;
+	deployment(&w.c[0], "/bare", "u1");
+	snprintf(w.c[0].f.workload_kind, sizeof(w.c[0].f.workload_kind), "Pod");
+	snprintf(w.c[0].f.workload, sizeof(w.c[0].f.workload), "debug-shell");
+	w.c[0].f.has_memory_limit = false;
+	deployment(&w.c[1], "/agent", "u2");
+	snprintf(w.c[1].f.workload_kind, sizeof(w.c[1].f.workload_kind), "DaemonSet");
+	snprintf(w.c[1].f.workload, sizeof(w.c[1].f.workload), "node-exporter");
+	w.c[1].f.host_pid = w.c[1].f.privileged = true;
+	deployment(&w.c[2], "/web", "u3");
+	snprintf(w.c[2].f.workload, sizeof(w.c[2].f.workload), "uploads");
+	snprintf(w.c[2].f.rwo_claim, sizeof(w.c[2].f.rwo_claim), "uploads-data");
+	w.c[2].f.replicas = 3;
+	w.c[2].f.host_network = true;
+	/* static rules need no window: the first collection decides */
+	s = run(r, &w, &now, 1);
+	f = find(s, "WK-13");
+	assert_non_null(f);
+	assert_string_equal(f->workload, "debug-shell");
+	assert_non_null(find(s, "RS-01"));
+	f = find(s, "WK-03");
+	assert_non_null(f);
+	assert_non_null(strstr(f->message, "uploads-data"));
+	assert_non_null(strstr(f->message, "3 replicas"));
+	/* host namespaces: SC-01 for the Deployment, never for the DaemonSet node agent */
+	f = find(s, "SC-01");
+	assert_non_null(f);
+	assert_string_equal(f->workload, "uploads");
+	for (size_t i = 0; i < s->n_findings; i++)
+		assert_string_not_equal(s->findings[i].workload, "node-exporter");
+	/* host network with one replica here: a node agent shipped as a Deployment */
+	assert_non_null(find(s, "WK-10"));
+	assert_string_equal(find(s, "WK-10")->suggested_kind, "DaemonSet");
+	snapshot_unref(s);
+	/* the fix clears it at once */
+	w.c[2].f.replicas = 1;
+	s = run(r, &w, &now, 1);
+	assert_null(find(s, "WK-03"));
+	snapshot_unref(s);
+	rules_free(r);
+}
+
+static void test_aggregates_pods_of_a_workload(void **state)
+{
+	struct world w = { .n = 2 };
+	struct rules_engine *r = engine();
+	double now = 0;
+	struct snapshot *s;
+
+	(void)state;
+	/* two replicas each below the threshold, together above it */
+	deployment(&w.c[0], "/a", "pod-a");
+	deployment(&w.c[1], "/b", "pod-b");
+	for (int i = 0; i < 2; i++) {
+		w.c[i].rootfs_bps = 300 * 1024;
+		w.c[i].rootfs_fsync_ps = 0.15;
+		w.c[i].f.replicas = 2;
+	}
+	s = run(r, &w, &now, 12);
+	assert_non_null(find(s, "WK-01"));
+	assert_int_equal(s->n_findings, 1);
+	snapshot_unref(s);
+	rules_free(r);
+}
+
+static void test_config(void **state)
+{
+	struct rules_config cfg, before;
+	char err[256];
+
+	(void)state;
+	rules_config_default(&cfg, 600, 300);
+	assert_true(cfg.enabled[RULE_WK05]);
+	assert_int_equal(rules_config_parse("{\"WK-05\": {\"enabled\": false, "
+					    "\"pvc_fsync_per_second\": 10}, \"RS-06\": "
+					    "{\"runqueue_p99_seconds\": 0.01}, \"hysteresis\": "
+					    "{\"fire_ratio\": 0.8, \"clear_ratio\": 0.4}}",
+					    &cfg, err, sizeof(err)),
+			 0);
+	assert_false(cfg.enabled[RULE_WK05]);
+	assert_true(cfg.wk05_pvc_fsync_ps == 10);
+	assert_true(cfg.rs06_runq_p99_seconds == 0.01);
+	assert_true(cfg.fire_ratio == 0.8);
+	before = cfg;
+	static const struct {
+		const char *json, *msg;
+	} bad[] = {
+		{ "{\"WK-99\": {}}", "unknown rule 'WK-99'" },
+		{ "{\"WK-05\": {\"pvc_fsync\": 1}}", "unknown setting 'WK-05.pvc_fsync'" },
+		{ "{\"WK-05\": {\"pvc_fsync_per_second\": \"fast\"}}", "must be a number" },
+		{ "{\"WK-05\": {\"pvc_fsync_per_second\": -1}}", "out of range" },
+		{ "{\"WK-05\": {\"enabled\": 1}}", "must be true or false" },
+		{ "{\"WK-05\": true}", "must be an object" },
+		{ "[1]", "top level must be an object" },
+		{ "{\"WK-05\": {}", "not valid JSON" },
+		{ "{} trailing", "not valid JSON" },
+		{ "{\"hysteresis\": {\"clear_ratio\": 0.9}}", "must be below fire_ratio" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(rules_config_parse(bad[i].json, &cfg, err, sizeof(err)), -EINVAL);
+		if (!strstr(err, bad[i].msg))
+			fail_msg("%s: error '%s' lacks '%s'", bad[i].json, err, bad[i].msg);
+		assert_memory_equal(&cfg, &before, sizeof(cfg));
+	}
+	assert_int_not_equal(rules_config_load("/nonexistent/rules.json", &cfg, err, sizeof(err)),
+			     0);
+	assert_non_null(strstr(err, "/nonexistent/rules.json"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_wk05_fires_and_clears_with_hysteresis),
+		cmocka_unit_test(test_lookalikes_stay_quiet),
+		cmocka_unit_test(test_warmup_init_sandbox_and_ignore),
+		cmocka_unit_test(test_static_rules),
+		cmocka_unit_test(test_aggregates_pods_of_a_workload),
+		cmocka_unit_test(test_config),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
