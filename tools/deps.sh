@@ -1,21 +1,39 @@
 #!/usr/bin/env bash
 # Installs the Debian packages bpfdiag needs, idempotently: apt-get runs only when something is
-# missing. Usage: tools/deps.sh build|run|test  (test includes build; run includes build).
+# missing. Usage: tools/deps.sh build|run|test|runtime  (test includes build; run includes build)
+#   runtime: only the shared libraries (and CA certificates) build/bpfdiag needs at run time,
+#            used by the Containerfile's runtime stage
+# tools/deps.sh --print GROUP lists a group's packages, one per line, and installs nothing.
 set -euo pipefail
 
-build_pkgs=(cmake make pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
-	libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev libncurses-dev
+# gcc builds user space (the code is -Werror clean with gcc, not with clang as host compiler);
+# clang only compiles the BPF programs.
+build_pkgs=(gcc libc6-dev cmake make pkg-config clang llvm libbpf-dev bpftool libelf-dev
+	zlib1g-dev libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev libncurses-dev
 	libprotobuf-c-dev protobuf-c-compiler)
+runtime_pkgs=(libbpf1 libelf1 zlib1g libmicrohttpd12 libjson-c5 libcurl4 libncursesw6
+	libprotobuf-c1 ca-certificates)
 test_pkgs=(libcmocka-dev clang-format python3 curl procps util-linux)
 
-case "${1:-build}" in
+print=0
+if [ "${1:-}" = --print ]; then
+	print=1
+	shift
+fi
+group=${1:-build}
+case "$group" in
 build | run) want=("${build_pkgs[@]}") ;;
 test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+runtime) want=("${runtime_pkgs[@]}") ;;
 *)
-	echo "usage: $0 build|run|test" >&2
+	echo "usage: $0 [--print] build|run|test|runtime" >&2
 	exit 2
 	;;
 esac
+if [ $print = 1 ]; then
+	printf '%s\n' "${want[@]}"
+	exit 0
+fi
 
 missing=()
 for p in "${want[@]}"; do
