@@ -3,6 +3,7 @@
 # missing. Usage: tools/deps.sh build|run|test|runtime  (test includes build; run includes build)
 #   runtime: only the shared libraries (and CA certificates) build/bpfdiag needs at run time,
 #            used by the Containerfile's runtime stage
+#   test:    also installs the Go tools the chart tests use (tools/install-go-tool.sh)
 # tools/deps.sh --print GROUP lists a group's packages, one per line, and installs nothing.
 set -euo pipefail
 
@@ -13,7 +14,9 @@ build_pkgs=(gcc libc6-dev cmake make pkg-config clang llvm libbpf-dev bpftool li
 	libprotobuf-c-dev protobuf-c-compiler)
 runtime_pkgs=(libbpf1 libelf1 zlib1g libmicrohttpd12 libjson-c5 libcurl4 libncursesw6
 	libprotobuf-c1 ca-certificates)
-test_pkgs=(libcmocka-dev clang-format python3 curl procps util-linux)
+# python3-yaml: rendered chart manifests; buildah + mmdebstrap: the container image test.
+test_pkgs=(libcmocka-dev clang-format python3 curl procps util-linux python3-yaml buildah
+	mmdebstrap)
 
 print=0
 if [ "${1:-}" = --print ]; then
@@ -35,13 +38,25 @@ if [ $print = 1 ]; then
 	exit 0
 fi
 
+install_go_tools() {
+	# Failures here only warn: the chart tests retry the install and report the cause.
+	[ "$group" = test ] || return 0
+	for tool in helm promql-check; do
+		"$(dirname "$0")/install-go-tool.sh" "$tool" >/dev/null ||
+			echo "bpfdiag: could not install $tool; the chart tests will fail" >&2
+	done
+}
+
 missing=()
 for p in "${want[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
 		missing+=("$p")
 	fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+	install_go_tools
+	exit 0
+fi
 
 if [ "$(id -u)" != 0 ]; then
 	echo "bpfdiag: missing Debian packages: ${missing[*]}" >&2
@@ -56,3 +71,4 @@ echo "bpfdiag: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+install_go_tools
