@@ -102,7 +102,10 @@ struct knob {
 	double min, max;
 };
 
-#define K(rule, key, field, min, max) { rule, key, offsetof(struct rules_config, field), min, max }
+#define K(rule, key, field, min, max)                                     \
+	{                                                                 \
+		rule, key, offsetof(struct rules_config, field), min, max \
+	}
 
 static const struct knob knobs[] = {
 	K("WK-01", "rootfs_write_bytes_per_second", wk01_rootfs_write_bps, 0, 1e12),
@@ -151,8 +154,7 @@ int rules_config_parse(const char *json, struct rules_config *cfg, char *err, si
 		snprintf(err, errlen, "the top level must be an object of rule ids");
 		goto out;
 	}
-	json_object_object_foreach(root, rkey, rval)
-	{
+	json_object_object_foreach(root, rkey, rval) {
 		int rule = rule_by_code(rkey);
 
 		if (rule < 0 && strcmp(rkey, "hysteresis") != 0) {
@@ -163,20 +165,41 @@ int rules_config_parse(const char *json, struct rules_config *cfg, char *err, si
 			snprintf(err, errlen, "'%s' must be an object", rkey);
 			goto out;
 		}
-		json_object_object_foreach(rval, key, val)
-		{
+		json_object_object_foreach(rval, key, val) {
 			const struct knob *k = NULL;
 
+			if (rule >= 0 && strcmp(key, "severity") == 0) {
+				static const char *const sev[] = { "critical", "high", "medium",
+								   "low", "info" };
+				const char *v = json_object_is_type(val, json_type_string) ?
+							json_object_get_string(val) :
+							"";
+				bool ok = false;
+
+				for (int i = 0; i < 5; i++)
+					ok |= strcmp(v, sev[i]) == 0;
+				if (!ok) {
+					snprintf(
+						err, errlen,
+						"%s.severity must be critical, high, medium, low or info",
+						rkey);
+					goto out;
+				}
+				snprintf(c.severity[rule], sizeof(c.severity[rule]), "%s", v);
+				continue;
+			}
 			if (rule >= 0 && strcmp(key, "enabled") == 0) {
 				if (!json_object_is_type(val, json_type_boolean)) {
-					snprintf(err, errlen, "%s.enabled must be true or false", rkey);
+					snprintf(err, errlen, "%s.enabled must be true or false",
+						 rkey);
 					goto out;
 				}
 				c.enabled[rule] = json_object_get_boolean(val);
 				continue;
 			}
 			for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
-				if (strcmp(knobs[i].rule, rkey) == 0 && strcmp(knobs[i].key, key) == 0)
+				if (strcmp(knobs[i].rule, rkey) == 0 &&
+				    strcmp(knobs[i].key, key) == 0)
 					k = &knobs[i];
 			}
 			if (!k) {
@@ -191,8 +214,8 @@ int rules_config_parse(const char *json, struct rules_config *cfg, char *err, si
 			double v = json_object_get_double(val);
 
 			if (!isfinite(v) || v < k->min || v > k->max) {
-				snprintf(err, errlen, "%s.%s = %g is out of range [%g, %g]", rkey, key, v,
-					 k->min, k->max);
+				snprintf(err, errlen, "%s.%s = %g is out of range [%g, %g]", rkey,
+					 key, v, k->min, k->max);
 				goto out;
 			}
 			*(double *)((char *)&c + k->off) = v;
@@ -398,7 +421,8 @@ static void totals(const struct snap_series *se, struct prev *t, char *pvc_vol, 
 			*limit = p->value;
 			break;
 		case M_CPU_RUNQUEUE_LATENCY:
-			for (unsigned b = 0; p->hist && b <= p->hist->n_bounds && b < HIST_SLOTS; b++)
+			for (unsigned b = 0; p->hist && b <= p->hist->n_bounds && b < HIST_SLOTS;
+			     b++)
 				t->runq_hist[b] += p->hist->counts[b];
 			break;
 		default:
@@ -419,7 +443,8 @@ static bool ignored(const struct rules_facts *f, enum rule_id id)
 			p++;
 		size_t len = strcspn(p, ", ");
 
-		if ((len == 3 && strncmp(p, "all", 3) == 0) || (len == n && strncmp(p, code, n) == 0))
+		if ((len == 3 && strncmp(p, "all", 3) == 0) ||
+		    (len == n && strncmp(p, code, n) == 0))
 			return true;
 		p += len;
 	}
@@ -428,9 +453,8 @@ static bool ignored(const struct rules_facts *f, enum rule_id id)
 
 static struct wl *wl_get(struct rules_engine *r, const struct rules_facts *f, double now)
 {
-	uint64_t key = nz(hash_str(hash_str(hash_str(0xcbf29ce484222325ULL, f->ns),
-					    f->workload_kind),
-				   f->workload));
+	uint64_t key = nz(hash_str(
+		hash_str(hash_str(0xcbf29ce484222325ULL, f->ns), f->workload_kind), f->workload));
 	struct wl *w = idmap_get(r->wls, key);
 
 	if (w)
@@ -457,8 +481,8 @@ static void merge_facts(struct wl *w, const struct rules_facts *f, const struct 
 	snprintf(w->helm, sizeof(w->helm), "%s", f->helm_release);
 	if (!f->has_memory_limit || !f->has_cpu_request || !f->has_memory_request) {
 		if (!w->missing_resources)
-			snprintf(w->missing_resources_container, sizeof(w->missing_resources_container),
-				 "%s", f->container);
+			snprintf(w->missing_resources_container,
+				 sizeof(w->missing_resources_container), "%s", f->container);
 		w->missing_resources = true;
 	}
 	if (!f->readiness_probe)
@@ -475,10 +499,12 @@ static void merge_facts(struct wl *w, const struct rules_facts *f, const struct 
 		seen_pod |= strcmp(w->pod_uids[i], f->pod_uid) == 0;
 	if (!seen_pod) {
 		if (w->pods_here < 8)
-			snprintf(w->pod_uids[w->pods_here], sizeof(w->pod_uids[0]), "%s", f->pod_uid);
+			snprintf(w->pod_uids[w->pods_here], sizeof(w->pod_uids[0]), "%s",
+				 f->pod_uid);
 		w->pods_here++;
 		for (unsigned i = 0; i < f->n_pod_ips && w->n_ips < 16; i++)
-			snprintf(w->pod_ips[w->n_ips++], sizeof(w->pod_ips[0]), "%s", f->pod_ips[i]);
+			snprintf(w->pod_ips[w->n_ips++], sizeof(w->pod_ips[0]), "%s",
+				 f->pod_ips[i]);
 	}
 }
 
@@ -512,8 +538,8 @@ static double p99(const uint64_t *h)
 	for (int i = 0; i < HIST_SLOTS; i++) {
 		cum += h[i];
 		if ((double)cum >= 0.99 * (double)total)
-			return i < HIST_SLOTS - 1 ? engine_hist_bounds[i]
-						  : 2 * engine_hist_bounds[HIST_SLOTS - 2];
+			return i < HIST_SLOTS - 1 ? engine_hist_bounds[i] :
+						    2 * engine_hist_bounds[HIST_SLOTS - 2];
 	}
 	return 0;
 }
@@ -672,18 +698,21 @@ static void describe(const struct rules_config *c, struct wl *w, enum rule_id id
 	snprintf(f->helm_release, sizeof(f->helm_release), "%s", w->helm);
 	snprintf(f->rule, sizeof(f->rule), "%s", rule_info[id].code);
 	snprintf(f->rule_name, sizeof(f->rule_name), "%s", rule_info[id].name);
-	snprintf(f->severity, sizeof(f->severity), "%s", rule_info[id].severity);
+	snprintf(f->severity, sizeof(f->severity), "%s",
+		 c->severity[id][0] ? c->severity[id] : rule_info[id].severity);
 	f->since = w->active[id] ? w->since[id] : now;
 
 	switch (id) {
 	case RULE_WK01:
 		sk = kind_is(w, "StatefulSet") ? "" : "StatefulSet";
 		fmt_bytes(a, sizeof(a), s.fs_bytes[VC_ROOTFS] / t);
-		snprintf(f->message, sizeof(f->message),
-			 "%s %s writes %s and fsyncs %.1f/s into its container filesystem, which is "
-			 "lost on restart: put the data on a PVC%s.",
-			 w->kind, w->name, a, s.fs_syncs[VC_ROOTFS] / t,
-			 sk[0] ? " (per-replica data: a StatefulSet with volumeClaimTemplates)" : "");
+		snprintf(
+			f->message, sizeof(f->message),
+			"%s %s writes %s and fsyncs %.1f/s into its container filesystem, which is "
+			"lost on restart: put the data on a PVC%s.",
+			w->kind, w->name, a, s.fs_syncs[VC_ROOTFS] / t,
+			sk[0] ? " (per-replica data: a StatefulSet with volumeClaimTemplates)" :
+				"");
 		evidence(f, "rootfs_write_bytes_per_second", s.fs_bytes[VC_ROOTFS] / t);
 		evidence(f, "rootfs_fsync_per_second", s.fs_syncs[VC_ROOTFS] / t);
 		break;
@@ -724,11 +753,12 @@ static void describe(const struct rules_config *c, struct wl *w, enum rule_id id
 		break;
 	case RULE_WK06:
 		sk = "StatefulSet";
-		snprintf(f->message, sizeof(f->message),
-			 "%u replicas of Deployment %s on this node hold TCP connections to each "
-			 "other: peers need stable identities, so use a StatefulSet with a headless "
-			 "Service.",
-			 w->pods_here, w->name);
+		snprintf(
+			f->message, sizeof(f->message),
+			"%u replicas of Deployment %s on this node hold TCP connections to each "
+			"other: peers need stable identities, so use a StatefulSet with a headless "
+			"Service.",
+			w->pods_here, w->name);
 		evidence(f, "replicas_on_node", w->pods_here);
 		break;
 	case RULE_WK07:
@@ -744,26 +774,29 @@ static void describe(const struct rules_config *c, struct wl *w, enum rule_id id
 		break;
 	case RULE_WK10:
 		sk = "DaemonSet";
-		snprintf(f->message, sizeof(f->message),
-			 "Deployment %s uses %s with at most one replica on this node: a node agent "
-			 "belongs in a DaemonSet.",
-			 w->name, w->host_path ? "a hostPath volume" : "host namespaces");
+		snprintf(
+			f->message, sizeof(f->message),
+			"Deployment %s uses %s with at most one replica on this node: a node agent "
+			"belongs in a DaemonSet.",
+			w->name, w->host_path ? "a hostPath volume" : "host namespaces");
 		evidence(f, "replicas_on_node", w->pods_here);
 		break;
 	case RULE_WK11:
 		sk = "Deployment";
-		snprintf(f->message, sizeof(f->message),
-			 "DaemonSet %s uses nothing node-local (no hostPath, host network or host "
-			 "I/O) and serves %.1f connections/s: a Deployment with an HPA fits better.",
-			 w->name, s.server_conns / t);
+		snprintf(
+			f->message, sizeof(f->message),
+			"DaemonSet %s uses nothing node-local (no hostPath, host network or host "
+			"I/O) and serves %.1f connections/s: a Deployment with an HPA fits better.",
+			w->name, s.server_conns / t);
 		evidence(f, "server_connections_per_second", s.server_conns / t);
 		break;
 	case RULE_WK13:
 		sk = "Deployment";
-		snprintf(f->message, sizeof(f->message),
-			 "Pod %s has no controller: nothing recreates it when its node fails; run it "
-			 "under a Deployment (or a Job if it runs to completion).",
-			 w->name);
+		snprintf(
+			f->message, sizeof(f->message),
+			"Pod %s has no controller: nothing recreates it when its node fails; run it "
+			"under a Deployment (or a Job if it runs to completion).",
+			w->name);
 		break;
 	case RULE_RS01:
 		snprintf(f->message, sizeof(f->message),
@@ -791,10 +824,11 @@ static void describe(const struct rules_config *c, struct wl *w, enum rule_id id
 		evidence(f, "runqueue_p99_seconds", p99(s.runq_hist));
 		break;
 	case RULE_RL01:
-		snprintf(f->message, sizeof(f->message),
-			 "%s %s accepts connections on :%u (%.1f/s) but has no readiness probe: add "
-			 "one on the observed port.",
-			 w->kind, w->name, s.port, s.server_conns / t);
+		snprintf(
+			f->message, sizeof(f->message),
+			"%s %s accepts connections on :%u (%.1f/s) but has no readiness probe: add "
+			"one on the observed port.",
+			w->kind, w->name, s.port, s.server_conns / t);
 		evidence(f, "listening_port", s.port);
 		evidence(f, "server_connections_per_second", s.server_conns / t);
 		break;
@@ -963,8 +997,9 @@ int rules_update(struct rules_engine *r, struct snapshot *s, rules_facts_fn fact
 			b->periods += fmax(0, cur.periods - p->periods);
 			b->limit_core_s += limit * dt;
 			for (int h = 0; h < HIST_SLOTS; h++)
-				b->runq_hist[h] +=
-					cur.runq_hist[h] > p->runq_hist[h] ? cur.runq_hist[h] - p->runq_hist[h] : 0;
+				b->runq_hist[h] += cur.runq_hist[h] > p->runq_hist[h] ?
+							   cur.runq_hist[h] - p->runq_hist[h] :
+							   0;
 			if (it->se->n_listen_ports) {
 				b->listening = true;
 				b->port = it->se->listen_ports[0];
@@ -978,7 +1013,8 @@ int rules_update(struct rules_engine *r, struct snapshot *s, rules_facts_fn fact
 
 					for (unsigned o = 0; o < it->f.n_pod_ips; o++)
 						own |= strcmp(it->f.pod_ips[o], w->pod_ips[j]) == 0;
-					if (!own && strcmp(it->se->peers[k].addr, w->pod_ips[j]) == 0)
+					if (!own &&
+					    strcmp(it->se->peers[k].addr, w->pod_ips[j]) == 0)
 						b->peer_replica = true;
 				}
 			}

@@ -43,6 +43,7 @@ struct rules_config {
 	double rs02_throttled_ratio, rs02_usage_of_limit;
 	double rs06_runq_p99_seconds;
 	double fire_ratio, clear_ratio; /* 0.7 and 0.5 */
+	char severity[RULE_MAX][12]; /* "" keeps the rule's own */
 };
 
 /* Facts about a container from its pod spec and workload, filled by the metadata adapter. A
@@ -81,7 +82,7 @@ struct rules_engine;
 
 /* Defaults of SPEC §5 for a window and warm-up. */
 void rules_config_default(struct rules_config *cfg, double window, double warmup);
-/* Applies a JSON document to cfg: {"WK-01": {"enabled": false}, "RS-06":
+/* Applies a JSON document to cfg: {"WK-01": {"enabled": false, "severity": "low"}, "RS-06":
  * {"runqueue_p99_seconds": 0.01}, …}. Unknown rules or keys and bad values are rejected.
  * Returns 0, or -EINVAL with a one-line reason in err (cfg then unchanged). */
 int rules_config_parse(const char *json, struct rules_config *cfg, char *err, size_t errlen);

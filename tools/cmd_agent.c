@@ -32,6 +32,7 @@ struct agent_opts {
 	uint32_t max_cgroups;
 	double window, warmup;
 	const char *rules_config;
+	bool check_config;
 };
 
 struct agent {
@@ -56,6 +57,7 @@ static const char usage_text[] =
 	"  --window SEC            rule evaluation window (default 600)\n"
 	"  --warmup SEC            container age before runtime rules may fire (default 300)\n"
 	"  --rules-config FILE     JSON thresholds per rule, rules on/off (docs/RULES.md)\n"
+	"  --check-config          validate the options and --rules-config, then exit\n"
 	"  --pin-dir DIR|none      pinned maps directory (default /sys/fs/bpf/bpfdiag)\n"
 	"  --log-level LEVEL       error, warn, info or debug (default info)\n"
 	"  --net-probe MODE        auto, tracepoint (sock_send/recv_length, Linux >= 6.3) or\n"
@@ -105,6 +107,7 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		{ "window", required_argument, NULL, 'W' },
 		{ "warmup", required_argument, NULL, 'U' },
 		{ "rules-config", required_argument, NULL, 'R' },
+		{ "check-config", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -204,6 +207,9 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		case 'R':
 			o->rules_config = optarg;
 			break;
+		case 'C':
+			o->check_config = true;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return -1;
@@ -272,6 +278,10 @@ int do_agent(int argc, char **argv)
 	rules_config_default(&rcfg, o.window, o.warmup);
 	if (o.rules_config && rules_config_load(o.rules_config, &rcfg, err, sizeof(err)))
 		return cli_error("agent", "--rules-config %s: %s", o.rules_config, err);
+	if (o.check_config) {
+		printf("configuration OK\n");
+		return 0;
+	}
 	a.rules = rules_new(&rcfg);
 	if (!a.rules)
 		return cli_error("agent", "out of memory");

@@ -1,21 +1,51 @@
 #!/usr/bin/env bash
 # Installs the Debian packages bpfdiag needs, idempotently: apt-get runs only when something is
-# missing. Usage: tools/deps.sh build|run|test  (test includes build; run includes build).
+# missing. Usage: tools/deps.sh build|run|test|runtime  (test includes build; run includes build)
+#   runtime: only the shared libraries (and CA certificates) build/bpfdiag needs at run time,
+#            used by the Containerfile's runtime stage
+#   test:    also installs the Go tools the chart tests use (tools/install-go-tool.sh)
+# tools/deps.sh --print GROUP lists a group's packages, one per line, and installs nothing.
 set -euo pipefail
 
-build_pkgs=(cmake make pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
-	libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev libncurses-dev
+# gcc builds user space (the code is -Werror clean with gcc, not with clang as host compiler);
+# clang only compiles the BPF programs.
+build_pkgs=(gcc libc6-dev cmake make pkg-config clang llvm libbpf-dev bpftool libelf-dev
+	zlib1g-dev libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev libncurses-dev
 	libprotobuf-c-dev protobuf-c-compiler)
-test_pkgs=(libcmocka-dev clang-format python3 curl procps util-linux mount e2fsprogs)
+runtime_pkgs=(libbpf1 libelf1 zlib1g libmicrohttpd12 libjson-c5 libcurl4 libncursesw6
+	libprotobuf-c1 ca-certificates)
+# python3-yaml: rendered chart manifests; buildah + mmdebstrap: the container image test.
+test_pkgs=(libcmocka-dev clang-format python3 curl procps util-linux mount e2fsprogs
+	python3-yaml buildah mmdebstrap)
 
-case "${1:-build}" in
+print=0
+if [ "${1:-}" = --print ]; then
+	print=1
+	shift
+fi
+group=${1:-build}
+case "$group" in
 build | run) want=("${build_pkgs[@]}") ;;
 test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+runtime) want=("${runtime_pkgs[@]}") ;;
 *)
-	echo "usage: $0 build|run|test" >&2
+	echo "usage: $0 [--print] build|run|test|runtime" >&2
 	exit 2
 	;;
 esac
+if [ $print = 1 ]; then
+	printf '%s\n' "${want[@]}"
+	exit 0
+fi
+
+install_go_tools() {
+	# Failures here only warn: the chart tests retry the install and report the cause.
+	[ "$group" = test ] || return 0
+	for tool in helm promql-check; do
+		"$(dirname "$0")/install-go-tool.sh" "$tool" >/dev/null ||
+			echo "bpfdiag: could not install $tool; the chart tests will fail" >&2
+	done
+}
 
 missing=()
 for p in "${want[@]}"; do
@@ -23,7 +53,10 @@ for p in "${want[@]}"; do
 		missing+=("$p")
 	fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+	install_go_tools
+	exit 0
+fi
 
 if [ "$(id -u)" != 0 ]; then
 	echo "bpfdiag: missing Debian packages: ${missing[*]}" >&2
@@ -38,3 +71,4 @@ echo "bpfdiag: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+install_go_tools

@@ -329,15 +329,18 @@ static void test_config(void **state)
 	(void)state;
 	rules_config_default(&cfg, 600, 300);
 	assert_true(cfg.enabled[RULE_WK05]);
-	assert_int_equal(rules_config_parse("{\"WK-05\": {\"enabled\": false, "
-					    "\"pvc_fsync_per_second\": 10}, \"RS-06\": "
-					    "{\"runqueue_p99_seconds\": 0.01}, \"hysteresis\": "
-					    "{\"fire_ratio\": 0.8, \"clear_ratio\": 0.4}}",
-					    &cfg, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+		rules_config_parse("{\"WK-05\": {\"enabled\": false, "
+				   "\"pvc_fsync_per_second\": 10}, \"RS-06\": "
+				   "{\"runqueue_p99_seconds\": 0.01, \"severity\": \"high\"}, "
+				   "\"hysteresis\": "
+				   "{\"fire_ratio\": 0.8, \"clear_ratio\": 0.4}}",
+				   &cfg, err, sizeof(err)),
+		0);
 	assert_false(cfg.enabled[RULE_WK05]);
 	assert_true(cfg.wk05_pvc_fsync_ps == 10);
 	assert_true(cfg.rs06_runq_p99_seconds == 0.01);
+	assert_string_equal(cfg.severity[RULE_RS06], "high");
 	assert_true(cfg.fire_ratio == 0.8);
 	before = cfg;
 	static const struct {
@@ -348,6 +351,7 @@ static void test_config(void **state)
 		{ "{\"WK-05\": {\"pvc_fsync_per_second\": \"fast\"}}", "must be a number" },
 		{ "{\"WK-05\": {\"pvc_fsync_per_second\": -1}}", "out of range" },
 		{ "{\"WK-05\": {\"enabled\": 1}}", "must be true or false" },
+		{ "{\"WK-05\": {\"severity\": \"urgent\"}}", "severity must be critical" },
 		{ "{\"WK-05\": true}", "must be an object" },
 		{ "[1]", "top level must be an object" },
 		{ "{\"WK-05\": {}", "not valid JSON" },

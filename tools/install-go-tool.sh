@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Installs a Go tool the chart tests need, idempotently, outside the repository, into
+# $BPFDIAG_CACHE/bin (default /var/cache/bpfdiag/bin), and prints its path on stdout.
+#   helm          helm.sh/helm/v3 at the pinned version (`go install`; a few minutes, first time)
+#   promql-check  tools/promql-check, Prometheus' own PromQL parser (a minute, first time)
+# Later runs only check the version (helm) or the source hash (promql-check) and exit.
+# Usage: tools/install-go-tool.sh helm|promql-check
+set -euo pipefail
+
+HELM_VERSION=v3.22.0
+cache=${BPFDIAG_CACHE:-/var/cache/bpfdiag}
+src_dir=$(cd "$(dirname "$0")" && pwd)
+
+find_go() {
+	local go
+	go=$(command -v go || true)
+	[ -z "$go" ] && [ -x /usr/local/go/bin/go ] && go=/usr/local/go/bin/go
+	if [ -z "$go" ]; then
+		echo "install-go-tool: no Go toolchain (looked in PATH and /usr/local/go/bin);" \
+			"install Go >= 1.26 from https://go.dev/dl/" >&2
+		exit 1
+	fi
+	echo "$go"
+}
+
+# build NAME DEST CMD...: runs CMD with GOBIN set to a private directory, then moves NAME to
+# DEST, so a half-written binary is never found by the tests.
+build() {
+	local name=$1 dest=$2 tmp
+	shift 2
+	mkdir -p "$cache/bin"
+	tmp=$(mktemp -d "$cache/bin/.build.XXXXXX")
+	# shellcheck disable=SC2064 # expand $tmp now
+	trap "rm -rf '$tmp'" EXIT
+	GOBIN=$tmp GOFLAGS=-buildvcs=false CGO_ENABLED=0 "$@" >&2
+	mv -f "$tmp/$name" "$dest"
+}
+
+case "${1:-}" in
+helm)
+	bin=$cache/bin/helm
+	have() {
+		[ -x "$bin" ] &&
+			[ "$("$bin" version --template '{{.Version}}' 2>/dev/null)" = "$HELM_VERSION" ]
+	}
+	if ! have; then
+		go=$(find_go)
+		echo "install-go-tool: building helm $HELM_VERSION with $("$go" version | cut -d' ' -f3)" \
+			"into $cache/bin (first time only; takes a few minutes)" >&2
+		build helm "$bin" "$go" install -trimpath \
+			-ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+			"helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+		if ! have; then
+			echo "install-go-tool: $bin does not report $HELM_VERSION" >&2
+			exit 1
+		fi
+	fi
+	;;
+promql-check)
+	dir=$src_dir/promql-check
+	hash=$(cat "$dir/go.mod" "$dir/go.sum" "$dir"/*.go | sha256sum | cut -c1-16)
+	bin=$cache/bin/promql-check-$hash
+	if [ ! -x "$bin" ]; then
+		go=$(find_go)
+		echo "install-go-tool: building promql-check (Prometheus' PromQL parser) into" \
+			"$cache/bin (first time only)" >&2
+		(cd "$dir" && build promql-check "$bin" "$go" install -trimpath -ldflags "-s -w" .)
+		# Older builds of other sources are of no further use.
+		find "$cache/bin" -maxdepth 1 -name 'promql-check-*' ! -name "promql-check-$hash" -delete
+	fi
+	;;
+*)
+	echo "usage: $0 helm|promql-check" >&2
+	exit 2
+	;;
+esac
+echo "$bin"
