@@ -5,7 +5,7 @@ TEST_BUILD ?= build-test
 JOBS       ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all build deps run test unit e2e format format-check clean
+.PHONY: all build deps run test unit e2e bench format format-check clean
 
 all: build
 
@@ -33,6 +33,11 @@ unit:
 
 e2e:
 	@$(MAKE) --no-print-directory test CTEST_ARGS="-L e2e"
+
+# Benchmarks (docs/PERFORMANCE.md): overhead measured side by side with peers, as root.
+bench: build
+	@tools/deps.sh bench
+	tools/bench/bench.py $(BENCH_ARGS)
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' | grep -v -E '(^|/)(vmlinux[^/]*\.h|.*\.pb-c\.[ch]|.*\.skel\.h)$$')
 

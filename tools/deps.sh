@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages bpfdiag needs, idempotently: apt-get runs only when something is
-# missing. Usage: tools/deps.sh build|run|test|runtime  (test includes build; run includes build)
+# missing. Usage: tools/deps.sh build|run|test|bench|runtime  (test, bench and run include build)
 #   runtime: only the shared libraries (and CA certificates) build/bpfdiag needs at run time,
 #            used by the Containerfile's runtime stage
 #   test:    also installs the Go tools the chart tests use (tools/install-go-tool.sh)
@@ -27,9 +27,10 @@ group=${1:-build}
 case "$group" in
 build | run) want=("${build_pkgs[@]}") ;;
 test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+bench) want=("${build_pkgs[@]}" stress-ng fio iperf3 libbpf-tools bpftool) ;;
 runtime) want=("${runtime_pkgs[@]}") ;;
 *)
-	echo "usage: $0 [--print] build|run|test|runtime" >&2
+	echo "usage: $0 [--print] build|run|test|bench|runtime" >&2
 	exit 2
 	;;
 esac
