@@ -9,6 +9,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -425,6 +427,43 @@ static char *read_pem(const char *flag, const char *path, char *err, size_t errl
 	return strbuf_steal(&sb, NULL);
 }
 
+/* Checks with GnuTLS, the library libmicrohttpd serves HTTPS with, that the certificate parses
+ * and the key goes with it: a clear reason at start, and libmicrohttpd never meets a file
+ * GnuTLS 3.7 leaks memory over. Returns 0 or -EINVAL with a reason in err. */
+static int tls_check(const struct http_server_opts *o, const char *cert, const char *key, char *err,
+		     size_t errlen)
+{
+	gnutls_datum_t c = { (unsigned char *)cert, (unsigned)strlen(cert) };
+	gnutls_datum_t k = { (unsigned char *)key, (unsigned)strlen(key) };
+	gnutls_certificate_credentials_t cred;
+	gnutls_x509_crt_t crt;
+	int r;
+
+	if (gnutls_x509_crt_init(&crt) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = gnutls_x509_crt_import(crt, &c, GNUTLS_X509_FMT_PEM);
+	gnutls_x509_crt_deinit(crt);
+	if (r < 0) {
+		snprintf(err, errlen, "--tls-cert %s: not a usable certificate: %s",
+			 o->tls_cert_file, gnutls_strerror(r));
+		return -EINVAL;
+	}
+	if (gnutls_certificate_allocate_credentials(&cred) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = gnutls_certificate_set_x509_key_mem(cred, &c, &k, GNUTLS_X509_FMT_PEM);
+	gnutls_certificate_free_credentials(cred);
+	if (r < 0) {
+		snprintf(err, errlen, "--tls-key %s with --tls-cert %s: %s", o->tls_key_file,
+			 o->tls_cert_file, gnutls_strerror(r));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static struct http_server *server_free(struct http_server *h)
 {
 	if (!h)
@@ -470,6 +509,9 @@ int http_server_start(const struct http_server_opts *o, const struct http_server
 		if (!(h->tls_cert = read_pem("--tls-cert", o->tls_cert_file, err, errlen)) ||
 		    !(h->tls_key = read_pem("--tls-key", o->tls_key_file, err, errlen)))
 			goto fail;
+		r = tls_check(o, h->tls_cert, h->tls_key, err, errlen);
+		if (r)
+			goto fail;
 		flags |= MHD_USE_TLS;
 		tls[0] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key };
 		tls[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert };
@@ -490,15 +532,16 @@ int http_server_start(const struct http_server_opts *o, const struct http_server
 		goto fail;
 	}
 	h->starting = 1;
-	h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, h, MHD_OPTION_LISTEN_SOCKET, h->fd,
+	/* The logger first: libmicrohttpd routes messages to it only from there on. */
+	h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER,
+				  mhd_log, h, MHD_OPTION_LISTEN_SOCKET, h->fd,
 				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
 				  MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 				  (unsigned)(HTTP_MAX_CONNECTIONS / 2),
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_SECONDS,
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_REQUEST_MEMORY,
-				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_ARRAY, tls,
-				  MHD_OPTION_END);
+				  MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
 	h->starting = 0;
 	if (!h->mhd) {
 		if (o->tls_cert_file)
