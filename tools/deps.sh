@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages bpfdiag needs, idempotently: apt-get runs only when something is
-# missing. Usage: tools/deps.sh build|run|test  (test includes build; run includes build).
+# missing, and for `test` the Python packages of tests/requirements.txt. Usage:
+# tools/deps.sh build|run|test  (test includes build; run includes build).
 set -euo pipefail
 
 build_pkgs=(cmake make pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 	libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev libncurses-dev
-	libprotobuf-c-dev protobuf-c-compiler)
-test_pkgs=(libcmocka-dev clang-format python3 curl procps util-linux)
+	libprotobuf-c-dev protobuf-c-compiler libgnutls28-dev)
+# prometheus ships promtool and the server the exporter tests scrape with; openssl makes their
+# self-signed certificates.
+test_pkgs=(libcmocka-dev clang-format python3 curl procps util-linux prometheus openssl)
+here="$(cd "$(dirname "$0")" && pwd)"
 
 case "${1:-build}" in
 build | run) want=("${build_pkgs[@]}") ;;
@@ -17,24 +21,55 @@ test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
 	;;
 esac
 
-missing=()
-for p in "${want[@]}"; do
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-		missing+=("$p")
-	fi
-done
-[ ${#missing[@]} -eq 0 ] && exit 0
+apt_install() {
+	local missing=() p
+	for p in "$@"; do
+		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+			missing+=("$p")
+		fi
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
 
-if [ "$(id -u)" != 0 ]; then
-	echo "bpfdiag: missing Debian packages: ${missing[*]}" >&2
-	echo "bpfdiag: run as root (or: sudo apt-get install ${missing[*]})" >&2
-	exit 1
+	if [ "$(id -u)" != 0 ]; then
+		echo "bpfdiag: missing Debian packages: ${missing[*]}" >&2
+		echo "bpfdiag: run as root (or: sudo apt-get install ${missing[*]})" >&2
+		exit 1
+	fi
+	if ! command -v apt-get >/dev/null; then
+		echo "bpfdiag: missing packages ${missing[*]} and no apt-get here; install them by hand" >&2
+		exit 1
+	fi
+	echo "bpfdiag: installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# Packages with daemons (prometheus) must not start them: tests start their own, on
+	# loopback. A policy-rc.d that says no does that (Docker images ship one already).
+	local policy=/usr/sbin/policy-rc.d made_policy=0
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1
+	fi
+	local rc=0
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+	[ "$made_policy" = 1 ] && rm -f "$policy"
+	return "$rc"
+}
+
+# tests/requirements.txt into the python3 the tests run with (the first on PATH, as CMake finds
+# it), when its modules are not importable yet.
+pip_install_test_deps() {
+	python3 -c 'import opentelemetry.proto.collector.metrics.v1.metrics_service_pb2' \
+		2>/dev/null && return 0
+	if ! python3 -m pip --version >/dev/null 2>&1; then
+		apt_install python3-pip
+	fi
+	echo "bpfdiag: installing Python test packages (tests/requirements.txt)" >&2
+	python3 -m pip install -q --disable-pip-version-check -r "$here/../tests/requirements.txt" ||
+		# Debian's own python3 refuses pip installs (PEP 668) unless told this machine is fine.
+		python3 -m pip install -q --disable-pip-version-check --break-system-packages \
+			-r "$here/../tests/requirements.txt"
+}
+
+apt_install "${want[@]}"
+if [ "${1:-build}" = test ]; then
+	pip_install_test_deps
 fi
-if ! command -v apt-get >/dev/null; then
-	echo "bpfdiag: missing packages ${missing[*]} and no apt-get here; install them by hand" >&2
-	exit 1
-fi
-echo "bpfdiag: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
