@@ -208,7 +208,7 @@ static void export_once(struct otlp_sender *s, const struct snapshot *snap, doub
 }
 
 /* Counts the attempt and logs what changed. */
-static void report(struct otlp_sender *s, const struct attempt *a, double next_in)
+static void report(struct otlp_sender *s, const struct attempt *a, double next_in, bool last)
 {
 	const char *url = s->cfg->url;
 	struct selfmetrics *m = s->stats;
@@ -250,16 +250,21 @@ static void report(struct otlp_sender *s, const struct attempt *a, double next_i
 		return;
 	}
 	s->failures++;
-	if (!s->failing || s->failing_kind != a->kind) {
+	if (last) {
+		say(s, OTLP_LOG_DEBUG, "otlp: last export at shutdown failed: %s", a->reason);
+	} else if (!s->failing || s->failing_kind != a->kind) {
 		if (a->kind == SM_OTLP_RETRYABLE)
 			say(s, OTLP_LOG_WARN,
-			    "otlp: export to %s failed: %s; retrying with backoff (next in %.1fs). "
+			    "otlp: export to %s failed: %s; retrying %s (next in %.1fs). "
 			    "Counts are cumulative, so nothing is lost meanwhile; further failures "
 			    "are counted in bpfdiag_agent_otlp_exports_total, not logged",
-			    url, a->reason, next_in);
+			    url, a->reason,
+			    a->retry_after >= 0 ? "when the receiver's Retry-After says" :
+						  "with backoff",
+			    next_in);
 		else
 			say(s, OTLP_LOG_WARN,
-			    "otlp: export to %s failed: %s; not retried (the next export in %.0fs "
+			    "otlp: export to %s failed: %s; not retried (the next export in %.1fs "
 			    "carries the totals); further failures are counted in "
 			    "bpfdiag_agent_otlp_exports_total, not logged",
 			    url, a->reason, next_in);
@@ -336,7 +341,7 @@ static void *run(void *arg)
 			next = t0 + c->interval;
 			delay = next - now_mono();
 		}
-		report(s, &a, delay > 0 ? delay : 0);
+		report(s, &a, delay > 0 ? delay : 0, false);
 		pthread_mutex_lock(&s->lock);
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -353,7 +358,7 @@ static void *run(void *arg)
 
 			__atomic_store_n(&s->flushing, 1, __ATOMIC_RELEASE);
 			export_once(s, snap, t, &a);
-			report(s, &a, 0);
+			report(s, &a, 0, true);
 		}
 		snapshot_unref(snap);
 	}
