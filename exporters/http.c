@@ -537,8 +537,7 @@ int http_server_start(const struct http_server_opts *o, const struct http_server
 				  mhd_log, h, MHD_OPTION_LISTEN_SOCKET, h->fd,
 				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-				  MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-				  (unsigned)(HTTP_MAX_CONNECTIONS / 2),
+				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_CLIENT,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_SECONDS,
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_REQUEST_MEMORY,
 				  MHD_OPTION_ARRAY, tls, MHD_OPTION_END);

@@ -10,7 +10,9 @@
 #include "selfmetrics.h"
 #include "snapshot.h"
 
-#define HTTP_MAX_CONNECTIONS 64
+/* Open connections: libmicrohttpd splits this among the worker threads, so 32 each. */
+#define HTTP_MAX_CONNECTIONS 128
+#define HTTP_MAX_PER_CLIENT 32 /* connections from one address */
 #define HTTP_TIMEOUT_SECONDS 10
 /* Worker threads: a render in progress leaves the others free for /healthz and /readyz. */
 #define HTTP_THREADS 4
