@@ -38,6 +38,9 @@ struct metric_desc {
 	const char *own_labels[METRIC_MAX_OWN_LABELS]; /* NULL when unused */
 	const char *otlp_name; /* OpenTelemetry name */
 	const char *otlp_unit; /* UCUM unit */
+	/* OTLP attribute names of own_labels, index for index (direction → disk.io.direction);
+	 * NULL entries keep the Prometheus label name. */
+	const char *otlp_attrs[METRIC_MAX_OWN_LABELS];
 };
 
 extern const struct metric_desc metric_descs[M_MAX];

@@ -31,6 +31,7 @@ struct snapshot *snapshot_new(size_t n)
 		for (int l = 0; l < LBL_MAX; l++)
 			s->series[i].labels[l] = empty;
 		s->series[i].cgroup_path = empty;
+		s->series[i].helm_chart = empty;
 	}
 	return s;
 }
@@ -137,6 +138,7 @@ struct snapshot *snapshot_unref(struct snapshot *s)
 		for (int l = 0; l < LBL_MAX; l++)
 			free_str(se->labels[l]);
 		free_str(se->cgroup_path);
+		free_str(se->helm_chart);
 		for (size_t p = 0; p < se->n_points; p++) {
 			for (int o = 0; o < METRIC_MAX_OWN_LABELS; o++)
 				free_str(se->points[p].own[o]);

@@ -62,6 +62,8 @@ struct snap_peer {
 struct snap_series {
 	char *labels[LBL_MAX]; /* never NULL; "" when unknown */
 	char *cgroup_path; /* the series' own cgroup, relative to the v2 mount */
+	char *helm_chart; /* helm.sh/chart of the workload, "" when unknown (OTLP resource only) */
+	double start_time; /* unix seconds its counters started from; 0: the agent's start */
 	uint64_t cgroup_id;
 	struct snap_point *points; /* ordered by metric id */
 	size_t n_points;

@@ -52,30 +52,33 @@ static void header(struct strbuf *out, const char *name, const char *type, const
 }
 
 /* Doubles the way Prometheus parses them: shortest round-trip form, and +Inf/-Inf/NaN. */
-static void value(struct strbuf *out, double v)
+static void format_value(char *buf, size_t len, double v)
 {
 	if (isnan(v))
-		strbuf_puts(out, "NaN");
+		snprintf(buf, len, "NaN");
 	else if (isinf(v))
-		strbuf_puts(out, v > 0 ? "+Inf" : "-Inf");
+		snprintf(buf, len, "%s", v > 0 ? "+Inf" : "-Inf");
 	else if (v == (double)(long long)v && fabs(v) < 1e15)
-		strbuf_printf(out, "%lld", (long long)v);
+		snprintf(buf, len, "%lld", (long long)v);
 	else {
 		/* Shortest of %.15g/%.17g that reads back as the same double. */
-		char buf[32];
-
-		snprintf(buf, sizeof(buf), "%.15g", v);
+		snprintf(buf, len, "%.15g", v);
 		if (strtod(buf, NULL) != v)
-			snprintf(buf, sizeof(buf), "%.17g", v);
-		strbuf_puts(out, buf);
+			snprintf(buf, len, "%.17g", v);
 	}
 }
 
-static void series_labels(struct strbuf *out, const struct snap_series *se,
-			  const struct snap_point *pt, const char *le)
+static void value(struct strbuf *out, double v)
 {
-	const struct metric_desc *d = &metric_descs[pt->metric];
+	char buf[32];
 
+	format_value(buf, sizeof(buf), v);
+	strbuf_puts(out, buf);
+}
+
+static void series_labels(struct strbuf *out, const struct metric_desc *d,
+			  const struct snap_series *se, const struct snap_point *pt, const char *le)
+{
 	strbuf_puts(out, "{");
 	for (int l = 0; l < LBL_MAX; l++) {
 		strbuf_printf(out, "%s%s=\"", l ? "," : "", series_label_names[l]);
@@ -93,43 +96,39 @@ static void series_labels(struct strbuf *out, const struct snap_series *se,
 	strbuf_puts(out, "}");
 }
 
-static void sample(struct strbuf *out, const char *name, const char *suffix,
+static void sample(struct strbuf *out, const struct metric_desc *d, const char *suffix,
 		   const struct snap_series *se, const struct snap_point *pt, const char *le,
 		   double v)
 {
-	strbuf_puts(out, name);
+	strbuf_puts(out, d->name);
 	strbuf_puts(out, suffix);
-	series_labels(out, se, pt, le);
+	series_labels(out, d, se, pt, le);
 	strbuf_puts(out, " ");
 	value(out, v);
 	strbuf_puts(out, "\n");
 }
 
-static void point(struct strbuf *out, const struct snap_series *se, const struct snap_point *pt)
+static void point(struct strbuf *out, const struct metric_desc *d, const struct snap_series *se,
+		  const struct snap_point *pt)
 {
-	const struct metric_desc *d = &metric_descs[pt->metric];
 	const struct snap_hist *h = pt->hist;
 	uint64_t cum = 0;
 	char le[32];
 
 	if (d->type != MT_HISTOGRAM) {
-		sample(out, d->name, "", se, pt, NULL, pt->value);
+		sample(out, d, "", se, pt, NULL, pt->value);
 		return;
 	}
 	if (!h)
 		return;
 	for (unsigned b = 0; b < h->n_bounds; b++) {
-		struct strbuf lb = STRBUF_INIT;
-
 		cum += h->counts[b];
-		value(&lb, h->bounds[b]);
-		snprintf(le, sizeof(le), "%s", lb.data ? lb.data : "0");
-		strbuf_reset(&lb);
-		sample(out, d->name, "_bucket", se, pt, le, (double)cum);
+		format_value(le, sizeof(le), h->bounds[b]);
+		sample(out, d, "_bucket", se, pt, le, (double)cum);
 	}
-	sample(out, d->name, "_bucket", se, pt, "+Inf", (double)h->count);
-	sample(out, d->name, "_sum", se, pt, NULL, h->sum);
-	sample(out, d->name, "_count", se, pt, NULL, (double)h->count);
+	sample(out, d, "_bucket", se, pt, "+Inf", (double)h->count);
+	sample(out, d, "_sum", se, pt, NULL, h->sum);
+	sample(out, d, "_count", se, pt, NULL, (double)h->count);
 }
 
 static void agent_metric(struct strbuf *out, const char *name, const char *type, const char *help,
@@ -206,14 +205,20 @@ static void agent_metrics(const struct snapshot *s, struct strbuf *out)
 
 int prom_encode(const struct snapshot *s, struct strbuf *out)
 {
+	return prom_encode_catalogue(s, metric_descs, M_MAX, out);
+}
+
+int prom_encode_catalogue(const struct snapshot *s, const struct metric_desc *cat, size_t n_cat,
+			  struct strbuf *out)
+{
 	/* Points of a series are ordered by metric id: one cursor per series walks them once,
 	 * so rendering is linear in the number of points. */
 	size_t *cursor = calloc(s->n_series ? s->n_series : 1, sizeof(*cursor));
 
 	if (!cursor)
 		return -ENOMEM;
-	for (unsigned m = 0; m < M_MAX; m++) {
-		const struct metric_desc *d = &metric_descs[m];
+	for (unsigned m = 0; m < n_cat; m++) {
+		const struct metric_desc *d = &cat[m];
 		static const char *const types[] = { "counter", "gauge", "histogram" };
 
 		header(out, d->name, types[d->type], d->help);
@@ -222,7 +227,7 @@ int prom_encode(const struct snapshot *s, struct strbuf *out)
 
 			while (cursor[i] < se->n_points &&
 			       (unsigned)se->points[cursor[i]].metric == m)
-				point(out, se, &se->points[cursor[i]++]);
+				point(out, d, se, &se->points[cursor[i]++]);
 		}
 	}
 	free(cursor);

@@ -16,6 +16,7 @@
 #include "http.h"
 #include "log.h"
 #include "rules.h"
+#include "otlp_sender.h"
 #include "version.h"
 
 struct agent_opts {
@@ -33,12 +34,16 @@ struct agent_opts {
 	double window, warmup;
 	const char *rules_config;
 	bool check_config;
+	const char *tls_cert, *tls_key, *auth_token_file;
+	const char *otlp_endpoint;
+	double otlp_interval; /* 0: OTEL_METRIC_EXPORT_INTERVAL or the default */
 };
 
 struct agent {
 	struct snapshot_slot slot;
 	int ready;
 	struct rules_engine *rules;
+	struct selfmetrics stats; /* the exporters' own counters */
 };
 
 static const char usage_text[] =
@@ -57,8 +62,16 @@ static const char usage_text[] =
 	"  --window SEC            rule evaluation window (default 600)\n"
 	"  --warmup SEC            container age before runtime rules may fire (default 300)\n"
 	"  --rules-config FILE     JSON thresholds per rule, rules on/off (docs/RULES.md)\n"
-	"  --check-config          validate the options and --rules-config, then exit\n"
+	"  --check-config          validate the options, --rules-config and OTLP settings, then exit\n"
 	"  --pin-dir DIR|none      pinned maps directory (default /sys/fs/bpf/bpfdiag)\n"
+	"  --tls-cert FILE, --tls-key FILE\n"
+	"                          serve HTTPS with this PEM certificate and key\n"
+	"  --auth-token-file FILE  require Authorization: Bearer <token> for /metrics and /api\n"
+	"                          (re-read when the file changes; /healthz, /readyz stay open)\n"
+	"  --otlp-endpoint URL     OTLP/HTTP metrics export to URL/v1/metrics\n"
+	"                          [OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT]\n"
+	"                          (default off; OTEL_EXPORTER_OTLP_* variables apply)\n"
+	"  --otlp-interval SEC     OTLP export period [OTEL_METRIC_EXPORT_INTERVAL in ms] (default 60)\n"
 	"  --log-level LEVEL       error, warn, info or debug (default info)\n"
 	"  --net-probe MODE        auto, tracepoint (sock_send/recv_length, Linux >= 6.3) or\n"
 	"                          cgroup-skb (the fallback); default auto\n"
@@ -107,7 +120,12 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		{ "window", required_argument, NULL, 'W' },
 		{ "warmup", required_argument, NULL, 'U' },
 		{ "rules-config", required_argument, NULL, 'R' },
-		{ "check-config", no_argument, NULL, 'C' },
+		{ "check-config", no_argument, NULL, 'X' },
+		{ "tls-cert", required_argument, NULL, 'C' },
+		{ "tls-key", required_argument, NULL, 'K' },
+		{ "auth-token-file", required_argument, NULL, 'T' },
+		{ "otlp-endpoint", required_argument, NULL, 'O' },
+		{ "otlp-interval", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -207,8 +225,27 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		case 'R':
 			o->rules_config = optarg;
 			break;
-		case 'C':
+		case 'X':
 			o->check_config = true;
+			break;
+		case 'C':
+			o->tls_cert = optarg;
+			break;
+		case 'K':
+			o->tls_key = optarg;
+			break;
+		case 'T':
+			o->auth_token_file = optarg;
+			break;
+		case 'O':
+			o->otlp_endpoint = optarg;
+			break;
+		case 'I':
+			if (cli_parse_seconds(optarg, 86400, &o->otlp_interval))
+				return cli_error(
+					"agent",
+					"bad --otlp-interval '%s': want seconds in (0, 86400]",
+					optarg);
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -254,6 +291,13 @@ static struct snapshot *get_snapshot(void *ctx)
 	return snapshot_slot_get(&((struct agent *)ctx)->slot);
 }
 
+static void otlp_log(void *ctx, enum otlp_log_level level, const char *line)
+{
+	_Static_assert((int)OTLP_LOG_DEBUG == (int)LOG_DEBUG, "log levels line up");
+	(void)ctx;
+	log_msg((enum log_level)level, "%s", line);
+}
+
 static bool is_ready(void *ctx)
 {
 	return __atomic_load_n(&((struct agent *)ctx)->ready, __ATOMIC_ACQUIRE);
@@ -265,6 +309,8 @@ int do_agent(int argc, char **argv)
 	struct agent a = { 0 };
 	struct engine *e = NULL;
 	struct http_server *http = NULL;
+	struct otlp_sender *otlp = NULL;
+	struct otlp_config oc = { 0 };
 	struct engine_opts eo;
 	struct rules_config rcfg;
 	char err[512], host[HOST_NAME_MAX + 1] = "";
@@ -278,10 +324,6 @@ int do_agent(int argc, char **argv)
 	rules_config_default(&rcfg, o.window, o.warmup);
 	if (o.rules_config && rules_config_load(o.rules_config, &rcfg, err, sizeof(err)))
 		return cli_error("agent", "--rules-config %s: %s", o.rules_config, err);
-	if (o.check_config) {
-		printf("configuration OK\n");
-		return 0;
-	}
 	a.rules = rules_new(&rcfg);
 	if (!a.rules)
 		return cli_error("agent", "out of memory");
@@ -309,12 +351,30 @@ int do_agent(int argc, char **argv)
 	}
 
 	struct http_server_ops ops = { .snapshot = get_snapshot, .ready = is_ready, .ctx = &a };
+	struct http_server_opts hopts = { .listen = o.listen,
+					  .tls_cert_file = o.tls_cert,
+					  .tls_key_file = o.tls_key,
+					  .auth_token_file = o.auth_token_file,
+					  .stats = &a.stats };
 
-	/* Bind first: a port in use is the most common start-up mistake, and it is cheap. */
-	if (http_server_start(o.listen, &ops, &http, err, sizeof(err))) {
+	if (otlp_config_load(&oc, o.otlp_endpoint, o.otlp_interval, NULL, err, sizeof(err))) {
 		r = cli_error("agent", "%s", err);
 		goto cleanup;
 	}
+	a.stats.otlp_enabled = oc.url != NULL;
+	if (o.check_config) {
+		printf("configuration OK\n");
+		r = 0;
+		goto cleanup;
+	}
+	/* Bind first: a port in use is the most common start-up mistake, and it is cheap. */
+	if (http_server_start(&hopts, &ops, &http, err, sizeof(err))) {
+		r = cli_error("agent", "%s", err);
+		goto cleanup;
+	}
+	if (o.auth_token_file && !o.tls_cert)
+		log_warn("--auth-token-file without --tls-cert: the token crosses the network in "
+			 "clear text");
 	eo = (struct engine_opts){ .cgroup_root = o.cgroup_root,
 				   .proc_root = o.proc_root,
 				   .pin_dir = o.pin_dir,
@@ -331,6 +391,18 @@ int do_agent(int argc, char **argv)
 		 "collecting every %gs; probes: %s",
 		 BPFDIAG_VERSION, BPFDIAG_REVISION, o.node_name, engine__cgroup_root(e), o.listen,
 		 http_server_port(http), o.interval, engine__features(e));
+	if (oc.url) {
+		struct otlp_sender_ops sops = { .snapshot = get_snapshot,
+						.log = otlp_log,
+						.ctx = &a };
+
+		if (otlp_sender_start(&oc, &sops, &a.stats, &otlp, err, sizeof(err))) {
+			r = cli_error("agent", "%s", err);
+			goto cleanup;
+		}
+		log_info("otlp: exporting to %s every %gs (%s, timeout %gs)", oc.url, oc.interval,
+			 oc.gzip ? "gzip" : "uncompressed", oc.timeout);
+	}
 
 	for (;;) {
 		struct snapshot *s = NULL;
@@ -366,6 +438,8 @@ int do_agent(int argc, char **argv)
 	}
 	r = 0;
 cleanup:
+	otlp = otlp_sender_stop(otlp);
+	otlp_config_free(&oc);
 	http = http_server_stop(http);
 	e = engine__close(e);
 	snapshot_slot_destroy(&a.slot);

@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
 # Installs the Debian packages bpfdiag needs, idempotently: apt-get runs only when something is
-# missing. Usage: tools/deps.sh build|run|test|bench|runtime  (test, bench and run include build)
+# missing, and for `test` the Python packages of tests/requirements.txt and the Go tools the
+# chart tests use. Usage: tools/deps.sh [--print] build|run|test|bench|runtime
+#   build, run: what `make` and `make run` need; test and bench include build
 #   runtime: only the shared libraries (and CA certificates) build/bpfdiag needs at run time,
 #            used by the Containerfile's runtime stage
-#   test:    also installs the Go tools the chart tests use (tools/install-go-tool.sh)
-# tools/deps.sh --print GROUP lists a group's packages, one per line, and installs nothing.
+#   --print GROUP lists a group's packages, one per line, and installs nothing.
 set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
 
 # gcc builds user space (the code is -Werror clean with gcc, not with clang as host compiler);
 # clang only compiles the BPF programs.
 build_pkgs=(gcc libc6-dev cmake make pkg-config clang llvm libbpf-dev bpftool libelf-dev
 	zlib1g-dev libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev libncurses-dev
-	libprotobuf-c-dev protobuf-c-compiler)
+	libprotobuf-c-dev protobuf-c-compiler libgnutls28-dev)
 runtime_pkgs=(libbpf1 libelf1 zlib1g libmicrohttpd12 libjson-c5 libcurl4 libncursesw6
-	libprotobuf-c1 ca-certificates)
-# python3-yaml: rendered chart manifests; buildah + mmdebstrap: the container image test.
+	libprotobuf-c1 libgnutls30 ca-certificates)
+# mount, e2fsprogs: fake pods' volumes; python3-yaml: rendered chart manifests; buildah and
+# mmdebstrap: the container image test; prometheus: promtool and the server the exporter tests
+# scrape with; openssl: their self-signed certificates.
 test_pkgs=(libcmocka-dev clang-format python3 curl procps util-linux mount e2fsprogs
-	python3-yaml buildah mmdebstrap)
+	python3-yaml buildah mmdebstrap prometheus openssl)
+bench_pkgs=(stress-ng fio iperf3 libbpf-tools bpftool)
 
 print=0
 if [ "${1:-}" = --print ]; then
@@ -27,7 +33,7 @@ group=${1:-build}
 case "$group" in
 build | run) want=("${build_pkgs[@]}") ;;
 test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
-bench) want=("${build_pkgs[@]}" stress-ng fio iperf3 libbpf-tools bpftool) ;;
+bench) want=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
 runtime) want=("${runtime_pkgs[@]}") ;;
 *)
 	echo "usage: $0 [--print] build|run|test|bench|runtime" >&2
@@ -39,37 +45,64 @@ if [ $print = 1 ]; then
 	exit 0
 fi
 
+apt_install() {
+	local missing=() p
+	for p in "$@"; do
+		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+			missing+=("$p")
+		fi
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+
+	if [ "$(id -u)" != 0 ]; then
+		echo "bpfdiag: missing Debian packages: ${missing[*]}" >&2
+		echo "bpfdiag: run as root (or: sudo apt-get install ${missing[*]})" >&2
+		exit 1
+	fi
+	if ! command -v apt-get >/dev/null; then
+		echo "bpfdiag: missing packages ${missing[*]} and no apt-get here; install them by hand" >&2
+		exit 1
+	fi
+	echo "bpfdiag: installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# Packages with daemons (prometheus) must not start them: tests start their own, on
+	# loopback. A policy-rc.d that says no does that (Docker images ship one already).
+	local policy=/usr/sbin/policy-rc.d made_policy=0
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1
+	fi
+	local rc=0
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+	[ "$made_policy" = 1 ] && rm -f "$policy"
+	return "$rc"
+}
+
+# tests/requirements.txt into the python3 the tests run with (the first on PATH, as CMake finds
+# it), when its modules are not importable yet.
+pip_install_test_deps() {
+	python3 -c 'import opentelemetry.proto.collector.metrics.v1.metrics_service_pb2' \
+		2>/dev/null && return 0
+	if ! python3 -m pip --version >/dev/null 2>&1; then
+		apt_install python3-pip
+	fi
+	echo "bpfdiag: installing Python test packages (tests/requirements.txt)" >&2
+	python3 -m pip install -q --disable-pip-version-check -r "$here/../tests/requirements.txt" ||
+		# Debian's own python3 refuses pip installs (PEP 668) unless told this machine is fine.
+		python3 -m pip install -q --disable-pip-version-check --break-system-packages \
+			-r "$here/../tests/requirements.txt"
+}
+
 install_go_tools() {
 	# Failures here only warn: the chart tests retry the install and report the cause.
-	[ "$group" = test ] || return 0
 	for tool in helm promql-check; do
-		"$(dirname "$0")/install-go-tool.sh" "$tool" >/dev/null ||
+		"$here/install-go-tool.sh" "$tool" >/dev/null ||
 			echo "bpfdiag: could not install $tool; the chart tests will fail" >&2
 	done
 }
 
-missing=()
-for p in "${want[@]}"; do
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-		missing+=("$p")
-	fi
-done
-if [ ${#missing[@]} -eq 0 ]; then
+apt_install "${want[@]}"
+if [ "$group" = test ]; then
+	pip_install_test_deps
 	install_go_tools
-	exit 0
 fi
-
-if [ "$(id -u)" != 0 ]; then
-	echo "bpfdiag: missing Debian packages: ${missing[*]}" >&2
-	echo "bpfdiag: run as root (or: sudo apt-get install ${missing[*]})" >&2
-	exit 1
-fi
-if ! command -v apt-get >/dev/null; then
-	echo "bpfdiag: missing packages ${missing[*]} and no apt-get here; install them by hand" >&2
-	exit 1
-fi
-echo "bpfdiag: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-install_go_tools

@@ -148,7 +148,7 @@ def metric_catalogue(path=os.path.join(REPO, "docs", "METRICS.md")):
             continue
         if not line.startswith("|"):
             continue
-        cells = [c.strip() for c in line.strip("|").split("|")]
+        cells = [c.replace("`", "").strip() for c in line.strip("|").split("|")]
         if section == "series labels" and cells[0] not in ("label", "") and \
                 not cells[0].startswith("-"):
             series.update(l.strip() for l in cells[0].split(","))

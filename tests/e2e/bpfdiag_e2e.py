@@ -5,6 +5,7 @@ import os
 import re
 import secrets
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -110,19 +111,24 @@ class FakePod:
 
 
 class Agent:
-    """`bpfdiag agent` on a loopback port of its choosing; the port is read from its log."""
+    """`bpfdiag agent` on a loopback port of its choosing; the port is read from its log.
+    env: extra environment variables; ca_file: speak HTTPS, trusting this certificate;
+    token: send it as a bearer token."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, env=None, ca_file=None, token=None):
         self.args = list(args)
+        self.env = dict(os.environ, **(env or {}))
+        self.ssl = ssl.create_default_context(cafile=ca_file) if ca_file else None
+        self.token = token
         self.proc = None
         self.port = None
-        self.log_path = "/tmp/bpfdiag-e2e-agent-%d.log" % os.getpid()
+        self.log_path = "/tmp/bpfdiag-e2e-agent-%d-%d.log" % (os.getpid(), id(self))
 
     def __enter__(self):
         self.log = open(self.log_path, "w+")
         self.proc = subprocess.Popen(
             [BIN, "agent", "--listen", "127.0.0.1:0", "--kube-api", "none"] + self.args,
-            stderr=self.log, stdout=self.log)
+            stderr=self.log, stdout=self.log, env=self.env)
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -146,10 +152,17 @@ class Agent:
         with open(self.log_path) as f:
             return f.read()
 
-    def get(self, path):
+    def url(self, path=""):
+        return "%s://127.0.0.1:%d%s" % ("https" if self.ssl else "http", self.port, path)
+
+    def get(self, path, token=None, headers=None):
+        """(status, text) of GET path; token overrides the agent's (False: send none)."""
+        token = self.token if token is None else token
+        req = urllib.request.Request(self.url(path), headers=dict(headers or {}))
+        if token:
+            req.add_header("Authorization", "Bearer " + token)
         try:
-            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path),
-                                        timeout=10) as r:
+            with urllib.request.urlopen(req, timeout=10, context=self.ssl) as r:
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
