@@ -195,9 +195,14 @@ static void draw_header(struct view *v, int widths[TOP_COL_MAX])
 	     " bpfdiag top  node %s  %s  %s  every %gs", s && s->node[0] ? s->node : "?",
 	     top_source__name(v->src), t, v->o->interval);
 	if (!s) {
-		put(2, 0, A_BOLD,
-		    top_source__in_process(v->src) ? "starting the in-process collector..." :
-						     "reading the agent...");
+		if (v->error[0])
+			putf(2, 0, pair_attr(v, PAIR_BAD) | A_BOLD, "UNREACHABLE: %s (retrying)",
+			     v->error);
+		else
+			put(2, 0, A_BOLD,
+			    top_source__in_process(v->src) ?
+				    "starting the in-process collector..." :
+				    "reading the agent...");
 		return;
 	}
 	/* Line 1: node totals. */
