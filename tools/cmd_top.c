@@ -184,6 +184,15 @@ static void wait_interval(double sec)
 		nanosleep(&ts, NULL);
 }
 
+/* In-process rates need an interval between two collections (the first ran at open). */
+static void wait_rates(const struct top_source *src, const struct top_opts *o)
+{
+	double since = top_source__since_fetch(src), want = fmin(o->interval, 1);
+
+	if (top_source__in_process(src) && since < want)
+		wait_interval(want - since);
+}
+
 /* Without a terminal, with --once or --json: tables (or documents) on stdout. */
 static int run_text(struct top_source *src, const struct top_opts *o)
 {
@@ -244,22 +253,17 @@ int do_top(int argc, char **argv)
 	r = top_source__open(o.agent, &src, err, sizeof(err));
 	if (r)
 		return cli_error("top", "%s", err);
-	if (top_source__in_process(src) && (o.once || o.json || !full)) {
-		/* Rates need an interval between two collections. */
-		double since = top_source__since_fetch(src), want = fmin(o.interval, 1);
-
-		if (since < want)
-			wait_interval(want - since);
-	}
 	if (full && !o.once && !o.json) {
 		struct top_view_opts vo = { .interval = o.interval, .sort = o.sort, .stop = &stop };
 
 		r = top_view_run(src, &vo, err, sizeof(err));
 		if (r == -ENOTTY) {
 			fprintf(stderr, "bpfdiag top: %s; printing tables instead\n", err);
+			wait_rates(src, &o);
 			r = run_text(src, &o);
 		}
 	} else {
+		wait_rates(src, &o);
 		r = run_text(src, &o);
 	}
 	top_source__close(src);

@@ -1,6 +1,7 @@
 #include "top_view.h"
 
 #include <curses.h>
+#include <term.h>
 #include <errno.h>
 #include <locale.h>
 #include <math.h>
@@ -662,9 +663,17 @@ int top_view_run(struct top_source *src, const struct top_view_opts *o, char *er
 	struct view v = { .src = src, .o = o, .sort = o->sort };
 	SCREEN *scr;
 	double next;
+	int terr = 0;
 
 	/* Wide characters for the terminal only: numbers keep the C locale's decimal point. */
 	setlocale(LC_CTYPE, "");
+	/* Ask terminfo first: a failed newterm() leaks its half-made screen. */
+	if (setupterm(NULL, STDOUT_FILENO, &terr) != OK) {
+		snprintf(err, errlen, "cannot drive terminal '%s'",
+			 getenv("TERM") ? getenv("TERM") : "(TERM unset)");
+		return -ENOTTY;
+	}
+	del_curterm(cur_term);
 	scr = newterm(NULL, stdout, stdin);
 	if (!scr) {
 		snprintf(err, errlen, "cannot drive terminal '%s'",

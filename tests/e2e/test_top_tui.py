@@ -309,6 +309,18 @@ class TopTui(unittest.TestCase):
         self.assertEqual(names(pod_rows(s)), expected_order("cpu"))  # last data stays
         self.quit(t)
 
+    def test_unknown_terminal_falls_back_to_text(self):
+        t = Tmux("--agent", self.agent.url, "--interval", "0.5",
+                 env={"TERM": "no-such-terminal"})
+        self.addCleanup(t.close)
+        s = t.wait("bpfdiag top - ", what="a plain-text table")
+        self.assertIn("WK-05,RS-01", s)
+        t.keys("C-c")
+        s = t.wait("TOP-EXIT=")
+        self.assertIn("TOP-EXIT=0", s)
+        self.assertIn("cannot drive terminal 'no-such-terminal'; printing tables instead",
+                      t.stderr())
+
     def test_quit_restores_terminal(self):
         for how in ("q", "C-c", "TERM"):
             t = self.start()
