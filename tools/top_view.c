@@ -444,8 +444,9 @@ static void draw_findings(struct view *v, int y0, int y1)
 		putf(y0 + 1, 0, A_NORMAL, "findings %s", s->findings_note);
 	else if (!shown)
 		put(y0 + 1, 0, A_NORMAL, "no findings for the workloads shown");
-	if (p.n && v->findings_top >= p.n)
-		v->findings_top = p.n - 1;
+	/* Scrolling stops when the last line reaches the bottom. */
+	if (rows > 0 && v->findings_top + (size_t)rows > p.n)
+		v->findings_top = p.n > (size_t)rows ? p.n - (size_t)rows : 0;
 	for (int i = 0; i < rows && v->findings_top + (size_t)i < p.n; i++)
 		put(y0 + 1 + i, 0, p.attr[v->findings_top + (size_t)i],
 		    p.text[v->findings_top + (size_t)i]);
@@ -553,7 +554,7 @@ static void prompt_key(struct view *v, int ch)
 /* Returns true when the next fetch should happen now. */
 static bool key(struct view *v, int ch)
 {
-	int page = LINES - HEADER_LINES - 2;
+	int page = LINES - HEADER_LINES - 1; /* the table's rows, between header and bottom bar */
 
 	if (page < 1)
 		page = 1;
@@ -640,10 +641,12 @@ static bool key(struct view *v, int ch)
 	case 'j':
 		select_row(v, 1);
 		break;
-	case KEY_PPAGE:
+	case KEY_PPAGE: /* the view and the selection move by a page */
+		v->top = v->top > (size_t)page ? v->top - (size_t)page : 0;
 		select_row(v, -page);
 		break;
 	case KEY_NPAGE:
+		v->top += (size_t)page;
 		select_row(v, page);
 		break;
 	case KEY_HOME:

@@ -309,6 +309,43 @@ class TopTui(unittest.TestCase):
         self.assertEqual(names(pod_rows(s)), expected_order("cpu"))  # last data stays
         self.quit(t)
 
+    def test_scrolling(self):
+        # More pods and findings than fit: the selection scrolls the table, the panel scrolls.
+        pods = [fake.pod("bulk", "p%02d" % i, "uid-%02d" % i, "Deployment", "w%02d" % i, "",
+                         [fake.container("c", fake.hexid("%x" % (i % 16)), i,
+                                         cpu=(100 - i) / 100)]) for i in range(80)]
+        findings = [{"namespace": "bulk", "workload_kind": "Deployment",
+                     "workload": "w%02d" % i, "helm_release": "", "rule": "RS-%02d" % i,
+                     "severity": "medium", "suggested_kind": "", "message": "finding %02d" % i,
+                     "evidence": {"n": i}, "since": "2024-05-01T00:00:00Z"} for i in range(40)]
+        self.agent.set("/api/v1/pods", {"node": "big", "time": 0, "pods": pods})
+        self.agent.set("/api/v1/findings", {"findings": findings})
+        t = Tmux("--agent", self.agent.url, "--interval", "0.5", height=30)
+        self.addCleanup(t.close)
+        s = t.wait("p00")
+        shown = names(pod_rows(s))
+        self.assertEqual(shown[0], "p00")
+        self.assertLess(len(shown), 80)
+        self.assertNotIn("p79", s)
+        t.keys("End")
+        s = t.wait(lambda s: "p79" in s and "p00" not in s, what="the last pod")
+        self.assertEqual(names(pod_rows(s))[-1], "p79")
+        t.keys("PPage")
+        s = t.wait(lambda s: "p79" not in s, what="a page up")
+        t.keys("Home")
+        t.wait(lambda s: "p00" in s and "p79" not in s, what="the first pod")
+        t.keys("f")
+        s = t.wait("FINDINGS 40 shown")
+        self.assertIn("finding 00", s)
+        self.assertNotIn("finding 39", s)
+        t.keys(*["NPage"] * 20)
+        s = t.wait(lambda s: "finding 39" in s and "finding 00" not in s,
+                   what="the panel's end")
+        t.keys("Up")
+        t.keys(*["PPage"] * 30)
+        t.wait(lambda s: "finding 00" in s, what="the panel's start")
+        self.quit(t)
+
     def test_unknown_terminal_falls_back_to_text(self):
         t = Tmux("--agent", self.agent.url, "--interval", "0.5",
                  env={"TERM": "no-such-terminal"})

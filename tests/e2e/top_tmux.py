@@ -121,12 +121,12 @@ class Tmux:
 
 def table(screen):
     """(title line, [row lines]) of the pods table on a screen: the lines after the column
-    title up to the first blank line or the findings panel."""
+    title up to the first blank line, the findings panel or the bottom bar."""
     lines = screen.splitlines()
     for i, l in enumerate(lines):
         if re.match(r"^\s*(NAMESPACE\s+)?POD\s", l) and "CPU%" in l:
             rows = []
-            for r in lines[i + 1:]:
+            for r in lines[i + 1:len(lines) - 1]:  # the last line is the key/prompt bar
                 if not r.strip() or r.startswith(" FINDINGS"):
                     break
                 rows.append(r)
