@@ -19,9 +19,9 @@ runtime_pkgs=(libbpf1 libelf1 zlib1g libmicrohttpd12 libjson-c5 libcurl4 libncur
 	libprotobuf-c1 libgnutls30 ca-certificates)
 # mount, e2fsprogs: fake pods' volumes; python3-yaml: rendered chart manifests; buildah and
 # mmdebstrap: the container image test; prometheus: promtool and the server the exporter tests
-# scrape with; openssl: their self-signed certificates.
+# scrape with; openssl: their self-signed certificates; tmux: the full-screen top tests.
 test_pkgs=(libcmocka-dev clang-format python3 curl procps util-linux mount e2fsprogs
-	python3-yaml buildah mmdebstrap prometheus openssl)
+	python3-yaml buildah mmdebstrap prometheus openssl tmux)
 bench_pkgs=(stress-ng fio iperf3 libbpf-tools bpftool)
 
 print=0

@@ -1,0 +1,465 @@
+/* bpfdiag top's model over hand-written agent documents: parsing pods and findings, tagging
+ * pods with their workload's findings, agent health from /metrics text, sorting, filtering,
+ * expansion, column layout and row formatting. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "top_model.h"
+
+/* Two Kubernetes pods (one with two containers) and one local-mode cgroup. */
+static const char pods_doc[] =
+	"{\"node\":\"n1\",\"time\":1000.5,\"pods\":["
+	"{\"namespace\":\"shop\",\"pod\":\"db-0\",\"uid\":\"u-db\",\"workload_kind\":\"Deployment\","
+	"\"workload\":\"db\",\"helm_release\":\"shop-db\",\"cpu_cores\":0.5,\"containers\":["
+	"{\"name\":\"pg\",\"id\":\"c1\",\"cgroup_id\":11,\"cgroup_path\":\"/kubepods/pg\","
+	"\"cpu_cores\":0.2,\"runqueue_p99_seconds\":0.004,\"disk_read_bytes_per_second\":100,"
+	"\"disk_write_bytes_per_second\":5000,\"disk_iops\":10,\"fs_write_bytes_per_second\":4000,"
+	"\"fsync_per_second\":7,\"network_receive_bytes_per_second\":1,"
+	"\"network_transmit_bytes_per_second\":2,\"retransmits_per_second\":0,"
+	"\"listening_ports\":[5432,9187]},"
+	"{\"name\":\"exporter\",\"id\":\"c2\",\"cgroup_id\":12,\"cgroup_path\":\"/kubepods/ex\","
+	"\"cpu_cores\":0.3,\"runqueue_p99_seconds\":0.001,\"disk_write_bytes_per_second\":1000,"
+	"\"fsync_per_second\":1,\"network_receive_bytes_per_second\":10,"
+	"\"network_transmit_bytes_per_second\":20}]},"
+	"{\"namespace\":\"web\",\"pod\":\"front-abc\",\"uid\":\"u-front\","
+	"\"workload_kind\":\"Deployment\",\"workload\":\"front\",\"helm_release\":\"web\","
+	"\"cpu_cores\":0.1,\"containers\":[{\"name\":\"nginx\",\"id\":\"ABCDEF\","
+	"\"cpu_cores\":0.1,\"network_receive_bytes_per_second\":900000,"
+	"\"network_transmit_bytes_per_second\":100000,\"retransmits_per_second\":2.5}]},"
+	"{\"namespace\":\"\",\"pod\":\"\",\"uid\":\"\",\"workload_kind\":\"SystemdService\","
+	"\"workload\":\"cron.service\",\"helm_release\":\"\",\"cpu_cores\":0.9,"
+	"\"containers\":[{\"name\":\"\",\"id\":\"\",\"cgroup_path\":\"/system.slice/cron.service\","
+	"\"cpu_cores\":0.9}]}]}";
+
+static const char findings_doc[] =
+	"{\"findings\":["
+	"{\"namespace\":\"shop\",\"workload_kind\":\"Deployment\",\"workload\":\"db\","
+	"\"helm_release\":\"shop-db\",\"rule\":\"RS-01\",\"severity\":\"medium\","
+	"\"suggested_kind\":\"\",\"message\":\"no memory limit\",\"evidence\":{},"
+	"\"since\":\"2024-01-01T00:00:00Z\"},"
+	"{\"namespace\":\"shop\",\"workload_kind\":\"Deployment\",\"workload\":\"db\","
+	"\"helm_release\":\"shop-db\",\"rule\":\"WK-05\",\"severity\":\"high\","
+	"\"suggested_kind\":\"StatefulSet\",\"message\":\"fsyncs into a PVC\","
+	"\"evidence\":{\"fsync_per_second\":42.5,\"listening_port\":5432,\"bad\":\"x\"},"
+	"\"since\":\"2024-01-01T00:00:00Z\"},"
+	"{\"namespace\":\"shop\",\"workload_kind\":\"Deployment\",\"workload\":\"db\","
+	"\"rule\":\"WK-05\",\"severity\":\"high\",\"message\":\"same rule again\"},"
+	"{\"namespace\":\"\",\"workload_kind\":\"SystemdService\",\"workload\":\"cron.service\","
+	"\"rule\":\"SC-03\",\"severity\":\"low\",\"message\":\"local\"},"
+	"{\"namespace\":\"other\",\"workload_kind\":\"Deployment\",\"workload\":\"db\","
+	"\"rule\":\"WK-13\",\"severity\":\"critical\",\"message\":\"another namespace\"}]}";
+
+static struct top_snapshot *parse(void)
+{
+	struct top_snapshot *s = NULL;
+
+	assert_int_equal(top_snapshot_parse(pods_doc, &s), 0);
+	assert_non_null(s);
+	return s;
+}
+
+static const struct top_pod *pod_named(const struct top_snapshot *s, const char *workload)
+{
+	for (size_t i = 0; i < s->n_pods; i++) {
+		if (strcmp(s->pods[i].workload, workload) == 0)
+			return &s->pods[i];
+	}
+	fail_msg("no pod of workload %s", workload);
+	return NULL;
+}
+
+static void test_parse_pods(void **state)
+{
+	struct top_snapshot *s = parse();
+	const struct top_pod *db = pod_named(s, "db"), *cron = pod_named(s, "cron.service");
+
+	(void)state;
+	assert_string_equal(s->node, "n1");
+	assert_true(s->time == 1000.5);
+	assert_int_equal(s->n_pods, 3);
+	assert_string_equal(db->ns, "shop");
+	assert_string_equal(db->pod, "db-0");
+	assert_string_equal(db->release, "shop-db");
+	assert_string_equal(db->key, "u-db");
+	assert_int_equal(db->n_ctrs, 2);
+	assert_string_equal(db->ctrs[0].name, "pg");
+	assert_int_equal(db->ctrs[0].cgroup_id, 11);
+	assert_string_equal(db->ctrs[0].ports, "5432,9187");
+	assert_string_equal(db->ctrs[1].ports, "");
+	/* Pod rates: sums, except run-queue p99 (the worst container's); CPU is the pod's own. */
+	assert_float_equal(db->r.cpu_pct, 50, 1e-9);
+	assert_float_equal(db->r.runq_p99, 0.004, 1e-12);
+	assert_float_equal(db->r.disk_r, 100, 1e-9);
+	assert_float_equal(db->r.disk_w, 6000, 1e-9);
+	assert_float_equal(db->r.iops, 10, 1e-9);
+	assert_float_equal(db->r.fs_w, 4000, 1e-9);
+	assert_float_equal(db->r.fsync, 8, 1e-9);
+	assert_float_equal(db->r.net_rx, 11, 1e-9);
+	assert_float_equal(db->r.net_tx, 22, 1e-9);
+	assert_string_equal(db->finding_ids, "");
+	/* Local mode has no uid: the key is built from the names. */
+	assert_string_equal(cron->key, "/SystemdService/cron.service/");
+	assert_float_equal(s->total.cpu_pct, 150, 1e-9);
+	assert_float_equal(s->total.net_rx, 900011, 1e-9);
+	assert_float_equal(s->total.runq_p99, 0.004, 1e-12);
+	assert_false(s->findings_known);
+	top_snapshot_free(s);
+}
+
+static void test_parse_rejects(void **state)
+{
+	static const char *const bad[] = {
+		"", "not json", "[]", "{\"findings\":[]}", "{\"pods\":{}}", "{\"pods\":3}"
+	};
+	struct top_snapshot *s = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(top_snapshot_parse(bad[i], &s), -EINVAL);
+		assert_null(s);
+	}
+	assert_int_equal(top_snapshot_parse(NULL, &s), -EINVAL);
+	/* Wrong types inside are tolerated: they read as empty or zero. */
+	assert_int_equal(top_snapshot_parse("{\"pods\":[{\"namespace\":5,\"cpu_cores\":\"x\","
+					    "\"containers\":7},3]}",
+					    &s),
+			 0);
+	assert_int_equal(s->n_pods, 1);
+	assert_string_equal(s->pods[0].ns, "");
+	assert_float_equal(s->pods[0].r.cpu_pct, 0, 0);
+	assert_int_equal(s->pods[0].n_ctrs, 0);
+	top_snapshot_free(s);
+}
+
+static void test_findings_tag_pods(void **state)
+{
+	struct top_snapshot *s = parse();
+	const struct top_pod *db, *front, *cron;
+	char ev[256];
+
+	(void)state;
+	assert_int_equal(top_snapshot_set_findings(s, findings_doc), 0);
+	assert_true(s->findings_known);
+	assert_int_equal(s->n_findings, 5);
+	/* Worst first, then by namespace, workload, kind, rule. */
+	assert_string_equal(s->findings[0].rule, "WK-13");
+	assert_int_equal(s->findings[0].sev, TOP_SEV_CRITICAL);
+	assert_string_equal(s->findings[1].rule, "WK-05");
+	assert_string_equal(s->findings[3].rule, "RS-01");
+	assert_string_equal(s->findings[4].rule, "SC-03");
+	db = pod_named(s, "db");
+	front = pod_named(s, "front");
+	cron = pod_named(s, "cron.service");
+	/* A rule appears once, worst first; the same workload name elsewhere does not count. */
+	assert_string_equal(db->finding_ids, "WK-05,RS-01");
+	assert_int_equal(db->worst, TOP_SEV_HIGH);
+	assert_string_equal(front->finding_ids, "");
+	assert_int_equal(front->worst, TOP_SEV_NONE);
+	assert_string_equal(cron->finding_ids, "SC-03");
+	/* Evidence keeps numbers only, in document order. */
+	assert_int_equal(s->findings[1].n_ev, 2);
+	assert_string_equal(top_fmt_evidence(&s->findings[1], ev, sizeof(ev)),
+			    "fsync_per_second=42.5 listening_port=5432");
+	assert_string_equal(s->findings[1].suggested, "StatefulSet");
+	/* A document that is not a findings document leaves the snapshot as it was. */
+	assert_int_equal(top_snapshot_set_findings(s, "{\"pods\":[]}"), -EINVAL);
+	assert_int_equal(top_snapshot_set_findings(s, "{\"findings\":{}}"), -EINVAL);
+	assert_int_equal(s->n_findings, 5);
+	/* A new document replaces the findings and the tags. */
+	assert_int_equal(top_snapshot_set_findings(s, "{\"findings\":[]}"), 0);
+	assert_int_equal(s->n_findings, 0);
+	assert_string_equal(pod_named(s, "db")->finding_ids, "");
+	top_snapshot_free(s);
+}
+
+static void test_health_from_prom(void **state)
+{
+	static const char text[] =
+		"# HELP bpfdiag_agent_collections_total Map collections completed.\n"
+		"# TYPE bpfdiag_agent_collections_total counter\n"
+		"bpfdiag_agent_collections_total 42\n"
+		"bpfdiag_agent_collection_errors_total 2\n"
+		"bpfdiag_agent_collection_duration_seconds 0.25\n"
+		"bpfdiag_agent_start_time_seconds 1.7e9\n"
+		"bpfdiag_agent_probe_up{family=\"cpu\"} 1\n"
+		"bpfdiag_agent_probe_up{note=\"a \\\"q\\\", b\",family=\"net\"} 0\n"
+		"bpfdiag_agent_probe_up{family=\"fs\"} 0\n"
+		"bpfdiag_agent_map_overflow_total{map=\"a\"} 3\n"
+		"bpfdiag_agent_map_overflow_total{map=\"b\"} 4\n"
+		"bpfdiag_cpu_seconds_total{pod=\"x\"} 99\n"
+		"bpfdiag_agent_broken_line\n"
+		"bpfdiag_agent_collections_totalx 7";
+	struct top_health h = { 0 };
+	struct top_snapshot *s = parse();
+	char line[512];
+
+	(void)state;
+	assert_int_equal(top_health_parse_prom(&h, text), 10);
+	assert_true(h.known);
+	assert_float_equal(h.collections, 42, 0);
+	assert_float_equal(h.collection_errors, 2, 0);
+	assert_float_equal(h.collection_seconds, 0.25, 1e-12);
+	assert_float_equal(h.start_time, 1.7e9, 0);
+	assert_float_equal(h.map_overflow, 7, 0);
+	assert_int_equal(h.probes_total, 3);
+	assert_int_equal(h.probes_up, 1);
+	assert_string_equal(h.probes_down, "net fs");
+
+	/* Unknown health says why; errors make it DEGRADED; old data makes it STALE. */
+	snprintf(s->health_note, sizeof(s->health_note), "HTTP 401 from /metrics");
+	assert_int_equal(top_health_line(s, 1001, 15, line, sizeof(line)), 1);
+	assert_non_null(strstr(line, "UNKNOWN"));
+	assert_non_null(strstr(line, "HTTP 401"));
+	s->health = h;
+	assert_int_equal(top_health_line(s, 1001, 15, line, sizeof(line)), 1);
+	assert_int_equal(strncmp(line, "DEGRADED: 42 collections, 2 errors, 7 map overflows", 51),
+			 0);
+	assert_non_null(strstr(line, "probes 1/3 up (down: net fs)"));
+	assert_non_null(strstr(line, "data 0.5s old"));
+	assert_int_equal(top_health_line(s, 1100, 15, line, sizeof(line)), 2);
+	assert_int_equal(strncmp(line, "STALE:", 6), 0);
+	s->health = (struct top_health){ 0 };
+	assert_int_equal(top_health_parse_prom(&s->health,
+					       "bpfdiag_agent_collections_total 5\n"
+					       "bpfdiag_agent_probe_up{family=\"cpu\"} 1\n"),
+			 2);
+	assert_int_equal(top_health_line(s, 1001, 15, line, sizeof(line)), 0);
+	assert_int_equal(strncmp(line,
+				 "OK: 5 collections, 0 errors, 0 map overflows, probes 1/1 up", 59),
+			 0);
+	top_snapshot_free(s);
+}
+
+/* The workloads of the visible rows, "," separated (containers as "ctr:<name>"). */
+static const char *order(const struct top_snapshot *s, enum top_sort key,
+			 const struct top_filter *f, const struct top_keyset *exp)
+{
+	static char buf[512];
+	struct top_row *rows = NULL;
+	size_t n = 0, len = 0;
+
+	assert_int_equal(top_rows_build(s, key, f, exp, &rows, &n), 0);
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s%s", i ? "," : "",
+					rows[i].ctr ? "ctr:" : "",
+					rows[i].ctr ? rows[i].ctr->name : rows[i].pod->workload);
+	free(rows);
+	return buf;
+}
+
+static void test_sort(void **state)
+{
+	struct top_snapshot *s = parse();
+	enum top_sort k;
+
+	(void)state;
+	assert_string_equal(order(s, TOP_SORT_CPU, NULL, NULL), "cron.service,db,front");
+	assert_string_equal(order(s, TOP_SORT_NET, NULL, NULL), "front,db,cron.service");
+	assert_string_equal(order(s, TOP_SORT_DISK, NULL, NULL), "db,cron.service,front");
+	assert_string_equal(order(s, TOP_SORT_FSYNC, NULL, NULL), "db,cron.service,front");
+	assert_string_equal(order(s, TOP_SORT_RETRANS, NULL, NULL), "front,cron.service,db");
+	assert_string_equal(order(s, TOP_SORT_RUNQ, NULL, NULL), "db,cron.service,front");
+	/* By name: namespace first (local mode's empty one sorts first), then workload. */
+	assert_string_equal(order(s, TOP_SORT_NAME, NULL, NULL), "cron.service,db,front");
+	for (int i = 0; i < TOP_SORT_MAX; i++) {
+		assert_int_equal(top_sort_parse(top_sort_name((enum top_sort)i), &k), 0);
+		assert_int_equal(k, i);
+	}
+	assert_int_equal(top_sort_parse("memory", &k), -EINVAL);
+	assert_int_equal(top_sort_parse("net", &k), 0);
+	assert_int_equal(k, TOP_SORT_NET);
+	top_snapshot_free(s);
+}
+
+static void test_filter_and_expand(void **state)
+{
+	struct top_snapshot *s = parse();
+	struct top_keyset exp = { 0 };
+	struct top_filter f = { 0 };
+
+	(void)state;
+	assert_int_equal(top_snapshot_set_findings(s, findings_doc), 0);
+	f = (struct top_filter){ .ns = "shop" };
+	assert_string_equal(order(s, TOP_SORT_CPU, &f, NULL), "db");
+	f = (struct top_filter){ .ns = "sho" }; /* namespace and release match exactly */
+	assert_string_equal(order(s, TOP_SORT_CPU, &f, NULL), "");
+	f = (struct top_filter){ .release = "web" };
+	assert_string_equal(order(s, TOP_SORT_CPU, &f, NULL), "front");
+	f = (struct top_filter){ .text = "abcdef" }; /* a container id, any case */
+	assert_string_equal(order(s, TOP_SORT_CPU, &f, NULL), "front");
+	f = (struct top_filter){ .text = "wk-05" }; /* a finding id */
+	assert_string_equal(order(s, TOP_SORT_CPU, &f, NULL), "db");
+	f = (struct top_filter){ .text = "system.slice" }; /* a cgroup path */
+	assert_string_equal(order(s, TOP_SORT_CPU, &f, NULL), "cron.service");
+	f = (struct top_filter){ .ns = "shop", .text = "front" };
+	assert_string_equal(order(s, TOP_SORT_CPU, &f, NULL), "");
+	f = (struct top_filter){ .ns = "", .release = "", .text = "" };
+	assert_string_equal(order(s, TOP_SORT_CPU, &f, NULL), "cron.service,db,front");
+	/* Findings filter the same way. */
+	f = (struct top_filter){ .ns = "shop" };
+	assert_true(top_finding_matches(&s->findings[1], &f));
+	assert_false(top_finding_matches(&s->findings[0], &f));
+	f = (struct top_filter){ .text = "PVC" };
+	assert_true(top_finding_matches(&s->findings[1], &f));
+	assert_false(top_finding_matches(&s->findings[3], &f));
+
+	/* Expanded pods are followed by their containers, sorted by the same key. */
+	assert_int_equal(top_keyset_toggle(&exp, "u-db"), 0);
+	assert_true(top_keyset_has(&exp, "u-db"));
+	assert_string_equal(order(s, TOP_SORT_CPU, NULL, &exp),
+			    "cron.service,db,ctr:exporter,ctr:pg,front");
+	assert_string_equal(order(s, TOP_SORT_DISK, NULL, &exp),
+			    "db,ctr:pg,ctr:exporter,cron.service,front");
+	f = (struct top_filter){ .text = "front" };
+	assert_string_equal(order(s, TOP_SORT_CPU, &f, &exp), "front");
+	assert_int_equal(top_keyset_toggle(&exp, "u-front"), 0);
+	assert_int_equal(top_keyset_toggle(&exp, "u-db"), 0);
+	assert_false(top_keyset_has(&exp, "u-db"));
+	assert_string_equal(order(s, TOP_SORT_CPU, NULL, &exp), "cron.service,db,front,ctr:nginx");
+	top_keyset_clear(&exp);
+	assert_int_equal(exp.n, 0);
+	top_snapshot_free(s);
+}
+
+static int line_width(const int w[TOP_COL_MAX])
+{
+	int sum = -1;
+
+	for (int i = 0; i < TOP_COL_MAX; i++)
+		sum += w[i] ? w[i] + 1 : 0;
+	return sum;
+}
+
+static void test_layout(void **state)
+{
+	int w[TOP_COL_MAX], d[TOP_COL_MAX];
+	char line[1024];
+
+	(void)state;
+	top_layout(0, d);
+	for (int i = 0; i < TOP_COL_MAX; i++)
+		assert_true(d[i] > 0);
+	assert_int_equal(d[TOP_COL_WORKLOAD], 34);
+	/* Wide: every column, the spare room to workload and pod, the line exactly as wide. */
+	top_layout(240, w);
+	assert_int_equal(line_width(w), 240);
+	assert_true(w[TOP_COL_WORKLOAD] > d[TOP_COL_WORKLOAD]);
+	assert_true(w[TOP_COL_POD] > d[TOP_COL_POD]);
+	assert_int_equal(w[TOP_COL_CPU], d[TOP_COL_CPU]);
+	/* The last column is not padded. */
+	assert_int_equal((int)strlen(top_format_title(w, line, sizeof(line))),
+			 240 - w[TOP_COL_FINDINGS] + (int)strlen("FINDINGS"));
+	/* Between: text columns shrink, nothing hidden, still exactly as wide. */
+	top_layout(150, w);
+	assert_int_equal(line_width(w), 150);
+	for (int i = 0; i < TOP_COL_MAX; i++)
+		assert_true(w[i] > 0);
+	/* Narrow: KIND goes first, then retransmits; pod, workload, CPU and findings stay. */
+	top_layout(130, w);
+	assert_int_equal(w[TOP_COL_KIND], 0);
+	assert_true(w[TOP_COL_RETRANS] > 0);
+	assert_true(line_width(w) <= 130);
+	assert_null(strstr(top_format_title(w, line, sizeof(line)), "KIND"));
+	assert_non_null(strstr(line, "FINDINGS"));
+	top_layout(90, w);
+	assert_int_equal(w[TOP_COL_RETRANS], 0);
+	assert_int_equal(w[TOP_COL_IOPS], 0);
+	assert_true(line_width(w) <= 90);
+	for (int c = 0; c < TOP_COL_MAX; c++) {
+		if (c == TOP_COL_POD || c == TOP_COL_WORKLOAD || c == TOP_COL_CPU ||
+		    c == TOP_COL_FINDINGS)
+			assert_true(w[c] > 0);
+	}
+	assert_int_equal(top_column_offset(w, TOP_COL_POD), w[TOP_COL_NS] + 1);
+	assert_int_equal(top_sort_column(TOP_SORT_FSYNC), TOP_COL_FSYNC);
+	assert_int_equal(top_sort_column(TOP_SORT_NAME), -1);
+}
+
+static void test_format_rows(void **state)
+{
+	struct top_snapshot *s = parse();
+	struct top_keyset exp = { 0 };
+	struct top_row *rows = NULL;
+	size_t n = 0;
+	int w[TOP_COL_MAX];
+	char line[1024], title[1024], b[32];
+
+	(void)state;
+	assert_int_equal(top_snapshot_set_findings(s, findings_doc), 0);
+	assert_int_equal(top_keyset_toggle(&exp, "u-db"), 0);
+	assert_int_equal(top_rows_build(s, TOP_SORT_DISK, NULL, &exp, &rows, &n), 0);
+	assert_int_equal(n, 5);
+	top_layout(0, w);
+	top_format_title(w, title, sizeof(title));
+	top_format_row(&rows[0], w, '-', line, sizeof(line));
+	/* Columns line up with the titles. */
+	assert_int_equal(strncmp(line + top_column_offset(w, TOP_COL_POD), "-db-0 ", 6), 0);
+	assert_int_equal(strncmp(title + top_column_offset(w, TOP_COL_FINDINGS), "FINDINGS", 8), 0);
+	assert_string_equal(line + top_column_offset(w, TOP_COL_FINDINGS), "WK-05,RS-01");
+	assert_int_equal(strncmp(line + top_column_offset(w, TOP_COL_RELEASE), "shop-db ", 8), 0);
+	assert_int_equal(strncmp(line + top_column_offset(w, TOP_COL_CPU), "  50.0 ", 7), 0);
+	assert_int_equal(strncmp(line + top_column_offset(w, TOP_COL_RUNQ), "  4.0ms ", 8), 0);
+	assert_int_equal(strncmp(line + top_column_offset(w, TOP_COL_DISK_W), "   5.9K ", 8), 0);
+	assert_int_equal(strncmp(line + top_column_offset(w, TOP_COL_FSYNC), "   8.0 ", 7), 0);
+	/* A container row: indented name with its ports, no namespace, its id as workload. */
+	top_format_row(&rows[1], w, 0, line, sizeof(line));
+	assert_int_equal(strncmp(line, "               ", 15), 0);
+	assert_int_equal(strncmp(line + top_column_offset(w, TOP_COL_POD), "  pg :5432,9187 ", 16),
+			 0);
+	assert_int_equal(strncmp(line + top_column_offset(w, TOP_COL_WORKLOAD), "c1 ", 3), 0);
+	free(rows);
+	/* Long values: '~' where text was cut; paths keep their end, names their start. */
+	{
+		struct top_pod p = { .ns = "a-very-long-namespace-name",
+				     .pod = "p",
+				     .kind = "Cgroup",
+				     .workload = "/system.slice/some-long-unit-name-here.service",
+				     .release = "",
+				     .finding_ids = "" };
+		struct top_row r = { .pod = &p };
+
+		top_format_row(&r, w, 0, line, sizeof(line));
+		assert_int_equal(strncmp(line, "a-very-long-n~ p ", 17), 0);
+		assert_int_equal(strncmp(line + top_column_offset(w, TOP_COL_WORKLOAD),
+					 "~/some-long-unit-name-here.service ", 35),
+				 0);
+		assert_int_equal(strncmp(line + top_column_offset(w, TOP_COL_RELEASE), "- ", 2), 0);
+	}
+	assert_string_equal(top_fmt_bytes(512, b, sizeof(b)), "512B");
+	assert_string_equal(top_fmt_bytes(1536, b, sizeof(b)), "1.5K");
+	assert_string_equal(top_fmt_bytes(41943040, b, sizeof(b)), "40.0M");
+	assert_string_equal(top_fmt_count(12.54, b, sizeof(b)), "12.5");
+	assert_string_equal(top_fmt_count(25000, b, sizeof(b)), "25.0k");
+	assert_string_equal(top_fmt_seconds(0, b, sizeof(b)), "0");
+	assert_string_equal(top_fmt_seconds(0.00085, b, sizeof(b)), "850us");
+	assert_string_equal(top_fmt_seconds(2.05, b, sizeof(b)), "2.05s");
+	assert_int_equal(top_severity_parse("HIGH"), TOP_SEV_HIGH);
+	assert_int_equal(top_severity_parse("bogus"), TOP_SEV_NONE);
+	assert_string_equal(top_severity_tag(TOP_SEV_CRITICAL), "CRIT");
+	top_keyset_clear(&exp);
+	top_snapshot_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_pods),
+		cmocka_unit_test(test_parse_rejects),
+		cmocka_unit_test(test_findings_tag_pods),
+		cmocka_unit_test(test_health_from_prom),
+		cmocka_unit_test(test_sort),
+		cmocka_unit_test(test_filter_and_expand),
+		cmocka_unit_test(test_layout),
+		cmocka_unit_test(test_format_rows),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
