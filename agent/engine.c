@@ -2,6 +2,7 @@
 #include "cgroup_tree.h"
 #include "collector.h"
 #include "idmap.h"
+#include "kube_meta.h"
 #include "log.h"
 
 #include <errno.h>
@@ -21,6 +22,7 @@ struct series {
 	uint64_t cgroup_id;
 	uint64_t cpu_ns; /* accumulated from member deltas: survives members going away */
 	uint64_t prev_cpu_ns;
+	size_t members; /* cgroups keyed to it; a re-keyed series left with none is dropped */
 };
 
 /* A cgroup id seen in the BPF maps. */
@@ -30,6 +32,10 @@ struct cg {
 	uint64_t gen;
 	unsigned resolve_tries;
 	struct series *series; /* NULL until the id resolves to a path */
+	double first_seen; /* monotonic; 0 when seen by the first collection */
+	uint64_t kube_gen; /* metadata generation its labels were computed at */
+	bool kube_labelled; /* labels come from Kubernetes metadata */
+	bool kube_pending; /* its pod is known, its container id not yet */
 };
 
 struct engine {
@@ -39,6 +45,7 @@ struct engine {
 	struct idmap *cgs; /* id → struct cg */
 	struct idmap *series; /* hash → struct series chain */
 	size_t n_series;
+	struct kube_meta *kube;
 	uint64_t gen;
 	double start_time;
 	double last_time;
@@ -178,6 +185,54 @@ static struct series *series_get(struct engine *e, const char *labels[LBL_MAX], 
 	return s;
 }
 
+/* Drops a member from s, and s itself once no cgroup is keyed to it. */
+static void series_release(struct engine *e, struct series *s)
+{
+	struct series *head, **pp;
+
+	if (--s->members > 0)
+		return;
+	head = idmap_get(e->series, s->hash);
+	for (pp = &head; *pp && *pp != s; pp = &(*pp)->next)
+		;
+	if (!*pp)
+		return;
+	*pp = s->next;
+	/* Delete, then put: the map then never needs to grow, so this cannot fail. */
+	idmap_del(e->series, s->hash);
+	if (head)
+		idmap_put(e->series, s->hash, head);
+	e->n_series--;
+	series_free(s);
+}
+
+/* Overrides local labels with Kubernetes metadata when the cgroup's pod is known. kl holds the
+ * strings. Returns true when it did. */
+static bool kube_labels(struct engine *e, const struct cgroup_ident *id, struct cg *c,
+			struct kube_labels *kl, const char *labels[LBL_MAX])
+{
+	int r;
+
+	c->kube_pending = false;
+	if (!e->kube || (id->kind != CGROUP_KUBE_CONTAINER && id->kind != CGROUP_KUBE_POD))
+		return false;
+	/* Pod-level cgroups (the pod slice, crio-conmon) are labelled as the sandbox. */
+	r = kube_meta__labels(e->kube, id->pod_uid,
+			      id->kind == CGROUP_KUBE_CONTAINER ? id->container_id : "",
+			      c->first_seen, kl);
+	if (r) {
+		c->kube_pending = r == -EAGAIN;
+		return false;
+	}
+	labels[LBL_NAMESPACE] = kl->ns;
+	labels[LBL_POD] = kl->pod;
+	labels[LBL_CONTAINER] = kl->container;
+	labels[LBL_WORKLOAD_KIND] = kl->workload_kind;
+	labels[LBL_WORKLOAD] = kl->workload;
+	labels[LBL_HELM_RELEASE] = kl->helm_release;
+	return true;
+}
+
 int engine__open(const struct engine_opts *opts, struct engine **ret, char *err, size_t errlen)
 {
 	struct collector_opts copts = { .pin_dir = opts->pin_dir,
@@ -206,6 +261,7 @@ int engine__open(const struct engine_opts *opts, struct engine **ret, char *err,
 		return -ENOMEM;
 	}
 	e->node = strdup(opts->node_name ? opts->node_name : "");
+	e->kube = opts->kube;
 	e->cgs = idmap_new();
 	e->series = idmap_new();
 	e->tree = cgroup_tree_new(root);
@@ -283,6 +339,8 @@ static void on_cpu(void *ctx, uint64_t cgid, uint64_t ns)
 			rc->err = -ENOMEM;
 			return;
 		}
+		/* What the first collection finds predates the agent: its age is unknown. */
+		c->first_seen = rc->e->collections ? now_mono() : 0;
 	}
 	if (c->gen != rc->e->gen) {
 		c->gen = rc->e->gen;
@@ -291,21 +349,72 @@ static void on_cpu(void *ctx, uint64_t cgid, uint64_t ns)
 	c->raw_ns += ns;
 }
 
-static int resolve(struct engine *e, uint64_t cgid, struct cg *c)
+/* Computes the labels of a cgroup; they point into *id, *kl and the tree's path. Returns
+ * -ENOENT when its path is unknown. */
+static int cg_labels(struct engine *e, uint64_t cgid, struct cg *c, struct cgroup_ident *id,
+		     struct kube_labels *kl, const char *labels[LBL_MAX], const char **ret_path,
+		     bool *ret_kube)
 {
 	const char *path = cgroup_tree_lookup(e->tree, cgid);
-	const char *labels[LBL_MAX];
-	struct cgroup_ident id;
 
 	if (!path)
 		return -ENOENT;
-	if (cgroup_path_parse(path, &id)) {
+	if (cgroup_path_parse(path, id)) {
 		/* Not a path we can classify: keep it as a plain cgroup, never drop it. */
-		memset(&id, 0, sizeof(id));
+		memset(id, 0, sizeof(*id));
 	}
-	engine_local_labels(&id, path, labels);
+	engine_local_labels(id, path, labels);
+	*ret_kube = kube_labels(e, id, c, kl, labels);
+	*ret_path = path;
+	return 0;
+}
+
+static int resolve(struct engine *e, uint64_t cgid, struct cg *c, uint64_t kgen)
+{
+	const char *labels[LBL_MAX], *path;
+	struct cgroup_ident id;
+	struct kube_labels kl;
+	bool kube;
+
+	if (cg_labels(e, cgid, c, &id, &kl, labels, &path, &kube))
+		return -ENOENT;
+	c->kube_gen = kgen;
+	c->kube_labelled = kube;
 	c->series = series_get(e, labels, path, cgid);
-	return c->series ? 0 : -ENOMEM;
+	if (!c->series)
+		return -ENOMEM;
+	c->series->members++;
+	return 0;
+}
+
+/* Metadata changed (or arrived after the cgroup was first collected): when the cgroup's labels
+ * change, it moves to the new series with its whole history (last_raw_ns = 0, so the next
+ * delta is its cumulative total) and the old series goes once it has no member left. Labels
+ * never fall back from Kubernetes to local mode: a deleted pod keeps its attribution. */
+static int relabel(struct engine *e, uint64_t cgid, struct cg *c, uint64_t kgen)
+{
+	const char *labels[LBL_MAX], *path;
+	struct cgroup_ident id;
+	struct kube_labels kl;
+	struct series *s;
+	bool kube;
+
+	c->kube_gen = kgen;
+	if (cg_labels(e, cgid, c, &id, &kl, labels, &path, &kube))
+		return 0; /* gone from the tree: keep what it had */
+	if (!kube && c->kube_labelled)
+		return 0;
+	s = series_get(e, labels, path, cgid);
+	if (!s)
+		return -ENOMEM;
+	if (s == c->series)
+		return 0;
+	s->members++;
+	series_release(e, c->series);
+	c->series = s;
+	c->last_raw_ns = 0;
+	c->kube_labelled = kube;
+	return 0;
 }
 
 static int cmp_series(const void *a, const void *b)
@@ -351,6 +460,8 @@ static int build_snapshot(struct engine *e, double dt, struct snapshot **ret)
 	qsort(s->series, s->n_series, sizeof(*s->series), cmp_series);
 	if (e->node[0] && !(s->node = strdup(e->node)))
 		goto oom;
+	if (e->kube && kube_meta__fill_snapshot(e->kube, s))
+		goto oom;
 	*ret = s;
 	return 0;
 oom:
@@ -364,7 +475,7 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 	struct read_ctx rc = { .e = e };
 	double t0 = now_mono(), dt;
 	struct collector_counters counters = { 0 };
-	uint64_t unresolved = 0, key;
+	uint64_t unresolved = 0, key, kgen = e->kube ? kube_meta__generation(e->kube) : 0;
 	bool need_scan = false, scanned = false;
 	struct snapshot *s = NULL;
 	size_t pos = 0;
@@ -398,7 +509,7 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 			continue;
 		if (!c->series && (scanned || c->resolve_tries == 0)) {
 			c->resolve_tries++;
-			r = resolve(e, key, c);
+			r = resolve(e, key, c, kgen);
 			if (r == -ENOMEM)
 				goto out;
 		}
@@ -406,6 +517,9 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 			unresolved++;
 			continue;
 		}
+		if (e->kube && (c->kube_gen != kgen || c->kube_pending) &&
+		    (r = relabel(e, key, c, kgen)))
+			goto out;
 		/* Delta accumulation: counts stay monotonic whatever happens to members. */
 		if (c->raw_ns >= c->last_raw_ns)
 			c->series->cpu_ns += c->raw_ns - c->last_raw_ns;

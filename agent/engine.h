@@ -14,9 +14,11 @@ struct engine_opts {
 	const char *pin_dir; /* NULL or "": no pinning */
 	const char *node_name;
 	uint32_t max_cgroups; /* 0: default */
+	struct kube_meta *kube; /* NULL: local mode; else borrowed, must outlive the engine */
 };
 
 struct engine;
+struct kube_meta;
 
 /* Opens the collector and the cgroup index. Returns 0, or a negative errno with a one-line
  * reason in err. */
