@@ -64,13 +64,14 @@ static const char *const source_what[SRC_MAX] = {
 	[SRC_HPA] = "list horizontalpodautoscalers",
 };
 
-/* Causes that end with the next successful request (and may be logged again after it). The
- * others describe data and are logged once per process. */
+/* Causes that end with the next successful request (and are logged again if they come back
+ * after it). The others describe the data (malformed, invalid, too large, limits) and are
+ * logged once per process. */
 #define TRANSIENT_ERRS                                                              \
 	((1u << KERR_UNREACHABLE) | (1u << KERR_TIMEOUT) | (1u << KERR_TLS) |       \
 	 (1u << KERR_UNAUTHORIZED) | (1u << KERR_FORBIDDEN) | (1u << KERR_SERVER) | \
 	 (1u << KERR_HTTP) | (1u << KERR_STALLED) | (1u << KERR_TRUNCATED) |        \
-	 (1u << KERR_WATCH_ERROR) | (1u << KERR_TOKEN) | (1u << KERR_MALFORMED))
+	 (1u << KERR_WATCH_ERROR) | (1u << KERR_TOKEN))
 
 #define LIST_PAGE 500
 #define LIST_TIMEOUT_MS 60000L
@@ -590,12 +591,13 @@ static enum watch_end do_watch(struct kube_meta *km, unsigned *ret_events)
 	} else if (wc.error_event) {
 		end = W_FAILED;
 	} else if (wc.desync) {
-		failure(km, SRC_PODS, KERR_MALFORMED, true,
+		failure(km, SRC_PODS, KERR_MALFORMED, false,
 			"the watch stream is not a sequence of JSON objects: reconnecting");
 	} else if (r == -ENOMEM) {
 		failure(km, SRC_PODS, KERR_LIMIT, false, "out of memory applying a watch event");
 	} else if (r < 0) {
-		failure(km, SRC_PODS, h.err, true, "watch: %s", h.msg);
+		/* A silent stream is restarted; only failing to reconnect makes an outage. */
+		failure(km, SRC_PODS, h.err, h.err != KERR_STALLED, "watch: %s", h.msg);
 	} else if (h.status == 410) {
 		failure(km, SRC_PODS, KERR_EXPIRED, false,
 			"watch resourceVersion expired (410 Gone): relisting");
