@@ -6,7 +6,7 @@ set -euo pipefail
 build_pkgs=(cmake make pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 	libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev libncurses-dev
 	libprotobuf-c-dev protobuf-c-compiler)
-test_pkgs=(libcmocka-dev clang-format python3 curl procps util-linux)
+test_pkgs=(libcmocka-dev clang-format python3 curl procps util-linux openssl)
 
 case "${1:-build}" in
 build | run) want=("${build_pkgs[@]}") ;;

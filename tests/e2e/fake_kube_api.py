@@ -19,6 +19,7 @@ import copy
 import json
 import random
 import socket
+import ssl
 import threading
 import time
 import urllib.parse
@@ -43,8 +44,9 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeKubeApi:
-    def __init__(self, node="test-node", token=None, page_size=None):
+    def __init__(self, node="test-node", token=None, page_size=None, tls=None):
         self.node = node
+        self.tls = tls  # (certfile, keyfile): serve https
         self.token = token  # when set, requests without "Bearer <token>" get 401
         self.page_size = page_size  # server-side cap on list pages (None: honour limit)
         self.cond = threading.Condition()
@@ -56,6 +58,7 @@ class FakeKubeApi:
         self.seq = 0
         self.requests = []  # (kind, path, query, headers)
         self.faults = {"list": [], "watch": [], "get": []}
+        self.tls_failures = 0  # handshakes the client gave up on
         self.watchers = 0  # watch connections open
         self.live = 0  # watches streaming events (past replay and faults)
         self.end_gen = 0  # bumping it ends the open watches
@@ -83,6 +86,11 @@ class FakeKubeApi:
         else:
             raise RuntimeError("cannot bind 127.0.0.1:%d" % port)
         self.port = self.server.server_address[1]
+        if self.tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*self.tls)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True,
+                                                 do_handshake_on_connect=False)
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
@@ -111,7 +119,7 @@ class FakeKubeApi:
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % ("https" if self.tls else "http", self.port)
 
     # ---- state ----
 
@@ -225,6 +233,23 @@ class FakeKubeApi:
 
             def log_message(self, *args):
                 pass
+
+            def setup(self):
+                self.tls_failed = False
+                if isinstance(self.request, ssl.SSLSocket):
+                    self.request.settimeout(5)
+                    try:
+                        self.request.do_handshake()  # in this thread, not the accept loop
+                    except (ssl.SSLError, OSError):
+                        self.tls_failed = True
+                        with api.cond:
+                            api.tls_failures += 1
+                    self.request.settimeout(None)
+                super().setup()
+
+            def handle(self):
+                if not self.tls_failed:
+                    super().handle()
 
             def send_json(self, code, obj):
                 body = json.dumps(obj).encode()
