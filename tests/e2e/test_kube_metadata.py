@@ -147,7 +147,8 @@ class KubeMetadata(unittest.TestCase):
                 ("late", "cgroupfs", "burstable", "cri-containerd"),
                 ("outage", "systemd", "burstable", "cri-containerd")]
         pods = {k: e2e.FakePod(d, q, r) for k, d, q, r in keys}
-        with fk.FakeKubeApi(node=ke.NODE) as api:
+        # pages of 3 pods: the first list takes three requests (continue tokens)
+        with fk.FakeKubeApi(node=ke.NODE, page_size=3) as api:
             for p in pods.values():
                 p.__enter__()
             try:
@@ -201,6 +202,7 @@ class KubeMetadata(unittest.TestCase):
             # what was asked of the API: the node's pods, a watch from the list's version
             lists = [q for k, p, q, h in api.requests if k == "list"]
             self.assertEqual(lists[0]["fieldSelector"], "spec.nodeName=" + ke.NODE)
+            self.assertEqual([q.get("continue") for q in lists], [None, "3", "6"])
             watches = [q for k, p, q, h in api.requests if k == "watch"]
             self.assertEqual(watches[0]["allowWatchBookmarks"], "true")
             self.assertEqual(watches[0]["resourceVersion"], listed_rv)
@@ -273,6 +275,20 @@ class KubeMetadata(unittest.TestCase):
                 self.assertIsNotNone(labelled(agent, cid, want), want)
             self.assertEqual(agent.log_count("API server answers again"), 1)
             self.assertEqual(agent.value("bpfdiag_agent_kube_relists_total"), 0)
+
+            # down again; a pod is deleted and the history compacted meanwhile: the watch
+            # gets 410 Gone, the relist drops the pod it no longer lists
+            api.stop()
+            wait_for(lambda: agent.value("bpfdiag_agent_kube_api_up") == 0, what="down again")
+            api.delete_pod(pods["op"].uid)
+            api.compact()
+            api.start(port=api.port)
+            wait_for(lambda: agent.value("bpfdiag_agent_kube_relists_total") == 1,
+                     what="relist after 410", agent=agent)
+            wait_for(lambda: not agent.series("bpfdiag_pod_info", uid=pods["op"].uid),
+                     what="pod deleted while away", agent=agent)
+            self.assertEqual(len(agent.series("bpfdiag_pod_info")), 7)
+            self.assertTrue(agent.series("bpfdiag_pod_info", uid=outage.uid))
 
     def test_late_metadata_rekeys_whole_history(self):
         """Collected before its pod is known, a container first has local labels; when the
