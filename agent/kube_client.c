@@ -277,6 +277,8 @@ static int perform(struct kube_client *c, const char *path, struct xfer *x, long
 	int r = 0;
 
 	kube_http_clear(h);
+	h->err = KERR_LIMIT; /* until curl runs: only allocation can fail */
+	snprintf(h->msg, sizeof(h->msg), "out of memory");
 	if (!url)
 		return -ENOMEM;
 	snprintf(url, ulen, "%s%s", c->url, path);
@@ -329,6 +331,8 @@ static int perform(struct kube_client *c, const char *path, struct xfer *x, long
 	curl_easy_setopt(cu, CURLOPT_ERRORBUFFER, c->errbuf);
 	clock_gettime(CLOCK_MONOTONIC, &x->last);
 
+	h->err = KERR_MAX;
+	h->msg[0] = '\0';
 	cc = curl_easy_perform(cu);
 	curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &h->status);
 	if (cc == CURLE_OK) {

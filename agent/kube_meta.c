@@ -180,6 +180,8 @@ static void failure(struct kube_meta *km, enum source src, enum kube_err reason,
 	bool log = false;
 	va_list ap;
 
+	if (reason < 0 || reason >= KERR_MAX)
+		reason = KERR_LIMIT; /* a failure with no HTTP-level cause: out of memory */
 	pthread_mutex_lock(&km->lock);
 	km->stats.errors[reason]++;
 	if (outage && src == SRC_PODS) {
