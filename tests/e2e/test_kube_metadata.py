@@ -293,7 +293,7 @@ class KubeMetadata(unittest.TestCase):
     def test_late_metadata_rekeys_whole_history(self):
         """Collected before its pod is known, a container first has local labels; when the
         metadata arrives its series is re-keyed and counts everything the cgroup ever used:
-        the kube series agrees with cpu.stat within 2 %, the local series is gone."""
+        the kube series has the local series' whole total, the local series is gone."""
         with e2e.FakePod("systemd", "burstable") as pod, fk.FakeKubeApi(node=ke.NODE) as api, \
                 ke.KubeAgent(api) as agent:
             procs = [pod.run([sys.executable, "-c", ke.BURN % 0.6]) for _ in range(2)]
@@ -320,7 +320,12 @@ class KubeMetadata(unittest.TestCase):
             truth = pod.usage_seconds()
             print("re-keyed: agent %.4fs, cpu.stat %.4fs (local series had %.4fs)" % (
                 got, truth, before))
-            self.assertLess(abs(got - truth) / truth, 0.02)
+            # the whole history moved (nothing ran since): not just the deltas after the
+            # re-key, and not counted twice
+            self.assertAlmostEqual(got, before, delta=0.01)
+            # and it is the cgroup's CPU time, not a part or a double of it (collector
+            # accuracy is test_cpu_attribution's business; it degrades on a loaded machine)
+            self.assertLess(abs(got - truth) / truth, 0.15)
 
 
 if __name__ == "__main__":
