@@ -3,6 +3,7 @@
 #include "cgroupfs.h"
 #include "collector.h"
 #include "idmap.h"
+#include "kube_meta.h"
 #include "log.h"
 #include "mountinfo.h"
 #include "volume.h"
@@ -83,6 +84,10 @@ struct cg {
 	struct series *series; /* NULL until the id resolves to a path */
 	struct sub *subs;
 	char *path;
+	double first_seen; /* monotonic; 0 when seen by the first collection */
+	uint64_t kube_gen; /* metadata generation its labels were computed at */
+	bool kube_labelled; /* labels come from Kubernetes metadata */
+	bool kube_pending; /* its pod is known, its container id not yet */
 };
 
 struct engine {
@@ -94,6 +99,7 @@ struct engine {
 	struct idmap *cgs; /* id → struct cg */
 	struct idmap *series; /* hash → struct series chain */
 	struct idmap *devnames; /* dev + 1 → name */
+	struct kube_meta *kube;
 	size_t n_series;
 	uint64_t gen;
 	double start_time;
@@ -361,6 +367,7 @@ int engine__open(const struct engine_opts *opts, struct engine **ret, char *err,
 		return -ENOMEM;
 	}
 	e->node = strdup(opts->node_name ? opts->node_name : "");
+	e->kube = opts->kube;
 	e->proc_root = strdup(opts->proc_root ? opts->proc_root : "/proc");
 	e->cgs = idmap_new();
 	e->series = idmap_new();
@@ -453,6 +460,8 @@ static struct cg *cg_get(struct engine *e, uint64_t id)
 		free(c);
 		return NULL;
 	}
+	/* What the first collection finds predates the agent: its age is unknown. */
+	c->first_seen = e->collections ? now_mono() : 0;
 	return c;
 }
 
@@ -504,25 +513,107 @@ static void on_removed(void *ctx, uint64_t id)
 		c->gone = true;
 }
 
-static int resolve(struct engine *e, uint64_t cgid, struct cg *c)
+/* Overrides local labels with Kubernetes metadata when the cgroup's pod is known. kl holds the
+ * strings. Returns true when it did. */
+static bool kube_labels(struct engine *e, const struct cgroup_ident *id, struct cg *c,
+			struct kube_labels *kl, const char *labels[LBL_MAX])
+{
+	int r;
+
+	c->kube_pending = false;
+	if (!e->kube || (id->kind != CGROUP_KUBE_CONTAINER && id->kind != CGROUP_KUBE_POD))
+		return false;
+	/* Pod-level cgroups (the pod slice, crio-conmon) are labelled as the sandbox. */
+	r = kube_meta__labels(e->kube, id->pod_uid,
+			      id->kind == CGROUP_KUBE_CONTAINER ? id->container_id : "",
+			      c->first_seen, kl);
+	if (r) {
+		c->kube_pending = r == -EAGAIN;
+		return false;
+	}
+	labels[LBL_NAMESPACE] = kl->ns;
+	labels[LBL_POD] = kl->pod;
+	labels[LBL_CONTAINER] = kl->container;
+	labels[LBL_WORKLOAD_KIND] = kl->workload_kind;
+	labels[LBL_WORKLOAD] = kl->workload;
+	labels[LBL_HELM_RELEASE] = kl->helm_release;
+	return true;
+}
+
+/* Computes the labels of a cgroup; they point into *id, *kl and the tree's path. Returns
+ * -ENOENT when its path is unknown. */
+static int cg_labels(struct engine *e, uint64_t cgid, struct cg *c, struct cgroup_ident *id,
+		     struct kube_labels *kl, const char *labels[LBL_MAX], const char **ret_path,
+		     bool *ret_kube)
 {
 	const char *path = cgroup_tree_lookup(e->tree, cgid);
-	const char *labels[LBL_MAX];
-	struct cgroup_ident id;
 
 	if (!path)
 		return -ENOENT;
-	if (cgroup_path_parse(path, &id)) {
+	if (cgroup_path_parse(path, id)) {
 		/* Not a path we can classify: keep it as a plain cgroup, never drop it. */
-		memset(&id, 0, sizeof(id));
+		memset(id, 0, sizeof(*id));
 	}
-	engine_local_labels(&id, path, labels);
+	engine_local_labels(id, path, labels);
+	*ret_kube = kube_labels(e, id, c, kl, labels);
+	*ret_path = path;
+	return 0;
+}
+
+static int resolve(struct engine *e, uint64_t cgid, struct cg *c, uint64_t kgen)
+{
+	const char *labels[LBL_MAX], *path;
+	struct cgroup_ident id;
+	struct kube_labels kl;
+	bool kube;
+
+	if (cg_labels(e, cgid, c, &id, &kl, labels, &path, &kube))
+		return -ENOENT;
+	c->kube_gen = kgen;
+	c->kube_labelled = kube;
 	c->series = series_get(e, labels, path, cgid);
 	if (!c->series)
 		return -ENOMEM;
 	c->series->members++;
 	c->path = strdup(path);
 	return c->path ? 0 : -ENOMEM;
+}
+
+/* Metadata changed (or arrived after the cgroup was first collected): when the cgroup's labels
+ * change, it moves to the new series with its whole history — every stream restarts from zero,
+ * so the next deltas are its cumulative totals — and the old series, whose history moved with
+ * it, goes at once when no member is left. Labels never fall back from Kubernetes to local
+ * mode: a deleted pod keeps its attribution. */
+static int relabel(struct engine *e, uint64_t cgid, struct cg *c, uint64_t kgen)
+{
+	const char *labels[LBL_MAX], *path;
+	struct cgroup_ident id;
+	struct kube_labels kl;
+	struct series *s, *old = c->series;
+	bool kube;
+
+	c->kube_gen = kgen;
+	if (cg_labels(e, cgid, c, &id, &kl, labels, &path, &kube))
+		return 0; /* gone from the tree: keep what it had */
+	if (!kube && c->kube_labelled)
+		return 0;
+	s = series_get(e, labels, path, cgid);
+	if (!s)
+		return -ENOMEM;
+	if (s == old)
+		return 0;
+	s->members++;
+	c->series = s;
+	c->kube_labelled = kube;
+	for (struct sub *sb = c->subs; sb; sb = sb->next) {
+		sb->bound = false;
+		sb->acc = sb->acc2 = NULL;
+		memset(sb->last, 0, sizeof(sb->last));
+		memset(sb->last_hist, 0, sizeof(sb->last_hist));
+	}
+	if (--old->members == 0)
+		series_remove(e, old);
+	return 0;
 }
 
 /* Kernel name of a block device ("vda", "loop0"), from sysfs; "MAJ:MIN" when unknown. */
@@ -938,6 +1029,8 @@ static int build_snapshot(struct engine *e, double dt, struct snapshot **ret)
 	s->agent.n_stats = n_stats;
 	snprintf(s->agent.features, sizeof(s->agent.features), "%s",
 		 collector__features(e->collector));
+	if (e->kube && kube_meta__fill_snapshot(e->kube, s))
+		goto oom;
 	*ret = s;
 	return 0;
 oom:
@@ -948,7 +1041,7 @@ oom:
 
 /* Scans the tree when new ids appeared (or a minute passed), resolves what it can and
  * sweeps ids that stayed absent from the tree. */
-static int resolve_all(struct engine *e, uint64_t *ret_unresolved)
+static int resolve_all(struct engine *e, uint64_t kgen, uint64_t *ret_unresolved)
 {
 	bool need_scan = false, scanned = false;
 	uint64_t key, unresolved = 0;
@@ -979,7 +1072,7 @@ static int resolve_all(struct engine *e, uint64_t *ret_unresolved)
 		if (c->series || c->gone || (!scanned && c->resolve_tries))
 			continue;
 		c->resolve_tries++;
-		r = resolve(e, key, c);
+		r = resolve(e, key, c, kgen);
 		if (r == -ENOMEM)
 			return r;
 		if (!c->series) {
@@ -1065,7 +1158,7 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 {
 	struct read_ctx rc = { .e = e };
 	double t0 = now_mono(), dt;
-	uint64_t unresolved = 0, key;
+	uint64_t unresolved = 0, key, kgen = e->kube ? kube_meta__generation(e->kube) : 0;
 	struct snapshot *s = NULL;
 	size_t pos = 0;
 	void *v;
@@ -1079,7 +1172,7 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 	if (!r)
 		r = rc.err;
 	if (!r)
-		r = resolve_all(e, &unresolved);
+		r = resolve_all(e, kgen, &unresolved);
 	if (r)
 		goto out;
 	while (idmap_next(e->cgs, &pos, &key, &v)) {
@@ -1087,6 +1180,11 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 
 		if (!c->series)
 			continue;
+		if (e->kube && !c->gone && (c->kube_gen != kgen || c->kube_pending) &&
+		    relabel(e, key, c, kgen)) {
+			r = -ENOMEM;
+			goto out;
+		}
 		for (struct sub *sb = c->subs; sb; sb = sb->next) {
 			if (sb->gen != e->gen)
 				continue;

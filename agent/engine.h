@@ -19,9 +19,11 @@ struct engine_opts {
 	uint32_t max_cgroups; /* 0: default */
 	enum collector_probe_choice net, fs;
 	bool bpf_stats;
+	struct kube_meta *kube; /* NULL: local mode; else borrowed, must outlive the engine */
 };
 
 struct engine;
+struct kube_meta;
 
 /* Opens the collector and the cgroup index. Returns 0, or a negative errno with a one-line
  * reason in err. */

@@ -11,6 +11,18 @@ const char *const series_label_names[LBL_MAX] = {
 	[LBL_POD_UID] = "pod_uid",     [LBL_CONTAINER_ID] = "container_id",
 };
 
+const char *const pod_label_names[PLBL_MAX] = {
+	[PLBL_NAMESPACE] = "namespace",
+	[PLBL_POD] = "pod",
+	[PLBL_UID] = "uid",
+	[PLBL_NODE] = "node",
+	[PLBL_QOS_CLASS] = "qos_class",
+	[PLBL_WORKLOAD_KIND] = "workload_kind",
+	[PLBL_WORKLOAD] = "workload",
+	[PLBL_HELM_RELEASE] = "helm_release",
+	[PLBL_HELM_CHART] = "helm_chart",
+};
+
 static char empty[] = "";
 
 struct snapshot *snapshot_new(size_t n)
@@ -153,6 +165,11 @@ struct snapshot *snapshot_unref(struct snapshot *s)
 	}
 	free(s->agent.stats);
 	free(s->findings);
+	for (size_t i = 0; i < s->n_pods; i++) {
+		for (int l = 0; l < PLBL_MAX; l++)
+			free_str(s->pods[i].labels[l]);
+	}
+	free(s->pods);
 	free_str(s->node);
 	free(s->series);
 	free(s);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "collector.h"
+#include "kube_stats.h"
 #include "metrics.h"
 
 /* Labels every per-container series carries, in exposition order. */
@@ -109,6 +110,28 @@ struct snap_agent {
 	char features[256]; /* probes in use, e.g. "cpu=sched_switch net=sock_length" */
 	struct collector_stat *stats; /* BPF self-metrics, grouped by name when rendered */
 	size_t n_stats;
+	struct kube_stats kube; /* Kubernetes metadata client; kube.enabled false in local mode */
+};
+
+/* Labels of bpfdiag_pod_info, in exposition order. */
+enum pod_label {
+	PLBL_NAMESPACE = 0,
+	PLBL_POD,
+	PLBL_UID,
+	PLBL_NODE,
+	PLBL_QOS_CLASS,
+	PLBL_WORKLOAD_KIND,
+	PLBL_WORKLOAD,
+	PLBL_HELM_RELEASE,
+	PLBL_HELM_CHART,
+	PLBL_MAX,
+};
+
+extern const char *const pod_label_names[PLBL_MAX];
+
+/* A pod of this node as Kubernetes metadata describes it (one bpfdiag_pod_info each). */
+struct snap_pod {
+	char *labels[PLBL_MAX]; /* never NULL */
 };
 
 struct snapshot {
@@ -120,6 +143,8 @@ struct snapshot {
 	struct snap_series *series;
 	struct snap_finding *findings;
 	size_t n_findings;
+	size_t n_pods; /* 0 in local mode */
+	struct snap_pod *pods; /* sorted by namespace, pod */
 };
 
 /* Returns a snapshot with room for n series (labels set to ""), refcount 1, or NULL. */

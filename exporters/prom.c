@@ -203,6 +203,71 @@ static void agent_metrics(const struct snapshot *s, struct strbuf *out)
 	collector_stats(a, out);
 }
 
+/* One family with one sample per label value (a counter or gauge array). */
+static void labelled_family(struct strbuf *out, const char *name, const char *type,
+			    const char *help, const char *label, const char *const *values,
+			    const uint64_t *counts, unsigned n)
+{
+	header(out, name, type, help);
+	for (unsigned i = 0; i < n; i++) {
+		strbuf_printf(out, "%s{%s=\"", name, label);
+		prom_escape_label(out, values[i]);
+		strbuf_puts(out, "\"} ");
+		value(out, (double)counts[i]);
+		strbuf_puts(out, "\n");
+	}
+}
+
+/* bpfdiag_pod_info and the Kubernetes client's self-metrics; nothing in local mode. */
+static void kube_metrics(const struct snapshot *s, struct strbuf *out)
+{
+	const struct kube_stats *k = &s->agent.kube;
+
+	if (!k->enabled)
+		return;
+	header(out, "bpfdiag_pod_info", "gauge",
+	       "A pod of this node from Kubernetes metadata; always 1.");
+	for (size_t i = 0; i < s->n_pods; i++) {
+		strbuf_puts(out, "bpfdiag_pod_info{");
+		for (int l = 0; l < PLBL_MAX; l++) {
+			strbuf_printf(out, "%s%s=\"", l ? "," : "", pod_label_names[l]);
+			prom_escape_label(out, s->pods[i].labels[l]);
+			strbuf_puts(out, "\"");
+		}
+		strbuf_puts(out, "} 1\n");
+	}
+	agent_metric(out, "bpfdiag_agent_kube_api_up", "gauge",
+		     "1 while the pod list/watch reaches the Kubernetes API server.", NULL, k->up);
+	agent_metric(out, "bpfdiag_agent_kube_synced", "gauge",
+		     "1 once the first pod list of this node completed.", NULL, k->synced);
+	labelled_family(out, "bpfdiag_agent_kube_api_requests_total", "counter",
+			"Requests to the Kubernetes API server by outcome.", "result",
+			kube_result_names, k->requests, KUBE_RESULT_MAX);
+	labelled_family(out, "bpfdiag_agent_kube_api_errors_total", "counter",
+			"Kubernetes API failures and rejected objects by reason.", "reason",
+			kube_err_names, k->errors, KERR_MAX);
+	labelled_family(out, "bpfdiag_agent_kube_watch_events_total", "counter",
+			"Pod watch events received by type.", "type", kube_event_names, k->events,
+			KUBE_EV_MAX);
+	agent_metric(out, "bpfdiag_agent_kube_watch_restarts_total", "counter",
+		     "Pod watches that ended and were started again.", NULL,
+		     (double)k->watch_restarts);
+	agent_metric(out, "bpfdiag_agent_kube_relists_total", "counter",
+		     "Pod lists after the first (410 Gone, expired resourceVersion).", NULL,
+		     (double)k->relists);
+	agent_metric(out, "bpfdiag_agent_kube_outages_total", "counter",
+		     "Times the pod list/watch lost the API server.", NULL, (double)k->outages);
+	agent_metric(out, "bpfdiag_agent_kube_outage_seconds_total", "counter",
+		     "Time the pod list/watch spent without the API server; cached metadata "
+		     "was served meanwhile.",
+		     NULL, k->outage_seconds);
+	agent_metric(out, "bpfdiag_agent_kube_pods", "gauge",
+		     "Pods of this node in the metadata cache.", NULL, (double)k->pods);
+	labelled_family(out, "bpfdiag_agent_kube_cache_entries", "gauge",
+			"Entries in the workload, PVC, PDB and HPA caches.", "cache",
+			kube_cache_names, k->cache_entries, KUBE_CACHE_MAX);
+}
+
 int prom_encode(const struct snapshot *s, struct strbuf *out)
 {
 	return prom_encode_catalogue(s, metric_descs, M_MAX, out);
@@ -251,5 +316,6 @@ int prom_encode_catalogue(const struct snapshot *s, const struct metric_desc *ca
 		strbuf_puts(out, "} 1\n");
 	}
 	agent_metrics(s, out);
+	kube_metrics(s, out);
 	return strbuf_failed(out) ? -ENOMEM : 0;
 }

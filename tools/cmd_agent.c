@@ -14,8 +14,10 @@
 #include "cli.h"
 #include "engine.h"
 #include "http.h"
+#include "kube_meta.h"
 #include "log.h"
 #include "rules.h"
+#include "rules_kube.h"
 #include "otlp_sender.h"
 #include "version.h"
 
@@ -23,6 +25,13 @@ struct agent_opts {
 	const char *listen;
 	const char *node_name;
 	const char *kube_api;
+	const char *kube_token_file; /* NULL: the service-account token when present */
+	const char *kube_ca_file;
+	double kube_stall_timeout;
+	double kube_backoff_max;
+	double kube_cache_ttl;
+	double kube_qps;
+	struct kube_config kube;
 	const char *cgroup_root;
 	const char *proc_root;
 	const char *pin_dir;
@@ -44,6 +53,7 @@ struct agent {
 	int ready;
 	struct rules_engine *rules;
 	struct selfmetrics stats; /* the exporters' own counters */
+	struct kube_meta *kube; /* NULL in local mode */
 };
 
 static const char usage_text[] =
@@ -54,8 +64,15 @@ static const char usage_text[] =
 	"Options (environment variable in brackets):\n"
 	"  --listen ADDR:PORT      HTTP endpoint [BPFDIAG_LISTEN] (default 0.0.0.0:9810)\n"
 	"  --node-name NAME        node whose pods are watched [NODE_NAME] (default: hostname)\n"
-	"  --kube-api auto|none    Kubernetes API [BPFDIAG_KUBE_API] (default auto; this build runs\n"
-	"                          in local mode: Kubernetes metadata is not implemented yet)\n"
+	"  --kube-api URL|auto|none  Kubernetes API [BPFDIAG_KUBE_API] (default auto: in-cluster\n"
+	"                          when KUBERNETES_SERVICE_HOST is set, else none = local mode)\n"
+	"  --kube-token-file F     bearer token, re-read when it changes (default: the\n"
+	"                          service-account token when present)\n"
+	"  --kube-ca-file F        CA bundle for https (default: the service-account ca.crt)\n"
+	"  --kube-stall-timeout SEC  restart a watch silent for this long (default 120)\n"
+	"  --kube-backoff-max SEC  reconnect backoff cap (default 30)\n"
+	"  --kube-cache-ttl SEC    workload/PVC/PDB/HPA cache lifetime (default 300)\n"
+	"  --kube-qps N            enrichment GETs per second (default 5)\n"
 	"  --cgroup-root DIR       cgroup v2 mount (default: detected from mountinfo)\n"
 	"  --proc-root DIR         host /proc (default /proc)\n"
 	"  --interval SEC          map collection period (default 5)\n"
@@ -108,6 +125,12 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "node-name", required_argument, NULL, 'n' },
 		{ "kube-api", required_argument, NULL, 'k' },
+		{ "kube-token-file", required_argument, NULL, 't' },
+		{ "kube-ca-file", required_argument, NULL, 'a' },
+		{ "kube-stall-timeout", required_argument, NULL, 'S' },
+		{ "kube-backoff-max", required_argument, NULL, 'b' },
+		{ "kube-cache-ttl", required_argument, NULL, 'u' },
+		{ "kube-qps", required_argument, NULL, 'Q' },
 		{ "cgroup-root", required_argument, NULL, 'c' },
 		{ "proc-root", required_argument, NULL, 'p' },
 		{ "interval", required_argument, NULL, 'i' },
@@ -156,6 +179,29 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		case 'k':
 			o->kube_api = optarg;
 			break;
+		case 't':
+			o->kube_token_file = optarg;
+			break;
+		case 'a':
+			o->kube_ca_file = optarg;
+			break;
+		case 'S':
+		case 'b':
+		case 'u':
+		case 'Q': {
+			static const char *const names[] = { "kube-stall-timeout",
+							     "kube-backoff-max", "kube-cache-ttl",
+							     "kube-qps" };
+			double *dst[] = { &o->kube_stall_timeout, &o->kube_backoff_max,
+					  &o->kube_cache_ttl, &o->kube_qps };
+			int i = opt == 'S' ? 0 : opt == 'b' ? 1 : opt == 'u' ? 2 : 3;
+
+			if (cli_parse_seconds(optarg, 86400, dst[i]))
+				return cli_error("agent",
+						 "bad --%s '%s': want a number in (0, 86400]",
+						 names[i], optarg);
+			break;
+		}
 		case 'c':
 			o->cgroup_root = optarg;
 			break;
@@ -257,12 +303,12 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 	if (optind < argc)
 		return cli_error("agent", "unexpected argument '%s' (see 'bpfdiag agent --help')",
 				 argv[optind]);
-	if (strcmp(o->kube_api, "none") != 0 && strcmp(o->kube_api, "auto") != 0)
-		return cli_error(
-			"agent",
-			"--kube-api '%s': only 'auto' and 'none' are supported by this build "
-			"(Kubernetes metadata is not implemented yet)",
-			o->kube_api);
+	char err[512];
+
+	if (kube_config_resolve(o->kube_api, o->kube_token_file, o->kube_ca_file,
+				getenv("KUBERNETES_SERVICE_HOST"),
+				getenv("KUBERNETES_SERVICE_PORT"), &o->kube, err, sizeof(err)))
+		return cli_error("agent", "%s", err);
 	if (access(o->proc_root, R_OK | X_OK))
 		return cli_error("agent", "--proc-root '%s': %s", o->proc_root, strerror(errno));
 	if (o->cgroup_root && access(o->cgroup_root, R_OK | X_OK))
@@ -298,9 +344,48 @@ static void otlp_log(void *ctx, enum otlp_log_level level, const char *line)
 	log_msg((enum log_level)level, "%s", line);
 }
 
+static bool collected(struct agent *a)
+{
+	return __atomic_load_n(&a->ready, __ATOMIC_ACQUIRE);
+}
+
+/* Ready after the first collection and, with Kubernetes, the first pod list (SPEC §6). */
 static bool is_ready(void *ctx)
 {
-	return __atomic_load_n(&((struct agent *)ctx)->ready, __ATOMIC_ACQUIRE);
+	struct agent *a = ctx;
+
+	return collected(a) && (!a->kube || kube_meta__synced(a->kube));
+}
+
+static void kube_log(void *ctx, enum kube_log_level level, const char *msg)
+{
+	(void)ctx;
+	log_msg(level == KUBE_LOG_WARN ? LOG_WARN : LOG_INFO, "kube: %s", msg);
+}
+
+static int start_kube(const struct agent_opts *o, struct agent *a)
+{
+	struct kube_meta_opts ko = {
+		.api_url = o->kube.url,
+		.token_file = o->kube.token_file[0] ? o->kube.token_file : NULL,
+		.token_over_http = o->kube.token_explicit,
+		.ca_file = o->kube.ca_file[0] ? o->kube.ca_file : NULL,
+		.node_name = o->node_name,
+		.stall_timeout = o->kube_stall_timeout,
+		.backoff_max = o->kube_backoff_max,
+		.cache_ttl = o->kube_cache_ttl,
+		.qps = o->kube_qps,
+		.log = kube_log,
+	};
+	char err[512];
+
+	if (!o->kube.enabled)
+		return 0;
+	if (kube_meta__start(&ko, &a->kube, err, sizeof(err)))
+		return cli_error("agent", "%s", err);
+	log_info("kube: watching the pods of node %s at %s%s", o->node_name, o->kube.url,
+		 o->kube.in_cluster ? " (in-cluster)" : "");
+	return 0;
 }
 
 int do_agent(int argc, char **argv)
@@ -331,9 +416,6 @@ int do_agent(int argc, char **argv)
 		gethostname(host, sizeof(host) - 1);
 		o.node_name = host;
 	}
-	if (strcmp(o.kube_api, "auto") == 0 && getenv("KUBERNETES_SERVICE_HOST"))
-		log_warn("running in a cluster, but this build has no Kubernetes metadata yet: "
-			 "series carry local-mode labels");
 
 	snapshot_slot_init(&a.slot);
 	/* Signals arrive on a descriptor, so the loop waits on one poll(). */
@@ -367,6 +449,10 @@ int do_agent(int argc, char **argv)
 		r = 0;
 		goto cleanup;
 	}
+	/* The pod list is fetched while the BPF programs load. */
+	r = start_kube(&o, &a);
+	if (r)
+		goto cleanup;
 	/* Bind first: a port in use is the most common start-up mistake, and it is cheap. */
 	if (http_server_start(&hopts, &ops, &http, err, sizeof(err))) {
 		r = cli_error("agent", "%s", err);
@@ -382,7 +468,8 @@ int do_agent(int argc, char **argv)
 				   .max_cgroups = o.max_cgroups,
 				   .net = o.net,
 				   .fs = o.fs,
-				   .bpf_stats = o.bpf_stats };
+				   .bpf_stats = o.bpf_stats,
+				   .kube = a.kube };
 	if (engine__open(&eo, &e, err, sizeof(err))) {
 		r = cli_error("agent", "%s", err);
 		goto cleanup;
@@ -409,18 +496,26 @@ int do_agent(int argc, char **argv)
 		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
 
 		r = engine__collect(e, &s);
-		if (!r)
-			r = rules_update(a.rules, s, rules_local_facts, NULL, s->time,
-					 on_rules_event, NULL);
+		if (!r) {
+			struct rules_kube_ctx kctx = { .km = a.kube };
+
+			r = rules_update(a.rules, s, a.kube ? rules_kube_facts : rules_local_facts,
+					 &kctx, s->time, on_rules_event, NULL);
+			rules_kube_ctx_reset(&kctx);
+		}
 		if (r) {
 			log_warn("collection failed: %s", strerror(-r));
 			snapshot_unref(s);
 			s = NULL;
 		} else {
+			size_t n = s->n_series;
+
 			snapshot_slot_set(&a.slot, s);
-			if (!is_ready(&a)) {
+			if (!collected(&a)) {
 				__atomic_store_n(&a.ready, 1, __ATOMIC_RELEASE);
-				log_info("first collection done: %zu series; ready", s->n_series);
+				log_info("first collection done: %zu series%s", n,
+					 is_ready(&a) ? "; ready" :
+							"; ready once the pod list is in");
 			}
 		}
 		r = poll(&pfd, 1, (int)(o.interval * 1000));
@@ -442,6 +537,7 @@ cleanup:
 	otlp_config_free(&oc);
 	http = http_server_stop(http);
 	e = engine__close(e);
+	a.kube = kube_meta__stop(a.kube);
 	snapshot_slot_destroy(&a.slot);
 	a.rules = rules_free(a.rules);
 	if (sfd >= 0)

@@ -388,7 +388,7 @@ def agent():
         12, 8)
     b.row("Errors")
     b.add(timeseries("Kubernetes API errors", [(
-        "sum by (instance, reason) (rate(bpfdiag_agent_kube_errors_total{%s}[%s]))" % (A, RATE),
+        "sum by (instance, reason) (rate(bpfdiag_agent_kube_api_errors_total{%s}[%s]))" % (A, RATE),
         "{{instance}} {{reason}}")], "short"), 8, 8)
     b.add(timeseries("OTLP exports", [(
         "sum by (result) (rate(bpfdiag_agent_otlp_exports_total{%s}[%s]))" % (A, RATE),

@@ -22,8 +22,8 @@ RBAC = {
     ("apps", "deployments", "get"), ("apps", "replicasets", "get"),
     ("apps", "statefulsets", "get"), ("apps", "daemonsets", "get"),
     ("batch", "jobs", "get"), ("batch", "cronjobs", "get"),
-    ("policy", "poddisruptionbudgets", "get"),
-    ("autoscaling", "horizontalpodautoscalers", "get"),
+    ("policy", "poddisruptionbudgets", "list"),
+    ("autoscaling", "horizontalpodautoscalers", "list"),
 }
 OPTIONAL_FLAGS = ["--rules-config", "--otlp-endpoint", "--otlp-interval", "--tls-cert",
                   "--tls-key", "--auth-token-file", "--cgroup-root", "--window", "--warmup"]
@@ -342,7 +342,7 @@ class Everything(unittest.TestCase):
         want = {"BpfdiagProbeDown": "bpfdiag_agent_probe_up",
                 "BpfdiagMapOverflow": "bpfdiag_agent_map_overflow_total",
                 "BpfdiagMapNearlyFull": "bpfdiag_agent_map_capacity",
-                "BpfdiagKubeApiErrors": "bpfdiag_agent_kube_errors_total",
+                "BpfdiagKubeApiErrors": "bpfdiag_agent_kube_api_errors_total",
                 "BpfdiagExportFailing": "bpfdiag_agent_otlp_exports_total",
                 "BpfdiagCollectionErrors": "bpfdiag_agent_collection_errors_total",
                 "BpfdiagAgentDown": "up{"}

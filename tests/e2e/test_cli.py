@@ -44,7 +44,13 @@ class Cli(unittest.TestCase):
         self.assert_usage_error(run("agent", "--listen", "nonsense"), "bad listen address")
         self.assert_usage_error(run("agent", "--log-level", "loud"), "bad --log-level")
         self.assert_usage_error(run("agent", "--proc-root", "/nonexistent"), "--proc-root")
-        self.assert_usage_error(run("agent", "--kube-api", "https://example.invalid"), "--kube-api")
+        self.assert_usage_error(run("agent", "--kube-api", "ftp://example.invalid"), "--kube-api")
+        self.assert_usage_error(run("agent", "--kube-api", "http://"), "bad --kube-api")
+        self.assert_usage_error(run("agent", "--kube-api", "http://127.0.0.1:1",
+                                    "--kube-token-file", "/nonexistent"), "--kube-token-file")
+        self.assert_usage_error(run("agent", "--kube-api", "https://127.0.0.1:1",
+                                    "--kube-ca-file", "/nonexistent"), "--kube-ca-file")
+        self.assert_usage_error(run("agent", "--kube-stall-timeout", "0"), "bad --kube-stall-timeout")
         self.assert_usage_error(run("top", "--sort", "bogus"), "bad --sort")
         self.assert_usage_error(run("check", "--bogus"), "unknown option '--bogus'")
         self.assert_usage_error(run("version", "extra"), "unexpected argument")

@@ -127,7 +127,7 @@ def fio(seconds, workdir):
 
 
 def iperf(seconds):
-    with Proc(["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", "15201"],
+    with Proc(["iperf3", "-s", "-1", "--forceflush", "-B", "127.0.0.1", "-p", "15201"],
               ready=r"Server listening"):
         out = sh("iperf3", "-c", "127.0.0.1", "-p", "15201", "-t", str(seconds), "-J")
     return json.loads(out)["end"]["sum_received"]["bits_per_second"]

@@ -1,0 +1,23 @@
+/* Rules facts from Kubernetes metadata: the pod spec, its workload and its volumes, as the
+ * metadata client knows them. */
+#ifndef BPFDIAG_RULES_KUBE_H
+#define BPFDIAG_RULES_KUBE_H
+
+#include "kube_meta.h"
+#include "rules.h"
+
+/* Context of one rules_update pass: caches the pod last looked up (a pod's containers are
+ * adjacent in a snapshot). */
+struct rules_kube_ctx {
+	struct kube_meta *km;
+	char uid[KUBE_UID_MAX + 1];
+	struct kube_pod_info *pod;
+};
+
+/* rules_facts_fn: Kubernetes facts for containers of known pods; local facts for the rest
+ * (systemd services, cgroups outside pods). */
+int rules_kube_facts(void *ctx, const struct snap_series *se, struct rules_facts *ret);
+/* Frees what the context cached; call after each rules_update. */
+void rules_kube_ctx_reset(struct rules_kube_ctx *c);
+
+#endif
