@@ -131,15 +131,31 @@ static bool btf_has_tracepoint(const char *name)
 	return found;
 }
 
+/* Effective ids and capabilities decide, as when libbpf opens the file: access(2) would ask
+ * with the real uid and ignore CAP_DAC_READ_SEARCH. */
 static bool tracefs_has(const char *event)
 {
 	char path[256];
 
 	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s/id", event);
-	if (access(path, R_OK) == 0)
+	if (faccessat(AT_FDCWD, path, R_OK, AT_EACCESS) == 0)
 		return true;
 	snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/%s/id", event);
-	return access(path, R_OK) == 0;
+	return faccessat(AT_FDCWD, path, R_OK, AT_EACCESS) == 0;
+}
+
+/* kernel.bpf_stats_enabled set by the administrator (no CAP_SYS_ADMIN needed to read it). */
+static bool bpf_stats_sysctl(void)
+{
+	char c = '0';
+	FILE *f = fopen("/proc/sys/kernel/bpf_stats_enabled", "re");
+
+	if (f) {
+		if (fread(&c, 1, 1, f) != 1)
+			c = '0';
+		fclose(f);
+	}
+	return c == '1';
 }
 
 static int cfg_cpu(struct collector *c, struct cpu_bpf *s)
@@ -472,10 +488,12 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 
 	if (opts->bpf_stats) {
 		c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-		if (c->stats_fd < 0)
-			log_warn("cannot enable BPF run-time statistics (%s): "
-				 "bpfdiag_agent_bpf_run_seconds_total will be absent",
-				 strerror(-c->stats_fd));
+		if (c->stats_fd < 0 && !bpf_stats_sysctl())
+			log_warn(
+				"cannot enable BPF run-time statistics (%s; needs CAP_SYS_ADMIN, or "
+				"sysctl kernel.bpf_stats_enabled=1): "
+				"bpfdiag_agent_bpf_run_seconds_total will be absent",
+				strerror(-c->stats_fd));
 	}
 	*ret = c;
 	return 0;
@@ -876,7 +894,7 @@ int collector__stats(struct collector *c, const struct collector_stat **ret, siz
 							DISK_CNT_VIA_BLKCG + i),
 				 "method=\"%s\"", via[i]);
 	}
-	if (c->stats_fd >= 0) {
+	if (c->stats_fd >= 0 || bpf_stats_sysctl()) {
 		prog_stats(c, c->cpu->obj);
 		prog_stats(c, c->disk ? c->disk->obj : NULL);
 		prog_stats(c, c->fs ? c->fs->obj : NULL);

@@ -16,10 +16,20 @@ BIN = os.environ.get("BPFDIAG_BIN", "build/bpfdiag")
 SKIP = 77  # ctest SKIP_RETURN_CODE
 
 
+def ensure_tracefs():
+    """Real nodes have tracefs mounted (systemd does it); a fresh VM may not. Without it the
+    fs probes take their raw-syscall fallback, so tests mount it to exercise the main path."""
+    if os.path.exists("/sys/kernel/tracing/events"):
+        return
+    subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"],
+                   capture_output=True)
+
+
 def require_root():
     """E2E tests need root for BPF and cgroups. Outside CI, skip with the reason; in CI, where
     BPF is available, a missing privilege is a failure, never a skip."""
     if os.geteuid() == 0:
+        ensure_tracefs()
         return
     if os.environ.get("CI"):
         sys.exit("FAIL: e2e tests must run as root in CI")
@@ -115,8 +125,9 @@ class Agent:
     env: extra environment variables; ca_file: speak HTTPS, trusting this certificate;
     token: send it as a bearer token."""
 
-    def __init__(self, *args, env=None, ca_file=None, token=None):
+    def __init__(self, *args, env=None, ca_file=None, token=None, prefix=None):
         self.args = list(args)
+        self.prefix = list(prefix or [])  # e.g. setpriv, to run with fewer privileges
         self.env = dict(os.environ, **(env or {}))
         self.ssl = ssl.create_default_context(cafile=ca_file) if ca_file else None
         self.token = token
@@ -127,7 +138,8 @@ class Agent:
     def __enter__(self):
         self.log = open(self.log_path, "w+")
         self.proc = subprocess.Popen(
-            [BIN, "agent", "--listen", "127.0.0.1:0", "--kube-api", "none"] + self.args,
+            self.prefix + [BIN, "agent", "--listen", "127.0.0.1:0", "--kube-api", "none"] +
+            self.args,
             stderr=self.log, stdout=self.log, env=self.env)
         deadline = time.time() + 30
         while time.time() < deadline:
