@@ -100,6 +100,7 @@ struct engine {
 	struct idmap *series; /* hash → struct series chain */
 	struct idmap *devnames; /* dev + 1 → name */
 	struct kube_meta *kube;
+	double retention;
 	size_t n_series;
 	uint64_t gen;
 	double start_time;
@@ -368,6 +369,8 @@ int engine__open(const struct engine_opts *opts, struct engine **ret, char *err,
 	}
 	e->node = strdup(opts->node_name ? opts->node_name : "");
 	e->kube = opts->kube;
+	e->retention = opts->series_retention > 0 ? opts->series_retention :
+						    ENGINE_SERIES_RETENTION_SECONDS;
 	e->proc_root = strdup(opts->proc_root ? opts->proc_root : "/proc");
 	e->cgs = idmap_new();
 	e->series = idmap_new();
@@ -1143,7 +1146,7 @@ static void expire(struct engine *e)
 		while (n < 64 && idmap_next(e->series, &pos, &key, &v)) {
 			for (struct series *se = v; se && n < 64; se = se->next) {
 				if (!se->members && se->empty_since &&
-				    now - se->empty_since >= ENGINE_SERIES_RETENTION_SECONDS)
+				    now - se->empty_since >= e->retention)
 					victims[n++] = se;
 			}
 		}

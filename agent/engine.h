@@ -20,6 +20,7 @@ struct engine_opts {
 	enum collector_probe_choice net, fs;
 	bool bpf_stats;
 	struct kube_meta *kube; /* NULL: local mode; else borrowed, must outlive the engine */
+	double series_retention; /* seconds a series outlives its last cgroup; 0: default */
 };
 
 struct engine;

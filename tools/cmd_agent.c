@@ -43,6 +43,7 @@ struct agent_opts {
 	double window, warmup;
 	const char *rules_config;
 	bool check_config;
+	double series_retention;
 	const char *tls_cert, *tls_key, *auth_token_file;
 	const char *otlp_endpoint;
 	double otlp_interval; /* 0: OTEL_METRIC_EXPORT_INTERVAL or the default */
@@ -96,6 +97,7 @@ static const char usage_text[] =
 	"                          raw (sys_enter/sys_exit); default auto\n"
 	"  --bpf-stats on|off      kernel BPF run-time statistics per program (default on)\n"
 	"  --max-cgroups N         per-cgroup BPF map size (default 8192)\n"
+	"  --series-retention SEC  how long a series outlives its last cgroup (default 300)\n"
 	"  -h, --help              this help\n";
 
 static const char *env_or(const char *name, const char *def)
@@ -144,6 +146,7 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		{ "warmup", required_argument, NULL, 'U' },
 		{ "rules-config", required_argument, NULL, 'R' },
 		{ "check-config", no_argument, NULL, 'X' },
+		{ "series-retention", required_argument, NULL, 'Y' },
 		{ "tls-cert", required_argument, NULL, 'C' },
 		{ "tls-key", required_argument, NULL, 'K' },
 		{ "auth-token-file", required_argument, NULL, 'T' },
@@ -273,6 +276,13 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 			break;
 		case 'X':
 			o->check_config = true;
+			break;
+		case 'Y':
+			if (cli_parse_seconds(optarg, 7 * 86400, &o->series_retention))
+				return cli_error("agent",
+						 "bad --series-retention '%s': want seconds in (0, "
+						 "604800]",
+						 optarg);
 			break;
 		case 'C':
 			o->tls_cert = optarg;
@@ -469,7 +479,8 @@ int do_agent(int argc, char **argv)
 				   .net = o.net,
 				   .fs = o.fs,
 				   .bpf_stats = o.bpf_stats,
-				   .kube = a.kube };
+				   .kube = a.kube,
+				   .series_retention = o.series_retention };
 	if (engine__open(&eo, &e, err, sizeof(err))) {
 		r = cli_error("agent", "%s", err);
 		goto cleanup;
