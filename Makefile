@@ -5,7 +5,7 @@ TEST_BUILD ?= build-test
 JOBS       ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all build deps run test unit e2e bench format format-check clean
+.PHONY: all build deps run test unit e2e bench fuzz format format-check clean
 
 all: build
 
@@ -39,6 +39,21 @@ bench: build
 	@tools/deps.sh bench
 	tools/bench/bench.py $(BENCH_ARGS)
 
+# Coverage-guided fuzzing with libFuzzer (clang): each target for SECONDS, starting from its
+# seed corpus in tests/fuzz/corpus/; new inputs go to build-fuzz/corpus-*, crashes to
+# build-fuzz/ (add a reproducer to the seed corpus when you fix one).
+SECONDS ?= 60
+fuzz:
+	@tools/deps.sh fuzz
+	@CC=clang cmake -S . -B build-fuzz -DBPFDIAG_LIBFUZZER=ON -DBUILD_TESTING=ON >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_agent fuzz_exporters
+	@for t in agent exporters; do \
+		mkdir -p build-fuzz/corpus-$$t; \
+		echo "fuzz_$$t: $(SECONDS) s"; \
+		(cd build-fuzz && ./tests/fuzz_$$t -max_total_time=$(SECONDS) -print_final_stats=1 \
+			corpus-$$t ../tests/fuzz/corpus/$$t 2>&1 | grep -E "stat::number_of_executed_units|^==[0-9]+==ERROR|SUMMARY:|Test unit written") || exit 1; \
+	done
+
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' | grep -v -E '(^|/)(vmlinux[^/]*\.h|.*\.pb-c\.[ch]|.*\.skel\.h)$$')
 
 format:
@@ -48,4 +63,4 @@ format-check:
 	@clang-format --dry-run --Werror $(FORMAT_FILES)
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) build-fuzz

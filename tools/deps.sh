@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages bpfdiag needs, idempotently: apt-get runs only when something is
 # missing, and for `test` the Python packages of tests/requirements.txt and the Go tools the
-# chart tests use. Usage: tools/deps.sh [--print] build|run|test|bench|runtime
+# chart tests use. Usage: tools/deps.sh [--print] build|run|test|bench|fuzz|runtime
 #   build, run: what `make` and `make run` need; test and bench include build
 #   runtime: only the shared libraries (and CA certificates) build/bpfdiag needs at run time,
 #            used by the Containerfile's runtime stage
@@ -34,9 +34,10 @@ case "$group" in
 build | run) want=("${build_pkgs[@]}") ;;
 test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
 bench) want=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
+fuzz) want=("${build_pkgs[@]}" libclang-rt-14-dev) ;;
 runtime) want=("${runtime_pkgs[@]}") ;;
 *)
-	echo "usage: $0 [--print] build|run|test|bench|runtime" >&2
+	echo "usage: $0 [--print] build|run|test|bench|fuzz|runtime" >&2
 	exit 2
 	;;
 esac
