@@ -5,6 +5,8 @@ removal is counted; more cgroups than a map holds — overflow counted, no crash
 serving."""
 import contextlib
 import os
+import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -79,6 +81,8 @@ class Churn(unittest.TestCase):
                 os.rmdir(d)
 
     def churn_round(self, busy, qos, home, seconds):
+        """Returns [(cgroup id, container id)] of the cgroups churned."""
+        done = []
         n = 0
         start = time.time()
         while time.time() - start < seconds:
@@ -89,6 +93,7 @@ class Churn(unittest.TestCase):
             os.mkdir(ctr)
             try:
                 busy.visit(ctr, home)
+                done.append((os.stat(ctr).st_ino, os.path.basename(ctr)[15:79]))
             finally:
                 os.rmdir(ctr)
                 os.rmdir(pod)
@@ -97,60 +102,64 @@ class Churn(unittest.TestCase):
             ahead = n / RATE - (time.time() - start)
             if ahead > 0:
                 time.sleep(ahead)
-        return n
+        return done
 
-    def settle(self, agent, entries_max, removed_min, timeout=60):
+    def in_map(self, cgid):
+        key = " ".join("%d" % b for b in cgid.to_bytes(8, "little"))
+        return subprocess.run(["bpftool", "map", "lookup", "pinned",
+                               os.path.join(self.pin, "cpu_stats"), "key"] + key.split(),
+                              capture_output=True).returncode == 0
+
+    def settle(self, agent, sample, removed_min, timeout=60):
+        """Waits until the removals are counted and the sampled cgroups' entries are freed.
+        Only the test's own cgroups are looked at: other cgroups on the machine may come and
+        go meanwhile."""
         deadline = time.time() + timeout
         while time.time() < deadline:
-            m = agent.metrics()
-            entries = e2e.metric_value(m, "bpfdiag_agent_map_entries", map="cpu_stats")
-            removed = e2e.metric_value(m, "bpfdiag_agent_cgroups_removed_total")
-            series = len({l.get("container_id") for n, l, v in m
-                          if n == "bpfdiag_cpu_seconds_total"})
-            if entries <= entries_max and removed >= removed_min:
-                return entries, removed, series
+            removed = e2e.metric_value(agent.metrics(), "bpfdiag_agent_cgroups_removed_total")
+            left = [c for c in sample if self.in_map(c)]
+            if removed >= removed_min and not left:
+                return removed
             time.sleep(1)
-        self.fail("did not settle: %d cpu_stats entries (want <= %d), %d removed (want >= %d)"
-                  % (entries, entries_max, removed, removed_min))
+        self.fail("did not settle: %d removed (want >= %d), %d of %d sampled cgroups still in "
+                  "cpu_stats" % (removed, removed_min, len(left), len(sample)))
 
     def test_churn_returns_to_baseline(self):
         qos, made = self.qos()
         home = own_cgroup()
+        self.pin = "/sys/fs/bpf/bpfdiag-churn-%d" % os.getpid()
         # Little ASan quarantine, so freed memory shows as freed.
         env = {"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=1"}
         try:
-            with Busy() as busy, e2e.Agent("--interval", "1", "--pin-dir", "none",
+            with Busy() as busy, e2e.Agent("--interval", "1", "--pin-dir", self.pin,
                                            "--series-retention", "3", env=env) as agent:
                 agent.wait_collections(2)
-                m = agent.metrics()
-                entries0 = e2e.metric_value(m, "bpfdiag_agent_map_entries", map="cpu_stats")
-                series0 = len({l.get("container_id") for n, l, v in m
-                               if n == "bpfdiag_cpu_seconds_total"})
                 rss0 = rss_kib(agent.proc.pid)
                 rounds = []
+                removed = e2e.metric_value(agent.metrics(), "bpfdiag_agent_cgroups_removed_total")
                 for i in range(2):
-                    n = self.churn_round(busy, qos, home, CHURN_SECONDS / 2)
-                    removed_before = rounds[-1][1] if rounds else 0
-                    entries, removed, series = self.settle(agent, entries0 + 5,
-                                                           removed_before + int(n * 0.95))
+                    done = self.churn_round(busy, qos, home, CHURN_SECONDS / 2)
+                    n = len(done)
+                    self.assertGreater(n, RATE * CHURN_SECONDS / 2 * 0.5)
+                    removed = self.settle(agent, [c for c, _ in random.sample(done, 40)],
+                                          removed + int(n * 0.95))
                     time.sleep(4)  # past the series retention
                     agent.wait_collections(2)
-                    m = agent.metrics()
-                    series = len({l.get("container_id") for n_, l, v in m
-                                  if n_ == "bpfdiag_cpu_seconds_total"})
-                    rounds.append((n, removed, entries, series, rss_kib(agent.proc.pid)))
-                    print("round %d: %d cgroups churned (%.0f/s); after: %d cpu_stats entries "
-                          "(baseline %d), %d series (baseline %d), %d removed, RSS %d KiB "
-                          "(baseline %d)" % (i + 1, n, n / (CHURN_SECONDS / 2), entries,
-                                             entries0, series, series0, removed,
-                                             rounds[-1][4], rss0))
-                    self.assertGreater(n, RATE * CHURN_SECONDS / 2 * 0.5)
-                    self.assertLessEqual(series, series0 + 5)
+                    ours = {cid for _, cid in done}
+                    left = {l.get("container_id") for n_, l, v in agent.metrics()
+                            if n_ == "bpfdiag_cpu_seconds_total"} & ours
+                    rounds.append((n, removed, rss_kib(agent.proc.pid)))
+                    print("round %d: %d cgroups churned (%.0f/s); after: sampled entries freed, "
+                          "%d of their series left, %d removed in all, RSS %d KiB (start %d)"
+                          % (i + 1, n, n / (CHURN_SECONDS / 2), len(left), removed,
+                             rounds[-1][2], rss0))
+                    self.assertEqual(left, set())
                 # No growth from one round to the next: nothing leaks per cgroup.
-                self.assertLess(rounds[1][4] - rounds[0][4], 4096)
+                self.assertLess(rounds[1][2] - rounds[0][2], 4096)
                 self.assertEqual(agent.get("/healthz")[0], 200)
         finally:
             self.cleanup(made)
+            shutil.rmtree(self.pin, ignore_errors=True)
 
     def test_more_cgroups_than_the_map_holds(self):
         qos, made = self.qos()
