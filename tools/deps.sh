@@ -6,7 +6,8 @@ set -euo pipefail
 build_pkgs=(cmake make pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 	libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev libncurses-dev
 	libprotobuf-c-dev protobuf-c-compiler)
-test_pkgs=(libcmocka-dev clang-format python3 curl procps util-linux mount e2fsprogs)
+test_pkgs=(libcmocka-dev clang-format python3 curl procps util-linux mount e2fsprogs
+	qemu-system-x86 busybox-static) # the last two: the `kernels` test's guest
 
 case "${1:-build}" in
 build | run) want=("${build_pkgs[@]}") ;;
