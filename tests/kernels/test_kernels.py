@@ -257,9 +257,9 @@ class KernelReach(unittest.TestCase):
         (cls.report, cls.console, cls.raw, qemu_out, cls.elapsed, timed_out) = run_guest(
             cls.kernel_dir, busybox, cls.workdir)
         facts = cls.report.results.get("", {})
-        print("guest: %s, %.1f s wall from QEMU start to power-off (guest uptime at the end: "
-              "%s s)" % (facts.get("kernel", "?"), cls.elapsed, facts.get("end_uptime", "?")),
-              flush=True)
+        print("guest: %s running %s, %.1f s wall from QEMU start to power-off (guest uptime at "
+              "the end: %s s)" % (facts.get("kernel", "?"), RELEASE_BIN, cls.elapsed,
+                                  facts.get("end_uptime", "?")), flush=True)
         cls.failed_setup = None
         cls.guest_log_printed = False
         if timed_out:
