@@ -40,6 +40,12 @@ _Static_assert(sizeof(struct net_listen_key) == 16, "net_listen_key layout");
 #define PERF_SAMPLE_HZ 99
 #define MAX_STATS 128
 
+/* Slots of bpfdiag_agent_probe_info: the probe families plus the perf_event sampler. */
+enum { SLOT_CPU, SLOT_SAMPLES, SLOT_DISK, SLOT_FS, SLOT_NET, SLOT_CGROUP, PROBE_SLOTS };
+static const char *const slot_names[PROBE_SLOTS] = {
+	"cpu", "samples", "disk", "fs", "net", "cgroup"
+};
+
 /* A map whose fill and overflow are reported. */
 struct watched_map {
 	const char *name;
@@ -64,6 +70,7 @@ struct collector {
 	char *vals; /* scratch: ncpus per-CPU values */
 	size_t vals_stride_max;
 	char features[256];
+	const char *probe[PROBE_SLOTS]; /* mechanism in use per slot, NULL when down */
 	struct watched_map maps[16];
 	unsigned n_maps;
 	struct collector_stat stats[MAX_STATS];
@@ -117,18 +124,14 @@ static void unpin(struct bpf_map *map, const char *dir)
 	unlink(path);
 }
 
-static bool btf_has_tracepoint(const char *name)
+/* Whether the kernel has a tracepoint that tp_btf can attach to (its btf_trace_<name>
+ * typedef). */
+static bool btf_has_tracepoint(const struct btf *vmlinux, const char *name)
 {
-	struct btf *btf = btf__load_vmlinux_btf();
 	char tname[128];
-	bool found;
 
-	if (!btf)
-		return false;
 	snprintf(tname, sizeof(tname), "btf_trace_%s", name);
-	found = btf__find_by_name_kind(btf, tname, BTF_KIND_TYPEDEF) >= 0;
-	btf__free(btf);
-	return found;
+	return btf__find_by_name_kind(vmlinux, tname, BTF_KIND_TYPEDEF) >= 0;
 }
 
 /* Effective ids and capabilities decide, as when libbpf opens the file: access(2) would ask
@@ -369,12 +372,24 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		    size_t errlen)
 {
 	const char *pin = opts->pin_dir && opts->pin_dir[0] ? opts->pin_dir : NULL;
+	struct btf *vmlinux = NULL;
 	struct collector *c;
 	int r;
 
 	libbpf_set_print(libbpf_log);
+	/* Every program is checked against the kernel's own BTF (tp_btf needs it in the kernel,
+	 * CO-RE reads it from user space): without it nothing can load. */
+	vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux) {
+		snprintf(
+			err, errlen,
+			"no kernel BTF (/sys/kernel/btf/vmlinux is missing or unreadable): bpfdiag "
+			"needs Linux >= 5.12 built with CONFIG_DEBUG_INFO_BTF=y");
+		return -EOPNOTSUPP;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
+		btf__free(vmlinux);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -402,29 +417,32 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 
 	r = load_family(c, &cpu_ops, pin, (void **)&c->cpu);
 	if (r) {
-		snprintf(
-			err, errlen,
-			"cannot load the cpu BPF programs: %s (needs a kernel with BTF and tp_btf, "
-			"and root or CAP_BPF+CAP_PERFMON)",
-			strerror(-r));
+		snprintf(err, errlen,
+			 "cannot load the cpu BPF programs: %s (needs Linux >= 5.12 with BTF, and "
+			 "root or CAP_BPF+CAP_PERFMON)",
+			 strerror(-r));
 		goto fail;
 	}
 	feature(c, "cpu=sched_switch");
+	c->probe[SLOT_CPU] = "sched_switch";
 	watch(c, "cpu_stats", c->cpu->maps.cpu_stats, c->cpu->maps.cpu_counters, CPU_CNT_MAP_FULL);
 	watch(c, "cpu_samples", c->cpu->maps.cpu_samples, c->cpu->maps.cpu_counters,
 	      CPU_CNT_SAMPLES_MAP_FULL);
 	r = attach_perf(c);
-	if (r)
+	if (r) {
 		family_failed("perf_event cpu-clock", r, "bpfdiag_cpu_samples_total");
-	else
+	} else {
 		feature(c, " samples=%dHz", PERF_SAMPLE_HZ);
+		c->probe[SLOT_SAMPLES] = "perf_cpu_clock";
+	}
 
-	disk_folio = btf_has_tracepoint("writeback_dirty_folio");
+	disk_folio = btf_has_tracepoint(vmlinux, "writeback_dirty_folio");
 	r = load_family(c, &disk_ops, pin, (void **)&c->disk);
 	if (r) {
 		family_failed("disk", r, "bpfdiag_disk_* metrics");
 	} else {
-		feature(c, " disk=block_rq%s", disk_folio ? "+dirtier" : "");
+		c->probe[SLOT_DISK] = disk_folio ? "block_rq+dirtier" : "block_rq";
+		feature(c, " disk=%s", c->probe[SLOT_DISK]);
 		watch(c, "disk_stats", c->disk->maps.disk_stats, c->disk->maps.disk_counters,
 		      DISK_CNT_MAP_FULL);
 		watch(c, "disk_inflight", c->disk->maps.disk_inflight, c->disk->maps.disk_counters,
@@ -432,9 +450,10 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 	}
 
 	fs_syscalls = opts->fs != PROBE_FALLBACK && tracefs_has("syscalls/sys_enter_write");
-	if (opts->fs == PROBE_PRIMARY && !fs_syscalls)
-		log_warn("fs probes: per-syscall tracepoints not found in tracefs; using raw "
-			 "syscall tracepoints");
+	if (opts->fs != PROBE_FALLBACK && !fs_syscalls)
+		log_msg(opts->fs == PROBE_PRIMARY ? LOG_WARN : LOG_INFO,
+			"fs probes: per-syscall tracepoints not found in tracefs; using raw "
+			"syscall tracepoints");
 	r = load_family(c, &fs_ops, pin, (void **)&c->fs);
 	if (r && fs_syscalls) {
 		log_warn("fs probes: per-syscall tracepoints failed (%s); trying raw syscalls",
@@ -445,18 +464,21 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 	if (r) {
 		family_failed("fs", r, "bpfdiag_fs_* metrics");
 	} else {
-		feature(c, " fs=%s", fs_syscalls ? "syscalls" : "raw_syscalls");
+		c->probe[SLOT_FS] = fs_syscalls ? "syscalls" : "raw_syscalls";
+		feature(c, " fs=%s", c->probe[SLOT_FS]);
 		watch(c, "fs_stats", c->fs->maps.fs_stats, c->fs->maps.fs_counters,
 		      FS_CNT_MAP_FULL);
 		watch(c, "fs_pending", c->fs->maps.fs_pending, c->fs->maps.fs_counters,
 		      FS_CNT_PENDING_FULL);
 	}
 
-	net_tracepoints = opts->net != PROBE_FALLBACK && btf_has_tracepoint("sock_send_length") &&
-			  btf_has_tracepoint("sock_recv_length");
-	if (opts->net == PROBE_PRIMARY && !net_tracepoints)
-		log_warn("net probes: sock_send_length/sock_recv_length not in this kernel (Linux "
-			 ">= 6.3); using cgroup_skb");
+	net_tracepoints = opts->net != PROBE_FALLBACK &&
+			  btf_has_tracepoint(vmlinux, "sock_send_length") &&
+			  btf_has_tracepoint(vmlinux, "sock_recv_length");
+	if (opts->net != PROBE_FALLBACK && !net_tracepoints)
+		log_msg(opts->net == PROBE_PRIMARY ? LOG_WARN : LOG_INFO,
+			"net probes: sock_send_length/sock_recv_length not in this kernel (Linux "
+			">= 6.3); using cgroup_skb");
 	r = load_family(c, &net_ops, pin, (void **)&c->net);
 	if (!r && !net_tracepoints) {
 		r = attach_skb(c, opts->cgroup_root);
@@ -468,7 +490,8 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 	if (r) {
 		family_failed("net", r, "bpfdiag_network_* and bpfdiag_tcp_* metrics");
 	} else {
-		feature(c, " net=%s", net_tracepoints ? "sock_length" : "cgroup_skb");
+		c->probe[SLOT_NET] = net_tracepoints ? "sock_length" : "cgroup_skb";
+		feature(c, " net=%s", c->probe[SLOT_NET]);
 		watch(c, "net_stats", c->net->maps.net_stats, c->net->maps.net_counters,
 		      NET_CNT_MAP_FULL);
 		watch(c, "net_peers", c->net->maps.net_peers, c->net->maps.net_counters,
@@ -482,6 +505,7 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		family_failed("cgroup lifecycle", r, "nothing (removed cgroups are swept instead)");
 	} else {
 		feature(c, " lifecycle=cgroup_rmdir");
+		c->probe[SLOT_CGROUP] = "cgroup_rmdir";
 		watch(c, "cgroup_dead", c->cg->maps.cgroup_dead, c->cg->maps.cgroup_counters,
 		      CGROUP_CNT_DEAD_FULL);
 	}
@@ -495,9 +519,11 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 				"bpfdiag_agent_bpf_run_seconds_total will be absent",
 				strerror(-c->stats_fd));
 	}
+	btf__free(vmlinux);
 	*ret = c;
 	return 0;
 fail:
+	btf__free(vmlinux);
 	collector__destroy(c);
 	return r;
 }
@@ -861,6 +887,14 @@ int collector__stats(struct collector *c, const struct collector_stat **ret, siz
 			"1 when a BPF probe family is loaded and attached, 0 when the kernel lacks "
 			"what it needs.",
 			false, up[i], "family=\"%s\"", families[i]);
+	for (size_t i = 0; i < PROBE_SLOTS; i++) {
+		if (c->probe[i])
+			stat_add(
+				c, "bpfdiag_agent_probe_info",
+				"The mechanism a probe family uses on this kernel (run-time "
+				"fallbacks and --net-probe/--fs-probe choices); 1 per family in use.",
+				false, 1, "family=\"%s\",probe=\"%s\"", slot_names[i], c->probe[i]);
+	}
 	for (unsigned i = 0; i < c->n_maps; i++)
 		stat_add(c, "bpfdiag_agent_map_entries", "Entries in a BPF map at the last read.",
 			 false, (double)c->maps[i].entries, "map=\"%s\"", c->maps[i].name);

@@ -19,9 +19,10 @@ runtime_pkgs=(libbpf1 libelf1 zlib1g libmicrohttpd12 libjson-c5 libcurl4 libncur
 	libprotobuf-c1 libgnutls30 ca-certificates)
 # mount, e2fsprogs: fake pods' volumes; python3-yaml: rendered chart manifests; buildah and
 # mmdebstrap: the container image test; prometheus: promtool and the server the exporter tests
-# scrape with; openssl: their self-signed certificates; tmux: the full-screen top tests.
+# scrape with; openssl: their self-signed certificates; tmux: the full-screen top tests;
+# qemu-system-x86, busybox-static: the `kernels` test's guest.
 test_pkgs=(libcmocka-dev clang-format python3 curl procps util-linux mount e2fsprogs
-	python3-yaml buildah mmdebstrap prometheus openssl tmux)
+	python3-yaml buildah mmdebstrap prometheus openssl tmux qemu-system-x86 busybox-static)
 bench_pkgs=(stress-ng fio iperf3 libbpf-tools bpftool)
 
 print=0
