@@ -1,4 +1,5 @@
 #include "collector.h"
+#include "clock.h"
 #include "log.h"
 
 #include <bpf/bpf.h>
@@ -556,14 +557,6 @@ const char *collector__features(const struct collector *c)
 	return c->features;
 }
 
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Per-CPU values are laid out at 8-byte strides. */
 static size_t percpu_stride(size_t size)
 {
@@ -692,7 +685,7 @@ int collector__read(struct collector *c, collector_rec_fn fn, void *ctx)
 		return r;
 	if (bpf_map_lookup_elem(cur_fd, &zero, c->vals))
 		return -errno;
-	now = monotonic_ns();
+	now = clock_mono_ns();
 	for (int i = 0; i < c->ncpus; i++) {
 		struct cpu_cur *cc = (struct cpu_cur *)((char *)curs + (size_t)i * sizeof(*cc));
 

@@ -1,4 +1,5 @@
 #include "engine.h"
+#include "clock.h"
 #include "cgroup_tree.h"
 #include "cgroupfs.h"
 #include "collector.h"
@@ -110,22 +111,6 @@ struct engine {
 	uint64_t errors;
 	uint64_t removed, swept;
 };
-
-static double now_unix(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void engine_local_labels(const struct cgroup_ident *id, const char *path, const char *ret[LBL_MAX])
 {
@@ -395,7 +380,7 @@ int engine__open(const struct engine_opts *opts, struct engine **ret, char *err,
 		engine__close(e);
 		return r;
 	}
-	e->start_time = now_unix();
+	e->start_time = clock_unix();
 	*ret = e;
 	return 0;
 }
@@ -464,7 +449,7 @@ static struct cg *cg_get(struct engine *e, uint64_t id)
 		return NULL;
 	}
 	/* What the first collection finds predates the agent: its age is unknown. */
-	c->first_seen = e->collections ? now_mono() : 0;
+	c->first_seen = e->collections ? clock_mono() : 0;
 	return c;
 }
 
@@ -1160,7 +1145,7 @@ static void expire(struct engine *e)
 int engine__collect(struct engine *e, struct snapshot **ret)
 {
 	struct read_ctx rc = { .e = e };
-	double t0 = now_mono(), dt;
+	double t0 = clock_mono(), dt;
 	uint64_t unresolved = 0, key, kgen = e->kube ? kube_meta__generation(e->kube) : 0;
 	struct snapshot *s = NULL;
 	size_t pos = 0;
@@ -1208,7 +1193,7 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 		goto out;
 	e->last_time = t0;
 	e->collections++;
-	s->time = now_unix();
+	s->time = clock_unix();
 	s->agent.start_time = e->start_time;
 	s->agent.collections = e->collections;
 	s->agent.collection_errors = e->errors;
@@ -1217,7 +1202,7 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 	s->agent.cgroup_scan_truncated = cgroup_tree_truncated(e->tree);
 	s->agent.cgroups_removed = e->removed;
 	s->agent.cgroups_swept = e->swept;
-	s->agent.last_collection_seconds = now_mono() - t0;
+	s->agent.last_collection_seconds = clock_mono() - t0;
 	*ret = s;
 	return 0;
 out:

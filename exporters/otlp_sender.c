@@ -1,4 +1,5 @@
 #include "otlp_sender.h"
+#include "clock.h"
 #include "gzip.h"
 #include "otlp.h"
 #include "strbuf.h"
@@ -52,22 +53,6 @@ struct attempt {
 	size_t points, resources;
 	bool aborted; /* stopped by otlp_sender_stop */
 };
-
-static double now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double now_unix(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Uniform in [0, 1), xorshift64*: jitter needs spread, not secrecy. */
 static double next_rnd(struct otlp_sender *s)
@@ -219,7 +204,7 @@ static void report(struct otlp_sender *s, const struct attempt *a, double next_i
 		selfmetrics_add(m, m ? &m->otlp_rejected_points : NULL,
 				a->rejected > 0 ? (uint64_t)a->rejected : 0);
 		selfmetrics_set(m, m ? &m->otlp_last_success_ns : NULL,
-				(uint64_t)(now_unix() * 1e9));
+				(uint64_t)(clock_unix() * 1e9));
 		if (s->failing)
 			say(s, OTLP_LOG_INFO,
 			    "otlp: export to %s recovered after %u failed attempts (%zu data points)",
@@ -287,7 +272,7 @@ static void wait_until(struct otlp_sender *s, double t)
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
-	while (!__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE) && now_mono() < t) {
+	while (!__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE) && clock_mono() < t) {
 		if (pthread_cond_timedwait(&s->cond, &s->lock, &ts) == ETIMEDOUT)
 			break;
 	}
@@ -299,7 +284,7 @@ static void *run(void *arg)
 	const struct otlp_config *c = s->cfg;
 	double base = c->interval < 1.0 ? c->interval : 1.0;
 	double cap = c->interval > OTLP_BACKOFF_CAP ? c->interval : OTLP_BACKOFF_CAP;
-	double next = now_mono() + c->interval;
+	double next = clock_mono() + c->interval;
 	unsigned retries = 0;
 
 	pthread_mutex_lock(&s->lock);
@@ -312,7 +297,7 @@ static void *run(void *arg)
 		if (__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE))
 			break;
 		pthread_mutex_unlock(&s->lock);
-		t0 = now_mono();
+		t0 = clock_mono();
 		snap = s->ops.snapshot(s->ops.ctx);
 		if (!snap) {
 			next = t0 + base; /* no collection yet */
@@ -324,7 +309,7 @@ static void *run(void *arg)
 			s->last_ok_snapshot = snap->time;
 		snapshot_unref(snap);
 		selfmetrics_set(s->stats, s->stats ? &s->stats->otlp_last_duration_ns : NULL,
-				(uint64_t)((now_mono() - t0) * 1e9));
+				(uint64_t)((clock_mono() - t0) * 1e9));
 		if (a.aborted) {
 			pthread_mutex_lock(&s->lock);
 			break;
@@ -335,11 +320,11 @@ static void *run(void *arg)
 							      a.retry_after :
 							      OTLP_RETRY_AFTER_MAX) :
 						     otlp_backoff(retries, base, cap, next_rnd(s));
-			next = now_mono() + delay;
+			next = clock_mono() + delay;
 		} else {
 			retries = 0;
 			next = t0 + c->interval;
-			delay = next - now_mono();
+			delay = next - clock_mono();
 		}
 		report(s, &a, delay > 0 ? delay : 0, false);
 		pthread_mutex_lock(&s->lock);
@@ -415,7 +400,8 @@ int otlp_sender_start(const struct otlp_config *c, const struct otlp_sender_ops 
 	s->cfg = c;
 	s->ops = *ops;
 	s->stats = stats;
-	s->rnd = ((uint64_t)getpid() << 32) ^ (uint64_t)(now_mono() * 1e9) ^ 0x9E3779B97F4A7C15ULL;
+	s->rnd = ((uint64_t)getpid() << 32) ^ (uint64_t)(clock_mono() * 1e9) ^
+		 0x9E3779B97F4A7C15ULL;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -9,15 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-void prom_escape_label(struct strbuf *out, const char *v)
+/* Appends v with backslash and newline escaped, and double quotes too when quote is set. */
+static void escape(struct strbuf *out, const char *v, bool quote)
 {
 	const char *run = v;
 
 	for (; *v; v++) {
-		const char *rep = *v == '\\' ? "\\\\" :
-				  *v == '"'  ? "\\\"" :
-				  *v == '\n' ? "\\n" :
-					       NULL;
+		const char *rep = *v == '\\'	     ? "\\\\" :
+				  *v == '\n'	     ? "\\n" :
+				  quote && *v == '"' ? "\\\"" :
+						       NULL;
 
 		if (!rep)
 			continue;
@@ -28,20 +29,14 @@ void prom_escape_label(struct strbuf *out, const char *v)
 	strbuf_append(out, run, (size_t)(v - run));
 }
 
+void prom_escape_label(struct strbuf *out, const char *v)
+{
+	escape(out, v, true);
+}
+
 void prom_escape_help(struct strbuf *out, const char *v)
 {
-	const char *run = v;
-
-	for (; *v; v++) {
-		const char *rep = *v == '\\' ? "\\\\" : *v == '\n' ? "\\n" : NULL;
-
-		if (!rep)
-			continue;
-		strbuf_append(out, run, (size_t)(v - run));
-		strbuf_puts(out, rep);
-		run = v + 1;
-	}
-	strbuf_append(out, run, (size_t)(v - run));
+	escape(out, v, false);
 }
 
 static void header(struct strbuf *out, const char *name, const char *type, const char *help)

@@ -1,4 +1,5 @@
 #include "top_view.h"
+#include "clock.h"
 
 #include <curses.h>
 #include <term.h>
@@ -40,22 +41,6 @@ struct view {
 	char error[512]; /* the last fetch error, "" when the last fetch worked */
 	double fetched_at; /* wall time of the snapshot on screen */
 };
-
-static double now_wall(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static attr_t pair_attr(const struct view *v, int pair)
 {
@@ -146,7 +131,7 @@ static void fetch(struct view *v)
 	top_snapshot_free(v->snap);
 	v->snap = s;
 	v->error[0] = '\0';
-	v->fetched_at = now_wall();
+	v->fetched_at = clock_unix();
 	rebuild(v);
 }
 
@@ -216,7 +201,7 @@ static void draw_header(struct view *v, int widths[TOP_COL_MAX])
 	     top_fmt_bytes(s->total.net_rx, b[3], sizeof(b[3])),
 	     top_fmt_bytes(s->total.net_tx, b[4], sizeof(b[4])), s->total.retrans, s->n_pods);
 	/* Line 2: agent health, or why there is none; a fetch error overrides. */
-	hl = top_health_line(s, now_wall(), stale_after, line, sizeof(line));
+	hl = top_health_line(s, clock_unix(), stale_after, line, sizeof(line));
 	x = putf(2, 0, A_NORMAL, "%s ", top_source__in_process(v->src) ? "collector" : "agent");
 	if (v->error[0]) {
 		putf(2, x, pair_attr(v, PAIR_BAD) | A_BOLD,
@@ -703,19 +688,20 @@ int top_view_run(struct top_source *src, const struct top_view_opts *o, char *er
 		v.color = false;
 	}
 	/* The in-process collector's first collection was at open: give rates an interval. */
-	next = now_mono() + (top_source__in_process(src) ?
-				     fmax(0, fmin(1, o->interval) - top_source__since_fetch(src)) :
-				     0);
+	next = clock_mono() +
+	       (top_source__in_process(src) ?
+			fmax(0, fmin(1, o->interval) - top_source__since_fetch(src)) :
+			0);
 	draw(&v);
 	while (!*o->stop && !v.quit) {
 		struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
-		double wait = next - now_mono();
+		double wait = next - clock_mono();
 		bool redraw = false;
 		int ch;
 
 		if (wait <= 0) {
 			fetch(&v);
-			next = now_mono() + o->interval;
+			next = clock_mono() + o->interval;
 			wait = o->interval;
 			redraw = true;
 		}
@@ -727,7 +713,7 @@ int top_view_run(struct top_source *src, const struct top_view_opts *o, char *er
 			break; /* the terminal went away */
 		while (!*o->stop && (ch = getch()) != ERR) {
 			if (key(&v, ch))
-				next = now_mono();
+				next = clock_mono();
 			redraw = true;
 			if (v.quit)
 				break;
