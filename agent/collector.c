@@ -1,5 +1,4 @@
 #include "collector.h"
-#include "clock.h"
 #include "log.h"
 
 #include <bpf/bpf.h>
@@ -673,29 +672,10 @@ static void each_net(struct collector *c, const void *key, const void *vals, siz
 
 int collector__read(struct collector *c, collector_rec_fn fn, void *ctx)
 {
-	int cur_fd = bpf_map__fd(c->cpu->maps.cpu_cur), r;
-	struct cpu_cur *curs = (struct cpu_cur *)c->vals;
-	uint32_t zero = 0;
-	uint64_t now;
+	int r = walk_map(c, c->cpu->maps.cpu_stats, each_cpu, fn, ctx);
 
-	/* Committed time first, then the slices in progress: read in the other order, a switch
-	 * in between would count one slice twice. */
-	r = walk_map(c, c->cpu->maps.cpu_stats, each_cpu, fn, ctx);
 	if (r)
 		return r;
-	if (bpf_map_lookup_elem(cur_fd, &zero, c->vals))
-		return -errno;
-	now = clock_mono_ns();
-	for (int i = 0; i < c->ncpus; i++) {
-		struct cpu_cur *cc = (struct cpu_cur *)((char *)curs + (size_t)i * sizeof(*cc));
-
-		if (cc->cgroup_id && cc->start_ns && now > cc->start_ns) {
-			struct collector_rec rec = { .group = REC_CPU, .cgroup_id = cc->cgroup_id };
-
-			rec.v[0] = now - cc->start_ns;
-			fn(ctx, &rec);
-		}
-	}
 	r = walk_map(c, c->cpu->maps.cpu_samples, each_sample, fn, ctx);
 	if (!r && c->disk)
 		r = walk_map(c, c->disk->maps.disk_stats, each_disk, fn, ctx);

@@ -71,9 +71,9 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 struct collector *collector__destroy(struct collector *c);
 
 typedef void (*collector_rec_fn)(void *ctx, const struct collector_rec *r);
-/* Calls fn for every map entry, summed over CPUs. REC_CPU comes first as committed time, then
- * once more per CPU for the slice running now (so a task that never switches out is seen);
- * the caller sums records of one (group, cgroup, sub) within a read. Returns 0 or -errno. */
+/* Calls fn for every map entry, summed over CPUs (a task that keeps its CPU is charged by the
+ * 99 Hz sampler as it runs, so its time shows within ~10 ms). The caller sums records of one
+ * (group, cgroup, sub) within a read. Returns 0 or -errno. */
 int collector__read(struct collector *c, collector_rec_fn fn, void *ctx);
 
 typedef void (*collector_listen_fn)(void *ctx, uint64_t cgroup_id, uint16_t port, int64_t n);

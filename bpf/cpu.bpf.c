@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* cpu family: on-CPU time and run-queue wait per cgroup v2 id (tp_btf sched_switch,
- * sched_wakeup, sched_wakeup_new), and 99 Hz cpu-clock samples per cgroup (perf_event). */
+ * sched_wakeup, sched_wakeup_new), and 99 Hz cpu-clock samples per cgroup (perf_event).
+ * On-CPU time is the task's own se.sum_exec_runtime, the clock cpu.stat adds up: wall time would
+ * also count interrupts and, in VMs, time stolen by the hypervisor. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -84,65 +86,83 @@ int BPF_PROG(cpu_sched_wakeup_new, struct task_struct *p)
 	return 0;
 }
 
+/* Charges task t (running on this CPU) the runtime it gained since cur last charged it. */
+static __always_inline void charge_runtime(struct cpu_cur *cur, struct task_struct *t,
+					   bool switched)
+{
+	__u64 rt = t->se.sum_exec_runtime;
+	struct cpu_cg_stats *s;
+
+	if (cur->pid != (__u32)t->pid || rt <= cur->runtime)
+		return;
+	s = stats_of(task_cgroup_id(t), rt - cur->runtime);
+	if (s) {
+		s->oncpu_ns += rt - cur->runtime;
+		s->switches += switched;
+	}
+	cur->runtime = rt;
+}
+
 SEC("tp_btf/sched_switch")
 int BPF_PROG(cpu_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
 	__u32 zero = 0;
 	struct cpu_cur *cur = bpf_map_lookup_elem(&cpu_cur, &zero);
 	struct cpu_cg_stats *s;
-	__u64 now = bpf_ktime_get_ns(), *ts;
+	__u64 now, *ts;
 
 	if (!cur)
 		return 0;
-	/* Charge the slice that ends now to prev's cgroup as of now: a task moved during its slice
-	 * is charged where cpu.stat charges it. The idle task (pid 0) is nobody's work. */
+	/* The slice that ends now, charged to prev's cgroup as of now: a task moved during its
+	 * slice is charged where cpu.stat charges it. The idle task (pid 0) is nobody's work. */
 	if (prev->pid) {
-		if (cur->start_ns && now > cur->start_ns) {
-			__u64 delta = now - cur->start_ns;
-
-			s = stats_of(task_cgroup_id(prev), delta);
-			if (s) {
-				s->oncpu_ns += delta;
-				s->switches++;
-			}
-		}
+		charge_runtime(cur, prev, true);
 		/* Preempted while runnable: it waits in the run queue from now. */
 		if (task_state(prev) == 0)
-			mark_enqueued(prev, now);
+			mark_enqueued(prev, bpf_ktime_get_ns());
 	}
-	cur->start_ns = now;
-	cur->cgroup_id = 0;
+	cur->pid = next->pid;
+	cur->runtime = next->se.sum_exec_runtime;
 	if (!next->pid)
 		return 0;
-	cur->cgroup_id = task_cgroup_id(next);
 
 	/* The wait that ends now, charged to the task that waited. */
 	ts = bpf_task_storage_get(&cpu_enqueued, next, 0, 0);
-	if (ts && *ts && now > *ts) {
+	if (!ts || !*ts)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (now > *ts) {
 		__u64 wait = now - *ts;
 
-		*ts = 0;
-		s = stats_of(cur->cgroup_id, 0);
+		s = stats_of(task_cgroup_id(next), 0);
 		if (s) {
 			s->rq_wait_ns += wait;
 			s->rq_count++;
 			s->rq_hist[hist_slot(wait)]++;
 		}
 	}
+	*ts = 0;
 	return 0;
 }
 
 SEC("perf_event")
 int cpu_clock_sample(struct bpf_perf_event_data *ctx)
 {
-	static const __u64 zero;
+	static const __u64 zero64;
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct cpu_cur *cur;
+	__u32 zero = 0;
 	__u64 cgid, *n;
 
 	/* The idle task has pid 0; its samples say the CPU was free. */
-	if (!(__u32)bpf_get_current_pid_tgid())
+	if (!t->pid)
 		return 0;
-	cgid = bpf_get_current_cgroup_id();
-	n = lookup_or_init(&cpu_samples, &cgid, &zero);
+	/* A task that keeps the CPU is charged as it runs, not only when it switches out. */
+	cur = bpf_map_lookup_elem(&cpu_cur, &zero);
+	if (cur)
+		charge_runtime(cur, t, false);
+	cgid = task_cgroup_id(t);
+	n = lookup_or_init(&cpu_samples, &cgid, &zero64);
 	if (n)
 		(*n)++;
 	else
