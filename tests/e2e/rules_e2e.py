@@ -243,8 +243,15 @@ class Cluster:
         self.hpas = {}  # ns -> [(name, kind, target, min, max)]
         self.next_ip = 10
         if not os.path.exists(KUBELET):
-            os.makedirs(KUBELET)
-            stack.callback(shutil.rmtree, KUBELET, True)
+            os.makedirs(os.path.join(KUBELET, "pods"))
+            stack.callback(self._rmdirs, [os.path.join(KUBELET, "pods"), KUBELET])
+
+    @staticmethod
+    def _rmdirs(dirs):
+        """Removes what we created if it is empty (a test elsewhere may be using it too)."""
+        for d in dirs:
+            with contextlib.suppress(OSError):
+                os.rmdir(d)
 
     def launch(self):
         """Starts every workload process. After the agent: a listening socket opened before
