@@ -3,11 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
-static const struct kube_container *find_container(const struct kube_pod_info *p,
-						   const char *id)
+static const struct kube_container *find_container(const struct kube_pod_info *p, const char *id)
 {
 	for (unsigned i = 0; id[0] && i < p->n_containers; i++) {
-		if (strcmp(p->containers[i].id, id) == 0 || strcmp(p->containers[i].last_id, id) == 0)
+		if (strcmp(p->containers[i].id, id) == 0 ||
+		    strcmp(p->containers[i].last_id, id) == 0)
 			return &p->containers[i];
 	}
 	return NULL;
