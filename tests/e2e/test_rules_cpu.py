@@ -8,8 +8,10 @@ workloads, each with a look-alike, under one agent (--window 5, --warmup 0):
                             its limit                                         → none
   RS-06  media/transcoder   no CPU limit, four busy loops pinned to one CPU: each waits for
                             the others (> 5 ms p99)                            → RS-06
-         media/encoder      waits for a CPU too, but because it is throttled: that is RS-02,
-                            not contention                                    → no RS-06
+         media/encoder      waits for a CPU too (> 5 ms p99), but because it is throttled in
+                            every bucket: that is RS-02, not contention       → no RS-06
+(The thumbnailer is not judged for RS-06: next to the pinned loops it may really be contended,
+and a bucket can hold the end of a throttled wait but not the throttling that caused it.)
 
 The limit is set the way the host allows (cpu.max on cgroup v2, or CFS quota on the v1 cpu
 hierarchy of a hybrid host: test_cpu_extras.Limit). Default thresholds; only RS-02 and RS-06
@@ -98,8 +100,12 @@ class RulesCpu(unittest.TestCase):
         m = agent.metrics()
         u1, t1 = fp.usage_seconds(), time.time()
         ever = fired(agent)
-        for wl, want in ((enc, {"RS-02"}), (thumb, set()), (trans, {"RS-06"})):
-            self.assertEqual(ever.get(wl.key, set()) & {"RS-02", "RS-06"}, want, wl.name)
+        # Per rule, the workloads it was judged on by design: the thumbnailer is RS-02's
+        # look-alike only (next to four pinned busy loops it may really wait for a CPU).
+        for wl, judged, want in ((enc, {"RS-02", "RS-06"}, {"RS-02"}),
+                                 (thumb, {"RS-02"}, set()),
+                                 (trans, {"RS-02", "RS-06"}, {"RS-06"})):
+            self.assertEqual(ever.get(wl.key, set()) & judged, want, wl.name)
 
         rs02 = got[("encoder", "RS-02")]
         self.assertEqual((rs02["namespace"], rs02["workload_kind"], rs02["helm_release"],
@@ -146,8 +152,10 @@ class RulesCpu(unittest.TestCase):
         p99s = {w.name: runq_p99(m, "media", w.name) for w in (enc, thumb, trans)}
         print("run-queue p99 over the run:", p99s)
         self.assertGreater(p99s["encoder"], 0.005)
-        self.assertEqual(set(e2e.metric_value(m, "bpfdiag_finding", workload="thumbnailer",
-                                              rule=r) for r in ("RS-02", "RS-06")), {None})
+        self.assertIsNone(e2e.metric_value(m, "bpfdiag_finding", workload="thumbnailer",
+                                           rule="RS-02"))
+        self.assertIsNone(e2e.metric_value(m, "bpfdiag_finding", workload="encoder",
+                                           rule="RS-06"))
 
 
 if __name__ == "__main__":
