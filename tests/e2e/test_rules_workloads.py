@@ -57,7 +57,17 @@ RS-06 is disabled here: on a loaded CI machine any pod may really wait > 5 ms fo
 is a true RS-06 but not this test's subject (test_rules_cpu creates contention on purpose).
 No threshold is lowered: the workloads run at 1.25-4x the defaults, and the bucket length
 (0.5 s) is twice the collection interval (0.25 s), so every bucket holds a collection even
-when a collection runs late."""
+when a collection runs late (with interval == bucket length, late collections leave buckets
+empty, and an empty bucket never crosses: a rule then cannot reach 7 of 10).
+
+The workload processes start only once the agent runs and has fetched every workload, claim
+and HPA list, for two limits of the agent that are not what this test is about:
+- a socket that was already listening when the agent started is never seen as listening (the
+  LISTEN transition happened before the probe), so WK-05 and RL-01 could not fire;
+- static rules judge a pod at the first collection that sees it; before its workload's GET
+  is answered they miss the workload's ignore-rules annotation and Helm release, so an
+  ignored workload's static findings (RS-01, SC-01, ...) start and clear again, and findings
+  start without their helm_release."""
 import json
 import os
 import subprocess
@@ -271,9 +281,8 @@ class RulesWorkloads(unittest.TestCase):
             agent = stack.enter_context(ke.KubeAgent(
                 api, "--interval", "0.25", "--window", str(WINDOW), "--warmup", "0",
                 "--rules-config", cfg.name))
-            # Workloads start once the agent knows every workload, claim and HPA: see
-            # test docstring (static rules judge at once, and judged before the workload's
-            # GET they miss its ignore annotation and Helm release).
+            # Workloads start once the agent knows every workload, claim and HPA list (see
+            # the module docstring).
             paths = c.api_paths()
             wait_until(lambda: all(api.count("get", p) for p in paths), 30,
                        lambda: "GETs of %s" % [p for p in paths if not api.count("get", p)],
