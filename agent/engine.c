@@ -58,6 +58,7 @@ struct series {
 	time_t empty_since;
 	struct cgroupfs_cpu cpufs;
 	bool cpufs_valid;
+	uint64_t cpufs_cpu; /* its CPU total when cgroupfs was last read */
 	uint16_t *ports; /* rebuilt every collection */
 	size_t n_ports;
 	struct snap_peer *peers;
@@ -1089,6 +1090,16 @@ static void read_cgroupfs(struct engine *e)
 			se->n_peers = 0;
 			if (!se->members || strcmp(se->cgroup_path, "/") == 0)
 				continue;
+			/* Throttling and CPU stalls grow only while a cgroup runs: an idle one is
+			 * read once a minute, not every collection (files cost an open each). */
+			uint64_t cpu = 0;
+
+			for (const struct acc *a = se->accs; a; a = a->next)
+				cpu = a->kind == ACC_CPU ? a->v[0] : cpu;
+
+			if (se->cpufs_valid && !with_limit && cpu == se->cpufs_cpu)
+				continue;
+			se->cpufs_cpu = cpu;
 			cgroupfs_read_cpu(engine__cgroup_root(e),
 					  e->v1_cpu_root[0] ? e->v1_cpu_root : NULL,
 					  se->cgroup_path, with_limit || !se->cpufs_valid,
