@@ -273,6 +273,8 @@ class RulesWorkloads(unittest.TestCase):
             c = Cluster(api, stack)
             sc = Scenarios(c).build()
             sc.start_init()
+            print("%d pods built: %.1fs" % (sum(len(w.pods) for w in c.workloads),
+                                            time.time() - t0))
             cfg = tempfile.NamedTemporaryFile("w", suffix=".json", prefix="bpfdiag-rules-",
                                               delete=False)
             stack.callback(os.unlink, cfg.name)
@@ -280,7 +282,8 @@ class RulesWorkloads(unittest.TestCase):
             cfg.close()
             agent = stack.enter_context(ke.KubeAgent(
                 api, "--interval", "0.25", "--window", str(WINDOW), "--warmup", "0",
-                "--rules-config", cfg.name))
+                "--rules-config", cfg.name, "--kube-qps", "500"))  # ~50 GETs to wait for
+            print("agent ready: %.1fs" % (time.time() - t0))
             # Workloads start once the agent knows every workload, claim and HPA list (see
             # the module docstring).
             paths = c.api_paths()
@@ -289,9 +292,10 @@ class RulesWorkloads(unittest.TestCase):
                        agent)
             agent.wait_collections(2)
             c.launch()
-            print("setup and agent start: %.1fs" % (time.time() - t0))
+            print("workloads launched: %.1fs" % (time.time() - t0))
             self.run_checks(agent, c, sc)
-        print("total: %.1fs" % (time.time() - t0))
+            print("checked: %.1fs" % (time.time() - t0))
+        print("total (after teardown): %.1fs" % (time.time() - t0))
 
     def run_checks(self, agent, c, sc):
         want = {k + (r,) for k, rules in sc.expect.items() for r in rules}
