@@ -28,7 +28,7 @@ Scenarios (namespace/name, what it does → expected findings):
          shop/frontend         2 replicas; clients connect to them, they connect to orders-db
                                and to their own pod IP, never to each other   → none
   WK-07  shop/catalog          StatefulSet serving, writes nothing            → WK-07
-         data/ledger           StatefulSet, fio randwrite with fsync on its PVC → none
+         data/ledger           StatefulSet, 4 KiB records + fsync, 20/s, on its PVC → none
          data/quorum           StatefulSet, 2 replicas connected to each other → none
   WK-10  infra/log-shipper     Deployment, hostPath, one replica here         → WK-10
          infra/node-exporter   DaemonSet, hostNetwork+hostPID+hostPath, serves → none (also
@@ -188,10 +188,8 @@ class Scenarios:
         self.server(c.pod(cat, volumes=[claim("data-catalog-0")]))
         c.pvc("data", "data-ledger-0")
         ledger = self.want(c.workload("StatefulSet", "ledger", "data"))
-        pod = c.pod(ledger, volumes=[claim("data-ledger-0")], pv="pvc-ledger")
-        pod.start(["fio", "--name=ledger", "--filename=" + pod.mounts.path("/data/ledger"),
-                   "--rw=randwrite", "--bs=4k", "--size=4m", "--fsync=1", "--rate=64k",
-                   "--time_based", "--runtime=600", "--output=/dev/null"])
+        c.pod(ledger, volumes=[claim("data-ledger-0")], pv="pvc-ledger").workload(write=[dict(
+            name="ledger", path="/data/ledger", chunk=4 * KiB, every=0.05, fsync=True)])
         quorum = self.want(c.workload("StatefulSet", "quorum", "data", replicas=2))
         a, b = c.pod(quorum), c.pod(quorum)
         pa, pb = free_port(a.ip), free_port(b.ip)
@@ -379,7 +377,7 @@ class RulesWorkloads(unittest.TestCase):
         self.assertEqual(total(fs_s, "shop", "session-cache"), 0)
         self.assertGreater(total(fs_s, "data", "indexer", volume_class="pvc"), 40)
         self.assertEqual(total("bpfdiag_tcp_listening_sockets", "data", "indexer"), 0)
-        # WK-07: the ledger syncs its PVC (fio)
+        # WK-07: the ledger syncs its PVC
         self.assertGreater(total(fs_s, "data", "ledger", volume_class="pvc"), 20)
         # RL-01 / WK-11 look-alikes accept connections; WK-06 / WK-07 look-alikes connect
         for ns, name in (("shop", "frontend"), ("infra", "node-exporter"),
