@@ -323,14 +323,17 @@ class RulesWorkloads(unittest.TestCase):
                 self.assertEqual(ever.get(wl.key, set()), sc.expect[wl.key],
                                  "findings ever started for %s/%s %s" % (wl.ns, wl.name,
                                                                          wl.kind))
-        got = by_key(final)
+        # (The agent judges every cgroup of the host: other tests' cgroups may have findings
+        # of their own, so only this cluster's workloads are compared.)
+        mine = {wl.key for wl in c.workloads}
+        got = {k: f for k, f in by_key(final).items() if k[:3] in mine}
         self.assertEqual(set(got), want, "active findings at the end")
 
         # Each finding's fields, its metric, and its line in `bpfdiag check`.
         self.assertEqual(status.returncode, 1, status)
         self.assertEqual(status_json.returncode, 1, status_json)
-        self.assertEqual({(f["namespace"], f["workload_kind"], f["workload"], f["rule"])
-                          for f in json.loads(status_json.stdout)["findings"]}, want)
+        self.assertEqual({k for k in by_key(json.loads(status_json.stdout)["findings"])
+                          if k[:3] in mine}, want)
         helm = {wl.key: wl.helm for wl in c.workloads}
         for key, f in sorted(got.items()):
             ns, kind, name, rule = key
@@ -352,7 +355,7 @@ class RulesWorkloads(unittest.TestCase):
         # Nothing for the look-alikes in /metrics either.
         series = {(l["namespace"], l["workload_kind"], l["workload"], l["rule"])
                   for n, l, v in metrics if n == "bpfdiag_finding"}
-        self.assertEqual(series, want)
+        self.assertEqual({k for k in series if k[:3] in mine}, want)
         print("bpfdiag check (exit %d):\n%s" % (status.returncode, status.stdout))
         self.check_evidence(got, sc, metrics, batch_cgroup_cpu)
         self.check_look_alikes(metrics, sc)
