@@ -2,7 +2,7 @@
 kubelet-shaped cgroup (FakePod) with its own mount namespace (an overlay rootfs, optionally an
 emptyDir bind and a loop-device ext4 PVC mounted on the host under the kubelet CSI path), its
 Pod object and top-level workload served by the fake API server, and a real workload running
-inside (rules_workload.py, fio, CPU burners). Also: every finding the agent ever started
+inside (rules_workload.py, CPU burners). Also: every finding the agent ever started
 (from its log), and rates computed from a workload's own counters.
 
 Everything is torn down through one ExitStack, in reverse order of creation, even when a test

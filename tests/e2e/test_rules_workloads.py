@@ -28,7 +28,7 @@ Scenarios (namespace/name, what it does → expected findings):
          shop/frontend         2 replicas; clients connect to them, they connect to orders-db
                                and to their own pod IP, never to each other   → none
   WK-07  shop/catalog          StatefulSet serving, writes nothing            → WK-07
-         data/ledger           StatefulSet, fio randwrite with fsync on its PVC → none
+         data/ledger           StatefulSet, 4 KiB records + fsync, 20/s, on its PVC → none
          data/quorum           StatefulSet, 2 replicas connected to each other → none
   WK-10  infra/log-shipper     Deployment, hostPath, one replica here         → WK-10
          infra/node-exporter   DaemonSet, hostNetwork+hostPID+hostPath, serves → none (also
@@ -188,10 +188,8 @@ class Scenarios:
         self.server(c.pod(cat, volumes=[claim("data-catalog-0")]))
         c.pvc("data", "data-ledger-0")
         ledger = self.want(c.workload("StatefulSet", "ledger", "data"))
-        pod = c.pod(ledger, volumes=[claim("data-ledger-0")], pv="pvc-ledger")
-        pod.start(["fio", "--name=ledger", "--filename=" + pod.mounts.path("/data/ledger"),
-                   "--rw=randwrite", "--bs=4k", "--size=4m", "--fsync=1", "--rate=64k",
-                   "--time_based", "--runtime=600", "--output=/dev/null"])
+        c.pod(ledger, volumes=[claim("data-ledger-0")], pv="pvc-ledger").workload(write=[dict(
+            name="ledger", path="/data/ledger", chunk=4 * KiB, every=0.05, fsync=True)])
         quorum = self.want(c.workload("StatefulSet", "quorum", "data", replicas=2))
         a, b = c.pod(quorum), c.pod(quorum)
         pa, pb = free_port(a.ip), free_port(b.ip)
@@ -273,6 +271,8 @@ class RulesWorkloads(unittest.TestCase):
             c = Cluster(api, stack)
             sc = Scenarios(c).build()
             sc.start_init()
+            print("%d pods built: %.1fs" % (sum(len(w.pods) for w in c.workloads),
+                                            time.time() - t0))
             cfg = tempfile.NamedTemporaryFile("w", suffix=".json", prefix="bpfdiag-rules-",
                                               delete=False)
             stack.callback(os.unlink, cfg.name)
@@ -280,7 +280,8 @@ class RulesWorkloads(unittest.TestCase):
             cfg.close()
             agent = stack.enter_context(ke.KubeAgent(
                 api, "--interval", "0.25", "--window", str(WINDOW), "--warmup", "0",
-                "--rules-config", cfg.name))
+                "--rules-config", cfg.name, "--kube-qps", "500"))  # ~50 GETs to wait for
+            print("agent ready: %.1fs" % (time.time() - t0))
             # Workloads start once the agent knows every workload, claim and HPA list (see
             # the module docstring).
             paths = c.api_paths()
@@ -289,9 +290,10 @@ class RulesWorkloads(unittest.TestCase):
                        agent)
             agent.wait_collections(2)
             c.launch()
-            print("setup and agent start: %.1fs" % (time.time() - t0))
+            print("workloads launched: %.1fs" % (time.time() - t0))
             self.run_checks(agent, c, sc)
-        print("total: %.1fs" % (time.time() - t0))
+            print("checked: %.1fs" % (time.time() - t0))
+        print("total (after teardown): %.1fs" % (time.time() - t0))
 
     def run_checks(self, agent, c, sc):
         want = {k + (r,) for k, rules in sc.expect.items() for r in rules}
@@ -321,14 +323,17 @@ class RulesWorkloads(unittest.TestCase):
                 self.assertEqual(ever.get(wl.key, set()), sc.expect[wl.key],
                                  "findings ever started for %s/%s %s" % (wl.ns, wl.name,
                                                                          wl.kind))
-        got = by_key(final)
+        # (The agent judges every cgroup of the host: other tests' cgroups may have findings
+        # of their own, so only this cluster's workloads are compared.)
+        mine = {wl.key for wl in c.workloads}
+        got = {k: f for k, f in by_key(final).items() if k[:3] in mine}
         self.assertEqual(set(got), want, "active findings at the end")
 
         # Each finding's fields, its metric, and its line in `bpfdiag check`.
         self.assertEqual(status.returncode, 1, status)
         self.assertEqual(status_json.returncode, 1, status_json)
-        self.assertEqual({(f["namespace"], f["workload_kind"], f["workload"], f["rule"])
-                          for f in json.loads(status_json.stdout)["findings"]}, want)
+        self.assertEqual({k for k in by_key(json.loads(status_json.stdout)["findings"])
+                          if k[:3] in mine}, want)
         helm = {wl.key: wl.helm for wl in c.workloads}
         for key, f in sorted(got.items()):
             ns, kind, name, rule = key
@@ -350,7 +355,7 @@ class RulesWorkloads(unittest.TestCase):
         # Nothing for the look-alikes in /metrics either.
         series = {(l["namespace"], l["workload_kind"], l["workload"], l["rule"])
                   for n, l, v in metrics if n == "bpfdiag_finding"}
-        self.assertEqual(series, want)
+        self.assertEqual({k for k in series if k[:3] in mine}, want)
         print("bpfdiag check (exit %d):\n%s" % (status.returncode, status.stdout))
         self.check_evidence(got, sc, metrics, batch_cgroup_cpu)
         self.check_look_alikes(metrics, sc)
@@ -375,7 +380,7 @@ class RulesWorkloads(unittest.TestCase):
         self.assertEqual(total(fs_s, "shop", "session-cache"), 0)
         self.assertGreater(total(fs_s, "data", "indexer", volume_class="pvc"), 40)
         self.assertEqual(total("bpfdiag_tcp_listening_sockets", "data", "indexer"), 0)
-        # WK-07: the ledger syncs its PVC (fio)
+        # WK-07: the ledger syncs its PVC
         self.assertGreater(total(fs_s, "data", "ledger", volume_class="pvc"), 20)
         # RL-01 / WK-11 look-alikes accept connections; WK-06 / WK-07 look-alikes connect
         for ns, name in (("shop", "frontend"), ("infra", "node-exporter"),
