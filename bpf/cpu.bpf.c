@@ -28,12 +28,18 @@ struct {
 	__type(value, struct cpu_cur);
 } cpu_cur SEC(".maps");
 
-/* When a task became runnable: per-task storage, no pid-keyed hash to overflow. */
+/* Per task (task storage: no pid-keyed hash to overflow): when it became runnable, and how much
+ * of its sum_exec_runtime has been charged. Per task, so a missed event costs nothing. */
+struct task_cpu {
+	__u64 enqueued_ns;
+	__u64 charged;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, __u64);
+	__type(value, struct task_cpu);
 } cpu_enqueued SEC(".maps");
 
 struct {
@@ -64,12 +70,26 @@ static __always_inline struct cpu_cg_stats *stats_of(__u64 cgid, __u64 lost_ns)
 	return s;
 }
 
+/* The task's storage; a new one starts with everything it ran so far counted as charged (that
+ * time predates us). */
+static __always_inline struct task_cpu *task_cpu(struct task_struct *p)
+{
+	struct task_cpu *tc = bpf_task_storage_get(&cpu_enqueued, p, 0, 0);
+
+	if (tc)
+		return tc;
+	tc = bpf_task_storage_get(&cpu_enqueued, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (tc)
+		tc->charged = p->se.sum_exec_runtime;
+	return tc;
+}
+
 static __always_inline void mark_enqueued(struct task_struct *p, __u64 now)
 {
-	__u64 *ts = bpf_task_storage_get(&cpu_enqueued, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	struct task_cpu *tc = task_cpu(p);
 
-	if (ts)
-		*ts = now;
+	if (tc)
+		tc->enqueued_ns = now;
 }
 
 SEC("tp_btf/sched_wakeup")
@@ -86,53 +106,48 @@ int BPF_PROG(cpu_sched_wakeup_new, struct task_struct *p)
 	return 0;
 }
 
-/* Charges task t (running on this CPU) the runtime it gained since cur last charged it. */
-static __always_inline void charge_runtime(struct cpu_cur *cur, struct task_struct *t,
-					   bool switched)
+/* Charges task t the runtime it gained since it was last charged. */
+static __always_inline void charge_runtime(struct task_struct *t, bool switched)
 {
+	struct task_cpu *tc = task_cpu(t);
 	__u64 rt = t->se.sum_exec_runtime;
 	struct cpu_cg_stats *s;
 
-	if (cur->pid != (__u32)t->pid || rt <= cur->runtime)
+	if (!tc || rt <= tc->charged)
 		return;
-	s = stats_of(task_cgroup_id(t), rt - cur->runtime);
+	s = stats_of(task_cgroup_id(t), rt - tc->charged);
 	if (s) {
-		s->oncpu_ns += rt - cur->runtime;
+		s->oncpu_ns += rt - tc->charged;
 		s->switches += switched;
 	}
-	cur->runtime = rt;
+	tc->charged = rt;
 }
 
 SEC("tp_btf/sched_switch")
 int BPF_PROG(cpu_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	__u32 zero = 0;
-	struct cpu_cur *cur = bpf_map_lookup_elem(&cpu_cur, &zero);
+	struct task_cpu *tc;
 	struct cpu_cg_stats *s;
-	__u64 now, *ts;
+	__u64 now;
 
-	if (!cur)
-		return 0;
 	/* The slice that ends now, charged to prev's cgroup as of now: a task moved during its
 	 * slice is charged where cpu.stat charges it. The idle task (pid 0) is nobody's work. */
 	if (prev->pid) {
-		charge_runtime(cur, prev, true);
+		charge_runtime(prev, true);
 		/* Preempted while runnable: it waits in the run queue from now. */
 		if (task_state(prev) == 0)
 			mark_enqueued(prev, bpf_ktime_get_ns());
 	}
-	cur->pid = next->pid;
-	cur->runtime = next->se.sum_exec_runtime;
 	if (!next->pid)
 		return 0;
 
 	/* The wait that ends now, charged to the task that waited. */
-	ts = bpf_task_storage_get(&cpu_enqueued, next, 0, 0);
-	if (!ts || !*ts)
+	tc = bpf_task_storage_get(&cpu_enqueued, next, 0, 0);
+	if (!tc || !tc->enqueued_ns)
 		return 0;
 	now = bpf_ktime_get_ns();
-	if (now > *ts) {
-		__u64 wait = now - *ts;
+	if (now > tc->enqueued_ns) {
+		__u64 wait = now - tc->enqueued_ns;
 
 		s = stats_of(task_cgroup_id(next), 0);
 		if (s) {
@@ -141,7 +156,7 @@ int BPF_PROG(cpu_sched_switch, bool preempt, struct task_struct *prev, struct ta
 			s->rq_hist[hist_slot(wait)]++;
 		}
 	}
-	*ts = 0;
+	tc->enqueued_ns = 0;
 	return 0;
 }
 
@@ -150,17 +165,13 @@ int cpu_clock_sample(struct bpf_perf_event_data *ctx)
 {
 	static const __u64 zero64;
 	struct task_struct *t = bpf_get_current_task_btf();
-	struct cpu_cur *cur;
-	__u32 zero = 0;
 	__u64 cgid, *n;
 
 	/* The idle task has pid 0; its samples say the CPU was free. */
 	if (!t->pid)
 		return 0;
 	/* A task that keeps the CPU is charged as it runs, not only when it switches out. */
-	cur = bpf_map_lookup_elem(&cpu_cur, &zero);
-	if (cur)
-		charge_runtime(cur, t, false);
+	charge_runtime(t, false);
 	cgid = task_cgroup_id(t);
 	n = lookup_or_init(&cpu_samples, &cgid, &zero64);
 	if (n)
