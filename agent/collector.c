@@ -28,7 +28,6 @@
 #include "net.skel.h"
 
 _Static_assert(sizeof(struct cpu_cg_stats) == 8 * (4 + HIST_SLOTS), "cpu_cg_stats layout");
-_Static_assert(sizeof(struct cpu_cur) == 16, "cpu_cur layout");
 _Static_assert(sizeof(struct disk_key) == 16, "disk_key layout");
 _Static_assert(sizeof(struct disk_cg_stats) == 8 * (3 + HIST_SLOTS), "disk_cg_stats layout");
 _Static_assert(sizeof(struct fs_key) == 16, "fs_key layout");

@@ -21,13 +21,6 @@ struct {
 	__type(value, struct cpu_cg_stats);
 } cpu_stats SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct cpu_cur);
-} cpu_cur SEC(".maps");
-
 /* Per task (task storage: no pid-keyed hash to overflow): when it became runnable, and how much
  * of its sum_exec_runtime has been charged. Per task, so a missed event costs nothing. */
 struct task_cpu {

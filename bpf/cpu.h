@@ -16,14 +16,6 @@ struct cpu_cg_stats {
 	__u64 rq_hist[HIST_SLOTS]; /* waits per log2 µs slot */
 };
 
-/* Per-CPU state of the task now running: its se.sum_exec_runtime when it was last charged
- * (at switch-in, or by the 99 Hz sampler while it keeps running). */
-struct cpu_cur {
-	__u64 runtime; /* the task's sum_exec_runtime already charged */
-	__u32 pid; /* the task it belongs to; 0: none yet (idle, or before the first switch) */
-	__u32 pad;
-};
-
 /* Indexes of the per-CPU cpu_counters array: degradations counted, never silent. */
 enum cpu_counter {
 	CPU_CNT_MAP_FULL = 0, /* cpu_stats had no room for a new cgroup: data was dropped */
