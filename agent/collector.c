@@ -1,4 +1,6 @@
 #include "collector.h"
+
+#include "bpffs.h"
 #include "log.h"
 
 #include <bpf/bpf.h>
@@ -408,10 +410,22 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (pin && mkdir(pin, 0700) && errno != EEXIST) {
-		log_warn("cannot create pin directory %s (%s): counters will not survive restarts",
-			 pin, strerror(errno));
-		pin = NULL;
+	if (pin) {
+		char why[768];
+
+		r = bpffs_prepare(pin, bpffs_in_host_mount_ns(), why, sizeof(why));
+		if (r == BPFFS_MOUNTED)
+			log_info("no bpffs was mounted at " BPFFS_DEFAULT_MOUNT
+				 ": mounted one there for the pinned maps in %s",
+				 pin);
+		if (r < 0 && opts->pin_required) {
+			snprintf(err, errlen, "%s", why);
+			goto fail;
+		}
+		if (r < 0) {
+			log_warn("%s; until then counters will not survive agent restarts", why);
+			pin = NULL;
+		}
 	}
 
 	r = load_family(c, &cpu_ops, pin, (void **)&c->cpu);

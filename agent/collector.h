@@ -14,6 +14,7 @@ enum collector_probe_choice { PROBE_AUTO = 0, PROBE_PRIMARY, PROBE_FALLBACK };
 
 struct collector_opts {
 	const char *pin_dir; /* NULL: no pinning; maps then die with the process */
+	bool pin_required; /* pin_dir unusable (no bpffs): fail, instead of running unpinned */
 	const char *cgroup_root; /* the v2 mount: cgroup_skb attaches there */
 	uint32_t max_cgroups; /* 0: the built-in default */
 	enum collector_probe_choice

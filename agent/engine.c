@@ -326,6 +326,7 @@ static void detect_v1_cpu(struct engine *e)
 int engine__open(const struct engine_opts *opts, struct engine **ret, char *err, size_t errlen)
 {
 	struct collector_opts copts = { .pin_dir = opts->pin_dir,
+					.pin_required = opts->pin_required,
 					.max_cgroups = opts->max_cgroups,
 					.net = opts->net,
 					.fs = opts->fs,

@@ -15,6 +15,7 @@ struct engine_opts {
 	const char *cgroup_root; /* NULL or "": detect from <proc_root>/self/mountinfo */
 	const char *proc_root; /* NULL: /proc */
 	const char *pin_dir; /* NULL or "": no pinning */
+	bool pin_required; /* a pin_dir that cannot be used fails the open */
 	const char *node_name;
 	uint32_t max_cgroups; /* 0: default */
 	enum collector_probe_choice net, fs;

@@ -162,7 +162,12 @@ class Defaults(unittest.TestCase):
         self.assertEqual(flags["--node-name"], "$(NODE_NAME)")
         self.assertEqual(flags["--proc-root"], "/host/proc")
         self.assertEqual(flags["--kube-api"], "auto")
-        self.assertEqual(flags["--pin-dir"], "/sys/fs/bpf/bpfdiag")
+        # The default pin directory is the agent's own: not passed, so that a node without a
+        # bpffs runs unpinned (an explicit --pin-dir there is fatal).
+        self.assertNotIn("--pin-dir", flags)
+        self.assertNotIn("initContainers", self.r.pod_spec())
+        self.assertEqual(Rendered(sets=["agent.pinDir=/sys/fs/bpf/diag"]).args()["--pin-dir"],
+                         "/sys/fs/bpf/diag")
         self.assertEqual(flags["--listen"], "0.0.0.0:9810")
         for f in OPTIONAL_FLAGS:
             self.assertNotIn(f, flags)
@@ -374,6 +379,26 @@ class Privileged(unittest.TestCase):
         self.assertNotIn("annotations", r.daemonset()["spec"]["template"]["metadata"])
         # Same mounts and flags as by default: privilege is the only difference.
         self.assertEqual(r.mounts().keys(), Rendered().mounts().keys())
+
+
+class Bpffs(unittest.TestCase):
+    def test_mount_init_container_opt_in(self):
+        """bpffs.mount: a privileged init container mounts a bpffs on the host through a
+        Bidirectional hostPath; the agent container stays unprivileged and sees the mount."""
+        r = Rendered(sets=["bpffs.mount=true"])
+        init = r.pod_spec()["initContainers"]
+        self.assertEqual([c["name"] for c in init], ["mount-bpffs"])
+        self.assertEqual(init[0]["securityContext"], {"privileged": True})
+        self.assertEqual(init[0]["volumeMounts"], [{"name": "bpffs", "mountPath": "/sys/fs/bpf",
+                                                    "mountPropagation": "Bidirectional"}])
+        self.assertIn("mount -t bpf bpf /sys/fs/bpf", init[0]["args"][0])
+        self.assertEqual(init[0]["image"], r.container()["image"])
+        mount = [m for m in r.container()["volumeMounts"] if m["name"] == "bpffs"]
+        self.assertEqual(mount[0]["mountPropagation"], "HostToContainer")
+        self.assertNotIn("privileged", r.container()["securityContext"])
+        # Without pinning there is nothing to mount.
+        r = Rendered(sets=["bpffs.mount=true", "agent.pinDir=none"])
+        self.assertNotIn("initContainers", r.pod_spec())
 
 
 class External(unittest.TestCase):

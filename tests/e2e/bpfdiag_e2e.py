@@ -1,9 +1,11 @@
 """Helpers for bpfdiag end-to-end tests: the agent as a subprocess, fake pods laid out the way
 kubelet lays them out under the cgroup v2 mount, and a Prometheus text parser."""
+import atexit
 import contextlib
 import os
 import re
 import secrets
+import shutil
 import signal
 import ssl
 import subprocess
@@ -21,8 +23,53 @@ def ensure_tracefs():
     fs probes take their raw-syscall fallback, so tests mount it to exercise the main path."""
     if os.path.exists("/sys/kernel/tracing/events"):
         return
-    subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"],
-                   capture_output=True)
+    r = subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"],
+                       capture_output=True)
+    if r.returncode == 0:
+        # Leave the machine as it was found (a later test mounts it again).
+        atexit.register(subprocess.run, ["umount", "/sys/kernel/tracing"], capture_output=True)
+
+
+def mounts_at(path):
+    """How many mounts are stacked on path (/proc/self/mountinfo)."""
+    with open("/proc/self/mountinfo") as f:
+        return sum(1 for line in f if line.split()[4] == path)
+
+
+def fs_type(path):
+    """The filesystem type of the top mount covering path ('bpf', 'sysfs', …)."""
+    path = os.path.realpath(path)
+    best, fstype = "", None
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, right = line.split(" - ", 1)
+            mp = left.split()[4]
+            if (path == mp or path.startswith(mp.rstrip("/") + "/")) and len(mp) >= len(best):
+                best, fstype = mp, right.split()[0]
+    return fstype
+
+
+class Bpffs:
+    """A private bpffs instance mounted on a fresh directory for one test's pinned maps, so
+    that no test needs (or leaves behind) a bpffs at /sys/fs/bpf. .path is the mount point;
+    owner: chown it (a non-root agent pins there)."""
+
+    def __init__(self, owner=None):
+        self.path = "/run/bpfdiag-e2e-bpffs-%d-%d" % (os.getpid(), id(self))
+        self.owner = owner
+
+    def __enter__(self):
+        os.makedirs(self.path)
+        subprocess.run(["mount", "-t", "bpf", "bpf", self.path], check=True)
+        if self.owner:
+            shutil.chown(self.path, self.owner)
+        return self
+
+    def __exit__(self, *exc):
+        subprocess.run(["umount", self.path], check=False)
+        with contextlib.suppress(OSError):
+            os.rmdir(self.path)
+        return False
 
 
 def require_root():
@@ -125,8 +172,13 @@ class Agent:
     env: extra environment variables; ca_file: speak HTTPS, trusting this certificate;
     token: send it as a bearer token."""
 
-    def __init__(self, *args, env=None, ca_file=None, token=None, prefix=None):
+    def __init__(self, *args, env=None, ca_file=None, token=None, prefix=None,
+                 default_pin=False):
         self.args = list(args)
+        if "--pin-dir" not in self.args and not default_pin:
+            # Tests pin only where they ask to (a Bpffs of their own): the default pin
+            # directory would mount a bpffs at /sys/fs/bpf and leave it behind.
+            self.args += ["--pin-dir", "none"]
         self.prefix = list(prefix or [])  # e.g. setpriv, to run with fewer privileges
         self.env = dict(os.environ, **(env or {}))
         self.ssl = ssl.create_default_context(cafile=ca_file) if ca_file else None

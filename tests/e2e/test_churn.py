@@ -127,7 +127,8 @@ class Churn(unittest.TestCase):
     def test_churn_returns_to_baseline(self):
         qos, made = self.qos()
         home = own_cgroup()
-        self.pin = "/sys/fs/bpf/bpfdiag-churn-%d" % os.getpid()
+        bpffs = e2e.Bpffs().__enter__()
+        self.pin = os.path.join(bpffs.path, "bpfdiag")
         # Little ASan quarantine, so freed memory shows as freed.
         env = {"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=1"}
         try:
@@ -159,7 +160,7 @@ class Churn(unittest.TestCase):
                 self.assertEqual(agent.get("/healthz")[0], 200)
         finally:
             self.cleanup(made)
-            shutil.rmtree(self.pin, ignore_errors=True)
+            bpffs.__exit__(None, None, None)
 
     def test_more_cgroups_than_the_map_holds(self):
         qos, made = self.qos()

@@ -49,14 +49,13 @@ def setpriv(caps):
 
 class LeastPrivilege(unittest.TestCase):
     def setUp(self):
-        self.pin = "/sys/fs/bpf/bpfdiag-lp-%d" % os.getpid()
-        os.makedirs(self.pin)
-        shutil.chown(self.pin, "nobody")
+        self.bpffs = e2e.Bpffs(owner="nobody").__enter__()
+        self.pin = os.path.join(self.bpffs.path, "bpfdiag")
         self.data = "/var/tmp/bpfdiag-lp-%d" % os.getpid()
         os.makedirs(self.data)
 
     def tearDown(self):
-        shutil.rmtree(self.pin, ignore_errors=True)
+        self.bpffs.__exit__(None, None, None)
         shutil.rmtree(self.data, ignore_errors=True)
 
     def test_chart_capabilities_suffice(self):

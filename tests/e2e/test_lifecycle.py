@@ -46,10 +46,11 @@ def prog_exists(prog_id):
 
 class Lifecycle(unittest.TestCase):
     def setUp(self):
-        self.pin = "/sys/fs/bpf/bpfdiag-e2e-%d" % os.getpid()
+        self.bpffs = e2e.Bpffs().__enter__()
+        self.pin = os.path.join(self.bpffs.path, "bpfdiag")
 
     def tearDown(self):
-        shutil.rmtree(self.pin, ignore_errors=True)
+        self.bpffs.__exit__(None, None, None)
 
     def cpu(self, agent, pod):
         return e2e.metric_value(agent.metrics(), "bpfdiag_cpu_seconds_total",
