@@ -20,8 +20,11 @@ int rules_kube_facts(void *ctx, const struct snap_series *se, struct rules_facts
 	const struct kube_container *ct;
 	const struct kube_pod_info *p;
 
-	/* Not a pod, or a pod the metadata does not know (yet): judged as a local workload. */
-	if (!uid[0] || !se->labels[LBL_NAMESPACE][0])
+	/* Not a pod: the host's own, judged only when asked. */
+	if (!uid[0])
+		return c->judge_host ? rules_local_facts(NULL, se, ret) : -1;
+	/* A pod the metadata does not know (yet): judged as a local workload. */
+	if (!se->labels[LBL_NAMESPACE][0])
 		return rules_local_facts(NULL, se, ret);
 	if (!c->pod || strcmp(c->uid, uid) != 0) {
 		rules_kube_ctx_reset(c);

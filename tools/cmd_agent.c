@@ -35,6 +35,8 @@ struct agent_opts {
 	const char *cgroup_root;
 	const char *proc_root;
 	const char *pin_dir;
+	bool judge_host;
+	bool pin_explicit; /* --pin-dir DIR given: a DIR that cannot hold pins is fatal */
 	double interval;
 	enum log_level level;
 	enum collector_probe_choice net, fs;
@@ -100,6 +102,8 @@ static const char usage_text[] =
 	"                          default off: reported anyway when kernel.bpf_stats_enabled=1)\n"
 	"  --max-cgroups N         per-cgroup BPF map size (default 8192)\n"
 	"  --series-retention SEC  how long a series outlives its last cgroup (default 300)\n"
+	"  --judge-host-cgroups    with the Kubernetes API, also judge cgroups outside pods (the\n"
+	"                          host's services); they are always measured and exported\n"
 	"  -h, --help              this help\n";
 
 static const char *env_or(const char *name, const char *def)
@@ -149,6 +153,7 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		{ "rules-config", required_argument, NULL, 'R' },
 		{ "check-config", no_argument, NULL, 'X' },
 		{ "series-retention", required_argument, NULL, 'Y' },
+		{ "judge-host-cgroups", no_argument, NULL, 'J' },
 		{ "tls-cert", required_argument, NULL, 'C' },
 		{ "tls-key", required_argument, NULL, 'K' },
 		{ "auth-token-file", required_argument, NULL, 'T' },
@@ -220,6 +225,7 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 			break;
 		case 'P':
 			o->pin_dir = strcmp(optarg, "none") == 0 ? NULL : optarg;
+			o->pin_explicit = o->pin_dir != NULL;
 			break;
 		case 'L':
 			if (log_parse_level(optarg, &o->level))
@@ -277,6 +283,9 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 			break;
 		case 'X':
 			o->check_config = true;
+			break;
+		case 'J':
+			o->judge_host = true;
 			break;
 		case 'Y':
 			if (cli_parse_seconds(optarg, 7 * 86400, &o->series_retention))
@@ -475,6 +484,7 @@ int do_agent(int argc, char **argv)
 	eo = (struct engine_opts){ .cgroup_root = o.cgroup_root,
 				   .proc_root = o.proc_root,
 				   .pin_dir = o.pin_dir,
+				   .pin_required = o.pin_explicit,
 				   .node_name = o.node_name,
 				   .max_cgroups = o.max_cgroups,
 				   .net = o.net,
@@ -509,7 +519,7 @@ int do_agent(int argc, char **argv)
 
 		r = engine__collect(e, &s);
 		if (!r) {
-			struct rules_kube_ctx kctx = { .km = a.kube };
+			struct rules_kube_ctx kctx = { .km = a.kube, .judge_host = o.judge_host };
 
 			r = rules_update(a.rules, s, a.kube ? rules_kube_facts : rules_local_facts,
 					 &kctx, s->time, on_rules_event, NULL);

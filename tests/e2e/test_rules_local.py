@@ -2,7 +2,8 @@
 throttling in fake pods fire RS-06 and RS-02 over a short window; each finding reaches the log
 (start and clear), /metrics (bpfdiag_finding), /api/v1/findings (with evidence) and
 `bpfdiag check` (exit 1, evidence printed); an idle pod stays quiet; a rules config that
-disables a rule silences it; a bad rules config exits 2 with one line."""
+disables a rule silences it; a bad rules config exits 2 with one line. With the Kubernetes API
+configured, the host's own cgroups are measured but judged only with --judge-host-cgroups."""
 import json
 import os
 import subprocess
@@ -12,6 +13,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import bpfdiag_e2e as e2e  # noqa: E402
+import kube_e2e  # noqa: E402
+from fake_kube_api import FakeKubeApi  # noqa: E402
 from test_cpu_extras import Limit  # noqa: E402
 
 BURN = "import time\nend=time.time()+%f\nwhile time.time()<end: pass\n"
@@ -33,7 +36,56 @@ def wait_for(pred, timeout=60):
     return None
 
 
+class HostCgroup:
+    """A cgroup outside any pod (as a system service is), removed on exit with what runs in
+    it."""
+
+    def __init__(self):
+        self.unit = "bpfdiag-e2e-host-%d.service" % os.getpid()
+        self.rel = "/" + self.unit
+        self.path = e2e.cgroup2_root() + self.rel
+
+    def __enter__(self):
+        os.mkdir(self.path)
+        self.pod = e2e.FakePod()
+        self.pod.path, self.pod.created = self.path, [self.path]
+        return self
+
+    def run(self, argv):
+        return self.pod.run(argv)
+
+    def __exit__(self, *exc):
+        return self.pod.__exit__(*exc)
+
+
 class RulesLocal(unittest.TestCase):
+    def test_host_cgroups_judged_only_when_asked(self):
+        """Two agents on one API server watch the same contended host cgroup: the one with
+        --judge-host-cgroups raises RS-06 on it (the load is real), the default one judges
+        no cgroup outside a pod, yet measures it."""
+        args = ("--window", "5", "--warmup", "0")
+        with FakeKubeApi(node=kube_e2e.NODE) as api, HostCgroup() as host, \
+                kube_e2e.KubeAgent(api, *args) as quiet, \
+                kube_e2e.KubeAgent(api, *args, "--judge-host-cgroups") as judged:
+            procs = [host.run([sys.executable, "-c", BURN % 12]) for _ in range(4)]
+            try:
+                f = wait_for(lambda: [x for x in findings(judged) if x["rule"] == "RS-06"
+                                      and x["workload"] == host.unit])
+                self.assertTrue(f, "no RS-06 on the host cgroup even when asked: %s"
+                                % findings(judged))
+                self.assertEqual(f[0]["workload_kind"], "SystemdService")
+                m = quiet.metrics()
+                self.assertGreater(e2e.metric_value(m, "bpfdiag_cpu_seconds_total",
+                                                    workload=host.unit) or 0, 1)
+                outside = [x for x in findings(quiet) if not x.get("namespace")]
+                self.assertEqual(outside, [], "findings on cgroups outside pods")
+                self.assertEqual([l for l in quiet.metrics() if l[0] == "bpfdiag_finding"
+                                  and not l[1].get("namespace")], [])
+            finally:
+                for p in procs:
+                    p.kill()
+                    p.wait()
+
     def test_contention_and_throttling(self):
         with e2e.FakePod() as busy, e2e.FakePod() as idle, e2e.FakePod() as limited, \
                 Limit(limited, 0.2) as limit, \
