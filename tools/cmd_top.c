@@ -111,9 +111,18 @@ static int parse_opts(int argc, char **argv, struct top_opts *o)
 	return 0;
 }
 
+static int max_len(int w, const char *s)
+{
+	int n = (int)strlen(s);
+
+	return n > w ? n : w;
+}
+
+/* The findings table, each column as wide as its longest value. */
 static void print_findings(const struct top_snapshot *s)
 {
-	char ev[1024];
+	int w[6] = { 3, 4, 9, 8, 7, 8 }; /* the titles' lengths */
+	char ev[1024], wl[512];
 
 	if (!s->findings_known) {
 		printf("\nfindings %s\n", s->findings_note);
@@ -123,37 +132,55 @@ static void print_findings(const struct top_snapshot *s)
 		printf("\nno findings\n");
 		return;
 	}
-	printf("\n%-4s %-6s %-14s %-34s %-14s %-12s %s\n", "SEV", "RULE", "NAMESPACE", "WORKLOAD",
-	       "RELEASE", "SUGGESTS", "MESSAGE");
 	for (size_t i = 0; i < s->n_findings; i++) {
 		const struct top_finding *f = &s->findings[i];
-		char wl[512];
 
 		snprintf(wl, sizeof(wl), "%s/%s", f->kind, f->workload);
-		printf("%-4s %-6s %-14s %-34s %-14s %-12s %s\n",
-		       top_severity_tag(f->sev)[0] ? top_severity_tag(f->sev) : f->severity,
-		       f->rule, f->ns[0] ? f->ns : "-", wl, f->release[0] ? f->release : "-",
-		       f->suggested[0] ? f->suggested : "-", f->message);
+		w[0] = max_len(w[0], top_severity_tag(f->sev)[0] ? top_severity_tag(f->sev) :
+								   f->severity);
+		w[1] = max_len(w[1], f->rule);
+		w[2] = max_len(w[2], f->ns[0] ? f->ns : "-");
+		w[3] = max_len(w[3], wl);
+		w[4] = max_len(w[4], f->release[0] ? f->release : "-");
+		w[5] = max_len(w[5], f->suggested[0] ? f->suggested : "-");
+	}
+	printf("\n%-*s %-*s %-*s %-*s %-*s %-*s %s\n", w[0], "SEV", w[1], "RULE", w[2], "NAMESPACE",
+	       w[3], "WORKLOAD", w[4], "RELEASE", w[5], "SUGGESTS", "MESSAGE");
+	for (size_t i = 0; i < s->n_findings; i++) {
+		const struct top_finding *f = &s->findings[i];
+
+		snprintf(wl, sizeof(wl), "%s/%s", f->kind, f->workload);
+		printf("%-*s %-*s %-*s %-*s %-*s %-*s %s\n", w[0],
+		       top_severity_tag(f->sev)[0] ? top_severity_tag(f->sev) : f->severity, w[1],
+		       f->rule, w[2], f->ns[0] ? f->ns : "-", w[3], wl, w[4],
+		       f->release[0] ? f->release : "-", w[5], f->suggested[0] ? f->suggested : "-",
+		       f->message);
 		if (f->n_ev)
-			printf("%-11s evidence: %s\n", "", top_fmt_evidence(f, ev, sizeof(ev)));
+			printf("%-*s evidence: %s\n", w[0] + w[1] + 1, "",
+			       top_fmt_evidence(f, ev, sizeof(ev)));
 	}
 }
 
-/* The plain-text view: header, pods table (max_rows > 0 limits it), findings table. */
+/* The plain-text view: header, pods table (max_rows > 0 limits it), findings table. width 0:
+ * columns as wide as their content (no name is ever cut); else the layout of a terminal of
+ * that width. */
 static int print_text(const struct top_snapshot *s, const char *source, enum top_sort sort,
-		      int max_rows)
+		      int max_rows, int width)
 {
 	struct top_row *rows = NULL;
 	size_t n = 0;
 	int widths[TOP_COL_MAX];
-	char ts[32], line[1024], b[5][24];
+	char ts[32], line[TOP_COL_MAX * (TOP_CELL_MAX + 1) + 1], b[5][24];
 	time_t now = time(NULL);
 	int r;
 
 	r = top_rows_build(s, sort, NULL, NULL, &rows, &n);
 	if (r)
 		return r;
-	top_layout(0, widths);
+	if (width > 0)
+		top_layout(width, widths);
+	else
+		top_layout_fit(rows, n, 0, widths);
 	strftime(ts, sizeof(ts), "%H:%M:%S", localtime(&now));
 	printf("bpfdiag top - %s - node %s - %s - %zu pods/cgroups - CPU %.1f%% - sort %s\n", ts,
 	       s->node[0] ? s->node : "?", source, s->n_pods, s->total.cpu_pct,
@@ -217,7 +244,8 @@ static int run_text(struct top_source *src, const struct top_opts *o)
 				fputs("\033[H\033[2J", stdout);
 			}
 			r = print_text(s, top_source__name(src), o->sort,
-				       tty && !o->once && ws.ws_row > 5 ? ws.ws_row - 5 : 0);
+				       tty && !o->once && ws.ws_row > 5 ? ws.ws_row - 5 : 0,
+				       tty && !o->once ? ws.ws_col : 0);
 		}
 		free(json);
 		top_snapshot_free(s);

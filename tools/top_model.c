@@ -807,11 +807,12 @@ int top_column_offset(const int widths[TOP_COL_MAX], enum top_col col)
 
 /* Appends s in a cell of width w, "-" when empty, left-aligned for text, right-aligned for
  * numbers. A long value is cut with a '~' where text was dropped: at the start when keep_end
- * (paths and ids end in their distinctive part), else at the end. */
+ * (paths and ids end in their distinctive part), else in the middle, keeping the last
+ * '-'-separated part (a replica suffix "-k2j3h", an ordinal "-0") so that replicas differ. */
 static size_t cell(char *buf, size_t size, size_t len, const char *s, int w, bool left,
 		   bool keep_end, bool last)
 {
-	char tmp[512];
+	char tmp[1024];
 	size_t n = strlen(s);
 	int k;
 
@@ -827,8 +828,14 @@ static size_t cell(char *buf, size_t size, size_t len, const char *s, int w, boo
 		snprintf(tmp, sizeof(tmp), "~");
 	else if (keep_end)
 		snprintf(tmp, sizeof(tmp), "~%s", s + n - (size_t)(w - 1));
-	else
-		snprintf(tmp, sizeof(tmp), "%.*s~", w - 1, s);
+	else {
+		const char *dash = strrchr(s, '-');
+		size_t tail = dash && dash != s ? n - (size_t)(dash - s) : 0;
+
+		if (!tail || tail > (size_t)(w - 1) / 2)
+			tail = (size_t)(w - 1) / 2;
+		snprintf(tmp, sizeof(tmp), "%.*s~%s", w - 1 - (int)tail, s, s + n - tail);
+	}
 	if (left && last)
 		k = snprintf(buf + len, size - len, "%s", tmp);
 	else
@@ -889,19 +896,19 @@ char *top_fmt_seconds(double s, char *buf, size_t size)
 	return buf;
 }
 
-char *top_format_row(const struct top_row *row, const int widths[TOP_COL_MAX], char marker,
-		     char *buf, size_t size)
+/* The cells of a row, as text; v and name hold the formatted ones. */
+#define ROW_NAME_MAX 300
+
+static void row_texts(const struct top_row *row, char marker, char v[TOP_COL_MAX][48],
+		      char name[ROW_NAME_MAX], const char *text[TOP_COL_MAX])
 {
 	const struct top_pod *p = row->pod;
 	const struct top_container *c = row->ctr;
 	const struct top_rates *r = c ? &c->r : &p->r;
-	char v[TOP_COL_MAX][48], name[300];
-	const char *text[TOP_COL_MAX] = { 0 };
-	size_t len = 0;
 
 	if (c) {
 		/* A container line: its name under the pod's, its id as the workload. */
-		snprintf(name, sizeof(name), "  %s%s%s", c->name[0] ? c->name : "(container)",
+		snprintf(name, ROW_NAME_MAX, "  %s%s%s", c->name[0] ? c->name : "(container)",
 			 c->ports[0] ? " :" : "", c->ports);
 		text[TOP_COL_NS] = " "; /* blank, not "-": reads as "same as above" */
 		text[TOP_COL_POD] = name;
@@ -911,9 +918,9 @@ char *top_format_row(const struct top_row *row, const int widths[TOP_COL_MAX], c
 		text[TOP_COL_FINDINGS] = " ";
 	} else {
 		if (marker)
-			snprintf(name, sizeof(name), "%c%s", marker, p->pod);
+			snprintf(name, ROW_NAME_MAX, "%c%s", marker, p->pod);
 		else
-			snprintf(name, sizeof(name), "%s", p->pod);
+			snprintf(name, ROW_NAME_MAX, "%s", p->pod);
 		text[TOP_COL_NS] = p->ns;
 		text[TOP_COL_POD] = name;
 		text[TOP_COL_KIND] = p->kind;
@@ -931,6 +938,35 @@ char *top_format_row(const struct top_row *row, const int widths[TOP_COL_MAX], c
 	text[TOP_COL_NET_RX] = top_fmt_bytes(r->net_rx, v[TOP_COL_NET_RX], sizeof(v[0]));
 	text[TOP_COL_NET_TX] = top_fmt_bytes(r->net_tx, v[TOP_COL_NET_TX], sizeof(v[0]));
 	text[TOP_COL_RETRANS] = top_fmt_count(r->retrans, v[TOP_COL_RETRANS], sizeof(v[0]));
+}
+
+void top_layout_fit(const struct top_row *rows, size_t n, char marker, int widths[TOP_COL_MAX])
+{
+	for (int i = 0; i < TOP_COL_MAX; i++)
+		widths[i] = (int)strlen(cols[i].title);
+	for (size_t j = 0; j < n; j++) {
+		char v[TOP_COL_MAX][48], name[ROW_NAME_MAX];
+		const char *text[TOP_COL_MAX] = { 0 };
+
+		row_texts(&rows[j], rows[j].ctr ? 0 : marker, v, name, text);
+		for (int i = 0; i < TOP_COL_MAX; i++) {
+			int l = (int)strlen(text[i]);
+
+			if (l > widths[i])
+				widths[i] = l < TOP_CELL_MAX ? l : TOP_CELL_MAX;
+		}
+	}
+}
+
+char *top_format_row(const struct top_row *row, const int widths[TOP_COL_MAX], char marker,
+		     char *buf, size_t size)
+{
+	const struct top_container *c = row->ctr;
+	char v[TOP_COL_MAX][48], name[ROW_NAME_MAX];
+	const char *text[TOP_COL_MAX] = { 0 };
+	size_t len = 0;
+
+	row_texts(row, marker, v, name, text);
 	buf[0] = '\0';
 	for (int i = 0; i < TOP_COL_MAX; i++) {
 		if (!widths[i])

@@ -416,7 +416,8 @@ static void test_format_rows(void **state)
 			 0);
 	assert_int_equal(strncmp(line + top_column_offset(w, TOP_COL_WORKLOAD), "c1 ", 3), 0);
 	free(rows);
-	/* Long values: '~' where text was cut; paths keep their end, names their start. */
+	/* Long values: '~' where text was cut; paths keep their end, names their start and their
+	 * last '-' part (two replicas of one Deployment never print alike). */
 	{
 		struct top_pod p = { .ns = "a-very-long-namespace-name",
 				     .pod = "p",
@@ -427,11 +428,58 @@ static void test_format_rows(void **state)
 		struct top_row r = { .pod = &p };
 
 		top_format_row(&r, w, 0, line, sizeof(line));
-		assert_int_equal(strncmp(line, "a-very-long-n~ p ", 17), 0);
+		assert_int_equal(strncmp(line, "a-very-l~-name p ", 17), 0);
 		assert_int_equal(strncmp(line + top_column_offset(w, TOP_COL_WORKLOAD),
 					 "~/some-long-unit-name-here.service ", 35),
 				 0);
 		assert_int_equal(strncmp(line + top_column_offset(w, TOP_COL_RELEASE), "- ", 2), 0);
+	}
+	{
+		char pa[] = "render-7f8c9d6b5-k2j3h", pb[] = "render-7f8c9d6b5-x9q8w", huge[400];
+		struct top_pod a = { .ns = "shop",
+				     .pod = pa,
+				     .kind = "Deployment",
+				     .workload = "render",
+				     .release = "",
+				     .finding_ids = "" };
+		struct top_pod a2 = a;
+		struct top_row r[2] = { { .pod = &a }, { .pod = &a2 } };
+		int fit[TOP_COL_MAX];
+		char other[1024];
+
+		a2.pod = pb;
+		/* A terminal's width: the middle goes, the replica suffix stays. */
+		top_layout(0, w);
+		top_format_row(&r[0], w, 0, line, sizeof(line));
+		top_format_row(&r[1], w, 0, other, sizeof(other));
+		assert_int_equal(strncmp(line + top_column_offset(w, TOP_COL_POD),
+					 "render-7f8c9d~-k2j3h ", 21),
+				 0);
+		assert_int_equal(strncmp(other + top_column_offset(w, TOP_COL_POD),
+					 "render-7f8c9d~-x9q8w ", 21),
+				 0);
+		/* Without a terminal: columns as wide as their content, nothing cut, aligned. */
+		top_layout_fit(r, 2, 0, fit);
+		assert_int_equal(fit[TOP_COL_POD], 22);
+		assert_int_equal(fit[TOP_COL_NS], (int)strlen("NAMESPACE"));
+		assert_int_equal(fit[TOP_COL_KIND], (int)strlen("Deployment"));
+		assert_int_equal(fit[TOP_COL_RELEASE], (int)strlen("RELEASE"));
+		top_format_title(fit, title, sizeof(title));
+		top_format_row(&r[0], fit, 0, line, sizeof(line));
+		assert_null(strchr(line, '~'));
+		assert_int_equal(strncmp(line + top_column_offset(fit, TOP_COL_POD),
+					 "render-7f8c9d6b5-k2j3h Deployment render ", 41),
+				 0);
+		assert_int_equal(
+			strncmp(title + top_column_offset(fit, TOP_COL_CPU) - 1, " CPU%", 5), 0);
+		assert_int_equal(strncmp(line + top_column_offset(fit, TOP_COL_CPU), " 0.0 ", 5),
+				 0);
+		/* A value longer than any column: kept whole up to TOP_CELL_MAX. */
+		memset(huge, 'p', 253);
+		huge[253] = '\0';
+		a.pod = huge;
+		top_layout_fit(r, 2, 0, fit);
+		assert_int_equal(fit[TOP_COL_POD], 253);
 	}
 	assert_string_equal(top_fmt_bytes(512, b, sizeof(b)), "512B");
 	assert_string_equal(top_fmt_bytes(1536, b, sizeof(b)), "1.5K");
