@@ -52,6 +52,13 @@ def serve_once(srv, result):
     result.append(n)
 
 
+def retrans_segs():
+    """The host's TCP RetransSegs (/proc/net/snmp)."""
+    with open("/proc/net/snmp") as f:
+        rows = [l.split() for l in f if l.startswith("Tcp:")]
+    return int(rows[1][rows[0].index("RetransSegs")])
+
+
 class Network(unittest.TestCase):
     def run_mode(self, mode, feature):
         srv = socket.socket()
@@ -63,6 +70,7 @@ class Network(unittest.TestCase):
         with e2e.FakePod() as pod, \
                 e2e.Agent("--interval", "0.5", "--pin-dir", "none", "--net-probe", mode) as agent:
             self.assertIn("net=" + feature, agent.logs())
+            self.resent0 = retrans_segs()
             p = pod.run([sys.executable, "-c", WORKLOAD, str(srv.getsockname()[1])],
                         stdin=__import__("subprocess").PIPE,
                         stdout=__import__("subprocess").PIPE, text=True)
@@ -106,8 +114,11 @@ class Network(unittest.TestCase):
         self.assertEqual(e2e.metric_value(m, "bpfdiag_tcp_listening_sockets",
                                           container_id=cid), 1)
         if mode != "cgroup-skb":
-            self.assertEqual(e2e.metric_value(m, "bpfdiag_tcp_retransmits_total",
-                                              container_id=cid), 0)
+            # Loopback rarely retransmits, but may on a loaded machine: never more than the
+            # kernel's own count of retransmitted segments over the test (0 when it has none).
+            kernel = retrans_segs() - self.resent0
+            self.assertLessEqual(e2e.metric_value(m, "bpfdiag_tcp_retransmits_total",
+                                                  container_id=cid), kernel)
         status, body = agent.get("/api/v1/pods")
         self.assertEqual(status, 200)
         c = [c for p in json.loads(body)["pods"] if p["uid"] == pod.uid
