@@ -22,10 +22,10 @@ const char *bpffs_fs_name(long magic)
 		unsigned long magic;
 		const char *name;
 	} names[] = {
-		{ 0xcafe4a11, "bpf" },	   { 0x01021994, "tmpfs" }, { 0x62656572, "sysfs" },
-		{ 0x9fa0, "proc" },	   { 0xef53, "ext4" },	    { 0x58465342, "xfs" },
+		{ 0xcafe4a11, "bpf" },	   { 0x01021994, "tmpfs" },   { 0x62656572, "sysfs" },
+		{ 0x9fa0, "proc" },	   { 0xef53, "ext4" },	      { 0x58465342, "xfs" },
 		{ 0x9123683e, "btrfs" },   { 0x794c7630, "overlay" }, { 0x63677270, "cgroup2" },
-		{ 0x27e0eb, "cgroup" },	   { 0x858458f6, "ramfs" }, { 0x6969, "nfs" },
+		{ 0x27e0eb, "cgroup" },	   { 0x858458f6, "ramfs" },   { 0x6969, "nfs" },
 		{ 0x64626720, "debugfs" }, { 0x74726163, "tracefs" },
 	};
 
@@ -130,19 +130,21 @@ int bpffs_prepare(const char *dir, bool may_mount, char *err, size_t errlen)
 			fs = other;
 		}
 		if (!may_mount || !under_default_mount(dir)) {
-			snprintf(err, errlen, "pin directory %s is not on a bpffs (%s is on %s): %s",
-				 dir, anc, fs, fix);
+			snprintf(err, errlen,
+				 "pin directory %s is not on a bpffs (%s is on %s): %s", dir, anc,
+				 fs, fix);
 			return -ENOTSUP;
 		}
 		r = mkdirs(BPFFS_DEFAULT_MOUNT);
 		if (!r && mount("bpf", BPFFS_DEFAULT_MOUNT, "bpf", 0, "mode=0700"))
 			r = -errno;
 		if (r) {
-			snprintf(err, errlen,
-				 "pin directory %s is not on a bpffs (%s is on %s) and mounting one "
-				 "at " BPFFS_DEFAULT_MOUNT " failed: %s%s; %s",
-				 dir, anc, fs, strerror(-r),
-				 r == -EPERM ? " (needs CAP_SYS_ADMIN)" : "", fix);
+			snprintf(
+				err, errlen,
+				"pin directory %s is not on a bpffs (%s is on %s) and mounting one "
+				"at " BPFFS_DEFAULT_MOUNT " failed: %s%s; %s",
+				dir, anc, fs, strerror(-r),
+				r == -EPERM ? " (needs CAP_SYS_ADMIN)" : "", fix);
 			return r;
 		}
 		status = BPFFS_MOUNTED;

@@ -50,9 +50,12 @@ def names(rows):
 
 
 def same_names(got, want):
-    """True when the shown names are want's, allowing a cut marked with '~' at the end."""
-    return len(got) == len(want) and all(
-        g == w or (g.endswith("~") and w.startswith(g[:-1])) for g, w in zip(got, want))
+    """True when the shown names are want's, allowing a cut marked with '~' in the middle: the
+    start and the end (the replica suffix) are kept."""
+    def cut_of(g, w):
+        head, sep, tail = g.partition("~")
+        return sep and len(g) < len(w) and w.startswith(head) and w.endswith(tail)
+    return len(got) == len(want) and all(g == w or cut_of(g, w) for g, w in zip(got, want))
 
 
 def fake_pod(name):
@@ -274,7 +277,8 @@ class TopTui(unittest.TestCase):
         self.assertIn("FINDINGS", title)
         self.assertNotIn("RETR", title)
         self.assertTrue(same_names(names(pod_rows(s)), expected_order("cpu")), s)
-        self.assertTrue(any(n.endswith("~") for n in names(pod_rows(s))), s)
+        # Cut in the middle: the replica suffix stays, so replicas never print alike.
+        self.assertTrue(any("~-" in n for n in names(pod_rows(s))), s)
         self.assertIn("WK-05,RS-01", s)
         t.resize(200, 50)
         s = t.wait(lambda s: "KIND" in top_tmux.table(s)[0], what="the wide table again")
@@ -392,13 +396,14 @@ class TopText(unittest.TestCase):
                                              "NET_RX", "NET_TX", "RETR", "RELEASE",
                                              "FINDINGS"])
             rows = [top_tmux.cells(title, l) for l in lines[4:8]]
-            self.assertEqual([r["POD"] for r in rows],
-                             [n[:19] + "~" if len(n) > 20 else n for n in expected_order("cpu")])
+            # Without a terminal no name is cut (issue 14: grep finds every pod).
+            self.assertEqual([r["POD"] for r in rows], expected_order("cpu"))
+            self.assertNotIn("~", "\n".join(lines[3:8]))
             self.assertEqual(rows[1]["FINDINGS"], "WK-05,RS-01")
             self.assertEqual(lines[8], "")
             # The findings table with messages and evidence, worst first.
             self.assertEqual(lines[9].split()[:3], ["SEV", "RULE", "NAMESPACE"])
-            self.assertTrue(lines[10].startswith("HIGH WK-05  shop"), lines[10])
+            self.assertEqual(lines[10].split()[:3], ["HIGH", "WK-05", "shop"], lines[10])
             self.assertIn(fake.FINDINGS["findings"][0]["message"], lines[10])
             self.assertIn("evidence: pvc_write_bytes_per_second=41943040 fsync_per_second=42.5"
                           " listening_port=5432", lines[11])
@@ -408,8 +413,7 @@ class TopText(unittest.TestCase):
                 r = run("--once", "--sort", key, "--agent", agent.url)
                 self.assertEqual(r.returncode, 0, r)
                 got = [l.split()[1] for l in r.stdout.splitlines()[4:8]]
-                self.assertEqual(got, [n[:19] + "~" if len(n) > 20 else n
-                                       for n in expected_order(key)], key)
+                self.assertEqual(got, expected_order(key), key)
 
             j = run("--once", "--json", "--agent", agent.url)
             self.assertEqual(j.returncode, 0, j)
@@ -429,7 +433,7 @@ class TopText(unittest.TestCase):
             out, err = p.communicate(timeout=15)
             self.assertEqual(p.returncode, 0, err)
             self.assertGreaterEqual(out.count("bpfdiag top - "), 3, out)
-            self.assertGreaterEqual(out.count("orders-db-7f8b9-xyz~"), 3)
+            self.assertGreaterEqual(out.count("orders-db-7f8b9-xyz12 "), 3)
             self.assertNotIn("\x1b", out)  # plain text: no terminal control sequences
 
     def test_bad_documents(self):
