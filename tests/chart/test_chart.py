@@ -15,7 +15,7 @@ import chartlib  # noqa: E402
 from chartlib import Rendered  # noqa: E402
 
 GOOD_FIXTURES = ["everything.yaml", "privileged.yaml", "external.yaml"]
-DEFAULT_CAPS = ["BPF", "PERFMON", "SYS_RESOURCE", "DAC_READ_SEARCH", "SYS_PTRACE"]
+DEFAULT_CAPS = ["BPF", "PERFMON", "DAC_READ_SEARCH", "SYS_PTRACE"]
 RBAC = {
     ("", "pods", "list"), ("", "pods", "watch"),
     ("", "persistentvolumeclaims", "get"),

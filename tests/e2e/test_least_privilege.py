@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import bpfdiag_e2e as e2e  # noqa: E402
 
 # The chart's securityContext.capabilities.add (charts/bpfdiag/values.yaml).
-CHART_CAPS = ["BPF", "PERFMON", "SYS_RESOURCE", "DAC_READ_SEARCH", "SYS_PTRACE"]
+CHART_CAPS = ["BPF", "PERFMON", "DAC_READ_SEARCH", "SYS_PTRACE"]
 
 WORKLOAD = r"""
 import os, socket, sys, time
