@@ -16,7 +16,8 @@
 /* PROC_PID_INIT_INO (include/linux/proc_ns.h): the initial PID namespace's inode. */
 #define INIT_PID_NS_INO 0xeffffffcUL
 
-const char *bpffs_fs_name(long magic)
+/* The filesystem type a statfs magic names, or NULL when unknown. */
+static const char *fs_name(unsigned long magic)
 {
 	static const struct {
 		unsigned long magic;
@@ -30,7 +31,7 @@ const char *bpffs_fs_name(long magic)
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if ((unsigned long)magic == names[i].magic)
+		if (magic == names[i].magic)
 			return names[i].name;
 	}
 	return NULL;
@@ -123,7 +124,7 @@ int bpffs_prepare(const char *dir, bool may_mount, char *err, size_t errlen)
 		return r;
 	}
 	if ((unsigned long)st.f_type != BPF_FS_MAGIC) {
-		fs = bpffs_fs_name((long)st.f_type);
+		fs = fs_name((unsigned long)st.f_type);
 		if (!fs) {
 			snprintf(other, sizeof(other), "filesystem type 0x%lx",
 				 (unsigned long)st.f_type);
@@ -135,10 +136,8 @@ int bpffs_prepare(const char *dir, bool may_mount, char *err, size_t errlen)
 				 fs, fix);
 			return -ENOTSUP;
 		}
-		r = mkdirs(BPFFS_DEFAULT_MOUNT);
-		if (!r && mount("bpf", BPFFS_DEFAULT_MOUNT, "bpf", 0, "mode=0700"))
+		if (mount("bpf", BPFFS_DEFAULT_MOUNT, "bpf", 0, "mode=0700")) {
 			r = -errno;
-		if (r) {
 			snprintf(
 				err, errlen,
 				"pin directory %s is not on a bpffs (%s is on %s) and mounting one "

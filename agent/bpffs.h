@@ -13,9 +13,6 @@ enum bpffs_status {
 	BPFFS_MOUNTED, /* as READY, after mounting a bpffs at /sys/fs/bpf (say so in the log) */
 };
 
-/* The filesystem type a statfs magic names ("tmpfs", "sysfs", …), or NULL when unknown. */
-const char *bpffs_fs_name(long magic);
-
 /* True when this process is in the host's mount namespace: the namespace of kthreadd (PID 2;
  * else PID 1) of the initial PID namespace. A container (even with hostPID) is not, and then
  * mounting here would not reach the host. */

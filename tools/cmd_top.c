@@ -111,17 +111,28 @@ static int parse_opts(int argc, char **argv, struct top_opts *o)
 	return 0;
 }
 
-static int max_len(int w, const char *s)
-{
-	int n = (int)strlen(s);
+enum { FCOL_SEV, FCOL_RULE, FCOL_NS, FCOL_WORKLOAD, FCOL_RELEASE, FCOL_SUGGESTS, FCOL_MAX };
 
-	return n > w ? n : w;
+/* The cells of a finding's line before its message; wl holds "kind/workload". */
+static void finding_cells(const struct top_finding *f, char *wl, size_t size,
+			  const char *cell[FCOL_MAX])
+{
+	snprintf(wl, size, "%s/%s", f->kind, f->workload);
+	cell[FCOL_SEV] = top_severity_tag(f->sev)[0] ? top_severity_tag(f->sev) : f->severity;
+	cell[FCOL_RULE] = f->rule;
+	cell[FCOL_NS] = f->ns[0] ? f->ns : "-";
+	cell[FCOL_WORKLOAD] = wl;
+	cell[FCOL_RELEASE] = f->release[0] ? f->release : "-";
+	cell[FCOL_SUGGESTS] = f->suggested[0] ? f->suggested : "-";
 }
 
 /* The findings table, each column as wide as its longest value. */
 static void print_findings(const struct top_snapshot *s)
 {
-	int w[6] = { 3, 4, 9, 8, 7, 8 }; /* the titles' lengths */
+	static const char *const titles[FCOL_MAX] = { "SEV",	  "RULE",    "NAMESPACE",
+						      "WORKLOAD", "RELEASE", "SUGGESTS" };
+	const char *cell[FCOL_MAX];
+	int w[FCOL_MAX];
 	char ev[1024], wl[512];
 
 	if (!s->findings_known) {
@@ -132,31 +143,29 @@ static void print_findings(const struct top_snapshot *s)
 		printf("\nno findings\n");
 		return;
 	}
+	for (int k = 0; k < FCOL_MAX; k++)
+		w[k] = (int)strlen(titles[k]);
 	for (size_t i = 0; i < s->n_findings; i++) {
-		const struct top_finding *f = &s->findings[i];
+		finding_cells(&s->findings[i], wl, sizeof(wl), cell);
+		for (int k = 0; k < FCOL_MAX; k++) {
+			int n = (int)strlen(cell[k]);
 
-		snprintf(wl, sizeof(wl), "%s/%s", f->kind, f->workload);
-		w[0] = max_len(w[0], top_severity_tag(f->sev)[0] ? top_severity_tag(f->sev) :
-								   f->severity);
-		w[1] = max_len(w[1], f->rule);
-		w[2] = max_len(w[2], f->ns[0] ? f->ns : "-");
-		w[3] = max_len(w[3], wl);
-		w[4] = max_len(w[4], f->release[0] ? f->release : "-");
-		w[5] = max_len(w[5], f->suggested[0] ? f->suggested : "-");
+			w[k] = n > w[k] ? n : w[k];
+		}
 	}
-	printf("\n%-*s %-*s %-*s %-*s %-*s %-*s %s\n", w[0], "SEV", w[1], "RULE", w[2], "NAMESPACE",
-	       w[3], "WORKLOAD", w[4], "RELEASE", w[5], "SUGGESTS", "MESSAGE");
+	putchar('\n');
+	for (int k = 0; k < FCOL_MAX; k++)
+		printf("%-*s ", w[k], titles[k]);
+	puts("MESSAGE");
 	for (size_t i = 0; i < s->n_findings; i++) {
 		const struct top_finding *f = &s->findings[i];
 
-		snprintf(wl, sizeof(wl), "%s/%s", f->kind, f->workload);
-		printf("%-*s %-*s %-*s %-*s %-*s %-*s %s\n", w[0],
-		       top_severity_tag(f->sev)[0] ? top_severity_tag(f->sev) : f->severity, w[1],
-		       f->rule, w[2], f->ns[0] ? f->ns : "-", w[3], wl, w[4],
-		       f->release[0] ? f->release : "-", w[5], f->suggested[0] ? f->suggested : "-",
-		       f->message);
+		finding_cells(f, wl, sizeof(wl), cell);
+		for (int k = 0; k < FCOL_MAX; k++)
+			printf("%-*s ", w[k], cell[k]);
+		puts(f->message);
 		if (f->n_ev)
-			printf("%-*s evidence: %s\n", w[0] + w[1] + 1, "",
+			printf("%-*s evidence: %s\n", w[FCOL_SEV] + w[FCOL_RULE] + 1, "",
 			       top_fmt_evidence(f, ev, sizeof(ev)));
 	}
 }
@@ -180,7 +189,7 @@ static int print_text(const struct top_snapshot *s, const char *source, enum top
 	if (width > 0)
 		top_layout(width, widths);
 	else
-		top_layout_fit(rows, n, 0, widths);
+		top_layout_fit(rows, n, widths);
 	strftime(ts, sizeof(ts), "%H:%M:%S", localtime(&now));
 	printf("bpfdiag top - %s - node %s - %s - %zu pods/cgroups - CPU %.1f%% - sort %s\n", ts,
 	       s->node[0] ? s->node : "?", source, s->n_pods, s->total.cpu_pct,

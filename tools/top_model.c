@@ -940,7 +940,7 @@ static void row_texts(const struct top_row *row, char marker, char v[TOP_COL_MAX
 	text[TOP_COL_RETRANS] = top_fmt_count(r->retrans, v[TOP_COL_RETRANS], sizeof(v[0]));
 }
 
-void top_layout_fit(const struct top_row *rows, size_t n, char marker, int widths[TOP_COL_MAX])
+void top_layout_fit(const struct top_row *rows, size_t n, int widths[TOP_COL_MAX])
 {
 	for (int i = 0; i < TOP_COL_MAX; i++)
 		widths[i] = (int)strlen(cols[i].title);
@@ -948,7 +948,7 @@ void top_layout_fit(const struct top_row *rows, size_t n, char marker, int width
 		char v[TOP_COL_MAX][48], name[ROW_NAME_MAX];
 		const char *text[TOP_COL_MAX] = { 0 };
 
-		row_texts(&rows[j], rows[j].ctr ? 0 : marker, v, name, text);
+		row_texts(&rows[j], 0, v, name, text);
 		for (int i = 0; i < TOP_COL_MAX; i++) {
 			int l = (int)strlen(text[i]);
 

@@ -176,11 +176,11 @@ enum top_col {
  * Text columns share what the numeric ones leave, never below their minimum; when even that
  * does not fit, less important columns are hidden (width 0) until it does. */
 void top_layout(int width, int widths[TOP_COL_MAX]);
-/* Column widths that fit every row's content whole (text output without a terminal): each
- * column as wide as its longest value or its title, up to TOP_CELL_MAX. marker as for
- * top_format_row. */
+/* Column widths that fit every row's content whole (text output without a terminal, rows
+ * formatted without a marker): each column as wide as its longest value or its title, up to
+ * TOP_CELL_MAX. */
 #define TOP_CELL_MAX 1000
-void top_layout_fit(const struct top_row *rows, size_t n, char marker, int widths[TOP_COL_MAX]);
+void top_layout_fit(const struct top_row *rows, size_t n, int widths[TOP_COL_MAX]);
 /* The column a sort key orders by, or -1 (name). */
 int top_sort_column(enum top_sort key);
 /* The table's title line. Returns buf. */

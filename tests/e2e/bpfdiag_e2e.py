@@ -96,9 +96,11 @@ def cgroup2_root():
 
 class FakePod:
     """A pod's cgroups in a kubelet layout. driver: 'systemd' or 'cgroupfs'; qos: 'burstable',
-    'besteffort' or 'guaranteed'. Removes every cgroup it created, killing what runs inside."""
+    'besteffort' or 'guaranteed'; rel: another path under the v2 root instead (a cgroup outside
+    any pod, as a system service's). Removes every cgroup it created, killing what runs
+    inside."""
 
-    def __init__(self, driver="systemd", qos="burstable", runtime="cri-containerd"):
+    def __init__(self, driver="systemd", qos="burstable", runtime="cri-containerd", rel=None):
         self.uid = str(uuid.uuid4())
         self.container_id = secrets.token_hex(32)
         self.root = cgroup2_root()
@@ -114,7 +116,7 @@ class FakePod:
         else:
             parts = ["kubepods"] + ([qos] if qos != "guaranteed" else [])
             parts += ["pod" + self.uid, self.container_id]
-        self.rel = "/" + "/".join(parts)
+        self.rel = rel or "/" + "/".join(parts)
         self.path = self.root + self.rel
 
     def __enter__(self):

@@ -36,47 +36,26 @@ def wait_for(pred, timeout=60):
     return None
 
 
-class HostCgroup:
-    """A cgroup outside any pod (as a system service is), removed on exit with what runs in
-    it."""
-
-    def __init__(self):
-        self.unit = "bpfdiag-e2e-host-%d.service" % os.getpid()
-        self.rel = "/" + self.unit
-        self.path = e2e.cgroup2_root() + self.rel
-
-    def __enter__(self):
-        os.mkdir(self.path)
-        self.pod = e2e.FakePod()
-        self.pod.path, self.pod.created = self.path, [self.path]
-        return self
-
-    def run(self, argv):
-        return self.pod.run(argv)
-
-    def __exit__(self, *exc):
-        return self.pod.__exit__(*exc)
-
-
 class RulesLocal(unittest.TestCase):
     def test_host_cgroups_judged_only_when_asked(self):
         """Two agents on one API server watch the same contended host cgroup: the one with
         --judge-host-cgroups raises RS-06 on it (the load is real), the default one judges
         no cgroup outside a pod, yet measures it."""
         args = ("--window", "5", "--warmup", "0")
-        with FakeKubeApi(node=kube_e2e.NODE) as api, HostCgroup() as host, \
+        unit = "bpfdiag-e2e-host-%d.service" % os.getpid()
+        with FakeKubeApi(node=kube_e2e.NODE) as api, e2e.FakePod(rel="/" + unit) as host, \
                 kube_e2e.KubeAgent(api, *args) as quiet, \
                 kube_e2e.KubeAgent(api, *args, "--judge-host-cgroups") as judged:
             procs = [host.run([sys.executable, "-c", BURN % 12]) for _ in range(4)]
             try:
                 f = wait_for(lambda: [x for x in findings(judged) if x["rule"] == "RS-06"
-                                      and x["workload"] == host.unit])
+                                      and x["workload"] == unit])
                 self.assertTrue(f, "no RS-06 on the host cgroup even when asked: %s"
                                 % findings(judged))
                 self.assertEqual(f[0]["workload_kind"], "SystemdService")
                 m = quiet.metrics()
                 self.assertGreater(e2e.metric_value(m, "bpfdiag_cpu_seconds_total",
-                                                    workload=host.unit) or 0, 1)
+                                                    workload=unit) or 0, 1)
                 outside = [x for x in findings(quiet) if not x.get("namespace")]
                 self.assertEqual(outside, [], "findings on cgroups outside pods")
                 self.assertEqual([l for l in quiet.metrics() if l[0] == "bpfdiag_finding"

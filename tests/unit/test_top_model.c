@@ -459,7 +459,7 @@ static void test_format_rows(void **state)
 					 "render-7f8c9d~-x9q8w ", 21),
 				 0);
 		/* Without a terminal: columns as wide as their content, nothing cut, aligned. */
-		top_layout_fit(r, 2, 0, fit);
+		top_layout_fit(r, 2, fit);
 		assert_int_equal(fit[TOP_COL_POD], 22);
 		assert_int_equal(fit[TOP_COL_NS], (int)strlen("NAMESPACE"));
 		assert_int_equal(fit[TOP_COL_KIND], (int)strlen("Deployment"));
@@ -478,7 +478,7 @@ static void test_format_rows(void **state)
 		memset(huge, 'p', 253);
 		huge[253] = '\0';
 		a.pod = huge;
-		top_layout_fit(r, 2, 0, fit);
+		top_layout_fit(r, 2, fit);
 		assert_int_equal(fit[TOP_COL_POD], 253);
 	}
 	assert_string_equal(top_fmt_bytes(512, b, sizeof(b)), "512B");
