@@ -3,11 +3,16 @@
 # $BPFDIAG_CACHE/bin (default /var/cache/bpfdiag/bin), and prints its path on stdout.
 #   helm          helm.sh/helm/v3 at the pinned version (`go install`; a few minutes, first time)
 #   promql-check  tools/promql-check, Prometheus' own PromQL parser (a minute, first time)
+#   kube          tools/cluster/kube, the test cluster's components: etcd and Kubernetes
+#                 $KUBE_VERSION in one binary (about 5 minutes and 2.7 GB of memory, first time)
 # Later runs only check the version (helm) or the source hash (promql-check) and exit.
-# Usage: tools/install-go-tool.sh helm|promql-check
+# Usage: tools/install-go-tool.sh helm|promql-check|kube
 set -euo pipefail
 
 HELM_VERSION=v3.22.0
+# Must match k8s.io/kubernetes in tools/cluster/kube/go.mod. The servers report it (helm's
+# semverCompare on .Capabilities.KubeVersion needs a real one, not v0.0.0-master).
+KUBE_VERSION=v1.34.4
 cache=${BPFDIAG_CACHE:-/var/cache/bpfdiag}
 src_dir=$(cd "$(dirname "$0")" && pwd)
 
@@ -69,8 +74,30 @@ promql-check)
 		find "$cache/bin" -maxdepth 1 -name 'promql-check-*' ! -name "promql-check-$hash" -delete
 	fi
 	;;
+kube)
+	dir=$src_dir/cluster/kube
+	hash=$( (
+		echo "$KUBE_VERSION"
+		cat "$dir/go.mod" "$dir/go.sum" "$dir"/*.go
+	) | sha256sum | cut -c1-16)
+	bin=$cache/bin/kube-$hash
+	if [ ! -x "$bin" ]; then
+		go=$(find_go)
+		echo "install-go-tool: building the test cluster's components (Kubernetes" \
+			"$KUBE_VERSION, etcd) into $cache/bin (first time only; about 5 minutes)" >&2
+		minor=${KUBE_VERSION#v1.}
+		minor=${minor%%.*}
+		ldflags="-s -w"
+		for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+			ldflags+=" -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+			ldflags+=" -X $pkg.gitTreeState=clean"
+		done
+		(cd "$dir" && build kube "$bin" "$go" install -trimpath -ldflags "$ldflags" .)
+		find "$cache/bin" -maxdepth 1 -name 'kube-*' ! -name "kube-$hash" -delete
+	fi
+	;;
 *)
-	echo "usage: $0 helm|promql-check" >&2
+	echo "usage: $0 helm|promql-check|kube" >&2
 	exit 2
 	;;
 esac
