@@ -75,6 +75,7 @@ struct sub {
 	uint64_t raw_hist[HIST_SLOTS], last_hist[HIST_SLOTS];
 	bool bound;
 	struct acc *acc, *acc2; /* where deltas go (disk: bytes/ops, then latency) */
+	double unbound_since; /* fs: monotonic time binding was first put off; 0 never */
 };
 
 /* A cgroup id seen in the BPF maps. */
@@ -111,6 +112,9 @@ struct engine {
 	uint64_t collections;
 	uint64_t errors;
 	uint64_t removed, swept;
+	/* Writes to pseudo filesystems (procfs, sysfs, cgroupfs, …): no volume, no series;
+	 * their bytes only feed bpfdiag_agent_fs_pseudo_write_bytes_total. */
+	struct acc pseudo;
 };
 
 void engine_local_labels(const struct cgroup_ident *id, const char *path, const char *ret[LBL_MAX])
@@ -184,14 +188,18 @@ static struct series *series_free(struct series *s)
 }
 
 /* The accumulator of kind with own labels in series s, created when absent. */
-static struct acc *acc_get(struct series *s, enum acc_kind kind, const char *o0, const char *o1)
+static struct acc *acc_get(struct series *s, enum acc_kind kind, const char *o0, const char *o1,
+			   const char *o2)
 {
+	const char *own[METRIC_MAX_OWN_LABELS] = { o0 ? o0 : "", o1 ? o1 : "", o2 ? o2 : "" };
 	struct acc *a, **tail = &s->accs;
+	bool same;
 
-	o0 = o0 ? o0 : "";
-	o1 = o1 ? o1 : "";
 	for (a = s->accs; a; a = a->next) {
-		if (a->kind == kind && strcmp(a->own[0], o0) == 0 && strcmp(a->own[1], o1) == 0)
+		same = a->kind == kind;
+		for (int i = 0; same && i < METRIC_MAX_OWN_LABELS; i++)
+			same = strcmp(a->own[i], own[i]) == 0;
+		if (same)
 			return a;
 		tail = &a->next;
 	}
@@ -199,13 +207,14 @@ static struct acc *acc_get(struct series *s, enum acc_kind kind, const char *o0,
 	if (!a)
 		return NULL;
 	a->kind = kind;
-	a->own[0] = strdup(o0);
-	a->own[1] = strdup(o1);
-	if (!a->own[0] || !a->own[1]) {
-		free(a->own[0]);
-		free(a->own[1]);
-		free(a);
-		return NULL;
+	for (int i = 0; i < METRIC_MAX_OWN_LABELS; i++) {
+		a->own[i] = strdup(own[i]);
+		if (!a->own[i]) {
+			while (i--)
+				free(a->own[i]);
+			free(a);
+			return NULL;
+		}
 	}
 	*tail = a;
 	return a;
@@ -596,6 +605,8 @@ static int relabel(struct engine *e, uint64_t cgid, struct cg *c, uint64_t kgen)
 	c->series = s;
 	c->kube_labelled = kube;
 	for (struct sub *sb = c->subs; sb; sb = sb->next) {
+		if (sb->acc == &e->pseudo)
+			continue; /* in no series: nothing to move */
 		sb->bound = false;
 		sb->acc = sb->acc2 = NULL;
 		memset(sb->last, 0, sizeof(sb->last));
@@ -655,6 +666,71 @@ static int cgroup_pid(struct engine *e, const char *path)
 	return pid;
 }
 
+/* How long an fs stream waits for the claims of its pod to be read before its PV-backed volume
+ * is named after the PV; its counts wait in the BPF map meanwhile, nothing is lost. */
+#define CLAIM_WAIT_SECONDS 30.0
+
+/* The names of a volume in this container's pod: kubelet's directory name is the pod spec's
+ * volume name, except for PV-backed volumes, named after the PV; their claim maps them back.
+ * Returns -EAGAIN while a claim of the pod is still being read. */
+static int kube_volume_names(struct engine *e, const char *uid, struct volume *v, char *claim,
+			     size_t size)
+{
+	const struct kube_volume_info *vi;
+	struct kube_pod_info *p = NULL;
+	int r;
+
+	claim[0] = '\0';
+	if (!e->kube || !v->pod_volume || kube_meta__pod(e->kube, uid, &p))
+		return 0;
+	r = kube_pod_volume_by_dir(p, v->name, &vi);
+	if (r == 0) {
+		snprintf(v->name, sizeof(v->name), "%s", vi->vol.name);
+		if (v->cls == VOLUME_PVC)
+			snprintf(claim, size, "%s", vi->vol.claim);
+	}
+	kube_pod_info_free(p);
+	return r == -EAGAIN ? r : 0;
+}
+
+/* Binds an fs stream (a mount id of the cgroup) to its volume. Leaves it unbound, to be tried
+ * again at the next collection, while its volume's claim is being read. */
+static int bind_fs(struct engine *e, struct cg *c, struct sub *s)
+{
+	struct volume v = { .cls = VOLUME_UNKNOWN };
+	int pid = cgroup_pid(e, c->path);
+	const char *uid = NULL;
+	struct cgroup_ident id;
+	char name[32], claim[KUBE_NAME_MAX + 1] = "";
+	double now = clock_mono();
+
+	if (cgroup_path_parse(c->path, &id) == 0 &&
+	    (id.kind == CGROUP_KUBE_CONTAINER || id.kind == CGROUP_KUBE_POD))
+		uid = id.pod_uid;
+	/* Mount ids are global: the host's table knows host mounts when the cgroup is
+	 * empty. */
+	if ((!pid || volume_resolve(e->proc_root, pid, (int)s->key, uid, &v)) &&
+	    volume_resolve(e->proc_root, 1, (int)s->key, uid, &v)) {
+		snprintf(name, sizeof(name), "mount-%llu", (unsigned long long)s->key);
+		s->acc = acc_get(c->series, ACC_FS, "unknown", name, NULL);
+	} else if (v.cls == VOLUME_PSEUDO) {
+		s->acc = &e->pseudo;
+	} else {
+		if (uid && kube_volume_names(e, uid, &v, claim, sizeof(claim)) == -EAGAIN &&
+		    !c->gone &&
+		    (!s->unbound_since || now - s->unbound_since < CLAIM_WAIT_SECONDS)) {
+			if (!s->unbound_since)
+				s->unbound_since = now;
+			return 0;
+		}
+		s->acc = acc_get(c->series, ACC_FS, volume_class_name(v.cls), v.name, claim);
+	}
+	if (!s->acc)
+		return -ENOMEM;
+	s->bound = true;
+	return 0;
+}
+
 /* Decides where a sub's deltas go: its own labels (device, volume) in the cgroup's series. */
 static int bind_sub(struct engine *e, struct cg *c, struct sub *s)
 {
@@ -663,38 +739,24 @@ static int bind_sub(struct engine *e, struct cg *c, struct sub *s)
 
 	switch (s->group) {
 	case REC_CPU:
-		s->acc = acc_get(se, ACC_CPU, NULL, NULL);
+		s->acc = acc_get(se, ACC_CPU, NULL, NULL, NULL);
 		break;
 	case REC_CPU_SAMPLES:
-		s->acc = acc_get(se, ACC_SAMPLES, NULL, NULL);
+		s->acc = acc_get(se, ACC_SAMPLES, NULL, NULL, NULL);
 		break;
 	case REC_DISK: {
 		const char *dir = dirs[s->key & 1];
 
-		s->acc = acc_get(se, ACC_DISK, dir, devname(e, (uint32_t)(s->key >> 1)));
-		s->acc2 = acc_get(se, ACC_DISKLAT, dir, NULL);
+		s->acc = acc_get(se, ACC_DISK, dir, devname(e, (uint32_t)(s->key >> 1)), NULL);
+		s->acc2 = acc_get(se, ACC_DISKLAT, dir, NULL, NULL);
 		if (!s->acc2)
 			return -ENOMEM;
 		break;
 	}
-	case REC_FS: {
-		struct volume v = { .cls = VOLUME_UNKNOWN };
-		int pid = cgroup_pid(e, c->path);
-		char name[32];
-
-		/* Mount ids are global: the host's table knows host mounts when the cgroup is
-		 * empty. */
-		if ((!pid || volume_resolve(e->proc_root, pid, (int)s->key, &v)) &&
-		    volume_resolve(e->proc_root, 1, (int)s->key, &v)) {
-			snprintf(name, sizeof(name), "mount-%llu", (unsigned long long)s->key);
-			s->acc = acc_get(se, ACC_FS, "unknown", name);
-			break;
-		}
-		s->acc = acc_get(se, ACC_FS, volume_class_name(v.cls), v.name);
-		break;
-	}
+	case REC_FS:
+		return bind_fs(e, c, s);
 	case REC_NET:
-		s->acc = acc_get(se, ACC_NET, NULL, NULL);
+		s->acc = acc_get(se, ACC_NET, NULL, NULL, NULL);
 		break;
 	case REC_GROUPS:
 		break;
@@ -820,7 +882,7 @@ static double hist_quantile(const uint64_t *counts, double q)
 
 static int emit_acc(struct snap_series *out, const struct acc *a, unsigned m)
 {
-	const char *own[METRIC_MAX_OWN_LABELS] = { a->own[0], a->own[1] };
+	const char *own[METRIC_MAX_OWN_LABELS] = { a->own[0], a->own[1], a->own[2] };
 	const char *dir[METRIC_MAX_OWN_LABELS] = { NULL };
 
 	switch (a->kind) {
@@ -1192,7 +1254,8 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 				r = -ENOMEM;
 				goto out;
 			}
-			apply(sb);
+			if (sb->bound)
+				apply(sb);
 		}
 	}
 	read_cgroupfs(e);
@@ -1214,6 +1277,7 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 	s->agent.cgroup_scan_truncated = cgroup_tree_truncated(e->tree);
 	s->agent.cgroups_removed = e->removed;
 	s->agent.cgroups_swept = e->swept;
+	s->agent.fs_pseudo_write_bytes = e->pseudo.v[0];
 	s->agent.last_collection_seconds = clock_mono() - t0;
 	*ret = s;
 	return 0;

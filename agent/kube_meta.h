@@ -54,6 +54,7 @@ struct kube_workload_info {
 struct kube_volume_info {
 	struct kube_volume vol;
 	bool pvc_known; /* pvc holds the claim as read from the API */
+	bool pvc_pending; /* a claim not read yet: its first GET is due or under way */
 	struct kube_pvc pvc;
 };
 
@@ -160,6 +161,13 @@ int kube_meta__container(struct kube_meta *km, const char *uid, const char *cont
 int kube_meta__pod(struct kube_meta *km, const char *uid, struct kube_pod_info **ret);
 /* Accepts NULL; returns NULL. */
 struct kube_pod_info *kube_pod_info_free(struct kube_pod_info *p);
+/* The volume of pod p that kubelet keeps in the volume directory named dir
+ * (…/pods/<uid>/volumes/kubernetes.io~<plugin>/<dir>): kubelet names the directory of a volume
+ * backed by a PersistentVolume after the PV (found through the claim's spec.volumeName), every
+ * other one after the pod's volume. Pure (in kube_store.c). Returns 0 with *ret pointing into
+ * p, -EAGAIN when a claim of the pod has not been read yet (ask again later), -ENOENT. */
+int kube_pod_volume_by_dir(const struct kube_pod_info *p, const char *dir,
+			   const struct kube_volume_info **ret);
 /* UIDs of the pods of this node: a new array of *ret_n strings (free with
  * kube_uids_free). Returns 0 or -ENOMEM. */
 int kube_meta__uids(struct kube_meta *km, char ***ret, size_t *ret_n);

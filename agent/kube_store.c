@@ -783,6 +783,7 @@ int kube_store_pod(const struct kube_store *st, const char *uid, struct kube_pod
 			vi->pvc_known = true;
 			vi->pvc = e->u.pvc;
 		}
+		vi->pvc_pending = vi->vol.claim[0] && (!e || e->state == ST_PENDING);
 	}
 	pi->n_volumes = p->n_volumes;
 	e = cache_get(st, KUBE_CACHE_PDB, KUBE_KIND_OTHER, p->ns, "");
@@ -801,6 +802,32 @@ int kube_store_pod(const struct kube_store *st, const char *uid, struct kube_pod
 	}
 	*ret = pi;
 	return 0;
+}
+
+int kube_pod_volume_by_dir(const struct kube_pod_info *p, const char *dir,
+			   const struct kube_volume_info **ret)
+{
+	bool pending = false;
+
+	if (!dir || !dir[0])
+		return -ENOENT;
+	/* PV names first: a pod volume may happen to carry some PV's name. */
+	for (unsigned i = 0; i < p->n_volumes; i++) {
+		const struct kube_volume_info *v = &p->volumes[i];
+
+		if (v->vol.claim[0] && v->pvc_known && strcmp(v->pvc.volume_name, dir) == 0) {
+			*ret = v;
+			return 0;
+		}
+		pending |= v->pvc_pending;
+	}
+	for (unsigned i = 0; i < p->n_volumes; i++) {
+		if (strcmp(p->volumes[i].vol.name, dir) == 0) {
+			*ret = &p->volumes[i];
+			return 0;
+		}
+	}
+	return pending ? -EAGAIN : -ENOENT;
 }
 
 int kube_store_foreach_pod(const struct kube_store *st,

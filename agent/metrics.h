@@ -29,7 +29,7 @@ enum metric_id {
 	M_MAX,
 };
 
-#define METRIC_MAX_OWN_LABELS 2
+#define METRIC_MAX_OWN_LABELS 3
 
 struct metric_desc {
 	const char *name; /* Prometheus family name (counters end in _total) */

@@ -107,6 +107,7 @@ struct snap_agent {
 	uint64_t cgroup_scan_truncated;
 	uint64_t cgroups_removed; /* cgroups freed after their last read */
 	uint64_t cgroups_swept; /* of those, found gone by the periodic sweep */
+	uint64_t fs_pseudo_write_bytes; /* written to procfs, sysfs, cgroupfs, …: no volume */
 	char features[256]; /* probes in use, e.g. "cpu=sched_switch net=sock_length" */
 	struct collector_stat *stats; /* BPF self-metrics, grouped by name when rendered */
 	size_t n_stats;
@@ -150,7 +151,7 @@ struct snapshot {
 /* Returns a snapshot with room for n series (labels set to ""), refcount 1, or NULL. */
 struct snapshot *snapshot_new(size_t n);
 /* Appends a counter or gauge point to se (points must come in metric id order). own holds
- * the own label values (copied; NULL entries become ""). Returns 0 or -ENOMEM. */
+ * METRIC_MAX_OWN_LABELS own label values (copied; NULL entries become ""), or is NULL. Returns 0 or -ENOMEM. */
 int snap_series_add(struct snap_series *se, enum metric_id metric, const char *const *own,
 		    double value);
 /* Appends a histogram point: counts has n_bounds + 1 per-bucket entries (copied). */

@@ -23,10 +23,28 @@ const char *volume_class_name(enum volume_class cls)
 		return "memory";
 	case VOLUME_HOSTPATH:
 		return "hostpath";
+	case VOLUME_PSEUDO:
+		return "pseudo";
 	case VOLUME_UNKNOWN:
 		break;
 	}
 	return "unknown";
+}
+
+bool volume_fstype_pseudo(const char *fstype)
+{
+	/* Kernel interfaces and virtual filesystems: what is written there is a setting or a
+	 * message to the kernel (oom_score_adj, cgroup limits, /sys knobs), not stored data.
+	 * tmpfs and ramfs are not here: their files are data, the `memory` class. fuse.lxcfs
+	 * serves /proc and /sys files to containers; other FUSE filesystems may be storage. */
+	static const char pseudo[] = " autofs binfmt_misc bpf cgroup cgroup2 configfs debugfs "
+				     "devpts devtmpfs efivarfs fuse.lxcfs fusectl hugetlbfs "
+				     "mqueue nfsd nsfs proc pstore resctrl rpc_pipefs securityfs "
+				     "selinuxfs smackfs sysfs tracefs ";
+	char word[64];
+	int n = fstype ? snprintf(word, sizeof(word), " %s ", fstype) : -1;
+
+	return n > 2 && (size_t)n < sizeof(word) && !strchr(fstype, ' ') && strstr(pseudo, word);
 }
 
 /* Copies the path component after prefix in path (up to the next '/'). */
@@ -103,14 +121,30 @@ static int join_host_path(const char *mount_point, const char *host_root, const 
 	return 0;
 }
 
+/* True when path is in the kubelet volume directory of pod uid. */
+static bool in_pod_volumes(const char *path, const char *uid)
+{
+	char dir[128];
+
+	if (!uid || !uid[0] || strchr(uid, '/'))
+		return false;
+	snprintf(dir, sizeof(dir), "/pods/%s/volumes/kubernetes.io~", uid);
+	return strstr(path, dir) != NULL;
+}
+
 /* Finds where m's root lives on the host: a host mount of the same device whose root contains
- * m's root. Prefers the longest host root. */
-static int host_path_of(const struct mountinfo_entry *m, const char *host, char *ret, size_t size)
+ * m's root. A device can be mounted several times (a local PV's own mount and kubelet's bind of
+ * it into the pod; a CSI staging mount and the pod's publish mount; a subPath's bind): the path
+ * in the kubelet volume directory of pod uid wins, then the longest host root, then the first.
+ * Sets *ret_pod when the pod's directory won. */
+static int host_path_of(const struct mountinfo_entry *m, const char *host, const char *uid,
+			char *ret, size_t size, bool *ret_pod)
 {
 	const char *line = host;
 	size_t best = 0;
 	int r = -ENOENT;
 
+	*ret_pod = false;
 	while (line && *line) {
 		const char *nl = strchr(line, '\n');
 		size_t len = nl ? (size_t)(nl - line) : strlen(line);
@@ -124,13 +158,18 @@ static int host_path_of(const struct mountinfo_entry *m, const char *host, char 
 			    h.minor == m->minor) {
 				size_t hl = strlen(h.root);
 				char cand[1024];
+				bool pod;
 
-				if ((r != 0 || hl > best) &&
-				    join_host_path(h.mount_point, h.root, m->root, cand,
+				if (join_host_path(h.mount_point, h.root, m->root, cand,
 						   sizeof(cand)) == 0) {
-					snprintf(ret, size, "%s", cand);
-					best = hl;
-					r = 0;
+					pod = in_pod_volumes(cand, uid);
+					if (r != 0 || (pod && !*ret_pod) ||
+					    (pod == *ret_pod && hl > best)) {
+						snprintf(ret, size, "%s", cand);
+						best = hl;
+						*ret_pod = pod;
+						r = 0;
+					}
 				}
 			}
 		}
@@ -139,13 +178,23 @@ static int host_path_of(const struct mountinfo_entry *m, const char *host, char 
 	return r;
 }
 
-int volume_classify(const struct mountinfo_entry *m, const char *host_mountinfo, struct volume *ret)
+int volume_classify(const struct mountinfo_entry *m, const char *host_mountinfo,
+		    const char *pod_uid, struct volume *ret)
 {
 	struct volume v = { 0 };
 
-	if (host_path_of(m, host_mountinfo ? host_mountinfo : "", v.host_path,
-			 sizeof(v.host_path)) == 0)
+	/* A pseudo filesystem is what it is wherever it is mounted (a hostPath of /proc too). */
+	if (volume_fstype_pseudo(m->fstype)) {
+		v.cls = VOLUME_PSEUDO;
+		snprintf(v.name, sizeof(v.name), "%s", m->mount_point);
+		*ret = v;
+		return 0;
+	}
+	if (host_path_of(m, host_mountinfo ? host_mountinfo : "", pod_uid, v.host_path,
+			 sizeof(v.host_path), &v.pod_volume) == 0)
 		v.cls = classify_kubelet(v.host_path, v.name, sizeof(v.name));
+	if (v.cls == VOLUME_UNKNOWN)
+		v.pod_volume = false;
 	/* A kubelet path wins: a memory-backed emptyDir is still an emptyDir. */
 	if (v.cls == VOLUME_UNKNOWN) {
 		if (strcmp(m->fstype, "overlay") == 0)
@@ -191,7 +240,8 @@ static char *read_text(const char *path)
 	return buf;
 }
 
-int volume_resolve(const char *proc_root, int pid, int mnt_id, struct volume *ret)
+int volume_resolve(const char *proc_root, int pid, int mnt_id, const char *pod_uid,
+		   struct volume *ret)
 {
 	char path[PATH_MAX], *mine, *host, *line, *save = NULL;
 	int r = -ENOENT;
@@ -210,7 +260,7 @@ int volume_resolve(const char *proc_root, int pid, int mnt_id, struct volume *re
 		struct mountinfo_entry e;
 
 		if (mountinfo_parse_line(line, &e) == 0 && e.mount_id == mnt_id) {
-			r = volume_classify(&e, host, ret);
+			r = volume_classify(&e, host, pod_uid, ret);
 			break;
 		}
 	}

@@ -195,6 +195,11 @@ static void agent_metrics(const struct snapshot *s, struct strbuf *out)
 	agent_metric(out, "bpfdiag_agent_cgroups_swept_total", "counter",
 		     "Removed cgroups found by the periodic sweep rather than the rmdir probe.",
 		     NULL, (double)a->cgroups_swept);
+	agent_metric(
+		out, "bpfdiag_agent_fs_pseudo_write_bytes_total", "counter",
+		"Bytes written to pseudo filesystems (procfs, sysfs, cgroupfs, ...): no volume, "
+		"in no bpfdiag_fs_* series.",
+		NULL, (double)a->fs_pseudo_write_bytes);
 	collector_stats(a, out);
 }
 

@@ -572,14 +572,16 @@ def cronjob(name, ns, schedule="*/5 * * * *", labels=None, annotations=None):
             "status": {"lastScheduleTime": now3339(-60)}}
 
 
-def pvc(name, ns, modes=("ReadWriteOnce",), storage_class="standard"):
+def pvc(name, ns, modes=("ReadWriteOnce",), storage_class="standard", volume_name=None):
+    """volume_name: the bound PV (spec.volumeName); a random one when None."""
     return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
             "metadata": {"name": name, "namespace": ns, "uid": str(_uuid()),
                          "annotations": {"pv.kubernetes.io/bind-completed": "yes"},
                          "finalizers": ["kubernetes.io/pvc-protection"]},
             "spec": {"accessModes": list(modes), "storageClassName": storage_class,
                      "resources": {"requests": {"storage": "10Gi"}},
-                     "volumeName": "pvc-" + str(_uuid()), "volumeMode": "Filesystem"},
+                     "volumeName": volume_name or "pvc-" + str(_uuid()),
+                     "volumeMode": "Filesystem"},
             "status": {"phase": "Bound", "accessModes": list(modes),
                        "capacity": {"storage": "10Gi"}}}
 

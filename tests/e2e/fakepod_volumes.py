@@ -1,6 +1,7 @@
 """Volumes for fake pods, laid out the way kubelet lays them out: an emptyDir directory and a
-PVC (an ext4 filesystem on a loop device, mounted on the host under the kubelet CSI path),
-plus an overlay rootfs mounted inside the pod's own mount namespace."""
+PVC (an ext4 filesystem on a loop device, mounted on the host under the kubelet CSI path, or —
+a local PV — mounted by the node elsewhere first and bound by kubelet under its local-volume
+path), plus an overlay rootfs mounted inside the pod's own mount namespace."""
 import contextlib
 import os
 import shutil
@@ -15,17 +16,26 @@ def sh(*args):
 
 
 class PodVolumes:
-    def __init__(self, pod, pvc_mib=160):
+    def __init__(self, pod, pvc_mib=160, local_pv=False):
+        """local_pv: a `local:` PersistentVolume — the device is mounted on the host at
+        <work>/pv (before kubelet's mount, so it comes first in the host's mountinfo) and
+        kubelet binds that to …/volumes/kubernetes.io~local-volume/<pv>."""
         self.pod = pod
         self.pvc_name = "pvc-" + pod.uid[:8]
         self.pod_dir = os.path.join(KUBELET, "pods", pod.uid)
         self.emptydir = os.path.join(self.pod_dir, "volumes/kubernetes.io~empty-dir/cache")
-        self.pvc_mount = os.path.join(self.pod_dir, "volumes/kubernetes.io~csi",
-                                      self.pvc_name, "mount")
+        if local_pv:
+            self.pvc_mount = os.path.join(self.pod_dir, "volumes/kubernetes.io~local-volume",
+                                          self.pvc_name)
+        else:
+            self.pvc_mount = os.path.join(self.pod_dir, "volumes/kubernetes.io~csi",
+                                          self.pvc_name, "mount")
+        self.local_pv = local_pv
+        self.host_mount = None
         self.pvc_mib = pvc_mib
         self.work = None
         self.loop = None
-        self.mounted = False
+        self.mounted = []
         self.made_kubelet = False
 
     def __enter__(self):
@@ -40,8 +50,15 @@ class PodVolumes:
         sh("mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0", img)
         self.loop = subprocess.run(["losetup", "-f", "--show", img], check=True,
                                    capture_output=True, text=True).stdout.strip()
-        sh("mount", self.loop, self.pvc_mount)
-        self.mounted = True
+        if self.local_pv:
+            self.host_mount = os.path.join(self.work, "pv")
+            os.makedirs(self.host_mount)
+            sh("mount", self.loop, self.host_mount)
+            self.mounted.append(self.host_mount)
+            sh("mount", "--bind", self.host_mount, self.pvc_mount)
+        else:
+            sh("mount", self.loop, self.pvc_mount)
+        self.mounted.append(self.pvc_mount)
         for d in ("lower", "upper", "work", "merged"):
             os.makedirs(os.path.join(self.work, d))
         return self
@@ -64,9 +81,9 @@ class PodVolumes:
         return os.path.join(self.work, "merged")
 
     def __exit__(self, *exc):
-        if self.mounted:
+        for m in reversed(self.mounted):
             with contextlib.suppress(subprocess.CalledProcessError):
-                sh("umount", "-l", self.pvc_mount)
+                sh("umount", "-l", m)
         if self.loop:
             with contextlib.suppress(subprocess.CalledProcessError):
                 sh("losetup", "-d", self.loop)

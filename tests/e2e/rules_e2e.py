@@ -296,9 +296,10 @@ class Cluster:
         self.workloads.append(wl)
         return wl
 
-    def pvc(self, ns, name, modes=("ReadWriteOnce",)):
+    def pvc(self, ns, name, modes=("ReadWriteOnce",), pv=None):
+        """pv: the PV the claim is bound to (spec.volumeName); else a random name."""
         self.api.put_object("/api/v1/namespaces/%s/persistentvolumeclaims/%s" % (ns, name),
-                            fk.pvc(name, ns, modes=modes))
+                            fk.pvc(name, ns, modes=modes, volume_name=pv))
 
     def pod(self, wl, resources="default", readiness=True, security=None, host=None,
             volumes=(), emptydir=None, pv=None, annotations=None, init=False, cpu_limit=None):

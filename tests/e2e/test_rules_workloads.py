@@ -145,7 +145,7 @@ class Scenarios:
         self.p["orders-db-ip"] = pod.ip
         self.p["orders-db"], self.p["orders-db-port"] = self.server(pod, write=[dict(
             name="wal", path="/data/wal.log", chunk=128 * KiB, every=0.05, fsync=True)])
-        c.pvc("shop", "session-cache-data")
+        c.pvc("shop", "session-cache-data", pv="pvc-session-cache")
         cache = self.want(c.workload("Deployment", "session-cache", "shop", helm="shop"))
         pod = c.pod(cache, volumes=[claim("session-cache-data")], pv="pvc-session-cache",
                     emptydir="cache")
@@ -375,6 +375,14 @@ class RulesWorkloads(unittest.TestCase):
         self.assertGreaterEqual(total("bpfdiag_tcp_listening_sockets", "shop", "session-cache"),
                                 1)
         self.assertGreater(total(fs_w, "shop", "session-cache", volume_class="pvc"), 1 * MiB)
+        # kubelet's directory is the PV (pvc-session-cache); the claim bound to it names the
+        # pod's volume (data) and the claim. The indexer's claim is bound to another PV (a
+        # random volumeName): its PV keeps its name, with no claim.
+        self.assertEqual(
+            {(l["volume"], l["persistentvolumeclaim"]) for n, l, v in m
+             if n == fs_w and l.get("workload") in ("session-cache", "indexer") and
+             l.get("volume_class") == "pvc"},
+            {("data", "session-cache-data"), ("pvc-indexer", "")})
         self.assertGreater(total(fs_w, "shop", "session-cache", volume_class="emptydir"),
                            4 * MiB)
         self.assertEqual(total(fs_s, "shop", "session-cache"), 0)

@@ -1,7 +1,8 @@
 """One pod writing to its rootfs, an emptyDir and a PVC: each write lands in the right volume
 class with exact logical bytes and exact sync calls; direct I/O to the PVC shows on the loop
 device within 1 %; buffered writes flushed by a `sync` from outside are charged to the pod,
-not to the kworkers (root cgroup) that write them back."""
+not to the kworkers (root cgroup) that write them back. A local PV the node mounted elsewhere
+first is still the pod's `pvc`, and writes to /proc are no volume."""
 import os
 import subprocess
 import sys
@@ -51,6 +52,27 @@ WORKLOAD = textwrap.dedent("""
 """ % {"direct": DIRECT, "buffered": BUFFERED})
 
 
+# Writes a local PV and, as container runtimes and apps do, /proc files of its own.
+LOCAL_PV_WORKLOAD = textwrap.dedent("""
+    import os, sys
+    root = sys.argv[1]
+    fd = os.open(root + "/data/db", os.O_WRONLY | os.O_CREAT, 0o644)
+    for _ in range(16):
+        os.write(fd, b"p" * (64 << 10))
+    os.fsync(fd)
+    os.fsync(fd)
+    os.close(fd)
+    for _ in range(%(proc_writes)d):
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("100\\n")
+        with open("/proc/self/comm", "w") as f:
+            f.write("bpfdiag-e2e\\n")
+    print("written", flush=True)
+    sys.stdin.readline()
+""" % {"proc_writes": 50})
+PROC_BYTES = 50 * (4 + 12)
+
+
 def value(agent, name, **labels):
     return e2e.metric_value(agent.metrics(), name, **labels) or 0.0
 
@@ -78,6 +100,47 @@ class VolumesAndDisk(unittest.TestCase):
                 p.wait()
                 p.stdin.close()
                 p.stdout.close()
+
+    def test_local_pv_mounted_elsewhere_first_and_proc_writes(self):
+        with e2e.FakePod() as pod, PodVolumes(pod, pvc_mib=32, local_pv=True) as vol, \
+                e2e.Agent("--interval", "0.5", "--pin-dir", "none") as agent:
+            script = os.path.join(vol.work, "workload.py")
+            with open(script, "w") as f:
+                f.write(LOCAL_PV_WORKLOAD)
+            p = pod.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                         vol.shell_setup() + " && exec %s %s %s" % (sys.executable, script,
+                                                                     vol.rootfs)],
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                        env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+            try:
+                self.step(p, "written")
+                agent.wait_collections(2)
+                m = agent.metrics()
+            finally:
+                p.kill()
+                p.wait()
+                p.stdin.close()
+                p.stdout.close()
+        cid = pod.container_id
+        fs = [(n, l, v) for n, l, v in m
+              if n.startswith("bpfdiag_fs_") and l.get("container_id") == cid]
+        for n, l, v in fs:
+            print(n, l.get("volume_class"), l.get("volume"), l.get("persistentvolumeclaim"), v)
+        # The host's mountinfo lists <work>/pv before kubelet's local-volume bind of it: the
+        # pod's own kubelet path decides.
+        pvc = {(l["volume_class"], l["volume"]): v for n, l, v in fs
+               if n == "bpfdiag_fs_write_bytes_total" and
+               (l["volume"] == vol.pvc_name or l["volume"].endswith("/data"))}
+        self.assertEqual(pvc, {("pvc", vol.pvc_name): 1 * MiB})
+        self.assertEqual(e2e.metric_value(m, "bpfdiag_fs_sync_calls_total", container_id=cid,
+                                          volume_class="pvc"), 2)
+        # /proc is no volume: no series, whatever the class
+        procfs = [(n, l) for n, l, v in fs
+                  if l.get("volume", "").startswith(("/proc", "/sys"))
+                  or l.get("volume_class") == "pseudo"]
+        self.assertEqual(procfs, [])
+        self.assertGreaterEqual(e2e.metric_value(m, "bpfdiag_agent_fs_pseudo_write_bytes_total"),
+                                PROC_BYTES)
 
     def step(self, p, want):
         line = p.stdout.readline().strip()

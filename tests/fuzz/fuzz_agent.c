@@ -98,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (nl) {
 			*nl = '\0';
 			if (mountinfo_parse_line(s, &me) == 0)
-				volume_classify(&me, nl + 1, &vol);
+				volume_classify(&me, nl + 1, NULL, &vol);
 		}
 		break;
 	case 4:

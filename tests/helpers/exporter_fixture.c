@@ -58,8 +58,10 @@ static const struct metric_desc cat[F_MAX] = {
 
 static void fill(struct snap_series *se, unsigned k)
 {
-	const char *rd[] = { "read", "vda" }, *wr[] = { "write", "nvme0n1" };
-	const char *r1[] = { "read", NULL }, *w1[] = { "write", NULL };
+	const char *rd[METRIC_MAX_OWN_LABELS] = { "read", "vda" };
+	const char *wr[METRIC_MAX_OWN_LABELS] = { "write", "nvme0n1" };
+	const char *r1[METRIC_MAX_OWN_LABELS] = { "read" };
+	const char *w1[METRIC_MAX_OWN_LABELS] = { "write" };
 	uint64_t runq[8] = { 5, 10 * k, 20, 7, 3, 1, 0, 1 };
 	uint64_t lat[8] = { 0, 4, 9, 2, 0, 0, 1, 0 };
 

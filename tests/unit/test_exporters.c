@@ -28,7 +28,7 @@ static struct snapshot *two_pods(void)
 	{
 		static const double bounds[] = { 0.001, 0.01 };
 		const uint64_t counts[] = { 1, 2, 3 };
-		const char *own[] = { "read", "vda" };
+		const char *own[METRIC_MAX_OWN_LABELS] = { "read", "vda" };
 
 		assert_int_equal(snap_series_add(&s->series[0], M_DISK_BYTES, own, 4096), 0);
 		assert_int_equal(snap_series_add_hist(&s->series[0], M_DISK_LATENCY, own, bounds, 2,

@@ -455,6 +455,56 @@ static void test_joins(void **state)
 	kube_store_free(st);
 }
 
+/* Kubelet's volume directory names back to the pod's volumes: a PV's name through the claim's
+ * spec.volumeName once the claim is read, other volumes by their own name. */
+static void test_volume_by_dir(void **state)
+{
+	static const char pv[] = "pvc-4d5e6f70-8192-4a3b-8c4d-5e6f708192a3";
+	struct kube_store *st = new_store();
+	struct kube_workload wl = { .kind = KUBE_KIND_DEPLOYMENT, .replicas = 1 };
+	struct answers a = { .deployment = 0, .wl = &wl, .fixtures = true };
+	const struct kube_volume_info *v;
+	struct kube_pod_info *pi;
+
+	(void)state;
+	snprintf(wl.ns, sizeof(wl.ns), "prod");
+	snprintf(wl.name, sizeof(wl.name), "web");
+	kube_store_put_pod(st, web_pod("1"), 0);
+	/* claims not read yet: a PV name may be one of them */
+	assert_int_equal(kube_store_pod(st, WEB_UID, &pi), 0);
+	assert_true(pi->volumes[0].pvc_pending);
+	assert_false(pi->volumes[1].pvc_pending); /* an emptyDir has no claim */
+	assert_int_equal(kube_pod_volume_by_dir(pi, pv, &v), -EAGAIN);
+	assert_int_equal(kube_pod_volume_by_dir(pi, "cache", &v), 0);
+	assert_string_equal(v->vol.name, "cache");
+	assert_int_equal(kube_pod_volume_by_dir(pi, "kube-api-access-x7k2p", &v), 0);
+	assert_int_equal(kube_pod_volume_by_dir(pi, "", &v), -ENOENT);
+	kube_pod_info_free(pi);
+	/* read: web-data is bound to the PV, the ephemeral claim is 404 */
+	answer_all(st, 1, &a);
+	assert_int_equal(kube_store_pod(st, WEB_UID, &pi), 0);
+	assert_false(pi->volumes[0].pvc_pending);
+	assert_false(pi->volumes[3].pvc_pending);
+	assert_int_equal(kube_pod_volume_by_dir(pi, pv, &v), 0);
+	assert_string_equal(v->vol.name, "data");
+	assert_string_equal(v->vol.claim, "web-data");
+	assert_int_equal(kube_pod_volume_by_dir(pi, "pvc-0000", &v), -ENOENT);
+	kube_pod_info_free(pi);
+	kube_store_free(st);
+
+	/* claims that cannot be read (403, API away): no waiting, the PV keeps its name */
+	st = new_store();
+	kube_store_put_pod(st, web_pod("1"), 0);
+	a = (struct answers){ .deployment = 0, .wl = &wl, .lists = -EACCES };
+	answer_all(st, 1, &a);
+	assert_int_equal(kube_store_pod(st, WEB_UID, &pi), 0);
+	assert_false(pi->volumes[0].pvc_known);
+	assert_false(pi->volumes[0].pvc_pending);
+	assert_int_equal(kube_pod_volume_by_dir(pi, pv, &v), -ENOENT);
+	kube_pod_info_free(pi);
+	kube_store_free(st);
+}
+
 /* A cache never grows past its cap, whatever the pods reference. */
 static void test_cache_cap(void **state)
 {
@@ -574,9 +624,13 @@ static void test_prom(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_container_lookup),   cmocka_unit_test(test_relist_and_limits),
-		cmocka_unit_test(test_owner_confirmation), cmocka_unit_test(test_joins),
-		cmocka_unit_test(test_cache_cap),	   cmocka_unit_test(test_prom),
+		cmocka_unit_test(test_container_lookup),
+		cmocka_unit_test(test_relist_and_limits),
+		cmocka_unit_test(test_owner_confirmation),
+		cmocka_unit_test(test_joins),
+		cmocka_unit_test(test_volume_by_dir),
+		cmocka_unit_test(test_cache_cap),
+		cmocka_unit_test(test_prom),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

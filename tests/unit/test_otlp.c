@@ -63,8 +63,10 @@ static struct snapshot *build(void)
 {
 	struct snapshot *s = snapshot_new(3);
 	struct snap_series *k = &s->series[0], *l = &s->series[1];
-	const char *rd[] = { "read", "vda" }, *wr[] = { "write", "vda" }, *srv[] = { "server", "" };
-	const char *dir[] = { "read", NULL };
+	const char *rd[METRIC_MAX_OWN_LABELS] = { "read", "vda" };
+	const char *wr[METRIC_MAX_OWN_LABELS] = { "write", "vda" };
+	const char *srv[METRIC_MAX_OWN_LABELS] = { "server", "" };
+	const char *dir[METRIC_MAX_OWN_LABELS] = { "read", NULL };
 	const uint64_t counts[] = { 1, 2, 3, 4 };
 
 	assert_non_null(s);

@@ -64,7 +64,8 @@ static struct snapshot *collect(struct world *w, double dt)
 	for (int i = 0; i < w->n; i++) {
 		struct fake *f = &w->c[i];
 		struct snap_series *se = &s->series[i];
-		const char *pvc[2] = { "pvc", "data-orders" }, *root[2] = { "rootfs", "/" };
+		const char *pvc[METRIC_MAX_OWN_LABELS] = { "pvc", "data-orders", "orders" };
+		const char *root[METRIC_MAX_OWN_LABELS] = { "rootfs", "/" };
 
 		f->t_pvc += f->pvc_bps * dt;
 		f->t_pvc_sync += f->pvc_fsync_ps * dt;

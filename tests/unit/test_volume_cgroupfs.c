@@ -1,11 +1,16 @@
-/* Volume classes from real-shaped container/host mountinfo pairs, and the cgroupfs parsers
- * (cpu.stat v2 and v1, cpu.max, PSI). */
+/* Volume classes from real-shaped container/host mountinfo pairs (inline, and the fixtures of a
+ * node with local PVs, CSI staging mounts, subPaths and pseudo filesystems read through a fake
+ * proc root), and the cgroupfs parsers (cpu.stat v2 and v1, cpu.max, PSI). */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "cgroupfs.h"
@@ -31,7 +36,7 @@ static void check(const char *container_line, const char *cls, const char *name)
 
 	snprintf(line, sizeof(line), "%s", container_line);
 	assert_int_equal(mountinfo_parse_line(line, &m), 0);
-	assert_int_equal(volume_classify(&m, host, &v), 0);
+	assert_int_equal(volume_classify(&m, host, NULL, &v), 0);
 	if (strcmp(volume_class_name(v.cls), cls) != 0 || strcmp(v.name, name) != 0)
 		fail_msg("%s: got %s/%s, want %s/%s", container_line, volume_class_name(v.cls),
 			 v.name, cls, name);
@@ -62,6 +67,138 @@ static void test_classes(void **state)
 	check("907 900 259:2 /srv/logs /logs rw - xfs /dev/nvme1n1 rw", "hostpath", "/logs");
 	/* a device the host does not show: still a host path, named by its mount point */
 	check("908 900 8:16 / /mnt/x rw - ext4 /dev/sdb rw", "hostpath", "/mnt/x");
+}
+
+/* The pod of tests/fixtures/mountinfo/{host,container}-local-pv.txt, and another pod on the
+ * same node that mounts one of its PVs too. */
+#define PV_UID "5b0c9a6e-2f41-4d7b-9c3e-8a1f6d2e4b70"
+#define OTHER_UID "9e8d7c6b-5a49-4382-a716-f5e4d3c2b1a0"
+#define CONTAINER_PID 4242
+
+static void copy_fixture(const char *fixture, const char *dir, int pid)
+{
+	char src[PATH_MAX], dst[PATH_MAX], buf[4096];
+	FILE *in, *out;
+	size_t n;
+
+	snprintf(src, sizeof(src), "%s/mountinfo/%s", FIXTURES_DIR, fixture);
+	snprintf(dst, sizeof(dst), "%s/%d", dir, pid);
+	assert_int_equal(mkdir(dst, 0700), 0);
+	snprintf(dst, sizeof(dst), "%s/%d/mountinfo", dir, pid);
+	in = fopen(src, "r");
+	out = fopen(dst, "w");
+	assert_non_null(in);
+	assert_non_null(out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	fclose(out);
+}
+
+/* A proc root whose pid 1 is the node and CONTAINER_PID the pod's container. */
+static int setup_proc(void **state)
+{
+	char *dir = strdup("/tmp/bpfdiag-test-proc-XXXXXX");
+
+	assert_non_null(dir);
+	assert_non_null(mkdtemp(dir));
+	copy_fixture("host-local-pv.txt", dir, 1);
+	copy_fixture("container-local-pv.txt", dir, CONTAINER_PID);
+	*state = dir;
+	return 0;
+}
+
+static int teardown_proc(void **state)
+{
+	char path[PATH_MAX], *dir = *state;
+
+	snprintf(path, sizeof(path), "%s/1/mountinfo", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%d/mountinfo", dir, CONTAINER_PID);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/1", dir);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/%d", dir, CONTAINER_PID);
+	rmdir(path);
+	rmdir(dir);
+	free(dir);
+	return 0;
+}
+
+static void resolve(const char *proc, int mnt_id, const char *uid, const char *cls,
+		    const char *name, bool pod_volume)
+{
+	struct volume v;
+
+	assert_int_equal(volume_resolve(proc, CONTAINER_PID, mnt_id, uid, &v), 0);
+	if (strcmp(volume_class_name(v.cls), cls) != 0 || strcmp(v.name, name) != 0 ||
+	    v.pod_volume != pod_volume)
+		fail_msg("mount %d of pod %s: got %s/%s%s (%s), want %s/%s%s", mnt_id,
+			 uid ? uid : "-", volume_class_name(v.cls), v.name,
+			 v.pod_volume ? " in the pod's volumes" : "", v.host_path, cls, name,
+			 pod_volume ? " in the pod's volumes" : "");
+}
+
+/* A device mounted on the host several times: kubelet's mount of it for this pod wins over the
+ * node's own mount (/data/pv1, mounted first), another pod's mount of it, a CSI staging mount
+ * and a subPath's bind. */
+static void test_kubelet_view_wins(void **state)
+{
+	const char *proc = *state;
+
+	/* local PV: /data/pv1 comes first in the host table, the pod's bind of it later */
+	resolve(proc, 1407, PV_UID, "pvc", "pv1", true);
+	/* a subPath of it: the kubelet's volume-subpaths bind has the longest root */
+	resolve(proc, 1408, PV_UID, "pvc", "pv1", true);
+	/* a PV another pod mounts too, before this one */
+	resolve(proc, 1409, PV_UID, "pvc", "pv2", true);
+	/* CSI: the staging globalmount comes before the pod's publish mount */
+	resolve(proc, 1410, PV_UID, "pvc", "pvc-3b9d2f4e-1c6a-4e8b-9d0f-2a7c5e1b3d9f", true);
+	/* a subPath of an emptyDir on the root filesystem */
+	resolve(proc, 1411, PV_UID, "emptydir", "scratch", true);
+	resolve(proc, 1415, PV_UID, "config", "kube-api-access-7tq2m", true);
+	/* kubelet files that are no volume */
+	resolve(proc, 1412, PV_UID, "hostpath", "/etc/hosts", false);
+	resolve(proc, 1413, PV_UID, "hostpath", "/dev/termination-log", false);
+	resolve(proc, 1400, PV_UID, "rootfs", "/", false);
+	resolve(proc, 1414, PV_UID, "memory", "/dev/shm", false);
+	/* Without the pod: the first host mount, as before. */
+	resolve(proc, 1407, NULL, "hostpath", "/data", false);
+	resolve(proc, 1407, "", "hostpath", "/data", false);
+	/* The other pod's directory is not this pod's. */
+	resolve(proc, 1407, OTHER_UID, "hostpath", "/data", false);
+	resolve(proc, 1409, OTHER_UID, "pvc", "pv2", true);
+}
+
+/* Kernel interfaces are no volume, wherever they are mounted (a hostPath of /proc too). */
+static void test_pseudo_filesystems(void **state)
+{
+	static const int pseudo[] = { 1401, 1403, 1404, 1405, 1406, 1417, 1418 };
+	static const char *const yes[] = { "proc",	 "sysfs",	"cgroup",    "cgroup2",
+					   "devpts",	 "mqueue",	"debugfs",   "tracefs",
+					   "securityfs", "pstore",	"bpf",	     "configfs",
+					   "fusectl",	 "binfmt_misc", "nsfs",	     "autofs",
+					   "efivarfs",	 "selinuxfs",	"hugetlbfs", "devtmpfs" };
+	static const char *const no[] = { "ext4", "xfs",   "overlay", "tmpfs", "ramfs",	 "nfs4",
+					  "fuse", "btrfs", "",	      "pro",   "procfs", "proc " };
+	const char *proc = *state;
+	struct volume v;
+
+	for (size_t i = 0; i < sizeof(pseudo) / sizeof(pseudo[0]); i++) {
+		assert_int_equal(volume_resolve(proc, CONTAINER_PID, pseudo[i], PV_UID, &v), 0);
+		if (v.cls != VOLUME_PSEUDO)
+			fail_msg("mount %d: got %s/%s, want pseudo", pseudo[i],
+				 volume_class_name(v.cls), v.name);
+	}
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!volume_fstype_pseudo(yes[i]))
+			fail_msg("%s should be a pseudo filesystem", yes[i]);
+	}
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		if (volume_fstype_pseudo(no[i]))
+			fail_msg("'%s' should not be a pseudo filesystem", no[i]);
+	}
+	assert_false(volume_fstype_pseudo(NULL));
 }
 
 static void test_cpu_stat(void **state)
@@ -113,6 +250,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_classes),
+		cmocka_unit_test_setup_teardown(test_kubelet_view_wins, setup_proc, teardown_proc),
+		cmocka_unit_test_setup_teardown(test_pseudo_filesystems, setup_proc, teardown_proc),
 		cmocka_unit_test(test_cpu_stat),
 		cmocka_unit_test(test_cpu_max_and_pressure),
 	};
