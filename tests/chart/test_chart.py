@@ -395,6 +395,10 @@ class Bpffs(unittest.TestCase):
         self.assertEqual(init[0]["image"], r.container()["image"])
         mount = [m for m in r.container()["volumeMounts"] if m["name"] == "bpffs"]
         self.assertEqual(mount[0]["mountPropagation"], "HostToContainer")
+        # By default no propagation: it needs a shared /sys on the node, which nodes without
+        # systemd lack (the kubelet then refuses the container; seen on the test cluster).
+        mount = [m for m in Rendered().container()["volumeMounts"] if m["name"] == "bpffs"]
+        self.assertNotIn("mountPropagation", mount[0])
         self.assertNotIn("privileged", r.container()["securityContext"])
         # Without pinning there is nothing to mount.
         r = Rendered(sets=["bpffs.mount=true", "agent.pinDir=none"])
