@@ -91,6 +91,12 @@ struct kube_container_info {
 	struct kube_container container; /* name, init/sidecar/ephemeral type, resources, … */
 };
 
+/* A running container of this node, named as its cgroup names it (kube_meta__containers). */
+struct kube_container_ref {
+	char pod_uid[KUBE_UID_MAX + 1]; /* the UID in its cgroup path: a static pod's kubelet UID */
+	char id[CONTAINER_ID_LEN + 1]; /* 64 hex, runtime prefix stripped */
+};
+
 /* Log hook: the library decides *when* (once per cause, recoveries), the caller *how*. */
 enum kube_log_level { KUBE_LOG_WARN = 0, KUBE_LOG_INFO };
 typedef void (*kube_log_fn)(void *ctx, enum kube_log_level level, const char *msg);
@@ -164,6 +170,10 @@ struct kube_pod_info *kube_pod_info_free(struct kube_pod_info *p);
  * kube_uids_free). Returns 0 or -ENOMEM. */
 int kube_meta__uids(struct kube_meta *km, char ***ret, size_t *ret_n);
 void kube_uids_free(char **uids, size_t n);
+/* The containers whose cgroups exist on this node as the pod statuses say: running app
+ * containers and sidecars with a container id (init and ephemeral containers are skipped).
+ * A new array of *ret_n entries in *ret (free()). Returns 0 or -ENOMEM. */
+int kube_meta__containers(struct kube_meta *km, struct kube_container_ref **ret, size_t *ret_n);
 void kube_meta__stats(struct kube_meta *km, struct kube_stats *ret);
 
 struct snapshot;

@@ -172,6 +172,59 @@ static void test_container_lookup(void **state)
 	assert_null(kube_store_free(NULL));
 }
 
+/* The containers whose cgroups the collector looks up: running app containers and sidecars
+ * with an id, under the UID in their cgroup path. */
+static void test_running_containers(void **state)
+{
+	struct kube_container_ref refs[8];
+	struct kube_pod *p = web_pod("1");
+	size_t n;
+
+	(void)state;
+	n = kube_pod_running_containers(p, refs, 8);
+	assert_int_equal(n, 3); /* not the terminated init container wait-db */
+	assert_string_equal(refs[0].pod_uid, WEB_UID);
+	assert_string_equal(refs[0].id, ID_SIDECAR); /* log-shipper, a running sidecar */
+	assert_string_equal(refs[1].id, ID_APP); /* not its previous instance */
+	assert_string_equal(refs[2].id,
+			    "b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90a1");
+	/* counting only, and a short array */
+	assert_int_equal(kube_pod_running_containers(p, NULL, 0), 3);
+	memset(refs, 0, sizeof(refs));
+	assert_int_equal(kube_pod_running_containers(p, refs, 1), 3);
+	assert_string_equal(refs[0].id, ID_SIDECAR);
+	assert_string_equal(refs[1].id, "");
+	kube_pod_free(p);
+
+	/* waiting (no id yet), terminated, running without an id, ephemeral */
+	p = small_pod(
+		"0b-1", "starting", "",
+		",\"spec\":{\"containers\":[{\"name\":\"a\"},{\"name\":\"b\"},{\"name\":"
+		"\"c\"},{\"name\":\"d\"}]},\"status\":{\"containerStatuses\":[{\"name\":"
+		"\"a\",\"state\":{\"waiting\":{\"reason\":\"ContainerCreating\"}}},{\"name\":"
+		"\"b\",\"containerID\":\"containerd://" ID_INIT "\",\"state\":{\"terminated\":"
+		"{\"exitCode\":0}}},{\"name\":\"c\",\"state\":{\"running\":{}}},{\"name\":\"d\","
+		"\"containerID\":\"cri-o://" ID_APP "\",\"state\":{\"running\":{}}}],"
+		"\"ephemeralContainerStatuses\":[{\"name\":\"debug\",\"containerID\":"
+		"\"containerd://" ID_PAUSE "\",\"state\":{\"running\":{}}}]}");
+	assert_int_equal(kube_pod_running_containers(p, refs, 8), 1);
+	assert_string_equal(refs[0].pod_uid, "0b-1");
+	assert_string_equal(refs[0].id, ID_APP);
+	kube_pod_free(p);
+
+	/* a static pod's cgroups carry the kubelet's UID, not the mirror pod's */
+	p = small_pod(
+		"8d1f0b3c-0000-4000-8000-00000000000a", "etcd-node-a",
+		",\"annotations\":{\"kubernetes.io/config.mirror\":"
+		"\"0123456789abcdef0123456789abcdef\"}",
+		",\"spec\":{\"containers\":[{\"name\":\"etcd\"}]},\"status\":{"
+		"\"containerStatuses\":[{\"name\":\"etcd\",\"containerID\":\"containerd://" ID_APP
+		"\",\"state\":{\"running\":{\"startedAt\":\"2024-05-01T10:00:00Z\"}}}]}");
+	assert_int_equal(kube_pod_running_containers(p, refs, 8), 1);
+	assert_string_equal(refs[0].pod_uid, "0123456789abcdef0123456789abcdef");
+	kube_pod_free(p);
+}
+
 static void test_relist_and_limits(void **state)
 {
 	struct kube_store_opts o = { .max_pods = 2 };
@@ -574,9 +627,13 @@ static void test_prom(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_container_lookup),   cmocka_unit_test(test_relist_and_limits),
-		cmocka_unit_test(test_owner_confirmation), cmocka_unit_test(test_joins),
-		cmocka_unit_test(test_cache_cap),	   cmocka_unit_test(test_prom),
+		cmocka_unit_test(test_container_lookup),
+		cmocka_unit_test(test_running_containers),
+		cmocka_unit_test(test_relist_and_limits),
+		cmocka_unit_test(test_owner_confirmation),
+		cmocka_unit_test(test_joins),
+		cmocka_unit_test(test_cache_cap),
+		cmocka_unit_test(test_prom),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
