@@ -40,6 +40,10 @@ struct kube_workload_info {
 	 * the GET is pending or failing, or for kinds that are never fetched (Pod, operators):
 	 * kind and name are then derived from the owner reference alone. */
 	bool confirmed;
+	/* True once what the workload is will not change soon: it was read, its GET failed or
+	 * found nothing, or it is a kind that is never fetched. False while the first GET is due
+	 * or in flight (static rules wait for it). */
+	bool settled;
 	struct kube_workload spec;
 	struct kube_helm helm;
 	char ignore_rules[KUBE_VALUE_MAX + 1]; /* workload annotation, else the pod's; "" none */

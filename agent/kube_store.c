@@ -647,6 +647,7 @@ void kube_store_workload(const struct kube_store *st, const struct kube_pod *p,
 			  p->name, p->template_hash, &o);
 	snprintf(ret->kind, sizeof(ret->kind), "%s", o.kind_name);
 	snprintf(ret->name, sizeof(ret->name), "%s", o.name);
+	ret->settled = !fetchable(o.kind);
 	if (fetchable(o.kind)) {
 		e = cache_get(st, KUBE_CACHE_WORKLOAD, o.kind, p->ns, o.name);
 		if (e && e->has_data) {
@@ -659,6 +660,7 @@ void kube_store_workload(const struct kube_store *st, const struct kube_pod *p,
 			if (e && e->has_data)
 				wl = &e->u.wl;
 		}
+		ret->settled = e && e->state != ST_PENDING;
 	}
 	if (wl) {
 		ret->confirmed = true;

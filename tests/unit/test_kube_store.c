@@ -87,6 +87,7 @@ static void test_container_lookup(void **state)
 {
 	struct kube_store *st = new_store();
 	struct kube_container_info ci;
+	struct kube_pod_info *pi;
 	struct kube_labels kl;
 	uint64_t g0 = kube_store_generation(st);
 
@@ -156,7 +157,10 @@ static void test_container_lookup(void **state)
 	assert_string_equal(kl.container, "a");
 	assert_int_equal(kube_store_labels(st, "0b-1", ID_PAUSE, 15, 21, &kl), -EAGAIN);
 	assert_int_equal(kube_store_labels(st, "0b-1", ID_PAUSE, 15, 45, &kl), 0);
-	assert_string_equal(kl.workload_kind, "Pod"); /* a bare pod */
+	assert_string_equal(kl.workload_kind, "Pod"); /* a bare pod: never fetched, settled */
+	assert_int_equal(kube_store_pod(st, "0b-1", &pi), 0);
+	assert_true(pi->workload.settled);
+	kube_pod_info_free(pi);
 	assert_string_equal(kl.workload, "starting");
 	assert_string_equal(kl.helm_release, "");
 
@@ -354,6 +358,10 @@ static void test_owner_confirmation(void **state)
 
 	(void)state;
 	kube_store_put_pod(st, web_pod("1"), 0);
+	/* nothing asked yet: not settled (static rules wait) */
+	assert_int_equal(kube_store_pod(st, WEB_UID, &pi), 0);
+	assert_false(pi->workload.settled);
+	kube_pod_info_free(pi);
 	/* first the derived Deployment; the PVCs (claim and ephemeral), PDB and HPA lists are
 	 * scheduled too */
 	assert_int_equal(kube_store_next_fetch(st, 1, &f, &next), 1);
@@ -375,8 +383,15 @@ static void test_owner_confirmation(void **state)
 	assert_int_equal(kube_store_next_fetch(st, 1, &f, &next), 1);
 	assert_int_equal(f.kind, KUBE_KIND_REPLICASET);
 	assert_string_equal(f.name, "web-5d4f8b7c9");
+	assert_int_equal(kube_store_pod(st, WEB_UID, &pi), 0);
+	assert_false(pi->workload.settled); /* the ReplicaSet is still to be read */
+	kube_pod_info_free(pi);
 	/* failures are retried with backoff: 2 s, then 4 s */
 	assert_int_equal(answer_all(st, 1, &a), 5);
+	assert_int_equal(kube_store_pod(st, WEB_UID, &pi), 0);
+	assert_true(pi->workload.settled); /* failed: judged with what is known */
+	assert_false(pi->workload.confirmed);
+	kube_pod_info_free(pi);
 	assert_int_equal(kube_store_next_fetch(st, 2.9, &f, &next), 0);
 	assert_float_equal(next, 3, 1e-9);
 	assert_int_equal(answer_all(st, 3, &a), 1);
@@ -397,6 +412,7 @@ static void test_owner_confirmation(void **state)
 	assert_string_equal(kl.helm_release, "shop-from-annotation");
 	assert_int_equal(kube_store_pod(st, WEB_UID, &pi), 0);
 	assert_true(pi->workload.confirmed);
+	assert_true(pi->workload.settled);
 	assert_int_equal(pi->workload.spec.replicas, 3);
 	assert_string_equal(pi->workload.helm.chart, "web-1.2.3");
 	assert_string_equal(pi->workload.ignore_rules, "all"); /* the workload's annotation wins */
