@@ -316,6 +316,16 @@ int cgroup_path_parse(const char *path, struct cgroup_ident *ret)
 	return 0;
 }
 
+bool cgroup_path_is_container(const char *path, const char *pod_uid, const char *container_id)
+{
+	struct cgroup_ident id;
+
+	if (!pod_uid || !container_id || !pod_uid[0] || cgroup_path_parse(path, &id))
+		return false;
+	return id.kind == CGROUP_KUBE_CONTAINER && !id.nested && strcmp(id.pod_uid, pod_uid) == 0 &&
+	       strcmp(id.container_id, container_id) == 0;
+}
+
 const char *cgroup_kind_name(enum cgroup_kind kind)
 {
 	switch (kind) {

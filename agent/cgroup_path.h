@@ -51,6 +51,11 @@ struct cgroup_ident {
  * paths, ".." after the start, or control characters, and then leaves *ret untouched. */
 int cgroup_path_parse(const char *path, struct cgroup_ident *ret);
 
+/* True when path is the own cgroup of container container_id (64 hex) of the pod pod_uid
+ * (dashed form) in a kubelet layout, either driver: not a cgroup nested in it, not a runtime
+ * helper. Pure. */
+bool cgroup_path_is_container(const char *path, const char *pod_uid, const char *container_id);
+
 const char *cgroup_kind_name(enum cgroup_kind kind);
 /* "Guaranteed", "Burstable", "BestEffort" as in status.qosClass; "" for none. */
 const char *kube_qos_name(enum kube_qos qos);

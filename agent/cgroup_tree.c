@@ -1,4 +1,5 @@
 #include "cgroup_tree.h"
+#include "cgroup_path.h"
 #include "idmap.h"
 #include "mountinfo.h"
 
@@ -12,12 +13,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Cgroup ids are kept in the pointers of the container and pod indexes. */
+_Static_assert(sizeof(uintptr_t) >= sizeof(uint64_t), "a pointer holds a cgroup id");
+
 struct cgroup_tree {
 	char *root;
 	struct idmap *paths; /* id → malloc'd path */
 	size_t entries;
 	uint64_t truncated;
 	uint64_t scans;
+	/* Kubelet cgroups of the index, built when first asked after a scan. */
+	struct idmap *containers; /* hash of a container id → its cgroup id */
+	struct idmap *pods; /* hash of a pod UID → the pod's own cgroup id */
+	uint64_t indexed_scans; /* scans when they were built */
 };
 
 int cgroup_root_detect(const char *proc_root, char *ret, size_t size)
@@ -65,6 +73,8 @@ struct cgroup_tree *cgroup_tree_free(struct cgroup_tree *t)
 	if (t->paths)
 		clear_paths(t->paths);
 	idmap_free(t->paths);
+	idmap_free(t->containers);
+	idmap_free(t->pods);
 	free(t->root);
 	free(t);
 	return NULL;
@@ -185,6 +195,129 @@ int cgroup_tree_scan(struct cgroup_tree *t)
 const char *cgroup_tree_lookup(const struct cgroup_tree *t, uint64_t id)
 {
 	return idmap_get(t->paths, id);
+}
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h ? h : 1; /* idmap keys are non-zero */
+}
+
+/* Indexes the kubelet cgroups of the current scan: containers by id, pods by UID. */
+static int index_kube(struct cgroup_tree *t)
+{
+	struct idmap *cs = idmap_new(), *ps = idmap_new();
+	size_t pos = 0;
+	uint64_t id;
+	void *v;
+
+	if (!cs || !ps)
+		goto oom;
+	while (idmap_next(t->paths, &pos, &id, &v)) {
+		struct cgroup_ident ci;
+
+		if (cgroup_path_parse(v, &ci) || ci.nested)
+			continue;
+		if (ci.kind == CGROUP_KUBE_CONTAINER &&
+		    idmap_put(cs, str_hash(ci.container_id), (void *)(uintptr_t)id))
+			goto oom;
+		if (ci.kind == CGROUP_KUBE_POD &&
+		    idmap_put(ps, str_hash(ci.pod_uid), (void *)(uintptr_t)id))
+			goto oom;
+	}
+	idmap_free(t->containers);
+	idmap_free(t->pods);
+	t->containers = cs;
+	t->pods = ps;
+	t->indexed_scans = t->scans;
+	return 0;
+oom:
+	idmap_free(cs);
+	idmap_free(ps);
+	return -ENOMEM;
+}
+
+/* Lists the pod's own directory for the container's; indexes it when found. */
+static int probe_pod_dir(struct cgroup_tree *t, const char *pod_path, const char *pod_uid,
+			 const char *container_id, uint64_t *ret_id)
+{
+	char dir[PATH_MAX], rel[PATH_MAX];
+	struct dirent *de;
+	int fd, r = -ENOENT;
+	DIR *d;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s%s", t->root, pod_path) >= sizeof(dir))
+		return -ENOENT;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -ENOENT; /* the pod went away since the scan */
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -ENOENT;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+		char *p, *old;
+
+		if ((de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) || de->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(rel, sizeof(rel), "%s/%s", pod_path, de->d_name) >=
+			    sizeof(rel) ||
+		    !cgroup_path_is_container(rel, pod_uid, container_id))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISDIR(st.st_mode))
+			continue;
+		p = strdup(rel);
+		old = idmap_get(t->paths, (uint64_t)st.st_ino);
+		if (!p || idmap_put(t->paths, (uint64_t)st.st_ino, p)) {
+			free(p);
+			r = -ENOMEM;
+			break;
+		}
+		if (old)
+			free(old);
+		else
+			t->entries++;
+		if (idmap_put(t->containers, str_hash(container_id),
+			      (void *)(uintptr_t)st.st_ino)) {
+			r = -ENOMEM;
+			break;
+		}
+		*ret_id = (uint64_t)st.st_ino;
+		r = 0;
+		break;
+	}
+	closedir(d);
+	return r;
+}
+
+int cgroup_tree_find_container(struct cgroup_tree *t, const char *pod_uid, const char *container_id,
+			       uint64_t *ret_id)
+{
+	uint64_t id;
+	const char *path;
+
+	if (!t->containers || t->indexed_scans != t->scans) {
+		int r = index_kube(t);
+
+		if (r)
+			return r;
+	}
+	id = (uint64_t)(uintptr_t)idmap_get(t->containers, str_hash(container_id));
+	path = id ? idmap_get(t->paths, id) : NULL;
+	if (path && cgroup_path_is_container(path, pod_uid, container_id)) {
+		*ret_id = id;
+		return 0;
+	}
+	id = (uint64_t)(uintptr_t)idmap_get(t->pods, str_hash(pod_uid));
+	path = id ? idmap_get(t->paths, id) : NULL;
+	if (!path)
+		return -ENOENT;
+	return probe_pod_dir(t, path, pod_uid, container_id, ret_id);
 }
 
 const char *cgroup_tree_root(const struct cgroup_tree *t)

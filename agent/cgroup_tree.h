@@ -26,6 +26,14 @@ int cgroup_tree_scan(struct cgroup_tree *t);
 /* Path of id relative to the mount ("/" for the root, "/a/b" below it), or NULL. The string
  * lives until the next scan. */
 const char *cgroup_tree_lookup(const struct cgroup_tree *t, uint64_t id);
+/* Finds the cgroup of container container_id (64 hex) of pod pod_uid: the indexed directory
+ * whose kubelet path names both (either driver, any QoS class, any runtime prefix). When the
+ * index has none but has the pod's own cgroup, lists that one directory (a container started
+ * since the last scan) and indexes what it finds there; nothing else is read, so a caller
+ * rescans the tree when a pod's cgroup itself is new. Returns 0 with *ret_id, -ENOENT, or
+ * -ENOMEM. */
+int cgroup_tree_find_container(struct cgroup_tree *t, const char *pod_uid, const char *container_id,
+			       uint64_t *ret_id);
 const char *cgroup_tree_root(const struct cgroup_tree *t);
 uint64_t cgroup_tree_truncated(const struct cgroup_tree *t);
 uint64_t cgroup_tree_scans(const struct cgroup_tree *t);

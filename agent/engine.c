@@ -16,11 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define ROOT_CGROUP_ID 1
 #define SWEEP_AFTER_SCANS 2 /* ids absent from this many tree walks are gone */
 #define LIMIT_EVERY 12 /* read cpu.max every this many collections */
 #define RESCAN_UNKNOWN_SECONDS 5
+#define TRACK_RETRY_MAX 30.0 /* seconds between lookups of a container's cgroup, at most */
 
 /* Histogram bounds: slot i of the BPF histograms counts waits below 2^i * 1.024 µs. */
 const double engine_hist_bounds[HIST_SLOTS - 1] = {
@@ -93,6 +95,16 @@ struct cg {
 	bool kube_pending; /* its pod is known, its container id not yet */
 };
 
+/* A running container of the pod list, tracked from the list rather than from BPF activity:
+ * an idle container (a pod that only sleeps) never shows up in the maps. */
+struct tracked {
+	struct kube_container_ref ref;
+	uint64_t cgid; /* its cgroup, 0 until found */
+	uint64_t list_gen; /* the last pod list that had it */
+	unsigned tries;
+	double next_try; /* monotonic seconds */
+};
+
 struct engine {
 	char *node;
 	char *proc_root;
@@ -103,6 +115,9 @@ struct engine {
 	struct idmap *series; /* hash → struct series chain */
 	struct idmap *devnames; /* dev + 1 → name */
 	struct kube_meta *kube;
+	struct idmap *tracked; /* hash of a container id → struct tracked (Kubernetes only) */
+	uint64_t tracked_gen; /* metadata generation the tracked list was taken at */
+	uint64_t tracked_unresolved; /* tracked containers whose cgroup is not found yet */
 	double retention;
 	size_t n_series;
 	uint64_t gen;
@@ -371,8 +386,10 @@ int engine__open(const struct engine_opts *opts, struct engine **ret, char *err,
 	e->cgs = idmap_new();
 	e->series = idmap_new();
 	e->devnames = idmap_new();
+	e->tracked = idmap_new();
 	e->tree = cgroup_tree_new(root);
-	if (!e->node || !e->proc_root || !e->cgs || !e->series || !e->devnames || !e->tree) {
+	if (!e->node || !e->proc_root || !e->cgs || !e->series || !e->devnames || !e->tracked ||
+	    !e->tree) {
 		snprintf(err, errlen, "out of memory");
 		engine__close(e);
 		return -ENOMEM;
@@ -426,6 +443,12 @@ struct engine *engine__close(struct engine *e)
 		while (idmap_next(e->devnames, &pos, &key, &v))
 			free(v);
 		idmap_free(e->devnames);
+	}
+	if (e->tracked) {
+		pos = 0;
+		while (idmap_next(e->tracked, &pos, &key, &v))
+			free(v);
+		idmap_free(e->tracked);
 	}
 	free(e->node);
 	free(e->proc_root);
@@ -1140,6 +1163,153 @@ static int resolve_all(struct engine *e, uint64_t kgen, uint64_t *ret_unresolved
 	return 0;
 }
 
+/* A tracked container left the pod list (stopped, or its pod was deleted): when its cgroup
+ * is gone as well, it is freed like a removed one (the rmdir probe normally says so first). */
+static void untrack(struct engine *e, struct tracked *t)
+{
+	struct cg *c = t->cgid ? idmap_get(e->cgs, t->cgid) : NULL;
+	char path[PATH_MAX];
+
+	if (c && !c->gone && c->path) {
+		snprintf(path, sizeof(path), "%s%s", engine__cgroup_root(e), c->path);
+		if (access(path, F_OK) && errno == ENOENT) {
+			c->gone = true;
+			e->swept++;
+		}
+	}
+	free(t);
+}
+
+/* Takes the running containers of the pod list (after any metadata change): new ones are
+ * looked up at once, those no longer listed are dropped. */
+static int track_refresh(struct engine *e, uint64_t kgen)
+{
+	struct kube_container_ref *refs = NULL;
+	uint64_t key, gone[256];
+	size_t n = 0, pos, n_gone;
+	void *v;
+	int r;
+
+	r = kube_meta__containers(e->kube, &refs, &n);
+	if (r)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t h = fnv1a(refs[i].id);
+		struct tracked *t = idmap_get(e->tracked, h);
+
+		if (t && strcmp(t->ref.id, refs[i].id))
+			continue; /* two ids with one hash: the first one is tracked */
+		if (!t) {
+			t = calloc(1, sizeof(*t));
+			if (!t || idmap_put(e->tracked, h, t)) {
+				free(t);
+				free(refs);
+				return -ENOMEM;
+			}
+			t->ref = refs[i];
+		}
+		t->list_gen = kgen;
+	}
+	free(refs);
+	do {
+		n_gone = 0;
+		pos = 0;
+		while (n_gone < sizeof(gone) / sizeof(gone[0]) &&
+		       idmap_next(e->tracked, &pos, &key, &v)) {
+			if (((struct tracked *)v)->list_gen != kgen)
+				gone[n_gone++] = key;
+		}
+		for (size_t i = 0; i < n_gone; i++)
+			untrack(e, idmap_del(e->tracked, gone[i]));
+	} while (n_gone == sizeof(gone) / sizeof(gone[0]));
+	e->tracked_gen = kgen;
+	return 0;
+}
+
+/* Gives a found container cgroup its series, with CPU counters at zero until it runs. */
+static int track_found(struct engine *e, struct tracked *t, uint64_t cgid, uint64_t kgen)
+{
+	struct cg *c = cg_get(e, cgid);
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	if (!c->series && !c->gone) {
+		c->resolve_tries++;
+		r = resolve(e, cgid, c, kgen);
+		if (r == -ENOMEM)
+			return r;
+	}
+	if (!c->series)
+		return -ENOENT;
+	if (!acc_get(c->series, ACC_CPU, NULL, NULL))
+		return -ENOMEM;
+	if (t->tries)
+		log_debug("container %s of pod %s: cgroup %s found after %u lookups", t->ref.id,
+			  t->ref.pod_uid, c->path ? c->path : "?", t->tries + 1);
+	t->cgid = cgid;
+	return 0;
+}
+
+/* Every running container of the pod list has a series from the first collection, whether
+ * or not it ever ran: its cgroup is found from its pod UID and container id (the index of
+ * the last tree walk, else one listing of its pod's directory, else — at most every
+ * RESCAN_UNKNOWN_SECONDS — a new walk). Lookups happen when the list changes and, for a
+ * container whose cgroup is not there yet (just starting), again with backoff. */
+static int track_containers(struct engine *e, uint64_t kgen)
+{
+	double now = clock_mono();
+	bool scanned = false;
+	uint64_t key, cgid;
+	size_t pos = 0;
+	void *v;
+	int r;
+
+	e->tracked_unresolved = 0;
+	if (!e->kube)
+		return 0;
+	if (kgen != e->tracked_gen) {
+		r = track_refresh(e, kgen);
+		if (r)
+			return r;
+	}
+	while (idmap_next(e->tracked, &pos, &key, &v)) {
+		struct tracked *t = v;
+
+		if (t->cgid)
+			continue;
+		if (now < t->next_try) {
+			e->tracked_unresolved++;
+			continue;
+		}
+		r = cgroup_tree_find_container(e->tree, t->ref.pod_uid, t->ref.id, &cgid);
+		if (r == -ENOENT && !scanned &&
+		    time(NULL) - e->last_scan >= RESCAN_UNKNOWN_SECONDS) {
+			/* Its pod's cgroup is newer than the last walk, or elsewhere. */
+			scanned = true;
+			if (cgroup_tree_scan(e->tree) >= 0)
+				r = cgroup_tree_find_container(e->tree, t->ref.pod_uid, t->ref.id,
+							       &cgid);
+			e->last_scan = time(NULL);
+		}
+		if (!r)
+			r = track_found(e, t, cgid, kgen);
+		if (r == -ENOMEM)
+			return r;
+		if (r) {
+			double wait = t->tries < 5 ? (double)(1u << t->tries) : TRACK_RETRY_MAX;
+
+			if (!t->tries)
+				log_debug("container %s of pod %s: no cgroup yet, looking again",
+					  t->ref.id, t->ref.pod_uid);
+			t->tries++;
+			t->next_try = now + (wait < TRACK_RETRY_MAX ? wait : TRACK_RETRY_MAX);
+			e->tracked_unresolved++;
+		}
+	}
+	return 0;
+}
+
 static void read_cgroupfs(struct engine *e)
 {
 	bool with_limit = e->collections % LIMIT_EVERY == 0;
@@ -1235,6 +1405,8 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 		r = rc.err;
 	if (!r)
 		r = resolve_all(e, kgen, &unresolved);
+	if (!r)
+		r = track_containers(e, kgen);
 	if (r)
 		goto out;
 	while (idmap_next(e->cgs, &pos, &key, &v)) {
@@ -1273,6 +1445,7 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 	s->agent.collections = e->collections;
 	s->agent.collection_errors = e->errors;
 	s->agent.cgroups_unresolved = unresolved;
+	s->agent.containers_unresolved = e->tracked_unresolved;
 	s->agent.cgroup_scans = cgroup_tree_scans(e->tree);
 	s->agent.cgroup_scan_truncated = cgroup_tree_truncated(e->tree);
 	s->agent.cgroups_removed = e->removed;

@@ -1151,6 +1151,46 @@ int kube_meta__uids(struct kube_meta *km, char ***ret, size_t *ret_n)
 	return 0;
 }
 
+struct refs_ctx {
+	struct kube_container_ref *refs;
+	size_t n, cap;
+};
+
+static int add_refs(void *ctx, const struct kube_pod *p)
+{
+	struct refs_ctx *rc = ctx;
+	size_t want = kube_pod_running_containers(p, NULL, 0);
+
+	if (rc->n + want > rc->cap) {
+		size_t cap = (rc->n + want) * 2;
+		struct kube_container_ref *r = realloc(rc->refs, cap * sizeof(*r));
+
+		if (!r)
+			return -ENOMEM;
+		rc->refs = r;
+		rc->cap = cap;
+	}
+	rc->n += kube_pod_running_containers(p, rc->refs + rc->n, want);
+	return 0;
+}
+
+int kube_meta__containers(struct kube_meta *km, struct kube_container_ref **ret, size_t *ret_n)
+{
+	struct refs_ctx rc = { 0 };
+	int r;
+
+	pthread_mutex_lock(&km->lock);
+	r = kube_store_foreach_pod(km->st, add_refs, &rc);
+	pthread_mutex_unlock(&km->lock);
+	if (r) {
+		free(rc.refs);
+		return r;
+	}
+	*ret = rc.refs;
+	*ret_n = rc.n;
+	return 0;
+}
+
 /* Stats with the derived fields filled in; lock held. */
 static void stats_locked(struct kube_meta *km, struct kube_stats *ret)
 {

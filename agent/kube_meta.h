@@ -40,6 +40,10 @@ struct kube_workload_info {
 	 * the GET is pending or failing, or for kinds that are never fetched (Pod, operators):
 	 * kind and name are then derived from the owner reference alone. */
 	bool confirmed;
+	/* True once what the workload is will not change soon: it was read, its GET failed or
+	 * found nothing, or it is a kind that is never fetched. False while the first GET is due
+	 * or in flight (static rules wait for it). */
+	bool settled;
 	struct kube_workload spec;
 	struct kube_helm helm;
 	char ignore_rules[KUBE_VALUE_MAX + 1]; /* workload annotation, else the pod's; "" none */
@@ -90,6 +94,12 @@ struct kube_container_info {
 	char container_id[CONTAINER_ID_LEN + 1]; /* "" for a pod-level cgroup */
 	bool sandbox; /* the pause container or a pod-level cgroup: container is unset */
 	struct kube_container container; /* name, init/sidecar/ephemeral type, resources, … */
+};
+
+/* A running container of this node, named as its cgroup names it (kube_meta__containers). */
+struct kube_container_ref {
+	char pod_uid[KUBE_UID_MAX + 1]; /* the UID in its cgroup path: a static pod's kubelet UID */
+	char id[CONTAINER_ID_LEN + 1]; /* 64 hex, runtime prefix stripped */
 };
 
 /* Log hook: the library decides *when* (once per cause, recoveries), the caller *how*. */
@@ -172,6 +182,10 @@ int kube_pod_volume_by_dir(const struct kube_pod_info *p, const char *dir,
  * kube_uids_free). Returns 0 or -ENOMEM. */
 int kube_meta__uids(struct kube_meta *km, char ***ret, size_t *ret_n);
 void kube_uids_free(char **uids, size_t n);
+/* The containers whose cgroups exist on this node as the pod statuses say: running app
+ * containers and sidecars with a container id (init and ephemeral containers are skipped).
+ * A new array of *ret_n entries in *ret (free()). Returns 0 or -ENOMEM. */
+int kube_meta__containers(struct kube_meta *km, struct kube_container_ref **ret, size_t *ret_n);
 void kube_meta__stats(struct kube_meta *km, struct kube_stats *ret);
 
 struct snapshot;

@@ -562,6 +562,7 @@ static void parse_statuses(struct kube_pod *p, json_object *arr, enum kube_conta
 			c->id[0] = '\0';
 		if (kube_container_id_parse(jstr(last, "containerID"), c->last_id))
 			c->last_id[0] = '\0';
+		c->running = running != NULL;
 		c->ready = jbool(st, "ready");
 		if (jint(st, "restartCount", &restarts) && restarts >= 0 && restarts < (1 << 30))
 			c->restart_count = (int)restarts;

@@ -95,6 +95,7 @@ struct kube_container {
 	char last_id[CONTAINER_ID_LEN + 1]; /* lastState.terminated.containerID; "" */
 	enum kube_container_type type;
 	bool has_status;
+	bool running; /* status.state.running is set: its cgroup exists */
 	bool ready;
 	bool sidecar; /* an init container with restartPolicy Always */
 	int restart_count;

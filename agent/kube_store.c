@@ -229,6 +229,27 @@ struct kube_store *kube_store_free(struct kube_store *st)
 	return NULL;
 }
 
+size_t kube_pod_running_containers(const struct kube_pod *p, struct kube_container_ref *ret,
+				   size_t max)
+{
+	const char *uid = p->mirror_uid[0] ? p->mirror_uid : p->uid;
+	size_t n = 0;
+
+	for (unsigned i = 0; i < p->n_containers; i++) {
+		const struct kube_container *c = &p->containers[i];
+
+		if (!c->running || !c->id[0] || c->type == KUBE_CONTAINER_EPHEMERAL ||
+		    (c->type == KUBE_CONTAINER_INIT && !c->sidecar))
+			continue;
+		if (n < max) {
+			snprintf(ret[n].pod_uid, sizeof(ret[n].pod_uid), "%s", uid);
+			snprintf(ret[n].id, sizeof(ret[n].id), "%s", c->id);
+		}
+		n++;
+	}
+	return n;
+}
+
 static struct pod_ent *pod_find(const struct kube_store *st, const char *uid)
 {
 	struct pod_ent *pe;
@@ -626,6 +647,7 @@ void kube_store_workload(const struct kube_store *st, const struct kube_pod *p,
 			  p->name, p->template_hash, &o);
 	snprintf(ret->kind, sizeof(ret->kind), "%s", o.kind_name);
 	snprintf(ret->name, sizeof(ret->name), "%s", o.name);
+	ret->settled = !fetchable(o.kind);
 	if (fetchable(o.kind)) {
 		e = cache_get(st, KUBE_CACHE_WORKLOAD, o.kind, p->ns, o.name);
 		if (e && e->has_data) {
@@ -638,6 +660,7 @@ void kube_store_workload(const struct kube_store *st, const struct kube_pod *p,
 			if (e && e->has_data)
 				wl = &e->u.wl;
 		}
+		ret->settled = e && e->state != ST_PENDING;
 	}
 	if (wl) {
 		ret->confirmed = true;

@@ -74,6 +74,12 @@ int kube_store_pod(const struct kube_store *st, const char *uid, struct kube_pod
 /* The top-level workload and Helm release of a stored pod. */
 void kube_store_workload(const struct kube_store *st, const struct kube_pod *p,
 			 struct kube_workload_info *ret);
+/* The containers of p that have a cgroup, as kube_meta__containers lists them: running app
+ * containers and sidecars with an id, under the UID their cgroups carry (the mirror pod of a
+ * static pod names the kubelet's). Fills up to max entries of ret; returns how many there are
+ * (maybe more than max). Pure. */
+size_t kube_pod_running_containers(const struct kube_pod *p, struct kube_container_ref *ret,
+				   size_t max);
 /* Calls fn for each pod (in no particular order); stops at a non-zero return and returns it. */
 int kube_store_foreach_pod(const struct kube_store *st,
 			   int (*fn)(void *ctx, const struct kube_pod *p), void *ctx);

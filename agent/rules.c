@@ -293,6 +293,7 @@ struct wl {
 	char ns[64], kind[64], name[254], helm[254];
 	struct rules_facts f; /* facts of the workload's containers, merged */
 	bool missing_resources, readiness_missing, ro_unset, host_ns, privileged, host_path;
+	bool pending; /* a container's workload metadata is still due: judge nothing yet */
 	char missing_resources_container[64];
 	unsigned pods_here;
 	char pod_uids[8][40];
@@ -495,6 +496,8 @@ static void merge_facts(struct wl *w, const struct rules_facts *f, const struct 
 		w->host_ns = true;
 	if (f->host_path)
 		w->host_path = true;
+	if (f->pending)
+		w->pending = true;
 	for (unsigned i = 0; i < w->pods_here && i < 8; i++)
 		seen_pod |= strcmp(w->pod_uids[i], f->pod_uid) == 0;
 	if (!seen_pod) {
@@ -947,7 +950,7 @@ int rules_update(struct rules_engine *r, struct snapshot *s, rules_facts_fn fact
 		if (w->tick != r->tick) {
 			w->tick = r->tick;
 			w->missing_resources = w->readiness_missing = w->ro_unset = false;
-			w->host_ns = w->privileged = w->host_path = false;
+			w->host_ns = w->privileged = w->host_path = w->pending = false;
 			w->pods_here = 0;
 			w->n_ips = 0;
 		}
@@ -1033,7 +1036,9 @@ int rules_update(struct rules_engine *r, struct snapshot *s, rules_facts_fn fact
 			close_bucket(c, w);
 			w->bucket_start += blen;
 		}
-		if (w->tick == r->tick)
+		/* Until the workload's GET answers, its kind, Helm release and ignore-rules
+		 * annotation may still change: findings would start and clear again. */
+		if (w->tick == r->tick && !w->pending)
 			judge(r, w, now, ev, ectx);
 	}
 

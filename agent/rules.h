@@ -55,6 +55,7 @@ struct rules_facts {
 	char workload_kind[64], workload[254], helm_release[254];
 	bool init; /* init container (not a restartable sidecar) */
 	bool sandbox; /* the pause container or a pod-level cgroup */
+	bool pending; /* its workload's metadata has neither arrived nor failed yet: not judged */
 	double started_at; /* unix seconds; 0 unknown */
 	bool has_cpu_request, has_memory_request, has_memory_limit, has_cpu_limit;
 	double cpu_limit; /* cores; 0 none */

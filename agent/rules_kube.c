@@ -71,6 +71,7 @@ int rules_kube_facts(void *ctx, const struct snap_series *se, struct rules_facts
 		    !ret->rwo_claim[0])
 			snprintf(ret->rwo_claim, sizeof(ret->rwo_claim), "%s", v->pvc.name);
 	}
+	ret->pending = !p->workload.settled;
 	ret->replicas = p->workload.confirmed ? p->workload.spec.replicas : -1;
 	ret->hpa_max = p->workload.has_hpa ? p->workload.hpa_max : 0;
 	for (unsigned i = 0; i < p->n_ips && i < 4; i++)

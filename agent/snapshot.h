@@ -103,6 +103,7 @@ struct snap_agent {
 	uint64_t collection_errors;
 	double last_collection_seconds;
 	uint64_t cgroups_unresolved; /* ids seen in BPF maps that no cgroup path was found for */
+	uint64_t containers_unresolved; /* containers of the pod list whose cgroup is not found */
 	uint64_t cgroup_scans;
 	uint64_t cgroup_scan_truncated;
 	uint64_t cgroups_removed; /* cgroups freed after their last read */

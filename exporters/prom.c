@@ -184,6 +184,9 @@ static void agent_metrics(const struct snapshot *s, struct strbuf *out)
 	agent_metric(out, "bpfdiag_agent_cgroups_unresolved", "gauge",
 		     "Cgroup ids in BPF maps with no cgroup path found in the last collection.",
 		     NULL, (double)a->cgroups_unresolved);
+	agent_metric(out, "bpfdiag_agent_containers_unresolved", "gauge",
+		     "Running containers of the pod list whose cgroup was not found yet.", NULL,
+		     (double)a->containers_unresolved);
 	agent_metric(out, "bpfdiag_agent_cgroup_scans_total", "counter",
 		     "Walks of the cgroup v2 tree.", NULL, (double)a->cgroup_scans);
 	agent_metric(out, "bpfdiag_agent_cgroup_scan_truncated_total", "counter",

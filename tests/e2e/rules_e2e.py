@@ -255,7 +255,21 @@ class Cluster:
 
     def launch(self):
         """Starts every workload process. After the agent: a listening socket opened before
-        the agent started is never seen (the LISTEN transition happened before the probe)."""
+        the agent started is never seen (the LISTEN transition happened before the probe).
+        As kubelet would, the pods' statuses say their containers run from now on (until
+        then they were waiting: the agent judges a running container even when it is idle,
+        and these were idle only because the test had not started them)."""
+        started = fk.now3339()
+
+        def running(cid):
+            def fn(pod):
+                st = pod["status"]["containerStatuses"][0]
+                st.update(containerID="containerd://" + cid, ready=True, started=True,
+                          state={"running": {"startedAt": started}})
+            return fn
+        for wl in self.workloads:
+            for pod in wl.pods:
+                self.api.modify_pod(pod.uid, running(pod.container_id))
         for p in self.procs:
             p.launch()
 
@@ -351,6 +365,11 @@ class Cluster:
         if emptydir:
             obj["spec"]["volumes"].append({"name": emptydir, "emptyDir": {}})
             c["volumeMounts"].append({"name": emptydir, "mountPath": "/" + emptydir})
+        # Created, not started: launch() says it runs.
+        st = obj["status"]["containerStatuses"][0]
+        del st["containerID"]
+        st.update(ready=False, started=False,
+                  state={"waiting": {"reason": "ContainerCreating"}})
         self.api.add_pod(obj)
         pod = Pod(self, wl, name, ip, fp, mounts, obj)
         pod.init = init_c

@@ -189,6 +189,50 @@ static void test_hostile_components(void **state)
 	assert_int_equal(strlen(id.unit), UNIT_NAME_MAX);
 }
 
+/* cgroup_path_is_container: a container's own cgroup, by pod UID and container id. */
+static void test_is_container(void **state)
+{
+	static const char *const yes[] = {
+		"/kubepods/burstable/pod" UID "/" CID,
+		"/kubepods/besteffort/pod" UID "/" CID,
+		"/kubepods/pod" UID "/" CID, /* Guaranteed, cgroupfs */
+		"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_
+		".slice/cri-containerd-" CID ".scope",
+		"/kubepods.slice/kubepods-pod" UID_ ".slice/crio-" CID ".scope",
+		"/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UID_
+		".slice/docker-" CID ".scope",
+		"/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-pod" UID_
+		".slice/cri-containerd-" CID ".scope",
+		"/../../kubepods/burstable/pod" UID "/" CID, /* a cgroup namespace's view */
+	};
+	static const char *const no[] = {
+		"/kubepods/burstable/pod" UID "/" CID2, /* another container */
+		"/kubepods/burstable/pod" UID "/" CID "/init", /* nested in it */
+		"/kubepods/burstable/pod" UID, /* the pod itself */
+		"/kubepods.slice/kubepods-pod" UID_ ".slice/crio-conmon-" CID ".scope",
+		"/kubepods/burstable/pod0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f1/" CID, /* other pod */
+		"/system.slice/docker-" CID ".scope", /* a container, not a pod's */
+		"/kubepods/burstable/pod" UID "/" CID "x",
+		"kubepods/burstable/pod" UID "/" CID, /* relative */
+		"",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!cgroup_path_is_container(yes[i], UID, CID))
+			fail_msg("not taken for the container: %s", yes[i]);
+	}
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		if (cgroup_path_is_container(no[i], UID, CID))
+			fail_msg("taken for the container: %s", no[i]);
+	}
+	assert_false(cgroup_path_is_container(NULL, UID, CID));
+	assert_false(cgroup_path_is_container(yes[0], "", CID));
+	assert_false(cgroup_path_is_container(yes[0], NULL, CID));
+	assert_false(cgroup_path_is_container(yes[0], UID, NULL));
+	assert_false(cgroup_path_is_container(yes[0], UID, ""));
+}
+
 static void test_local_labels(void **state)
 {
 	const char *labels[LBL_MAX];
@@ -222,6 +266,7 @@ int main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_rejects_malformed),
 		cmocka_unit_test(test_hostile_components),
+		cmocka_unit_test(test_is_container),
 		cmocka_unit_test(test_local_labels),
 	};
 

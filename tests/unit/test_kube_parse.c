@@ -265,12 +265,14 @@ static void test_pod_parse_real(void **state)
 	assert_string_equal(c->name, "wait-db");
 	assert_int_equal(c->type, KUBE_CONTAINER_INIT);
 	assert_false(c->sidecar);
+	assert_false(c->running); /* terminated */
 	assert_string_equal(c->id,
 			    "c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2");
 	c = &p->containers[1];
 	assert_string_equal(c->name, "log-shipper");
 	assert_int_equal(c->type, KUBE_CONTAINER_INIT);
 	assert_true(c->sidecar);
+	assert_true(c->running);
 	assert_string_equal(c->id,
 			    "d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3");
 	c = &p->containers[2];
@@ -281,6 +283,7 @@ static void test_pod_parse_real(void **state)
 			    "0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a09080706050403020100f");
 	assert_int_equal(c->restart_count, 1);
 	assert_true(c->ready);
+	assert_true(c->running);
 	assert_float_equal(c->started_at, 1714557608.0, 1e-6);
 	assert_float_equal(c->res.cpu_request, 0.1, 1e-9);
 	assert_float_equal(c->res.cpu_limit, 0.5, 1e-9);
@@ -392,8 +395,10 @@ static void test_pod_parse_hostile(void **state)
 	assert_string_equal(p->containers[0].name, "app");
 	assert_string_equal(p->containers[0].id, "");
 	assert_int_equal(p->containers[0].restart_count, 0);
+	assert_true(p->containers[0].running); /* a bad startedAt is only that */
 	assert_string_equal(p->containers[1].name, "ghost");
 	assert_string_equal(p->containers[1].id, HEX64);
+	assert_false(p->containers[1].running); /* no state */
 	kube_pod_free(p);
 	/* a static pod's mirror keeps the kubelet UID its cgroups use */
 	p = pod_from("{\"metadata\":{\"uid\":\"8d1f0b3c-0000-4000-8000-00000000000a\","

@@ -87,6 +87,7 @@ static void test_container_lookup(void **state)
 {
 	struct kube_store *st = new_store();
 	struct kube_container_info ci;
+	struct kube_pod_info *pi;
 	struct kube_labels kl;
 	uint64_t g0 = kube_store_generation(st);
 
@@ -156,7 +157,10 @@ static void test_container_lookup(void **state)
 	assert_string_equal(kl.container, "a");
 	assert_int_equal(kube_store_labels(st, "0b-1", ID_PAUSE, 15, 21, &kl), -EAGAIN);
 	assert_int_equal(kube_store_labels(st, "0b-1", ID_PAUSE, 15, 45, &kl), 0);
-	assert_string_equal(kl.workload_kind, "Pod"); /* a bare pod */
+	assert_string_equal(kl.workload_kind, "Pod"); /* a bare pod: never fetched, settled */
+	assert_int_equal(kube_store_pod(st, "0b-1", &pi), 0);
+	assert_true(pi->workload.settled);
+	kube_pod_info_free(pi);
 	assert_string_equal(kl.workload, "starting");
 	assert_string_equal(kl.helm_release, "");
 
@@ -170,6 +174,59 @@ static void test_container_lookup(void **state)
 	assert_int_equal(kube_store_labels(st, WEB_UID, ID_APP, 0, 50, &kl), -ENOENT);
 	assert_null(kube_store_free(st));
 	assert_null(kube_store_free(NULL));
+}
+
+/* The containers whose cgroups the collector looks up: running app containers and sidecars
+ * with an id, under the UID in their cgroup path. */
+static void test_running_containers(void **state)
+{
+	struct kube_container_ref refs[8];
+	struct kube_pod *p = web_pod("1");
+	size_t n;
+
+	(void)state;
+	n = kube_pod_running_containers(p, refs, 8);
+	assert_int_equal(n, 3); /* not the terminated init container wait-db */
+	assert_string_equal(refs[0].pod_uid, WEB_UID);
+	assert_string_equal(refs[0].id, ID_SIDECAR); /* log-shipper, a running sidecar */
+	assert_string_equal(refs[1].id, ID_APP); /* not its previous instance */
+	assert_string_equal(refs[2].id,
+			    "b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90a1");
+	/* counting only, and a short array */
+	assert_int_equal(kube_pod_running_containers(p, NULL, 0), 3);
+	memset(refs, 0, sizeof(refs));
+	assert_int_equal(kube_pod_running_containers(p, refs, 1), 3);
+	assert_string_equal(refs[0].id, ID_SIDECAR);
+	assert_string_equal(refs[1].id, "");
+	kube_pod_free(p);
+
+	/* waiting (no id yet), terminated, running without an id, ephemeral */
+	p = small_pod(
+		"0b-1", "starting", "",
+		",\"spec\":{\"containers\":[{\"name\":\"a\"},{\"name\":\"b\"},{\"name\":"
+		"\"c\"},{\"name\":\"d\"}]},\"status\":{\"containerStatuses\":[{\"name\":"
+		"\"a\",\"state\":{\"waiting\":{\"reason\":\"ContainerCreating\"}}},{\"name\":"
+		"\"b\",\"containerID\":\"containerd://" ID_INIT "\",\"state\":{\"terminated\":"
+		"{\"exitCode\":0}}},{\"name\":\"c\",\"state\":{\"running\":{}}},{\"name\":\"d\","
+		"\"containerID\":\"cri-o://" ID_APP "\",\"state\":{\"running\":{}}}],"
+		"\"ephemeralContainerStatuses\":[{\"name\":\"debug\",\"containerID\":"
+		"\"containerd://" ID_PAUSE "\",\"state\":{\"running\":{}}}]}");
+	assert_int_equal(kube_pod_running_containers(p, refs, 8), 1);
+	assert_string_equal(refs[0].pod_uid, "0b-1");
+	assert_string_equal(refs[0].id, ID_APP);
+	kube_pod_free(p);
+
+	/* a static pod's cgroups carry the kubelet's UID, not the mirror pod's */
+	p = small_pod(
+		"8d1f0b3c-0000-4000-8000-00000000000a", "etcd-node-a",
+		",\"annotations\":{\"kubernetes.io/config.mirror\":"
+		"\"0123456789abcdef0123456789abcdef\"}",
+		",\"spec\":{\"containers\":[{\"name\":\"etcd\"}]},\"status\":{"
+		"\"containerStatuses\":[{\"name\":\"etcd\",\"containerID\":\"containerd://" ID_APP
+		"\",\"state\":{\"running\":{\"startedAt\":\"2024-05-01T10:00:00Z\"}}}]}");
+	assert_int_equal(kube_pod_running_containers(p, refs, 8), 1);
+	assert_string_equal(refs[0].pod_uid, "0123456789abcdef0123456789abcdef");
+	kube_pod_free(p);
 }
 
 static void test_relist_and_limits(void **state)
@@ -301,6 +358,10 @@ static void test_owner_confirmation(void **state)
 
 	(void)state;
 	kube_store_put_pod(st, web_pod("1"), 0);
+	/* nothing asked yet: not settled (static rules wait) */
+	assert_int_equal(kube_store_pod(st, WEB_UID, &pi), 0);
+	assert_false(pi->workload.settled);
+	kube_pod_info_free(pi);
 	/* first the derived Deployment; the PVCs (claim and ephemeral), PDB and HPA lists are
 	 * scheduled too */
 	assert_int_equal(kube_store_next_fetch(st, 1, &f, &next), 1);
@@ -322,8 +383,15 @@ static void test_owner_confirmation(void **state)
 	assert_int_equal(kube_store_next_fetch(st, 1, &f, &next), 1);
 	assert_int_equal(f.kind, KUBE_KIND_REPLICASET);
 	assert_string_equal(f.name, "web-5d4f8b7c9");
+	assert_int_equal(kube_store_pod(st, WEB_UID, &pi), 0);
+	assert_false(pi->workload.settled); /* the ReplicaSet is still to be read */
+	kube_pod_info_free(pi);
 	/* failures are retried with backoff: 2 s, then 4 s */
 	assert_int_equal(answer_all(st, 1, &a), 5);
+	assert_int_equal(kube_store_pod(st, WEB_UID, &pi), 0);
+	assert_true(pi->workload.settled); /* failed: judged with what is known */
+	assert_false(pi->workload.confirmed);
+	kube_pod_info_free(pi);
 	assert_int_equal(kube_store_next_fetch(st, 2.9, &f, &next), 0);
 	assert_float_equal(next, 3, 1e-9);
 	assert_int_equal(answer_all(st, 3, &a), 1);
@@ -344,6 +412,7 @@ static void test_owner_confirmation(void **state)
 	assert_string_equal(kl.helm_release, "shop-from-annotation");
 	assert_int_equal(kube_store_pod(st, WEB_UID, &pi), 0);
 	assert_true(pi->workload.confirmed);
+	assert_true(pi->workload.settled);
 	assert_int_equal(pi->workload.spec.replicas, 3);
 	assert_string_equal(pi->workload.helm.chart, "web-1.2.3");
 	assert_string_equal(pi->workload.ignore_rules, "all"); /* the workload's annotation wins */
@@ -625,6 +694,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_container_lookup),
+		cmocka_unit_test(test_running_containers),
 		cmocka_unit_test(test_relist_and_limits),
 		cmocka_unit_test(test_owner_confirmation),
 		cmocka_unit_test(test_joins),

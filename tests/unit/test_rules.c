@@ -299,6 +299,39 @@ static void test_static_rules(void **state)
 	rules_free(r);
 }
 
+/* A workload whose metadata is still due is not judged: once it arrives, its ignore-rules
+ * annotation holds from the start, so no finding starts and clears again. */
+static void test_pending_metadata(void **state)
+{
+	struct world w = { .n = 1 };
+	struct rules_engine *r = engine();
+	double now = 0;
+	struct snapshot *s;
+
+	(void)state;
+	deployment(&w.c[0], "/sandbox", "u1");
+	w.c[0].f.privileged = true;
+	w.c[0].f.has_memory_limit = false;
+	w.c[0].f.pending = true;
+	s = run(r, &w, &now, 3);
+	assert_int_equal(s->n_findings, 0);
+	snapshot_unref(s);
+	/* the workload's GET answered: ignored altogether */
+	w.c[0].f.pending = false;
+	snprintf(w.c[0].f.ignore_rules, sizeof(w.c[0].f.ignore_rules), "all");
+	s = run(r, &w, &now, 3);
+	assert_int_equal(s->n_findings, 0);
+	assert_int_equal(w.started, 0);
+	snapshot_unref(s);
+	/* without the annotation the static rules fire at the next collection */
+	w.c[0].f.ignore_rules[0] = '\0';
+	s = run(r, &w, &now, 1);
+	assert_non_null(find(s, "SC-01"));
+	assert_non_null(find(s, "RS-01"));
+	snapshot_unref(s);
+	rules_free(r);
+}
+
 static void test_aggregates_pods_of_a_workload(void **state)
 {
 	struct world w = { .n = 2 };
@@ -378,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_lookalikes_stay_quiet),
 		cmocka_unit_test(test_warmup_init_sandbox_and_ignore),
 		cmocka_unit_test(test_static_rules),
+		cmocka_unit_test(test_pending_metadata),
 		cmocka_unit_test(test_aggregates_pods_of_a_workload),
 		cmocka_unit_test(test_config),
 	};
