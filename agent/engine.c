@@ -1242,7 +1242,7 @@ static int track_found(struct engine *e, struct tracked *t, uint64_t cgid, uint6
 	}
 	if (!c->series)
 		return -ENOENT;
-	if (!acc_get(c->series, ACC_CPU, NULL, NULL))
+	if (!acc_get(c->series, ACC_CPU, NULL, NULL, NULL))
 		return -ENOMEM;
 	if (t->tries)
 		log_debug("container %s of pod %s: cgroup %s found after %u lookups", t->ref.id,
