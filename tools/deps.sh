@@ -3,6 +3,7 @@
 # missing, and for `test` the Python packages of tests/requirements.txt and the Go tools the
 # chart tests use. Usage: tools/deps.sh [--print] build|run|test|bench|fuzz|runtime
 #   build, run: what `make` and `make run` need; test and bench include build
+#   cluster: what tools/cluster/cluster needs (test includes it)
 #   runtime: only the shared libraries (and CA certificates) build/bpfdiag needs at run time,
 #            used by the Containerfile's runtime stage
 #   --print GROUP lists a group's packages, one per line, and installs nothing.
@@ -24,6 +25,10 @@ runtime_pkgs=(libbpf1 libelf1 zlib1g libmicrohttpd12 libjson-c5 libcurl4 libncur
 test_pkgs=(libcmocka-dev clang-format python3 curl procps util-linux mount e2fsprogs
 	python3-yaml buildah mmdebstrap prometheus openssl tmux qemu-system-x86 busybox-static)
 bench_pkgs=(stress-ng fio iperf3 libbpf-tools bpftool)
+# The test cluster (tools/cluster/cluster): Debian's containerd, runc and CNI plugins; iptables
+# for kube-proxy; openssl for its certificates; gcc and libc6-dev for the static pause binary.
+cluster_pkgs=(containerd runc containernetworking-plugins iptables iproute2 openssl e2fsprogs
+	util-linux mount gcc libc6-dev)
 
 print=0
 if [ "${1:-}" = --print ]; then
@@ -33,12 +38,13 @@ fi
 group=${1:-build}
 case "$group" in
 build | run) want=("${build_pkgs[@]}") ;;
-test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+test) want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${cluster_pkgs[@]}") ;;
+cluster) want=("${cluster_pkgs[@]}") ;;
 bench) want=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
 fuzz) want=("${build_pkgs[@]}" libclang-rt-14-dev) ;;
 runtime) want=("${runtime_pkgs[@]}") ;;
 *)
-	echo "usage: $0 [--print] build|run|test|bench|fuzz|runtime" >&2
+	echo "usage: $0 [--print] build|run|test|bench|fuzz|runtime|cluster" >&2
 	exit 2
 	;;
 esac

@@ -19,6 +19,8 @@ def build_agent_image(tmp):
             "--build-arg", "REVISION=" + (rev.stdout.strip() or "unknown"),
             "-f", os.path.join(cl.REPO, "Containerfile"), "-t", cl.AGENT_IMAGE, cl.REPO],
            timeout=1200)
+    # The previous build of the tag is now dangling.
+    cl.run(["buildah", "rmi", "--prune"], check=False)
     archive = os.path.join(tmp, "bpfdiag.tar")
     cl.run(["buildah", "push", "--quiet", cl.AGENT_IMAGE,
             "oci-archive:%s:%s" % (archive, cl.AGENT_IMAGE)], timeout=300)

@@ -23,22 +23,6 @@ def map_has(pin_dir, name, cgroup_id):
     return r.returncode == 0
 
 
-def prog_ids_of(pid):
-    """BPF program ids a process holds (its fds' fdinfo), so that other agents running on the
-    same machine do not count."""
-    ids = set()
-    fd_dir = "/proc/%d/fdinfo" % pid
-    for fd in os.listdir(fd_dir):
-        try:
-            with open(os.path.join(fd_dir, fd)) as f:
-                for line in f:
-                    if line.startswith("prog_id:"):
-                        ids.add(int(line.split()[1]))
-        except OSError:
-            pass
-    return ids
-
-
 def prog_exists(prog_id):
     return subprocess.run(["bpftool", "prog", "show", "id", str(prog_id)],
                           capture_output=True).returncode == 0
@@ -121,7 +105,7 @@ class Lifecycle(unittest.TestCase):
 
     def test_sigterm_detaches(self):
         with e2e.Agent("--interval", "0.5", "--pin-dir", "none") as agent:
-            ids = prog_ids_of(agent.proc.pid)
+            ids = e2e.prog_ids_of(agent.proc.pid)
             # cpu (4), disk (4), fs (at least the 9 enter/exit programs of one variant), net
             self.assertGreaterEqual(len(ids), 15, ids)
             self.assertTrue(all(prog_exists(i) for i in ids))

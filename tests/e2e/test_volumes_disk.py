@@ -85,42 +85,41 @@ class VolumesAndDisk(unittest.TestCase):
             direct = os.path.join(vol.pvc_mount, "direct.bin")
             subprocess.run(["fallocate", "-l", str(DIRECT), direct], check=True)
             subprocess.run(["sync"], check=True)
-            script = os.path.join(vol.work, "workload.py")
-            with open(script, "w") as f:
-                f.write(WORKLOAD)
-            p = pod.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
-                         vol.shell_setup() + " && exec %s %s %s" % (sys.executable, script,
-                                                                     vol.rootfs)],
-                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                        env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+            p = self.start_workload(pod, vol, WORKLOAD)
             try:
                 self.run_phases(agent, pod, vol, p)
             finally:
-                p.kill()
-                p.wait()
-                p.stdin.close()
-                p.stdout.close()
+                self.stop_workload(p)
+
+    @staticmethod
+    def start_workload(pod, vol, source):
+        """Runs the Python workload source in the pod, in a mount namespace with its volumes."""
+        script = os.path.join(vol.work, "workload.py")
+        with open(script, "w") as f:
+            f.write(source)
+        return pod.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                        vol.shell_setup() + " && exec %s %s %s" % (sys.executable, script,
+                                                                    vol.rootfs)],
+                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                       env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+
+    @staticmethod
+    def stop_workload(p):
+        p.kill()
+        p.wait()
+        p.stdin.close()
+        p.stdout.close()
 
     def test_local_pv_mounted_elsewhere_first_and_proc_writes(self):
         with e2e.FakePod() as pod, PodVolumes(pod, pvc_mib=32, local_pv=True) as vol, \
                 e2e.Agent("--interval", "0.5", "--pin-dir", "none") as agent:
-            script = os.path.join(vol.work, "workload.py")
-            with open(script, "w") as f:
-                f.write(LOCAL_PV_WORKLOAD)
-            p = pod.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
-                         vol.shell_setup() + " && exec %s %s %s" % (sys.executable, script,
-                                                                     vol.rootfs)],
-                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                        env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+            p = self.start_workload(pod, vol, LOCAL_PV_WORKLOAD)
             try:
                 self.step(p, "written")
                 agent.wait_collections(2)
                 m = agent.metrics()
             finally:
-                p.kill()
-                p.wait()
-                p.stdin.close()
-                p.stdout.close()
+                self.stop_workload(p)
         cid = pod.container_id
         fs = [(n, l, v) for n, l, v in m
               if n.startswith("bpfdiag_fs_") and l.get("container_id") == cid]
