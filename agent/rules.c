@@ -276,6 +276,10 @@ struct bucket {
 	uint64_t runq_hist[HIST_SLOTS];
 	bool listening, peer_replica;
 	uint16_t port;
+	/* Connections accepted by containers that listen without a readiness probe (RL-01 is a
+	 * container's: a probeless sidecar that serves nothing does not count). */
+	double unprobed_conns;
+	uint16_t unprobed_port;
 	char pvc_volume[64];
 };
 
@@ -292,7 +296,7 @@ struct wl {
 	uint64_t tick;
 	char ns[64], kind[64], name[254], helm[254];
 	struct rules_facts f; /* facts of the workload's containers, merged */
-	bool missing_resources, readiness_missing, ro_unset, host_ns, privileged, host_path;
+	bool missing_resources, ro_unset, host_ns, privileged, host_path;
 	bool pending; /* a container's workload metadata is still due: judge nothing yet */
 	char missing_resources_container[64];
 	unsigned pods_here;
@@ -486,8 +490,6 @@ static void merge_facts(struct wl *w, const struct rules_facts *f, const struct 
 				 sizeof(w->missing_resources_container), "%s", f->container);
 		w->missing_resources = true;
 	}
-	if (!f->readiness_probe)
-		w->readiness_missing = true;
 	if (!f->read_only_root_fs)
 		w->ro_unset = true;
 	if (f->privileged)
@@ -628,7 +630,7 @@ static bool crosses(const struct rules_config *c, const struct wl *w, const stru
 	case RULE_RS06:
 		return p99(b->runq_hist) > c->rs06_runq_p99_seconds && b->throttled == 0;
 	case RULE_RL01:
-		return b->listening && b->server_conns > 0 && w->readiness_missing;
+		return b->unprobed_conns > 0;
 	case RULE_SC03:
 		return b->fs_bytes[VC_ROOTFS] == 0 && w->ro_unset;
 	default:
@@ -678,6 +680,9 @@ static void window_sum(const struct wl *w, struct bucket *out)
 		out->peer_replica |= b->peer_replica;
 		if (b->port)
 			out->port = b->port;
+		out->unprobed_conns += b->unprobed_conns;
+		if (b->unprobed_port)
+			out->unprobed_port = b->unprobed_port;
 		if (b->pvc_volume[0])
 			snprintf(out->pvc_volume, sizeof(out->pvc_volume), "%s", b->pvc_volume);
 	}
@@ -831,9 +836,9 @@ static void describe(const struct rules_config *c, struct wl *w, enum rule_id id
 			f->message, sizeof(f->message),
 			"%s %s accepts connections on :%u (%.1f/s) but has no readiness probe: add "
 			"one on the observed port.",
-			w->kind, w->name, s.port, s.server_conns / t);
-		evidence(f, "listening_port", s.port);
-		evidence(f, "server_connections_per_second", s.server_conns / t);
+			w->kind, w->name, s.unprobed_port, s.unprobed_conns / t);
+		evidence(f, "listening_port", s.unprobed_port);
+		evidence(f, "server_connections_per_second", s.unprobed_conns / t);
 		break;
 	case RULE_SC01:
 		snprintf(f->message, sizeof(f->message),
@@ -949,7 +954,7 @@ int rules_update(struct rules_engine *r, struct snapshot *s, rules_facts_fn fact
 		}
 		if (w->tick != r->tick) {
 			w->tick = r->tick;
-			w->missing_resources = w->readiness_missing = w->ro_unset = false;
+			w->missing_resources = w->ro_unset = false;
 			w->host_ns = w->privileged = w->host_path = w->pending = false;
 			w->pods_here = 0;
 			w->n_ips = 0;
@@ -1006,6 +1011,11 @@ int rules_update(struct rules_engine *r, struct snapshot *s, rules_facts_fn fact
 			if (it->se->n_listen_ports) {
 				b->listening = true;
 				b->port = it->se->listen_ports[0];
+				if (!it->f.readiness_probe) {
+					b->unprobed_conns +=
+						fmax(0, cur.server_conns - p->server_conns);
+					b->unprobed_port = it->se->listen_ports[0];
+				}
 			}
 			if (pvc[0])
 				snprintf(b->pvc_volume, sizeof(b->pvc_volume), "%s", pvc);

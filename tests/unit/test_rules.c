@@ -21,7 +21,8 @@ struct fake {
 	const char *path;
 	double pvc_bps, pvc_fsync_ps, rootfs_bps, rootfs_fsync_ps;
 	bool listening;
-	double t_pvc, t_pvc_sync, t_root, t_root_sync;
+	double server_cps; /* connections accepted per second */
+	double t_pvc, t_pvc_sync, t_root, t_root_sync, t_server;
 };
 
 struct world {
@@ -71,11 +72,19 @@ static struct snapshot *collect(struct world *w, double dt)
 		f->t_pvc_sync += f->pvc_fsync_ps * dt;
 		f->t_root += f->rootfs_bps * dt;
 		f->t_root_sync += f->rootfs_fsync_ps * dt;
+		f->t_server += f->server_cps * dt;
 		se->cgroup_path = strdup(f->path);
 		assert_int_equal(snap_series_add(se, M_FS_WRITE_BYTES, root, f->t_root), 0);
 		assert_int_equal(snap_series_add(se, M_FS_WRITE_BYTES, pvc, f->t_pvc), 0);
 		assert_int_equal(snap_series_add(se, M_FS_SYNC_CALLS, root, f->t_root_sync), 0);
 		assert_int_equal(snap_series_add(se, M_FS_SYNC_CALLS, pvc, f->t_pvc_sync), 0);
+		if (f->server_cps > 0) {
+			const char *server[METRIC_MAX_OWN_LABELS] = { "server" };
+
+			assert_int_equal(snap_series_add(se, M_TCP_CONNECTIONS_OPENED, server,
+							 f->t_server),
+					 0);
+		}
 		if (f->listening) {
 			se->listen_ports = malloc(sizeof(uint16_t));
 			se->listen_ports[0] = 5432;
@@ -355,6 +364,40 @@ static void test_aggregates_pods_of_a_workload(void **state)
 	rules_free(r);
 }
 
+/* RL-01 is judged per container: the container that listens and accepts has the probe, and its
+ * probeless sidecar serves nothing, so the pod is fine; without the probe on the listener it
+ * fires, naming the listener's port. */
+static void test_rl01_per_container(void **state)
+{
+	struct world w = { .n = 2 };
+	struct rules_engine *r = engine();
+	double now = 0;
+	struct snapshot *s;
+	const struct snap_finding *f;
+
+	(void)state;
+	deployment(&w.c[0], "/db", "u1");
+	w.c[0].listening = true;
+	w.c[0].server_cps = 3;
+	deployment(&w.c[1], "/load", "u1");
+	snprintf(w.c[1].f.container, sizeof(w.c[1].f.container), "load");
+	w.c[1].f.readiness_probe = false;
+	s = run(r, &w, &now, 12);
+	assert_null(find(s, "RL-01"));
+	snapshot_unref(s);
+	rules_free(r);
+
+	r = engine();
+	w.c[0].f.readiness_probe = false;
+	s = run(r, &w, &now, 12);
+	f = find(s, "RL-01");
+	assert_non_null(f);
+	assert_non_null(strstr(f->message, ":5432"));
+	assert_true(f->evidence[1].value > 2.9 && f->evidence[1].value < 3.1);
+	snapshot_unref(s);
+	rules_free(r);
+}
+
 static void test_config(void **state)
 {
 	struct rules_config cfg, before;
@@ -413,6 +456,7 @@ int main(void)
 		cmocka_unit_test(test_static_rules),
 		cmocka_unit_test(test_pending_metadata),
 		cmocka_unit_test(test_aggregates_pods_of_a_workload),
+		cmocka_unit_test(test_rl01_per_container),
 		cmocka_unit_test(test_config),
 	};
 
