@@ -42,9 +42,24 @@ _Static_assert(sizeof(struct net_listen_key) == 16, "net_listen_key layout");
 #define MAX_STATS 128
 
 /* Slots of bpfdiag_agent_probe_info: the probe families plus the perf_event sampler. */
-enum { SLOT_CPU, SLOT_SAMPLES, SLOT_DISK, SLOT_FS, SLOT_NET, SLOT_CGROUP, PROBE_SLOTS };
+enum {
+	SLOT_CPU,
+	SLOT_SAMPLES,
+	SLOT_DISK,
+	SLOT_FS,
+	SLOT_NET,
+	SLOT_CGROUP,
+	SLOT_LISTENERS, /* where listeners that predate the probes come from (the engine says) */
+	PROBE_SLOTS
+};
 static const char *const slot_names[PROBE_SLOTS] = {
-	"cpu", "samples", "disk", "fs", "net", "cgroup"
+	[SLOT_CPU] = "cpu",
+	[SLOT_SAMPLES] = "samples",
+	[SLOT_DISK] = "disk",
+	[SLOT_FS] = "fs",
+	[SLOT_NET] = "net",
+	[SLOT_CGROUP] = "cgroup",
+	[SLOT_LISTENERS] = "listeners",
 };
 
 /* A map whose fill and overflow are reported. */
@@ -569,6 +584,15 @@ const char *collector__features(const struct collector *c)
 	return c->features;
 }
 
+int collector__set_listen_seed(struct collector *c, const char *source)
+{
+	if (!c->net)
+		return -EOPNOTSUPP;
+	c->probe[SLOT_LISTENERS] = source;
+	feature(c, " listeners=%s", source);
+	return 0;
+}
+
 /* Per-CPU values are laid out at 8-byte strides. */
 static size_t percpu_stride(size_t size)
 {
@@ -712,7 +736,7 @@ int collector__read_listen(struct collector *c, collector_listen_fn fn, void *ct
 	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
 		first = false;
 		key = next;
-		if (bpf_map_lookup_elem(fd, &key, &n) == 0 && n > 0)
+		if (bpf_map_lookup_elem(fd, &key, &n) == 0)
 			fn(ctx, key.cgroup_id, key.port, n);
 	}
 	return 0;

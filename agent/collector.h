@@ -77,6 +77,9 @@ typedef void (*collector_rec_fn)(void *ctx, const struct collector_rec *r);
  * (group, cgroup, sub) within a read. Returns 0 or -errno. */
 int collector__read(struct collector *c, collector_rec_fn fn, void *ctx);
 
+/* n: TCP sockets of the cgroup that entered LISTEN on port, less those that left it, since the
+ * map was created. Every entry is given, n <= 0 included: a listener that predates the probes
+ * and then closes takes its entry below zero (see listen_seed_offset in listen_seed.h). */
 typedef void (*collector_listen_fn)(void *ctx, uint64_t cgroup_id, uint16_t port, int64_t n);
 typedef void (*collector_peer_fn)(void *ctx, const struct collector_peer *p);
 int collector__read_listen(struct collector *c, collector_listen_fn fn, void *ctx);
@@ -93,5 +96,9 @@ long collector__forget(struct collector *c, bool (*is_gone)(void *ctx, uint64_t 
 int collector__stats(struct collector *c, const struct collector_stat **ret, size_t *ret_n);
 /* One line naming the probes in use, e.g. "net=tracepoint fs=syscalls disk=on". */
 const char *collector__features(const struct collector *c);
+/* Names (a static string) where listening sockets that predate the probes are read from, for
+ * bpfdiag_agent_probe_info{family="listeners"} and the features line. Returns -EOPNOTSUPP when
+ * the net family is down: nothing then tracks listeners, and nothing should be seeded. */
+int collector__set_listen_seed(struct collector *c, const char *source);
 
 #endif

@@ -5,6 +5,7 @@
 #include "collector.h"
 #include "idmap.h"
 #include "kube_meta.h"
+#include "listen_seed.h"
 #include "log.h"
 #include "mountinfo.h"
 #include "volume.h"
@@ -23,6 +24,8 @@
 #define LIMIT_EVERY 12 /* read cpu.max every this many collections */
 #define RESCAN_UNKNOWN_SECONDS 5
 #define TRACK_RETRY_MAX 30.0 /* seconds between lookups of a container's cgroup, at most */
+#define SEED_MAX_CGROUPS 256 /* cgroups whose listeners are read from /proc per collection */
+#define SEED_TRIES 3 /* seedings raced by a LISTEN transition before one is taken as is */
 
 /* Histogram bounds: slot i of the BPF histograms counts waits below 2^i * 1.024 µs. */
 const double engine_hist_bounds[HIST_SLOTS - 1] = {
@@ -63,6 +66,8 @@ struct series {
 	uint64_t cpufs_cpu; /* its CPU total when cgroupfs was last read */
 	uint16_t *ports; /* rebuilt every collection */
 	size_t n_ports;
+	uint64_t listening; /* listening sockets of its members, rebuilt every collection */
+	bool listen_seen; /* it had some: the gauge stays, at 0, once they close */
 	struct snap_peer *peers;
 	size_t n_peers;
 };
@@ -80,6 +85,13 @@ struct sub {
 	double unbound_since; /* fs: monotonic time binding was first put off; 0 never */
 };
 
+/* What seeding found for one port of a cgroup: listening = max(0, BPF count + off). */
+struct cg_listen {
+	uint16_t port;
+	int64_t off;
+	uint64_t gen; /* collection whose net_listen read had the port */
+};
+
 /* A cgroup id seen in the BPF maps. */
 struct cg {
 	uint64_t gen;
@@ -93,6 +105,10 @@ struct cg {
 	uint64_t kube_gen; /* metadata generation its labels were computed at */
 	bool kube_labelled; /* labels come from Kubernetes metadata */
 	bool kube_pending; /* its pod is known, its container id not yet */
+	bool seed_pending; /* its listeners are to be read from /proc (first resolved) */
+	unsigned seed_tries;
+	struct cg_listen *listen; /* seeded offsets, by port */
+	size_t n_listen;
 };
 
 /* A running container of the pod list, tracked from the list rather than from BPF activity:
@@ -130,6 +146,10 @@ struct engine {
 	/* Writes to pseudo filesystems (procfs, sysfs, cgroupfs, …): no volume, no series;
 	 * their bytes only feed bpfdiag_agent_fs_pseudo_write_bytes_total. */
 	struct acc pseudo;
+	bool seed_listeners; /* the net family is up: listeners of new cgroups come from /proc */
+	struct listen_seed_stats seed; /* what seeding read and skipped */
+	uint64_t seed_raced; /* seedings raced by a LISTEN transition, done again */
+	uint64_t listeners_seeded; /* sockets seeding added to what BPF counted */
 };
 
 void engine_local_labels(const struct cgroup_ident *id, const char *path, const char *ret[LBL_MAX])
@@ -322,6 +342,7 @@ static struct cg *cg_free(struct cg *c)
 		free(s);
 	}
 	free(c->path);
+	free(c->listen);
 	free(c);
 	return NULL;
 }
@@ -408,6 +429,8 @@ int engine__open(const struct engine_opts *opts, struct engine **ret, char *err,
 		engine__close(e);
 		return r;
 	}
+	/* Listeners that predate the probes: read from /proc for each cgroup first seen. */
+	e->seed_listeners = collector__set_listen_seed(e->collector, "procfs") == 0;
 	e->start_time = clock_unix();
 	*ret = e;
 	return 0;
@@ -597,6 +620,8 @@ static int resolve(struct engine *e, uint64_t cgid, struct cg *c, uint64_t kgen)
 	if (!c->series)
 		return -ENOMEM;
 	c->series->members++;
+	c->seed_pending = e->seed_listeners && !c->path;
+	free(c->path);
 	c->path = strdup(path);
 	return c->path ? 0 : -ENOMEM;
 }
@@ -821,16 +846,24 @@ static bool is_gone(void *ctx, uint64_t id)
 	return c && c->gone;
 }
 
-static void on_listen(void *ctx, uint64_t cgid, uint16_t port, int64_t n)
+static struct cg_listen *cg_listen_find(struct cg *c, uint16_t port)
 {
-	struct engine *e = ctx;
-	struct cg *c = idmap_get(e->cgs, cgid);
-	struct series *s = c ? c->series : NULL;
+	for (size_t i = 0; i < c->n_listen; i++) {
+		if (c->listen[i].port == port)
+			return &c->listen[i];
+	}
+	return NULL;
+}
+
+/* Adds n listening sockets on port to a series. */
+static void series_listen(struct series *s, uint16_t port, uint32_t n)
+{
 	uint16_t *p;
 
-	(void)n;
-	if (!s)
+	if (!n)
 		return;
+	s->listening += n;
+	s->listen_seen = true;
 	for (size_t i = 0; i < s->n_ports; i++) {
 		if (s->ports[i] == port)
 			return;
@@ -840,6 +873,223 @@ static void on_listen(void *ctx, uint64_t cgid, uint16_t port, int64_t n)
 		return;
 	s->ports = p;
 	s->ports[s->n_ports++] = port;
+}
+
+/* One (cgroup, port) of net_listen, merged with what seeding found (listen_seed.h). */
+static void on_listen(void *ctx, uint64_t cgid, uint16_t port, int64_t n)
+{
+	struct engine *e = ctx;
+	struct cg *c = idmap_get(e->cgs, cgid);
+	struct cg_listen *l;
+	int64_t off = 0;
+
+	if (!c || !c->series)
+		return;
+	l = cg_listen_find(c, port);
+	if (l) {
+		off = l->off;
+		l->gen = e->gen;
+	}
+	series_listen(c->series, port, listen_seed_merged(n, off));
+}
+
+/* The listening sockets of every series, rebuilt each collection. Merge rule, per (cgroup,
+ * port): listening = max(0, b + off) with b the net_listen count and off = S − b_seed fixed
+ * when the cgroup was seeded (S the sockets /proc showed, b_seed the count then; see
+ * listen_seed.h): a listener BPF counts already (opened after attach, or in a map pinned across
+ * a restart) cancels out, a seeded one that closes takes b below b_seed and drops out. Then
+ * the seeded ports without an entry (nothing opened or closed there since attach). */
+static void read_listeners(struct engine *e)
+{
+	size_t pos = 0;
+	uint64_t key;
+	void *v;
+
+	collector__read_listen(e->collector, on_listen, e);
+	while (idmap_next(e->cgs, &pos, &key, &v)) {
+		struct cg *c = v;
+
+		for (size_t i = 0; c->series && i < c->n_listen; i++) {
+			if (c->listen[i].gen != e->gen)
+				series_listen(c->series, c->listen[i].port,
+					      listen_seed_merged(0, c->listen[i].off));
+		}
+	}
+}
+
+/* A cgroup being seeded: the ports of its seed and of net_listen, with both BPF reads. */
+struct seed_port {
+	uint16_t port;
+	uint32_t seeded;
+	int64_t b[2]; /* net_listen before and after /proc was read */
+};
+
+struct seed_item {
+	uint64_t cgid;
+	struct cg *c;
+	bool complete;
+	struct seed_port *ports;
+	size_t n_ports;
+};
+
+struct seed_ctx {
+	struct idmap *items; /* cgroup id → struct seed_item */
+	int phase; /* 0: before, 1: after */
+	int err;
+};
+
+static struct seed_port *seed_port_get(struct seed_item *it, uint16_t port)
+{
+	struct seed_port *p;
+
+	for (size_t i = 0; i < it->n_ports; i++) {
+		if (it->ports[i].port == port)
+			return &it->ports[i];
+	}
+	p = realloc(it->ports, (it->n_ports + 1) * sizeof(*p));
+	if (!p)
+		return NULL;
+	it->ports = p;
+	p = &p[it->n_ports++];
+	memset(p, 0, sizeof(*p));
+	p->port = port;
+	return p;
+}
+
+static void on_seed_listen(void *ctx, uint64_t cgid, uint16_t port, int64_t n)
+{
+	struct seed_ctx *sc = ctx;
+	struct seed_item *it = idmap_get(sc->items, cgid);
+	struct seed_port *p;
+
+	if (!it)
+		return;
+	p = seed_port_get(it, port);
+	if (!p) {
+		sc->err = -ENOMEM;
+		return;
+	}
+	p->b[sc->phase] = n;
+}
+
+/* Takes a seeding: per port off = S − b (listen_seed_offset). A seeding raced by a LISTEN
+ * transition of the cgroup is done again at the next collection, SEED_TRIES times at most. */
+static int seed_take(struct engine *e, struct seed_item *it)
+{
+	struct cg *c = it->c;
+	struct cg_listen *l;
+	uint64_t added = 0;
+	bool stable = true;
+	size_t n = 0;
+
+	for (size_t i = 0; i < it->n_ports; i++) {
+		struct seed_port *p = &it->ports[i];
+		bool st;
+
+		listen_seed_offset(p->seeded, p->b[0], p->b[1], it->complete, &st);
+		stable &= st;
+	}
+	if (!stable && ++c->seed_tries < SEED_TRIES) {
+		e->seed_raced++;
+		log_debug("listener seed: %s: a socket entered or left LISTEN meanwhile; again at "
+			  "the next collection",
+			  c->path);
+		return 0;
+	}
+	l = calloc(it->n_ports ? it->n_ports : 1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	for (size_t i = 0; i < it->n_ports; i++) {
+		struct seed_port *p = &it->ports[i];
+		bool st;
+		int64_t off = listen_seed_offset(p->seeded, p->b[0], p->b[1], it->complete, &st);
+
+		if (p->seeded)
+			log_debug("listener seed: %s: %u listening on port %u (BPF counted %lld)",
+				  c->path, p->seeded, p->port, (long long)p->b[1]);
+		if (!off)
+			continue;
+		if (off > 0)
+			added += (uint64_t)off;
+		l[n++] = (struct cg_listen){ .port = p->port, .off = off };
+	}
+	free(c->listen);
+	c->listen = n ? l : NULL;
+	c->n_listen = n;
+	if (!n)
+		free(l);
+	c->seed_pending = false;
+	e->listeners_seeded += added;
+	return 0;
+}
+
+/* Seeds the listeners of cgroups seen for the first time (SEED_MAX_CGROUPS per collection, the
+ * rest at the next ones) from /proc: see listen_seed.h. Only these cgroups cost a read of /proc,
+ * never the ones already seeded. */
+static int seed_listeners(struct engine *e)
+{
+	struct seed_item items[SEED_MAX_CGROUPS];
+	struct seed_ctx sc = { 0 };
+	struct listen_seeder *seeder = NULL;
+	size_t n = 0, pos = 0;
+	uint64_t key;
+	void *v;
+	int r = 0;
+
+	if (!e->seed_listeners)
+		return 0;
+	while (n < SEED_MAX_CGROUPS && idmap_next(e->cgs, &pos, &key, &v)) {
+		struct cg *c = v;
+
+		if (c->seed_pending && c->path && c->series && !c->gone)
+			items[n++] = (struct seed_item){ .cgid = key, .c = c };
+	}
+	if (!n)
+		return 0;
+	sc.items = idmap_new();
+	seeder = listen_seeder_new(e->proc_root, engine__cgroup_root(e), NULL);
+	if (!sc.items || !seeder) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (idmap_put(sc.items, items[i].cgid, &items[i])) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	collector__read_listen(e->collector, on_seed_listen, &sc);
+	for (size_t i = 0; !sc.err && i < n; i++) {
+		struct listen_seed_port *ports;
+		size_t np;
+
+		r = listen_seeder_cgroup(seeder, items[i].c->path, &ports, &np, &items[i].complete,
+					 &e->seed);
+		if (r)
+			goto out;
+		for (size_t j = 0; j < np; j++) {
+			struct seed_port *p = seed_port_get(&items[i], ports[j].port);
+
+			if (!p) {
+				free(ports);
+				r = -ENOMEM;
+				goto out;
+			}
+			p->seeded = ports[j].count;
+		}
+		free(ports);
+	}
+	sc.phase = 1;
+	collector__read_listen(e->collector, on_seed_listen, &sc);
+	r = sc.err;
+	for (size_t i = 0; !r && i < n; i++)
+		r = seed_take(e, &items[i]);
+out:
+	for (size_t i = 0; i < n; i++)
+		free(items[i].ports);
+	listen_seeder_free(seeder);
+	idmap_free(sc.items);
+	return r;
 }
 
 static void on_peer(void *ctx, const struct collector_peer *cp)
@@ -956,10 +1206,7 @@ static int emit_acc(struct snap_series *out, const struct acc *a, unsigned m)
 		}
 		if (m == M_TCP_RETRANSMITS)
 			return snap_series_add(out, m, NULL, (double)a->v[2]);
-		if (m == M_TCP_LISTENING_SOCKETS)
-			return snap_series_add(out, m, NULL,
-					       a->v[5] > a->v[6] ? (double)(a->v[5] - a->v[6]) : 0);
-		return 0;
+		return 0; /* M_TCP_LISTENING_SOCKETS: per series, see build_series */
 	}
 	return 0;
 }
@@ -1041,6 +1288,8 @@ static void rates(struct snap_series *out, struct series *se, double dt)
 
 static int build_series(struct snap_series *out, struct series *se, double dt)
 {
+	bool has_net = false;
+
 	for (int l = 0; l < LBL_MAX; l++) {
 		if (se->labels[l][0] && !(out->labels[l] = strdup(se->labels[l])))
 			return -ENOMEM;
@@ -1049,6 +1298,8 @@ static int build_series(struct snap_series *out, struct series *se, double dt)
 		return -ENOMEM;
 	out->cgroup_id = se->cgroup_id;
 	out->cgroups = se->members;
+	for (const struct acc *a = se->accs; a; a = a->next)
+		has_net |= a->kind == ACC_NET;
 	/* Points in catalogue order: metric by metric, the accumulators that feed it. */
 	for (unsigned m = 0; m < M_MAX; m++) {
 		if (emit_cpufs(out, se, m))
@@ -1057,6 +1308,10 @@ static int build_series(struct snap_series *out, struct series *se, double dt)
 			if (emit_acc(out, a, m))
 				return -ENOMEM;
 		}
+		/* Not a sum of deltas: the sockets listening now, BPF and seed merged. */
+		if (m == M_TCP_LISTENING_SOCKETS && (has_net || se->listen_seen) &&
+		    snap_series_add(out, m, NULL, (double)se->listening))
+			return -ENOMEM;
 	}
 	rates(out, se, dt);
 	if (se->n_ports) {
@@ -1075,6 +1330,51 @@ static int build_series(struct snap_series *out, struct series *se, double dt)
 		out->n_peers = se->n_peers;
 	}
 	return 0;
+}
+
+#define SEED_STATS 6
+
+/* The self-metrics of listener seeding (none when the net family is down). Returns how many. */
+static size_t seed_stats(const struct engine *e, struct collector_stat *st)
+{
+	static const char skipped_help[] =
+		"What listener seeding could not read (unreadable: a /proc or cgroup entry, as of a "
+		"process gone meanwhile; pid_limit, fd_limit: processes past the per-cgroup bounds; "
+		"raced: a seeding done again because a socket entered or left LISTEN meanwhile).";
+	const struct {
+		const char *reason;
+		uint64_t v;
+	} skipped[] = { { "unreadable", e->seed.unreadable },
+			{ "pid_limit", e->seed.pids_skipped },
+			{ "fd_limit", e->seed.fds_skipped },
+			{ "raced", e->seed_raced } };
+	size_t n = 0;
+
+	if (!e->seed_listeners)
+		return 0;
+	st[n++] = (struct collector_stat){
+		.name = "bpfdiag_agent_listeners_seeded_total",
+		.help = "Listening TCP sockets found in /proc when their cgroup was first seen that "
+			"the BPF probes had not counted (opened before they were attached).",
+		.counter = true,
+		.value = (double)e->listeners_seeded
+	};
+	st[n++] = (struct collector_stat){
+		.name = "bpfdiag_agent_listen_seed_cgroups_total",
+		.help = "Cgroups whose listening sockets were read from /proc (once each, when first "
+			"seen).",
+		.counter = true,
+		.value = (double)e->seed.cgroups
+	};
+	for (size_t i = 0; i < sizeof(skipped) / sizeof(skipped[0]); i++) {
+		st[n] = (struct collector_stat){ .name = "bpfdiag_agent_listen_seed_skipped_total",
+						 .help = skipped_help,
+						 .counter = true,
+						 .value = (double)skipped[i].v };
+		snprintf(st[n].labels, sizeof(st[n].labels), "reason=\"%s\"", skipped[i].reason);
+		n++;
+	}
+	return n;
 }
 
 static int build_snapshot(struct engine *e, double dt, struct snapshot **ret)
@@ -1097,11 +1397,11 @@ static int build_snapshot(struct engine *e, double dt, struct snapshot **ret)
 	if (e->node[0] && !(s->node = strdup(e->node)))
 		goto oom;
 	collector__stats(e->collector, &stats, &n_stats);
-	s->agent.stats = malloc((n_stats ? n_stats : 1) * sizeof(*stats));
+	s->agent.stats = malloc((n_stats + SEED_STATS) * sizeof(*stats));
 	if (!s->agent.stats)
 		goto oom;
 	memcpy(s->agent.stats, stats, n_stats * sizeof(*stats));
-	s->agent.n_stats = n_stats;
+	s->agent.n_stats = n_stats + seed_stats(e, s->agent.stats + n_stats);
 	snprintf(s->agent.features, sizeof(s->agent.features), "%s",
 		 collector__features(e->collector));
 	if (e->kube && kube_meta__fill_snapshot(e->kube, s))
@@ -1321,6 +1621,7 @@ static void read_cgroupfs(struct engine *e)
 		for (struct series *se = v; se; se = se->next) {
 			se->n_ports = 0;
 			se->n_peers = 0;
+			se->listening = 0;
 			if (!se->members || strcmp(se->cgroup_path, "/") == 0)
 				continue;
 			/* Throttling and CPU stalls grow only while a cgroup runs: an idle one is
@@ -1431,7 +1732,11 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 		}
 	}
 	read_cgroupfs(e);
-	collector__read_listen(e->collector, on_listen, e);
+	if (seed_listeners(e)) {
+		r = -ENOMEM;
+		goto out;
+	}
+	read_listeners(e);
 	collector__read_peers(e->collector, on_peer, e);
 	expire(e);
 	dt = e->last_time > 0 ? t0 - e->last_time : 0;

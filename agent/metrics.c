@@ -158,7 +158,8 @@ const struct metric_desc metric_descs[M_MAX] = {
 	[M_TCP_LISTENING_SOCKETS] = {
 		.name = "bpfdiag_tcp_listening_sockets",
 		.type = MT_GAUGE,
-		.help = "TCP sockets in LISTEN state opened since the agent started.",
+		.help = "TCP sockets in LISTEN state (those opened before the agent started are read "
+			"from /proc).",
 		.otlp_name = "bpfdiag.tcp.listening_sockets",
 		.otlp_unit = "{socket}",
 	},

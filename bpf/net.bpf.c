@@ -184,11 +184,35 @@ static __always_inline void add_peer(const struct sock *sk, __u64 cgid, __u8 rol
 		counter_add(&net_counters, NET_CNT_PEERS_FULL, 1);
 }
 
+/* The port of a listener leaving LISTEN. tcp_set_state(TCP_CLOSE) releases the bound port
+ * before the state changes (and the tracepoint fires): a port the kernel chose (bind to port 0)
+ * is gone from inet_num by then, and only inet_sport, set when listening started, still has it.
+ * A listener whose open was counted on port 0 (listen() without bind: the kernel picks the
+ * port after the LISTEN transition) is taken back from port 0 when its port has no count. */
+static __always_inline void listen_close_key(const struct sock *sk, struct net_listen_key *k)
+{
+	struct net_listen_key k0 = { .cgroup_id = k->cgroup_id };
+	__s64 *n;
+
+	if (!k->port)
+		k->port = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+	n = bpf_map_lookup_elem(&net_listen, k);
+	if (n && *n > 0)
+		return;
+	n = bpf_map_lookup_elem(&net_listen, &k0);
+	if (n && *n > 0)
+		k->port = 0;
+}
+
 static __always_inline void listen_change(const struct sock *sk, __u64 cgid, __s64 d)
 {
 	struct net_listen_key k = { .cgroup_id = cgid, .port = sk->__sk_common.skc_num };
 	static const __s64 zero;
-	__s64 *n = lookup_or_init(&net_listen, &k, &zero);
+	__s64 *n;
+
+	if (d < 0)
+		listen_close_key(sk, &k);
+	n = lookup_or_init(&net_listen, &k, &zero);
 
 	if (n)
 		__sync_fetch_and_add(n, d);

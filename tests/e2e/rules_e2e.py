@@ -254,9 +254,8 @@ class Cluster:
                 os.rmdir(d)
 
     def launch(self):
-        """Starts every workload process. After the agent: a listening socket opened before
-        the agent started is never seen (the LISTEN transition happened before the probe).
-        As kubelet would, the pods' statuses say their containers run from now on (until
+        """Starts every workload process (after the agent in test_rules_workloads, before it in
+        test_rules_listen_before). As kubelet would, the pods' statuses say their containers run from now on (until
         then they were waiting: the agent judges a running container even when it is idle,
         and these were idle only because the test had not started them)."""
         started = fk.now3339()

@@ -61,12 +61,10 @@ when a collection runs late (with interval == bucket length, late collections le
 empty, and an empty bucket never crosses: a rule then cannot reach 7 of 10).
 
 The workload processes start only once the agent runs and has fetched every workload, claim
-and HPA list:
-- a socket that was already listening when the agent started is never seen as listening (the
-  LISTEN transition happened before the probe), so WK-05 and RL-01 could not fire;
-- the claims and HPA lists feed static rules (WK-03) that are judged at once. (A workload is
-  not judged before its own GET has answered or failed, so the ignore-rules annotation and the
-  Helm release are there from its first finding.)
+and HPA list: the claims and HPA lists feed static rules (WK-03) that are judged at once. (A
+workload is not judged before its own GET has answered or failed, so the ignore-rules
+annotation and the Helm release are there from its first finding. Servers that listen before
+the agent starts are test_rules_listen_before's subject.)
 Until then the pods' statuses say their containers are being created: the agent judges every
 running container, idle or not, so a StatefulSet reported running but not started by the test
 yet would rightly get WK-07."""
