@@ -660,6 +660,15 @@ static int relabel(struct engine *e, uint64_t cgid, struct cg *c, uint64_t kgen)
 		memset(sb->last, 0, sizeof(sb->last));
 		memset(sb->last_hist, 0, sizeof(sb->last_hist));
 	}
+	/* A tracked container that never ran has its zero CPU counters only as an accumulator of
+	 * its series (no stream to rebind): the new series gets them too. */
+	for (struct acc *a = old->accs; a; a = a->next) {
+		if (a->kind == ACC_CPU) {
+			if (!acc_get(s, ACC_CPU, NULL, NULL, NULL))
+				return -ENOMEM;
+			break;
+		}
+	}
 	if (--old->members == 0)
 		series_remove(e, old);
 	return 0;
