@@ -234,7 +234,13 @@ class Agent:
             return e.code, e.read().decode()
 
     def metrics(self):
+        # 503 until the first collection is done (the agent's documented answer): a test that
+        # reads right after start waits for it instead of failing on the race.
+        deadline = time.time() + 30
         status, text = self.get("/metrics")
+        while status == 503 and time.time() < deadline:
+            time.sleep(0.1)
+            status, text = self.get("/metrics")
         assert status == 200, status
         return parse_prom(text)
 
