@@ -376,6 +376,22 @@ class Cluster:
         return pod
 
 
+def rules_agent(stack, api, rules_config, window):
+    """A KubeAgent on api judging with the given --rules-config and --window (warm-up 0,
+    collections every 0.25 s), closed with stack."""
+    import kube_e2e as ke
+
+    cfg = tempfile.NamedTemporaryFile("w", suffix=".json", prefix="bpfdiag-rules-",
+                                      delete=False)
+    stack.callback(os.unlink, cfg.name)
+    json.dump(rules_config, cfg)
+    cfg.close()
+    # --kube-qps 500: the workload GETs answer at once (about 50 to wait for).
+    return stack.enter_context(ke.KubeAgent(
+        api, "--interval", "0.25", "--window", str(window), "--warmup", "0",
+        "--rules-config", cfg.name, "--kube-qps", "500"))
+
+
 def findings(agent):
     status, body = agent.get("/api/v1/findings")
     assert status == 200, (status, body)

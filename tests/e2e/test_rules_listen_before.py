@@ -7,11 +7,9 @@ its workloads after the agent; here every process starts before it):
 
 Both listeners are only known from /proc (docs/COLLECTORS.md, "Listeners that predate the
 probes"): without seeding neither rule can fire."""
-import json
 import os
 import socket
 import sys
-import tempfile
 import time
 import unittest
 from contextlib import ExitStack
@@ -20,7 +18,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import bpfdiag_e2e as e2e  # noqa: E402
 import fake_kube_api as fk  # noqa: E402
 import kube_e2e as ke  # noqa: E402
-from rules_e2e import KiB, Cluster, findings, free_port, wait_until  # noqa: E402
+from rules_e2e import KiB, Cluster, findings, free_port, rules_agent, wait_until  # noqa: E402
 
 WINDOW = 5.0
 RULES_CONFIG = {"RS-06": {"enabled": False}}
@@ -59,14 +57,7 @@ class RulesListenBefore(unittest.TestCase):
             self.assertTrue(listening(db_ip, db_port), "orders-db does not listen")
             self.assertTrue(listening(pay_ip, pay_port), "payments-api does not listen")
 
-            cfg = tempfile.NamedTemporaryFile("w", suffix=".json", prefix="bpfdiag-rules-",
-                                              delete=False)
-            stack.callback(os.unlink, cfg.name)
-            json.dump(RULES_CONFIG, cfg)
-            cfg.close()
-            agent = stack.enter_context(ke.KubeAgent(
-                api, "--interval", "0.25", "--window", str(WINDOW), "--warmup", "0",
-                "--rules-config", cfg.name, "--kube-qps", "500"))
+            agent = rules_agent(stack, api, RULES_CONFIG, WINDOW)
 
             def ev(ns, name, rule):
                 for f in findings(agent):

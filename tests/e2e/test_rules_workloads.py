@@ -72,7 +72,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 from contextlib import ExitStack
@@ -81,7 +80,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 import bpfdiag_e2e as e2e  # noqa: E402
 import fake_kube_api as fk  # noqa: E402
 import kube_e2e as ke  # noqa: E402
-from rules_e2e import KiB, MiB, Cluster, Proc, fired, findings, free_port, wait_until  # noqa: E402
+from rules_e2e import (KiB, MiB, Cluster, Proc, fired, findings, free_port,  # noqa: E402
+                       rules_agent, wait_until)
 
 WINDOW = 5.0
 SEVERITY = {"WK-01": "high", "WK-02": "high", "WK-03": "high", "WK-05": "high",
@@ -273,14 +273,7 @@ class RulesWorkloads(unittest.TestCase):
             sc.start_init()
             print("%d pods built: %.1fs" % (sum(len(w.pods) for w in c.workloads),
                                             time.time() - t0))
-            cfg = tempfile.NamedTemporaryFile("w", suffix=".json", prefix="bpfdiag-rules-",
-                                              delete=False)
-            stack.callback(os.unlink, cfg.name)
-            json.dump(RULES_CONFIG, cfg)
-            cfg.close()
-            agent = stack.enter_context(ke.KubeAgent(
-                api, "--interval", "0.25", "--window", str(WINDOW), "--warmup", "0",
-                "--rules-config", cfg.name, "--kube-qps", "500"))  # ~50 GETs to wait for
+            agent = rules_agent(stack, api, RULES_CONFIG, WINDOW)
             print("agent ready: %.1fs" % (time.time() - t0))
             # Workloads start once the agent knows every workload, claim and HPA list (see
             # the module docstring).
