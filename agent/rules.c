@@ -656,6 +656,20 @@ static bool static_holds(const struct wl *w, enum rule_id id)
 	}
 }
 
+/* The port a finding names for a listening container: the first it listens on that its pod
+ * spec declares as a containerPort (RabbitMQ listens on epmd's 4369 before its own 5672), else
+ * the first it listens on. */
+static uint16_t served_port(const struct snap_series *se, const struct rules_facts *f)
+{
+	for (size_t i = 0; i < se->n_listen_ports; i++) {
+		for (unsigned j = 0; j < f->n_ports; j++) {
+			if (se->listen_ports[i] == f->ports[j])
+				return se->listen_ports[i];
+		}
+	}
+	return se->listen_ports[0];
+}
+
 /* Sum of the window's buckets, for evidence. */
 static void window_sum(const struct wl *w, struct bucket *out)
 {
@@ -1009,12 +1023,14 @@ int rules_update(struct rules_engine *r, struct snapshot *s, rules_facts_fn fact
 							   cur.runq_hist[h] - p->runq_hist[h] :
 							   0;
 			if (it->se->n_listen_ports) {
+				uint16_t port = served_port(it->se, &it->f);
+
 				b->listening = true;
-				b->port = it->se->listen_ports[0];
+				b->port = port;
 				if (!it->f.readiness_probe) {
 					b->unprobed_conns +=
 						fmax(0, cur.server_conns - p->server_conns);
-					b->unprobed_port = it->se->listen_ports[0];
+					b->unprobed_port = port;
 				}
 			}
 			if (pvc[0])

@@ -60,6 +60,8 @@ struct rules_facts {
 	bool has_cpu_request, has_memory_request, has_memory_limit, has_cpu_limit;
 	double cpu_limit; /* cores; 0 none */
 	bool readiness_probe;
+	uint16_t ports[8]; /* the container's declared TCP containerPorts */
+	unsigned n_ports;
 	bool privileged, read_only_root_fs;
 	bool host_network, host_pid, host_ipc, host_path;
 	int32_t replicas; /* -1 unknown or not applicable */

@@ -56,6 +56,8 @@ int rules_kube_facts(void *ctx, const struct snap_series *se, struct rules_facts
 		ret->has_cpu_limit = ct->res.cpu_limit > 0;
 		ret->cpu_limit = ct->res.cpu_limit > 0 ? ct->res.cpu_limit : 0;
 		ret->readiness_probe = ct->readiness_probe;
+		for (unsigned i = 0; i < ct->n_ports && ret->n_ports < 8; i++)
+			ret->ports[ret->n_ports++] = ct->ports[i];
 		ret->privileged = ct->privileged;
 		ret->read_only_root_fs = ct->read_only_root_fs;
 	}

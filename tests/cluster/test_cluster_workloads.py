@@ -202,6 +202,10 @@ class Workloads(unittest.TestCase):
         for f in findings:
             if f["rule"] in ("WK-05", "WK-02"):
                 cl.log("%s %s evidence %s" % (f["workload"], f["rule"], f["evidence"]))
+            if f["rule"] == "WK-05":
+                # The server's own port, not another it also listens on (RabbitMQ's epmd).
+                self.assertEqual(f["evidence"]["listening_port"],
+                                 WORKLOADS[f["workload"]][0]["port"], f)
 
     def evidence(self):
         text = self.agent.get(self.pod, "/metrics")

@@ -21,6 +21,7 @@ struct fake {
 	const char *path;
 	double pvc_bps, pvc_fsync_ps, rootfs_bps, rootfs_fsync_ps;
 	bool listening;
+	uint16_t first_port; /* another listener, listed before 5432 (0: none) */
 	double server_cps; /* connections accepted per second */
 	double t_pvc, t_pvc_sync, t_root, t_root_sync, t_server;
 };
@@ -86,9 +87,10 @@ static struct snapshot *collect(struct world *w, double dt)
 					 0);
 		}
 		if (f->listening) {
-			se->listen_ports = malloc(sizeof(uint16_t));
-			se->listen_ports[0] = 5432;
-			se->n_listen_ports = 1;
+			se->listen_ports = malloc(2 * sizeof(uint16_t));
+			if (f->first_port)
+				se->listen_ports[se->n_listen_ports++] = f->first_port;
+			se->listen_ports[se->n_listen_ports++] = 5432;
 		}
 	}
 	return s;
@@ -398,6 +400,36 @@ static void test_rl01_per_container(void **state)
 	rules_free(r);
 }
 
+/* A finding names the port the pod spec declares when the container also listens elsewhere
+ * (RabbitMQ's epmd on 4369 besides its own 5672), else the first it listens on. */
+static void test_named_port_is_the_declared_one(void **state)
+{
+	struct world w = { .n = 1 };
+	struct rules_engine *r = engine();
+	double now = 0;
+	struct snapshot *s;
+
+	(void)state;
+	deployment(&w.c[0], "/mq", "u1");
+	w.c[0].pvc_fsync_ps = 40;
+	w.c[0].listening = true;
+	w.c[0].first_port = 4369;
+	w.c[0].f.ports[0] = 5432;
+	w.c[0].f.n_ports = 1;
+	s = run(r, &w, &now, 12);
+	assert_non_null(find(s, "WK-05"));
+	assert_non_null(strstr(find(s, "WK-05")->message, "listens on :5432"));
+	snapshot_unref(s);
+	rules_free(r);
+
+	r = engine();
+	w.c[0].f.n_ports = 0;
+	s = run(r, &w, &now, 12);
+	assert_non_null(strstr(find(s, "WK-05")->message, "listens on :4369"));
+	snapshot_unref(s);
+	rules_free(r);
+}
+
 static void test_config(void **state)
 {
 	struct rules_config cfg, before;
@@ -457,6 +489,7 @@ int main(void)
 		cmocka_unit_test(test_pending_metadata),
 		cmocka_unit_test(test_aggregates_pods_of_a_workload),
 		cmocka_unit_test(test_rl01_per_container),
+		cmocka_unit_test(test_named_port_is_the_declared_one),
 		cmocka_unit_test(test_config),
 	};
 
