@@ -197,15 +197,6 @@ const char *cgroup_tree_lookup(const struct cgroup_tree *t, uint64_t id)
 	return idmap_get(t->paths, id);
 }
 
-static uint64_t str_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return h ? h : 1; /* idmap keys are non-zero */
-}
-
 /* Indexes the kubelet cgroups of the current scan: containers by id, pods by UID. */
 static int index_kube(struct cgroup_tree *t)
 {
@@ -222,10 +213,10 @@ static int index_kube(struct cgroup_tree *t)
 		if (cgroup_path_parse(v, &ci) || ci.nested)
 			continue;
 		if (ci.kind == CGROUP_KUBE_CONTAINER &&
-		    idmap_put(cs, str_hash(ci.container_id), (void *)(uintptr_t)id))
+		    idmap_put(cs, idmap_str_key(ci.container_id), (void *)(uintptr_t)id))
 			goto oom;
 		if (ci.kind == CGROUP_KUBE_POD &&
-		    idmap_put(ps, str_hash(ci.pod_uid), (void *)(uintptr_t)id))
+		    idmap_put(ps, idmap_str_key(ci.pod_uid), (void *)(uintptr_t)id))
 			goto oom;
 	}
 	idmap_free(t->containers);
@@ -282,7 +273,7 @@ static int probe_pod_dir(struct cgroup_tree *t, const char *pod_path, const char
 			free(old);
 		else
 			t->entries++;
-		if (idmap_put(t->containers, str_hash(container_id),
+		if (idmap_put(t->containers, idmap_str_key(container_id),
 			      (void *)(uintptr_t)st.st_ino)) {
 			r = -ENOMEM;
 			break;
@@ -307,13 +298,13 @@ int cgroup_tree_find_container(struct cgroup_tree *t, const char *pod_uid, const
 		if (r)
 			return r;
 	}
-	id = (uint64_t)(uintptr_t)idmap_get(t->containers, str_hash(container_id));
+	id = (uint64_t)(uintptr_t)idmap_get(t->containers, idmap_str_key(container_id));
 	path = id ? idmap_get(t->paths, id) : NULL;
 	if (path && cgroup_path_is_container(path, pod_uid, container_id)) {
 		*ret_id = id;
 		return 0;
 	}
-	id = (uint64_t)(uintptr_t)idmap_get(t->pods, str_hash(pod_uid));
+	id = (uint64_t)(uintptr_t)idmap_get(t->pods, idmap_str_key(pod_uid));
 	path = id ? idmap_get(t->paths, id) : NULL;
 	if (!path)
 		return -ENOENT;

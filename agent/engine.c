@@ -147,6 +147,7 @@ struct engine {
 	 * their bytes only feed bpfdiag_agent_fs_pseudo_write_bytes_total. */
 	struct acc pseudo;
 	bool seed_listeners; /* the net family is up: listeners of new cgroups come from /proc */
+	bool seed_wanted; /* some cgroup may have its seed pending: look for it */
 	struct listen_seed_stats seed; /* what seeding read and skipped */
 	uint64_t seed_raced; /* seedings raced by a LISTEN transition, done again */
 	uint64_t listeners_seeded; /* sockets seeding added to what BPF counted */
@@ -181,17 +182,6 @@ void engine_local_labels(const struct cgroup_ident *id, const char *path, const 
 	}
 	ret[LBL_WORKLOAD_KIND] = "Cgroup";
 	ret[LBL_WORKLOAD] = path;
-}
-
-static uint64_t fnv1a(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h ? h : 1; /* idmap keys are non-zero */
 }
 
 static struct acc *acc_free_all(struct acc *a)
@@ -277,7 +267,7 @@ static struct series *series_get(struct engine *e, const char *labels[LBL_MAX], 
 		p[n] = i + 1 < LBL_MAX ? '\x1f' : '\0';
 		p += n + 1;
 	}
-	h = fnv1a(key);
+	h = idmap_str_key(key);
 	head = idmap_get(e->series, h);
 	for (s = head; s; s = s->next) {
 		if (strcmp(s->key, key) == 0) {
@@ -621,6 +611,7 @@ static int resolve(struct engine *e, uint64_t cgid, struct cg *c, uint64_t kgen)
 		return -ENOMEM;
 	c->series->members++;
 	c->seed_pending = e->seed_listeners && !c->path;
+	e->seed_wanted |= c->seed_pending;
 	free(c->path);
 	c->path = strdup(path);
 	return c->path ? 0 : -ENOMEM;
@@ -1000,6 +991,7 @@ static int seed_take(struct engine *e, struct seed_item *it)
 	}
 	if (!stable && ++c->seed_tries < SEED_TRIES) {
 		e->seed_raced++;
+		e->seed_wanted = true;
 		log_debug("listener seed: %s: a socket entered or left LISTEN meanwhile; again at "
 			  "the next collection",
 			  c->path);
@@ -1045,14 +1037,22 @@ static int seed_listeners(struct engine *e)
 	void *v;
 	int r = 0;
 
-	if (!e->seed_listeners)
+	/* Most collections have no cgroup to seed: no walk of every cgroup for them. */
+	if (!e->seed_listeners || !e->seed_wanted)
 		return 0;
+	e->seed_wanted = false;
 	while (n < SEED_MAX_CGROUPS && idmap_next(e->cgs, &pos, &key, &v)) {
 		struct cg *c = v;
 
-		if (c->seed_pending && c->path && c->series && !c->gone)
+		if (!c->seed_pending || c->gone)
+			continue;
+		if (c->path && c->series)
 			items[n++] = (struct seed_item){ .cgid = key, .c = c };
+		else
+			e->seed_wanted = true; /* not ready yet: at a later collection */
 	}
+	/* More than this batch, raced seedings (seed_take) or a failure keep it wanted. */
+	e->seed_wanted |= n == SEED_MAX_CGROUPS;
 	if (!n)
 		return 0;
 	sc.items = idmap_new();
@@ -1094,6 +1094,8 @@ static int seed_listeners(struct engine *e)
 	for (size_t i = 0; !r && i < n; i++)
 		r = seed_take(e, &items[i]);
 out:
+	if (r)
+		e->seed_wanted = true;
 	for (size_t i = 0; i < n; i++)
 		free(items[i].ports);
 	listen_seeder_free(seeder);
@@ -1503,7 +1505,7 @@ static int track_refresh(struct engine *e, uint64_t kgen)
 	if (r)
 		return r;
 	for (size_t i = 0; i < n; i++) {
-		uint64_t h = fnv1a(refs[i].id);
+		uint64_t h = idmap_str_key(refs[i].id);
 		struct tracked *t = idmap_get(e->tracked, h);
 
 		if (t && strcmp(t->ref.id, refs[i].id))

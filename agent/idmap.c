@@ -156,3 +156,12 @@ int idmap_next(const struct idmap *m, size_t *pos, uint64_t *ret_key, void **ret
 	*pos = m->cap;
 	return 0;
 }
+
+uint64_t idmap_str_key(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h ? h : 1;
+}

@@ -21,5 +21,7 @@ size_t idmap_size(const struct idmap *m);
 /* Iteration: start with *pos = 0; returns 0 when done. The map must not change meanwhile
  * (collect keys first, then delete). */
 int idmap_next(const struct idmap *m, size_t *pos, uint64_t *ret_key, void **ret_value);
+/* A key for a string (FNV-1a, never 0); equal strings get equal keys, others may collide. */
+uint64_t idmap_str_key(const char *s);
 
 #endif
