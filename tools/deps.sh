@@ -26,9 +26,9 @@ test_pkgs=(libcmocka-dev clang-format python3 curl procps util-linux mount e2fsp
 	python3-yaml buildah mmdebstrap prometheus openssl tmux qemu-system-x86 busybox-static)
 bench_pkgs=(stress-ng fio iperf3 libbpf-tools bpftool)
 # The test cluster (tools/cluster/cluster): Debian's containerd, runc and CNI plugins; iptables
-# for kube-proxy; openssl for its certificates; gcc and libc6-dev for the static pause binary.
+# for kube-proxy; openssl for its certificates; gcc, libc6-dev and buildah for the pause image.
 cluster_pkgs=(containerd runc containernetworking-plugins iptables iproute2 openssl e2fsprogs
-	util-linux mount gcc libc6-dev)
+	util-linux mount gcc libc6-dev buildah)
 
 print=0
 if [ "${1:-}" = --print ]; then
