@@ -1,5 +1,5 @@
 """A fake bpfdiag agent on loopback for `bpfdiag top` tests: serves /api/v1/pods,
-/api/v1/findings and /metrics documents shaped like the real agent's (exporters/api_json.c,
+/api/v1/findings and /metrics documents shaped like the real agent's (exporters/codec/api_json.c,
 SPEC §6), including findings with evidence, which the real agent cannot produce until the
 rules engine runs. Documents can be swapped while it serves."""
 import http.server

@@ -10,14 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cgroup_path.h"
-#include "cgroupfs.h"
-#include "engine.h"
-#include "http.h"
-#include "kube_parse.h"
-#include "mountinfo.h"
-#include "rules.h"
-#include "volume.h"
+#include "host/cgroup_path.h"
+#include "host/cgroupfs.h"
+#include "engine/engine.h"
+#include "transport/http.h"
+#include "kube/kube_parse.h"
+#include "host/mountinfo.h"
+#include "rules/rules.h"
+#include "host/volume.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

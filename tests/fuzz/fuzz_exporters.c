@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
-#include "http_auth.h"
-#include "otlp.h"
-#include "otlp_config.h"
+#include "transport/http.h"
+#include "transport/http_auth.h"
+#include "codec/otlp.h"
+#include "transport/otlp_config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

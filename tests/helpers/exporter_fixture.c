@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "otlp.h"
-#include "prom.h"
-#include "selfmetrics.h"
+#include "codec/otlp.h"
+#include "codec/prom.h"
+#include "codec/selfmetrics.h"
 
 /* Metric ids of the fixture catalogue below (snapshots take them as enum metric_id). */
 #define F_CPU ((enum metric_id)0)

@@ -16,7 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "cgroup_tree.h"
+#include "host/cgroup_tree.h"
 
 #define UID "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 #define UID2 "1a2b3c4d-5e6f-4789-9abc-def012345678"

@@ -11,9 +11,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "api_json.h"
-#include "http.h"
-#include "prom.h"
+#include "codec/api_json.h"
+#include "transport/http.h"
+#include "codec/prom.h"
 
 static struct snapshot *two_pods(void)
 {

@@ -13,10 +13,10 @@
 #include <zlib.h>
 #include <cmocka.h>
 
-#include "gzip.h"
-#include "http.h"
-#include "http_auth.h"
-#include "selfmetrics.h"
+#include "codec/gzip.h"
+#include "transport/http.h"
+#include "transport/http_auth.h"
+#include "codec/selfmetrics.h"
 
 static void test_gzip_round_trip(void **state)
 {

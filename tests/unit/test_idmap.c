@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "idmap.h"
+#include "base/idmap.h"
 
 static void test_basic(void **state)
 {

@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "kube_meta.h"
+#include "kube/kube_meta.h"
 
 #define FIXTURE FIXTURES_DIR "/kube/pod-web.json"
 

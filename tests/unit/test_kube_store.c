@@ -13,9 +13,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "kube_store.h"
-#include "prom.h"
-#include "snapshot.h"
+#include "kube/kube_store.h"
+#include "codec/prom.h"
+#include "model/snapshot.h"
 
 #define ID_APP "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
 #define ID_APP_OLD "0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a09080706050403020100f"

@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "listen_seed.h"
+#include "host/listen_seed.h"
 
 #define TCP_HEADER                                                                            \
 	"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  " \

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "mountinfo.h"
+#include "host/mountinfo.h"
 
 static int find_in(const char *fixture, char *ret, size_t size)
 {

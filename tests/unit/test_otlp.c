@@ -13,8 +13,8 @@
 #include <cmocka.h>
 
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
-#include "otlp.h"
-#include "version.h"
+#include "codec/otlp.h"
+#include "base/version.h"
 
 typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest Request;
 typedef Opentelemetry__Proto__Metrics__V1__ResourceMetrics ResourceMetrics;

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "otlp_config.h"
+#include "transport/otlp_config.h"
 
 /* A fake environment: NAME=value strings, NULL-terminated. */
 static const char *const *fake_env;

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "rules.h"
+#include "rules/rules.h"
 
 #define MiB (1024.0 * 1024.0)
 

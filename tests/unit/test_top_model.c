@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "top_model.h"
+#include "top/top_model.h"
 
 /* Two Kubernetes pods (one with two containers) and one local-mode cgroup. */
 static const char pods_doc[] =

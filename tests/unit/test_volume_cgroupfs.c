@@ -13,8 +13,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "cgroupfs.h"
-#include "volume.h"
+#include "host/cgroupfs.h"
+#include "host/volume.h"
 
 #define UID "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 #define KP "/var/lib/kubelet/pods/" UID "/volumes/"

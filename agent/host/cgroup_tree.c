@@ -1,0 +1,327 @@
+#include "host/cgroup_tree.h"
+#include "host/cgroup_path.h"
+#include "base/idmap.h"
+#include "host/mountinfo.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Cgroup ids are kept in the pointers of the container and pod indexes. */
+_Static_assert(sizeof(uintptr_t) >= sizeof(uint64_t), "a pointer holds a cgroup id");
+
+struct cgroup_tree {
+	char *root;
+	struct idmap *paths; /* id → malloc'd path */
+	size_t entries;
+	uint64_t truncated;
+	uint64_t scans;
+	/* Kubelet cgroups of the index, built when first asked after a scan. */
+	struct idmap *containers; /* hash of a container id → its cgroup id */
+	struct idmap *pods; /* hash of a pod UID → the pod's own cgroup id */
+	uint64_t indexed_scans; /* scans when they were built */
+};
+
+int cgroup_root_detect(const char *proc_root, char *ret, size_t size)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/self/mountinfo", proc_root ? proc_root : "/proc");
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	r = mountinfo_find_cgroup2(f, ret, size);
+	fclose(f);
+	return r;
+}
+
+static void clear_paths(struct idmap *m)
+{
+	size_t pos = 0;
+	uint64_t key;
+	void *v;
+
+	while (idmap_next(m, &pos, &key, &v))
+		free(v);
+}
+
+struct cgroup_tree *cgroup_tree_new(const char *root)
+{
+	struct cgroup_tree *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->root = strdup(root);
+	t->paths = idmap_new();
+	if (!t->root || !t->paths)
+		return cgroup_tree_free(t);
+	return t;
+}
+
+struct cgroup_tree *cgroup_tree_free(struct cgroup_tree *t)
+{
+	if (!t)
+		return NULL;
+	if (t->paths)
+		clear_paths(t->paths);
+	idmap_free(t->paths);
+	idmap_free(t->containers);
+	idmap_free(t->pods);
+	free(t->root);
+	free(t);
+	return NULL;
+}
+
+struct walk {
+	struct idmap *paths;
+	size_t entries;
+	uint64_t truncated;
+	char path[PATH_MAX];
+};
+
+static int add(struct walk *w, uint64_t id, size_t len)
+{
+	char *p = strndup(len ? w->path : "/", len ? len : 1);
+
+	if (!p)
+		return -ENOMEM;
+	free(idmap_get(w->paths, id)); /* an id seen twice (bind mounts): keep the last */
+	if (idmap_put(w->paths, id, p)) {
+		free(p);
+		return -ENOMEM;
+	}
+	w->entries++;
+	return 0;
+}
+
+/* Walks the directory fd_dir whose path (relative to the mount) is w->path[0..len). */
+static int walk_dir(struct walk *w, int fd_dir, size_t len, int depth)
+{
+	DIR *d = fdopendir(fd_dir);
+	struct dirent *de;
+	int r = 0;
+
+	if (!d) {
+		r = -errno;
+		close(fd_dir);
+		return r;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+		size_t nlen;
+		int fd;
+
+		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+			continue;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISDIR(st.st_mode))
+			continue;
+		nlen = strlen(de->d_name);
+		if (depth >= CGROUP_TREE_MAX_DEPTH || w->entries >= CGROUP_TREE_MAX_ENTRIES ||
+		    len + 1 + nlen >= sizeof(w->path)) {
+			w->truncated++;
+			continue;
+		}
+		w->path[len] = '/';
+		memcpy(w->path + len + 1, de->d_name, nlen + 1);
+		r = add(w, (uint64_t)st.st_ino, len + 1 + nlen);
+		if (r)
+			break;
+		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue; /* removed meanwhile: not an error */
+		r = walk_dir(w, fd, len + 1 + nlen, depth + 1);
+		if (r == -ENOMEM)
+			break;
+		r = 0;
+	}
+	closedir(d);
+	return r;
+}
+
+int cgroup_tree_scan(struct cgroup_tree *t)
+{
+	struct walk *w;
+	struct stat st;
+	int fd, r;
+
+	fd = open(t->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	w = calloc(1, sizeof(*w));
+	if (!w || fstat(fd, &st)) {
+		r = w ? -errno : -ENOMEM;
+		close(fd);
+		free(w);
+		return r;
+	}
+	w->paths = idmap_new();
+	if (!w->paths) {
+		close(fd);
+		free(w);
+		return -ENOMEM;
+	}
+	r = add(w, (uint64_t)st.st_ino, 0);
+	if (!r)
+		r = walk_dir(w, fd, 0, 0);
+	else
+		close(fd);
+	if (r) {
+		clear_paths(w->paths);
+		idmap_free(w->paths);
+		free(w);
+		return r;
+	}
+	clear_paths(t->paths);
+	idmap_free(t->paths);
+	t->paths = w->paths;
+	t->entries = w->entries;
+	t->truncated += w->truncated;
+	t->scans++;
+	r = (int)w->entries;
+	free(w);
+	return r;
+}
+
+const char *cgroup_tree_lookup(const struct cgroup_tree *t, uint64_t id)
+{
+	return idmap_get(t->paths, id);
+}
+
+/* Indexes the kubelet cgroups of the current scan: containers by id, pods by UID. */
+static int index_kube(struct cgroup_tree *t)
+{
+	struct idmap *cs = idmap_new(), *ps = idmap_new();
+	size_t pos = 0;
+	uint64_t id;
+	void *v;
+
+	if (!cs || !ps)
+		goto oom;
+	while (idmap_next(t->paths, &pos, &id, &v)) {
+		struct cgroup_ident ci;
+
+		if (cgroup_path_parse(v, &ci) || ci.nested)
+			continue;
+		if (ci.kind == CGROUP_KUBE_CONTAINER &&
+		    idmap_put(cs, idmap_str_key(ci.container_id), (void *)(uintptr_t)id))
+			goto oom;
+		if (ci.kind == CGROUP_KUBE_POD &&
+		    idmap_put(ps, idmap_str_key(ci.pod_uid), (void *)(uintptr_t)id))
+			goto oom;
+	}
+	idmap_free(t->containers);
+	idmap_free(t->pods);
+	t->containers = cs;
+	t->pods = ps;
+	t->indexed_scans = t->scans;
+	return 0;
+oom:
+	idmap_free(cs);
+	idmap_free(ps);
+	return -ENOMEM;
+}
+
+/* Lists the pod's own directory for the container's; indexes it when found. */
+static int probe_pod_dir(struct cgroup_tree *t, const char *pod_path, const char *pod_uid,
+			 const char *container_id, uint64_t *ret_id)
+{
+	char dir[PATH_MAX], rel[PATH_MAX];
+	struct dirent *de;
+	int fd, r = -ENOENT;
+	DIR *d;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s%s", t->root, pod_path) >= sizeof(dir))
+		return -ENOENT;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -ENOENT; /* the pod went away since the scan */
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -ENOENT;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+		char *p, *old;
+
+		if ((de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) || de->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(rel, sizeof(rel), "%s/%s", pod_path, de->d_name) >=
+			    sizeof(rel) ||
+		    !cgroup_path_is_container(rel, pod_uid, container_id))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISDIR(st.st_mode))
+			continue;
+		p = strdup(rel);
+		old = idmap_get(t->paths, (uint64_t)st.st_ino);
+		if (!p || idmap_put(t->paths, (uint64_t)st.st_ino, p)) {
+			free(p);
+			r = -ENOMEM;
+			break;
+		}
+		if (old)
+			free(old);
+		else
+			t->entries++;
+		if (idmap_put(t->containers, idmap_str_key(container_id),
+			      (void *)(uintptr_t)st.st_ino)) {
+			r = -ENOMEM;
+			break;
+		}
+		*ret_id = (uint64_t)st.st_ino;
+		r = 0;
+		break;
+	}
+	closedir(d);
+	return r;
+}
+
+int cgroup_tree_find_container(struct cgroup_tree *t, const char *pod_uid, const char *container_id,
+			       uint64_t *ret_id)
+{
+	uint64_t id;
+	const char *path;
+
+	if (!t->containers || t->indexed_scans != t->scans) {
+		int r = index_kube(t);
+
+		if (r)
+			return r;
+	}
+	id = (uint64_t)(uintptr_t)idmap_get(t->containers, idmap_str_key(container_id));
+	path = id ? idmap_get(t->paths, id) : NULL;
+	if (path && cgroup_path_is_container(path, pod_uid, container_id)) {
+		*ret_id = id;
+		return 0;
+	}
+	id = (uint64_t)(uintptr_t)idmap_get(t->pods, idmap_str_key(pod_uid));
+	path = id ? idmap_get(t->paths, id) : NULL;
+	if (!path)
+		return -ENOENT;
+	return probe_pod_dir(t, path, pod_uid, container_id, ret_id);
+}
+
+const char *cgroup_tree_root(const struct cgroup_tree *t)
+{
+	return t->root;
+}
+
+uint64_t cgroup_tree_truncated(const struct cgroup_tree *t)
+{
+	return t->truncated;
+}
+
+uint64_t cgroup_tree_scans(const struct cgroup_tree *t)
+{
+	return t->scans;
+}

@@ -1,0 +1,117 @@
+#include "host/cgroupfs.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static bool read_small(const char *dir, const char *path, const char *file, char *buf, size_t size)
+{
+	char p[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	if (snprintf(p, sizeof(p), "%s%s/%s", dir, strcmp(path, "/") ? path : "", file) >=
+	    (int)sizeof(p))
+		return false;
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return true;
+}
+
+static bool key_u64(const char *text, const char *key, uint64_t *ret)
+{
+	size_t kl = strlen(key);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (strncmp(p, key, kl) == 0 && p[kl] == ' ') {
+			*ret = strtoull(p + kl + 1, NULL, 10);
+			return true;
+		}
+	}
+	return false;
+}
+
+void cgroupfs_parse_cpu_stat(const char *text, struct cgroupfs_cpu *ret)
+{
+	uint64_t ns;
+
+	ret->has_throttling = key_u64(text, "nr_periods", &ret->nr_periods) &&
+			      key_u64(text, "nr_throttled", &ret->nr_throttled);
+	if (key_u64(text, "throttled_usec", &ret->throttled_usec))
+		return;
+	if (key_u64(text, "throttled_time", &ns)) /* cgroup v1: nanoseconds */
+		ret->throttled_usec = ns / 1000;
+	else
+		ret->has_throttling = false;
+}
+
+void cgroupfs_parse_cpu_max(const char *text, struct cgroupfs_cpu *ret)
+{
+	char quota[32];
+	unsigned long long period;
+
+	ret->has_limit = false;
+	if (sscanf(text, "%31s %llu", quota, &period) != 2 || strcmp(quota, "max") == 0 ||
+	    period == 0)
+		return;
+	ret->limit_cores = strtod(quota, NULL) / (double)period;
+	ret->has_limit = ret->limit_cores > 0;
+}
+
+void cgroupfs_parse_pressure(const char *text, struct cgroupfs_cpu *ret)
+{
+	const char *some = strstr(text, "some "), *full = strstr(text, "full ");
+	const char *t;
+
+	ret->has_pressure = false;
+	if (some && (t = strstr(some, "total=")) && (!full || t < full || full < some)) {
+		ret->pressure_some_usec = strtoull(t + 6, NULL, 10);
+		ret->has_pressure = true;
+	}
+	if (full && (t = strstr(full, "total=")))
+		ret->pressure_full_usec = strtoull(t + 6, NULL, 10);
+}
+
+void cgroupfs_read_cpu(const char *v2_root, const char *v1_cpu_root, const char *path,
+		       bool with_limit, struct cgroupfs_cpu *ret)
+{
+	char buf[1024];
+
+	ret->has_throttling = false;
+	if (read_small(v2_root, path, "cpu.stat", buf, sizeof(buf)))
+		cgroupfs_parse_cpu_stat(buf, ret);
+	if (!ret->has_throttling && v1_cpu_root &&
+	    read_small(v1_cpu_root, path, "cpu.stat", buf, sizeof(buf)))
+		cgroupfs_parse_cpu_stat(buf, ret);
+	if (read_small(v2_root, path, "cpu.pressure", buf, sizeof(buf)))
+		cgroupfs_parse_pressure(buf, ret);
+	if (!with_limit)
+		return;
+	ret->has_limit = false;
+	if (read_small(v2_root, path, "cpu.max", buf, sizeof(buf))) {
+		cgroupfs_parse_cpu_max(buf, ret);
+	} else if (v1_cpu_root &&
+		   read_small(v1_cpu_root, path, "cpu.cfs_quota_us", buf, sizeof(buf))) {
+		long long quota = strtoll(buf, NULL, 10);
+		char pbuf[64];
+
+		if (quota > 0 &&
+		    read_small(v1_cpu_root, path, "cpu.cfs_period_us", pbuf, sizeof(pbuf))) {
+			long long period = strtoll(pbuf, NULL, 10);
+
+			if (period > 0) {
+				ret->limit_cores = (double)quota / (double)period;
+				ret->has_limit = true;
+			}
+		}
+	}
+}

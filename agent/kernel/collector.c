@@ -1,0 +1,951 @@
+#include "kernel/collector.h"
+
+#include "kernel/bpffs.h"
+#include "base/log.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "cpu.h"
+#include "disk.h"
+#include "fs.h"
+#include "net.h"
+#include "cgroup.skel.h"
+#include "cpu.skel.h"
+#include "disk.skel.h"
+#include "fs.skel.h"
+#include "net.skel.h"
+
+_Static_assert(sizeof(struct cpu_cg_stats) == 8 * (4 + HIST_SLOTS), "cpu_cg_stats layout");
+_Static_assert(sizeof(struct disk_key) == 16, "disk_key layout");
+_Static_assert(sizeof(struct disk_cg_stats) == 8 * (3 + HIST_SLOTS), "disk_cg_stats layout");
+_Static_assert(sizeof(struct fs_key) == 16, "fs_key layout");
+_Static_assert(sizeof(struct fs_stats) == 24, "fs_stats layout");
+_Static_assert(sizeof(struct net_stats) == 8 * REC_MAX_VALUES, "net_stats layout");
+_Static_assert(sizeof(struct net_peer_key) == 32, "net_peer_key layout");
+_Static_assert(sizeof(struct net_listen_key) == 16, "net_listen_key layout");
+
+#define PERF_SAMPLE_HZ 99
+#define MAX_STATS 128
+
+/* Slots of bpfdiag_agent_probe_info: the probe families plus the perf_event sampler. */
+enum {
+	SLOT_CPU,
+	SLOT_SAMPLES,
+	SLOT_DISK,
+	SLOT_FS,
+	SLOT_NET,
+	SLOT_CGROUP,
+	SLOT_LISTENERS, /* where listeners that predate the probes come from (the engine says) */
+	PROBE_SLOTS
+};
+static const char *const slot_names[PROBE_SLOTS] = {
+	[SLOT_CPU] = "cpu",
+	[SLOT_SAMPLES] = "samples",
+	[SLOT_DISK] = "disk",
+	[SLOT_FS] = "fs",
+	[SLOT_NET] = "net",
+	[SLOT_CGROUP] = "cgroup",
+	[SLOT_LISTENERS] = "listeners",
+};
+
+/* A map whose fill and overflow are reported. */
+struct watched_map {
+	const char *name;
+	struct bpf_map *map;
+	int counters_fd; /* per-CPU counters array holding its overflow count, or -1 */
+	unsigned counter_idx;
+	uint64_t entries; /* counted at the last read */
+};
+
+struct collector {
+	struct cpu_bpf *cpu;
+	struct disk_bpf *disk;
+	struct fs_bpf *fs;
+	struct net_bpf *net;
+	struct cgroup_bpf *cg;
+	struct bpf_link **perf_links;
+	struct bpf_link *skb_links[2];
+	int cgroup_fd;
+	int stats_fd;
+	int ncpus;
+	uint32_t max_cgroups;
+	char *vals; /* scratch: ncpus per-CPU values */
+	size_t vals_stride_max;
+	char features[256];
+	const char *probe[PROBE_SLOTS]; /* mechanism in use per slot, NULL when down */
+	struct watched_map maps[16];
+	unsigned n_maps;
+	struct collector_stat stats[MAX_STATS];
+	size_t n_stats;
+};
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[1024];
+	size_t n;
+
+	if (level == LIBBPF_DEBUG && log_get_level() < LOG_DEBUG)
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	if (n && line[n - 1] == '\n')
+		line[n - 1] = '\0';
+	/* libbpf warns loudly about probes we then drop on purpose: keep those at debug. */
+	log_msg(LOG_DEBUG, "libbpf: %s", line);
+	return 0;
+}
+
+static void watch(struct collector *c, const char *name, struct bpf_map *map, struct bpf_map *cnt,
+		  unsigned idx)
+{
+	if (c->n_maps >= sizeof(c->maps) / sizeof(c->maps[0]))
+		return;
+	c->maps[c->n_maps++] = (struct watched_map){ .name = name,
+						     .map = map,
+						     .counters_fd = cnt ? bpf_map__fd(cnt) : -1,
+						     .counter_idx = idx };
+}
+
+static int set_pin(struct bpf_map *map, const char *dir)
+{
+	char path[512];
+
+	if (!dir)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
+	return bpf_map__set_pin_path(map, path);
+}
+
+static void unpin(struct bpf_map *map, const char *dir)
+{
+	char path[512];
+
+	if (!dir)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
+	unlink(path);
+}
+
+/* Whether the kernel has a tracepoint that tp_btf can attach to (its btf_trace_<name>
+ * typedef). */
+static bool btf_has_tracepoint(const struct btf *vmlinux, const char *name)
+{
+	char tname[128];
+
+	snprintf(tname, sizeof(tname), "btf_trace_%s", name);
+	return btf__find_by_name_kind(vmlinux, tname, BTF_KIND_TYPEDEF) >= 0;
+}
+
+/* Effective ids and capabilities decide, as when libbpf opens the file: access(2) would ask
+ * with the real uid and ignore CAP_DAC_READ_SEARCH. */
+static bool tracefs_has(const char *event)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s/id", event);
+	if (faccessat(AT_FDCWD, path, R_OK, AT_EACCESS) == 0)
+		return true;
+	snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/%s/id", event);
+	return faccessat(AT_FDCWD, path, R_OK, AT_EACCESS) == 0;
+}
+
+/* kernel.bpf_stats_enabled set by the administrator (no CAP_SYS_ADMIN needed to read it). */
+static bool bpf_stats_sysctl(void)
+{
+	char c = '0';
+	FILE *f = fopen("/proc/sys/kernel/bpf_stats_enabled", "re");
+
+	if (f) {
+		if (fread(&c, 1, 1, f) != 1)
+			c = '0';
+		fclose(f);
+	}
+	return c == '1';
+}
+
+static int cfg_cpu(struct collector *c, struct cpu_bpf *s)
+{
+	if (bpf_map__set_max_entries(s->maps.cpu_stats, c->max_cgroups) ||
+	    bpf_map__set_max_entries(s->maps.cpu_samples, c->max_cgroups))
+		return -EINVAL;
+	return 0;
+}
+
+static bool disk_folio;
+
+static int cfg_disk(struct collector *c, struct disk_bpf *s)
+{
+	(void)c;
+	/* Without writeback_dirty_folio (Linux < 5.17), writeback falls back to the bio owner. */
+	bpf_program__set_autoload(s->progs.disk_dirty_folio, disk_folio);
+	return 0;
+}
+
+static bool fs_syscalls;
+
+static int cfg_fs(struct collector *c, struct fs_bpf *s)
+{
+	struct bpf_program *p;
+
+	(void)c;
+	bpf_object__for_each_program(p, s->obj) {
+		bool raw = p == s->progs.fs_raw_enter || p == s->progs.fs_raw_exit;
+
+		bpf_program__set_autoload(p, fs_syscalls ? !raw : raw);
+	}
+	return 0;
+}
+
+static bool net_tracepoints;
+
+static int cfg_net(struct collector *c, struct net_bpf *s)
+{
+	(void)c;
+	bpf_program__set_autoload(s->progs.net_sock_send, net_tracepoints);
+	bpf_program__set_autoload(s->progs.net_sock_recv, net_tracepoints);
+	bpf_program__set_autoload(s->progs.net_skb_egress, !net_tracepoints);
+	bpf_program__set_autoload(s->progs.net_skb_ingress, !net_tracepoints);
+	return 0;
+}
+
+static int cfg_cgroup(struct collector *c, struct cgroup_bpf *s)
+{
+	(void)c;
+	(void)s;
+	return 0;
+}
+
+static int attach_perf(struct collector *c)
+{
+	int attached = 0, r = 0;
+
+	c->perf_links = calloc((size_t)c->ncpus, sizeof(*c->perf_links));
+	if (!c->perf_links)
+		return -ENOMEM;
+	for (int cpu = 0; cpu < c->ncpus; cpu++) {
+		struct perf_event_attr attr = { .type = PERF_TYPE_SOFTWARE,
+						.size = sizeof(attr),
+						.config = PERF_COUNT_SW_CPU_CLOCK,
+						.freq = 1,
+						.sample_freq = PERF_SAMPLE_HZ };
+		int fd = (int)syscall(__NR_perf_event_open, &attr, -1, cpu, -1,
+				      PERF_FLAG_FD_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno != ENODEV) /* offline CPU */
+				r = -errno;
+			continue;
+		}
+		c->perf_links[cpu] =
+			bpf_program__attach_perf_event(c->cpu->progs.cpu_clock_sample, fd);
+		if (!c->perf_links[cpu]) {
+			r = -errno;
+			close(fd);
+			continue;
+		}
+		attached++;
+	}
+	return attached ? 0 : (r ? r : -ENODEV);
+}
+
+static int attach_skb(struct collector *c, const char *cgroup_root)
+{
+	c->cgroup_fd = open(cgroup_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->cgroup_fd < 0)
+		return -errno;
+	c->skb_links[0] = bpf_program__attach_cgroup(c->net->progs.net_skb_egress, c->cgroup_fd);
+	if (!c->skb_links[0])
+		return -errno;
+	c->skb_links[1] = bpf_program__attach_cgroup(c->net->progs.net_skb_ingress, c->cgroup_fd);
+	if (!c->skb_links[1])
+		return -errno;
+	return 0;
+}
+
+static void feature(struct collector *c, const char *fmt, ...)
+{
+	size_t n = strlen(c->features);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->features + n, sizeof(c->features) - n, fmt, ap);
+	va_end(ap);
+}
+
+/* Per-family adapters, so one loader serves every skeleton type. */
+struct family_ops {
+	const char *name;
+	void *(*open)(void);
+	int (*configure)(struct collector *c, void *skel);
+	int (*load)(void *skel);
+	int (*attach)(void *skel);
+	void (*destroy)(void *skel);
+	size_t (*pins)(void *skel, struct bpf_map **ret,
+		       size_t max); /* maps kept across restarts */
+};
+
+#define FAMILY(fam, ...)                                                                        \
+	static void *fam##_open(void)                                                           \
+	{                                                                                       \
+		return fam##_bpf__open();                                                       \
+	}                                                                                       \
+	static int fam##_configure(struct collector *c, void *s)                                \
+	{                                                                                       \
+		return cfg_##fam(c, s);                                                         \
+	}                                                                                       \
+	static int fam##_load(void *s)                                                          \
+	{                                                                                       \
+		return fam##_bpf__load(s);                                                      \
+	}                                                                                       \
+	static int fam##_attach(void *s)                                                        \
+	{                                                                                       \
+		return fam##_bpf__attach(s);                                                    \
+	}                                                                                       \
+	static void fam##_destroy(void *s)                                                      \
+	{                                                                                       \
+		fam##_bpf__destroy(s);                                                          \
+	}                                                                                       \
+	static size_t fam##_pins(void *skel, struct bpf_map **ret, size_t max)                  \
+	{                                                                                       \
+		struct fam##_bpf *s = skel;                                                     \
+		struct bpf_map *all[] = { __VA_ARGS__ };                                        \
+		size_t n = sizeof(all) / sizeof(all[0]);                                        \
+		(void)s;                                                                        \
+		for (size_t i = 0; i < n && i < max; i++)                                       \
+			ret[i] = all[i];                                                        \
+		return n < max ? n : max;                                                       \
+	}                                                                                       \
+	static const struct family_ops fam##_ops = { #fam,	 fam##_open,   fam##_configure, \
+						     fam##_load, fam##_attach, fam##_destroy,   \
+						     fam##_pins }
+
+FAMILY(cpu, s->maps.cpu_stats, s->maps.cpu_samples);
+FAMILY(disk, s->maps.disk_stats);
+FAMILY(fs, s->maps.fs_stats);
+FAMILY(net, s->maps.net_stats, s->maps.net_peers, s->maps.net_listen);
+FAMILY(cgroup, NULL);
+
+/* Opens, configures, pins, loads and attaches one family. A map pinned by another version has
+ * another shape: it is unpinned and the load tried once more. Returns 0 or -errno. */
+static int load_family(struct collector *c, const struct family_ops *ops, const char *pin_dir,
+		       void **ret)
+{
+	int r = -ENOENT;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct bpf_map *pins[8];
+		size_t n = 0;
+		void *s = ops->open();
+
+		if (!s)
+			return -errno ? -errno : -ENOMEM;
+		r = ops->configure(c, s);
+		if (!r && pin_dir)
+			n = ops->pins(s, pins, 8);
+		for (size_t i = 0; !r && i < n; i++)
+			r = pins[i] ? set_pin(pins[i], pin_dir) : 0;
+		if (!r)
+			r = ops->load(s);
+		if (!r)
+			r = ops->attach(s);
+		if (!r) {
+			*ret = s;
+			return 0;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (pins[i])
+				unpin(pins[i], pin_dir);
+		}
+		ops->destroy(s);
+		if (!n)
+			break;
+		log_warn("%s probes: cannot reuse the maps pinned in %s (%s); re-creating them",
+			 ops->name, pin_dir, strerror(-r));
+	}
+	return r;
+}
+
+static void family_failed(const char *family, int r, const char *metrics)
+{
+	log_warn("%s probes unavailable (%s): %s will be absent", family, strerror(-r), metrics);
+}
+
+int collector__open(const struct collector_opts *opts, struct collector **ret, char *err,
+		    size_t errlen)
+{
+	const char *pin = opts->pin_dir && opts->pin_dir[0] ? opts->pin_dir : NULL;
+	struct btf *vmlinux = NULL;
+	struct collector *c;
+	int r;
+
+	libbpf_set_print(libbpf_log);
+	/* Every program is checked against the kernel's own BTF (tp_btf needs it in the kernel,
+	 * CO-RE reads it from user space): without it nothing can load. */
+	vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux) {
+		snprintf(
+			err, errlen,
+			"no kernel BTF (/sys/kernel/btf/vmlinux is missing or unreadable): bpfdiag "
+			"needs Linux >= 5.12 built with CONFIG_DEBUG_INFO_BTF=y");
+		return -EOPNOTSUPP;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		btf__free(vmlinux);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	c->cgroup_fd = -1;
+	c->stats_fd = -1;
+	c->max_cgroups = opts->max_cgroups ? opts->max_cgroups : CPU_MAX_CGROUPS_DEFAULT;
+	c->ncpus = libbpf_num_possible_cpus();
+	if (c->ncpus <= 0) {
+		r = c->ncpus ? c->ncpus : -EINVAL;
+		snprintf(err, errlen, "cannot count possible CPUs: %s", strerror(-r));
+		goto fail;
+	}
+	c->vals_stride_max = 256;
+	c->vals = calloc((size_t)c->ncpus, c->vals_stride_max);
+	if (!c->vals) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (pin) {
+		char why[768];
+
+		r = bpffs_prepare(pin, bpffs_in_host_mount_ns(), why, sizeof(why));
+		if (r == BPFFS_MOUNTED)
+			log_info("no bpffs was mounted at " BPFFS_DEFAULT_MOUNT
+				 ": mounted one there for the pinned maps in %s",
+				 pin);
+		if (r < 0 && opts->pin_required) {
+			snprintf(err, errlen, "%s", why);
+			goto fail;
+		}
+		if (r < 0) {
+			log_warn("%s; until then counters will not survive agent restarts", why);
+			pin = NULL;
+		}
+	}
+
+	r = load_family(c, &cpu_ops, pin, (void **)&c->cpu);
+	if (r) {
+		snprintf(err, errlen,
+			 "cannot load the cpu BPF programs: %s (needs Linux >= 5.12 with BTF, and "
+			 "root or CAP_BPF+CAP_PERFMON)",
+			 strerror(-r));
+		goto fail;
+	}
+	feature(c, "cpu=sched_switch");
+	c->probe[SLOT_CPU] = "sched_switch";
+	watch(c, "cpu_stats", c->cpu->maps.cpu_stats, c->cpu->maps.cpu_counters, CPU_CNT_MAP_FULL);
+	watch(c, "cpu_samples", c->cpu->maps.cpu_samples, c->cpu->maps.cpu_counters,
+	      CPU_CNT_SAMPLES_MAP_FULL);
+	r = attach_perf(c);
+	if (r) {
+		family_failed("perf_event cpu-clock", r, "bpfdiag_cpu_samples_total");
+	} else {
+		feature(c, " samples=%dHz", PERF_SAMPLE_HZ);
+		c->probe[SLOT_SAMPLES] = "perf_cpu_clock";
+	}
+
+	disk_folio = btf_has_tracepoint(vmlinux, "writeback_dirty_folio");
+	r = load_family(c, &disk_ops, pin, (void **)&c->disk);
+	if (r) {
+		family_failed("disk", r, "bpfdiag_disk_* metrics");
+	} else {
+		c->probe[SLOT_DISK] = disk_folio ? "block_rq+dirtier" : "block_rq";
+		feature(c, " disk=%s", c->probe[SLOT_DISK]);
+		watch(c, "disk_stats", c->disk->maps.disk_stats, c->disk->maps.disk_counters,
+		      DISK_CNT_MAP_FULL);
+		watch(c, "disk_inflight", c->disk->maps.disk_inflight, c->disk->maps.disk_counters,
+		      DISK_CNT_INFLIGHT_FULL);
+	}
+
+	fs_syscalls = opts->fs != PROBE_FALLBACK && tracefs_has("syscalls/sys_enter_write");
+	if (opts->fs != PROBE_FALLBACK && !fs_syscalls)
+		log_msg(opts->fs == PROBE_PRIMARY ? LOG_WARN : LOG_INFO,
+			"fs probes: per-syscall tracepoints not found in tracefs; using raw "
+			"syscall tracepoints");
+	r = load_family(c, &fs_ops, pin, (void **)&c->fs);
+	if (r && fs_syscalls) {
+		log_warn("fs probes: per-syscall tracepoints failed (%s); trying raw syscalls",
+			 strerror(-r));
+		fs_syscalls = false;
+		r = load_family(c, &fs_ops, pin, (void **)&c->fs);
+	}
+	if (r) {
+		family_failed("fs", r, "bpfdiag_fs_* metrics");
+	} else {
+		c->probe[SLOT_FS] = fs_syscalls ? "syscalls" : "raw_syscalls";
+		feature(c, " fs=%s", c->probe[SLOT_FS]);
+		watch(c, "fs_stats", c->fs->maps.fs_stats, c->fs->maps.fs_counters,
+		      FS_CNT_MAP_FULL);
+		watch(c, "fs_pending", c->fs->maps.fs_pending, c->fs->maps.fs_counters,
+		      FS_CNT_PENDING_FULL);
+	}
+
+	net_tracepoints = opts->net != PROBE_FALLBACK &&
+			  btf_has_tracepoint(vmlinux, "sock_send_length") &&
+			  btf_has_tracepoint(vmlinux, "sock_recv_length");
+	if (opts->net != PROBE_FALLBACK && !net_tracepoints)
+		log_msg(opts->net == PROBE_PRIMARY ? LOG_WARN : LOG_INFO,
+			"net probes: sock_send_length/sock_recv_length not in this kernel (Linux "
+			">= 6.3); using cgroup_skb");
+	r = load_family(c, &net_ops, pin, (void **)&c->net);
+	if (!r && !net_tracepoints) {
+		r = attach_skb(c, opts->cgroup_root);
+		if (r) {
+			net_bpf__destroy(c->net);
+			c->net = NULL;
+		}
+	}
+	if (r) {
+		family_failed("net", r, "bpfdiag_network_* and bpfdiag_tcp_* metrics");
+	} else {
+		c->probe[SLOT_NET] = net_tracepoints ? "sock_length" : "cgroup_skb";
+		feature(c, " net=%s", c->probe[SLOT_NET]);
+		watch(c, "net_stats", c->net->maps.net_stats, c->net->maps.net_counters,
+		      NET_CNT_MAP_FULL);
+		watch(c, "net_peers", c->net->maps.net_peers, c->net->maps.net_counters,
+		      NET_CNT_PEERS_FULL);
+		watch(c, "net_listen", c->net->maps.net_listen, c->net->maps.net_counters,
+		      NET_CNT_LISTEN_FULL);
+	}
+
+	r = load_family(c, &cgroup_ops, NULL, (void **)&c->cg);
+	if (r) {
+		family_failed("cgroup lifecycle", r, "nothing (removed cgroups are swept instead)");
+	} else {
+		feature(c, " lifecycle=cgroup_rmdir");
+		c->probe[SLOT_CGROUP] = "cgroup_rmdir";
+		watch(c, "cgroup_dead", c->cg->maps.cgroup_dead, c->cg->maps.cgroup_counters,
+		      CGROUP_CNT_DEAD_FULL);
+	}
+
+	if (opts->bpf_stats) {
+		c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+		if (c->stats_fd < 0 && !bpf_stats_sysctl())
+			log_warn(
+				"cannot enable BPF run-time statistics (%s; needs CAP_SYS_ADMIN, or "
+				"sysctl kernel.bpf_stats_enabled=1): "
+				"bpfdiag_agent_bpf_run_seconds_total will be absent",
+				strerror(-c->stats_fd));
+	}
+	btf__free(vmlinux);
+	*ret = c;
+	return 0;
+fail:
+	btf__free(vmlinux);
+	collector__destroy(c);
+	return r;
+}
+
+struct collector *collector__destroy(struct collector *c)
+{
+	if (!c)
+		return NULL;
+	for (int i = 0; c->perf_links && i < c->ncpus; i++)
+		bpf_link__destroy(c->perf_links[i]);
+	free(c->perf_links);
+	bpf_link__destroy(c->skb_links[0]);
+	bpf_link__destroy(c->skb_links[1]);
+	if (c->cgroup_fd >= 0)
+		close(c->cgroup_fd);
+	if (c->stats_fd >= 0)
+		close(c->stats_fd);
+	cpu_bpf__destroy(c->cpu);
+	disk_bpf__destroy(c->disk);
+	fs_bpf__destroy(c->fs);
+	net_bpf__destroy(c->net);
+	cgroup_bpf__destroy(c->cg);
+	free(c->vals);
+	free(c);
+	return NULL;
+}
+
+const char *collector__features(const struct collector *c)
+{
+	return c->features;
+}
+
+int collector__set_listen_seed(struct collector *c, const char *source)
+{
+	if (!c->net)
+		return -EOPNOTSUPP;
+	c->probe[SLOT_LISTENERS] = source;
+	feature(c, " listeners=%s", source);
+	return 0;
+}
+
+/* Per-CPU values are laid out at 8-byte strides. */
+static size_t percpu_stride(size_t size)
+{
+	return (size + 7) & ~(size_t)7;
+}
+
+typedef void (*entry_fn)(struct collector *c, const void *key, const void *vals, size_t stride,
+			 collector_rec_fn fn, void *ctx);
+
+/* Iterates a map (per-CPU or not), calling each() per entry. Counts entries for the map's
+ * fill metric. Returns 0 or -errno. */
+static int walk_map(struct collector *c, struct bpf_map *map, entry_fn each, collector_rec_fn fn,
+		    void *ctx)
+{
+	size_t ksz = bpf_map__key_size(map), vsz = bpf_map__value_size(map);
+	bool percpu = bpf_map__type(map) == BPF_MAP_TYPE_PERCPU_HASH;
+	size_t stride = percpu ? percpu_stride(vsz) : vsz;
+	char key[64], next[64];
+	bool first = true;
+	uint64_t n = 0;
+	int fd = bpf_map__fd(map);
+
+	if (ksz > sizeof(key) || stride > c->vals_stride_max)
+		return -E2BIG;
+	while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
+		first = false;
+		memcpy(key, next, ksz);
+		if (bpf_map_lookup_elem(fd, key, c->vals))
+			continue; /* deleted meanwhile */
+		n++;
+		each(c, key, c->vals, percpu ? stride : 0, fn, ctx);
+	}
+	for (unsigned i = 0; i < c->n_maps; i++) {
+		if (c->maps[i].map == map)
+			c->maps[i].entries = n;
+	}
+	return errno == ENOENT || !errno ? 0 : -errno;
+}
+
+/* Sums n u64 fields over CPUs (stride 0: not per-CPU, one value). */
+static void sum_u64(const struct collector *c, const void *vals, size_t stride, size_t off,
+		    size_t n, uint64_t *out)
+{
+	int cpus = stride ? c->ncpus : 1;
+
+	for (int cpu = 0; cpu < cpus; cpu++) {
+		const uint64_t *v =
+			(const uint64_t *)((const char *)vals + (size_t)cpu * stride + off);
+
+		for (size_t i = 0; i < n; i++)
+			out[i] += v[i];
+	}
+}
+
+static void each_cpu(struct collector *c, const void *key, const void *vals, size_t stride,
+		     collector_rec_fn fn, void *ctx)
+{
+	struct collector_rec r = { .group = REC_CPU, .has_hist = true };
+	uint64_t v[4] = { 0 };
+
+	memcpy(&r.cgroup_id, key, 8);
+	sum_u64(c, vals, stride, 0, 4, v);
+	sum_u64(c, vals, stride, offsetof(struct cpu_cg_stats, rq_hist), HIST_SLOTS, r.hist);
+	r.v[0] = v[0]; /* oncpu_ns */
+	r.v[1] = v[2]; /* rq_wait_ns */
+	r.v[2] = v[3]; /* rq_count */
+	fn(ctx, &r);
+}
+
+static void each_sample(struct collector *c, const void *key, const void *vals, size_t stride,
+			collector_rec_fn fn, void *ctx)
+{
+	struct collector_rec r = { .group = REC_CPU_SAMPLES };
+
+	memcpy(&r.cgroup_id, key, 8);
+	sum_u64(c, vals, stride, 0, 1, r.v);
+	fn(ctx, &r);
+}
+
+static void each_disk(struct collector *c, const void *key, const void *vals, size_t stride,
+		      collector_rec_fn fn, void *ctx)
+{
+	const struct disk_key *k = key;
+	struct collector_rec r = { .group = REC_DISK, .has_hist = true };
+
+	r.cgroup_id = k->cgroup_id;
+	r.sub = (uint64_t)k->dev << 1 | (k->dir & 1);
+	sum_u64(c, vals, stride, 0, 3, r.v);
+	sum_u64(c, vals, stride, offsetof(struct disk_cg_stats, hist), HIST_SLOTS, r.hist);
+	fn(ctx, &r);
+}
+
+static void each_fs(struct collector *c, const void *key, const void *vals, size_t stride,
+		    collector_rec_fn fn, void *ctx)
+{
+	const struct fs_key *k = key;
+	struct collector_rec r = { .group = REC_FS };
+
+	r.cgroup_id = k->cgroup_id;
+	r.sub = k->mnt_id;
+	sum_u64(c, vals, stride, 0, 3, r.v);
+	fn(ctx, &r);
+}
+
+static void each_net(struct collector *c, const void *key, const void *vals, size_t stride,
+		     collector_rec_fn fn, void *ctx)
+{
+	struct collector_rec r = { .group = REC_NET };
+
+	memcpy(&r.cgroup_id, key, 8);
+	sum_u64(c, vals, stride, 0, REC_MAX_VALUES, r.v);
+	fn(ctx, &r);
+}
+
+int collector__read(struct collector *c, collector_rec_fn fn, void *ctx)
+{
+	int r = walk_map(c, c->cpu->maps.cpu_stats, each_cpu, fn, ctx);
+
+	if (r)
+		return r;
+	r = walk_map(c, c->cpu->maps.cpu_samples, each_sample, fn, ctx);
+	if (!r && c->disk)
+		r = walk_map(c, c->disk->maps.disk_stats, each_disk, fn, ctx);
+	if (!r && c->fs)
+		r = walk_map(c, c->fs->maps.fs_stats, each_fs, fn, ctx);
+	if (!r && c->net)
+		r = walk_map(c, c->net->maps.net_stats, each_net, fn, ctx);
+	return r;
+}
+
+int collector__read_listen(struct collector *c, collector_listen_fn fn, void *ctx)
+{
+	struct net_listen_key key, next;
+	bool first = true;
+	int64_t n;
+	int fd;
+
+	if (!c->net)
+		return 0;
+	fd = bpf_map__fd(c->net->maps.net_listen);
+	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
+		first = false;
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &n) == 0)
+			fn(ctx, key.cgroup_id, key.port, n);
+	}
+	return 0;
+}
+
+int collector__read_peers(struct collector *c, collector_peer_fn fn, void *ctx)
+{
+	struct net_peer_key key, next;
+	bool first = true;
+	uint64_t n;
+	int fd;
+
+	if (!c->net)
+		return 0;
+	fd = bpf_map__fd(c->net->maps.net_peers);
+	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
+		struct collector_peer p = { 0 };
+
+		first = false;
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &n))
+			continue;
+		p.cgroup_id = key.cgroup_id;
+		memcpy(p.addr, key.addr, sizeof(p.addr));
+		p.port = key.port;
+		p.role = key.role;
+		p.connections = n;
+		fn(ctx, &p);
+	}
+	return 0;
+}
+
+int collector__take_removed(struct collector *c, collector_id_fn fn, void *ctx)
+{
+	uint64_t key, next;
+	int fd;
+
+	if (!c->cg)
+		return 0;
+	fd = bpf_map__fd(c->cg->maps.cgroup_dead);
+	/* Delete as we go: restart from the first key each time. */
+	while (bpf_map_get_next_key(fd, NULL, &next) == 0) {
+		key = next;
+		fn(ctx, key);
+		if (bpf_map_delete_elem(fd, &key))
+			return -errno;
+	}
+	return 0;
+}
+
+/* Deletes the entries of one map whose key starts with a gone cgroup id. */
+static long forget_in(struct bpf_map *map, bool (*is_gone)(void *, uint64_t), void *ctx)
+{
+	int fd = bpf_map__fd(map);
+	char key[64], next[64];
+	size_t ksz = bpf_map__key_size(map);
+	bool first = true;
+	long n = 0;
+
+	if (ksz > sizeof(key))
+		return 0;
+	while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
+		uint64_t id;
+
+		memcpy(&id, next, 8);
+		if (is_gone(ctx, id) && bpf_map_delete_elem(fd, next) == 0) {
+			n++;
+			/* The iteration restarts: deleting the current key loses its place. */
+			first = true;
+			continue;
+		}
+		first = false;
+		memcpy(key, next, ksz);
+	}
+	return n;
+}
+
+long collector__forget(struct collector *c, bool (*is_gone)(void *ctx, uint64_t id), void *ctx)
+{
+	long n = forget_in(c->cpu->maps.cpu_stats, is_gone, ctx) +
+		 forget_in(c->cpu->maps.cpu_samples, is_gone, ctx);
+
+	if (c->disk)
+		n += forget_in(c->disk->maps.disk_stats, is_gone, ctx);
+	if (c->fs)
+		n += forget_in(c->fs->maps.fs_stats, is_gone, ctx);
+	if (c->net)
+		n += forget_in(c->net->maps.net_stats, is_gone, ctx) +
+		     forget_in(c->net->maps.net_peers, is_gone, ctx) +
+		     forget_in(c->net->maps.net_listen, is_gone, ctx);
+	return n;
+}
+
+static struct collector_stat *stat_add(struct collector *c, const char *name, const char *help,
+				       bool counter, double value, const char *fmt, ...)
+{
+	struct collector_stat *s;
+	va_list ap;
+
+	if (c->n_stats >= MAX_STATS)
+		return NULL;
+	s = &c->stats[c->n_stats++];
+	s->name = name;
+	s->help = help;
+	s->counter = counter;
+	s->value = value;
+	s->labels[0] = '\0';
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(s->labels, sizeof(s->labels), fmt, ap);
+		va_end(ap);
+	}
+	return s;
+}
+
+static uint64_t percpu_counter(struct collector *c, int fd, uint32_t idx)
+{
+	uint64_t *v = (uint64_t *)c->vals, sum = 0;
+
+	if (fd < 0 || bpf_map_lookup_elem(fd, &idx, v))
+		return 0;
+	for (int i = 0; i < c->ncpus; i++)
+		sum += v[i];
+	return sum;
+}
+
+static void prog_stats(struct collector *c, struct bpf_object *obj)
+{
+	struct bpf_program *p;
+
+	if (!obj)
+		return;
+	bpf_object__for_each_program(p, obj) {
+		struct bpf_prog_info info = { 0 };
+		uint32_t len = sizeof(info);
+		int fd = bpf_program__fd(p);
+
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		stat_add(c, "bpfdiag_agent_bpf_run_seconds_total",
+			 "Kernel time spent in a BPF program (kernel.bpf_stats_enabled).", true,
+			 (double)info.run_time_ns / 1e9, "program=\"%s\"", bpf_program__name(p));
+		stat_add(c, "bpfdiag_agent_bpf_runs_total", "Runs of a BPF program.", true,
+			 (double)info.run_cnt, "program=\"%s\"", bpf_program__name(p));
+	}
+}
+
+int collector__stats(struct collector *c, const struct collector_stat **ret, size_t *ret_n)
+{
+	static const char *const families[] = { "cpu", "disk", "fs", "net", "cgroup" };
+	const bool up[] = { c->cpu != NULL, c->disk != NULL, c->fs != NULL, c->net != NULL,
+			    c->cg != NULL };
+
+	c->n_stats = 0;
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
+		stat_add(
+			c, "bpfdiag_agent_probe_up",
+			"1 when a BPF probe family is loaded and attached, 0 when the kernel lacks "
+			"what it needs.",
+			false, up[i], "family=\"%s\"", families[i]);
+	for (size_t i = 0; i < PROBE_SLOTS; i++) {
+		if (c->probe[i])
+			stat_add(
+				c, "bpfdiag_agent_probe_info",
+				"The mechanism a probe family uses on this kernel (run-time "
+				"fallbacks and --net-probe/--fs-probe choices); 1 per family in use.",
+				false, 1, "family=\"%s\",probe=\"%s\"", slot_names[i], c->probe[i]);
+	}
+	for (unsigned i = 0; i < c->n_maps; i++)
+		stat_add(c, "bpfdiag_agent_map_entries", "Entries in a BPF map at the last read.",
+			 false, (double)c->maps[i].entries, "map=\"%s\"", c->maps[i].name);
+	for (unsigned i = 0; i < c->n_maps; i++)
+		stat_add(c, "bpfdiag_agent_map_capacity", "Maximum entries of a BPF map.", false,
+			 (double)bpf_map__max_entries(c->maps[i].map), "map=\"%s\"",
+			 c->maps[i].name);
+	for (unsigned i = 0; i < c->n_maps; i++)
+		stat_add(
+			c, "bpfdiag_agent_map_overflow_total",
+			"Events that found a BPF map full; their data was dropped and counted here.",
+			true,
+			(double)percpu_counter(c, c->maps[i].counters_fd, c->maps[i].counter_idx),
+			"map=\"%s\"", c->maps[i].name);
+	stat_add(c, "bpfdiag_agent_cpu_dropped_seconds_total",
+		 "CPU time that could not be charged because the cpu map was full.", true,
+		 (double)percpu_counter(c, bpf_map__fd(c->cpu->maps.cpu_counters),
+					CPU_CNT_DROPPED_NS) /
+			 1e9,
+		 NULL);
+	if (c->disk) {
+		static const char *const via[] = { "blkcg", "submitter", "current", "dirtier",
+						   "none" };
+
+		for (unsigned i = 0; i < DISK_VIA_MAX; i++)
+			stat_add(c, "bpfdiag_agent_disk_attributions_total",
+				 "Block requests by how their cgroup was found (none: charged to "
+				 "the root cgroup).",
+				 true,
+				 (double)percpu_counter(c, bpf_map__fd(c->disk->maps.disk_counters),
+							DISK_CNT_VIA_BLKCG + i),
+				 "method=\"%s\"", via[i]);
+	}
+	if (c->stats_fd >= 0 || bpf_stats_sysctl()) {
+		prog_stats(c, c->cpu->obj);
+		prog_stats(c, c->disk ? c->disk->obj : NULL);
+		prog_stats(c, c->fs ? c->fs->obj : NULL);
+		prog_stats(c, c->net ? c->net->obj : NULL);
+		prog_stats(c, c->cg ? c->cg->obj : NULL);
+	}
+	*ret = c->stats;
+	*ret_n = c->n_stats;
+	return 0;
+}

@@ -1,0 +1,406 @@
+#include "kube/kube_client.h"
+#include "base/version.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TOKEN_MAX (64u << 10)
+#define TOKEN_RECHECK_SECONDS 60 /* re-read even without a visible change */
+#define ERROR_BODY_MAX (64u << 10)
+#define CONNECT_TIMEOUT_MS 5000L
+
+struct kube_client {
+	CURL *curl;
+	char *url;
+	char *token_file;
+	char *ca_file;
+	bool send_token;
+	bool (*stop)(void *ctx);
+	void *stop_ctx;
+	char *token; /* "" until read */
+	struct stat token_st;
+	time_t token_read_at;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* Per-transfer state shared with the curl callbacks. */
+struct xfer {
+	struct kube_client *c;
+	struct kube_http *h;
+	size_t max; /* body cap (GET) */
+	bool too_large;
+	bool stalled;
+	bool cancelled;
+	/* streams */
+	bool stream;
+	bool opened;
+	kube_data_fn data;
+	void *ctx;
+	int data_ret;
+	long stall_ms;
+	struct timespec last;
+};
+
+void kube_http_clear(struct kube_http *h)
+{
+	free(h->body);
+	memset(h, 0, sizeof(*h));
+	h->err = KERR_MAX;
+}
+
+int kube_client_new(const struct kube_client_opts *opts, struct kube_client **ret)
+{
+	struct kube_client *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	c->curl = curl_easy_init();
+	c->url = strdup(opts->url);
+	c->token = strdup("");
+	c->token_file = opts->token_file && *opts->token_file ? strdup(opts->token_file) : NULL;
+	c->ca_file = opts->ca_file && *opts->ca_file ? strdup(opts->ca_file) : NULL;
+	if (!c->curl || !c->url || !c->token ||
+	    (opts->token_file && *opts->token_file && !c->token_file) ||
+	    (opts->ca_file && *opts->ca_file && !c->ca_file)) {
+		kube_client_free(c);
+		return -ENOMEM;
+	}
+	c->send_token = c->token_file &&
+			(strncmp(c->url, "https://", 8) == 0 || opts->token_over_http);
+	c->stop = opts->stop;
+	c->stop_ctx = opts->stop_ctx;
+	*ret = c;
+	return 0;
+}
+
+struct kube_client *kube_client_free(struct kube_client *c)
+{
+	if (!c)
+		return NULL;
+	if (c->curl)
+		curl_easy_cleanup(c->curl);
+	free(c->url);
+	free(c->token_file);
+	free(c->ca_file);
+	if (c->token) {
+		explicit_bzero(c->token, strlen(c->token));
+		free(c->token);
+	}
+	free(c);
+	return NULL;
+}
+
+/* Re-reads the token when its file changed (a rotated projected token is a new file behind a
+ * symlink swap) or every TOKEN_RECHECK_SECONDS. Returns 0 or a negative errno; on failure the
+ * previous token stays. */
+static int refresh_token(struct kube_client *c)
+{
+	struct stat st;
+	char *buf, *end;
+	time_t now = time(NULL);
+	ssize_t n;
+	size_t len = 0;
+	int fd, r = 0;
+
+	if (!c->send_token)
+		return 0;
+	if (stat(c->token_file, &st))
+		return -errno;
+	if (c->token[0] && st.st_ino == c->token_st.st_ino && st.st_size == c->token_st.st_size &&
+	    st.st_mtim.tv_sec == c->token_st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == c->token_st.st_mtim.tv_nsec &&
+	    now - c->token_read_at < TOKEN_RECHECK_SECONDS)
+		return 0;
+	fd = open(c->token_file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	buf = malloc(TOKEN_MAX + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (len < TOKEN_MAX && (n = read(fd, buf + len, TOKEN_MAX - len)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	/* A token is one line of printable ASCII; trailing whitespace is the file's. */
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+		buf[--len] = '\0';
+	for (end = buf; !r && *end; end++) {
+		if (*end < 0x21 || *end > 0x7e)
+			r = -EINVAL;
+	}
+	if (!r && len == 0)
+		r = -ENODATA;
+	if (r) {
+		explicit_bzero(buf, TOKEN_MAX + 1);
+		free(buf);
+		return r;
+	}
+	explicit_bzero(c->token, strlen(c->token));
+	free(c->token);
+	c->token = buf;
+	c->token_st = st;
+	c->token_read_at = now;
+	return 0;
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct xfer *x = ud;
+	struct kube_http *h = x->h;
+	size_t n = size * nmemb, cap = x->max;
+	char *nb;
+
+	clock_gettime(CLOCK_MONOTONIC, &x->last);
+	if (x->stream) {
+		long status = 0;
+
+		curl_easy_getinfo(x->c->curl, CURLINFO_RESPONSE_CODE, &status);
+		if (status == 200) {
+			x->data_ret = x->data(x->ctx, ptr, n);
+			return x->data_ret ? 0 : n;
+		}
+		cap = ERROR_BODY_MAX;
+		if (h->len + n > cap)
+			n = h->len < cap ? cap - h->len : 0; /* keep a prefix of an error body */
+		if (n == 0)
+			return size * nmemb;
+	} else if (h->len + n > cap) {
+		x->too_large = true;
+		return 0;
+	}
+	nb = realloc(h->body, h->len + n + 1);
+	if (!nb)
+		return 0;
+	memcpy(nb + h->len, ptr, n);
+	h->body = nb;
+	h->len += n;
+	h->body[h->len] = '\0';
+	return x->stream ? size * nmemb : n;
+}
+
+/* The blank line after a stream's 200 headers: tell the caller the watch is open. */
+static size_t on_header(char *buf, size_t size, size_t nmemb, void *ud)
+{
+	struct xfer *x = ud;
+	size_t n = size * nmemb;
+	long status = 0;
+
+	if (x->stream && !x->opened &&
+	    ((n == 2 && buf[0] == '\r' && buf[1] == '\n') || (n == 1 && buf[0] == '\n'))) {
+		curl_easy_getinfo(x->c->curl, CURLINFO_RESPONSE_CODE, &status);
+		if (status == 200) {
+			x->opened = true;
+			clock_gettime(CLOCK_MONOTONIC, &x->last);
+			if (x->data(x->ctx, NULL, 0))
+				return 0;
+		}
+	}
+	return n;
+}
+
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	struct xfer *x = ud;
+	struct timespec now;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	if (x->c->stop && x->c->stop(x->c->stop_ctx)) {
+		x->cancelled = true;
+		return 1;
+	}
+	if (x->stall_ms > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - x->last.tv_sec) * 1000L +
+			    (now.tv_nsec - x->last.tv_nsec) / 1000000L >
+		    x->stall_ms) {
+			x->stalled = true;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static enum kube_err classify(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		return KERR_TIMEOUT;
+	case CURLE_PARTIAL_FILE:
+		return KERR_TRUNCATED;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_ENGINE_INITFAILED:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_USE_SSL_FAILED:
+		return KERR_TLS;
+	default:
+		return KERR_UNREACHABLE;
+	}
+}
+
+static int perform(struct kube_client *c, const char *path, struct xfer *x, long timeout_ms)
+{
+	struct curl_slist *hdrs = NULL, *tmp;
+	struct kube_http *h = x->h;
+	size_t ulen = strlen(c->url) + strlen(path) + 1;
+	char *url = malloc(ulen), *auth = NULL;
+	CURL *cu = c->curl;
+	CURLcode cc;
+	int r = 0;
+
+	kube_http_clear(h);
+	h->err = KERR_LIMIT; /* until curl runs: only allocation can fail */
+	snprintf(h->msg, sizeof(h->msg), "out of memory");
+	if (!url)
+		return -ENOMEM;
+	snprintf(url, ulen, "%s%s", c->url, path);
+	h->token_err = refresh_token(c);
+	if (c->send_token && c->token[0]) {
+		size_t alen = strlen(c->token) + 32;
+
+		auth = malloc(alen);
+		if (!auth) {
+			free(url);
+			return -ENOMEM;
+		}
+		snprintf(auth, alen, "Authorization: Bearer %s", c->token);
+	}
+	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	if (hdrs && auth && (tmp = curl_slist_append(hdrs, auth)))
+		hdrs = tmp;
+	else if (auth)
+		r = -ENOMEM;
+	if (!hdrs || r) {
+		r = -ENOMEM;
+		goto out;
+	}
+	curl_easy_reset(cu); /* keeps live connections, DNS and TLS session caches */
+	c->errbuf[0] = '\0';
+	curl_easy_setopt(cu, CURLOPT_URL, url);
+	curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(cu, CURLOPT_USERAGENT, "bpfdiag/" BPFDIAG_VERSION);
+	curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+	curl_easy_setopt(cu, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(cu, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(cu, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(cu, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (c->ca_file)
+		curl_easy_setopt(cu, CURLOPT_CAINFO, c->ca_file);
+	if (!x->stream)
+		curl_easy_setopt(cu, CURLOPT_ACCEPT_ENCODING, ""); /* the cap applies decoded */
+	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(cu, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(cu, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(cu, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(cu, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(cu, CURLOPT_XFERINFODATA, x);
+	curl_easy_setopt(cu, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(cu, CURLOPT_ERRORBUFFER, c->errbuf);
+	clock_gettime(CLOCK_MONOTONIC, &x->last);
+
+	h->err = KERR_MAX;
+	h->msg[0] = '\0';
+	cc = curl_easy_perform(cu);
+	curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &h->status);
+	if (cc == CURLE_OK) {
+		r = 0;
+	} else if (x->cancelled) {
+		r = -ECANCELED;
+	} else if (x->stream && x->data_ret) {
+		r = x->data_ret;
+	} else {
+		h->err = x->too_large ? KERR_TOO_LARGE : x->stalled ? KERR_STALLED : classify(cc);
+		snprintf(h->msg, sizeof(h->msg), "%s",
+			 x->stalled   ? "no data for the stall timeout" :
+			 c->errbuf[0] ? c->errbuf :
+					curl_easy_strerror(cc));
+		r = x->too_large				 ? -EFBIG :
+		    cc == CURLE_OPERATION_TIMEDOUT || x->stalled ? -ETIMEDOUT :
+								   -EIO;
+	}
+out:
+	curl_easy_setopt(cu, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hdrs);
+	if (auth) {
+		explicit_bzero(auth, strlen(auth));
+		free(auth);
+	}
+	free(url);
+	return r;
+}
+
+int kube_client_get(struct kube_client *c, const char *path, size_t max, long timeout_ms,
+		    struct kube_http *h)
+{
+	struct xfer x = { .c = c, .h = h, .max = max };
+
+	return perform(c, path, &x, timeout_ms);
+}
+
+int kube_client_stream(struct kube_client *c, const char *path, long stall_ms, kube_data_fn data,
+		       void *ctx, struct kube_http *h)
+{
+	struct xfer x = {
+		.c = c, .h = h, .stream = true, .data = data, .ctx = ctx, .stall_ms = stall_ms
+	};
+
+	return perform(c, path, &x, 0);
+}
+
+int kube_query_escape(const char *s, char *buf, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			     (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' ||
+			     ch == '~';
+
+		if (o + (plain ? 1 : 3) >= len)
+			return -ENAMETOOLONG;
+		if (plain) {
+			buf[o++] = (char)ch;
+		} else {
+			buf[o++] = '%';
+			buf[o++] = hex[ch >> 4];
+			buf[o++] = hex[ch & 15];
+		}
+	}
+	buf[o] = '\0';
+	return 0;
+}

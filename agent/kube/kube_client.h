@@ -1,0 +1,64 @@
+/* A minimal Kubernetes API client over libcurl: bounded GETs and streamed watches with a
+ * bearer token that is re-read when its file changes (projected tokens rotate) and TLS
+ * verification on. One client per thread; no logging — failures come back classified as a
+ * kube_err reason with curl's message. */
+#ifndef BPFDIAG_KUBE_CLIENT_H
+#define BPFDIAG_KUBE_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "model/kube_stats.h"
+
+struct kube_client_opts {
+	const char *url; /* base URL, no trailing slash */
+	const char *token_file; /* NULL: no token */
+	bool token_over_http; /* also send the token over plain http */
+	const char *ca_file; /* NULL: system CAs */
+	/* Polled about once a second during a transfer; true aborts it (-ECANCELED). */
+	bool (*stop)(void *ctx);
+	void *stop_ctx;
+};
+
+/* The outcome of one request. */
+struct kube_http {
+	long status; /* HTTP status; 0 when no answer arrived */
+	enum kube_err err; /* why the request failed; KERR_MAX when it did not */
+	int token_err; /* 0, or the negative errno of a failed token read (the request went
+			* out with the previous token, or none) */
+	char *body; /* the body (GET) or, for a stream that was not 200, its error body */
+	size_t len;
+	char msg[256]; /* curl's error text for transport failures */
+};
+
+struct kube_client;
+
+/* Returns 0 with a new client in *ret, or -ENOMEM. */
+int kube_client_new(const struct kube_client_opts *opts, struct kube_client **ret);
+/* Accepts NULL; returns NULL. */
+struct kube_client *kube_client_free(struct kube_client *c);
+/* Frees h->body and resets h. */
+void kube_http_clear(struct kube_http *h);
+
+/* GETs path (starting with '/'), keeping at most max body bytes. Returns 0 when an HTTP
+ * answer arrived (any status: see h->status), -ECANCELED when stop() said so, or another
+ * negative errno with h->err set (KERR_TOO_LARGE when the body exceeded max). */
+int kube_client_get(struct kube_client *c, const char *path, size_t max, long timeout_ms,
+		    struct kube_http *h);
+
+/* Called once with (NULL, 0) when a 200 answer's headers are in (the stream is open), then
+ * with each piece of its body as it arrives; a non-zero return aborts the stream and is
+ * returned by kube_client_stream. */
+typedef int (*kube_data_fn)(void *ctx, const char *buf, size_t len);
+
+/* Streams path (a watch). stall_ms: abort with KERR_STALLED when no byte arrives for that
+ * long. Returns 0 when the server ended the response (see h->status: for anything but 200
+ * h->body holds up to 64 KiB of its error body), data's non-zero return, -ECANCELED, or
+ * another negative errno with h->err set. */
+int kube_client_stream(struct kube_client *c, const char *path, long stall_ms, kube_data_fn data,
+		       void *ctx, struct kube_http *h);
+
+/* Percent-encodes s for a query value into buf. Returns 0 or -ENAMETOOLONG. */
+int kube_query_escape(const char *s, char *buf, size_t len);
+
+#endif

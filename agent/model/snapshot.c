@@ -1,0 +1,210 @@
+#include "model/snapshot.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const series_label_names[LBL_MAX] = {
+	[LBL_NAMESPACE] = "namespace", [LBL_POD] = "pod",
+	[LBL_CONTAINER] = "container", [LBL_WORKLOAD_KIND] = "workload_kind",
+	[LBL_WORKLOAD] = "workload",   [LBL_HELM_RELEASE] = "helm_release",
+	[LBL_POD_UID] = "pod_uid",     [LBL_CONTAINER_ID] = "container_id",
+};
+
+const char *const pod_label_names[PLBL_MAX] = {
+	[PLBL_NAMESPACE] = "namespace",
+	[PLBL_POD] = "pod",
+	[PLBL_UID] = "uid",
+	[PLBL_NODE] = "node",
+	[PLBL_QOS_CLASS] = "qos_class",
+	[PLBL_WORKLOAD_KIND] = "workload_kind",
+	[PLBL_WORKLOAD] = "workload",
+	[PLBL_HELM_RELEASE] = "helm_release",
+	[PLBL_HELM_CHART] = "helm_chart",
+};
+
+static char empty[] = "";
+
+struct snapshot *snapshot_new(size_t n)
+{
+	struct snapshot *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->refcnt = 1;
+	s->node = empty;
+	s->series = calloc(n ? n : 1, sizeof(*s->series));
+	if (!s->series) {
+		free(s);
+		return NULL;
+	}
+	s->n_series = n;
+	for (size_t i = 0; i < n; i++) {
+		for (int l = 0; l < LBL_MAX; l++)
+			s->series[i].labels[l] = empty;
+		s->series[i].cgroup_path = empty;
+		s->series[i].helm_chart = empty;
+	}
+	return s;
+}
+
+struct snapshot *snapshot_ref(struct snapshot *s)
+{
+	if (s)
+		__atomic_add_fetch(&s->refcnt, 1, __ATOMIC_RELAXED);
+	return s;
+}
+
+static void free_str(char *p)
+{
+	if (p != empty)
+		free(p);
+}
+
+static struct snap_point *push_point(struct snap_series *se, enum metric_id metric,
+				     const char *const *own)
+{
+	struct snap_point *pts, *p;
+
+	/* Grow by doubling: the count is small and known only as collectors emit. */
+	if ((se->n_points & (se->n_points - 1)) == 0) {
+		size_t cap = se->n_points ? se->n_points * 2 : 4;
+
+		pts = realloc(se->points, cap * sizeof(*pts));
+		if (!pts)
+			return NULL;
+		se->points = pts;
+	}
+	p = &se->points[se->n_points];
+	memset(p, 0, sizeof(*p));
+	p->metric = metric;
+	for (int i = 0; i < METRIC_MAX_OWN_LABELS; i++) {
+		const char *v = own && own[i] ? own[i] : "";
+
+		p->own[i] = v[0] ? strdup(v) : empty;
+		if (!p->own[i]) {
+			for (int j = 0; j < i; j++)
+				free_str(p->own[j]);
+			return NULL;
+		}
+	}
+	se->n_points++;
+	return p;
+}
+
+int snap_series_add(struct snap_series *se, enum metric_id metric, const char *const *own,
+		    double value)
+{
+	struct snap_point *p = push_point(se, metric, own);
+
+	if (!p)
+		return -ENOMEM;
+	p->value = value;
+	return 0;
+}
+
+int snap_series_add_hist(struct snap_series *se, enum metric_id metric, const char *const *own,
+			 const double *bounds, unsigned n_bounds, const uint64_t *counts,
+			 double sum)
+{
+	struct snap_hist *h = calloc(1, sizeof(*h));
+	struct snap_point *p;
+
+	if (!h || !(h->counts = calloc(n_bounds + 1, sizeof(*h->counts)))) {
+		free(h);
+		return -ENOMEM;
+	}
+	h->bounds = bounds;
+	h->n_bounds = n_bounds;
+	h->sum = sum;
+	for (unsigned i = 0; i <= n_bounds; i++) {
+		h->counts[i] = counts[i];
+		h->count += counts[i];
+	}
+	p = push_point(se, metric, own);
+	if (!p) {
+		free(h->counts);
+		free(h);
+		return -ENOMEM;
+	}
+	p->hist = h;
+	return 0;
+}
+
+double snap_series_value(const struct snap_series *se, enum metric_id metric)
+{
+	for (size_t i = 0; i < se->n_points; i++) {
+		if (se->points[i].metric == metric && se->points[i].own[0][0] == '\0')
+			return se->points[i].value;
+	}
+	return 0;
+}
+
+struct snapshot *snapshot_unref(struct snapshot *s)
+{
+	if (!s || __atomic_sub_fetch(&s->refcnt, 1, __ATOMIC_ACQ_REL) > 0)
+		return NULL;
+	for (size_t i = 0; i < s->n_series; i++) {
+		struct snap_series *se = &s->series[i];
+
+		for (int l = 0; l < LBL_MAX; l++)
+			free_str(se->labels[l]);
+		free_str(se->cgroup_path);
+		free_str(se->helm_chart);
+		for (size_t p = 0; p < se->n_points; p++) {
+			for (int o = 0; o < METRIC_MAX_OWN_LABELS; o++)
+				free_str(se->points[p].own[o]);
+			if (se->points[p].hist) {
+				free(se->points[p].hist->counts);
+				free(se->points[p].hist);
+			}
+		}
+		free(se->points);
+		free(se->listen_ports);
+		free(se->peers);
+	}
+	free(s->agent.stats);
+	free(s->findings);
+	for (size_t i = 0; i < s->n_pods; i++) {
+		for (int l = 0; l < PLBL_MAX; l++)
+			free_str(s->pods[i].labels[l]);
+	}
+	free(s->pods);
+	free_str(s->node);
+	free(s->series);
+	free(s);
+	return NULL;
+}
+
+void snapshot_slot_init(struct snapshot_slot *slot)
+{
+	pthread_mutex_init(&slot->lock, NULL);
+	slot->cur = NULL;
+}
+
+void snapshot_slot_set(struct snapshot_slot *slot, struct snapshot *s)
+{
+	struct snapshot *old;
+
+	pthread_mutex_lock(&slot->lock);
+	old = slot->cur;
+	slot->cur = s;
+	pthread_mutex_unlock(&slot->lock);
+	snapshot_unref(old);
+}
+
+struct snapshot *snapshot_slot_get(struct snapshot_slot *slot)
+{
+	struct snapshot *s;
+
+	pthread_mutex_lock(&slot->lock);
+	s = snapshot_ref(slot->cur);
+	pthread_mutex_unlock(&slot->lock);
+	return s;
+}
+
+void snapshot_slot_destroy(struct snapshot_slot *slot)
+{
+	snapshot_slot_set(slot, NULL);
+	pthread_mutex_destroy(&slot->lock);
+}

@@ -1,0 +1,181 @@
+/* One collection's results: an immutable, reference-counted model that the encoders
+ * (Prometheus, JSON API, later OTLP) render. Separate from the encoders and transports. */
+#ifndef BPFDIAG_SNAPSHOT_H
+#define BPFDIAG_SNAPSHOT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernel/collector.h"
+#include "model/kube_stats.h"
+#include "model/metrics.h"
+
+/* Labels every per-container series carries, in exposition order. */
+enum series_label {
+	LBL_NAMESPACE = 0,
+	LBL_POD,
+	LBL_CONTAINER,
+	LBL_WORKLOAD_KIND,
+	LBL_WORKLOAD,
+	LBL_HELM_RELEASE,
+	LBL_POD_UID,
+	LBL_CONTAINER_ID,
+	LBL_MAX,
+};
+
+extern const char *const series_label_names[LBL_MAX];
+
+/* A histogram with fixed upper bounds (le); counts are per bucket, not cumulative. */
+struct snap_hist {
+	const double *bounds; /* n_bounds finite upper bounds, ascending; +Inf is implicit */
+	unsigned n_bounds;
+	uint64_t *counts; /* n_bounds + 1 entries, the last for +Inf */
+	uint64_t count;
+	double sum;
+};
+
+/* One sample of a metric family for a series: its own label values and its value. */
+struct snap_point {
+	enum metric_id metric;
+	char *own[METRIC_MAX_OWN_LABELS]; /* values of metric_descs[metric].own_labels */
+	double value; /* counters and gauges */
+	struct snap_hist *hist; /* histograms */
+};
+
+/* Rates over the last collection interval, for top, the API and the rules. */
+struct snap_rates {
+	double cpu_cores; /* CPU seconds per second */
+	double runq_p99_seconds; /* p99 run-queue wait in the interval (bucket upper bound) */
+	double disk_read_bps, disk_write_bps, disk_iops;
+	double fs_write_bps, fsync_per_s;
+	double net_rx_bps, net_tx_bps;
+	double retransmits_per_s;
+};
+
+struct snap_peer {
+	char addr[48]; /* text form: a.b.c.d or IPv6 */
+	uint16_t port; /* remote port (client role) or local listening port (server role) */
+	uint8_t role; /* 0 client, 1 server */
+	uint64_t connections;
+};
+
+struct snap_series {
+	char *labels[LBL_MAX]; /* never NULL; "" when unknown */
+	char *cgroup_path; /* the series' own cgroup, relative to the v2 mount */
+	char *helm_chart; /* helm.sh/chart of the workload, "" when unknown (OTLP resource only) */
+	double start_time; /* unix seconds its counters started from; 0: the agent's start */
+	uint64_t cgroup_id;
+	struct snap_point *points; /* ordered by metric id */
+	size_t n_points;
+	struct snap_rates rates;
+	uint16_t *listen_ports; /* TCP ports in LISTEN, ascending */
+	size_t n_listen_ports;
+	struct snap_peer *peers;
+	size_t n_peers;
+	int cgroups; /* live member cgroups; 0 once all are gone (final totals) */
+};
+
+#define SNAP_MAX_EVIDENCE 8
+
+/* An active finding of the rules engine (SPEC §5, §6). */
+struct snap_finding {
+	char ns[64];
+	char workload_kind[64];
+	char workload[254];
+	char helm_release[254];
+	char rule[8]; /* "WK-01" */
+	char rule_name[48]; /* "rootfs-durable-writes" */
+	char severity[12]; /* critical, high, medium, low, info */
+	char suggested_kind[16]; /* StatefulSet, Deployment, DaemonSet, Job, CronJob or "" */
+	char message[1024];
+	struct {
+		char name[40];
+		double value;
+	} evidence[SNAP_MAX_EVIDENCE];
+	unsigned n_evidence;
+	double since; /* unix seconds */
+};
+
+struct snap_agent {
+	double start_time; /* unix seconds */
+	uint64_t collections;
+	uint64_t collection_errors;
+	double last_collection_seconds;
+	uint64_t cgroups_unresolved; /* ids seen in BPF maps that no cgroup path was found for */
+	uint64_t containers_unresolved; /* containers of the pod list whose cgroup is not found */
+	uint64_t cgroup_scans;
+	uint64_t cgroup_scan_truncated;
+	uint64_t cgroups_removed; /* cgroups freed after their last read */
+	uint64_t cgroups_swept; /* of those, found gone by the periodic sweep */
+	uint64_t fs_pseudo_write_bytes; /* written to procfs, sysfs, cgroupfs, …: no volume */
+	char features[256]; /* probes in use, e.g. "cpu=sched_switch net=sock_length" */
+	struct collector_stat *stats; /* BPF self-metrics, grouped by name when rendered */
+	size_t n_stats;
+	struct kube_stats kube; /* Kubernetes metadata client; kube.enabled false in local mode */
+};
+
+/* Labels of bpfdiag_pod_info, in exposition order. */
+enum pod_label {
+	PLBL_NAMESPACE = 0,
+	PLBL_POD,
+	PLBL_UID,
+	PLBL_NODE,
+	PLBL_QOS_CLASS,
+	PLBL_WORKLOAD_KIND,
+	PLBL_WORKLOAD,
+	PLBL_HELM_RELEASE,
+	PLBL_HELM_CHART,
+	PLBL_MAX,
+};
+
+extern const char *const pod_label_names[PLBL_MAX];
+
+/* A pod of this node as Kubernetes metadata describes it (one bpfdiag_pod_info each). */
+struct snap_pod {
+	char *labels[PLBL_MAX]; /* never NULL */
+};
+
+struct snapshot {
+	int refcnt;
+	double time; /* unix seconds of the collection */
+	char *node;
+	struct snap_agent agent;
+	size_t n_series;
+	struct snap_series *series;
+	struct snap_finding *findings;
+	size_t n_findings;
+	size_t n_pods; /* 0 in local mode */
+	struct snap_pod *pods; /* sorted by namespace, pod */
+};
+
+/* Returns a snapshot with room for n series (labels set to ""), refcount 1, or NULL. */
+struct snapshot *snapshot_new(size_t n);
+/* Appends a counter or gauge point to se (points must come in metric id order). own holds
+ * METRIC_MAX_OWN_LABELS own label values (copied; NULL entries become ""), or is NULL. Returns 0 or -ENOMEM. */
+int snap_series_add(struct snap_series *se, enum metric_id metric, const char *const *own,
+		    double value);
+/* Appends a histogram point: counts has n_bounds + 1 per-bucket entries (copied). */
+int snap_series_add_hist(struct snap_series *se, enum metric_id metric, const char *const *own,
+			 const double *bounds, unsigned n_bounds, const uint64_t *counts,
+			 double sum);
+/* The value of a series' point without own labels, or 0 when it has none. */
+double snap_series_value(const struct snap_series *se, enum metric_id metric);
+struct snapshot *snapshot_ref(struct snapshot *s);
+/* Drops a reference; frees on the last. Accepts NULL; returns NULL. */
+struct snapshot *snapshot_unref(struct snapshot *s);
+
+/* A slot the collector publishes into and the HTTP threads read from. */
+struct snapshot_slot {
+	pthread_mutex_t lock;
+	struct snapshot *cur;
+};
+
+void snapshot_slot_init(struct snapshot_slot *slot);
+/* Publishes s (the slot takes the caller's reference). */
+void snapshot_slot_set(struct snapshot_slot *slot, struct snapshot *s);
+/* Returns a new reference to the latest snapshot, or NULL before the first. */
+struct snapshot *snapshot_slot_get(struct snapshot_slot *slot);
+void snapshot_slot_destroy(struct snapshot_slot *slot);
+
+#endif

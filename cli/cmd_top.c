@@ -1,0 +1,308 @@
+/* bpfdiag top: the live view of a node. Reads the agent's API, or runs the collector in-process
+ * when no agent answers. A full-screen view on a terminal (top_view.c); plain text tables
+ * without one or with --once; --json prints the snapshot. The model is top_model.c. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "top/top_model.h"
+#include "top/top_source.h"
+#include "top/top_view.h"
+
+struct top_opts {
+	const char *agent;
+	bool once;
+	bool json;
+	double interval;
+	enum top_sort sort;
+};
+
+static const char usage_text[] =
+	"Usage: bpfdiag top [--agent URL] [--once] [--json] [--sort KEY] [--interval SEC]\n"
+	"\n"
+	"Live per-pod view of this node: CPU, run-queue p99, disk, fsync, network, retransmits,\n"
+	"workload, Helm release and the workload's findings. Reads a running agent at URL\n"
+	"(default " DEFAULT_AGENT_URL "); when none answers, runs the collector in-process\n"
+	"(needs root or CAP_BPF+CAP_PERFMON) and says so in the header.\n"
+	"On a terminal it is a full-screen view; without one, or with --once, it prints plain\n"
+	"text tables (one per interval, or one with --once).\n"
+	"\n"
+	"  --agent URL     agent to read\n"
+	"  --once          print one table and exit\n"
+	"  --json          print the snapshot (pods, findings, source) as JSON instead\n"
+	"  --sort KEY      cpu (default), net, disk or fsync; also runq, iops, retrans, name\n"
+	"  --interval SEC  refresh period (default 2)\n"
+	"  -h, --help      this help\n"
+	"\n"
+	"Keys in the full-screen view:\n"
+	"  q quit   s/S next/previous sort key   / filter text   n namespace filter\n"
+	"  r Helm release filter   c clear filters   Enter expand/collapse a pod's containers\n"
+	"  f findings panel (messages, evidence)   ? help   arrows, PgUp/PgDn, Home/End scroll\n"
+	"  space refresh now.  NO_COLOR=1 turns colours off (every colour has a text cue too).\n";
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static int parse_opts(int argc, char **argv, struct top_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "agent", required_argument, NULL, 'a' },
+		{ "once", no_argument, NULL, '1' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "sort", required_argument, NULL, 's' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int opt;
+
+	*o = (struct top_opts){ .agent = DEFAULT_AGENT_URL, .interval = 2, .sort = TOP_SORT_CPU };
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'a':
+			o->agent = optarg;
+			break;
+		case '1':
+			o->once = true;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 's':
+			if (top_sort_parse(optarg, &o->sort))
+				return cli_error(
+					"top",
+					"bad --sort '%s': want cpu, net, disk or fsync (or "
+					"runq, iops, retrans, name)",
+					optarg);
+			break;
+		case 'i':
+			if (cli_parse_seconds(optarg, 3600, &o->interval))
+				return cli_error("top",
+						 "bad --interval '%s': want seconds in (0, 3600]",
+						 optarg);
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return -1;
+		default:
+			return cli_bad_option("top", opt, argv);
+		}
+	}
+	if (optind < argc)
+		return cli_error("top", "unexpected argument '%s' (see 'bpfdiag top --help')",
+				 argv[optind]);
+	return 0;
+}
+
+enum { FCOL_SEV, FCOL_RULE, FCOL_NS, FCOL_WORKLOAD, FCOL_RELEASE, FCOL_SUGGESTS, FCOL_MAX };
+
+/* The cells of a finding's line before its message; wl holds "kind/workload". */
+static void finding_cells(const struct top_finding *f, char *wl, size_t size,
+			  const char *cell[FCOL_MAX])
+{
+	snprintf(wl, size, "%s/%s", f->kind, f->workload);
+	cell[FCOL_SEV] = top_severity_tag(f->sev)[0] ? top_severity_tag(f->sev) : f->severity;
+	cell[FCOL_RULE] = f->rule;
+	cell[FCOL_NS] = f->ns[0] ? f->ns : "-";
+	cell[FCOL_WORKLOAD] = wl;
+	cell[FCOL_RELEASE] = f->release[0] ? f->release : "-";
+	cell[FCOL_SUGGESTS] = f->suggested[0] ? f->suggested : "-";
+}
+
+/* The findings table, each column as wide as its longest value. */
+static void print_findings(const struct top_snapshot *s)
+{
+	static const char *const titles[FCOL_MAX] = { "SEV",	  "RULE",    "NAMESPACE",
+						      "WORKLOAD", "RELEASE", "SUGGESTS" };
+	const char *cell[FCOL_MAX];
+	int w[FCOL_MAX];
+	char ev[1024], wl[512];
+
+	if (!s->findings_known) {
+		printf("\nfindings %s\n", s->findings_note);
+		return;
+	}
+	if (!s->n_findings) {
+		printf("\nno findings\n");
+		return;
+	}
+	for (int k = 0; k < FCOL_MAX; k++)
+		w[k] = (int)strlen(titles[k]);
+	for (size_t i = 0; i < s->n_findings; i++) {
+		finding_cells(&s->findings[i], wl, sizeof(wl), cell);
+		for (int k = 0; k < FCOL_MAX; k++) {
+			int n = (int)strlen(cell[k]);
+
+			w[k] = n > w[k] ? n : w[k];
+		}
+	}
+	putchar('\n');
+	for (int k = 0; k < FCOL_MAX; k++)
+		printf("%-*s ", w[k], titles[k]);
+	puts("MESSAGE");
+	for (size_t i = 0; i < s->n_findings; i++) {
+		const struct top_finding *f = &s->findings[i];
+
+		finding_cells(f, wl, sizeof(wl), cell);
+		for (int k = 0; k < FCOL_MAX; k++)
+			printf("%-*s ", w[k], cell[k]);
+		puts(f->message);
+		if (f->n_ev)
+			printf("%-*s evidence: %s\n", w[FCOL_SEV] + w[FCOL_RULE] + 1, "",
+			       top_fmt_evidence(f, ev, sizeof(ev)));
+	}
+}
+
+/* The plain-text view: header, pods table (max_rows > 0 limits it), findings table. width 0:
+ * columns as wide as their content (no name is ever cut); else the layout of a terminal of
+ * that width. */
+static int print_text(const struct top_snapshot *s, const char *source, enum top_sort sort,
+		      int max_rows, int width)
+{
+	struct top_row *rows = NULL;
+	size_t n = 0;
+	int widths[TOP_COL_MAX];
+	char ts[32], line[TOP_COL_MAX * (TOP_CELL_MAX + 1) + 1], b[5][24];
+	time_t now = time(NULL);
+	int r;
+
+	r = top_rows_build(s, sort, NULL, NULL, &rows, &n);
+	if (r)
+		return r;
+	if (width > 0)
+		top_layout(width, widths);
+	else
+		top_layout_fit(rows, n, widths);
+	strftime(ts, sizeof(ts), "%H:%M:%S", localtime(&now));
+	printf("bpfdiag top - %s - node %s - %s - %zu pods/cgroups - CPU %.1f%% - sort %s\n", ts,
+	       s->node[0] ? s->node : "?", source, s->n_pods, s->total.cpu_pct,
+	       top_sort_name(sort));
+	printf("totals: runq p99 %s, disk r %s/s w %s/s, iops %.1f, fsync %.1f/s, net rx %s/s "
+	       "tx %s/s, retransmits %.1f/s\n",
+	       top_fmt_seconds(s->total.runq_p99, b[0], sizeof(b[0])),
+	       top_fmt_bytes(s->total.disk_r, b[1], sizeof(b[1])),
+	       top_fmt_bytes(s->total.disk_w, b[2], sizeof(b[2])), s->total.iops, s->total.fsync,
+	       top_fmt_bytes(s->total.net_rx, b[3], sizeof(b[3])),
+	       top_fmt_bytes(s->total.net_tx, b[4], sizeof(b[4])), s->total.retrans);
+	top_health_line(s, (double)now, 0, line, sizeof(line));
+	printf("%s %s\n", strstr(source, "in-process") ? "collector" : "agent", line);
+	puts(top_format_title(widths, line, sizeof(line)));
+	for (size_t i = 0; i < n && (max_rows <= 0 || (int)i < max_rows); i++)
+		puts(top_format_row(&rows[i], widths, 0, line, sizeof(line)));
+	free(rows);
+	if (max_rows <= 0)
+		print_findings(s);
+	return 0;
+}
+
+static void wait_interval(double sec)
+{
+	struct timespec ts = { (time_t)sec, (long)((sec - floor(sec)) * 1e9) };
+
+	if (!stop)
+		nanosleep(&ts, NULL);
+}
+
+/* In-process rates need an interval between two collections (the first ran at open). */
+static void wait_rates(const struct top_source *src, const struct top_opts *o)
+{
+	double since = top_source__since_fetch(src), want = fmin(o->interval, 1);
+
+	if (top_source__in_process(src) && since < want)
+		wait_interval(want - since);
+}
+
+/* Without a terminal, with --once or --json: tables (or documents) on stdout. */
+static int run_text(struct top_source *src, const struct top_opts *o)
+{
+	bool tty = isatty(STDOUT_FILENO);
+	int r = 0;
+
+	while (!stop) {
+		struct top_snapshot *s = NULL;
+		char err[512], *json = NULL;
+		struct winsize ws = { 0 };
+
+		r = top_source__fetch(src, &s, o->json ? &json : NULL, err, sizeof(err));
+		if (r) {
+			r = cli_error("top", "cannot read %s: %s", top_source__name(src), err);
+			break;
+		}
+		if (o->json) {
+			puts(json);
+		} else {
+			if (tty && !o->once) {
+				ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws);
+				fputs("\033[H\033[2J", stdout);
+			}
+			r = print_text(s, top_source__name(src), o->sort,
+				       tty && !o->once && ws.ws_row > 5 ? ws.ws_row - 5 : 0,
+				       tty && !o->once ? ws.ws_col : 0);
+		}
+		free(json);
+		top_snapshot_free(s);
+		fflush(stdout);
+		if (r) {
+			r = cli_error("top", "out of memory");
+			break;
+		}
+		if (o->once)
+			break;
+		if (!tty)
+			putchar('\n');
+		wait_interval(o->interval);
+	}
+	return r;
+}
+
+int do_top(int argc, char **argv)
+{
+	struct top_opts o;
+	struct top_source *src = NULL;
+	struct sigaction sa = { .sa_handler = on_signal };
+	char err[1024];
+	bool full = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+	int r;
+
+	r = parse_opts(argc, argv, &o);
+	if (r)
+		return r < 0 ? 0 : r;
+	/* Before the view starts, so that curses leaves them to us and restores the terminal. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	r = top_source__open(o.agent, &src, err, sizeof(err));
+	if (r)
+		return cli_error("top", "%s", err);
+	if (full && !o.once && !o.json) {
+		struct top_view_opts vo = { .interval = o.interval, .sort = o.sort, .stop = &stop };
+
+		r = top_view_run(src, &vo, err, sizeof(err));
+		if (r == -ENOTTY) {
+			fprintf(stderr, "bpfdiag top: %s; printing tables instead\n", err);
+			wait_rates(src, &o);
+			r = run_text(src, &o);
+		}
+	} else {
+		wait_rates(src, &o);
+		r = run_text(src, &o);
+	}
+	top_source__close(src);
+	return r;
+}

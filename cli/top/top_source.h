@@ -1,0 +1,32 @@
+/* Where bpfdiag top's snapshots come from: the agent's HTTP API (/api/v1/pods, and when they
+ * answer /api/v1/findings and /metrics for agent health), or, when no agent answers, the
+ * collection engine run in-process (needs root or CAP_BPF + CAP_PERFMON). */
+#ifndef BPFDIAG_TOP_SOURCE_H
+#define BPFDIAG_TOP_SOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "top/top_model.h"
+
+struct top_source;
+
+/* Probes the agent at url; when it does not answer with a pods document, starts the in-process
+ * collector. Returns 0, or a negative errno with a one-line reason in err when neither works. */
+int top_source__open(const char *url, struct top_source **ret, char *err, size_t errlen);
+/* Accepts NULL; returns NULL. */
+struct top_source *top_source__close(struct top_source *src);
+/* Reads a new snapshot. The pods document is required; findings and health are best effort
+ * (their notes say why they are missing). With ret_json, also returns the snapshot as one JSON
+ * document (the pods document plus "source" and "findings"; free it). Returns 0, or a
+ * negative errno with the reason in err. */
+int top_source__fetch(struct top_source *src, struct top_snapshot **ret, char **ret_json, char *err,
+		      size_t errlen);
+/* "agent URL" or "in-process collector (no agent at URL)". */
+const char *top_source__name(const struct top_source *src);
+bool top_source__in_process(const struct top_source *src);
+/* Seconds since the source was opened or last fetched (the in-process collector's rates need
+ * an interval behind them). */
+double top_source__since_fetch(const struct top_source *src);
+
+#endif

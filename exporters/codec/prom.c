@@ -1,0 +1,324 @@
+#include "codec/prom.h"
+#include "base/version.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Appends v with backslash and newline escaped, and double quotes too when quote is set. */
+static void escape(struct strbuf *out, const char *v, bool quote)
+{
+	const char *run = v;
+
+	for (; *v; v++) {
+		const char *rep = *v == '\\'	     ? "\\\\" :
+				  *v == '\n'	     ? "\\n" :
+				  quote && *v == '"' ? "\\\"" :
+						       NULL;
+
+		if (!rep)
+			continue;
+		strbuf_append(out, run, (size_t)(v - run));
+		strbuf_puts(out, rep);
+		run = v + 1;
+	}
+	strbuf_append(out, run, (size_t)(v - run));
+}
+
+void prom_escape_label(struct strbuf *out, const char *v)
+{
+	escape(out, v, true);
+}
+
+void prom_escape_help(struct strbuf *out, const char *v)
+{
+	escape(out, v, false);
+}
+
+static void header(struct strbuf *out, const char *name, const char *type, const char *help)
+{
+	strbuf_printf(out, "# HELP %s ", name);
+	prom_escape_help(out, help);
+	strbuf_printf(out, "\n# TYPE %s %s\n", name, type);
+}
+
+/* Doubles the way Prometheus parses them: shortest round-trip form, and +Inf/-Inf/NaN. */
+static void format_value(char *buf, size_t len, double v)
+{
+	if (isnan(v))
+		snprintf(buf, len, "NaN");
+	else if (isinf(v))
+		snprintf(buf, len, "%s", v > 0 ? "+Inf" : "-Inf");
+	else if (v == (double)(long long)v && fabs(v) < 1e15)
+		snprintf(buf, len, "%lld", (long long)v);
+	else {
+		/* Shortest of %.15g/%.17g that reads back as the same double. */
+		snprintf(buf, len, "%.15g", v);
+		if (strtod(buf, NULL) != v)
+			snprintf(buf, len, "%.17g", v);
+	}
+}
+
+static void value(struct strbuf *out, double v)
+{
+	char buf[32];
+
+	format_value(buf, sizeof(buf), v);
+	strbuf_puts(out, buf);
+}
+
+static void series_labels(struct strbuf *out, const struct metric_desc *d,
+			  const struct snap_series *se, const struct snap_point *pt, const char *le)
+{
+	strbuf_puts(out, "{");
+	for (int l = 0; l < LBL_MAX; l++) {
+		strbuf_printf(out, "%s%s=\"", l ? "," : "", series_label_names[l]);
+		prom_escape_label(out, se->labels[l]);
+		strbuf_puts(out, "\"");
+	}
+	for (int o = 0; o < METRIC_MAX_OWN_LABELS && d->own_labels[o]; o++) {
+		strbuf_printf(out, ",%s=\"", d->own_labels[o]);
+		prom_escape_label(out, pt->own[o]);
+		strbuf_puts(out, "\"");
+	}
+	if (le) {
+		strbuf_printf(out, ",le=\"%s\"", le);
+	}
+	strbuf_puts(out, "}");
+}
+
+static void sample(struct strbuf *out, const struct metric_desc *d, const char *suffix,
+		   const struct snap_series *se, const struct snap_point *pt, const char *le,
+		   double v)
+{
+	strbuf_puts(out, d->name);
+	strbuf_puts(out, suffix);
+	series_labels(out, d, se, pt, le);
+	strbuf_puts(out, " ");
+	value(out, v);
+	strbuf_puts(out, "\n");
+}
+
+static void point(struct strbuf *out, const struct metric_desc *d, const struct snap_series *se,
+		  const struct snap_point *pt)
+{
+	const struct snap_hist *h = pt->hist;
+	uint64_t cum = 0;
+	char le[32];
+
+	if (d->type != MT_HISTOGRAM) {
+		sample(out, d, "", se, pt, NULL, pt->value);
+		return;
+	}
+	if (!h)
+		return;
+	for (unsigned b = 0; b < h->n_bounds; b++) {
+		cum += h->counts[b];
+		format_value(le, sizeof(le), h->bounds[b]);
+		sample(out, d, "_bucket", se, pt, le, (double)cum);
+	}
+	sample(out, d, "_bucket", se, pt, "+Inf", (double)h->count);
+	sample(out, d, "_sum", se, pt, NULL, h->sum);
+	sample(out, d, "_count", se, pt, NULL, (double)h->count);
+}
+
+static void agent_metric(struct strbuf *out, const char *name, const char *type, const char *help,
+			 const char *labels, double v)
+{
+	header(out, name, type, help);
+	strbuf_puts(out, name);
+	if (labels && labels[0])
+		strbuf_printf(out, "{%s}", labels);
+	strbuf_puts(out, " ");
+	value(out, v);
+	strbuf_puts(out, "\n");
+}
+
+/* The collector's self-metrics, each family once: samples are grouped by name in the order
+ * their names first appear. */
+static void collector_stats(const struct snap_agent *a, struct strbuf *out)
+{
+	for (size_t i = 0; i < a->n_stats; i++) {
+		const struct collector_stat *st = &a->stats[i];
+		bool seen = false;
+
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = strcmp(a->stats[j].name, st->name) == 0;
+		if (seen)
+			continue;
+		header(out, st->name, st->counter ? "counter" : "gauge", st->help);
+		for (size_t j = i; j < a->n_stats; j++) {
+			if (strcmp(a->stats[j].name, st->name) != 0)
+				continue;
+			strbuf_puts(out, st->name);
+			if (a->stats[j].labels[0])
+				strbuf_printf(out, "{%s}", a->stats[j].labels);
+			strbuf_puts(out, " ");
+			value(out, a->stats[j].value);
+			strbuf_puts(out, "\n");
+		}
+	}
+}
+
+static void agent_metrics(const struct snapshot *s, struct strbuf *out)
+{
+	const struct snap_agent *a = &s->agent;
+	char labels[256];
+
+	snprintf(labels, sizeof(labels), "version=\"%s\",revision=\"%s\"", BPFDIAG_VERSION,
+		 BPFDIAG_REVISION);
+	agent_metric(out, "bpfdiag_agent_build_info", "gauge",
+		     "Build of the running agent; always 1.", labels, 1);
+	agent_metric(out, "bpfdiag_agent_start_time_seconds", "gauge",
+		     "Unix time the agent started.", NULL, a->start_time);
+	agent_metric(out, "bpfdiag_agent_collections_total", "counter",
+		     "Map collections completed.", NULL, (double)a->collections);
+	agent_metric(out, "bpfdiag_agent_collection_errors_total", "counter",
+		     "Map collections that failed.", NULL, (double)a->collection_errors);
+	agent_metric(out, "bpfdiag_agent_collection_duration_seconds", "gauge",
+		     "Wall time of the last collection.", NULL, a->last_collection_seconds);
+	agent_metric(out, "bpfdiag_agent_cgroups_unresolved", "gauge",
+		     "Cgroup ids in BPF maps with no cgroup path found in the last collection.",
+		     NULL, (double)a->cgroups_unresolved);
+	agent_metric(out, "bpfdiag_agent_containers_unresolved", "gauge",
+		     "Running containers of the pod list whose cgroup was not found yet.", NULL,
+		     (double)a->containers_unresolved);
+	agent_metric(out, "bpfdiag_agent_cgroup_scans_total", "counter",
+		     "Walks of the cgroup v2 tree.", NULL, (double)a->cgroup_scans);
+	agent_metric(out, "bpfdiag_agent_cgroup_scan_truncated_total", "counter",
+		     "Cgroups skipped by tree walks for exceeding depth or size limits.", NULL,
+		     (double)a->cgroup_scan_truncated);
+	agent_metric(out, "bpfdiag_agent_cgroups_removed_total", "counter",
+		     "Cgroups freed after their last read (removed, or found gone by the sweep).",
+		     NULL, (double)a->cgroups_removed);
+	agent_metric(out, "bpfdiag_agent_cgroups_swept_total", "counter",
+		     "Removed cgroups found by the periodic sweep rather than the rmdir probe.",
+		     NULL, (double)a->cgroups_swept);
+	agent_metric(
+		out, "bpfdiag_agent_fs_pseudo_write_bytes_total", "counter",
+		"Bytes written to pseudo filesystems (procfs, sysfs, cgroupfs, ...): no volume, "
+		"in no bpfdiag_fs_* series.",
+		NULL, (double)a->fs_pseudo_write_bytes);
+	collector_stats(a, out);
+}
+
+/* One family with one sample per label value (a counter or gauge array). */
+static void labelled_family(struct strbuf *out, const char *name, const char *type,
+			    const char *help, const char *label, const char *const *values,
+			    const uint64_t *counts, unsigned n)
+{
+	header(out, name, type, help);
+	for (unsigned i = 0; i < n; i++) {
+		strbuf_printf(out, "%s{%s=\"", name, label);
+		prom_escape_label(out, values[i]);
+		strbuf_puts(out, "\"} ");
+		value(out, (double)counts[i]);
+		strbuf_puts(out, "\n");
+	}
+}
+
+/* bpfdiag_pod_info and the Kubernetes client's self-metrics; nothing in local mode. */
+static void kube_metrics(const struct snapshot *s, struct strbuf *out)
+{
+	const struct kube_stats *k = &s->agent.kube;
+
+	if (!k->enabled)
+		return;
+	header(out, "bpfdiag_pod_info", "gauge",
+	       "A pod of this node from Kubernetes metadata; always 1.");
+	for (size_t i = 0; i < s->n_pods; i++) {
+		strbuf_puts(out, "bpfdiag_pod_info{");
+		for (int l = 0; l < PLBL_MAX; l++) {
+			strbuf_printf(out, "%s%s=\"", l ? "," : "", pod_label_names[l]);
+			prom_escape_label(out, s->pods[i].labels[l]);
+			strbuf_puts(out, "\"");
+		}
+		strbuf_puts(out, "} 1\n");
+	}
+	agent_metric(out, "bpfdiag_agent_kube_api_up", "gauge",
+		     "1 while the pod list/watch reaches the Kubernetes API server.", NULL, k->up);
+	agent_metric(out, "bpfdiag_agent_kube_synced", "gauge",
+		     "1 once the first pod list of this node completed.", NULL, k->synced);
+	labelled_family(out, "bpfdiag_agent_kube_api_requests_total", "counter",
+			"Requests to the Kubernetes API server by outcome.", "result",
+			kube_result_names, k->requests, KUBE_RESULT_MAX);
+	labelled_family(out, "bpfdiag_agent_kube_api_errors_total", "counter",
+			"Kubernetes API failures and rejected objects by reason.", "reason",
+			kube_err_names, k->errors, KERR_MAX);
+	labelled_family(out, "bpfdiag_agent_kube_watch_events_total", "counter",
+			"Pod watch events received by type.", "type", kube_event_names, k->events,
+			KUBE_EV_MAX);
+	agent_metric(out, "bpfdiag_agent_kube_watch_restarts_total", "counter",
+		     "Pod watches that ended and were started again.", NULL,
+		     (double)k->watch_restarts);
+	agent_metric(out, "bpfdiag_agent_kube_relists_total", "counter",
+		     "Pod lists after the first (410 Gone, expired resourceVersion).", NULL,
+		     (double)k->relists);
+	agent_metric(out, "bpfdiag_agent_kube_outages_total", "counter",
+		     "Times the pod list/watch lost the API server.", NULL, (double)k->outages);
+	agent_metric(out, "bpfdiag_agent_kube_outage_seconds_total", "counter",
+		     "Time the pod list/watch spent without the API server; cached metadata "
+		     "was served meanwhile.",
+		     NULL, k->outage_seconds);
+	agent_metric(out, "bpfdiag_agent_kube_pods", "gauge",
+		     "Pods of this node in the metadata cache.", NULL, (double)k->pods);
+	labelled_family(out, "bpfdiag_agent_kube_cache_entries", "gauge",
+			"Entries in the workload, PVC, PDB and HPA caches.", "cache",
+			kube_cache_names, k->cache_entries, KUBE_CACHE_MAX);
+}
+
+int prom_encode(const struct snapshot *s, struct strbuf *out)
+{
+	return prom_encode_catalogue(s, metric_descs, M_MAX, out);
+}
+
+int prom_encode_catalogue(const struct snapshot *s, const struct metric_desc *cat, size_t n_cat,
+			  struct strbuf *out)
+{
+	/* Points of a series are ordered by metric id: one cursor per series walks them once,
+	 * so rendering is linear in the number of points. */
+	size_t *cursor = calloc(s->n_series ? s->n_series : 1, sizeof(*cursor));
+
+	if (!cursor)
+		return -ENOMEM;
+	for (unsigned m = 0; m < n_cat; m++) {
+		const struct metric_desc *d = &cat[m];
+		static const char *const types[] = { "counter", "gauge", "histogram" };
+
+		header(out, d->name, types[d->type], d->help);
+		for (size_t i = 0; i < s->n_series; i++) {
+			const struct snap_series *se = &s->series[i];
+
+			while (cursor[i] < se->n_points &&
+			       (unsigned)se->points[cursor[i]].metric == m)
+				point(out, d, se, &se->points[cursor[i]++]);
+		}
+	}
+	free(cursor);
+	header(out, "bpfdiag_finding", "gauge",
+	       "An active finding of the rules engine (1 while it holds); details in "
+	       "/api/v1/findings.");
+	for (size_t i = 0; i < s->n_findings; i++) {
+		const struct snap_finding *f = &s->findings[i];
+		const char *vals[] = { f->ns,	f->workload_kind, f->workload,	    f->helm_release,
+				       f->rule, f->severity,	  f->suggested_kind };
+		static const char *const names[] = { "namespace",     "workload_kind", "workload",
+						     "helm_release",  "rule",	       "severity",
+						     "suggested_kind" };
+
+		strbuf_puts(out, "bpfdiag_finding{");
+		for (int l = 0; l < 7; l++) {
+			strbuf_printf(out, "%s%s=\"", l ? "," : "", names[l]);
+			prom_escape_label(out, vals[l]);
+			strbuf_puts(out, "\"");
+		}
+		strbuf_puts(out, "} 1\n");
+	}
+	agent_metrics(s, out);
+	kube_metrics(s, out);
+	return strbuf_failed(out) ? -ENOMEM : 0;
+}

@@ -1,0 +1,572 @@
+#include "transport/http.h"
+#include "codec/api_json.h"
+#include "codec/gzip.h"
+#include "transport/http_auth.h"
+#include "base/log.h"
+#include "codec/prom.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#if MHD_VERSION < 0x00097002
+typedef int mhd_result;
+#else
+typedef enum MHD_Result mhd_result;
+#endif
+
+struct http_server {
+	struct MHD_Daemon *mhd;
+	struct http_server_ops ops;
+	int fd;
+	unsigned port;
+	int renders; /* in flight, through http_gate_* */
+	struct token_file *auth;
+	struct selfmetrics *stats;
+	char *tls_cert, *tls_key; /* PEM, kept while the daemon runs */
+	char start_err[256]; /* libmicrohttpd's first complaint while starting */
+	int starting;
+};
+
+int http_parse_listen(const char *addr, char *ret_host, size_t hostlen, unsigned *ret_port,
+		      char *err, size_t errlen)
+{
+	const char *colon, *host = addr;
+	size_t len;
+	char *end;
+	long port;
+
+	if (!addr || !*addr) {
+		snprintf(err, errlen, "empty listen address");
+		return -EINVAL;
+	}
+	if (addr[0] == '[') {
+		const char *rb = strchr(addr, ']');
+
+		if (!rb || rb[1] != ':') {
+			snprintf(err, errlen, "bad listen address '%s': want [ADDR]:PORT", addr);
+			return -EINVAL;
+		}
+		host = addr + 1;
+		len = (size_t)(rb - host);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(addr, ':');
+		if (!colon || memchr(addr, ':', (size_t)(colon - addr))) {
+			snprintf(err, errlen, "bad listen address '%s': want ADDR:PORT", addr);
+			return -EINVAL;
+		}
+		len = (size_t)(colon - addr);
+	}
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || port < 0 || port > 65535) {
+		snprintf(err, errlen, "bad port in listen address '%s'", addr);
+		return -EINVAL;
+	}
+	if (len >= hostlen) {
+		snprintf(err, errlen, "listen address '%s' is too long", addr);
+		return -EINVAL;
+	}
+	memcpy(ret_host, host, len);
+	ret_host[len] = '\0';
+	*ret_port = (unsigned)port;
+	return 0;
+}
+
+static int bind_listen(const char *addr, unsigned *ret_port, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC,
+				  .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV };
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct addrinfo *ai = NULL;
+	char host[256], port[8];
+	unsigned p;
+	int fd = -1, one = 1, r;
+
+	r = http_parse_listen(addr, host, sizeof(host), &p, err, errlen);
+	if (r)
+		return r;
+	snprintf(port, sizeof(port), "%u", p);
+	r = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
+	if (r) {
+		snprintf(err, errlen, "bad listen address '%s': %s (want a numeric address)", addr,
+			 gai_strerror(r));
+		return -EINVAL;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot create a socket for %s: %s", addr, strerror(errno));
+		goto out;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 128)) {
+		r = -errno;
+		snprintf(err, errlen, "cannot listen on %s: %s", addr,
+			 errno == EADDRINUSE ? "address already in use" : strerror(errno));
+		close(fd);
+		fd = -1;
+		goto out;
+	}
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		*ret_port = ntohs(ss.ss_family == AF_INET6 ?
+					  ((struct sockaddr_in6 *)&ss)->sin6_port :
+					  ((struct sockaddr_in *)&ss)->sin_port);
+	r = fd;
+out:
+	freeaddrinfo(ai);
+	return r;
+}
+
+bool http_accepts_gzip(const char *ae)
+{
+	double gzip_q = -1, star_q = -1;
+	const char *p = ae;
+
+	while (p && *p) {
+		const char *end = strchr(p, ','), *semi, *q;
+		size_t len = end ? (size_t)(end - p) : strlen(p), nl;
+		double qv = 1;
+
+		while (len && isspace((unsigned char)*p))
+			p++, len--;
+		semi = memchr(p, ';', len);
+		nl = semi ? (size_t)(semi - p) : len;
+		while (nl && isspace((unsigned char)p[nl - 1]))
+			nl--;
+		/* Only q matters among the parameters: "gzip;q=0" refuses gzip. */
+		for (q = semi; q && q < p + len;
+		     q = memchr(q + 1, ';', (size_t)(p + len - q - 1))) {
+			const char *v = q + 1;
+
+			while (v < p + len && isspace((unsigned char)*v))
+				v++;
+			if (v + 1 < p + len && (v[0] == 'q' || v[0] == 'Q') && v[1] == '=')
+				qv = strtod(v + 2, NULL);
+		}
+		if ((nl == 4 && strncasecmp(p, "gzip", 4) == 0) ||
+		    (nl == 6 && strncasecmp(p, "x-gzip", 6) == 0))
+			gzip_q = qv;
+		else if (nl == 1 && p[0] == '*')
+			star_q = qv;
+		p = end ? end + 1 : NULL;
+	}
+	return gzip_q >= 0 ? gzip_q > 0 : star_q > 0;
+}
+
+bool http_gate_try_enter(int *inflight, int max)
+{
+	if (__atomic_add_fetch(inflight, 1, __ATOMIC_ACQ_REL) <= max)
+		return true;
+	__atomic_sub_fetch(inflight, 1, __ATOMIC_ACQ_REL);
+	return false;
+}
+
+void http_gate_leave(int *inflight)
+{
+	__atomic_sub_fetch(inflight, 1, __ATOMIC_ACQ_REL);
+}
+
+static double now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Queues body (freed by libmicrohttpd) with optional extra headers (name, value, …, NULL). */
+static mhd_result reply_hdrs(struct http_server *h, struct MHD_Connection *conn, enum sm_path path,
+			     unsigned status, const char *type, char *body, size_t len,
+			     const char *const *hdrs)
+{
+	struct MHD_Response *resp;
+	mhd_result r;
+
+	resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	for (; hdrs && hdrs[0]; hdrs += 2)
+		MHD_add_response_header(resp, hdrs[0], hdrs[1]);
+	r = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	selfmetrics_http_request(h->stats, path, status);
+	return r;
+}
+
+static mhd_result reply_text(struct http_server *h, struct MHD_Connection *conn, enum sm_path path,
+			     unsigned status, const char *text, const char *const *hdrs)
+{
+	char *body = strdup(text);
+
+	if (!body)
+		return MHD_NO;
+	return reply_hdrs(h, conn, path, status, "text/plain; charset=utf-8", body, strlen(body),
+			  hdrs);
+}
+
+enum render_kind { RENDER_METRICS, RENDER_PODS, RENDER_FINDINGS };
+
+static int render(struct http_server *h, enum render_kind kind, const struct snapshot *s,
+		  struct strbuf *out)
+{
+	switch (kind) {
+	case RENDER_METRICS: {
+		int r = prom_encode(s, out);
+
+		if (!r && h->stats)
+			selfmetrics_prom_encode(h->stats, out);
+		return r ? r : strbuf_failed(out) ? -ENOMEM : 0;
+	}
+	case RENDER_PODS:
+		return api_pods_json(s, out);
+	case RENDER_FINDINGS:
+		return api_findings_json(s, out);
+	}
+	return -EINVAL;
+}
+
+static mhd_result serve(struct http_server *h, struct MHD_Connection *conn, enum sm_path path,
+			enum render_kind kind, const char *type)
+{
+	static const char *const busy_hdrs[] = { "Retry-After", "1", NULL };
+	static const char *const gzip_hdrs[] = { MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip",
+						 MHD_HTTP_HEADER_VARY, "Accept-Encoding", NULL };
+	static const char *const plain_hdrs[] = { MHD_HTTP_HEADER_VARY, "Accept-Encoding", NULL };
+	struct strbuf sb = STRBUF_INIT;
+	struct snapshot *s;
+	const char *ae;
+	uint8_t *gz = NULL;
+	size_t len, gzlen;
+	double t0;
+	char *body;
+	int r;
+
+	/* Bounded work under a scrape storm: renders beyond the cap are turned away at once. */
+	if (!http_gate_try_enter(&h->renders, HTTP_MAX_RENDERS))
+		return reply_text(h, conn, path, MHD_HTTP_SERVICE_UNAVAILABLE,
+				  "busy: too many renders in progress\n", busy_hdrs);
+	s = h->ops.snapshot(h->ops.ctx);
+	if (!s) {
+		http_gate_leave(&h->renders);
+		return reply_text(h, conn, path, MHD_HTTP_SERVICE_UNAVAILABLE,
+				  "no collection yet\n", busy_hdrs);
+	}
+	t0 = now_mono();
+	r = render(h, kind, s, &sb);
+	snapshot_unref(s);
+	body = r ? NULL : strbuf_steal(&sb, &len);
+	if (!body) {
+		strbuf_reset(&sb);
+		http_gate_leave(&h->renders);
+		return reply_text(h, conn, path, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n",
+				  NULL);
+	}
+	ae = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+	if (ae && http_accepts_gzip(ae) && gzip_compress(body, len, 6, &gz, &gzlen) == 0) {
+		free(body);
+		body = (char *)gz;
+		len = gzlen;
+	}
+	selfmetrics_http_render(h->stats, now_mono() - t0);
+	http_gate_leave(&h->renders);
+	if (gz)
+		selfmetrics_add(h->stats, h->stats ? &h->stats->gzip_responses : NULL, 1);
+	return reply_hdrs(h, conn, path, MHD_HTTP_OK, type, body, len, gz ? gzip_hdrs : plain_hdrs);
+}
+
+/* True when the request may see /metrics and /api: no token configured, or the right one. */
+static bool authorized(struct http_server *h, struct MHD_Connection *conn)
+{
+	char e[300];
+
+	if (!h->auth)
+		return true;
+	switch (token_file_refresh(h->auth, e, sizeof(e))) {
+	case TOKEN_RELOADED:
+		log_info("http: auth token file changed: new token in use");
+		selfmetrics_add(h->stats, h->stats ? &h->stats->token_reloads : NULL, 1);
+		break;
+	case TOKEN_RELOAD_FAILED:
+		log_warn("http: auth token file changed but %s; the previous token stays in use",
+			 e);
+		selfmetrics_add(h->stats, h->stats ? &h->stats->token_reload_errors : NULL, 1);
+		break;
+	case TOKEN_UNCHANGED:
+		break;
+	}
+	return token_file_check(h->auth,
+				MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							    MHD_HTTP_HEADER_AUTHORIZATION));
+}
+
+/* A request body on a GET is refused rather than read: no endpoint takes one. */
+static bool has_body(struct MHD_Connection *conn)
+{
+	const char *cl =
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+		return true;
+	return cl && strspn(cl, "0 \t") != strlen(cl);
+}
+
+static mhd_result handle(void *cls, struct MHD_Connection *conn, const char *url,
+			 const char *method, const char *version, const char *upload_data,
+			 size_t *upload_data_size, void **con_cls)
+{
+	static const char *const allow_hdrs[] = { "Allow", "GET, HEAD", NULL };
+	static const char *const auth_hdrs[] = { MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+						 "Bearer realm=\"bpfdiag\"", NULL };
+	struct http_server *h = cls;
+	enum sm_path path = selfmetrics_path(url);
+
+	(void)version;
+	(void)upload_data;
+	(void)con_cls;
+	/* Every answer is queued on the first call, before any body is read: libmicrohttpd then
+	 * closes the connection instead of reading what the client still wants to send. */
+	if (*upload_data_size) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return reply_text(h, conn, path, MHD_HTTP_METHOD_NOT_ALLOWED,
+				  "method not allowed\n", allow_hdrs);
+	if (has_body(conn))
+		return reply_text(h, conn, path, MHD_HTTP_CONTENT_TOO_LARGE,
+				  "request bodies are not accepted\n", NULL);
+	if (path == SM_PATH_HEALTHZ)
+		return reply_text(h, conn, path, MHD_HTTP_OK, "ok\n", NULL);
+	if (path == SM_PATH_READYZ) {
+		bool ready = h->ops.ready(h->ops.ctx);
+
+		return reply_text(h, conn, path, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+				  ready ? "ready\n" : "not ready\n", NULL);
+	}
+	if (path == SM_PATH_METRICS || strncmp(url, "/api/", 5) == 0) {
+		if (!authorized(h, conn))
+			return reply_text(h, conn, path, MHD_HTTP_UNAUTHORIZED,
+					  "unauthorized: send Authorization: Bearer <token>\n",
+					  auth_hdrs);
+		if (path == SM_PATH_METRICS)
+			return serve(h, conn, path, RENDER_METRICS, PROM_CONTENT_TYPE);
+		if (path == SM_PATH_API_PODS)
+			return serve(h, conn, path, RENDER_PODS, "application/json");
+		if (path == SM_PATH_API_FINDINGS)
+			return serve(h, conn, path, RENDER_FINDINGS, "application/json");
+	}
+	return reply_text(h, conn, path, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct http_server *h = cls;
+	char line[512];
+	size_t n;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	if (n && line[n - 1] == '\n')
+		line[n - 1] = '\0';
+	if (h->starting && !h->start_err[0])
+		snprintf(h->start_err, sizeof(h->start_err), "%.*s", (int)sizeof(h->start_err) - 1,
+			 line);
+	log_debug("http: %s", line);
+}
+
+/* Reads a PEM file into a NUL-terminated string. Returns NULL with a reason in err. */
+static char *read_pem(const char *flag, const char *path, char *err, size_t errlen)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char buf[4096];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "%s %s: %s", flag, path, strerror(errno));
+		return NULL;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || sb.len + (size_t)n > HTTP_MAX_PEM_BYTES) {
+			snprintf(err, errlen, "%s %s: %s", flag, path,
+				 n < 0 ? strerror(errno) : "larger than 1 MiB, not a PEM file");
+			close(fd);
+			strbuf_reset(&sb);
+			return NULL;
+		}
+		strbuf_append(&sb, buf, (size_t)n);
+	}
+	close(fd);
+	if (strbuf_failed(&sb) || !sb.len || !strstr(sb.data, "-----BEGIN ")) {
+		snprintf(err, errlen, "%s %s: %s", flag, path,
+			 strbuf_failed(&sb) ? "out of memory" : "not a PEM file");
+		strbuf_reset(&sb);
+		return NULL;
+	}
+	return strbuf_steal(&sb, NULL);
+}
+
+/* Checks with GnuTLS, the library libmicrohttpd serves HTTPS with, that the certificate parses
+ * and the key goes with it: a clear reason at start, and libmicrohttpd never meets a file
+ * GnuTLS 3.7 leaks memory over. Returns 0 or -EINVAL with a reason in err. */
+static int tls_check(const struct http_server_opts *o, const char *cert, const char *key, char *err,
+		     size_t errlen)
+{
+	gnutls_datum_t c = { (unsigned char *)cert, (unsigned)strlen(cert) };
+	gnutls_datum_t k = { (unsigned char *)key, (unsigned)strlen(key) };
+	gnutls_certificate_credentials_t cred;
+	gnutls_x509_crt_t crt;
+	int r;
+
+	if (gnutls_x509_crt_init(&crt) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = gnutls_x509_crt_import(crt, &c, GNUTLS_X509_FMT_PEM);
+	gnutls_x509_crt_deinit(crt);
+	if (r < 0) {
+		snprintf(err, errlen, "--tls-cert %s: not a usable certificate: %s",
+			 o->tls_cert_file, gnutls_strerror(r));
+		return -EINVAL;
+	}
+	if (gnutls_certificate_allocate_credentials(&cred) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = gnutls_certificate_set_x509_key_mem(cred, &c, &k, GNUTLS_X509_FMT_PEM);
+	gnutls_certificate_free_credentials(cred);
+	if (r < 0) {
+		snprintf(err, errlen, "--tls-key %s with --tls-cert %s: %s", o->tls_key_file,
+			 o->tls_cert_file, gnutls_strerror(r));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static struct http_server *server_free(struct http_server *h)
+{
+	if (!h)
+		return NULL;
+	if (h->mhd)
+		MHD_stop_daemon(h->mhd);
+	if (h->fd >= 0)
+		close(h->fd);
+	token_file_free(h->auth);
+	if (h->tls_key)
+		explicit_bzero(h->tls_key, strlen(h->tls_key));
+	free(h->tls_key);
+	free(h->tls_cert);
+	free(h);
+	return NULL;
+}
+
+int http_server_start(const struct http_server_opts *o, const struct http_server_ops *ops,
+		      struct http_server **ret, char *err, size_t errlen)
+{
+	struct http_server *h = calloc(1, sizeof(*h));
+	struct MHD_OptionItem tls[3] = { { MHD_OPTION_END, 0, NULL } };
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY |
+			 MHD_USE_ERROR_LOG;
+	int r = -EINVAL;
+
+	if (!h) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	h->fd = -1;
+	h->ops = *ops;
+	h->stats = o->stats;
+	if (!o->tls_cert_file != !o->tls_key_file) {
+		snprintf(err, errlen, "--tls-cert and --tls-key go together: give both or neither");
+		goto fail;
+	}
+	if (o->tls_cert_file) {
+		if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+			snprintf(err, errlen, "--tls-cert: this libmicrohttpd has no TLS support");
+			goto fail;
+		}
+		if (!(h->tls_cert = read_pem("--tls-cert", o->tls_cert_file, err, errlen)) ||
+		    !(h->tls_key = read_pem("--tls-key", o->tls_key_file, err, errlen)))
+			goto fail;
+		r = tls_check(o, h->tls_cert, h->tls_key, err, errlen);
+		if (r)
+			goto fail;
+		flags |= MHD_USE_TLS;
+		tls[0] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key };
+		tls[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert };
+		tls[2] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	}
+	if (o->auth_token_file) {
+		char e[256];
+
+		r = token_file_open(o->auth_token_file, &h->auth, e, sizeof(e));
+		if (r) {
+			snprintf(err, errlen, "--auth-token-file: %s", e);
+			goto fail;
+		}
+	}
+	h->fd = bind_listen(o->listen, &h->port, err, errlen);
+	if (h->fd < 0) {
+		r = h->fd;
+		goto fail;
+	}
+	h->starting = 1;
+	/* The logger first: libmicrohttpd routes messages to it only from there on. */
+	h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER,
+				  mhd_log, h, MHD_OPTION_LISTEN_SOCKET, h->fd,
+				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_CLIENT,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_SECONDS,
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_REQUEST_MEMORY,
+				  MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+	h->starting = 0;
+	if (!h->mhd) {
+		if (o->tls_cert_file)
+			snprintf(err, errlen,
+				 "cannot start HTTPS on %s with --tls-cert %s and --tls-key %s: %s",
+				 o->listen, o->tls_cert_file, o->tls_key_file,
+				 h->start_err[0] ? h->start_err : "the certificate or key is bad");
+		else
+			snprintf(err, errlen, "cannot start the HTTP server on %s%s%s", o->listen,
+				 h->start_err[0] ? ": " : "", h->start_err);
+		r = -EIO;
+		goto fail;
+	}
+	*ret = h;
+	return 0;
+fail:
+	server_free(h);
+	return r;
+}
+
+struct http_server *http_server_stop(struct http_server *h)
+{
+	return server_free(h);
+}
+
+unsigned http_server_port(const struct http_server *h)
+{
+	return h->port;
+}
