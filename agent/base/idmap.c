@@ -1,4 +1,5 @@
 #include "base/idmap.h"
+#include "base/hash.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -159,9 +160,7 @@ int idmap_next(const struct idmap *m, size_t *pos, uint64_t *ret_key, void **ret
 
 uint64_t idmap_str_key(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = hash_str(s);
 
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
 	return h ? h : 1;
 }

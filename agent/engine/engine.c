@@ -1,4 +1,5 @@
 #include "engine/engine.h"
+#include "model/histogram.h"
 #include "base/clock.h"
 #include "host/cgroup_tree.h"
 #include "host/cgroupfs.h"
@@ -28,12 +29,6 @@
 #define SEED_TRIES 3 /* seedings raced by a LISTEN transition before one is taken as is */
 
 /* Histogram bounds: slot i of the BPF histograms counts waits below 2^i * 1.024 µs. */
-const double engine_hist_bounds[HIST_SLOTS - 1] = {
-	1.024e-6,     2.048e-6,	    4.096e-6,	   8.192e-6,	  16.384e-6,
-	32.768e-6,    65.536e-6,    131.072e-6,	   262.144e-6,	  524.288e-6,
-	1.048576e-3,  2.097152e-3,  4.194304e-3,   8.388608e-3,	  16.777216e-3,
-	33.554432e-3, 67.108864e-3, 134.217728e-3, 268.435456e-3,
-};
 
 /* What an accumulator sums, and the own labels it carries. */
 enum acc_kind { ACC_CPU = 0, ACC_SAMPLES, ACC_DISK, ACC_DISKLAT, ACC_FS, ACC_NET };
@@ -1146,24 +1141,6 @@ static int cmp_series(const void *a, const void *b)
 	return 0;
 }
 
-/* Upper bound of the bucket holding quantile q of the counts (0 when empty). */
-static double hist_quantile(const uint64_t *counts, double q)
-{
-	uint64_t total = 0, cum = 0;
-
-	for (int i = 0; i < HIST_SLOTS; i++)
-		total += counts[i];
-	if (!total)
-		return 0;
-	for (int i = 0; i < HIST_SLOTS; i++) {
-		cum += counts[i];
-		if ((double)cum >= q * (double)total)
-			return i < HIST_SLOTS - 1 ? engine_hist_bounds[i] :
-						    engine_hist_bounds[HIST_SLOTS - 2] * 2;
-	}
-	return 0;
-}
-
 static int emit_acc(struct snap_series *out, const struct acc *a, unsigned m)
 {
 	const char *own[METRIC_MAX_OWN_LABELS] = { a->own[0], a->own[1], a->own[2] };
@@ -1176,8 +1153,8 @@ static int emit_acc(struct snap_series *out, const struct acc *a, unsigned m)
 		if (m == M_CPU_RUNQUEUE_WAIT_SECONDS)
 			return snap_series_add(out, m, NULL, (double)a->v[1] / 1e9);
 		if (m == M_CPU_RUNQUEUE_LATENCY)
-			return snap_series_add_hist(out, m, NULL, engine_hist_bounds,
-						    HIST_SLOTS - 1, a->hist, (double)a->v[1] / 1e9);
+			return snap_series_add_hist(out, m, NULL, hist_bounds, HIST_SLOTS - 1,
+						    a->hist, (double)a->v[1] / 1e9);
 		return 0;
 	case ACC_SAMPLES:
 		return m == M_CPU_SAMPLES ? snap_series_add(out, m, NULL, (double)a->v[0]) : 0;
@@ -1189,7 +1166,7 @@ static int emit_acc(struct snap_series *out, const struct acc *a, unsigned m)
 		return 0;
 	case ACC_DISKLAT:
 		return m == M_DISK_LATENCY ?
-			       snap_series_add_hist(out, m, own, engine_hist_bounds, HIST_SLOTS - 1,
+			       snap_series_add_hist(out, m, own, hist_bounds, HIST_SLOTS - 1,
 						    a->hist, (double)a->v[2] / 1e9) :
 			       0;
 	case ACC_FS:

@@ -44,7 +44,4 @@ const char *engine__features(const struct engine *e);
  * cgroups get the labels of what contains them, so they add up to one series. */
 void engine_local_labels(const struct cgroup_ident *id, const char *path, const char *ret[LBL_MAX]);
 
-/* Upper bounds (seconds) of the log2 latency histogram slots, HIST_SLOTS - 1 of them. */
-extern const double engine_hist_bounds[HIST_SLOTS - 1];
-
 #endif

@@ -8,29 +8,6 @@
 
 #define MOUNTINFO_MAX (8u << 20)
 
-const char *volume_class_name(enum volume_class cls)
-{
-	switch (cls) {
-	case VOLUME_ROOTFS:
-		return "rootfs";
-	case VOLUME_EMPTYDIR:
-		return "emptydir";
-	case VOLUME_PVC:
-		return "pvc";
-	case VOLUME_CONFIG:
-		return "config";
-	case VOLUME_MEMORY:
-		return "memory";
-	case VOLUME_HOSTPATH:
-		return "hostpath";
-	case VOLUME_PSEUDO:
-		return "pseudo";
-	case VOLUME_UNKNOWN:
-		break;
-	}
-	return "unknown";
-}
-
 bool volume_fstype_pseudo(const char *fstype)
 {
 	/* Kernel interfaces and virtual filesystems: what is written there is a setting or a

@@ -8,17 +8,7 @@
 #include <stddef.h>
 
 #include "host/mountinfo.h"
-
-enum volume_class {
-	VOLUME_UNKNOWN = 0,
-	VOLUME_ROOTFS,
-	VOLUME_EMPTYDIR,
-	VOLUME_PVC,
-	VOLUME_CONFIG,
-	VOLUME_MEMORY,
-	VOLUME_HOSTPATH,
-	VOLUME_PSEUDO, /* procfs, sysfs, cgroupfs, devpts, …: not a volume, never exported */
-};
+#include "model/kinds.h"
 
 struct volume {
 	enum volume_class cls;
@@ -28,8 +18,6 @@ struct volume {
 	 * name is then kubelet's name for the volume (for a PV-backed one, the PV name). */
 	bool pod_volume;
 };
-
-const char *volume_class_name(enum volume_class cls);
 
 /* True for the filesystem types (mountinfo's fstype) that hold no data of their own: procfs,
  * sysfs, cgroupfs, devpts, mqueue, debugfs, tracefs, bpffs, … */

@@ -1,132 +1,10 @@
 #include "kube/kube_store.h"
+#include "base/strmap.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- a string-keyed hash map with chaining ---- */
-
-struct smap_ent {
-	struct smap_ent *next;
-	uint64_t hash;
-	char *key;
-	void *val;
-};
-
-struct smap {
-	struct smap_ent **b;
-	size_t nb;
-	size_t n;
-};
-
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return h;
-}
-
-static int smap_init(struct smap *m)
-{
-	m->nb = 64;
-	m->n = 0;
-	m->b = calloc(m->nb, sizeof(*m->b));
-	return m->b ? 0 : -ENOMEM;
-}
-
-static struct smap_ent **smap_slot(const struct smap *m, const char *key, uint64_t h)
-{
-	struct smap_ent **pp = &m->b[h & (m->nb - 1)];
-
-	for (; *pp; pp = &(*pp)->next) {
-		if ((*pp)->hash == h && strcmp((*pp)->key, key) == 0)
-			break;
-	}
-	return pp;
-}
-
-static void *smap_get(const struct smap *m, const char *key)
-{
-	struct smap_ent *e = *smap_slot(m, key, hash_str(key));
-
-	return e ? e->val : NULL;
-}
-
-static void smap_grow(struct smap *m)
-{
-	size_t nb = m->nb * 2;
-	struct smap_ent **b = calloc(nb, sizeof(*b));
-
-	if (!b)
-		return; /* keep the longer chains: correct, only slower */
-	for (size_t i = 0; i < m->nb; i++) {
-		for (struct smap_ent *e = m->b[i], *next; e; e = next) {
-			next = e->next;
-			e->next = b[e->hash & (nb - 1)];
-			b[e->hash & (nb - 1)] = e;
-		}
-	}
-	free(m->b);
-	m->b = b;
-	m->nb = nb;
-}
-
-/* Sets key (which must be absent) to val. Returns 0 or -ENOMEM. */
-static int smap_put(struct smap *m, const char *key, void *val)
-{
-	struct smap_ent *e = calloc(1, sizeof(*e));
-	uint64_t h = hash_str(key);
-
-	if (!e || !(e->key = strdup(key))) {
-		free(e);
-		return -ENOMEM;
-	}
-	if (m->n >= m->nb)
-		smap_grow(m);
-	e->hash = h;
-	e->val = val;
-	e->next = m->b[h & (m->nb - 1)];
-	m->b[h & (m->nb - 1)] = e;
-	m->n++;
-	return 0;
-}
-
-static void *smap_del(struct smap *m, const char *key)
-{
-	struct smap_ent **pp = smap_slot(m, key, hash_str(key)), *e = *pp;
-	void *v;
-
-	if (!e)
-		return NULL;
-	*pp = e->next;
-	v = e->val;
-	free(e->key);
-	free(e);
-	m->n--;
-	return v;
-}
-
-#define SMAP_FOREACH(m, e)                      \
-	for (size_t _i = 0; _i < (m)->nb; _i++) \
-		for (struct smap_ent *e = (m)->b[_i]; e; e = e->next)
-
-static void smap_destroy(struct smap *m, void (*free_val)(void *))
-{
-	for (size_t i = 0; m->b && i < m->nb; i++) {
-		for (struct smap_ent *e = m->b[i], *next; e; e = next) {
-			next = e->next;
-			if (free_val)
-				free_val(e->val);
-			free(e->key);
-			free(e);
-		}
-	}
-	free(m->b);
-	m->b = NULL;
-}
 
 /* ---- the store ---- */
 
@@ -161,9 +39,9 @@ struct centry {
 
 struct kube_store {
 	struct kube_store_opts o;
-	struct smap pods; /* uid → pod_ent */
-	struct smap mirrors; /* static pod kubelet uid → pod_ent (not owned) */
-	struct smap cache; /* key → centry */
+	struct strmap pods; /* uid → pod_ent */
+	struct strmap mirrors; /* static pod kubelet uid → pod_ent (not owned) */
+	struct strmap cache; /* key → centry */
 	uint64_t n_cache[KUBE_CACHE_MAX];
 	uint64_t gen;
 	uint64_t mark;
@@ -213,7 +91,7 @@ struct kube_store *kube_store_new(const struct kube_store_opts *opts)
 	if (st->o.sandbox_grace <= 0)
 		st->o.sandbox_grace = 30;
 	st->gen = 1;
-	if (smap_init(&st->pods) || smap_init(&st->mirrors) || smap_init(&st->cache))
+	if (strmap_init(&st->pods) || strmap_init(&st->mirrors) || strmap_init(&st->cache))
 		return kube_store_free(st);
 	return st;
 }
@@ -222,9 +100,9 @@ struct kube_store *kube_store_free(struct kube_store *st)
 {
 	if (!st)
 		return NULL;
-	smap_destroy(&st->mirrors, NULL);
-	smap_destroy(&st->pods, pod_ent_free);
-	smap_destroy(&st->cache, centry_free);
+	strmap_destroy(&st->mirrors, NULL);
+	strmap_destroy(&st->pods, pod_ent_free);
+	strmap_destroy(&st->cache, centry_free);
 	free(st);
 	return NULL;
 }
@@ -256,16 +134,16 @@ static struct pod_ent *pod_find(const struct kube_store *st, const char *uid)
 
 	if (!uid || !*uid)
 		return NULL;
-	pe = smap_get(&st->pods, uid);
-	return pe ? pe : smap_get(&st->mirrors, uid);
+	pe = strmap_get(&st->pods, uid);
+	return pe ? pe : strmap_get(&st->mirrors, uid);
 }
 
 static void mirror_del(struct kube_store *st, struct pod_ent *pe)
 {
 	const char *m = pe->pod->mirror_uid;
 
-	if (m[0] && smap_get(&st->mirrors, m) == pe)
-		smap_del(&st->mirrors, m);
+	if (m[0] && strmap_get(&st->mirrors, m) == pe)
+		strmap_del(&st->mirrors, m);
 }
 
 static void mirror_add(struct kube_store *st, struct pod_ent *pe)
@@ -273,13 +151,13 @@ static void mirror_add(struct kube_store *st, struct pod_ent *pe)
 	const char *m = pe->pod->mirror_uid;
 
 	/* An alias never shadows a real UID, and the first pod claiming one keeps it. */
-	if (m[0] && !smap_get(&st->pods, m) && !smap_get(&st->mirrors, m))
-		smap_put(&st->mirrors, m, pe);
+	if (m[0] && !strmap_get(&st->pods, m) && !strmap_get(&st->mirrors, m))
+		strmap_put(&st->mirrors, m, pe);
 }
 
 int kube_store_put_pod(struct kube_store *st, struct kube_pod *p, double now)
 {
-	struct pod_ent *pe = smap_get(&st->pods, p->uid);
+	struct pod_ent *pe = strmap_get(&st->pods, p->uid);
 
 	p->updated_at = now;
 	if (pe) {
@@ -304,7 +182,7 @@ int kube_store_put_pod(struct kube_store *st, struct kube_pod *p, double now)
 		return -ENOSPC;
 	}
 	pe = calloc(1, sizeof(*pe));
-	if (!pe || smap_put(&st->pods, p->uid, pe)) {
+	if (!pe || strmap_put(&st->pods, p->uid, pe)) {
 		free(pe);
 		kube_pod_free(p);
 		return -ENOMEM;
@@ -319,14 +197,14 @@ int kube_store_put_pod(struct kube_store *st, struct kube_pod *p, double now)
 
 int kube_store_delete_pod(struct kube_store *st, const char *uid)
 {
-	struct pod_ent *pe = smap_get(&st->pods, uid);
+	struct pod_ent *pe = strmap_get(&st->pods, uid);
 
 	if (!pe)
 		return 0;
 	if (pe->seen == st->mark)
 		st->n_fresh--;
 	mirror_del(st, pe);
-	smap_del(&st->pods, uid);
+	strmap_del(&st->pods, uid);
 	pod_ent_free(pe);
 	st->gen++;
 	return 1;
@@ -346,7 +224,7 @@ size_t kube_store_sweep(struct kube_store *st)
 	/* Collect, then delete: the map must not change while it is walked. */
 	do {
 		n = 0;
-		SMAP_FOREACH(&st->pods, e)
+		STRMAP_FOREACH(&st->pods, e)
 		{
 			struct pod_ent *pe = e->val;
 
@@ -394,7 +272,7 @@ static struct centry *cache_get(const struct kube_store *st, enum kube_cache cac
 	snprintf(f.ns, sizeof(f.ns), "%s", ns);
 	snprintf(f.name, sizeof(f.name), "%s", name);
 	cache_key(&f, key, sizeof(key));
-	return smap_get(&st->cache, key);
+	return strmap_get(&st->cache, key);
 }
 
 static void cache_del(struct kube_store *st, struct centry *e)
@@ -402,7 +280,7 @@ static void cache_del(struct kube_store *st, struct centry *e)
 	char key[KUBE_NS_MAX + KUBE_NAME_MAX + 32];
 
 	cache_key(&e->key, key, sizeof(key));
-	smap_del(&st->cache, key);
+	strmap_del(&st->cache, key);
 	st->n_cache[e->key.cache]--;
 	centry_free(e);
 }
@@ -420,7 +298,7 @@ static size_t cache_evict(struct kube_store *st, double now, enum kube_cache onl
 
 	do {
 		n = 0;
-		SMAP_FOREACH(&st->cache, e)
+		STRMAP_FOREACH(&st->cache, e)
 		{
 			struct centry *c = e->val;
 
@@ -466,7 +344,7 @@ static void need(struct scan_ctx *sc, enum kube_cache cache, enum kube_kind kind
 		snprintf(e->key.ns, sizeof(e->key.ns), "%s", ns);
 		snprintf(e->key.name, sizeof(e->key.name), "%s", name);
 		cache_key(&e->key, key, sizeof(key));
-		if (smap_put(&st->cache, key, e)) {
+		if (strmap_put(&st->cache, key, e)) {
 			free(e);
 			sc->full = true;
 			return;
@@ -515,7 +393,7 @@ int kube_store_next_fetch(struct kube_store *st, double now, struct kube_fetch *
 	struct scan_ctx sc = { .st = st, .now = now };
 
 	st->scan++;
-	SMAP_FOREACH(&st->pods, e)
+	STRMAP_FOREACH(&st->pods, e)
 	{
 		pod_needs(&sc, ((struct pod_ent *)e->val)->pod);
 	}
@@ -856,7 +734,7 @@ int kube_pod_volume_by_dir(const struct kube_pod_info *p, const char *dir,
 int kube_store_foreach_pod(const struct kube_store *st,
 			   int (*fn)(void *ctx, const struct kube_pod *p), void *ctx)
 {
-	SMAP_FOREACH(&st->pods, e)
+	STRMAP_FOREACH(&st->pods, e)
 	{
 		int r = fn(ctx, ((struct pod_ent *)e->val)->pod);
 

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "kernel/collector.h"
+#include "model/kinds.h"
 #include "model/kube_stats.h"
 #include "model/metrics.h"
 
@@ -53,6 +54,25 @@ struct snap_rates {
 	double retransmits_per_s;
 };
 
+/* What a series did in the last collection interval, typed: each counter's increase (never
+ * negative: a member cgroup that goes away or resets does not take it back) and the gauges'
+ * current values. Rates, top and the rules read these; nothing re-derives them from the points'
+ * label strings. */
+struct snap_delta {
+	double seconds; /* the interval; 0 on the series' first collection (no increase known) */
+	double cpu_seconds, runq_wait_seconds;
+	uint64_t runq_hist[HIST_SLOTS]; /* run-queue waits of the interval, per log2 slot */
+	double throttled_seconds, throttled_periods, periods;
+	double cpu_limit_cores; /* gauge; 0 when no limit */
+	double disk_bytes[2], disk_ops[2]; /* [0] read, [1] write */
+	double fs_write_bytes[VOLUME_CLASS_MAX], fs_write_calls[VOLUME_CLASS_MAX];
+	double fs_sync_calls[VOLUME_CLASS_MAX];
+	char pvc_volume[64]; /* the PVC volume written most in the interval; "" none */
+	double net_bytes[2]; /* [0] received, [1] transmitted */
+	double retransmits;
+	double conns_opened[ROLE_MAX];
+};
+
 struct snap_peer {
 	char addr[48]; /* text form: a.b.c.d or IPv6 */
 	uint16_t port; /* remote port (client role) or local listening port (server role) */
@@ -69,6 +89,7 @@ struct snap_series {
 	struct snap_point *points; /* ordered by metric id */
 	size_t n_points;
 	struct snap_rates rates;
+	struct snap_delta delta;
 	uint16_t *listen_ports; /* TCP ports in LISTEN, ascending */
 	size_t n_listen_ports;
 	struct snap_peer *peers;

@@ -1,4 +1,5 @@
 #include "rules/rules.h"
+#include "model/histogram.h"
 #include "engine/engine.h"
 #include "base/idmap.h"
 
@@ -534,19 +535,7 @@ static void evidence(struct snap_finding *f, const char *name, double v)
 /* Upper bound of the bucket holding the 99th percentile (0 when empty). */
 static double p99(const uint64_t *h)
 {
-	uint64_t total = 0, cum = 0;
-
-	for (int i = 0; i < HIST_SLOTS; i++)
-		total += h[i];
-	if (!total)
-		return 0;
-	for (int i = 0; i < HIST_SLOTS; i++) {
-		cum += h[i];
-		if ((double)cum >= 0.99 * (double)total)
-			return i < HIST_SLOTS - 1 ? engine_hist_bounds[i] :
-						    2 * engine_hist_bounds[HIST_SLOTS - 2];
-	}
-	return 0;
+	return hist_quantile(h, 0.99);
 }
 
 static bool kind_is(const struct wl *w, const char *k)

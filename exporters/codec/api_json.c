@@ -119,19 +119,10 @@ static int render(json_object *root, struct strbuf *out)
 	return strbuf_failed(out) ? -ENOMEM : 0;
 }
 
-static uint64_t uid_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return h ? h : 1;
-}
-
 /* Finds the pod entry of uid in the index (open addressing over hash values). */
 static json_object *pod_lookup(struct idmap *pods, const char *uid, uint64_t *ret_key)
 {
-	uint64_t k = uid_hash(uid);
+	uint64_t k = idmap_str_key(uid);
 	json_object *p, *u;
 
 	while ((p = idmap_get(pods, k))) {
