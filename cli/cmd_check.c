@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "base/json.h"
 
 static const char usage_text[] =
 	"Usage: bpfdiag check [--agent URL] [--json]\n"
@@ -17,15 +18,6 @@ static const char usage_text[] =
 	"  --agent URL  agent to ask\n"
 	"  --json       print the findings document as JSON\n"
 	"  -h, --help   this help\n";
-
-static const char *str_of(json_object *o, const char *k)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-		return "";
-	return json_object_get_string(v);
-}
 
 int do_check(int argc, char **argv)
 {
@@ -89,15 +81,18 @@ int do_check(int argc, char **argv)
 	} else {
 		for (size_t i = 0; i < n; i++) {
 			json_object *f = json_object_array_get_idx(findings, i), *ev;
-			const char *kind = str_of(f, "workload_kind"), *ns = str_of(f, "namespace");
+			const char *kind = json_get_str_or_empty(f, "workload_kind"),
+				   *ns = json_get_str_or_empty(f, "namespace");
 
-			printf("%s %-8s %s %s%s%s", str_of(f, "rule"), str_of(f, "severity"), kind,
-			       ns[0] ? ns : "", ns[0] ? "/" : "", str_of(f, "workload"));
-			if (str_of(f, "helm_release")[0])
-				printf(" (release %s)", str_of(f, "helm_release"));
-			if (str_of(f, "suggested_kind")[0])
-				printf(" -> %s", str_of(f, "suggested_kind"));
-			printf("\n    %s\n    since %s", str_of(f, "message"), str_of(f, "since"));
+			printf("%s %-8s %s %s%s%s", json_get_str_or_empty(f, "rule"),
+			       json_get_str_or_empty(f, "severity"), kind, ns[0] ? ns : "",
+			       ns[0] ? "/" : "", json_get_str_or_empty(f, "workload"));
+			if (json_get_str_or_empty(f, "helm_release")[0])
+				printf(" (release %s)", json_get_str_or_empty(f, "helm_release"));
+			if (json_get_str_or_empty(f, "suggested_kind")[0])
+				printf(" -> %s", json_get_str_or_empty(f, "suggested_kind"));
+			printf("\n    %s\n    since %s", json_get_str_or_empty(f, "message"),
+			       json_get_str_or_empty(f, "since"));
 			if (json_object_object_get_ex(f, "evidence", &ev) &&
 			    json_object_is_type(ev, json_type_object)) {
 				json_object_object_foreach(ev, k, v) {

@@ -26,7 +26,10 @@ struct strmap_iter {
 	int started;
 	int done; /* for STRMAP_FOREACH */
 };
-#define STRMAP_ITER_INIT { 0, NULL, 0, 0 }
+#define STRMAP_ITER_INIT      \
+	{                     \
+		0, NULL, 0, 0 \
+	}
 
 /* Returns 0 or -ENOMEM. */
 int strmap_init(struct strmap *m);
@@ -42,8 +45,8 @@ void *strmap_del(struct strmap *m, const char *key);
 struct strmap_ent *strmap_next(const struct strmap *m, struct strmap_iter *it);
 
 /* for (each entry e of m): the body may delete e (and break out). */
-#define STRMAP_FOREACH(m, e)                                                             \
+#define STRMAP_FOREACH(m, e)                                                              \
 	for (struct strmap_iter e##_it = STRMAP_ITER_INIT; !e##_it.done; e##_it.done = 1) \
-		for (struct strmap_ent *e; (e = strmap_next((m), &e##_it)) != NULL;)
+		for (struct strmap_ent * e; (e = strmap_next((m), &e##_it)) != NULL;)
 
 #endif

@@ -1,4 +1,5 @@
 #include "kube/kube_parse.h"
+#include "base/json.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -6,64 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* ---- JSON access: every getter checks the type, so a mistyped field reads as absent ---- */
-
-static json_object *jget(json_object *o, const char *k)
-{
-	json_object *v;
-
-	if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, k, &v))
-		return NULL;
-	return v; /* NULL for a JSON null */
-}
-
-static json_object *jobj(json_object *o, const char *k)
-{
-	json_object *v = jget(o, k);
-
-	return v && json_object_is_type(v, json_type_object) ? v : NULL;
-}
-
-static json_object *jarr(json_object *o, const char *k)
-{
-	json_object *v = jget(o, k);
-
-	return v && json_object_is_type(v, json_type_array) ? v : NULL;
-}
-
-/* A string value without embedded NULs, or NULL. */
-static const char *jstr_of(json_object *v)
-{
-	const char *s;
-
-	if (!v || !json_object_is_type(v, json_type_string))
-		return NULL;
-	s = json_object_get_string(v);
-	return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
-}
-
-static const char *jstr(json_object *o, const char *k)
-{
-	return jstr_of(jget(o, k));
-}
-
-static bool jbool(json_object *o, const char *k)
-{
-	json_object *v = jget(o, k);
-
-	return v && json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
-}
-
-static bool jint(json_object *o, const char *k, int64_t *ret)
-{
-	json_object *v = jget(o, k);
-
-	if (!v || !json_object_is_type(v, json_type_int))
-		return false;
-	*ret = json_object_get_int64(v);
-	return true;
-}
 
 /* ---- character classes: what we export as label values stays plain ASCII ---- */
 
@@ -430,18 +373,18 @@ void kube_helm_resolve(const struct kube_workload *wl, const struct kube_pod *po
 
 static void parse_controller(json_object *meta, struct kube_ref *ret)
 {
-	json_object *refs = jarr(meta, "ownerReferences");
+	json_object *refs = json_get_arr(meta, "ownerReferences");
 	size_t n = refs ? json_object_array_length(refs) : 0;
 
 	memset(ret, 0, sizeof(*ret));
 	for (size_t i = 0; i < n; i++) {
 		json_object *r = json_object_array_get_idx(refs, i);
 
-		if (!jbool(r, "controller"))
+		if (!json_get_true(r, "controller"))
 			continue;
-		if (COPY(ret->kind, jstr(r, "kind"), CS_KIND) &&
-		    COPY(ret->name, jstr(r, "name"), CS_DNS)) {
-			if (!COPY(ret->api_version, jstr(r, "apiVersion"), CS_KEY))
+		if (COPY(ret->kind, json_get_str(r, "kind"), CS_KIND) &&
+		    COPY(ret->name, json_get_str(r, "name"), CS_DNS)) {
+			if (!COPY(ret->api_version, json_get_str(r, "apiVersion"), CS_KEY))
 				ret->api_version[0] = '\0';
 			return;
 		}
@@ -451,8 +394,8 @@ static void parse_controller(json_object *meta, struct kube_ref *ret)
 
 static void parse_quantity_field(json_object *o, const char *k, double *ret)
 {
-	json_object *v = jget(o, k);
-	const char *s = jstr_of(v);
+	json_object *v = json_get(o, k);
+	const char *s = json_str_of(v);
 
 	*ret = -1;
 	if (s) {
@@ -468,27 +411,27 @@ static void parse_quantity_field(json_object *o, const char *k, double *ret)
 
 static void parse_container_spec(json_object *c, struct kube_container *ret)
 {
-	json_object *res = jobj(c, "resources"), *sc = jobj(c, "securityContext");
-	json_object *ports = jarr(c, "ports");
+	json_object *res = json_get_obj(c, "resources"), *sc = json_get_obj(c, "securityContext");
+	json_object *ports = json_get_arr(c, "ports");
 	size_t n = ports ? json_object_array_length(ports) : 0;
 
-	parse_quantity_field(jobj(res, "requests"), "cpu", &ret->res.cpu_request);
-	parse_quantity_field(jobj(res, "limits"), "cpu", &ret->res.cpu_limit);
-	parse_quantity_field(jobj(res, "requests"), "memory", &ret->res.memory_request);
-	parse_quantity_field(jobj(res, "limits"), "memory", &ret->res.memory_limit);
-	ret->readiness_probe = jobj(c, "readinessProbe") != NULL;
-	ret->liveness_probe = jobj(c, "livenessProbe") != NULL;
-	ret->startup_probe = jobj(c, "startupProbe") != NULL;
-	ret->privileged = jbool(sc, "privileged");
-	ret->read_only_root_fs = jbool(sc, "readOnlyRootFilesystem");
-	ret->sidecar = ret->type == KUBE_CONTAINER_INIT && jstr(c, "restartPolicy") &&
-		       strcmp(jstr(c, "restartPolicy"), "Always") == 0;
+	parse_quantity_field(json_get_obj(res, "requests"), "cpu", &ret->res.cpu_request);
+	parse_quantity_field(json_get_obj(res, "limits"), "cpu", &ret->res.cpu_limit);
+	parse_quantity_field(json_get_obj(res, "requests"), "memory", &ret->res.memory_request);
+	parse_quantity_field(json_get_obj(res, "limits"), "memory", &ret->res.memory_limit);
+	ret->readiness_probe = json_get_obj(c, "readinessProbe") != NULL;
+	ret->liveness_probe = json_get_obj(c, "livenessProbe") != NULL;
+	ret->startup_probe = json_get_obj(c, "startupProbe") != NULL;
+	ret->privileged = json_get_true(sc, "privileged");
+	ret->read_only_root_fs = json_get_true(sc, "readOnlyRootFilesystem");
+	ret->sidecar = ret->type == KUBE_CONTAINER_INIT && json_get_str(c, "restartPolicy") &&
+		       strcmp(json_get_str(c, "restartPolicy"), "Always") == 0;
 	for (size_t i = 0; i < n && ret->n_ports < KUBE_MAX_PORTS; i++) {
 		json_object *p = json_object_array_get_idx(ports, i);
-		const char *proto = jstr(p, "protocol");
+		const char *proto = json_get_str(p, "protocol");
 		int64_t port;
 
-		if (jint(p, "containerPort", &port) && port > 0 && port < 65536 &&
+		if (json_get_int(p, "containerPort", &port) && port > 0 && port < 65536 &&
 		    (!proto || strcmp(proto, "TCP") == 0))
 			ret->ports[ret->n_ports++] = (uint16_t)port;
 	}
@@ -527,7 +470,7 @@ static void parse_specs(struct kube_pod *p, json_object *arr, enum kube_containe
 
 	for (size_t i = 0; i < n; i++) {
 		json_object *c = json_object_array_get_idx(arr, i);
-		const char *name = jstr(c, "name");
+		const char *name = json_get_str(c, "name");
 		struct kube_container *kc;
 
 		if (!name || find_container(p, name, type))
@@ -544,9 +487,9 @@ static void parse_statuses(struct kube_pod *p, json_object *arr, enum kube_conta
 
 	for (size_t i = 0; i < n; i++) {
 		json_object *st = json_object_array_get_idx(arr, i);
-		json_object *running = jobj(jobj(st, "state"), "running");
-		json_object *last = jobj(jobj(st, "lastState"), "terminated");
-		const char *name = jstr(st, "name");
+		json_object *running = json_get_obj(json_get_obj(st, "state"), "running");
+		json_object *last = json_get_obj(json_get_obj(st, "lastState"), "terminated");
+		const char *name = json_get_str(st, "name");
 		struct kube_container *c;
 		int64_t restarts;
 
@@ -558,15 +501,16 @@ static void parse_statuses(struct kube_pod *p, json_object *arr, enum kube_conta
 		if (!c)
 			continue;
 		c->has_status = true;
-		if (kube_container_id_parse(jstr(st, "containerID"), c->id))
+		if (kube_container_id_parse(json_get_str(st, "containerID"), c->id))
 			c->id[0] = '\0';
-		if (kube_container_id_parse(jstr(last, "containerID"), c->last_id))
+		if (kube_container_id_parse(json_get_str(last, "containerID"), c->last_id))
 			c->last_id[0] = '\0';
 		c->running = running != NULL;
-		c->ready = jbool(st, "ready");
-		if (jint(st, "restartCount", &restarts) && restarts >= 0 && restarts < (1 << 30))
+		c->ready = json_get_true(st, "ready");
+		if (json_get_int(st, "restartCount", &restarts) && restarts >= 0 &&
+		    restarts < (1 << 30))
 			c->restart_count = (int)restarts;
-		if (kube_time_parse(jstr(running, "startedAt"), &c->started_at))
+		if (kube_time_parse(json_get_str(running, "startedAt"), &c->started_at))
 			c->started_at = 0;
 	}
 }
@@ -581,27 +525,29 @@ static void parse_volumes(struct kube_pod *p, json_object *arr)
 
 		memset(kv, 0, sizeof(*kv));
 		kv->size_limit = -1;
-		if (!COPY(kv->name, jstr(v, "name"), CS_DNS))
+		if (!COPY(kv->name, json_get_str(v, "name"), CS_DNS))
 			continue;
-		if (jobj(v, "persistentVolumeClaim")) {
+		if (json_get_obj(v, "persistentVolumeClaim")) {
 			kv->kind = KUBE_VOL_PVC;
-			if (!COPY(kv->claim, jstr(jobj(v, "persistentVolumeClaim"), "claimName"),
+			if (!COPY(kv->claim,
+				  json_get_str(json_get_obj(v, "persistentVolumeClaim"),
+					       "claimName"),
 				  CS_DNS))
 				kv->kind = KUBE_VOL_OTHER;
-		} else if (jobj(v, "ephemeral")) {
+		} else if (json_get_obj(v, "ephemeral")) {
 			kv->kind = KUBE_VOL_EPHEMERAL;
 			if (snprintf(kv->claim, sizeof(kv->claim), "%s-%s", p->name, kv->name) >=
 			    (int)sizeof(kv->claim))
 				kv->claim[0] = '\0';
-		} else if ((ed = jobj(v, "emptyDir"))) {
+		} else if ((ed = json_get_obj(v, "emptyDir"))) {
 			kv->kind = KUBE_VOL_EMPTYDIR;
-			kv->medium_memory = jstr(ed, "medium") &&
-					    !strcmp(jstr(ed, "medium"), "Memory");
+			kv->medium_memory = json_get_str(ed, "medium") &&
+					    !strcmp(json_get_str(ed, "medium"), "Memory");
 			parse_quantity_field(ed, "sizeLimit", &kv->size_limit);
-		} else if (jobj(v, "hostPath")) {
+		} else if (json_get_obj(v, "hostPath")) {
 			kv->kind = KUBE_VOL_HOSTPATH;
-		} else if (jobj(v, "configMap") || jobj(v, "secret") || jobj(v, "projected") ||
-			   jobj(v, "downwardAPI")) {
+		} else if (json_get_obj(v, "configMap") || json_get_obj(v, "secret") ||
+			   json_get_obj(v, "projected") || json_get_obj(v, "downwardAPI")) {
 			kv->kind = KUBE_VOL_CONFIG;
 		}
 		p->n_volumes++;
@@ -616,7 +562,7 @@ static int parse_labels(struct kube_pod *p, json_object *labels)
 	if (!p->labels)
 		return -ENOMEM;
 	json_object_object_foreach(labels, key, val) {
-		const char *v = jstr_of(val);
+		const char *v = json_str_of(val);
 		char kbuf[KUBE_LABEL_KEY_MAX + 1], vbuf[KUBE_CNAME_MAX + 1] = "";
 
 		if (p->n_labels >= KUBE_MAX_LABELS)
@@ -653,14 +599,14 @@ static bool uid_ok(const char *s)
 
 const char *kube_object_uid(json_object *obj)
 {
-	const char *uid = jstr(jobj(obj, "metadata"), "uid");
+	const char *uid = json_get_str(json_get_obj(obj, "metadata"), "uid");
 
 	return uid_ok(uid) ? uid : NULL;
 }
 
 const char *kube_resource_version(json_object *obj)
 {
-	const char *rv = jstr(jobj(obj, "metadata"), "resourceVersion");
+	const char *rv = json_get_str(json_get_obj(obj, "metadata"), "resourceVersion");
 	char tmp[KUBE_RV_MAX + 1];
 
 	return COPY(tmp, rv, CS_PRINT) ? rv : NULL;
@@ -683,9 +629,9 @@ struct kube_pod *kube_pod_free(struct kube_pod *p)
 
 int kube_pod_parse(json_object *obj, struct kube_pod **ret, const char **ret_why)
 {
-	json_object *meta = jobj(obj, "metadata"), *spec = jobj(obj, "spec");
-	json_object *status = jobj(obj, "status"), *ips;
-	const char *v, *kind = jstr(obj, "kind");
+	json_object *meta = json_get_obj(obj, "metadata"), *spec = json_get_obj(obj, "spec");
+	json_object *status = json_get_obj(obj, "status"), *ips;
+	const char *v, *kind = json_get_str(obj, "kind");
 	struct kube_pod *p;
 	size_t n;
 	int r;
@@ -702,23 +648,24 @@ int kube_pod_parse(json_object *obj, struct kube_pod **ret, const char **ret_why
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	if (!uid_ok(jstr(meta, "uid")) || !COPY(p->uid, jstr(meta, "uid"), CS_UID)) {
+	if (!uid_ok(json_get_str(meta, "uid")) ||
+	    !COPY(p->uid, json_get_str(meta, "uid"), CS_UID)) {
 		*ret_why = "metadata.uid missing or not a UID string";
 		goto invalid;
 	}
-	if (!COPY(p->name, jstr(meta, "name"), CS_DNS)) {
+	if (!COPY(p->name, json_get_str(meta, "name"), CS_DNS)) {
 		*ret_why = "metadata.name missing or not a DNS name";
 		goto invalid;
 	}
-	if (!COPY(p->ns, jstr(meta, "namespace"), CS_DNS)) {
+	if (!COPY(p->ns, json_get_str(meta, "namespace"), CS_DNS)) {
 		*ret_why = "metadata.namespace missing or not a DNS label";
 		goto invalid;
 	}
-	if (!COPY(p->rv, jstr(meta, "resourceVersion"), CS_PRINT))
+	if (!COPY(p->rv, json_get_str(meta, "resourceVersion"), CS_PRINT))
 		p->rv[0] = '\0';
-	if (!COPY(p->node, jstr(spec, "nodeName"), CS_DNS))
+	if (!COPY(p->node, json_get_str(spec, "nodeName"), CS_DNS))
 		p->node[0] = '\0';
-	r = parse_labels(p, jobj(meta, "labels"));
+	r = parse_labels(p, json_get_obj(meta, "labels"));
 	if (r)
 		goto fail;
 	if ((v = kube_pod_label(p, "pod-template-hash")))
@@ -728,45 +675,49 @@ int kube_pod_parse(json_object *obj, struct kube_pod **ret, const char **ret_why
 		COPY(p->helm_instance, v, CS_LABEL);
 	if ((v = kube_pod_label(p, "helm.sh/chart")))
 		COPY(p->helm_chart, v, CS_LABEL);
-	COPY(p->ignore_rules, jstr(jobj(meta, "annotations"), "bpfdiag.io/ignore-rules"), CS_PRINT);
-	if (!uid_ok(jstr(jobj(meta, "annotations"), "kubernetes.io/config.mirror")) ||
-	    !COPY(p->mirror_uid, jstr(jobj(meta, "annotations"), "kubernetes.io/config.mirror"),
+	COPY(p->ignore_rules,
+	     json_get_str(json_get_obj(meta, "annotations"), "bpfdiag.io/ignore-rules"), CS_PRINT);
+	if (!uid_ok(json_get_str(json_get_obj(meta, "annotations"),
+				 "kubernetes.io/config.mirror")) ||
+	    !COPY(p->mirror_uid,
+		  json_get_str(json_get_obj(meta, "annotations"), "kubernetes.io/config.mirror"),
 		  CS_UID))
 		p->mirror_uid[0] = '\0';
 	parse_controller(meta, &p->controller);
 
-	p->host_network = jbool(spec, "hostNetwork");
-	p->host_pid = jbool(spec, "hostPID");
-	p->host_ipc = jbool(spec, "hostIPC");
+	p->host_network = json_get_true(spec, "hostNetwork");
+	p->host_pid = json_get_true(spec, "hostPID");
+	p->host_ipc = json_get_true(spec, "hostIPC");
 	p->containers = calloc(KUBE_MAX_CONTAINERS, sizeof(*p->containers));
 	p->volumes = calloc(KUBE_MAX_VOLUMES, sizeof(*p->volumes));
 	if (!p->containers || !p->volumes) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	parse_specs(p, jarr(spec, "initContainers"), KUBE_CONTAINER_INIT);
-	parse_specs(p, jarr(spec, "containers"), KUBE_CONTAINER_APP);
-	parse_specs(p, jarr(spec, "ephemeralContainers"), KUBE_CONTAINER_EPHEMERAL);
-	parse_statuses(p, jarr(status, "initContainerStatuses"), KUBE_CONTAINER_INIT);
-	parse_statuses(p, jarr(status, "containerStatuses"), KUBE_CONTAINER_APP);
-	parse_statuses(p, jarr(status, "ephemeralContainerStatuses"), KUBE_CONTAINER_EPHEMERAL);
-	parse_volumes(p, jarr(spec, "volumes"));
+	parse_specs(p, json_get_arr(spec, "initContainers"), KUBE_CONTAINER_INIT);
+	parse_specs(p, json_get_arr(spec, "containers"), KUBE_CONTAINER_APP);
+	parse_specs(p, json_get_arr(spec, "ephemeralContainers"), KUBE_CONTAINER_EPHEMERAL);
+	parse_statuses(p, json_get_arr(status, "initContainerStatuses"), KUBE_CONTAINER_INIT);
+	parse_statuses(p, json_get_arr(status, "containerStatuses"), KUBE_CONTAINER_APP);
+	parse_statuses(p, json_get_arr(status, "ephemeralContainerStatuses"),
+		       KUBE_CONTAINER_EPHEMERAL);
+	parse_volumes(p, json_get_arr(spec, "volumes"));
 
-	COPY(p->qos, jstr(status, "qosClass"), CS_KIND);
-	COPY(p->phase, jstr(status, "phase"), CS_KIND);
-	if (kube_time_parse(jstr(status, "startTime"), &p->start_time))
+	COPY(p->qos, json_get_str(status, "qosClass"), CS_KIND);
+	COPY(p->phase, json_get_str(status, "phase"), CS_KIND);
+	if (kube_time_parse(json_get_str(status, "startTime"), &p->start_time))
 		p->start_time = 0;
-	ips = jarr(status, "podIPs");
+	ips = json_get_arr(status, "podIPs");
 	n = ips ? json_object_array_length(ips) : 0;
 	for (size_t i = 0; i < n && p->n_ips < KUBE_MAX_POD_IPS; i++) {
-		const char *ip = jstr(json_object_array_get_idx(ips, i), "ip");
+		const char *ip = json_get_str(json_object_array_get_idx(ips, i), "ip");
 		unsigned char buf[16];
 
 		if (ip && strlen(ip) <= KUBE_IP_MAX &&
 		    (inet_pton(AF_INET, ip, buf) == 1 || inet_pton(AF_INET6, ip, buf) == 1))
 			memcpy(p->ips[p->n_ips++], ip, strlen(ip) + 1);
 	}
-	if (p->n_ips == 0 && (v = jstr(status, "podIP")) && strlen(v) <= KUBE_IP_MAX) {
+	if (p->n_ips == 0 && (v = json_get_str(status, "podIP")) && strlen(v) <= KUBE_IP_MAX) {
 		unsigned char buf[16];
 
 		if (inet_pton(AF_INET, v, buf) == 1 || inet_pton(AF_INET6, v, buf) == 1)
@@ -783,7 +734,7 @@ fail:
 
 static bool kind_matches(json_object *obj, enum kube_kind kind)
 {
-	const char *k = jstr(obj, "kind");
+	const char *k = json_get_str(obj, "kind");
 
 	return !k || strcmp(k, kube_kind_name(kind)) == 0;
 }
@@ -791,8 +742,8 @@ static bool kind_matches(json_object *obj, enum kube_kind kind)
 int kube_workload_parse(json_object *obj, enum kube_kind kind, struct kube_workload *ret,
 			const char **ret_why)
 {
-	json_object *meta = jobj(obj, "metadata"), *spec = jobj(obj, "spec");
-	json_object *ann = jobj(meta, "annotations"), *vct;
+	json_object *meta = json_get_obj(obj, "metadata"), *spec = json_get_obj(obj, "spec");
+	json_object *ann = json_get_obj(meta, "annotations"), *vct;
 	const char *strategy = NULL;
 	int64_t replicas;
 	size_t n;
@@ -804,15 +755,16 @@ int kube_workload_parse(json_object *obj, enum kube_kind kind, struct kube_workl
 		return -EINVAL;
 	}
 	ret->kind = kind;
-	if (!COPY(ret->name, jstr(meta, "name"), CS_DNS) ||
-	    !COPY(ret->ns, jstr(meta, "namespace"), CS_DNS)) {
+	if (!COPY(ret->name, json_get_str(meta, "name"), CS_DNS) ||
+	    !COPY(ret->ns, json_get_str(meta, "namespace"), CS_DNS)) {
 		*ret_why = "metadata.name or metadata.namespace missing or invalid";
 		return -EINVAL;
 	}
-	COPY(ret->helm_release, jstr(ann, "meta.helm.sh/release-name"), CS_LABEL);
-	COPY(ret->helm_release_ns, jstr(ann, "meta.helm.sh/release-namespace"), CS_DNS);
-	COPY(ret->ignore_rules, jstr(ann, "bpfdiag.io/ignore-rules"), CS_PRINT);
-	COPY(ret->helm_chart, jstr(jobj(meta, "labels"), "helm.sh/chart"), CS_LABEL);
+	COPY(ret->helm_release, json_get_str(ann, "meta.helm.sh/release-name"), CS_LABEL);
+	COPY(ret->helm_release_ns, json_get_str(ann, "meta.helm.sh/release-namespace"), CS_DNS);
+	COPY(ret->ignore_rules, json_get_str(ann, "bpfdiag.io/ignore-rules"), CS_PRINT);
+	COPY(ret->helm_chart, json_get_str(json_get_obj(meta, "labels"), "helm.sh/chart"),
+	     CS_LABEL);
 	parse_controller(meta, &ret->controller);
 	ret->replicas = -1;
 	switch (kind) {
@@ -820,30 +772,32 @@ int kube_workload_parse(json_object *obj, enum kube_kind kind, struct kube_workl
 	case KUBE_KIND_REPLICASET:
 	case KUBE_KIND_STATEFULSET:
 		ret->replicas = 1; /* the API default */
-		if (jint(spec, "replicas", &replicas) && replicas >= 0 && replicas < INT32_MAX)
+		if (json_get_int(spec, "replicas", &replicas) && replicas >= 0 &&
+		    replicas < INT32_MAX)
 			ret->replicas = (int32_t)replicas;
 		break;
 	default:
 		break;
 	}
 	if (kind == KUBE_KIND_DEPLOYMENT)
-		strategy = jstr(jobj(spec, "strategy"), "type");
+		strategy = json_get_str(json_get_obj(spec, "strategy"), "type");
 	else if (kind == KUBE_KIND_STATEFULSET || kind == KUBE_KIND_DAEMONSET)
-		strategy = jstr(jobj(spec, "updateStrategy"), "type");
+		strategy = json_get_str(json_get_obj(spec, "updateStrategy"), "type");
 	COPY(ret->strategy, strategy, CS_KIND);
 	if (kind == KUBE_KIND_STATEFULSET) {
-		COPY(ret->service_name, jstr(spec, "serviceName"), CS_DNS);
-		vct = jarr(spec, "volumeClaimTemplates");
+		COPY(ret->service_name, json_get_str(spec, "serviceName"), CS_DNS);
+		vct = json_get_arr(spec, "volumeClaimTemplates");
 		n = vct ? json_object_array_length(vct) : 0;
 		for (size_t i = 0; i < n && ret->n_vct < KUBE_MAX_VCT; i++) {
 			json_object *t = json_object_array_get_idx(vct, i);
 
-			if (COPY(ret->vct[ret->n_vct], jstr(jobj(t, "metadata"), "name"), CS_DNS))
+			if (COPY(ret->vct[ret->n_vct],
+				 json_get_str(json_get_obj(t, "metadata"), "name"), CS_DNS))
 				ret->n_vct++;
 		}
 	}
 	if (kind == KUBE_KIND_CRONJOB)
-		COPY(ret->schedule, jstr(spec, "schedule"), CS_PRINT);
+		COPY(ret->schedule, json_get_str(spec, "schedule"), CS_PRINT);
 	return 0;
 }
 
@@ -858,30 +812,30 @@ int kube_pvc_parse(json_object *obj, struct kube_pvc *ret, const char **ret_why)
 		{ "ReadWriteMany", KUBE_ACCESS_RWX },
 		{ "ReadWriteOncePod", KUBE_ACCESS_RWOP },
 	};
-	json_object *meta = jobj(obj, "metadata"), *spec = jobj(obj, "spec");
-	json_object *am = jarr(spec, "accessModes");
-	const char *k = jstr(obj, "kind");
+	json_object *meta = json_get_obj(obj, "metadata"), *spec = json_get_obj(obj, "spec");
+	json_object *am = json_get_arr(spec, "accessModes");
+	const char *k = json_get_str(obj, "kind");
 	size_t n = am ? json_object_array_length(am) : 0;
 
 	memset(ret, 0, sizeof(*ret));
 	*ret_why = NULL;
 	if ((k && strcmp(k, "PersistentVolumeClaim") != 0) ||
-	    !COPY(ret->name, jstr(meta, "name"), CS_DNS) ||
-	    !COPY(ret->ns, jstr(meta, "namespace"), CS_DNS)) {
+	    !COPY(ret->name, json_get_str(meta, "name"), CS_DNS) ||
+	    !COPY(ret->ns, json_get_str(meta, "namespace"), CS_DNS)) {
 		*ret_why = "not a PersistentVolumeClaim with a name and namespace";
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const char *m = jstr_of(json_object_array_get_idx(am, i));
+		const char *m = json_str_of(json_object_array_get_idx(am, i));
 
 		for (size_t j = 0; m && j < sizeof(modes) / sizeof(modes[0]); j++) {
 			if (strcmp(m, modes[j].name) == 0)
 				ret->access_modes |= modes[j].bit;
 		}
 	}
-	COPY(ret->storage_class, jstr(spec, "storageClassName"), CS_DNS);
-	COPY(ret->volume_name, jstr(spec, "volumeName"), CS_DNS);
-	COPY(ret->phase, jstr(jobj(obj, "status"), "phase"), CS_KIND);
+	COPY(ret->storage_class, json_get_str(spec, "storageClassName"), CS_DNS);
+	COPY(ret->volume_name, json_get_str(spec, "volumeName"), CS_DNS);
+	COPY(ret->phase, json_get_str(json_get_obj(obj, "status"), "phase"), CS_KIND);
 	return 0;
 }
 
@@ -930,7 +884,8 @@ static int add_value(struct kube_selector_term *t, const char *v)
 int kube_selector_parse(json_object *obj, struct kube_selector *ret)
 {
 	static const char *const ops[] = { "In", "NotIn", "Exists", "DoesNotExist" };
-	json_object *ml = jobj(obj, "matchLabels"), *me = jarr(obj, "matchExpressions");
+	json_object *ml = json_get_obj(obj, "matchLabels"),
+		    *me = json_get_arr(obj, "matchExpressions");
 	size_t n = me ? json_object_array_length(me) : 0;
 	int r = -EINVAL;
 
@@ -943,27 +898,27 @@ int kube_selector_parse(json_object *obj, struct kube_selector *ret)
 		json_object_object_foreach(ml, key, val) {
 			struct kube_selector_term *t = add_term(ret, key, KUBE_SEL_IN);
 
-			if (!t || (r = add_value(t, jstr_of(val))))
+			if (!t || (r = add_value(t, json_str_of(val))))
 				goto bad;
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(me, i), *vals;
-		const char *op = jstr(e, "operator");
+		const char *op = json_get_str(e, "operator");
 		struct kube_selector_term *t = NULL;
 		size_t nv;
 
 		for (unsigned o = 0; op && o < 4 && !t; o++) {
 			if (strcmp(op, ops[o]) == 0 &&
-			    !(t = add_term(ret, jstr(e, "key"), (enum kube_selector_op)o)))
+			    !(t = add_term(ret, json_get_str(e, "key"), (enum kube_selector_op)o)))
 				goto bad;
 		}
 		if (!t)
 			goto bad;
-		vals = jarr(e, "values");
+		vals = json_get_arr(e, "values");
 		nv = vals ? json_object_array_length(vals) : 0;
 		for (size_t j = 0; j < nv; j++) {
-			if ((r = add_value(t, jstr_of(json_object_array_get_idx(vals, j)))))
+			if ((r = add_value(t, json_str_of(json_object_array_get_idx(vals, j)))))
 				goto bad;
 		}
 	}
@@ -1009,19 +964,19 @@ bool kube_selector_matches(const struct kube_selector *sel, const struct kube_po
 /* An intstr field (minAvailable: 2 or "50%") as text. */
 static void intstr(json_object *o, const char *k, char *dst, size_t size)
 {
-	json_object *v = jget(o, k);
+	json_object *v = json_get(o, k);
 	int64_t i;
 
 	dst[0] = '\0';
-	if (jint(o, k, &i))
+	if (json_get_int(o, k, &i))
 		snprintf(dst, size, "%lld", (long long)i);
 	else
-		copy_checked(dst, size, jstr_of(v), CS_PRINT);
+		copy_checked(dst, size, json_str_of(v), CS_PRINT);
 }
 
 static json_object *list_items(json_object *list)
 {
-	return json_object_is_type(list, json_type_object) ? jarr(list, "items") : NULL;
+	return json_object_is_type(list, json_type_object) ? json_get_arr(list, "items") : NULL;
 }
 
 void kube_pdbs_free(struct kube_pdb *p, unsigned n)
@@ -1046,13 +1001,14 @@ int kube_pdb_list_parse(json_object *list, struct kube_pdb **ret, unsigned *ret_
 	if (!out)
 		return -ENOMEM;
 	for (size_t i = 0; i < n && k < KUBE_MAX_NS_ITEMS; i++) {
-		json_object *it = json_object_array_get_idx(items, i), *spec = jobj(it, "spec");
+		json_object *it = json_object_array_get_idx(items, i),
+			    *spec = json_get_obj(it, "spec");
 		struct kube_pdb *p = &out[k];
 		int r;
 
-		if (!COPY(p->name, jstr(jobj(it, "metadata"), "name"), CS_DNS))
+		if (!COPY(p->name, json_get_str(json_get_obj(it, "metadata"), "name"), CS_DNS))
 			continue;
-		r = kube_selector_parse(jget(spec, "selector"), &p->selector);
+		r = kube_selector_parse(json_get(spec, "selector"), &p->selector);
 		if (r == -ENOMEM) {
 			kube_pdbs_free(out, k);
 			return r;
@@ -1081,19 +1037,22 @@ int kube_hpa_list_parse(json_object *list, struct kube_hpa **ret, unsigned *ret_
 	if (!out)
 		return -ENOMEM;
 	for (size_t i = 0; i < n && k < KUBE_MAX_NS_ITEMS; i++) {
-		json_object *it = json_object_array_get_idx(items, i), *spec = jobj(it, "spec");
-		json_object *ref = jobj(spec, "scaleTargetRef");
+		json_object *it = json_object_array_get_idx(items, i),
+			    *spec = json_get_obj(it, "spec");
+		json_object *ref = json_get_obj(spec, "scaleTargetRef");
 		struct kube_hpa *h = &out[k];
 		int64_t v;
 
-		if (!COPY(h->name, jstr(jobj(it, "metadata"), "name"), CS_DNS) ||
-		    !COPY(h->target_kind, jstr(ref, "kind"), CS_KIND) ||
-		    !COPY(h->target_name, jstr(ref, "name"), CS_DNS))
+		if (!COPY(h->name, json_get_str(json_get_obj(it, "metadata"), "name"), CS_DNS) ||
+		    !COPY(h->target_kind, json_get_str(ref, "kind"), CS_KIND) ||
+		    !COPY(h->target_name, json_get_str(ref, "name"), CS_DNS))
 			continue;
-		h->min_replicas =
-			jint(spec, "minReplicas", &v) && v >= 0 && v < INT32_MAX ? (int32_t)v : 1;
-		h->max_replicas =
-			jint(spec, "maxReplicas", &v) && v >= 0 && v < INT32_MAX ? (int32_t)v : -1;
+		h->min_replicas = json_get_int(spec, "minReplicas", &v) && v >= 0 && v < INT32_MAX ?
+					  (int32_t)v :
+					  1;
+		h->max_replicas = json_get_int(spec, "maxReplicas", &v) && v >= 0 && v < INT32_MAX ?
+					  (int32_t)v :
+					  -1;
 		k++;
 	}
 	*ret = out;
@@ -1107,8 +1066,8 @@ int kube_event_parse(json_object *ev, enum kube_event_type *ret_type, json_objec
 {
 	static const char *const types[KUBE_EV_MAX] = { "ADDED", "MODIFIED", "DELETED", "BOOKMARK",
 							"ERROR" };
-	const char *type = jstr(ev, "type");
-	json_object *obj = jobj(ev, "object");
+	const char *type = json_get_str(ev, "type");
+	json_object *obj = json_get_obj(ev, "object");
 
 	for (int t = 0; type && obj && t < KUBE_EV_MAX; t++) {
 		if (strcmp(type, types[t]) == 0) {
@@ -1126,9 +1085,9 @@ void kube_status_parse(json_object *obj, int *ret_code, const char **ret_reason,
 	int64_t code;
 	const char *s;
 
-	*ret_code = jint(obj, "code", &code) && code > 0 && code < 1000 ? (int)code : 0;
-	*ret_reason = (s = jstr(obj, "reason")) ? s : "";
-	*ret_message = (s = jstr(obj, "message")) ? s : "";
+	*ret_code = json_get_int(obj, "code", &code) && code > 0 && code < 1000 ? (int)code : 0;
+	*ret_reason = (s = json_get_str(obj, "reason")) ? s : "";
+	*ret_message = (s = json_get_str(obj, "message")) ? s : "";
 }
 
 /* ---- the stream splitter ---- */

@@ -18,7 +18,8 @@ double hist_quantile(const uint64_t *counts, double q)
 	for (int i = 0; i < HIST_SLOTS; i++) {
 		cum += counts[i];
 		if ((double)cum >= q * (double)total)
-			return i < HIST_SLOTS - 1 ? hist_bounds[i] : hist_bounds[HIST_SLOTS - 2] * 2;
+			return i < HIST_SLOTS - 1 ? hist_bounds[i] :
+						    hist_bounds[HIST_SLOTS - 2] * 2;
 	}
 	return 0;
 }

@@ -1,4 +1,5 @@
 #include "top/top_model.h"
+#include "base/json.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -13,28 +14,6 @@
 #define TOP_MAX_CONTAINERS 1000
 #define TOP_MAX_FINDINGS 100000
 #define TOP_MAX_EVIDENCE 64
-
-static const char *jstr(json_object *o, const char *k)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-		return "";
-	return json_object_get_string(v);
-}
-
-static double jnum(json_object *o, const char *k)
-{
-	json_object *v;
-	double d;
-
-	if (!json_object_object_get_ex(o, k, &v))
-		return 0;
-	if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
-		return 0;
-	d = json_object_get_double(v);
-	return isfinite(d) ? d : 0;
-}
 
 static int dup_into(char **dst, const char *s)
 {
@@ -121,22 +100,23 @@ static int parse_container(json_object *c, struct top_container *ret)
 {
 	json_object *v;
 
-	if (dup_into(&ret->name, jstr(c, "name")) || dup_into(&ret->id, jstr(c, "id")) ||
-	    dup_into(&ret->cgroup_path, jstr(c, "cgroup_path")))
+	if (dup_into(&ret->name, json_get_str_or_empty(c, "name")) ||
+	    dup_into(&ret->id, json_get_str_or_empty(c, "id")) ||
+	    dup_into(&ret->cgroup_path, json_get_str_or_empty(c, "cgroup_path")))
 		return -ENOMEM;
 	if (json_object_object_get_ex(c, "cgroup_id", &v))
 		ret->cgroup_id = json_object_get_uint64(v);
 	ret->r = (struct top_rates){
-		.cpu_pct = jnum(c, "cpu_cores") * 100,
-		.runq_p99 = jnum(c, "runqueue_p99_seconds"),
-		.disk_r = jnum(c, "disk_read_bytes_per_second"),
-		.disk_w = jnum(c, "disk_write_bytes_per_second"),
-		.iops = jnum(c, "disk_iops"),
-		.fs_w = jnum(c, "fs_write_bytes_per_second"),
-		.fsync = jnum(c, "fsync_per_second"),
-		.net_rx = jnum(c, "network_receive_bytes_per_second"),
-		.net_tx = jnum(c, "network_transmit_bytes_per_second"),
-		.retrans = jnum(c, "retransmits_per_second"),
+		.cpu_pct = json_get_num(c, "cpu_cores") * 100,
+		.runq_p99 = json_get_num(c, "runqueue_p99_seconds"),
+		.disk_r = json_get_num(c, "disk_read_bytes_per_second"),
+		.disk_w = json_get_num(c, "disk_write_bytes_per_second"),
+		.iops = json_get_num(c, "disk_iops"),
+		.fs_w = json_get_num(c, "fs_write_bytes_per_second"),
+		.fsync = json_get_num(c, "fsync_per_second"),
+		.net_rx = json_get_num(c, "network_receive_bytes_per_second"),
+		.net_tx = json_get_num(c, "network_transmit_bytes_per_second"),
+		.retrans = json_get_num(c, "retransmits_per_second"),
 	};
 	ports_text(c, ret->ports, sizeof(ret->ports));
 	return 0;
@@ -162,10 +142,13 @@ static int parse_pod(json_object *p, struct top_pod *ret)
 	json_object *cs, *cores;
 	size_t n = 0, keylen;
 
-	if (dup_into(&ret->ns, jstr(p, "namespace")) || dup_into(&ret->pod, jstr(p, "pod")) ||
-	    dup_into(&ret->uid, jstr(p, "uid")) || dup_into(&ret->kind, jstr(p, "workload_kind")) ||
-	    dup_into(&ret->workload, jstr(p, "workload")) ||
-	    dup_into(&ret->release, jstr(p, "helm_release")) || dup_into(&ret->finding_ids, ""))
+	if (dup_into(&ret->ns, json_get_str_or_empty(p, "namespace")) ||
+	    dup_into(&ret->pod, json_get_str_or_empty(p, "pod")) ||
+	    dup_into(&ret->uid, json_get_str_or_empty(p, "uid")) ||
+	    dup_into(&ret->kind, json_get_str_or_empty(p, "workload_kind")) ||
+	    dup_into(&ret->workload, json_get_str_or_empty(p, "workload")) ||
+	    dup_into(&ret->release, json_get_str_or_empty(p, "helm_release")) ||
+	    dup_into(&ret->finding_ids, ""))
 		return -ENOMEM;
 	keylen = strlen(ret->uid) + strlen(ret->ns) + strlen(ret->kind) + strlen(ret->workload) +
 		 strlen(ret->pod) + 8;
@@ -193,7 +176,7 @@ static int parse_pod(json_object *p, struct top_pod *ret)
 	}
 	/* The pod's own total wins when present: it is what the agent computed. */
 	if (json_object_object_get_ex(p, "cpu_cores", &cores))
-		ret->r.cpu_pct = jnum(p, "cpu_cores") * 100;
+		ret->r.cpu_pct = json_get_num(p, "cpu_cores") * 100;
 	return 0;
 }
 
@@ -217,9 +200,9 @@ int top_snapshot_parse(const char *doc, struct top_snapshot **ret)
 	if (!s)
 		goto out;
 	s->pods = calloc(n ? n : 1, sizeof(*s->pods));
-	if (!s->pods || dup_into(&s->node, jstr(root, "node")))
+	if (!s->pods || dup_into(&s->node, json_get_str_or_empty(root, "node")))
 		goto out;
-	s->time = jnum(root, "time");
+	s->time = json_get_num(root, "time");
 	for (size_t i = 0; i < n; i++) {
 		json_object *p = json_object_array_get_idx(pods, i);
 
@@ -262,13 +245,15 @@ static int parse_finding(json_object *o, struct top_finding *f)
 {
 	json_object *ev;
 
-	if (dup_into(&f->ns, jstr(o, "namespace")) ||
-	    dup_into(&f->kind, jstr(o, "workload_kind")) ||
-	    dup_into(&f->workload, jstr(o, "workload")) ||
-	    dup_into(&f->release, jstr(o, "helm_release")) || dup_into(&f->rule, jstr(o, "rule")) ||
-	    dup_into(&f->severity, jstr(o, "severity")) ||
-	    dup_into(&f->suggested, jstr(o, "suggested_kind")) ||
-	    dup_into(&f->message, jstr(o, "message")) || dup_into(&f->since, jstr(o, "since")))
+	if (dup_into(&f->ns, json_get_str_or_empty(o, "namespace")) ||
+	    dup_into(&f->kind, json_get_str_or_empty(o, "workload_kind")) ||
+	    dup_into(&f->workload, json_get_str_or_empty(o, "workload")) ||
+	    dup_into(&f->release, json_get_str_or_empty(o, "helm_release")) ||
+	    dup_into(&f->rule, json_get_str_or_empty(o, "rule")) ||
+	    dup_into(&f->severity, json_get_str_or_empty(o, "severity")) ||
+	    dup_into(&f->suggested, json_get_str_or_empty(o, "suggested_kind")) ||
+	    dup_into(&f->message, json_get_str_or_empty(o, "message")) ||
+	    dup_into(&f->since, json_get_str_or_empty(o, "since")))
 		return -ENOMEM;
 	f->sev = top_severity_parse(f->severity);
 	if (!json_object_object_get_ex(o, "evidence", &ev) ||
