@@ -30,6 +30,23 @@
 
 /* Histogram bounds: slot i of the BPF histograms counts waits below 2^i * 1.024 µs. */
 
+/* The probe family a stream of a cgroup comes from. */
+enum stream_family { FAM_CPU = 0, FAM_SAMPLES, FAM_DISK, FAM_FS, FAM_NET };
+
+/* What a stream counts: the record of its family. Every field of a record is a u64 counter
+ * (collector.h), so gains and sums run over all of them alike; the meaning of each is read by
+ * its name only. */
+union counts {
+	struct cpu_rec cpu;
+	uint64_t samples;
+	struct disk_rec disk;
+	struct fs_rec fs;
+	struct net_rec net;
+};
+
+#define COUNTS_N (sizeof(union counts) / sizeof(uint64_t))
+_Static_assert(sizeof(union counts) % sizeof(uint64_t) == 0, "counts are u64 counters");
+
 /* What an accumulator sums, and the own labels it carries. */
 enum acc_kind { ACC_CPU = 0, ACC_SAMPLES, ACC_DISK, ACC_DISKLAT, ACC_FS, ACC_NET };
 
@@ -39,10 +56,10 @@ struct acc {
 	struct acc *next;
 	enum acc_kind kind;
 	char *own[METRIC_MAX_OWN_LABELS];
-	uint64_t v[REC_MAX_VALUES];
-	uint64_t hist[HIST_SLOTS];
-	uint64_t prev_v[REC_MAX_VALUES]; /* at the previous snapshot, for rates */
-	uint64_t prev_hist[HIST_SLOTS];
+	enum volume_class cls; /* ACC_FS */
+	enum disk_rec_dir dir; /* ACC_DISK, ACC_DISKLAT */
+	union counts total; /* since the series began */
+	union counts interval; /* gained since the last snapshot */
 };
 
 /* A labelled series: the sum of the cgroups that map to one label set. */
@@ -67,14 +84,14 @@ struct series {
 	size_t n_peers;
 };
 
-/* One record stream of a cgroup: (group, sub-key). */
+/* One record stream of a cgroup: (family, key): disk dev << 1 | dir, fs mount id, else 0. */
 struct sub {
 	struct sub *next;
-	enum rec_group group;
+	enum stream_family fam;
 	uint64_t key;
 	uint64_t gen;
-	uint64_t raw[REC_MAX_VALUES], last[REC_MAX_VALUES];
-	uint64_t raw_hist[HIST_SLOTS], last_hist[HIST_SLOTS];
+	union counts raw; /* summed over the records of the current read */
+	union counts last; /* raw when last applied */
 	bool bound;
 	struct acc *acc, *acc2; /* where deltas go (disk: bytes/ops, then latency) */
 	double unbound_since; /* fs: monotonic time binding was first put off; 0 never */
@@ -495,10 +512,13 @@ static struct cg *cg_get(struct engine *e, uint64_t id)
 	return c;
 }
 
-static void on_rec(void *ctx, const struct collector_rec *r)
+/* Adds a record (size bytes of u64 counters) to its stream of the cgroup: records of one key
+ * are summed within a read. */
+static void take(struct read_ctx *rc, uint64_t cgid, enum stream_family fam, uint64_t key,
+		 const void *rec, size_t size)
 {
-	struct read_ctx *rc = ctx;
-	struct cg *c = cg_get(rc->e, r->cgroup_id);
+	struct cg *c = cg_get(rc->e, cgid);
+	uint64_t *raw;
 	struct sub *s;
 
 	if (!c) {
@@ -507,7 +527,7 @@ static void on_rec(void *ctx, const struct collector_rec *r)
 	}
 	c->gen = rc->e->gen;
 	for (s = c->subs; s; s = s->next) {
-		if (s->group == r->group && s->key == r->sub)
+		if (s->fam == fam && s->key == key)
 			break;
 	}
 	if (!s) {
@@ -516,22 +536,44 @@ static void on_rec(void *ctx, const struct collector_rec *r)
 			rc->err = -ENOMEM;
 			return;
 		}
-		s->group = r->group;
-		s->key = r->sub;
+		s->fam = fam;
+		s->key = key;
 		s->next = c->subs;
 		c->subs = s;
 	}
 	if (s->gen != rc->e->gen) {
 		s->gen = rc->e->gen;
-		memset(s->raw, 0, sizeof(s->raw));
-		memset(s->raw_hist, 0, sizeof(s->raw_hist));
+		memset(&s->raw, 0, sizeof(s->raw));
 	}
-	for (int i = 0; i < REC_MAX_VALUES; i++)
-		s->raw[i] += r->v[i];
-	if (r->has_hist) {
-		for (int i = 0; i < HIST_SLOTS; i++)
-			s->raw_hist[i] += r->hist[i];
-	}
+	raw = (uint64_t *)&s->raw;
+	for (size_t i = 0; i < size / sizeof(uint64_t); i++)
+		raw[i] += ((const uint64_t *)rec)[i];
+}
+
+static void on_cpu(void *ctx, uint64_t cgid, const struct cpu_rec *r)
+{
+	take(ctx, cgid, FAM_CPU, 0, r, sizeof(*r));
+}
+
+static void on_cpu_samples(void *ctx, uint64_t cgid, uint64_t samples)
+{
+	take(ctx, cgid, FAM_SAMPLES, 0, &samples, sizeof(samples));
+}
+
+static void on_disk(void *ctx, uint64_t cgid, uint32_t dev, enum disk_rec_dir dir,
+		    const struct disk_rec *r)
+{
+	take(ctx, cgid, FAM_DISK, (uint64_t)dev << 1 | dir, r, sizeof(*r));
+}
+
+static void on_fs(void *ctx, uint64_t cgid, uint32_t mnt_id, const struct fs_rec *r)
+{
+	take(ctx, cgid, FAM_FS, mnt_id, r, sizeof(*r));
+}
+
+static void on_net(void *ctx, uint64_t cgid, const struct net_rec *r)
+{
+	take(ctx, cgid, FAM_NET, 0, r, sizeof(*r));
 }
 
 static void on_removed(void *ctx, uint64_t id)
@@ -643,8 +685,7 @@ static int relabel(struct engine *e, uint64_t cgid, struct cg *c, uint64_t kgen)
 			continue; /* in no series: nothing to move */
 		sb->bound = false;
 		sb->acc = sb->acc2 = NULL;
-		memset(sb->last, 0, sizeof(sb->last));
-		memset(sb->last_hist, 0, sizeof(sb->last_hist));
+		memset(&sb->last, 0, sizeof(sb->last));
 	}
 	/* A tracked container that never ran has its zero CPU counters only as an accumulator of
 	 * its series (no stream to rebind): the new series gets them too. */
@@ -767,6 +808,8 @@ static int bind_fs(struct engine *e, struct cg *c, struct sub *s)
 			return 0;
 		}
 		s->acc = acc_get(c->series, ACC_FS, volume_class_name(v.cls), v.name, claim);
+		if (s->acc)
+			s->acc->cls = v.cls;
 	}
 	if (!s->acc)
 		return -ENOMEM;
@@ -780,28 +823,28 @@ static int bind_sub(struct engine *e, struct cg *c, struct sub *s)
 	static const char *const dirs[] = { "read", "write" };
 	struct series *se = c->series;
 
-	switch (s->group) {
-	case REC_CPU:
+	switch (s->fam) {
+	case FAM_CPU:
 		s->acc = acc_get(se, ACC_CPU, NULL, NULL, NULL);
 		break;
-	case REC_CPU_SAMPLES:
+	case FAM_SAMPLES:
 		s->acc = acc_get(se, ACC_SAMPLES, NULL, NULL, NULL);
 		break;
-	case REC_DISK: {
-		const char *dir = dirs[s->key & 1];
+	case FAM_DISK: {
+		enum disk_rec_dir dir = s->key & 1 ? DISK_REC_WRITE : DISK_REC_READ;
 
-		s->acc = acc_get(se, ACC_DISK, dir, devname(e, (uint32_t)(s->key >> 1)), NULL);
-		s->acc2 = acc_get(se, ACC_DISKLAT, dir, NULL, NULL);
-		if (!s->acc2)
+		s->acc =
+			acc_get(se, ACC_DISK, dirs[dir], devname(e, (uint32_t)(s->key >> 1)), NULL);
+		s->acc2 = acc_get(se, ACC_DISKLAT, dirs[dir], NULL, NULL);
+		if (!s->acc || !s->acc2)
 			return -ENOMEM;
+		s->acc->dir = s->acc2->dir = dir;
 		break;
 	}
-	case REC_FS:
+	case FAM_FS:
 		return bind_fs(e, c, s);
-	case REC_NET:
+	case FAM_NET:
 		s->acc = acc_get(se, ACC_NET, NULL, NULL, NULL);
-		break;
-	case REC_GROUPS:
 		break;
 	}
 	if (!s->acc)
@@ -810,27 +853,30 @@ static int bind_sub(struct engine *e, struct cg *c, struct sub *s)
 	return 0;
 }
 
+/* Adds the gain of every counter to an accumulator's total and interval. */
+static void acc_add(struct acc *a, const uint64_t *gain)
+{
+	uint64_t *total = (uint64_t *)&a->total, *interval = (uint64_t *)&a->interval;
+
+	for (size_t i = 0; i < COUNTS_N; i++) {
+		total[i] += gain[i];
+		interval[i] += gain[i];
+	}
+}
+
 /* Adds what a sub gained since the last collection to its accumulators. A raw value below
  * the last one means the map entry was re-created: all of it is new. */
 static void apply(struct sub *s)
 {
-	for (int i = 0; i < REC_MAX_VALUES; i++) {
-		uint64_t d = s->raw[i] >= s->last[i] ? s->raw[i] - s->last[i] : s->raw[i];
+	uint64_t *raw = (uint64_t *)&s->raw, *last = (uint64_t *)&s->last, gain[COUNTS_N];
 
-		s->acc->v[i] += d;
-		if (s->acc2)
-			s->acc2->v[i] += d;
-		s->last[i] = s->raw[i];
+	for (size_t i = 0; i < COUNTS_N; i++) {
+		gain[i] = raw[i] >= last[i] ? raw[i] - last[i] : raw[i];
+		last[i] = raw[i];
 	}
-	for (int i = 0; i < HIST_SLOTS; i++) {
-		uint64_t d = s->raw_hist[i] >= s->last_hist[i] ? s->raw_hist[i] - s->last_hist[i] :
-								 s->raw_hist[i];
-
-		s->acc->hist[i] += d;
-		if (s->acc2)
-			s->acc2->hist[i] += d;
-		s->last_hist[i] = s->raw_hist[i];
-	}
+	acc_add(s->acc, gain);
+	if (s->acc2)
+		acc_add(s->acc2, gain);
 }
 
 static bool is_gone(void *ctx, uint64_t id)
@@ -1145,55 +1191,57 @@ static int emit_acc(struct snap_series *out, const struct acc *a, unsigned m)
 {
 	const char *own[METRIC_MAX_OWN_LABELS] = { a->own[0], a->own[1], a->own[2] };
 	const char *dir[METRIC_MAX_OWN_LABELS] = { NULL };
+	const union counts *t = &a->total;
 
 	switch (a->kind) {
 	case ACC_CPU:
 		if (m == M_CPU_SECONDS)
-			return snap_series_add(out, m, NULL, (double)a->v[0] / 1e9);
+			return snap_series_add(out, m, NULL, (double)t->cpu.oncpu_ns / 1e9);
 		if (m == M_CPU_RUNQUEUE_WAIT_SECONDS)
-			return snap_series_add(out, m, NULL, (double)a->v[1] / 1e9);
+			return snap_series_add(out, m, NULL, (double)t->cpu.rq_wait_ns / 1e9);
 		if (m == M_CPU_RUNQUEUE_LATENCY)
 			return snap_series_add_hist(out, m, NULL, hist_bounds, HIST_SLOTS - 1,
-						    a->hist, (double)a->v[1] / 1e9);
+						    t->cpu.rq_hist,
+						    (double)t->cpu.rq_wait_ns / 1e9);
 		return 0;
 	case ACC_SAMPLES:
-		return m == M_CPU_SAMPLES ? snap_series_add(out, m, NULL, (double)a->v[0]) : 0;
+		return m == M_CPU_SAMPLES ? snap_series_add(out, m, NULL, (double)t->samples) : 0;
 	case ACC_DISK:
 		if (m == M_DISK_BYTES)
-			return snap_series_add(out, m, own, (double)a->v[0]);
+			return snap_series_add(out, m, own, (double)t->disk.bytes);
 		if (m == M_DISK_OPERATIONS)
-			return snap_series_add(out, m, own, (double)a->v[1]);
+			return snap_series_add(out, m, own, (double)t->disk.ops);
 		return 0;
 	case ACC_DISKLAT:
-		return m == M_DISK_LATENCY ?
-			       snap_series_add_hist(out, m, own, hist_bounds, HIST_SLOTS - 1,
-						    a->hist, (double)a->v[2] / 1e9) :
-			       0;
+		return m == M_DISK_LATENCY ? snap_series_add_hist(out, m, own, hist_bounds,
+								  HIST_SLOTS - 1, t->disk.lat_hist,
+								  (double)t->disk.lat_ns / 1e9) :
+					     0;
 	case ACC_FS:
 		if (m == M_FS_WRITE_BYTES)
-			return snap_series_add(out, m, own, (double)a->v[0]);
+			return snap_series_add(out, m, own, (double)t->fs.write_bytes);
 		if (m == M_FS_WRITE_CALLS)
-			return snap_series_add(out, m, own, (double)a->v[1]);
+			return snap_series_add(out, m, own, (double)t->fs.write_calls);
 		if (m == M_FS_SYNC_CALLS)
-			return snap_series_add(out, m, own, (double)a->v[2]);
+			return snap_series_add(out, m, own, (double)t->fs.sync_calls);
 		return 0;
 	case ACC_NET:
 		if (m == M_NETWORK_BYTES) {
 			dir[0] = "transmit";
-			if (snap_series_add(out, m, dir, (double)a->v[0]))
+			if (snap_series_add(out, m, dir, (double)t->net.tx_bytes))
 				return -ENOMEM;
 			dir[0] = "receive";
-			return snap_series_add(out, m, dir, (double)a->v[1]);
+			return snap_series_add(out, m, dir, (double)t->net.rx_bytes);
 		}
 		if (m == M_TCP_CONNECTIONS_OPENED) {
-			dir[0] = "client";
-			if (snap_series_add(out, m, dir, (double)a->v[3]))
+			dir[0] = conn_role_name(ROLE_CLIENT);
+			if (snap_series_add(out, m, dir, (double)t->net.conns_client))
 				return -ENOMEM;
-			dir[0] = "server";
-			return snap_series_add(out, m, dir, (double)a->v[4]);
+			dir[0] = conn_role_name(ROLE_SERVER);
+			return snap_series_add(out, m, dir, (double)t->net.conns_server);
 		}
 		if (m == M_TCP_RETRANSMITS)
-			return snap_series_add(out, m, NULL, (double)a->v[2]);
+			return snap_series_add(out, m, NULL, (double)t->net.retransmits);
 		return 0; /* M_TCP_LISTENING_SOCKETS: per series, see build_series */
 	}
 	return 0;
@@ -1233,44 +1281,38 @@ static int emit_cpufs(struct snap_series *out, const struct series *se, unsigned
 static void rates(struct snap_series *out, struct series *se, double dt)
 {
 	struct snap_rates *r = &out->rates;
-	uint64_t hist[HIST_SLOTS] = { 0 };
 
 	for (struct acc *a = se->accs; a; a = a->next) {
-		uint64_t d[REC_MAX_VALUES];
+		const union counts *d = &a->interval;
 
-		for (int i = 0; i < REC_MAX_VALUES; i++)
-			d[i] = a->v[i] - a->prev_v[i];
 		if (dt > 0) {
 			switch (a->kind) {
 			case ACC_CPU:
-				r->cpu_cores = (double)d[0] / 1e9 / dt;
-				for (int i = 0; i < HIST_SLOTS; i++)
-					hist[i] = a->hist[i] - a->prev_hist[i];
-				r->runq_p99_seconds = hist_quantile(hist, 0.99);
+				r->cpu_cores = (double)d->cpu.oncpu_ns / 1e9 / dt;
+				r->runq_p99_seconds = hist_quantile(d->cpu.rq_hist, 0.99);
 				break;
 			case ACC_DISK:
-				if (strcmp(a->own[0], "read") == 0)
-					r->disk_read_bps += (double)d[0] / dt;
+				if (a->dir == DISK_REC_READ)
+					r->disk_read_bps += (double)d->disk.bytes / dt;
 				else
-					r->disk_write_bps += (double)d[0] / dt;
-				r->disk_iops += (double)d[1] / dt;
+					r->disk_write_bps += (double)d->disk.bytes / dt;
+				r->disk_iops += (double)d->disk.ops / dt;
 				break;
 			case ACC_FS:
-				r->fs_write_bps += (double)d[0] / dt;
-				r->fsync_per_s += (double)d[2] / dt;
+				r->fs_write_bps += (double)d->fs.write_bytes / dt;
+				r->fsync_per_s += (double)d->fs.sync_calls / dt;
 				break;
 			case ACC_NET:
-				r->net_tx_bps = (double)d[0] / dt;
-				r->net_rx_bps = (double)d[1] / dt;
-				r->retransmits_per_s = (double)d[2] / dt;
+				r->net_tx_bps = (double)d->net.tx_bytes / dt;
+				r->net_rx_bps = (double)d->net.rx_bytes / dt;
+				r->retransmits_per_s = (double)d->net.retransmits / dt;
 				break;
 			case ACC_SAMPLES:
 			case ACC_DISKLAT:
 				break;
 			}
 		}
-		memcpy(a->prev_v, a->v, sizeof(a->v));
-		memcpy(a->prev_hist, a->hist, sizeof(a->hist));
+		memset(&a->interval, 0, sizeof(a->interval));
 	}
 }
 
@@ -1617,7 +1659,7 @@ static void read_cgroupfs(struct engine *e)
 			uint64_t cpu = 0;
 
 			for (const struct acc *a = se->accs; a; a = a->next)
-				cpu = a->kind == ACC_CPU ? a->v[0] : cpu;
+				cpu = a->kind == ACC_CPU ? a->total.cpu.oncpu_ns : cpu;
 
 			if (se->cpufs_valid && !with_limit && cpu == se->cpufs_cpu)
 				continue;
@@ -1678,6 +1720,12 @@ static void expire(struct engine *e)
 int engine__collect(struct engine *e, struct snapshot **ret)
 {
 	struct read_ctx rc = { .e = e };
+	const struct collector_sink sink = { .ctx = &rc,
+					     .cpu = on_cpu,
+					     .cpu_samples = on_cpu_samples,
+					     .disk = on_disk,
+					     .fs = on_fs,
+					     .net = on_net };
 	double t0 = clock_mono(), dt;
 	uint64_t unresolved = 0, key, kgen = e->kube ? kube_meta__generation(e->kube) : 0;
 	struct snapshot *s = NULL;
@@ -1689,7 +1737,7 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 	/* Removals first: their entries are read a last time below, then freed. */
 	r = collector__take_removed(e->collector, on_removed, e);
 	if (!r)
-		r = collector__read(e->collector, on_rec, &rc);
+		r = collector__read(e->collector, &sink);
 	if (!r)
 		r = rc.err;
 	if (!r)
@@ -1743,7 +1791,7 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 	s->agent.cgroup_scan_truncated = cgroup_tree_truncated(e->tree);
 	s->agent.cgroups_removed = e->removed;
 	s->agent.cgroups_swept = e->swept;
-	s->agent.fs_pseudo_write_bytes = e->pseudo.v[0];
+	s->agent.fs_pseudo_write_bytes = e->pseudo.total.fs.write_bytes;
 	s->agent.last_collection_seconds = clock_mono() - t0;
 	*ret = s;
 	return 0;
