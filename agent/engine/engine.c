@@ -73,9 +73,11 @@ struct series {
 	struct acc *accs;
 	int members;
 	time_t empty_since;
+	bool collected; /* a snapshot had it: its next delta covers an interval */
 	struct cgroupfs_cpu cpufs;
 	bool cpufs_valid;
 	uint64_t cpufs_cpu; /* its CPU total when cgroupfs was last read */
+	struct cgroupfs_cpu cpufs_last; /* cpufs at the previous snapshot, for the delta */
 	uint16_t *ports; /* rebuilt every collection */
 	size_t n_ports;
 	uint64_t listening; /* listening sockets of its members, rebuilt every collection */
@@ -92,6 +94,7 @@ struct sub {
 	uint64_t gen;
 	union counts raw; /* summed over the records of the current read */
 	union counts last; /* raw when last applied */
+	union counts carry; /* history counted in a previous series: the next one's totals */
 	bool bound;
 	struct acc *acc, *acc2; /* where deltas go (disk: bytes/ops, then latency) */
 	double unbound_since; /* fs: monotonic time binding was first put off; 0 never */
@@ -655,9 +658,9 @@ static int resolve(struct engine *e, uint64_t cgid, struct cg *c, uint64_t kgen)
 }
 
 /* Metadata changed (or arrived after the cgroup was first collected): when the cgroup's labels
- * change, it moves to the new series with its whole history — every stream restarts from zero,
- * so the next deltas are its cumulative totals — and the old series, whose history moved with
- * it, goes at once when no member is left. Labels never fall back from Kubernetes to local
+ * change, it moves to the new series with its whole history — what its streams counted so far
+ * is carried into the new series' totals when they are bound, not into its deltas — and the
+ * old series, whose history moved with it, goes at once when no member is left. Labels never fall back from Kubernetes to local
  * mode: a deleted pod keeps its attribution. */
 static int relabel(struct engine *e, uint64_t cgid, struct cg *c, uint64_t kgen)
 {
@@ -680,12 +683,25 @@ static int relabel(struct engine *e, uint64_t cgid, struct cg *c, uint64_t kgen)
 	s->members++;
 	c->series = s;
 	c->kube_labelled = kube;
+	/* A series new to the history carries on from the old one's last collection. */
+	if (!s->collected) {
+		s->collected = old->collected;
+		if (!s->cpufs_valid && strcmp(s->cgroup_path, old->cgroup_path) == 0) {
+			s->cpufs = old->cpufs;
+			s->cpufs_valid = old->cpufs_valid;
+			s->cpufs_cpu = old->cpufs_cpu;
+			s->cpufs_last = old->cpufs_last;
+		}
+	}
 	for (struct sub *sb = c->subs; sb; sb = sb->next) {
+		uint64_t *carry = (uint64_t *)&sb->carry, *last = (uint64_t *)&sb->last;
+
 		if (sb->acc == &e->pseudo)
 			continue; /* in no series: nothing to move */
 		sb->bound = false;
 		sb->acc = sb->acc2 = NULL;
-		memset(&sb->last, 0, sizeof(sb->last));
+		for (size_t i = 0; i < COUNTS_N; i++)
+			carry[i] += last[i];
 	}
 	/* A tracked container that never ran has its zero CPU counters only as an accumulator of
 	 * its series (no stream to rebind): the new series gets them too. */
@@ -853,30 +869,50 @@ static int bind_sub(struct engine *e, struct cg *c, struct sub *s)
 	return 0;
 }
 
-/* Adds the gain of every counter to an accumulator's total and interval. */
-static void acc_add(struct acc *a, const uint64_t *gain)
+/* Adds n u64 counters of src to dst. */
+static void counts_add(union counts *dst, const union counts *src)
 {
-	uint64_t *total = (uint64_t *)&a->total, *interval = (uint64_t *)&a->interval;
+	uint64_t *d = (uint64_t *)dst;
+	const uint64_t *v = (const uint64_t *)src;
 
-	for (size_t i = 0; i < COUNTS_N; i++) {
-		total[i] += gain[i];
-		interval[i] += gain[i];
-	}
+	for (size_t i = 0; i < COUNTS_N; i++)
+		d[i] += v[i];
 }
 
-/* Adds what a sub gained since the last collection to its accumulators. A raw value below
- * the last one means the map entry was re-created: all of it is new. */
+/* A bound stream's history from previous series joins its accumulators' totals. */
+static void carry_in(struct sub *s)
+{
+	counts_add(&s->acc->total, &s->carry);
+	if (s->acc2)
+		counts_add(&s->acc2->total, &s->carry);
+	memset(&s->carry, 0, sizeof(s->carry));
+}
+
+/* What a counter gained since last: a value below it means the counter started again from
+ * zero (its map entry re-created): all of it is new. */
+static uint64_t counter_gain(uint64_t now, uint64_t last)
+{
+	return now >= last ? now - last : now;
+}
+
+/* Adds what a sub gained since the last collection to its accumulators' totals and
+ * intervals. */
 static void apply(struct sub *s)
 {
-	uint64_t *raw = (uint64_t *)&s->raw, *last = (uint64_t *)&s->last, gain[COUNTS_N];
+	uint64_t *raw = (uint64_t *)&s->raw, *last = (uint64_t *)&s->last;
+	union counts gain;
+	uint64_t *g = (uint64_t *)&gain;
 
 	for (size_t i = 0; i < COUNTS_N; i++) {
-		gain[i] = raw[i] >= last[i] ? raw[i] - last[i] : raw[i];
+		g[i] = counter_gain(raw[i], last[i]);
 		last[i] = raw[i];
 	}
-	acc_add(s->acc, gain);
-	if (s->acc2)
-		acc_add(s->acc2, gain);
+	counts_add(&s->acc->total, &gain);
+	counts_add(&s->acc->interval, &gain);
+	if (s->acc2) {
+		counts_add(&s->acc2->total, &gain);
+		counts_add(&s->acc2->interval, &gain);
+	}
 }
 
 static bool is_gone(void *ctx, uint64_t id)
@@ -1278,42 +1314,92 @@ static int emit_cpufs(struct snap_series *out, const struct series *se, unsigned
 	return 0;
 }
 
-static void rates(struct snap_series *out, struct series *se, double dt)
+/* The cgroupfs counters' gains since the previous snapshot, and the limit. A failed read keeps
+ * the previous values: nothing is gained meanwhile. */
+static void delta_cpufs(struct series *se, struct snap_delta *d)
 {
-	struct snap_rates *r = &out->rates;
+	const struct cgroupfs_cpu *f = &se->cpufs;
+	struct cgroupfs_cpu *last = &se->cpufs_last;
 
+	if (!se->cpufs_valid)
+		return;
+	d->cpu_limit_cores = f->has_limit ? f->limit_cores : 0;
+	if (!f->has_throttling)
+		return;
+	d->throttled_seconds = (double)counter_gain(f->throttled_usec, last->throttled_usec) / 1e6;
+	d->throttled_periods = (double)counter_gain(f->nr_throttled, last->nr_throttled);
+	d->periods = (double)counter_gain(f->nr_periods, last->nr_periods);
+	*last = *f;
+}
+
+/* Fills the series' delta from its accumulators' intervals, which start again. */
+static void delta(struct snap_series *out, struct series *se, double dt)
+{
+	struct snap_delta *d = &out->delta;
+	uint64_t pvc_best = 0;
+
+	d->seconds = se->collected ? dt : 0;
 	for (struct acc *a = se->accs; a; a = a->next) {
-		const union counts *d = &a->interval;
+		const union counts *i = &a->interval;
 
-		if (dt > 0) {
-			switch (a->kind) {
-			case ACC_CPU:
-				r->cpu_cores = (double)d->cpu.oncpu_ns / 1e9 / dt;
-				r->runq_p99_seconds = hist_quantile(d->cpu.rq_hist, 0.99);
-				break;
-			case ACC_DISK:
-				if (a->dir == DISK_REC_READ)
-					r->disk_read_bps += (double)d->disk.bytes / dt;
-				else
-					r->disk_write_bps += (double)d->disk.bytes / dt;
-				r->disk_iops += (double)d->disk.ops / dt;
-				break;
-			case ACC_FS:
-				r->fs_write_bps += (double)d->fs.write_bytes / dt;
-				r->fsync_per_s += (double)d->fs.sync_calls / dt;
-				break;
-			case ACC_NET:
-				r->net_tx_bps = (double)d->net.tx_bytes / dt;
-				r->net_rx_bps = (double)d->net.rx_bytes / dt;
-				r->retransmits_per_s = (double)d->net.retransmits / dt;
-				break;
-			case ACC_SAMPLES:
-			case ACC_DISKLAT:
-				break;
+		switch (a->kind) {
+		case ACC_CPU:
+			d->cpu_seconds += (double)i->cpu.oncpu_ns / 1e9;
+			d->runq_wait_seconds += (double)i->cpu.rq_wait_ns / 1e9;
+			for (int h = 0; h < HIST_SLOTS; h++)
+				d->runq_hist[h] += i->cpu.rq_hist[h];
+			break;
+		case ACC_DISK:
+			d->disk_bytes[a->dir] += (double)i->disk.bytes;
+			d->disk_ops[a->dir] += (double)i->disk.ops;
+			break;
+		case ACC_FS:
+			d->fs_write_bytes[a->cls] += (double)i->fs.write_bytes;
+			d->fs_write_calls[a->cls] += (double)i->fs.write_calls;
+			d->fs_sync_calls[a->cls] += (double)i->fs.sync_calls;
+			if (a->cls == VOLUME_PVC && i->fs.write_bytes > pvc_best) {
+				pvc_best = i->fs.write_bytes;
+				snprintf(d->pvc_volume, sizeof(d->pvc_volume), "%s", a->own[1]);
 			}
+			break;
+		case ACC_NET:
+			d->net_bytes[0] += (double)i->net.rx_bytes;
+			d->net_bytes[1] += (double)i->net.tx_bytes;
+			d->retransmits += (double)i->net.retransmits;
+			d->conns_opened[ROLE_CLIENT] += (double)i->net.conns_client;
+			d->conns_opened[ROLE_SERVER] += (double)i->net.conns_server;
+			break;
+		case ACC_SAMPLES:
+		case ACC_DISKLAT:
+			break;
 		}
 		memset(&a->interval, 0, sizeof(a->interval));
 	}
+	delta_cpufs(se, d);
+	se->collected = true;
+}
+
+/* Rates: the delta's increases over the agent's interval dt. */
+static void rates(struct snap_rates *r, const struct snap_delta *d, double dt)
+{
+	double fs_bytes = 0, fs_syncs = 0;
+
+	if (dt <= 0)
+		return;
+	for (int c = 0; c < VOLUME_CLASS_MAX; c++) {
+		fs_bytes += d->fs_write_bytes[c];
+		fs_syncs += d->fs_sync_calls[c];
+	}
+	r->cpu_cores = d->cpu_seconds / dt;
+	r->runq_p99_seconds = hist_quantile(d->runq_hist, 0.99);
+	r->disk_read_bps = d->disk_bytes[DISK_REC_READ] / dt;
+	r->disk_write_bps = d->disk_bytes[DISK_REC_WRITE] / dt;
+	r->disk_iops = (d->disk_ops[DISK_REC_READ] + d->disk_ops[DISK_REC_WRITE]) / dt;
+	r->fs_write_bps = fs_bytes / dt;
+	r->fsync_per_s = fs_syncs / dt;
+	r->net_rx_bps = d->net_bytes[0] / dt;
+	r->net_tx_bps = d->net_bytes[1] / dt;
+	r->retransmits_per_s = d->retransmits / dt;
 }
 
 static int build_series(struct snap_series *out, struct series *se, double dt)
@@ -1343,7 +1429,8 @@ static int build_series(struct snap_series *out, struct series *se, double dt)
 		    snap_series_add(out, m, NULL, (double)se->listening))
 			return -ENOMEM;
 	}
-	rates(out, se, dt);
+	delta(out, se, dt);
+	rates(&out->rates, &out->delta, dt);
 	if (se->n_ports) {
 		qsort(se->ports, se->n_ports, sizeof(*se->ports), cmp_u16);
 		out->listen_ports = malloc(se->n_ports * sizeof(*se->ports));
@@ -1759,9 +1846,13 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 		for (struct sub *sb = c->subs; sb; sb = sb->next) {
 			if (sb->gen != e->gen)
 				continue;
-			if (!sb->bound && bind_sub(e, c, sb)) {
-				r = -ENOMEM;
-				goto out;
+			if (!sb->bound) {
+				if (bind_sub(e, c, sb)) {
+					r = -ENOMEM;
+					goto out;
+				}
+				if (sb->bound)
+					carry_in(sb);
 			}
 			if (sb->bound)
 				apply(sb);
