@@ -83,6 +83,10 @@ struct collector {
 	int stats_fd;
 	int ncpus;
 	uint32_t max_cgroups;
+	/* The program variants this kernel takes, decided before each family loads. */
+	bool disk_folio; /* writeback_dirty_folio exists: writeback charged to the dirtier */
+	bool fs_syscalls; /* per-syscall tracepoints, else raw sys_enter/sys_exit */
+	bool net_tracepoints; /* sock_send_length/sock_recv_length, else cgroup_skb */
 	char *vals; /* scratch: ncpus per-CPU values */
 	size_t vals_stride_max;
 	char features[256];
@@ -185,40 +189,31 @@ static int cfg_cpu(struct collector *c, struct cpu_bpf *s)
 	return 0;
 }
 
-static bool disk_folio;
-
 static int cfg_disk(struct collector *c, struct disk_bpf *s)
 {
-	(void)c;
 	/* Without writeback_dirty_folio (Linux < 5.17), writeback falls back to the bio owner. */
-	bpf_program__set_autoload(s->progs.disk_dirty_folio, disk_folio);
+	bpf_program__set_autoload(s->progs.disk_dirty_folio, c->disk_folio);
 	return 0;
 }
-
-static bool fs_syscalls;
 
 static int cfg_fs(struct collector *c, struct fs_bpf *s)
 {
 	struct bpf_program *p;
 
-	(void)c;
 	bpf_object__for_each_program(p, s->obj) {
 		bool raw = p == s->progs.fs_raw_enter || p == s->progs.fs_raw_exit;
 
-		bpf_program__set_autoload(p, fs_syscalls ? !raw : raw);
+		bpf_program__set_autoload(p, c->fs_syscalls ? !raw : raw);
 	}
 	return 0;
 }
 
-static bool net_tracepoints;
-
 static int cfg_net(struct collector *c, struct net_bpf *s)
 {
-	(void)c;
-	bpf_program__set_autoload(s->progs.net_sock_send, net_tracepoints);
-	bpf_program__set_autoload(s->progs.net_sock_recv, net_tracepoints);
-	bpf_program__set_autoload(s->progs.net_skb_egress, !net_tracepoints);
-	bpf_program__set_autoload(s->progs.net_skb_ingress, !net_tracepoints);
+	bpf_program__set_autoload(s->progs.net_sock_send, c->net_tracepoints);
+	bpf_program__set_autoload(s->progs.net_sock_recv, c->net_tracepoints);
+	bpf_program__set_autoload(s->progs.net_skb_egress, !c->net_tracepoints);
+	bpf_program__set_autoload(s->progs.net_skb_ingress, !c->net_tracepoints);
 	return 0;
 }
 
@@ -464,12 +459,12 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		c->probe[SLOT_SAMPLES] = "perf_cpu_clock";
 	}
 
-	disk_folio = btf_has_tracepoint(vmlinux, "writeback_dirty_folio");
+	c->disk_folio = btf_has_tracepoint(vmlinux, "writeback_dirty_folio");
 	r = load_family(c, &disk_ops, pin, (void **)&c->disk);
 	if (r) {
 		family_failed("disk", r, "bpfdiag_disk_* metrics");
 	} else {
-		c->probe[SLOT_DISK] = disk_folio ? "block_rq+dirtier" : "block_rq";
+		c->probe[SLOT_DISK] = c->disk_folio ? "block_rq+dirtier" : "block_rq";
 		feature(c, " disk=%s", c->probe[SLOT_DISK]);
 		watch(c, "disk_stats", c->disk->maps.disk_stats, c->disk->maps.disk_counters,
 		      DISK_CNT_MAP_FULL);
@@ -477,22 +472,22 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		      DISK_CNT_INFLIGHT_FULL);
 	}
 
-	fs_syscalls = opts->fs != PROBE_FALLBACK && tracefs_has("syscalls/sys_enter_write");
-	if (opts->fs != PROBE_FALLBACK && !fs_syscalls)
+	c->fs_syscalls = opts->fs != PROBE_FALLBACK && tracefs_has("syscalls/sys_enter_write");
+	if (opts->fs != PROBE_FALLBACK && !c->fs_syscalls)
 		log_msg(opts->fs == PROBE_PRIMARY ? LOG_WARN : LOG_INFO,
 			"fs probes: per-syscall tracepoints not found in tracefs; using raw "
 			"syscall tracepoints");
 	r = load_family(c, &fs_ops, pin, (void **)&c->fs);
-	if (r && fs_syscalls) {
+	if (r && c->fs_syscalls) {
 		log_warn("fs probes: per-syscall tracepoints failed (%s); trying raw syscalls",
 			 strerror(-r));
-		fs_syscalls = false;
+		c->fs_syscalls = false;
 		r = load_family(c, &fs_ops, pin, (void **)&c->fs);
 	}
 	if (r) {
 		family_failed("fs", r, "bpfdiag_fs_* metrics");
 	} else {
-		c->probe[SLOT_FS] = fs_syscalls ? "syscalls" : "raw_syscalls";
+		c->probe[SLOT_FS] = c->fs_syscalls ? "syscalls" : "raw_syscalls";
 		feature(c, " fs=%s", c->probe[SLOT_FS]);
 		watch(c, "fs_stats", c->fs->maps.fs_stats, c->fs->maps.fs_counters,
 		      FS_CNT_MAP_FULL);
@@ -500,15 +495,15 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		      FS_CNT_PENDING_FULL);
 	}
 
-	net_tracepoints = opts->net != PROBE_FALLBACK &&
-			  btf_has_tracepoint(vmlinux, "sock_send_length") &&
-			  btf_has_tracepoint(vmlinux, "sock_recv_length");
-	if (opts->net != PROBE_FALLBACK && !net_tracepoints)
+	c->net_tracepoints = opts->net != PROBE_FALLBACK &&
+			     btf_has_tracepoint(vmlinux, "sock_send_length") &&
+			     btf_has_tracepoint(vmlinux, "sock_recv_length");
+	if (opts->net != PROBE_FALLBACK && !c->net_tracepoints)
 		log_msg(opts->net == PROBE_PRIMARY ? LOG_WARN : LOG_INFO,
 			"net probes: sock_send_length/sock_recv_length not in this kernel (Linux "
 			">= 6.3); using cgroup_skb");
 	r = load_family(c, &net_ops, pin, (void **)&c->net);
-	if (!r && !net_tracepoints) {
+	if (!r && !c->net_tracepoints) {
 		r = attach_skb(c, opts->cgroup_root);
 		if (r) {
 			net_bpf__destroy(c->net);
@@ -518,7 +513,7 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 	if (r) {
 		family_failed("net", r, "bpfdiag_network_* and bpfdiag_tcp_* metrics");
 	} else {
-		c->probe[SLOT_NET] = net_tracepoints ? "sock_length" : "cgroup_skb";
+		c->probe[SLOT_NET] = c->net_tracepoints ? "sock_length" : "cgroup_skb";
 		feature(c, " net=%s", c->probe[SLOT_NET]);
 		watch(c, "net_stats", c->net->maps.net_stats, c->net->maps.net_counters,
 		      NET_CNT_MAP_FULL);
