@@ -1449,51 +1449,6 @@ static int build_series(struct snap_series *out, struct series *se, double dt)
 	return 0;
 }
 
-#define SEED_STATS 6
-
-/* The self-metrics of listener seeding (none when the net family is down). Returns how many. */
-static size_t seed_stats(const struct engine *e, struct collector_stat *st)
-{
-	static const char skipped_help[] =
-		"What listener seeding could not read (unreadable: a /proc or cgroup entry, as of a "
-		"process gone meanwhile; pid_limit, fd_limit: processes past the per-cgroup bounds; "
-		"raced: a seeding done again because a socket entered or left LISTEN meanwhile).";
-	const struct {
-		const char *reason;
-		uint64_t v;
-	} skipped[] = { { "unreadable", e->seed.unreadable },
-			{ "pid_limit", e->seed.pids_skipped },
-			{ "fd_limit", e->seed.fds_skipped },
-			{ "raced", e->seed_raced } };
-	size_t n = 0;
-
-	if (!e->seed_listeners)
-		return 0;
-	st[n++] = (struct collector_stat){
-		.name = "bpfdiag_agent_listeners_seeded_total",
-		.help = "Listening TCP sockets found in /proc when their cgroup was first seen that "
-			"the BPF probes had not counted (opened before they were attached).",
-		.counter = true,
-		.value = (double)e->listeners_seeded
-	};
-	st[n++] = (struct collector_stat){
-		.name = "bpfdiag_agent_listen_seed_cgroups_total",
-		.help = "Cgroups whose listening sockets were read from /proc (once each, when first "
-			"seen).",
-		.counter = true,
-		.value = (double)e->seed.cgroups
-	};
-	for (size_t i = 0; i < sizeof(skipped) / sizeof(skipped[0]); i++) {
-		st[n] = (struct collector_stat){ .name = "bpfdiag_agent_listen_seed_skipped_total",
-						 .help = skipped_help,
-						 .counter = true,
-						 .value = (double)skipped[i].v };
-		snprintf(st[n].labels, sizeof(st[n].labels), "reason=\"%s\"", skipped[i].reason);
-		n++;
-	}
-	return n;
-}
-
 static int build_snapshot(struct engine *e, double dt, struct snapshot **ret)
 {
 	struct snapshot *s = snapshot_new(e->n_series);
@@ -1514,11 +1469,20 @@ static int build_snapshot(struct engine *e, double dt, struct snapshot **ret)
 	if (e->node[0] && !(s->node = strdup(e->node)))
 		goto oom;
 	collector__stats(e->collector, &stats, &n_stats);
-	s->agent.stats = malloc((n_stats + SEED_STATS) * sizeof(*stats));
+	s->agent.stats = malloc((n_stats ? n_stats : 1) * sizeof(*stats));
 	if (!s->agent.stats)
 		goto oom;
 	memcpy(s->agent.stats, stats, n_stats * sizeof(*stats));
-	s->agent.n_stats = n_stats + seed_stats(e, s->agent.stats + n_stats);
+	s->agent.n_stats = n_stats;
+	s->agent.seed = (struct seed_stats){
+		.enabled = e->seed_listeners,
+		.listeners_seeded = e->listeners_seeded,
+		.cgroups = e->seed.cgroups,
+		.skipped = { [SEED_SKIP_UNREADABLE] = e->seed.unreadable,
+			     [SEED_SKIP_PID_LIMIT] = e->seed.pids_skipped,
+			     [SEED_SKIP_FD_LIMIT] = e->seed.fds_skipped,
+			     [SEED_SKIP_RACED] = e->seed_raced },
+	};
 	snprintf(s->agent.features, sizeof(s->agent.features), "%s",
 		 collector__features(e->collector));
 	if (e->kube && kube_meta__fill_snapshot(e->kube, s))

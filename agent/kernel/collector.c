@@ -840,26 +840,18 @@ long collector__forget(struct collector *c, bool (*is_gone)(void *ctx, uint64_t 
 	return n;
 }
 
-static struct collector_stat *stat_add(struct collector *c, const char *name, const char *help,
-				       bool counter, double value, const char *fmt, ...)
+static void stat_add(struct collector *c, enum collector_stat_kind kind, double value,
+		     const char *subject, const char *mechanism)
 {
 	struct collector_stat *s;
-	va_list ap;
 
 	if (c->n_stats >= MAX_STATS)
-		return NULL;
+		return;
 	s = &c->stats[c->n_stats++];
-	s->name = name;
-	s->help = help;
-	s->counter = counter;
+	s->kind = kind;
 	s->value = value;
-	s->labels[0] = '\0';
-	if (fmt) {
-		va_start(ap, fmt);
-		vsnprintf(s->labels, sizeof(s->labels), fmt, ap);
-		va_end(ap);
-	}
-	return s;
+	snprintf(s->subject, sizeof(s->subject), "%s", subject ? subject : "");
+	snprintf(s->mechanism, sizeof(s->mechanism), "%s", mechanism ? mechanism : "");
 }
 
 static uint64_t percpu_counter(struct collector *c, int fd, uint32_t idx)
@@ -886,11 +878,9 @@ static void prog_stats(struct collector *c, struct bpf_object *obj)
 
 		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
 			continue;
-		stat_add(c, "bpfdiag_agent_bpf_run_seconds_total",
-			 "Kernel time spent in a BPF program (kernel.bpf_stats_enabled).", true,
-			 (double)info.run_time_ns / 1e9, "program=\"%s\"", bpf_program__name(p));
-		stat_add(c, "bpfdiag_agent_bpf_runs_total", "Runs of a BPF program.", true,
-			 (double)info.run_cnt, "program=\"%s\"", bpf_program__name(p));
+		stat_add(c, CSTAT_BPF_RUN_SECONDS, (double)info.run_time_ns / 1e9,
+			 bpf_program__name(p), NULL);
+		stat_add(c, CSTAT_BPF_RUNS, (double)info.run_cnt, bpf_program__name(p), NULL);
 	}
 }
 
@@ -902,51 +892,34 @@ int collector__stats(struct collector *c, const struct collector_stat **ret, siz
 
 	c->n_stats = 0;
 	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
-		stat_add(
-			c, "bpfdiag_agent_probe_up",
-			"1 when a BPF probe family is loaded and attached, 0 when the kernel lacks "
-			"what it needs.",
-			false, up[i], "family=\"%s\"", families[i]);
+		stat_add(c, CSTAT_PROBE_UP, up[i], families[i], NULL);
 	for (size_t i = 0; i < PROBE_SLOTS; i++) {
 		if (c->probe[i])
-			stat_add(
-				c, "bpfdiag_agent_probe_info",
-				"The mechanism a probe family uses on this kernel (run-time "
-				"fallbacks and --net-probe/--fs-probe choices); 1 per family in use.",
-				false, 1, "family=\"%s\",probe=\"%s\"", slot_names[i], c->probe[i]);
+			stat_add(c, CSTAT_PROBE_INFO, 1, slot_names[i], c->probe[i]);
 	}
 	for (unsigned i = 0; i < c->n_maps; i++)
-		stat_add(c, "bpfdiag_agent_map_entries", "Entries in a BPF map at the last read.",
-			 false, (double)c->maps[i].entries, "map=\"%s\"", c->maps[i].name);
+		stat_add(c, CSTAT_MAP_ENTRIES, (double)c->maps[i].entries, c->maps[i].name, NULL);
 	for (unsigned i = 0; i < c->n_maps; i++)
-		stat_add(c, "bpfdiag_agent_map_capacity", "Maximum entries of a BPF map.", false,
-			 (double)bpf_map__max_entries(c->maps[i].map), "map=\"%s\"",
-			 c->maps[i].name);
+		stat_add(c, CSTAT_MAP_CAPACITY, (double)bpf_map__max_entries(c->maps[i].map),
+			 c->maps[i].name, NULL);
 	for (unsigned i = 0; i < c->n_maps; i++)
-		stat_add(
-			c, "bpfdiag_agent_map_overflow_total",
-			"Events that found a BPF map full; their data was dropped and counted here.",
-			true,
-			(double)percpu_counter(c, c->maps[i].counters_fd, c->maps[i].counter_idx),
-			"map=\"%s\"", c->maps[i].name);
-	stat_add(c, "bpfdiag_agent_cpu_dropped_seconds_total",
-		 "CPU time that could not be charged because the cpu map was full.", true,
+		stat_add(c, CSTAT_MAP_OVERFLOW,
+			 (double)percpu_counter(c, c->maps[i].counters_fd, c->maps[i].counter_idx),
+			 c->maps[i].name, NULL);
+	stat_add(c, CSTAT_CPU_DROPPED_SECONDS,
 		 (double)percpu_counter(c, bpf_map__fd(c->cpu->maps.cpu_counters),
 					CPU_CNT_DROPPED_NS) /
 			 1e9,
-		 NULL);
+		 NULL, NULL);
 	if (c->disk) {
 		static const char *const via[] = { "blkcg", "submitter", "current", "dirtier",
 						   "none" };
 
 		for (unsigned i = 0; i < DISK_VIA_MAX; i++)
-			stat_add(c, "bpfdiag_agent_disk_attributions_total",
-				 "Block requests by how their cgroup was found (none: charged to "
-				 "the root cgroup).",
-				 true,
+			stat_add(c, CSTAT_DISK_ATTRIBUTIONS,
 				 (double)percpu_counter(c, bpf_map__fd(c->disk->maps.disk_counters),
 							DISK_CNT_VIA_BLKCG + i),
-				 "method=\"%s\"", via[i]);
+				 via[i], NULL);
 	}
 	if (c->stats_fd >= 0 || bpf_stats_sysctl()) {
 		prog_stats(c, c->cpu->obj);

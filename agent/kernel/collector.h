@@ -79,12 +79,25 @@ struct collector_peer {
 	uint64_t connections;
 };
 
-/* A self-metric sample (BPF run time per program, map fill, overflow, probes in use). */
+/* What a self-stat of the collector measures; the metric catalogue side names them
+ * (model/agent_stats.h). */
+enum collector_stat_kind {
+	CSTAT_PROBE_UP = 0, /* subject: a probe family; 1 loaded and attached, 0 not */
+	CSTAT_PROBE_INFO, /* subject: a family (or samples, listeners); mechanism: in use; 1 */
+	CSTAT_MAP_ENTRIES, /* subject: a map; its entries at the last read */
+	CSTAT_MAP_CAPACITY, /* subject: a map; its maximum entries */
+	CSTAT_MAP_OVERFLOW, /* subject: a map; events that found it full (their data dropped) */
+	CSTAT_CPU_DROPPED_SECONDS, /* CPU time not charged because the cpu map was full */
+	CSTAT_DISK_ATTRIBUTIONS, /* subject: how block requests found their cgroup; requests */
+	CSTAT_BPF_RUN_SECONDS, /* subject: a BPF program; kernel time it ran */
+	CSTAT_BPF_RUNS, /* subject: a BPF program; its runs */
+	CSTAT_KIND_MAX,
+};
+
 struct collector_stat {
-	const char *name; /* a bpfdiag_agent_* family */
-	const char *help;
-	bool counter;
-	char labels[96]; /* rendered label pairs, e.g. map="cpu_stats" */
+	enum collector_stat_kind kind;
+	char subject[48]; /* the family, map, method or program; "" none */
+	char mechanism[32]; /* CSTAT_PROBE_INFO: the probe in use, e.g. "sched_switch" */
 	double value;
 };
 

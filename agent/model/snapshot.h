@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "kernel/collector.h"
+#include "model/agent_stats.h"
 #include "model/kinds.h"
 #include "model/kube_stats.h"
 #include "model/metrics.h"
@@ -146,8 +147,9 @@ struct snap_agent {
 	uint64_t cgroups_swept; /* of those, found gone by the periodic sweep */
 	uint64_t fs_pseudo_write_bytes; /* written to procfs, sysfs, cgroupfs, …: no volume */
 	char features[256]; /* probes in use, e.g. "cpu=sched_switch net=sock_length" */
-	struct collector_stat *stats; /* BPF self-metrics, grouped by name when rendered */
+	struct collector_stat *stats; /* the collector's (model/agent_stats.h names them) */
 	size_t n_stats;
+	struct seed_stats seed; /* listener seeding */
 	struct kube_stats kube; /* Kubernetes metadata client; kube.enabled false in local mode */
 };
 

@@ -60,6 +60,12 @@ struct top_source *top_source__close(struct top_source *src)
 	return NULL;
 }
 
+static void health_sample(void *ctx, const struct agent_sample *s, bool first)
+{
+	(void)first;
+	top_health_sample(ctx, s->family->name, s->labels, s->value);
+}
+
 /* Pods JSON of a new in-process collection, with its snapshot's agent health. */
 static int collect_local(struct top_source *src, char **ret_doc, struct top_health *ret_health)
 {
@@ -81,9 +87,7 @@ static int collect_local(struct top_source *src, char **ret_doc, struct top_heal
 				  (double)a->collection_errors);
 		top_health_sample(ret_health, "bpfdiag_agent_collection_duration_seconds", "",
 				  a->last_collection_seconds);
-		for (size_t i = 0; i < a->n_stats; i++)
-			top_health_sample(ret_health, a->stats[i].name, a->stats[i].labels,
-					  a->stats[i].value);
+		snap_agent_samples(a, health_sample, ret_health);
 	}
 	r = api_pods_json(s, &sb);
 	snapshot_unref(s);

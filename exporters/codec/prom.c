@@ -138,30 +138,19 @@ static void agent_metric(struct strbuf *out, const char *name, const char *type,
 	strbuf_puts(out, "\n");
 }
 
-/* The collector's self-metrics, each family once: samples are grouped by name in the order
- * their names first appear. */
-static void collector_stats(const struct snap_agent *a, struct strbuf *out)
+static void agent_sample(void *ctx, const struct agent_sample *s, bool first)
 {
-	for (size_t i = 0; i < a->n_stats; i++) {
-		const struct collector_stat *st = &a->stats[i];
-		bool seen = false;
+	struct strbuf *out = ctx;
 
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = strcmp(a->stats[j].name, st->name) == 0;
-		if (seen)
-			continue;
-		header(out, st->name, st->counter ? "counter" : "gauge", st->help);
-		for (size_t j = i; j < a->n_stats; j++) {
-			if (strcmp(a->stats[j].name, st->name) != 0)
-				continue;
-			strbuf_puts(out, st->name);
-			if (a->stats[j].labels[0])
-				strbuf_printf(out, "{%s}", a->stats[j].labels);
-			strbuf_puts(out, " ");
-			value(out, a->stats[j].value);
-			strbuf_puts(out, "\n");
-		}
-	}
+	if (first)
+		header(out, s->family->name, s->family->counter ? "counter" : "gauge",
+		       s->family->help);
+	strbuf_puts(out, s->family->name);
+	if (s->labels[0])
+		strbuf_printf(out, "{%s}", s->labels);
+	strbuf_puts(out, " ");
+	value(out, s->value);
+	strbuf_puts(out, "\n");
 }
 
 static void agent_metrics(const struct snapshot *s, struct strbuf *out)
@@ -203,7 +192,7 @@ static void agent_metrics(const struct snapshot *s, struct strbuf *out)
 		"Bytes written to pseudo filesystems (procfs, sysfs, cgroupfs, ...): no volume, "
 		"in no bpfdiag_fs_* series.",
 		NULL, (double)a->fs_pseudo_write_bytes);
-	collector_stats(a, out);
+	snap_agent_samples(a, agent_sample, out); /* the typed ones, each family once */
 }
 
 /* One family with one sample per label value (a counter or gauge array). */

@@ -38,16 +38,12 @@ static struct snapshot *two_pods(void)
 	s->agent.stats = calloc(3, sizeof(*s->agent.stats));
 	assert_non_null(s->agent.stats);
 	s->agent.n_stats = 3;
-	s->agent.stats[0] = (struct collector_stat){ .name = "bpfdiag_agent_map_overflow_total",
-						     .help = "h",
-						     .counter = true,
-						     .labels = "map=\"a\"",
-						     .value = 3 };
-	s->agent.stats[1] = (struct collector_stat){
-		.name = "bpfdiag_agent_map_entries", .help = "h", .labels = "map=\"a\"", .value = 9
-	};
+	s->agent.stats[0] =
+		(struct collector_stat){ .kind = CSTAT_MAP_OVERFLOW, .subject = "a", .value = 3 };
+	s->agent.stats[1] =
+		(struct collector_stat){ .kind = CSTAT_MAP_ENTRIES, .subject = "a", .value = 9 };
 	s->agent.stats[2] = s->agent.stats[0];
-	snprintf(s->agent.stats[2].labels, sizeof(s->agent.stats[2].labels), "map=\"b\"");
+	snprintf(s->agent.stats[2].subject, sizeof(s->agent.stats[2].subject), "b");
 	s->agent.stats[2].value = 4;
 	s->series[0].rates.cpu_cores = 0.25;
 	s->series[1].labels[LBL_WORKLOAD_KIND] = strdup("Cgroup");
