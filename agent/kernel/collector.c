@@ -1,11 +1,10 @@
-#include "kernel/collector.h"
+#include "kernel/collector_priv.h"
 
 #include "kernel/bpffs.h"
 #include "base/log.h"
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
-#include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/perf_event.h>
@@ -13,9 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -23,79 +20,8 @@
 #include "disk.h"
 #include "fs.h"
 #include "net.h"
-#include "cgroup.skel.h"
-#include "cpu.skel.h"
-#include "disk.skel.h"
-#include "fs.skel.h"
-#include "net.skel.h"
-
-_Static_assert(sizeof(struct cpu_cg_stats) == 8 * (4 + HIST_SLOTS), "cpu_cg_stats layout");
-_Static_assert(sizeof(struct disk_key) == 16, "disk_key layout");
-_Static_assert(sizeof(struct disk_cg_stats) == 8 * (3 + HIST_SLOTS), "disk_cg_stats layout");
-_Static_assert(sizeof(struct fs_key) == 16, "fs_key layout");
-_Static_assert(sizeof(struct fs_stats) == 24, "fs_stats layout");
-_Static_assert(sizeof(struct net_stats) == 8 * 7, "net_stats layout");
-_Static_assert(sizeof(struct net_peer_key) == 32, "net_peer_key layout");
-_Static_assert(sizeof(struct net_listen_key) == 16, "net_listen_key layout");
 
 #define PERF_SAMPLE_HZ 99
-#define MAX_STATS 128
-
-/* Slots of bpfdiag_agent_probe_info: the probe families plus the perf_event sampler. */
-enum {
-	SLOT_CPU,
-	SLOT_SAMPLES,
-	SLOT_DISK,
-	SLOT_FS,
-	SLOT_NET,
-	SLOT_CGROUP,
-	SLOT_LISTENERS, /* where listeners that predate the probes come from (the engine says) */
-	PROBE_SLOTS
-};
-static const char *const slot_names[PROBE_SLOTS] = {
-	[SLOT_CPU] = "cpu",
-	[SLOT_SAMPLES] = "samples",
-	[SLOT_DISK] = "disk",
-	[SLOT_FS] = "fs",
-	[SLOT_NET] = "net",
-	[SLOT_CGROUP] = "cgroup",
-	[SLOT_LISTENERS] = "listeners",
-};
-
-/* A map whose fill and overflow are reported. */
-struct watched_map {
-	const char *name;
-	struct bpf_map *map;
-	int counters_fd; /* per-CPU counters array holding its overflow count, or -1 */
-	unsigned counter_idx;
-	uint64_t entries; /* counted at the last read */
-};
-
-struct collector {
-	struct cpu_bpf *cpu;
-	struct disk_bpf *disk;
-	struct fs_bpf *fs;
-	struct net_bpf *net;
-	struct cgroup_bpf *cg;
-	struct bpf_link **perf_links;
-	struct bpf_link *skb_links[2];
-	int cgroup_fd;
-	int stats_fd;
-	int ncpus;
-	uint32_t max_cgroups;
-	/* The program variants this kernel takes, decided before each family loads. */
-	bool disk_folio; /* writeback_dirty_folio exists: writeback charged to the dirtier */
-	bool fs_syscalls; /* per-syscall tracepoints, else raw sys_enter/sys_exit */
-	bool net_tracepoints; /* sock_send_length/sock_recv_length, else cgroup_skb */
-	char *vals; /* scratch: ncpus per-CPU values */
-	size_t vals_stride_max;
-	char features[256];
-	const char *probe[PROBE_SLOTS]; /* mechanism in use per slot, NULL when down */
-	struct watched_map maps[16];
-	unsigned n_maps;
-	struct collector_stat stats[MAX_STATS];
-	size_t n_stats;
-};
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -165,20 +91,6 @@ static bool tracefs_has(const char *event)
 		return true;
 	snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/%s/id", event);
 	return faccessat(AT_FDCWD, path, R_OK, AT_EACCESS) == 0;
-}
-
-/* kernel.bpf_stats_enabled set by the administrator (no CAP_SYS_ADMIN needed to read it). */
-static bool bpf_stats_sysctl(void)
-{
-	char c = '0';
-	FILE *f = fopen("/proc/sys/kernel/bpf_stats_enabled", "re");
-
-	if (f) {
-		if (fread(&c, 1, 1, f) != 1)
-			c = '0';
-		fclose(f);
-	}
-	return c == '1';
 }
 
 static int cfg_cpu(struct collector *c, struct cpu_bpf *s)
@@ -535,7 +447,7 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 
 	if (opts->bpf_stats) {
 		c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-		if (c->stats_fd < 0 && !bpf_stats_sysctl())
+		if (c->stats_fd < 0 && !collector_bpf_stats_sysctl())
 			log_warn(
 				"cannot enable BPF run-time statistics (%s; needs CAP_SYS_ADMIN, or "
 				"sysctl kernel.bpf_stats_enabled=1): "
@@ -585,350 +497,5 @@ int collector__set_listen_seed(struct collector *c, const char *source)
 		return -EOPNOTSUPP;
 	c->probe[SLOT_LISTENERS] = source;
 	feature(c, " listeners=%s", source);
-	return 0;
-}
-
-/* Per-CPU values are laid out at 8-byte strides. */
-static size_t percpu_stride(size_t size)
-{
-	return (size + 7) & ~(size_t)7;
-}
-
-typedef void (*entry_fn)(struct collector *c, const void *key, const void *vals, size_t stride,
-			 const struct collector_sink *sink);
-
-/* Iterates a map (per-CPU or not), calling each() per entry. Counts entries for the map's
- * fill metric. Returns 0 or -errno. */
-static int walk_map(struct collector *c, struct bpf_map *map, entry_fn each,
-		    const struct collector_sink *sink)
-{
-	size_t ksz = bpf_map__key_size(map), vsz = bpf_map__value_size(map);
-	bool percpu = bpf_map__type(map) == BPF_MAP_TYPE_PERCPU_HASH;
-	size_t stride = percpu ? percpu_stride(vsz) : vsz;
-	char key[64], next[64];
-	bool first = true;
-	uint64_t n = 0;
-	int fd = bpf_map__fd(map);
-
-	if (ksz > sizeof(key) || stride > c->vals_stride_max)
-		return -E2BIG;
-	while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
-		first = false;
-		memcpy(key, next, ksz);
-		if (bpf_map_lookup_elem(fd, key, c->vals))
-			continue; /* deleted meanwhile */
-		n++;
-		each(c, key, c->vals, percpu ? stride : 0, sink);
-	}
-	for (unsigned i = 0; i < c->n_maps; i++) {
-		if (c->maps[i].map == map)
-			c->maps[i].entries = n;
-	}
-	return errno == ENOENT || !errno ? 0 : -errno;
-}
-
-/* Sums n u64 fields over CPUs (stride 0: not per-CPU, one value). */
-static void sum_u64(const struct collector *c, const void *vals, size_t stride, size_t off,
-		    size_t n, uint64_t *out)
-{
-	int cpus = stride ? c->ncpus : 1;
-
-	for (int cpu = 0; cpu < cpus; cpu++) {
-		const uint64_t *v =
-			(const uint64_t *)((const char *)vals + (size_t)cpu * stride + off);
-
-		for (size_t i = 0; i < n; i++)
-			out[i] += v[i];
-	}
-}
-
-/* The u64 at off of a per-CPU value, summed over CPUs. */
-static uint64_t field_sum(const struct collector *c, const void *vals, size_t stride, size_t off)
-{
-	uint64_t v = 0;
-
-	sum_u64(c, vals, stride, off, 1, &v);
-	return v;
-}
-
-static void each_cpu(struct collector *c, const void *key, const void *vals, size_t stride,
-		     const struct collector_sink *sink)
-{
-	struct cpu_rec r = { 0 };
-	uint64_t id;
-
-	memcpy(&id, key, 8);
-	r.oncpu_ns = field_sum(c, vals, stride, offsetof(struct cpu_cg_stats, oncpu_ns));
-	r.rq_wait_ns = field_sum(c, vals, stride, offsetof(struct cpu_cg_stats, rq_wait_ns));
-	r.rq_count = field_sum(c, vals, stride, offsetof(struct cpu_cg_stats, rq_count));
-	sum_u64(c, vals, stride, offsetof(struct cpu_cg_stats, rq_hist), HIST_SLOTS, r.rq_hist);
-	sink->cpu(sink->ctx, id, &r);
-}
-
-static void each_sample(struct collector *c, const void *key, const void *vals, size_t stride,
-			const struct collector_sink *sink)
-{
-	uint64_t id, samples = 0;
-
-	memcpy(&id, key, 8);
-	sum_u64(c, vals, stride, 0, 1, &samples);
-	sink->cpu_samples(sink->ctx, id, samples);
-}
-
-static void each_disk(struct collector *c, const void *key, const void *vals, size_t stride,
-		      const struct collector_sink *sink)
-{
-	const struct disk_key *k = key;
-	struct disk_rec r = { 0 };
-
-	r.bytes = field_sum(c, vals, stride, offsetof(struct disk_cg_stats, bytes));
-	r.ops = field_sum(c, vals, stride, offsetof(struct disk_cg_stats, ops));
-	r.lat_ns = field_sum(c, vals, stride, offsetof(struct disk_cg_stats, lat_ns));
-	sum_u64(c, vals, stride, offsetof(struct disk_cg_stats, hist), HIST_SLOTS, r.lat_hist);
-	sink->disk(sink->ctx, k->cgroup_id, k->dev,
-		   k->dir == DISK_WRITE ? DISK_REC_WRITE : DISK_REC_READ, &r);
-}
-
-static void each_fs(struct collector *c, const void *key, const void *vals, size_t stride,
-		    const struct collector_sink *sink)
-{
-	const struct fs_key *k = key;
-	struct fs_rec r = { 0 };
-
-	r.write_bytes = field_sum(c, vals, stride, offsetof(struct fs_stats, write_bytes));
-	r.write_calls = field_sum(c, vals, stride, offsetof(struct fs_stats, write_calls));
-	r.sync_calls = field_sum(c, vals, stride, offsetof(struct fs_stats, sync_calls));
-	sink->fs(sink->ctx, k->cgroup_id, k->mnt_id, &r);
-}
-
-static void each_net(struct collector *c, const void *key, const void *vals, size_t stride,
-		     const struct collector_sink *sink)
-{
-	struct net_rec r = { 0 };
-	uint64_t id;
-
-	memcpy(&id, key, 8);
-	r.tx_bytes = field_sum(c, vals, stride, offsetof(struct net_stats, tx_bytes));
-	r.rx_bytes = field_sum(c, vals, stride, offsetof(struct net_stats, rx_bytes));
-	r.retransmits = field_sum(c, vals, stride, offsetof(struct net_stats, retransmits));
-	r.conns_client = field_sum(c, vals, stride, offsetof(struct net_stats, conn_client));
-	r.conns_server = field_sum(c, vals, stride, offsetof(struct net_stats, conn_server));
-	sink->net(sink->ctx, id, &r);
-}
-
-int collector__read(struct collector *c, const struct collector_sink *sink)
-{
-	int r = 0;
-
-	if (sink->cpu)
-		r = walk_map(c, c->cpu->maps.cpu_stats, each_cpu, sink);
-	if (!r && sink->cpu_samples)
-		r = walk_map(c, c->cpu->maps.cpu_samples, each_sample, sink);
-	if (!r && sink->disk && c->disk)
-		r = walk_map(c, c->disk->maps.disk_stats, each_disk, sink);
-	if (!r && sink->fs && c->fs)
-		r = walk_map(c, c->fs->maps.fs_stats, each_fs, sink);
-	if (!r && sink->net && c->net)
-		r = walk_map(c, c->net->maps.net_stats, each_net, sink);
-	return r;
-}
-
-int collector__read_listen(struct collector *c, collector_listen_fn fn, void *ctx)
-{
-	struct net_listen_key key, next;
-	bool first = true;
-	int64_t n;
-	int fd;
-
-	if (!c->net)
-		return 0;
-	fd = bpf_map__fd(c->net->maps.net_listen);
-	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
-		first = false;
-		key = next;
-		if (bpf_map_lookup_elem(fd, &key, &n) == 0)
-			fn(ctx, key.cgroup_id, key.port, n);
-	}
-	return 0;
-}
-
-int collector__read_peers(struct collector *c, collector_peer_fn fn, void *ctx)
-{
-	struct net_peer_key key, next;
-	bool first = true;
-	uint64_t n;
-	int fd;
-
-	if (!c->net)
-		return 0;
-	fd = bpf_map__fd(c->net->maps.net_peers);
-	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
-		struct collector_peer p = { 0 };
-
-		first = false;
-		key = next;
-		if (bpf_map_lookup_elem(fd, &key, &n))
-			continue;
-		p.cgroup_id = key.cgroup_id;
-		memcpy(p.addr, key.addr, sizeof(p.addr));
-		p.port = key.port;
-		p.role = key.role;
-		p.connections = n;
-		fn(ctx, &p);
-	}
-	return 0;
-}
-
-int collector__take_removed(struct collector *c, collector_id_fn fn, void *ctx)
-{
-	uint64_t key, next;
-	int fd;
-
-	if (!c->cg)
-		return 0;
-	fd = bpf_map__fd(c->cg->maps.cgroup_dead);
-	/* Delete as we go: restart from the first key each time. */
-	while (bpf_map_get_next_key(fd, NULL, &next) == 0) {
-		key = next;
-		fn(ctx, key);
-		if (bpf_map_delete_elem(fd, &key))
-			return -errno;
-	}
-	return 0;
-}
-
-/* Deletes the entries of one map whose key starts with a gone cgroup id. */
-static long forget_in(struct bpf_map *map, bool (*is_gone)(void *, uint64_t), void *ctx)
-{
-	int fd = bpf_map__fd(map);
-	char key[64], next[64];
-	size_t ksz = bpf_map__key_size(map);
-	bool first = true;
-	long n = 0;
-
-	if (ksz > sizeof(key))
-		return 0;
-	while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
-		uint64_t id;
-
-		memcpy(&id, next, 8);
-		if (is_gone(ctx, id) && bpf_map_delete_elem(fd, next) == 0) {
-			n++;
-			/* The iteration restarts: deleting the current key loses its place. */
-			first = true;
-			continue;
-		}
-		first = false;
-		memcpy(key, next, ksz);
-	}
-	return n;
-}
-
-long collector__forget(struct collector *c, bool (*is_gone)(void *ctx, uint64_t id), void *ctx)
-{
-	long n = forget_in(c->cpu->maps.cpu_stats, is_gone, ctx) +
-		 forget_in(c->cpu->maps.cpu_samples, is_gone, ctx);
-
-	if (c->disk)
-		n += forget_in(c->disk->maps.disk_stats, is_gone, ctx);
-	if (c->fs)
-		n += forget_in(c->fs->maps.fs_stats, is_gone, ctx);
-	if (c->net)
-		n += forget_in(c->net->maps.net_stats, is_gone, ctx) +
-		     forget_in(c->net->maps.net_peers, is_gone, ctx) +
-		     forget_in(c->net->maps.net_listen, is_gone, ctx);
-	return n;
-}
-
-static void stat_add(struct collector *c, enum collector_stat_kind kind, double value,
-		     const char *subject, const char *mechanism)
-{
-	struct collector_stat *s;
-
-	if (c->n_stats >= MAX_STATS)
-		return;
-	s = &c->stats[c->n_stats++];
-	s->kind = kind;
-	s->value = value;
-	snprintf(s->subject, sizeof(s->subject), "%s", subject ? subject : "");
-	snprintf(s->mechanism, sizeof(s->mechanism), "%s", mechanism ? mechanism : "");
-}
-
-static uint64_t percpu_counter(struct collector *c, int fd, uint32_t idx)
-{
-	uint64_t *v = (uint64_t *)c->vals, sum = 0;
-
-	if (fd < 0 || bpf_map_lookup_elem(fd, &idx, v))
-		return 0;
-	for (int i = 0; i < c->ncpus; i++)
-		sum += v[i];
-	return sum;
-}
-
-static void prog_stats(struct collector *c, struct bpf_object *obj)
-{
-	struct bpf_program *p;
-
-	if (!obj)
-		return;
-	bpf_object__for_each_program(p, obj) {
-		struct bpf_prog_info info = { 0 };
-		uint32_t len = sizeof(info);
-		int fd = bpf_program__fd(p);
-
-		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
-			continue;
-		stat_add(c, CSTAT_BPF_RUN_SECONDS, (double)info.run_time_ns / 1e9,
-			 bpf_program__name(p), NULL);
-		stat_add(c, CSTAT_BPF_RUNS, (double)info.run_cnt, bpf_program__name(p), NULL);
-	}
-}
-
-int collector__stats(struct collector *c, const struct collector_stat **ret, size_t *ret_n)
-{
-	static const char *const families[] = { "cpu", "disk", "fs", "net", "cgroup" };
-	const bool up[] = { c->cpu != NULL, c->disk != NULL, c->fs != NULL, c->net != NULL,
-			    c->cg != NULL };
-
-	c->n_stats = 0;
-	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
-		stat_add(c, CSTAT_PROBE_UP, up[i], families[i], NULL);
-	for (size_t i = 0; i < PROBE_SLOTS; i++) {
-		if (c->probe[i])
-			stat_add(c, CSTAT_PROBE_INFO, 1, slot_names[i], c->probe[i]);
-	}
-	for (unsigned i = 0; i < c->n_maps; i++)
-		stat_add(c, CSTAT_MAP_ENTRIES, (double)c->maps[i].entries, c->maps[i].name, NULL);
-	for (unsigned i = 0; i < c->n_maps; i++)
-		stat_add(c, CSTAT_MAP_CAPACITY, (double)bpf_map__max_entries(c->maps[i].map),
-			 c->maps[i].name, NULL);
-	for (unsigned i = 0; i < c->n_maps; i++)
-		stat_add(c, CSTAT_MAP_OVERFLOW,
-			 (double)percpu_counter(c, c->maps[i].counters_fd, c->maps[i].counter_idx),
-			 c->maps[i].name, NULL);
-	stat_add(c, CSTAT_CPU_DROPPED_SECONDS,
-		 (double)percpu_counter(c, bpf_map__fd(c->cpu->maps.cpu_counters),
-					CPU_CNT_DROPPED_NS) /
-			 1e9,
-		 NULL, NULL);
-	if (c->disk) {
-		static const char *const via[] = { "blkcg", "submitter", "current", "dirtier",
-						   "none" };
-
-		for (unsigned i = 0; i < DISK_VIA_MAX; i++)
-			stat_add(c, CSTAT_DISK_ATTRIBUTIONS,
-				 (double)percpu_counter(c, bpf_map__fd(c->disk->maps.disk_counters),
-							DISK_CNT_VIA_BLKCG + i),
-				 via[i], NULL);
-	}
-	if (c->stats_fd >= 0 || bpf_stats_sysctl()) {
-		prog_stats(c, c->cpu->obj);
-		prog_stats(c, c->disk ? c->disk->obj : NULL);
-		prog_stats(c, c->fs ? c->fs->obj : NULL);
-		prog_stats(c, c->net ? c->net->obj : NULL);
-		prog_stats(c, c->cg ? c->cg->obj : NULL);
-	}
-	*ret = c->stats;
-	*ret_n = c->n_stats;
 	return 0;
 }

@@ -1,0 +1,69 @@
+/* The collector's parts (collector.c: loading and attaching; collector_read.c: the maps read
+ * as records; collector_stats.c: the self-stats) share this object. Private to kernel/. */
+#ifndef BPFDIAG_COLLECTOR_PRIV_H
+#define BPFDIAG_COLLECTOR_PRIV_H
+
+#include "kernel/collector.h"
+
+#include <bpf/libbpf.h>
+
+#include "cgroup.skel.h"
+#include "cpu.skel.h"
+#include "disk.skel.h"
+#include "fs.skel.h"
+#include "net.skel.h"
+
+#define COLLECTOR_MAX_STATS 128
+
+/* Slots of the probes in use (CSTAT_PROBE_INFO): the probe families plus the perf_event
+ * sampler and where listeners come from. */
+enum probe_slot {
+	SLOT_CPU,
+	SLOT_SAMPLES,
+	SLOT_DISK,
+	SLOT_FS,
+	SLOT_NET,
+	SLOT_CGROUP,
+	SLOT_LISTENERS, /* where listeners that predate the probes come from (the engine says) */
+	PROBE_SLOTS
+};
+
+/* A map whose fill and overflow are reported. */
+struct watched_map {
+	const char *name;
+	struct bpf_map *map;
+	int counters_fd; /* per-CPU counters array holding its overflow count, or -1 */
+	unsigned counter_idx;
+	uint64_t entries; /* counted at the last read */
+};
+
+struct collector {
+	struct cpu_bpf *cpu;
+	struct disk_bpf *disk;
+	struct fs_bpf *fs;
+	struct net_bpf *net;
+	struct cgroup_bpf *cg;
+	struct bpf_link **perf_links;
+	struct bpf_link *skb_links[2];
+	int cgroup_fd;
+	int stats_fd;
+	int ncpus;
+	uint32_t max_cgroups;
+	/* The program variants this kernel takes, decided before each family loads. */
+	bool disk_folio; /* writeback_dirty_folio exists: writeback charged to the dirtier */
+	bool fs_syscalls; /* per-syscall tracepoints, else raw sys_enter/sys_exit */
+	bool net_tracepoints; /* sock_send_length/sock_recv_length, else cgroup_skb */
+	char *vals; /* scratch: ncpus per-CPU values */
+	size_t vals_stride_max;
+	char features[256];
+	const char *probe[PROBE_SLOTS]; /* mechanism in use per slot, NULL when down */
+	struct watched_map maps[16];
+	unsigned n_maps;
+	struct collector_stat stats[COLLECTOR_MAX_STATS];
+	size_t n_stats;
+};
+
+/* kernel.bpf_stats_enabled set by the administrator (no CAP_SYS_ADMIN needed to read it). */
+bool collector_bpf_stats_sysctl(void);
+
+#endif

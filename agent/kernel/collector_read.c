@@ -1,0 +1,272 @@
+#include "kernel/collector_priv.h"
+
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "disk.h"
+#include "fs.h"
+#include "net.h"
+
+_Static_assert(sizeof(struct cpu_cg_stats) == 8 * (4 + HIST_SLOTS), "cpu_cg_stats layout");
+_Static_assert(sizeof(struct disk_key) == 16, "disk_key layout");
+_Static_assert(sizeof(struct disk_cg_stats) == 8 * (3 + HIST_SLOTS), "disk_cg_stats layout");
+_Static_assert(sizeof(struct fs_key) == 16, "fs_key layout");
+_Static_assert(sizeof(struct fs_stats) == 24, "fs_stats layout");
+_Static_assert(sizeof(struct net_stats) == 8 * 7, "net_stats layout");
+_Static_assert(sizeof(struct net_peer_key) == 32, "net_peer_key layout");
+_Static_assert(sizeof(struct net_listen_key) == 16, "net_listen_key layout");
+
+/* Per-CPU values are laid out at 8-byte strides. */
+static size_t percpu_stride(size_t size)
+{
+	return (size + 7) & ~(size_t)7;
+}
+
+typedef void (*entry_fn)(struct collector *c, const void *key, const void *vals, size_t stride,
+			 const struct collector_sink *sink);
+
+/* Iterates a map (per-CPU or not), calling each() per entry. Counts entries for the map's
+ * fill metric. Returns 0 or -errno. */
+static int walk_map(struct collector *c, struct bpf_map *map, entry_fn each,
+		    const struct collector_sink *sink)
+{
+	size_t ksz = bpf_map__key_size(map), vsz = bpf_map__value_size(map);
+	bool percpu = bpf_map__type(map) == BPF_MAP_TYPE_PERCPU_HASH;
+	size_t stride = percpu ? percpu_stride(vsz) : vsz;
+	char key[64], next[64];
+	bool first = true;
+	uint64_t n = 0;
+	int fd = bpf_map__fd(map);
+
+	if (ksz > sizeof(key) || stride > c->vals_stride_max)
+		return -E2BIG;
+	while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
+		first = false;
+		memcpy(key, next, ksz);
+		if (bpf_map_lookup_elem(fd, key, c->vals))
+			continue; /* deleted meanwhile */
+		n++;
+		each(c, key, c->vals, percpu ? stride : 0, sink);
+	}
+	for (unsigned i = 0; i < c->n_maps; i++) {
+		if (c->maps[i].map == map)
+			c->maps[i].entries = n;
+	}
+	return errno == ENOENT || !errno ? 0 : -errno;
+}
+
+/* Sums n u64 fields over CPUs (stride 0: not per-CPU, one value). */
+static void sum_u64(const struct collector *c, const void *vals, size_t stride, size_t off,
+		    size_t n, uint64_t *out)
+{
+	int cpus = stride ? c->ncpus : 1;
+
+	for (int cpu = 0; cpu < cpus; cpu++) {
+		const uint64_t *v =
+			(const uint64_t *)((const char *)vals + (size_t)cpu * stride + off);
+
+		for (size_t i = 0; i < n; i++)
+			out[i] += v[i];
+	}
+}
+
+/* The u64 at off of a per-CPU value, summed over CPUs. */
+static uint64_t field_sum(const struct collector *c, const void *vals, size_t stride, size_t off)
+{
+	uint64_t v = 0;
+
+	sum_u64(c, vals, stride, off, 1, &v);
+	return v;
+}
+
+static void each_cpu(struct collector *c, const void *key, const void *vals, size_t stride,
+		     const struct collector_sink *sink)
+{
+	struct cpu_rec r = { 0 };
+	uint64_t id;
+
+	memcpy(&id, key, 8);
+	r.oncpu_ns = field_sum(c, vals, stride, offsetof(struct cpu_cg_stats, oncpu_ns));
+	r.rq_wait_ns = field_sum(c, vals, stride, offsetof(struct cpu_cg_stats, rq_wait_ns));
+	r.rq_count = field_sum(c, vals, stride, offsetof(struct cpu_cg_stats, rq_count));
+	sum_u64(c, vals, stride, offsetof(struct cpu_cg_stats, rq_hist), HIST_SLOTS, r.rq_hist);
+	sink->cpu(sink->ctx, id, &r);
+}
+
+static void each_sample(struct collector *c, const void *key, const void *vals, size_t stride,
+			const struct collector_sink *sink)
+{
+	uint64_t id, samples = 0;
+
+	memcpy(&id, key, 8);
+	sum_u64(c, vals, stride, 0, 1, &samples);
+	sink->cpu_samples(sink->ctx, id, samples);
+}
+
+static void each_disk(struct collector *c, const void *key, const void *vals, size_t stride,
+		      const struct collector_sink *sink)
+{
+	const struct disk_key *k = key;
+	struct disk_rec r = { 0 };
+
+	r.bytes = field_sum(c, vals, stride, offsetof(struct disk_cg_stats, bytes));
+	r.ops = field_sum(c, vals, stride, offsetof(struct disk_cg_stats, ops));
+	r.lat_ns = field_sum(c, vals, stride, offsetof(struct disk_cg_stats, lat_ns));
+	sum_u64(c, vals, stride, offsetof(struct disk_cg_stats, hist), HIST_SLOTS, r.lat_hist);
+	sink->disk(sink->ctx, k->cgroup_id, k->dev,
+		   k->dir == DISK_WRITE ? DISK_REC_WRITE : DISK_REC_READ, &r);
+}
+
+static void each_fs(struct collector *c, const void *key, const void *vals, size_t stride,
+		    const struct collector_sink *sink)
+{
+	const struct fs_key *k = key;
+	struct fs_rec r = { 0 };
+
+	r.write_bytes = field_sum(c, vals, stride, offsetof(struct fs_stats, write_bytes));
+	r.write_calls = field_sum(c, vals, stride, offsetof(struct fs_stats, write_calls));
+	r.sync_calls = field_sum(c, vals, stride, offsetof(struct fs_stats, sync_calls));
+	sink->fs(sink->ctx, k->cgroup_id, k->mnt_id, &r);
+}
+
+static void each_net(struct collector *c, const void *key, const void *vals, size_t stride,
+		     const struct collector_sink *sink)
+{
+	struct net_rec r = { 0 };
+	uint64_t id;
+
+	memcpy(&id, key, 8);
+	r.tx_bytes = field_sum(c, vals, stride, offsetof(struct net_stats, tx_bytes));
+	r.rx_bytes = field_sum(c, vals, stride, offsetof(struct net_stats, rx_bytes));
+	r.retransmits = field_sum(c, vals, stride, offsetof(struct net_stats, retransmits));
+	r.conns_client = field_sum(c, vals, stride, offsetof(struct net_stats, conn_client));
+	r.conns_server = field_sum(c, vals, stride, offsetof(struct net_stats, conn_server));
+	sink->net(sink->ctx, id, &r);
+}
+
+int collector__read(struct collector *c, const struct collector_sink *sink)
+{
+	int r = 0;
+
+	if (sink->cpu)
+		r = walk_map(c, c->cpu->maps.cpu_stats, each_cpu, sink);
+	if (!r && sink->cpu_samples)
+		r = walk_map(c, c->cpu->maps.cpu_samples, each_sample, sink);
+	if (!r && sink->disk && c->disk)
+		r = walk_map(c, c->disk->maps.disk_stats, each_disk, sink);
+	if (!r && sink->fs && c->fs)
+		r = walk_map(c, c->fs->maps.fs_stats, each_fs, sink);
+	if (!r && sink->net && c->net)
+		r = walk_map(c, c->net->maps.net_stats, each_net, sink);
+	return r;
+}
+
+int collector__read_listen(struct collector *c, collector_listen_fn fn, void *ctx)
+{
+	struct net_listen_key key, next;
+	bool first = true;
+	int64_t n;
+	int fd;
+
+	if (!c->net)
+		return 0;
+	fd = bpf_map__fd(c->net->maps.net_listen);
+	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
+		first = false;
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &n) == 0)
+			fn(ctx, key.cgroup_id, key.port, n);
+	}
+	return 0;
+}
+
+int collector__read_peers(struct collector *c, collector_peer_fn fn, void *ctx)
+{
+	struct net_peer_key key, next;
+	bool first = true;
+	uint64_t n;
+	int fd;
+
+	if (!c->net)
+		return 0;
+	fd = bpf_map__fd(c->net->maps.net_peers);
+	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
+		struct collector_peer p = { 0 };
+
+		first = false;
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &n))
+			continue;
+		p.cgroup_id = key.cgroup_id;
+		memcpy(p.addr, key.addr, sizeof(p.addr));
+		p.port = key.port;
+		p.role = key.role;
+		p.connections = n;
+		fn(ctx, &p);
+	}
+	return 0;
+}
+
+int collector__take_removed(struct collector *c, collector_id_fn fn, void *ctx)
+{
+	uint64_t key, next;
+	int fd;
+
+	if (!c->cg)
+		return 0;
+	fd = bpf_map__fd(c->cg->maps.cgroup_dead);
+	/* Delete as we go: restart from the first key each time. */
+	while (bpf_map_get_next_key(fd, NULL, &next) == 0) {
+		key = next;
+		fn(ctx, key);
+		if (bpf_map_delete_elem(fd, &key))
+			return -errno;
+	}
+	return 0;
+}
+
+/* Deletes the entries of one map whose key starts with a gone cgroup id. */
+static long forget_in(struct bpf_map *map, bool (*is_gone)(void *, uint64_t), void *ctx)
+{
+	int fd = bpf_map__fd(map);
+	char key[64], next[64];
+	size_t ksz = bpf_map__key_size(map);
+	bool first = true;
+	long n = 0;
+
+	if (ksz > sizeof(key))
+		return 0;
+	while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
+		uint64_t id;
+
+		memcpy(&id, next, 8);
+		if (is_gone(ctx, id) && bpf_map_delete_elem(fd, next) == 0) {
+			n++;
+			/* The iteration restarts: deleting the current key loses its place. */
+			first = true;
+			continue;
+		}
+		first = false;
+		memcpy(key, next, ksz);
+	}
+	return n;
+}
+
+long collector__forget(struct collector *c, bool (*is_gone)(void *ctx, uint64_t id), void *ctx)
+{
+	long n = forget_in(c->cpu->maps.cpu_stats, is_gone, ctx) +
+		 forget_in(c->cpu->maps.cpu_samples, is_gone, ctx);
+
+	if (c->disk)
+		n += forget_in(c->disk->maps.disk_stats, is_gone, ctx);
+	if (c->fs)
+		n += forget_in(c->fs->maps.fs_stats, is_gone, ctx);
+	if (c->net)
+		n += forget_in(c->net->maps.net_stats, is_gone, ctx) +
+		     forget_in(c->net->maps.net_peers, is_gone, ctx) +
+		     forget_in(c->net->maps.net_listen, is_gone, ctx);
+	return n;
+}
