@@ -5,7 +5,6 @@
 
 #include <stddef.h>
 
-#include "host/cgroup_path.h"
 #include "kernel/collector.h"
 #include "model/snapshot.h"
 
@@ -37,11 +36,5 @@ struct engine *engine__close(struct engine *e);
 int engine__collect(struct engine *e, struct snapshot **ret);
 const char *engine__cgroup_root(const struct engine *e);
 const char *engine__features(const struct engine *e);
-
-/* Local-mode labels of a cgroup (no Kubernetes metadata): workload_kind SystemdService,
- * Container or Cgroup, workload the unit, container id or cgroup path; kubelet-shaped cgroups
- * also carry pod_uid and container_id. Pure; ret[] points into id/path or at "". Nested
- * cgroups get the labels of what contains them, so they add up to one series. */
-void engine_local_labels(const struct cgroup_ident *id, const char *path, const char *ret[LBL_MAX]);
 
 #endif

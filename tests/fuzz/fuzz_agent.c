@@ -12,7 +12,7 @@
 
 #include "host/cgroup_path.h"
 #include "host/cgroupfs.h"
-#include "engine/engine.h"
+#include "engine/local_labels.h"
 #include "transport/http.h"
 #include "kube/kube_parse.h"
 #include "host/mountinfo.h"

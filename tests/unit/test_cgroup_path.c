@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "host/cgroup_path.h"
-#include "engine/engine.h"
+#include "engine/local_labels.h"
 
 #define UID "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 #define UID_ "0f1e2d3c_4b5a_6978_8796_a5b4c3d2e1f0"

@@ -1,0 +1,252 @@
+#include "engine/series.h"
+
+#include "model/histogram.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_u16(const void *a, const void *b)
+{
+	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
+}
+
+int series_emit_cmp(const void *a, const void *b)
+{
+	const struct snap_series *x = a, *y = b;
+
+	for (int i = 0; i < LBL_MAX; i++) {
+		int r = strcmp(x->labels[i], y->labels[i]);
+
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static int emit_acc(struct snap_series *out, const struct acc *a, unsigned m)
+{
+	const char *own[METRIC_MAX_OWN_LABELS] = { a->own[0], a->own[1], a->own[2] };
+	const char *dir[METRIC_MAX_OWN_LABELS] = { NULL };
+	const union counts *t = &a->total;
+
+	switch (a->kind) {
+	case ACC_CPU:
+		if (m == M_CPU_SECONDS)
+			return snap_series_add(out, m, NULL, (double)t->cpu.oncpu_ns / 1e9);
+		if (m == M_CPU_RUNQUEUE_WAIT_SECONDS)
+			return snap_series_add(out, m, NULL, (double)t->cpu.rq_wait_ns / 1e9);
+		if (m == M_CPU_RUNQUEUE_LATENCY)
+			return snap_series_add_hist(out, m, NULL, hist_bounds, HIST_SLOTS - 1,
+						    t->cpu.rq_hist,
+						    (double)t->cpu.rq_wait_ns / 1e9);
+		return 0;
+	case ACC_SAMPLES:
+		return m == M_CPU_SAMPLES ? snap_series_add(out, m, NULL, (double)t->samples) : 0;
+	case ACC_DISK:
+		if (m == M_DISK_BYTES)
+			return snap_series_add(out, m, own, (double)t->disk.bytes);
+		if (m == M_DISK_OPERATIONS)
+			return snap_series_add(out, m, own, (double)t->disk.ops);
+		return 0;
+	case ACC_DISKLAT:
+		return m == M_DISK_LATENCY ? snap_series_add_hist(out, m, own, hist_bounds,
+								  HIST_SLOTS - 1, t->disk.lat_hist,
+								  (double)t->disk.lat_ns / 1e9) :
+					     0;
+	case ACC_FS:
+		if (m == M_FS_WRITE_BYTES)
+			return snap_series_add(out, m, own, (double)t->fs.write_bytes);
+		if (m == M_FS_WRITE_CALLS)
+			return snap_series_add(out, m, own, (double)t->fs.write_calls);
+		if (m == M_FS_SYNC_CALLS)
+			return snap_series_add(out, m, own, (double)t->fs.sync_calls);
+		return 0;
+	case ACC_NET:
+		if (m == M_NETWORK_BYTES) {
+			dir[0] = "transmit";
+			if (snap_series_add(out, m, dir, (double)t->net.tx_bytes))
+				return -ENOMEM;
+			dir[0] = "receive";
+			return snap_series_add(out, m, dir, (double)t->net.rx_bytes);
+		}
+		if (m == M_TCP_CONNECTIONS_OPENED) {
+			dir[0] = conn_role_name(ROLE_CLIENT);
+			if (snap_series_add(out, m, dir, (double)t->net.conns_client))
+				return -ENOMEM;
+			dir[0] = conn_role_name(ROLE_SERVER);
+			return snap_series_add(out, m, dir, (double)t->net.conns_server);
+		}
+		if (m == M_TCP_RETRANSMITS)
+			return snap_series_add(out, m, NULL, (double)t->net.retransmits);
+		return 0; /* M_TCP_LISTENING_SOCKETS: per series, see series_emit */
+	}
+	return 0;
+}
+
+static int emit_cpufs(struct snap_series *out, const struct series *se, unsigned m)
+{
+	const struct cgroupfs_cpu *f = &se->cpufs;
+	const char *kind[METRIC_MAX_OWN_LABELS] = { NULL };
+
+	if (!se->cpufs_valid)
+		return 0;
+	switch (m) {
+	case M_CPU_THROTTLED_SECONDS:
+		return f->has_throttling ?
+			       snap_series_add(out, m, NULL, (double)f->throttled_usec / 1e6) :
+			       0;
+	case M_CPU_THROTTLED_PERIODS:
+		return f->has_throttling ? snap_series_add(out, m, NULL, (double)f->nr_throttled) :
+					   0;
+	case M_CPU_PERIODS:
+		return f->has_throttling ? snap_series_add(out, m, NULL, (double)f->nr_periods) : 0;
+	case M_CPU_LIMIT_CORES:
+		return f->has_limit ? snap_series_add(out, m, NULL, f->limit_cores) : 0;
+	case M_CPU_PRESSURE_SECONDS:
+		if (!f->has_pressure)
+			return 0;
+		kind[0] = "some";
+		if (snap_series_add(out, m, kind, (double)f->pressure_some_usec / 1e6))
+			return -ENOMEM;
+		kind[0] = "full";
+		return snap_series_add(out, m, kind, (double)f->pressure_full_usec / 1e6);
+	}
+	return 0;
+}
+
+/* The cgroupfs counters' gains since the previous snapshot, and the limit. A failed read keeps
+ * the previous values: nothing is gained meanwhile. */
+static void delta_cpufs(struct series *se, struct snap_delta *d)
+{
+	const struct cgroupfs_cpu *f = &se->cpufs;
+	struct cgroupfs_cpu *last = &se->cpufs_last;
+
+	if (!se->cpufs_valid)
+		return;
+	d->cpu_limit_cores = f->has_limit ? f->limit_cores : 0;
+	if (!f->has_throttling)
+		return;
+	d->throttled_seconds = (double)counter_gain(f->throttled_usec, last->throttled_usec) / 1e6;
+	d->throttled_periods = (double)counter_gain(f->nr_throttled, last->nr_throttled);
+	d->periods = (double)counter_gain(f->nr_periods, last->nr_periods);
+	*last = *f;
+}
+
+/* Fills the series' delta from its accumulators' intervals, which start again. */
+static void delta(struct snap_series *out, struct series *se, double dt)
+{
+	struct snap_delta *d = &out->delta;
+	uint64_t pvc_best = 0;
+
+	d->seconds = se->collected ? dt : 0;
+	for (struct acc *a = se->accs; a; a = a->next) {
+		const union counts *i = &a->interval;
+
+		switch (a->kind) {
+		case ACC_CPU:
+			d->cpu_seconds += (double)i->cpu.oncpu_ns / 1e9;
+			d->runq_wait_seconds += (double)i->cpu.rq_wait_ns / 1e9;
+			for (int h = 0; h < HIST_SLOTS; h++)
+				d->runq_hist[h] += i->cpu.rq_hist[h];
+			break;
+		case ACC_DISK:
+			d->disk_bytes[a->dir] += (double)i->disk.bytes;
+			d->disk_ops[a->dir] += (double)i->disk.ops;
+			break;
+		case ACC_FS:
+			d->fs_write_bytes[a->cls] += (double)i->fs.write_bytes;
+			d->fs_write_calls[a->cls] += (double)i->fs.write_calls;
+			d->fs_sync_calls[a->cls] += (double)i->fs.sync_calls;
+			if (a->cls == VOLUME_PVC && i->fs.write_bytes > pvc_best) {
+				pvc_best = i->fs.write_bytes;
+				snprintf(d->pvc_volume, sizeof(d->pvc_volume), "%s", a->own[1]);
+			}
+			break;
+		case ACC_NET:
+			d->net_bytes[0] += (double)i->net.rx_bytes;
+			d->net_bytes[1] += (double)i->net.tx_bytes;
+			d->retransmits += (double)i->net.retransmits;
+			d->conns_opened[ROLE_CLIENT] += (double)i->net.conns_client;
+			d->conns_opened[ROLE_SERVER] += (double)i->net.conns_server;
+			break;
+		case ACC_SAMPLES:
+		case ACC_DISKLAT:
+			break;
+		}
+		memset(&a->interval, 0, sizeof(a->interval));
+	}
+	delta_cpufs(se, d);
+	se->collected = true;
+}
+
+/* Rates: the delta's increases over the agent's interval dt. */
+static void rates(struct snap_rates *r, const struct snap_delta *d, double dt)
+{
+	double fs_bytes = 0, fs_syncs = 0;
+
+	if (dt <= 0)
+		return;
+	for (int c = 0; c < VOLUME_CLASS_MAX; c++) {
+		fs_bytes += d->fs_write_bytes[c];
+		fs_syncs += d->fs_sync_calls[c];
+	}
+	r->cpu_cores = d->cpu_seconds / dt;
+	r->runq_p99_seconds = hist_quantile(d->runq_hist, 0.99);
+	r->disk_read_bps = d->disk_bytes[DISK_REC_READ] / dt;
+	r->disk_write_bps = d->disk_bytes[DISK_REC_WRITE] / dt;
+	r->disk_iops = (d->disk_ops[DISK_REC_READ] + d->disk_ops[DISK_REC_WRITE]) / dt;
+	r->fs_write_bps = fs_bytes / dt;
+	r->fsync_per_s = fs_syncs / dt;
+	r->net_rx_bps = d->net_bytes[0] / dt;
+	r->net_tx_bps = d->net_bytes[1] / dt;
+	r->retransmits_per_s = d->retransmits / dt;
+}
+
+int series_emit(struct series *se, double dt, struct snap_series *out)
+{
+	bool has_net = false;
+
+	for (int l = 0; l < LBL_MAX; l++) {
+		if (se->labels[l][0] && !(out->labels[l] = strdup(se->labels[l])))
+			return -ENOMEM;
+	}
+	if (!(out->cgroup_path = strdup(se->cgroup_path)))
+		return -ENOMEM;
+	out->cgroup_id = se->cgroup_id;
+	out->cgroups = se->members;
+	for (const struct acc *a = se->accs; a; a = a->next)
+		has_net |= a->kind == ACC_NET;
+	/* Points in catalogue order: metric by metric, the accumulators that feed it. */
+	for (unsigned m = 0; m < M_MAX; m++) {
+		if (emit_cpufs(out, se, m))
+			return -ENOMEM;
+		for (const struct acc *a = se->accs; a; a = a->next) {
+			if (emit_acc(out, a, m))
+				return -ENOMEM;
+		}
+		/* Not a sum of deltas: the sockets listening now, BPF and seed merged. */
+		if (m == M_TCP_LISTENING_SOCKETS && (has_net || se->listen_seen) &&
+		    snap_series_add(out, m, NULL, (double)se->listening))
+			return -ENOMEM;
+	}
+	delta(out, se, dt);
+	rates(&out->rates, &out->delta, dt);
+	if (se->n_ports) {
+		qsort(se->ports, se->n_ports, sizeof(*se->ports), cmp_u16);
+		out->listen_ports = malloc(se->n_ports * sizeof(*se->ports));
+		if (!out->listen_ports)
+			return -ENOMEM;
+		memcpy(out->listen_ports, se->ports, se->n_ports * sizeof(*se->ports));
+		out->n_listen_ports = se->n_ports;
+	}
+	if (se->n_peers) {
+		out->peers = malloc(se->n_peers * sizeof(*se->peers));
+		if (!out->peers)
+			return -ENOMEM;
+		memcpy(out->peers, se->peers, se->n_peers * sizeof(*se->peers));
+		out->n_peers = se->n_peers;
+	}
+	return 0;
+}
