@@ -1,0 +1,414 @@
+/* The engine's aggregation (engine/series.h), without a kernel: records fed to cgroups'
+ * streams as the collector would give them, bound and applied as a collection does, and the
+ * series emitted. Deltas and rates, counter resets, a member that goes away, relabelling with
+ * history, expiry after the retention time, the delta typed by volume class and role, the
+ * cgroupfs counters. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "engine/engine.h"
+#include "engine/series.h"
+
+#define NS 1000000000ull
+
+struct fixture {
+	struct series_table *t;
+	struct snapshot *snap; /* the last emitted */
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	f->t = series_table_new();
+	assert_non_null(f->t);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	snapshot_unref(f->snap);
+	series_table_free(f->t);
+	free(f);
+	return 0;
+}
+
+/* A series of local labels naming workload w. */
+static struct series *series(struct fixture *f, const char *w, const char *path)
+{
+	const char *labels[LBL_MAX] = { "", "", "", "Cgroup", w, "", "", "" };
+	struct series *s = series_table_get(f->t, labels, path, 1);
+
+	assert_non_null(s);
+	return s;
+}
+
+/* One read of a cgroup's cpu_stats entry at gen, bound and applied as a collection does. */
+static void cpu(struct member *m, uint64_t gen, uint64_t oncpu_ns, unsigned rq_slot)
+{
+	struct cpu_rec r = { .oncpu_ns = oncpu_ns, .rq_wait_ns = oncpu_ns / 10, .rq_count = 1 };
+
+	r.rq_hist[rq_slot] = oncpu_ns / NS;
+	assert_int_equal(member_take(m, FAM_CPU, 0, gen, &r, sizeof(r)), 0);
+	for (struct stream *s = m->streams; s; s = s->next) {
+		if (s->fam != FAM_CPU)
+			continue;
+		if (!s->bound)
+			stream_bind(s, series_acc(m->series, ACC_CPU), NULL);
+		stream_apply(s);
+	}
+}
+
+/* The stream (fam, key) of m at gen, bound to acc (and acc2) when it is not. */
+static void feed(struct member *m, enum stream_family fam, uint64_t key, uint64_t gen,
+		 const void *rec, size_t size, struct acc *acc, struct acc *acc2)
+{
+	assert_int_equal(member_take(m, fam, key, gen, rec, size), 0);
+	for (struct stream *s = m->streams; s; s = s->next) {
+		if (s->fam != fam || s->key != key)
+			continue;
+		if (!s->bound)
+			stream_bind(s, acc, acc2);
+		stream_apply(s);
+	}
+}
+
+static const struct snap_series *emit(struct fixture *f, struct series *s, double dt)
+{
+	snapshot_unref(f->snap);
+	f->snap = snapshot_new(1);
+	assert_non_null(f->snap);
+	assert_int_equal(series_emit(s, dt, &f->snap->series[0]), 0);
+	return &f->snap->series[0];
+}
+
+/* The value of a point with own labels o0 and o1 (NULL: any). */
+static double point(const struct snap_series *se, enum metric_id m, const char *o0,
+		    const char *o1)
+{
+	for (size_t i = 0; i < se->n_points; i++) {
+		const struct snap_point *p = &se->points[i];
+
+		if (p->metric == m && (!o0 || strcmp(p->own[0], o0) == 0) &&
+		    (!o1 || strcmp(p->own[1], o1) == 0))
+			return p->value;
+	}
+	fail_msg("no point %d %s %s", m, o0 ? o0 : "", o1 ? o1 : "");
+	return 0;
+}
+
+static void test_delta_and_rates(void **state)
+{
+	struct fixture *f = *state;
+	struct member m = { 0 };
+	struct series *s = series(f, "/a", "/a");
+	const struct snap_series *out;
+
+	member_join(&m, s);
+	cpu(&m, 1, 3 * NS, 4);
+	/* First collection: no interval yet, the increase is what the cgroup counted before. */
+	out = emit(f, s, 0);
+	assert_true(out->delta.seconds == 0);
+	assert_true(out->delta.cpu_seconds == 3);
+	assert_true(out->rates.cpu_cores == 0);
+	assert_true(point(out, M_CPU_SECONDS, NULL, NULL) == 3);
+	assert_int_equal(out->cgroups, 1);
+
+	cpu(&m, 2, 5 * NS, 4);
+	out = emit(f, s, 4);
+	assert_true(out->delta.seconds == 4);
+	assert_true(out->delta.cpu_seconds == 2);
+	assert_true(out->delta.runq_wait_seconds == 0.2);
+	assert_int_equal(out->delta.runq_hist[4], 2);
+	assert_true(out->rates.cpu_cores == 0.5);
+	assert_true(out->rates.runq_p99_seconds > 0);
+	assert_true(point(out, M_CPU_SECONDS, NULL, NULL) == 5);
+
+	/* Nothing read: nothing gained; the totals stay. */
+	out = emit(f, s, 4);
+	assert_true(out->delta.cpu_seconds == 0);
+	assert_int_equal(out->delta.runq_hist[4], 0);
+	assert_true(point(out, M_CPU_SECONDS, NULL, NULL) == 5);
+	member_leave(&m, 1);
+	member_free(&m);
+}
+
+/* A map entry re-created (its counters back near zero) counts as all new, never negative. */
+static void test_counter_reset(void **state)
+{
+	struct fixture *f = *state;
+	struct member m = { 0 };
+	struct series *s = series(f, "/a", "/a");
+	const struct snap_series *out;
+
+	member_join(&m, s);
+	cpu(&m, 1, 10 * NS, 0);
+	emit(f, s, 0);
+	cpu(&m, 2, 4 * NS, 0);
+	out = emit(f, s, 5);
+	assert_true(out->delta.cpu_seconds == 4);
+	assert_true(point(out, M_CPU_SECONDS, NULL, NULL) == 14);
+	cpu(&m, 3, 6 * NS, 0);
+	out = emit(f, s, 5);
+	assert_true(out->delta.cpu_seconds == 2);
+	assert_true(point(out, M_CPU_SECONDS, NULL, NULL) == 16);
+	member_leave(&m, 1);
+	member_free(&m);
+}
+
+/* Records of one key within a read are summed (per-CPU maps, or keys met twice). */
+static void test_records_of_a_read_summed(void **state)
+{
+	struct fixture *f = *state;
+	struct member m = { 0 };
+	struct series *s = series(f, "/a", "/a");
+	struct fs_rec w = { .write_bytes = 100, .write_calls = 1 };
+	struct acc *rootfs = series_acc_fs(s, VOLUME_ROOTFS, "rootfs", "");
+	const struct snap_series *out;
+
+	member_join(&m, s);
+	assert_int_equal(member_take(&m, FAM_FS, 7, 1, &w, sizeof(w)), 0);
+	feed(&m, FAM_FS, 7, 1, &w, sizeof(w), rootfs, NULL);
+	out = emit(f, s, 0);
+	assert_true(out->delta.fs_write_bytes[VOLUME_ROOTFS] == 200);
+	/* The next read sums its own records again: nothing was written meanwhile. */
+	assert_int_equal(member_take(&m, FAM_FS, 7, 2, &w, sizeof(w)), 0);
+	feed(&m, FAM_FS, 7, 2, &w, sizeof(w), rootfs, NULL);
+	out = emit(f, s, 5);
+	assert_true(out->delta.fs_write_bytes[VOLUME_ROOTFS] == 0);
+	assert_true(point(out, M_FS_WRITE_BYTES, "rootfs", "rootfs") == 200);
+	member_leave(&m, 1);
+	member_free(&m);
+}
+
+/* A member that goes away keeps what it added: the totals never drop, the delta is what the
+ * others gained. */
+static void test_member_goes_away(void **state)
+{
+	struct fixture *f = *state;
+	struct member a = { 0 }, b = { 0 };
+	struct series *s = series(f, "/svc", "/svc");
+	const struct snap_series *out;
+
+	member_join(&a, s);
+	member_join(&b, s);
+	cpu(&a, 1, 2 * NS, 0);
+	cpu(&b, 1, 5 * NS, 0);
+	out = emit(f, s, 0);
+	assert_true(point(out, M_CPU_SECONDS, NULL, NULL) == 7);
+	assert_int_equal(out->cgroups, 2);
+
+	cpu(&a, 2, 3 * NS, 0);
+	cpu(&b, 2, 6 * NS, 0); /* its last read */
+	member_leave(&b, 100);
+	member_free(&b);
+	out = emit(f, s, 5);
+	assert_true(out->delta.cpu_seconds == 2);
+	assert_int_equal(out->cgroups, 1);
+
+	cpu(&a, 3, 4 * NS, 0);
+	out = emit(f, s, 5);
+	assert_true(out->delta.cpu_seconds == 1);
+	assert_true(point(out, M_CPU_SECONDS, NULL, NULL) == 10);
+	assert_int_equal(s->empty_since, 0);
+	member_leave(&a, 1);
+	member_free(&a);
+}
+
+/* Metadata arriving re-keys a cgroup's series: its history moves into the new series' totals,
+ * its delta stays that of the interval and the old series goes. */
+static void test_relabel_keeps_history(void **state)
+{
+	struct fixture *f = *state;
+	struct member m = { 0 };
+	struct series *local = series(f, "/kubepods/pod1/c1", "/kubepods/pod1/c1"), *kube;
+	struct fs_rec w = { .write_bytes = 1000, .write_calls = 10, .sync_calls = 1 };
+	struct acc pseudo = { .kind = ACC_FS, .cls = VOLUME_PSEUDO };
+	const struct snap_series *out;
+
+	member_join(&m, local);
+	cpu(&m, 1, 3 * NS, 2);
+	feed(&m, FAM_FS, 9, 1, &w, sizeof(w), series_acc_fs(local, VOLUME_EMPTYDIR, "cache", ""),
+	     NULL);
+	feed(&m, FAM_FS, 10, 1, &w, sizeof(w), &pseudo, NULL);
+	local->cpufs = (struct cgroupfs_cpu){ .has_throttling = true, .nr_periods = 10 };
+	local->cpufs_valid = true;
+	emit(f, local, 0);
+
+	kube = series(f, "web", "/kubepods/pod1/c1");
+	assert_int_equal(member_move(f->t, &m, kube), 0);
+	assert_int_equal(series_table_size(f->t), 1);
+	assert_int_equal(kube->members, 1);
+	/* The streams are bound again, as the engine's next collection does. */
+	w.write_bytes = 1500;
+	cpu(&m, 2, 4 * NS, 2);
+	feed(&m, FAM_FS, 9, 2, &w, sizeof(w), series_acc_fs(kube, VOLUME_EMPTYDIR, "cache", ""),
+	     NULL);
+	feed(&m, FAM_FS, 10, 2, &w, sizeof(w), NULL, NULL); /* still bound outside the series */
+	kube->cpufs.nr_periods = 12;
+	out = emit(f, kube, 5);
+	assert_true(out->delta.seconds == 5);
+	assert_true(out->delta.cpu_seconds == 1);
+	assert_int_equal(out->delta.runq_hist[2], 1);
+	assert_true(out->delta.fs_write_bytes[VOLUME_EMPTYDIR] == 500);
+	assert_true(out->delta.periods == 2);
+	assert_true(out->rates.cpu_cores == 0.2);
+	assert_true(point(out, M_CPU_SECONDS, NULL, NULL) == 4);
+	assert_true(point(out, M_FS_WRITE_BYTES, "emptydir", "cache") == 1500);
+	assert_true(point(out, M_FS_SYNC_CALLS, "emptydir", "cache") == 1);
+	assert_true(point(out, M_CPU_PERIODS, NULL, NULL) == 12);
+	assert_true(pseudo.total.fs.write_bytes == 1500);
+	member_leave(&m, 1);
+	member_free(&m);
+}
+
+/* A series without members is kept for the retention time, then removed. */
+static void test_expiry(void **state)
+{
+	struct fixture *f = *state;
+	struct member m = { 0 };
+	struct series *s = series(f, "/gone", "/gone");
+	const double retention = ENGINE_SERIES_RETENTION_SECONDS;
+
+	series(f, "/stays", "/stays"); /* created, never a member: not expiring */
+	member_join(&m, s);
+	cpu(&m, 1, NS, 0);
+	assert_int_equal(series_table_expire(f->t, 5000, retention), 0);
+	member_leave(&m, 1000);
+	member_free(&m);
+	assert_int_equal(series_table_expire(f->t, 1000 + ENGINE_SERIES_RETENTION_SECONDS - 1,
+					     retention),
+			 0);
+	assert_int_equal(series_table_size(f->t), 2);
+	assert_int_equal(series_table_expire(f->t, 1000 + ENGINE_SERIES_RETENTION_SECONDS,
+					     retention),
+			 1);
+	assert_int_equal(series_table_size(f->t), 1);
+}
+
+/* The delta is typed: fs writes summed per volume class, the PVC written most in the interval,
+ * disk by direction, connections by role, network by direction. */
+static void test_delta_typed(void **state)
+{
+	struct fixture *f = *state;
+	struct member m = { 0 };
+	struct series *s = series(f, "db", "/db");
+	struct acc *data = series_acc_fs(s, VOLUME_PVC, "data", "data-db-0"),
+		   *wal = series_acc_fs(s, VOLUME_PVC, "wal", "wal-db-0"),
+		   *root = series_acc_fs(s, VOLUME_ROOTFS, "rootfs", ""),
+		   *unknown = series_acc_fs(s, VOLUME_UNKNOWN, "mount-44", "");
+	struct fs_rec d = { 4096, 1, 1 }, l = { 100, 2, 2 }, r = { 10, 1, 0 }, u = { 1, 1, 0 };
+	struct disk_rec rd = { .bytes = 512, .ops = 1 }, wr = { .bytes = 8192, .ops = 2 };
+	struct net_rec n = { .tx_bytes = 70, .rx_bytes = 30, .conns_client = 1, .conns_server = 3 };
+	const struct snap_series *out;
+
+	member_join(&m, s);
+	feed(&m, FAM_FS, 1, 1, &d, sizeof(d), data, NULL);
+	feed(&m, FAM_FS, 2, 1, &l, sizeof(l), wal, NULL);
+	feed(&m, FAM_FS, 3, 1, &r, sizeof(r), root, NULL);
+	feed(&m, FAM_FS, 4, 1, &u, sizeof(u), unknown, NULL);
+	feed(&m, FAM_DISK, 8u << 1 | DISK_REC_READ, 1, &rd, sizeof(rd),
+	     series_acc_disk(s, ACC_DISK, DISK_REC_READ, "vda"),
+	     series_acc_disk(s, ACC_DISKLAT, DISK_REC_READ, NULL));
+	feed(&m, FAM_DISK, 8u << 1 | DISK_REC_WRITE, 1, &wr, sizeof(wr),
+	     series_acc_disk(s, ACC_DISK, DISK_REC_WRITE, "vda"),
+	     series_acc_disk(s, ACC_DISKLAT, DISK_REC_WRITE, NULL));
+	feed(&m, FAM_NET, 0, 1, &n, sizeof(n), series_acc(s, ACC_NET), NULL);
+	out = emit(f, s, 0);
+	assert_true(out->delta.fs_write_bytes[VOLUME_PVC] == 4196);
+	assert_true(out->delta.fs_sync_calls[VOLUME_PVC] == 3);
+	assert_true(out->delta.fs_write_calls[VOLUME_PVC] == 3);
+	assert_true(out->delta.fs_write_bytes[VOLUME_ROOTFS] == 10);
+	assert_true(out->delta.fs_write_bytes[VOLUME_UNKNOWN] == 1);
+	assert_true(out->delta.fs_write_bytes[VOLUME_EMPTYDIR] == 0);
+	assert_string_equal(out->delta.pvc_volume, "data");
+	assert_true(out->delta.disk_bytes[DISK_REC_READ] == 512);
+	assert_true(out->delta.disk_bytes[DISK_REC_WRITE] == 8192);
+	assert_true(out->delta.disk_ops[DISK_REC_WRITE] == 2);
+	assert_true(out->delta.net_bytes[0] == 30);
+	assert_true(out->delta.net_bytes[1] == 70);
+	assert_true(out->delta.conns_opened[ROLE_CLIENT] == 1);
+	assert_true(out->delta.conns_opened[ROLE_SERVER] == 3);
+	assert_true(point(out, M_FS_WRITE_BYTES, "pvc", "data") == 4096);
+	assert_true(point(out, M_DISK_BYTES, "write", "vda") == 8192);
+	assert_true(point(out, M_TCP_CONNECTIONS_OPENED, "server", NULL) == 3);
+	assert_true(point(out, M_NETWORK_BYTES, "receive", NULL) == 30);
+
+	/* The next interval: the WAL is written most; the rates use the interval. */
+	d.write_bytes += 10;
+	l.write_bytes += 1000;
+	feed(&m, FAM_FS, 1, 2, &d, sizeof(d), NULL, NULL);
+	feed(&m, FAM_FS, 2, 2, &l, sizeof(l), NULL, NULL);
+	out = emit(f, s, 2);
+	assert_string_equal(out->delta.pvc_volume, "wal");
+	assert_true(out->delta.fs_write_bytes[VOLUME_PVC] == 1010);
+	assert_true(out->rates.fs_write_bps == 505);
+	assert_true(out->rates.disk_write_bps == 0);
+
+	/* No PVC write in the interval: no volume named. */
+	out = emit(f, s, 2);
+	assert_string_equal(out->delta.pvc_volume, "");
+	member_leave(&m, 1);
+	member_free(&m);
+}
+
+/* cgroupfs counters: gains between snapshots, a failed read gains nothing and keeps the
+ * baseline, the limit is a gauge. */
+static void test_cpufs_delta(void **state)
+{
+	struct fixture *f = *state;
+	struct series *s = series(f, "/lim", "/lim");
+	const struct snap_series *out;
+
+	s->cpufs = (struct cgroupfs_cpu){ .has_throttling = true,
+					  .nr_periods = 100,
+					  .nr_throttled = 10,
+					  .throttled_usec = 2000000,
+					  .has_limit = true,
+					  .limit_cores = 0.5 };
+	s->cpufs_valid = true;
+	emit(f, s, 0);
+	s->cpufs.nr_periods = 150;
+	s->cpufs.nr_throttled = 30;
+	s->cpufs.throttled_usec = 2500000;
+	out = emit(f, s, 5);
+	assert_true(out->delta.periods == 50);
+	assert_true(out->delta.throttled_periods == 20);
+	assert_true(out->delta.throttled_seconds == 0.5);
+	assert_true(out->delta.cpu_limit_cores == 0.5);
+
+	s->cpufs.has_throttling = false; /* the read failed */
+	out = emit(f, s, 5);
+	assert_true(out->delta.periods == 0);
+	s->cpufs.has_throttling = true;
+	s->cpufs.nr_periods = 160;
+	out = emit(f, s, 5);
+	assert_true(out->delta.periods == 10);
+	s->cpufs.has_limit = false;
+	out = emit(f, s, 5);
+	assert_true(out->delta.cpu_limit_cores == 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_delta_and_rates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counter_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_records_of_a_read_summed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_member_goes_away, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relabel_keeps_history, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delta_typed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cpufs_delta, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
