@@ -26,19 +26,18 @@ static size_t percpu_stride(size_t size)
 }
 
 typedef void (*entry_fn)(struct collector *c, const void *key, const void *vals, size_t stride,
-			 const struct collector_sink *sink);
+			 const void *arg);
 
-/* Iterates a map (per-CPU or not), calling each() per entry. Counts entries for the map's
- * fill metric. Returns 0 or -errno. */
-static int walk_map(struct collector *c, struct bpf_map *map, entry_fn each,
-		    const struct collector_sink *sink)
+/* Calls each() for every entry of a map (per-CPU or not) with its values (stride 0: not
+ * per-CPU). Returns the number of entries, or -errno. */
+static long map_each(struct collector *c, struct bpf_map *map, entry_fn each, const void *arg)
 {
 	size_t ksz = bpf_map__key_size(map), vsz = bpf_map__value_size(map);
 	bool percpu = bpf_map__type(map) == BPF_MAP_TYPE_PERCPU_HASH;
 	size_t stride = percpu ? percpu_stride(vsz) : vsz;
 	char key[64], next[64];
 	bool first = true;
-	uint64_t n = 0;
+	long n = 0;
 	int fd = bpf_map__fd(map);
 
 	if (ksz > sizeof(key) || stride > c->vals_stride_max)
@@ -49,13 +48,25 @@ static int walk_map(struct collector *c, struct bpf_map *map, entry_fn each,
 		if (bpf_map_lookup_elem(fd, key, c->vals))
 			continue; /* deleted meanwhile */
 		n++;
-		each(c, key, c->vals, percpu ? stride : 0, sink);
+		each(c, key, c->vals, percpu ? stride : 0, arg);
 	}
+	return errno == ENOENT || !errno ? n : -errno;
+}
+
+/* map_each() over a map of records, counting its entries for the map's fill metric. Returns 0
+ * or -errno. */
+static int walk_map(struct collector *c, struct bpf_map *map, entry_fn each,
+		    const struct collector_sink *sink)
+{
+	long n = map_each(c, map, each, sink);
+
+	if (n < 0)
+		return (int)n;
 	for (unsigned i = 0; i < c->n_maps; i++) {
 		if (c->maps[i].map == map)
-			c->maps[i].entries = n;
+			c->maps[i].entries = (uint64_t)n;
 	}
-	return errno == ENOENT || !errno ? 0 : -errno;
+	return 0;
 }
 
 /* Sums n u64 fields over CPUs (stride 0: not per-CPU, one value). */
@@ -83,8 +94,9 @@ static uint64_t field_sum(const struct collector *c, const void *vals, size_t st
 }
 
 static void each_cpu(struct collector *c, const void *key, const void *vals, size_t stride,
-		     const struct collector_sink *sink)
+		     const void *arg)
 {
+	const struct collector_sink *sink = arg;
 	struct cpu_rec r = { 0 };
 	uint64_t id;
 
@@ -97,8 +109,9 @@ static void each_cpu(struct collector *c, const void *key, const void *vals, siz
 }
 
 static void each_sample(struct collector *c, const void *key, const void *vals, size_t stride,
-			const struct collector_sink *sink)
+			const void *arg)
 {
+	const struct collector_sink *sink = arg;
 	uint64_t id, samples = 0;
 
 	memcpy(&id, key, 8);
@@ -107,8 +120,9 @@ static void each_sample(struct collector *c, const void *key, const void *vals, 
 }
 
 static void each_disk(struct collector *c, const void *key, const void *vals, size_t stride,
-		      const struct collector_sink *sink)
+		      const void *arg)
 {
+	const struct collector_sink *sink = arg;
 	const struct disk_key *k = key;
 	struct disk_rec r = { 0 };
 
@@ -121,8 +135,9 @@ static void each_disk(struct collector *c, const void *key, const void *vals, si
 }
 
 static void each_fs(struct collector *c, const void *key, const void *vals, size_t stride,
-		    const struct collector_sink *sink)
+		    const void *arg)
 {
+	const struct collector_sink *sink = arg;
 	const struct fs_key *k = key;
 	struct fs_rec r = { 0 };
 
@@ -133,8 +148,9 @@ static void each_fs(struct collector *c, const void *key, const void *vals, size
 }
 
 static void each_net(struct collector *c, const void *key, const void *vals, size_t stride,
-		     const struct collector_sink *sink)
+		     const void *arg)
 {
+	const struct collector_sink *sink = arg;
 	struct net_rec r = { 0 };
 	uint64_t id;
 
@@ -164,49 +180,58 @@ int collector__read(struct collector *c, const struct collector_sink *sink)
 	return r;
 }
 
+struct listen_arg {
+	collector_listen_fn fn;
+	void *ctx;
+};
+
+static void each_listen(struct collector *c, const void *key, const void *vals, size_t stride,
+			const void *arg)
+{
+	const struct net_listen_key *k = key;
+	const struct listen_arg *la = arg;
+	int64_t n;
+
+	(void)c;
+	(void)stride;
+	memcpy(&n, vals, sizeof(n));
+	la->fn(la->ctx, k->cgroup_id, k->port, n);
+}
+
 int collector__read_listen(struct collector *c, collector_listen_fn fn, void *ctx)
 {
-	struct net_listen_key key, next;
-	bool first = true;
-	int64_t n;
-	int fd;
+	const struct listen_arg la = { fn, ctx };
 
-	if (!c->net)
-		return 0;
-	fd = bpf_map__fd(c->net->maps.net_listen);
-	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
-		first = false;
-		key = next;
-		if (bpf_map_lookup_elem(fd, &key, &n) == 0)
-			fn(ctx, key.cgroup_id, key.port, n);
-	}
+	if (c->net)
+		map_each(c, c->net->maps.net_listen, each_listen, &la);
 	return 0;
+}
+
+struct peer_arg {
+	collector_peer_fn fn;
+	void *ctx;
+};
+
+static void each_peer(struct collector *c, const void *key, const void *vals, size_t stride,
+		      const void *arg)
+{
+	const struct net_peer_key *k = key;
+	const struct peer_arg *pa = arg;
+	struct collector_peer p = { .cgroup_id = k->cgroup_id, .port = k->port, .role = k->role };
+
+	(void)c;
+	(void)stride;
+	memcpy(p.addr, k->addr, sizeof(p.addr));
+	memcpy(&p.connections, vals, sizeof(p.connections));
+	pa->fn(pa->ctx, &p);
 }
 
 int collector__read_peers(struct collector *c, collector_peer_fn fn, void *ctx)
 {
-	struct net_peer_key key, next;
-	bool first = true;
-	uint64_t n;
-	int fd;
+	const struct peer_arg pa = { fn, ctx };
 
-	if (!c->net)
-		return 0;
-	fd = bpf_map__fd(c->net->maps.net_peers);
-	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
-		struct collector_peer p = { 0 };
-
-		first = false;
-		key = next;
-		if (bpf_map_lookup_elem(fd, &key, &n))
-			continue;
-		p.cgroup_id = key.cgroup_id;
-		memcpy(p.addr, key.addr, sizeof(p.addr));
-		p.port = key.port;
-		p.role = key.role;
-		p.connections = n;
-		fn(ctx, &p);
-	}
+	if (c->net)
+		map_each(c, c->net->maps.net_peers, each_peer, &pa);
 	return 0;
 }
 
