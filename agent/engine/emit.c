@@ -1,3 +1,5 @@
+/* Series to snapshot series: points in catalogue order from the totals, the delta from the
+ * accumulators' intervals (which then start again), rates from the delta. */
 #include "engine/series.h"
 
 #include "model/histogram.h"

@@ -91,8 +91,7 @@ static const struct snap_series *emit(struct fixture *f, struct series *s, doubl
 }
 
 /* The value of a point with own labels o0 and o1 (NULL: any). */
-static double point(const struct snap_series *se, enum metric_id m, const char *o0,
-		    const char *o1)
+static double point(const struct snap_series *se, enum metric_id m, const char *o0, const char *o1)
 {
 	for (size_t i = 0; i < se->n_points; i++) {
 		const struct snap_point *p = &se->points[i];
@@ -288,9 +287,8 @@ static void test_expiry(void **state)
 					     retention),
 			 0);
 	assert_int_equal(series_table_size(f->t), 2);
-	assert_int_equal(series_table_expire(f->t, 1000 + ENGINE_SERIES_RETENTION_SECONDS,
-					     retention),
-			 1);
+	assert_int_equal(
+		series_table_expire(f->t, 1000 + ENGINE_SERIES_RETENTION_SECONDS, retention), 1);
 	assert_int_equal(series_table_size(f->t), 1);
 }
 
