@@ -1,6 +1,7 @@
-/* The rules engine on synthetic collections: windowed firing at 70 % and clearing below 50 %
- * (hysteresis), warm-up, init and sandbox exclusion, the ignore annotation, static rules,
- * aggregation across a workload's pods, events, evidence, and --rules-config parsing. */
+/* The rules engine on synthetic collections (the snapshot's per-interval deltas): windowed
+ * firing at 70 % and clearing below 50 % (hysteresis), warm-up, init and sandbox exclusion, the
+ * ignore annotation, static rules, aggregation across a workload's pods, events, evidence, and
+ * --rules-config parsing. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +16,8 @@
 
 #define MiB (1024.0 * 1024.0)
 
-/* One fake container: cumulative counters grown by per-second rates. */
+/* One fake container: what it does per second, handed to the rules as the snapshot's
+ * per-interval deltas (as the engine computes them: none on a series' first collection). */
 struct fake {
 	struct rules_facts f;
 	const char *path;
@@ -23,7 +25,7 @@ struct fake {
 	bool listening;
 	uint16_t first_port; /* another listener, listed before 5432 (0: none) */
 	double server_cps; /* connections accepted per second */
-	double t_pvc, t_pvc_sync, t_root, t_root_sync, t_server;
+	bool seen; /* collected before: its series has deltas */
 };
 
 struct world {
@@ -66,26 +68,20 @@ static struct snapshot *collect(struct world *w, double dt)
 	for (int i = 0; i < w->n; i++) {
 		struct fake *f = &w->c[i];
 		struct snap_series *se = &s->series[i];
-		const char *pvc[METRIC_MAX_OWN_LABELS] = { "pvc", "data-orders", "orders" };
-		const char *root[METRIC_MAX_OWN_LABELS] = { "rootfs", "/" };
+		struct snap_delta *d = &se->delta;
 
-		f->t_pvc += f->pvc_bps * dt;
-		f->t_pvc_sync += f->pvc_fsync_ps * dt;
-		f->t_root += f->rootfs_bps * dt;
-		f->t_root_sync += f->rootfs_fsync_ps * dt;
-		f->t_server += f->server_cps * dt;
 		se->cgroup_path = strdup(f->path);
-		assert_int_equal(snap_series_add(se, M_FS_WRITE_BYTES, root, f->t_root), 0);
-		assert_int_equal(snap_series_add(se, M_FS_WRITE_BYTES, pvc, f->t_pvc), 0);
-		assert_int_equal(snap_series_add(se, M_FS_SYNC_CALLS, root, f->t_root_sync), 0);
-		assert_int_equal(snap_series_add(se, M_FS_SYNC_CALLS, pvc, f->t_pvc_sync), 0);
-		if (f->server_cps > 0) {
-			const char *server[METRIC_MAX_OWN_LABELS] = { "server" };
-
-			assert_int_equal(snap_series_add(se, M_TCP_CONNECTIONS_OPENED, server,
-							 f->t_server),
-					 0);
+		if (f->seen) {
+			d->seconds = dt;
+			d->fs_write_bytes[VOLUME_ROOTFS] = f->rootfs_bps * dt;
+			d->fs_write_bytes[VOLUME_PVC] = f->pvc_bps * dt;
+			d->fs_sync_calls[VOLUME_ROOTFS] = f->rootfs_fsync_ps * dt;
+			d->fs_sync_calls[VOLUME_PVC] = f->pvc_fsync_ps * dt;
+			d->conns_opened[ROLE_SERVER] = f->server_cps * dt;
+			if (f->pvc_bps > 0 || f->pvc_fsync_ps > 0)
+				snprintf(d->pvc_volume, sizeof(d->pvc_volume), "data-orders");
 		}
+		f->seen = true;
 		if (f->listening) {
 			se->listen_ports = malloc(2 * sizeof(uint16_t));
 			if (f->first_port)
@@ -447,8 +443,8 @@ static void test_config(void **state)
 				   &cfg, err, sizeof(err)),
 		0);
 	assert_false(cfg.enabled[RULE_WK05]);
-	assert_true(cfg.wk05_pvc_fsync_ps == 10);
-	assert_true(cfg.rs06_runq_p99_seconds == 0.01);
+	assert_true(rules_threshold(&cfg, RULE_WK05, "pvc_fsync_per_second") == 10);
+	assert_true(rules_threshold(&cfg, RULE_RS06, "runqueue_p99_seconds") == 0.01);
 	assert_string_equal(cfg.severity[RULE_RS06], "high");
 	assert_true(cfg.fire_ratio == 0.8);
 	before = cfg;
