@@ -38,15 +38,23 @@ void rules_config_default(struct rules_config *cfg, double window, double warmup
 	}
 }
 
-double rules_threshold(const struct rules_config *cfg, enum rule_id id, const char *key)
+/* The slot of rule id's setting key, or -1 when it has none. */
+static int knob_of(enum rule_id id, const char *key)
 {
 	const struct rule_def *d = rule_def_of(id);
 
 	for (int k = 0; d && k < RULES_MAX_KNOBS; k++) {
 		if (d->knobs[k].key && strcmp(d->knobs[k].key, key) == 0)
-			return cfg->threshold[id][k];
+			return k;
 	}
-	return NAN;
+	return -1;
+}
+
+double rules_threshold(const struct rules_config *cfg, enum rule_id id, const char *key)
+{
+	int k = knob_of(id, key);
+
+	return k >= 0 ? cfg->threshold[id][k] : NAN;
 }
 
 static int rule_by_code(const char *code)
@@ -64,16 +72,15 @@ static double *setting(struct rules_config *c, int rule, const char *key, double
 		       double *ret_max)
 {
 	if (rule >= 0) {
-		const struct rule_def *d = rule_def_of((enum rule_id)rule);
+		int k = knob_of((enum rule_id)rule, key);
+		const struct rule_knob *kn;
 
-		for (int k = 0; d && k < RULES_MAX_KNOBS; k++) {
-			if (d->knobs[k].key && strcmp(d->knobs[k].key, key) == 0) {
-				*ret_min = d->knobs[k].min;
-				*ret_max = d->knobs[k].max;
-				return &c->threshold[rule][k];
-			}
-		}
-		return NULL;
+		if (k < 0)
+			return NULL;
+		kn = &rule_def_of((enum rule_id)rule)->knobs[k];
+		*ret_min = kn->min;
+		*ret_max = kn->max;
+		return &c->threshold[rule][k];
 	}
 	for (size_t i = 0; i < sizeof(hysteresis) / sizeof(hysteresis[0]); i++) {
 		if (strcmp(hysteresis[i].key, key) == 0) {
