@@ -30,6 +30,23 @@
 
 /* Histogram bounds: slot i of the BPF histograms counts waits below 2^i * 1.024 µs. */
 
+/* The probe family a stream of a cgroup comes from. */
+enum stream_family { FAM_CPU = 0, FAM_SAMPLES, FAM_DISK, FAM_FS, FAM_NET };
+
+/* What a stream counts: the record of its family. Every field of a record is a u64 counter
+ * (collector.h), so gains and sums run over all of them alike; the meaning of each is read by
+ * its name only. */
+union counts {
+	struct cpu_rec cpu;
+	uint64_t samples;
+	struct disk_rec disk;
+	struct fs_rec fs;
+	struct net_rec net;
+};
+
+#define COUNTS_N (sizeof(union counts) / sizeof(uint64_t))
+_Static_assert(sizeof(union counts) % sizeof(uint64_t) == 0, "counts are u64 counters");
+
 /* What an accumulator sums, and the own labels it carries. */
 enum acc_kind { ACC_CPU = 0, ACC_SAMPLES, ACC_DISK, ACC_DISKLAT, ACC_FS, ACC_NET };
 
@@ -39,10 +56,10 @@ struct acc {
 	struct acc *next;
 	enum acc_kind kind;
 	char *own[METRIC_MAX_OWN_LABELS];
-	uint64_t v[REC_MAX_VALUES];
-	uint64_t hist[HIST_SLOTS];
-	uint64_t prev_v[REC_MAX_VALUES]; /* at the previous snapshot, for rates */
-	uint64_t prev_hist[HIST_SLOTS];
+	enum volume_class cls; /* ACC_FS */
+	enum disk_rec_dir dir; /* ACC_DISK, ACC_DISKLAT */
+	union counts total; /* since the series began */
+	union counts interval; /* gained since the last snapshot */
 };
 
 /* A labelled series: the sum of the cgroups that map to one label set. */
@@ -56,9 +73,11 @@ struct series {
 	struct acc *accs;
 	int members;
 	time_t empty_since;
+	bool collected; /* a snapshot had it: its next delta covers an interval */
 	struct cgroupfs_cpu cpufs;
 	bool cpufs_valid;
 	uint64_t cpufs_cpu; /* its CPU total when cgroupfs was last read */
+	struct cgroupfs_cpu cpufs_last; /* cpufs at the previous snapshot, for the delta */
 	uint16_t *ports; /* rebuilt every collection */
 	size_t n_ports;
 	uint64_t listening; /* listening sockets of its members, rebuilt every collection */
@@ -67,14 +86,15 @@ struct series {
 	size_t n_peers;
 };
 
-/* One record stream of a cgroup: (group, sub-key). */
+/* One record stream of a cgroup: (family, key): disk dev << 1 | dir, fs mount id, else 0. */
 struct sub {
 	struct sub *next;
-	enum rec_group group;
+	enum stream_family fam;
 	uint64_t key;
 	uint64_t gen;
-	uint64_t raw[REC_MAX_VALUES], last[REC_MAX_VALUES];
-	uint64_t raw_hist[HIST_SLOTS], last_hist[HIST_SLOTS];
+	union counts raw; /* summed over the records of the current read */
+	union counts last; /* raw when last applied */
+	union counts carry; /* history counted in a previous series: the next one's totals */
 	bool bound;
 	struct acc *acc, *acc2; /* where deltas go (disk: bytes/ops, then latency) */
 	double unbound_since; /* fs: monotonic time binding was first put off; 0 never */
@@ -495,10 +515,13 @@ static struct cg *cg_get(struct engine *e, uint64_t id)
 	return c;
 }
 
-static void on_rec(void *ctx, const struct collector_rec *r)
+/* Adds a record (size bytes of u64 counters) to its stream of the cgroup: records of one key
+ * are summed within a read. */
+static void take(struct read_ctx *rc, uint64_t cgid, enum stream_family fam, uint64_t key,
+		 const void *rec, size_t size)
 {
-	struct read_ctx *rc = ctx;
-	struct cg *c = cg_get(rc->e, r->cgroup_id);
+	struct cg *c = cg_get(rc->e, cgid);
+	uint64_t *raw;
 	struct sub *s;
 
 	if (!c) {
@@ -507,7 +530,7 @@ static void on_rec(void *ctx, const struct collector_rec *r)
 	}
 	c->gen = rc->e->gen;
 	for (s = c->subs; s; s = s->next) {
-		if (s->group == r->group && s->key == r->sub)
+		if (s->fam == fam && s->key == key)
 			break;
 	}
 	if (!s) {
@@ -516,22 +539,44 @@ static void on_rec(void *ctx, const struct collector_rec *r)
 			rc->err = -ENOMEM;
 			return;
 		}
-		s->group = r->group;
-		s->key = r->sub;
+		s->fam = fam;
+		s->key = key;
 		s->next = c->subs;
 		c->subs = s;
 	}
 	if (s->gen != rc->e->gen) {
 		s->gen = rc->e->gen;
-		memset(s->raw, 0, sizeof(s->raw));
-		memset(s->raw_hist, 0, sizeof(s->raw_hist));
+		memset(&s->raw, 0, sizeof(s->raw));
 	}
-	for (int i = 0; i < REC_MAX_VALUES; i++)
-		s->raw[i] += r->v[i];
-	if (r->has_hist) {
-		for (int i = 0; i < HIST_SLOTS; i++)
-			s->raw_hist[i] += r->hist[i];
-	}
+	raw = (uint64_t *)&s->raw;
+	for (size_t i = 0; i < size / sizeof(uint64_t); i++)
+		raw[i] += ((const uint64_t *)rec)[i];
+}
+
+static void on_cpu(void *ctx, uint64_t cgid, const struct cpu_rec *r)
+{
+	take(ctx, cgid, FAM_CPU, 0, r, sizeof(*r));
+}
+
+static void on_cpu_samples(void *ctx, uint64_t cgid, uint64_t samples)
+{
+	take(ctx, cgid, FAM_SAMPLES, 0, &samples, sizeof(samples));
+}
+
+static void on_disk(void *ctx, uint64_t cgid, uint32_t dev, enum disk_rec_dir dir,
+		    const struct disk_rec *r)
+{
+	take(ctx, cgid, FAM_DISK, (uint64_t)dev << 1 | dir, r, sizeof(*r));
+}
+
+static void on_fs(void *ctx, uint64_t cgid, uint32_t mnt_id, const struct fs_rec *r)
+{
+	take(ctx, cgid, FAM_FS, mnt_id, r, sizeof(*r));
+}
+
+static void on_net(void *ctx, uint64_t cgid, const struct net_rec *r)
+{
+	take(ctx, cgid, FAM_NET, 0, r, sizeof(*r));
 }
 
 static void on_removed(void *ctx, uint64_t id)
@@ -613,9 +658,9 @@ static int resolve(struct engine *e, uint64_t cgid, struct cg *c, uint64_t kgen)
 }
 
 /* Metadata changed (or arrived after the cgroup was first collected): when the cgroup's labels
- * change, it moves to the new series with its whole history — every stream restarts from zero,
- * so the next deltas are its cumulative totals — and the old series, whose history moved with
- * it, goes at once when no member is left. Labels never fall back from Kubernetes to local
+ * change, it moves to the new series with its whole history — what its streams counted so far
+ * is carried into the new series' totals when they are bound, not into its deltas — and the
+ * old series, whose history moved with it, goes at once when no member is left. Labels never fall back from Kubernetes to local
  * mode: a deleted pod keeps its attribution. */
 static int relabel(struct engine *e, uint64_t cgid, struct cg *c, uint64_t kgen)
 {
@@ -638,13 +683,25 @@ static int relabel(struct engine *e, uint64_t cgid, struct cg *c, uint64_t kgen)
 	s->members++;
 	c->series = s;
 	c->kube_labelled = kube;
+	/* A series new to the history carries on from the old one's last collection. */
+	if (!s->collected) {
+		s->collected = old->collected;
+		if (!s->cpufs_valid && strcmp(s->cgroup_path, old->cgroup_path) == 0) {
+			s->cpufs = old->cpufs;
+			s->cpufs_valid = old->cpufs_valid;
+			s->cpufs_cpu = old->cpufs_cpu;
+			s->cpufs_last = old->cpufs_last;
+		}
+	}
 	for (struct sub *sb = c->subs; sb; sb = sb->next) {
+		uint64_t *carry = (uint64_t *)&sb->carry, *last = (uint64_t *)&sb->last;
+
 		if (sb->acc == &e->pseudo)
 			continue; /* in no series: nothing to move */
 		sb->bound = false;
 		sb->acc = sb->acc2 = NULL;
-		memset(sb->last, 0, sizeof(sb->last));
-		memset(sb->last_hist, 0, sizeof(sb->last_hist));
+		for (size_t i = 0; i < COUNTS_N; i++)
+			carry[i] += last[i];
 	}
 	/* A tracked container that never ran has its zero CPU counters only as an accumulator of
 	 * its series (no stream to rebind): the new series gets them too. */
@@ -767,6 +824,8 @@ static int bind_fs(struct engine *e, struct cg *c, struct sub *s)
 			return 0;
 		}
 		s->acc = acc_get(c->series, ACC_FS, volume_class_name(v.cls), v.name, claim);
+		if (s->acc)
+			s->acc->cls = v.cls;
 	}
 	if (!s->acc)
 		return -ENOMEM;
@@ -780,28 +839,28 @@ static int bind_sub(struct engine *e, struct cg *c, struct sub *s)
 	static const char *const dirs[] = { "read", "write" };
 	struct series *se = c->series;
 
-	switch (s->group) {
-	case REC_CPU:
+	switch (s->fam) {
+	case FAM_CPU:
 		s->acc = acc_get(se, ACC_CPU, NULL, NULL, NULL);
 		break;
-	case REC_CPU_SAMPLES:
+	case FAM_SAMPLES:
 		s->acc = acc_get(se, ACC_SAMPLES, NULL, NULL, NULL);
 		break;
-	case REC_DISK: {
-		const char *dir = dirs[s->key & 1];
+	case FAM_DISK: {
+		enum disk_rec_dir dir = s->key & 1 ? DISK_REC_WRITE : DISK_REC_READ;
 
-		s->acc = acc_get(se, ACC_DISK, dir, devname(e, (uint32_t)(s->key >> 1)), NULL);
-		s->acc2 = acc_get(se, ACC_DISKLAT, dir, NULL, NULL);
-		if (!s->acc2)
+		s->acc =
+			acc_get(se, ACC_DISK, dirs[dir], devname(e, (uint32_t)(s->key >> 1)), NULL);
+		s->acc2 = acc_get(se, ACC_DISKLAT, dirs[dir], NULL, NULL);
+		if (!s->acc || !s->acc2)
 			return -ENOMEM;
+		s->acc->dir = s->acc2->dir = dir;
 		break;
 	}
-	case REC_FS:
+	case FAM_FS:
 		return bind_fs(e, c, s);
-	case REC_NET:
+	case FAM_NET:
 		s->acc = acc_get(se, ACC_NET, NULL, NULL, NULL);
-		break;
-	case REC_GROUPS:
 		break;
 	}
 	if (!s->acc)
@@ -810,26 +869,49 @@ static int bind_sub(struct engine *e, struct cg *c, struct sub *s)
 	return 0;
 }
 
-/* Adds what a sub gained since the last collection to its accumulators. A raw value below
- * the last one means the map entry was re-created: all of it is new. */
+/* Adds n u64 counters of src to dst. */
+static void counts_add(union counts *dst, const union counts *src)
+{
+	uint64_t *d = (uint64_t *)dst;
+	const uint64_t *v = (const uint64_t *)src;
+
+	for (size_t i = 0; i < COUNTS_N; i++)
+		d[i] += v[i];
+}
+
+/* A bound stream's history from previous series joins its accumulators' totals. */
+static void carry_in(struct sub *s)
+{
+	counts_add(&s->acc->total, &s->carry);
+	if (s->acc2)
+		counts_add(&s->acc2->total, &s->carry);
+	memset(&s->carry, 0, sizeof(s->carry));
+}
+
+/* What a counter gained since last: a value below it means the counter started again from
+ * zero (its map entry re-created): all of it is new. */
+static uint64_t counter_gain(uint64_t now, uint64_t last)
+{
+	return now >= last ? now - last : now;
+}
+
+/* Adds what a sub gained since the last collection to its accumulators' totals and
+ * intervals. */
 static void apply(struct sub *s)
 {
-	for (int i = 0; i < REC_MAX_VALUES; i++) {
-		uint64_t d = s->raw[i] >= s->last[i] ? s->raw[i] - s->last[i] : s->raw[i];
+	uint64_t *raw = (uint64_t *)&s->raw, *last = (uint64_t *)&s->last;
+	union counts gain;
+	uint64_t *g = (uint64_t *)&gain;
 
-		s->acc->v[i] += d;
-		if (s->acc2)
-			s->acc2->v[i] += d;
-		s->last[i] = s->raw[i];
+	for (size_t i = 0; i < COUNTS_N; i++) {
+		g[i] = counter_gain(raw[i], last[i]);
+		last[i] = raw[i];
 	}
-	for (int i = 0; i < HIST_SLOTS; i++) {
-		uint64_t d = s->raw_hist[i] >= s->last_hist[i] ? s->raw_hist[i] - s->last_hist[i] :
-								 s->raw_hist[i];
-
-		s->acc->hist[i] += d;
-		if (s->acc2)
-			s->acc2->hist[i] += d;
-		s->last_hist[i] = s->raw_hist[i];
+	counts_add(&s->acc->total, &gain);
+	counts_add(&s->acc->interval, &gain);
+	if (s->acc2) {
+		counts_add(&s->acc2->total, &gain);
+		counts_add(&s->acc2->interval, &gain);
 	}
 }
 
@@ -1145,55 +1227,57 @@ static int emit_acc(struct snap_series *out, const struct acc *a, unsigned m)
 {
 	const char *own[METRIC_MAX_OWN_LABELS] = { a->own[0], a->own[1], a->own[2] };
 	const char *dir[METRIC_MAX_OWN_LABELS] = { NULL };
+	const union counts *t = &a->total;
 
 	switch (a->kind) {
 	case ACC_CPU:
 		if (m == M_CPU_SECONDS)
-			return snap_series_add(out, m, NULL, (double)a->v[0] / 1e9);
+			return snap_series_add(out, m, NULL, (double)t->cpu.oncpu_ns / 1e9);
 		if (m == M_CPU_RUNQUEUE_WAIT_SECONDS)
-			return snap_series_add(out, m, NULL, (double)a->v[1] / 1e9);
+			return snap_series_add(out, m, NULL, (double)t->cpu.rq_wait_ns / 1e9);
 		if (m == M_CPU_RUNQUEUE_LATENCY)
 			return snap_series_add_hist(out, m, NULL, hist_bounds, HIST_SLOTS - 1,
-						    a->hist, (double)a->v[1] / 1e9);
+						    t->cpu.rq_hist,
+						    (double)t->cpu.rq_wait_ns / 1e9);
 		return 0;
 	case ACC_SAMPLES:
-		return m == M_CPU_SAMPLES ? snap_series_add(out, m, NULL, (double)a->v[0]) : 0;
+		return m == M_CPU_SAMPLES ? snap_series_add(out, m, NULL, (double)t->samples) : 0;
 	case ACC_DISK:
 		if (m == M_DISK_BYTES)
-			return snap_series_add(out, m, own, (double)a->v[0]);
+			return snap_series_add(out, m, own, (double)t->disk.bytes);
 		if (m == M_DISK_OPERATIONS)
-			return snap_series_add(out, m, own, (double)a->v[1]);
+			return snap_series_add(out, m, own, (double)t->disk.ops);
 		return 0;
 	case ACC_DISKLAT:
-		return m == M_DISK_LATENCY ?
-			       snap_series_add_hist(out, m, own, hist_bounds, HIST_SLOTS - 1,
-						    a->hist, (double)a->v[2] / 1e9) :
-			       0;
+		return m == M_DISK_LATENCY ? snap_series_add_hist(out, m, own, hist_bounds,
+								  HIST_SLOTS - 1, t->disk.lat_hist,
+								  (double)t->disk.lat_ns / 1e9) :
+					     0;
 	case ACC_FS:
 		if (m == M_FS_WRITE_BYTES)
-			return snap_series_add(out, m, own, (double)a->v[0]);
+			return snap_series_add(out, m, own, (double)t->fs.write_bytes);
 		if (m == M_FS_WRITE_CALLS)
-			return snap_series_add(out, m, own, (double)a->v[1]);
+			return snap_series_add(out, m, own, (double)t->fs.write_calls);
 		if (m == M_FS_SYNC_CALLS)
-			return snap_series_add(out, m, own, (double)a->v[2]);
+			return snap_series_add(out, m, own, (double)t->fs.sync_calls);
 		return 0;
 	case ACC_NET:
 		if (m == M_NETWORK_BYTES) {
 			dir[0] = "transmit";
-			if (snap_series_add(out, m, dir, (double)a->v[0]))
+			if (snap_series_add(out, m, dir, (double)t->net.tx_bytes))
 				return -ENOMEM;
 			dir[0] = "receive";
-			return snap_series_add(out, m, dir, (double)a->v[1]);
+			return snap_series_add(out, m, dir, (double)t->net.rx_bytes);
 		}
 		if (m == M_TCP_CONNECTIONS_OPENED) {
-			dir[0] = "client";
-			if (snap_series_add(out, m, dir, (double)a->v[3]))
+			dir[0] = conn_role_name(ROLE_CLIENT);
+			if (snap_series_add(out, m, dir, (double)t->net.conns_client))
 				return -ENOMEM;
-			dir[0] = "server";
-			return snap_series_add(out, m, dir, (double)a->v[4]);
+			dir[0] = conn_role_name(ROLE_SERVER);
+			return snap_series_add(out, m, dir, (double)t->net.conns_server);
 		}
 		if (m == M_TCP_RETRANSMITS)
-			return snap_series_add(out, m, NULL, (double)a->v[2]);
+			return snap_series_add(out, m, NULL, (double)t->net.retransmits);
 		return 0; /* M_TCP_LISTENING_SOCKETS: per series, see build_series */
 	}
 	return 0;
@@ -1230,48 +1314,92 @@ static int emit_cpufs(struct snap_series *out, const struct series *se, unsigned
 	return 0;
 }
 
-static void rates(struct snap_series *out, struct series *se, double dt)
+/* The cgroupfs counters' gains since the previous snapshot, and the limit. A failed read keeps
+ * the previous values: nothing is gained meanwhile. */
+static void delta_cpufs(struct series *se, struct snap_delta *d)
 {
-	struct snap_rates *r = &out->rates;
-	uint64_t hist[HIST_SLOTS] = { 0 };
+	const struct cgroupfs_cpu *f = &se->cpufs;
+	struct cgroupfs_cpu *last = &se->cpufs_last;
 
+	if (!se->cpufs_valid)
+		return;
+	d->cpu_limit_cores = f->has_limit ? f->limit_cores : 0;
+	if (!f->has_throttling)
+		return;
+	d->throttled_seconds = (double)counter_gain(f->throttled_usec, last->throttled_usec) / 1e6;
+	d->throttled_periods = (double)counter_gain(f->nr_throttled, last->nr_throttled);
+	d->periods = (double)counter_gain(f->nr_periods, last->nr_periods);
+	*last = *f;
+}
+
+/* Fills the series' delta from its accumulators' intervals, which start again. */
+static void delta(struct snap_series *out, struct series *se, double dt)
+{
+	struct snap_delta *d = &out->delta;
+	uint64_t pvc_best = 0;
+
+	d->seconds = se->collected ? dt : 0;
 	for (struct acc *a = se->accs; a; a = a->next) {
-		uint64_t d[REC_MAX_VALUES];
+		const union counts *i = &a->interval;
 
-		for (int i = 0; i < REC_MAX_VALUES; i++)
-			d[i] = a->v[i] - a->prev_v[i];
-		if (dt > 0) {
-			switch (a->kind) {
-			case ACC_CPU:
-				r->cpu_cores = (double)d[0] / 1e9 / dt;
-				for (int i = 0; i < HIST_SLOTS; i++)
-					hist[i] = a->hist[i] - a->prev_hist[i];
-				r->runq_p99_seconds = hist_quantile(hist, 0.99);
-				break;
-			case ACC_DISK:
-				if (strcmp(a->own[0], "read") == 0)
-					r->disk_read_bps += (double)d[0] / dt;
-				else
-					r->disk_write_bps += (double)d[0] / dt;
-				r->disk_iops += (double)d[1] / dt;
-				break;
-			case ACC_FS:
-				r->fs_write_bps += (double)d[0] / dt;
-				r->fsync_per_s += (double)d[2] / dt;
-				break;
-			case ACC_NET:
-				r->net_tx_bps = (double)d[0] / dt;
-				r->net_rx_bps = (double)d[1] / dt;
-				r->retransmits_per_s = (double)d[2] / dt;
-				break;
-			case ACC_SAMPLES:
-			case ACC_DISKLAT:
-				break;
+		switch (a->kind) {
+		case ACC_CPU:
+			d->cpu_seconds += (double)i->cpu.oncpu_ns / 1e9;
+			d->runq_wait_seconds += (double)i->cpu.rq_wait_ns / 1e9;
+			for (int h = 0; h < HIST_SLOTS; h++)
+				d->runq_hist[h] += i->cpu.rq_hist[h];
+			break;
+		case ACC_DISK:
+			d->disk_bytes[a->dir] += (double)i->disk.bytes;
+			d->disk_ops[a->dir] += (double)i->disk.ops;
+			break;
+		case ACC_FS:
+			d->fs_write_bytes[a->cls] += (double)i->fs.write_bytes;
+			d->fs_write_calls[a->cls] += (double)i->fs.write_calls;
+			d->fs_sync_calls[a->cls] += (double)i->fs.sync_calls;
+			if (a->cls == VOLUME_PVC && i->fs.write_bytes > pvc_best) {
+				pvc_best = i->fs.write_bytes;
+				snprintf(d->pvc_volume, sizeof(d->pvc_volume), "%s", a->own[1]);
 			}
+			break;
+		case ACC_NET:
+			d->net_bytes[0] += (double)i->net.rx_bytes;
+			d->net_bytes[1] += (double)i->net.tx_bytes;
+			d->retransmits += (double)i->net.retransmits;
+			d->conns_opened[ROLE_CLIENT] += (double)i->net.conns_client;
+			d->conns_opened[ROLE_SERVER] += (double)i->net.conns_server;
+			break;
+		case ACC_SAMPLES:
+		case ACC_DISKLAT:
+			break;
 		}
-		memcpy(a->prev_v, a->v, sizeof(a->v));
-		memcpy(a->prev_hist, a->hist, sizeof(a->hist));
+		memset(&a->interval, 0, sizeof(a->interval));
 	}
+	delta_cpufs(se, d);
+	se->collected = true;
+}
+
+/* Rates: the delta's increases over the agent's interval dt. */
+static void rates(struct snap_rates *r, const struct snap_delta *d, double dt)
+{
+	double fs_bytes = 0, fs_syncs = 0;
+
+	if (dt <= 0)
+		return;
+	for (int c = 0; c < VOLUME_CLASS_MAX; c++) {
+		fs_bytes += d->fs_write_bytes[c];
+		fs_syncs += d->fs_sync_calls[c];
+	}
+	r->cpu_cores = d->cpu_seconds / dt;
+	r->runq_p99_seconds = hist_quantile(d->runq_hist, 0.99);
+	r->disk_read_bps = d->disk_bytes[DISK_REC_READ] / dt;
+	r->disk_write_bps = d->disk_bytes[DISK_REC_WRITE] / dt;
+	r->disk_iops = (d->disk_ops[DISK_REC_READ] + d->disk_ops[DISK_REC_WRITE]) / dt;
+	r->fs_write_bps = fs_bytes / dt;
+	r->fsync_per_s = fs_syncs / dt;
+	r->net_rx_bps = d->net_bytes[0] / dt;
+	r->net_tx_bps = d->net_bytes[1] / dt;
+	r->retransmits_per_s = d->retransmits / dt;
 }
 
 static int build_series(struct snap_series *out, struct series *se, double dt)
@@ -1301,7 +1429,8 @@ static int build_series(struct snap_series *out, struct series *se, double dt)
 		    snap_series_add(out, m, NULL, (double)se->listening))
 			return -ENOMEM;
 	}
-	rates(out, se, dt);
+	delta(out, se, dt);
+	rates(&out->rates, &out->delta, dt);
 	if (se->n_ports) {
 		qsort(se->ports, se->n_ports, sizeof(*se->ports), cmp_u16);
 		out->listen_ports = malloc(se->n_ports * sizeof(*se->ports));
@@ -1617,7 +1746,7 @@ static void read_cgroupfs(struct engine *e)
 			uint64_t cpu = 0;
 
 			for (const struct acc *a = se->accs; a; a = a->next)
-				cpu = a->kind == ACC_CPU ? a->v[0] : cpu;
+				cpu = a->kind == ACC_CPU ? a->total.cpu.oncpu_ns : cpu;
 
 			if (se->cpufs_valid && !with_limit && cpu == se->cpufs_cpu)
 				continue;
@@ -1678,6 +1807,12 @@ static void expire(struct engine *e)
 int engine__collect(struct engine *e, struct snapshot **ret)
 {
 	struct read_ctx rc = { .e = e };
+	const struct collector_sink sink = { .ctx = &rc,
+					     .cpu = on_cpu,
+					     .cpu_samples = on_cpu_samples,
+					     .disk = on_disk,
+					     .fs = on_fs,
+					     .net = on_net };
 	double t0 = clock_mono(), dt;
 	uint64_t unresolved = 0, key, kgen = e->kube ? kube_meta__generation(e->kube) : 0;
 	struct snapshot *s = NULL;
@@ -1689,7 +1824,7 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 	/* Removals first: their entries are read a last time below, then freed. */
 	r = collector__take_removed(e->collector, on_removed, e);
 	if (!r)
-		r = collector__read(e->collector, on_rec, &rc);
+		r = collector__read(e->collector, &sink);
 	if (!r)
 		r = rc.err;
 	if (!r)
@@ -1711,9 +1846,13 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 		for (struct sub *sb = c->subs; sb; sb = sb->next) {
 			if (sb->gen != e->gen)
 				continue;
-			if (!sb->bound && bind_sub(e, c, sb)) {
-				r = -ENOMEM;
-				goto out;
+			if (!sb->bound) {
+				if (bind_sub(e, c, sb)) {
+					r = -ENOMEM;
+					goto out;
+				}
+				if (sb->bound)
+					carry_in(sb);
 			}
 			if (sb->bound)
 				apply(sb);
@@ -1743,7 +1882,7 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 	s->agent.cgroup_scan_truncated = cgroup_tree_truncated(e->tree);
 	s->agent.cgroups_removed = e->removed;
 	s->agent.cgroups_swept = e->swept;
-	s->agent.fs_pseudo_write_bytes = e->pseudo.v[0];
+	s->agent.fs_pseudo_write_bytes = e->pseudo.total.fs.write_bytes;
 	s->agent.last_collection_seconds = clock_mono() - t0;
 	*ret = s;
 	return 0;

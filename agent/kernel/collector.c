@@ -34,7 +34,7 @@ _Static_assert(sizeof(struct disk_key) == 16, "disk_key layout");
 _Static_assert(sizeof(struct disk_cg_stats) == 8 * (3 + HIST_SLOTS), "disk_cg_stats layout");
 _Static_assert(sizeof(struct fs_key) == 16, "fs_key layout");
 _Static_assert(sizeof(struct fs_stats) == 24, "fs_stats layout");
-_Static_assert(sizeof(struct net_stats) == 8 * REC_MAX_VALUES, "net_stats layout");
+_Static_assert(sizeof(struct net_stats) == 8 * 7, "net_stats layout");
 _Static_assert(sizeof(struct net_peer_key) == 32, "net_peer_key layout");
 _Static_assert(sizeof(struct net_listen_key) == 16, "net_listen_key layout");
 
@@ -83,6 +83,10 @@ struct collector {
 	int stats_fd;
 	int ncpus;
 	uint32_t max_cgroups;
+	/* The program variants this kernel takes, decided before each family loads. */
+	bool disk_folio; /* writeback_dirty_folio exists: writeback charged to the dirtier */
+	bool fs_syscalls; /* per-syscall tracepoints, else raw sys_enter/sys_exit */
+	bool net_tracepoints; /* sock_send_length/sock_recv_length, else cgroup_skb */
 	char *vals; /* scratch: ncpus per-CPU values */
 	size_t vals_stride_max;
 	char features[256];
@@ -185,40 +189,31 @@ static int cfg_cpu(struct collector *c, struct cpu_bpf *s)
 	return 0;
 }
 
-static bool disk_folio;
-
 static int cfg_disk(struct collector *c, struct disk_bpf *s)
 {
-	(void)c;
 	/* Without writeback_dirty_folio (Linux < 5.17), writeback falls back to the bio owner. */
-	bpf_program__set_autoload(s->progs.disk_dirty_folio, disk_folio);
+	bpf_program__set_autoload(s->progs.disk_dirty_folio, c->disk_folio);
 	return 0;
 }
-
-static bool fs_syscalls;
 
 static int cfg_fs(struct collector *c, struct fs_bpf *s)
 {
 	struct bpf_program *p;
 
-	(void)c;
 	bpf_object__for_each_program(p, s->obj) {
 		bool raw = p == s->progs.fs_raw_enter || p == s->progs.fs_raw_exit;
 
-		bpf_program__set_autoload(p, fs_syscalls ? !raw : raw);
+		bpf_program__set_autoload(p, c->fs_syscalls ? !raw : raw);
 	}
 	return 0;
 }
 
-static bool net_tracepoints;
-
 static int cfg_net(struct collector *c, struct net_bpf *s)
 {
-	(void)c;
-	bpf_program__set_autoload(s->progs.net_sock_send, net_tracepoints);
-	bpf_program__set_autoload(s->progs.net_sock_recv, net_tracepoints);
-	bpf_program__set_autoload(s->progs.net_skb_egress, !net_tracepoints);
-	bpf_program__set_autoload(s->progs.net_skb_ingress, !net_tracepoints);
+	bpf_program__set_autoload(s->progs.net_sock_send, c->net_tracepoints);
+	bpf_program__set_autoload(s->progs.net_sock_recv, c->net_tracepoints);
+	bpf_program__set_autoload(s->progs.net_skb_egress, !c->net_tracepoints);
+	bpf_program__set_autoload(s->progs.net_skb_ingress, !c->net_tracepoints);
 	return 0;
 }
 
@@ -464,12 +459,12 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		c->probe[SLOT_SAMPLES] = "perf_cpu_clock";
 	}
 
-	disk_folio = btf_has_tracepoint(vmlinux, "writeback_dirty_folio");
+	c->disk_folio = btf_has_tracepoint(vmlinux, "writeback_dirty_folio");
 	r = load_family(c, &disk_ops, pin, (void **)&c->disk);
 	if (r) {
 		family_failed("disk", r, "bpfdiag_disk_* metrics");
 	} else {
-		c->probe[SLOT_DISK] = disk_folio ? "block_rq+dirtier" : "block_rq";
+		c->probe[SLOT_DISK] = c->disk_folio ? "block_rq+dirtier" : "block_rq";
 		feature(c, " disk=%s", c->probe[SLOT_DISK]);
 		watch(c, "disk_stats", c->disk->maps.disk_stats, c->disk->maps.disk_counters,
 		      DISK_CNT_MAP_FULL);
@@ -477,22 +472,22 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		      DISK_CNT_INFLIGHT_FULL);
 	}
 
-	fs_syscalls = opts->fs != PROBE_FALLBACK && tracefs_has("syscalls/sys_enter_write");
-	if (opts->fs != PROBE_FALLBACK && !fs_syscalls)
+	c->fs_syscalls = opts->fs != PROBE_FALLBACK && tracefs_has("syscalls/sys_enter_write");
+	if (opts->fs != PROBE_FALLBACK && !c->fs_syscalls)
 		log_msg(opts->fs == PROBE_PRIMARY ? LOG_WARN : LOG_INFO,
 			"fs probes: per-syscall tracepoints not found in tracefs; using raw "
 			"syscall tracepoints");
 	r = load_family(c, &fs_ops, pin, (void **)&c->fs);
-	if (r && fs_syscalls) {
+	if (r && c->fs_syscalls) {
 		log_warn("fs probes: per-syscall tracepoints failed (%s); trying raw syscalls",
 			 strerror(-r));
-		fs_syscalls = false;
+		c->fs_syscalls = false;
 		r = load_family(c, &fs_ops, pin, (void **)&c->fs);
 	}
 	if (r) {
 		family_failed("fs", r, "bpfdiag_fs_* metrics");
 	} else {
-		c->probe[SLOT_FS] = fs_syscalls ? "syscalls" : "raw_syscalls";
+		c->probe[SLOT_FS] = c->fs_syscalls ? "syscalls" : "raw_syscalls";
 		feature(c, " fs=%s", c->probe[SLOT_FS]);
 		watch(c, "fs_stats", c->fs->maps.fs_stats, c->fs->maps.fs_counters,
 		      FS_CNT_MAP_FULL);
@@ -500,15 +495,15 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		      FS_CNT_PENDING_FULL);
 	}
 
-	net_tracepoints = opts->net != PROBE_FALLBACK &&
-			  btf_has_tracepoint(vmlinux, "sock_send_length") &&
-			  btf_has_tracepoint(vmlinux, "sock_recv_length");
-	if (opts->net != PROBE_FALLBACK && !net_tracepoints)
+	c->net_tracepoints = opts->net != PROBE_FALLBACK &&
+			     btf_has_tracepoint(vmlinux, "sock_send_length") &&
+			     btf_has_tracepoint(vmlinux, "sock_recv_length");
+	if (opts->net != PROBE_FALLBACK && !c->net_tracepoints)
 		log_msg(opts->net == PROBE_PRIMARY ? LOG_WARN : LOG_INFO,
 			"net probes: sock_send_length/sock_recv_length not in this kernel (Linux "
 			">= 6.3); using cgroup_skb");
 	r = load_family(c, &net_ops, pin, (void **)&c->net);
-	if (!r && !net_tracepoints) {
+	if (!r && !c->net_tracepoints) {
 		r = attach_skb(c, opts->cgroup_root);
 		if (r) {
 			net_bpf__destroy(c->net);
@@ -518,7 +513,7 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 	if (r) {
 		family_failed("net", r, "bpfdiag_network_* and bpfdiag_tcp_* metrics");
 	} else {
-		c->probe[SLOT_NET] = net_tracepoints ? "sock_length" : "cgroup_skb";
+		c->probe[SLOT_NET] = c->net_tracepoints ? "sock_length" : "cgroup_skb";
 		feature(c, " net=%s", c->probe[SLOT_NET]);
 		watch(c, "net_stats", c->net->maps.net_stats, c->net->maps.net_counters,
 		      NET_CNT_MAP_FULL);
@@ -600,12 +595,12 @@ static size_t percpu_stride(size_t size)
 }
 
 typedef void (*entry_fn)(struct collector *c, const void *key, const void *vals, size_t stride,
-			 collector_rec_fn fn, void *ctx);
+			 const struct collector_sink *sink);
 
 /* Iterates a map (per-CPU or not), calling each() per entry. Counts entries for the map's
  * fill metric. Returns 0 or -errno. */
-static int walk_map(struct collector *c, struct bpf_map *map, entry_fn each, collector_rec_fn fn,
-		    void *ctx)
+static int walk_map(struct collector *c, struct bpf_map *map, entry_fn each,
+		    const struct collector_sink *sink)
 {
 	size_t ksz = bpf_map__key_size(map), vsz = bpf_map__value_size(map);
 	bool percpu = bpf_map__type(map) == BPF_MAP_TYPE_PERCPU_HASH;
@@ -623,7 +618,7 @@ static int walk_map(struct collector *c, struct bpf_map *map, entry_fn each, col
 		if (bpf_map_lookup_elem(fd, key, c->vals))
 			continue; /* deleted meanwhile */
 		n++;
-		each(c, key, c->vals, percpu ? stride : 0, fn, ctx);
+		each(c, key, c->vals, percpu ? stride : 0, sink);
 	}
 	for (unsigned i = 0; i < c->n_maps; i++) {
 		if (c->maps[i].map == map)
@@ -647,79 +642,94 @@ static void sum_u64(const struct collector *c, const void *vals, size_t stride, 
 	}
 }
 
-static void each_cpu(struct collector *c, const void *key, const void *vals, size_t stride,
-		     collector_rec_fn fn, void *ctx)
+/* The u64 at off of a per-CPU value, summed over CPUs. */
+static uint64_t field_sum(const struct collector *c, const void *vals, size_t stride, size_t off)
 {
-	struct collector_rec r = { .group = REC_CPU, .has_hist = true };
-	uint64_t v[4] = { 0 };
+	uint64_t v = 0;
 
-	memcpy(&r.cgroup_id, key, 8);
-	sum_u64(c, vals, stride, 0, 4, v);
-	sum_u64(c, vals, stride, offsetof(struct cpu_cg_stats, rq_hist), HIST_SLOTS, r.hist);
-	r.v[0] = v[0]; /* oncpu_ns */
-	r.v[1] = v[2]; /* rq_wait_ns */
-	r.v[2] = v[3]; /* rq_count */
-	fn(ctx, &r);
+	sum_u64(c, vals, stride, off, 1, &v);
+	return v;
+}
+
+static void each_cpu(struct collector *c, const void *key, const void *vals, size_t stride,
+		     const struct collector_sink *sink)
+{
+	struct cpu_rec r = { 0 };
+	uint64_t id;
+
+	memcpy(&id, key, 8);
+	r.oncpu_ns = field_sum(c, vals, stride, offsetof(struct cpu_cg_stats, oncpu_ns));
+	r.rq_wait_ns = field_sum(c, vals, stride, offsetof(struct cpu_cg_stats, rq_wait_ns));
+	r.rq_count = field_sum(c, vals, stride, offsetof(struct cpu_cg_stats, rq_count));
+	sum_u64(c, vals, stride, offsetof(struct cpu_cg_stats, rq_hist), HIST_SLOTS, r.rq_hist);
+	sink->cpu(sink->ctx, id, &r);
 }
 
 static void each_sample(struct collector *c, const void *key, const void *vals, size_t stride,
-			collector_rec_fn fn, void *ctx)
+			const struct collector_sink *sink)
 {
-	struct collector_rec r = { .group = REC_CPU_SAMPLES };
+	uint64_t id, samples = 0;
 
-	memcpy(&r.cgroup_id, key, 8);
-	sum_u64(c, vals, stride, 0, 1, r.v);
-	fn(ctx, &r);
+	memcpy(&id, key, 8);
+	sum_u64(c, vals, stride, 0, 1, &samples);
+	sink->cpu_samples(sink->ctx, id, samples);
 }
 
 static void each_disk(struct collector *c, const void *key, const void *vals, size_t stride,
-		      collector_rec_fn fn, void *ctx)
+		      const struct collector_sink *sink)
 {
 	const struct disk_key *k = key;
-	struct collector_rec r = { .group = REC_DISK, .has_hist = true };
+	struct disk_rec r = { 0 };
 
-	r.cgroup_id = k->cgroup_id;
-	r.sub = (uint64_t)k->dev << 1 | (k->dir & 1);
-	sum_u64(c, vals, stride, 0, 3, r.v);
-	sum_u64(c, vals, stride, offsetof(struct disk_cg_stats, hist), HIST_SLOTS, r.hist);
-	fn(ctx, &r);
+	r.bytes = field_sum(c, vals, stride, offsetof(struct disk_cg_stats, bytes));
+	r.ops = field_sum(c, vals, stride, offsetof(struct disk_cg_stats, ops));
+	r.lat_ns = field_sum(c, vals, stride, offsetof(struct disk_cg_stats, lat_ns));
+	sum_u64(c, vals, stride, offsetof(struct disk_cg_stats, hist), HIST_SLOTS, r.lat_hist);
+	sink->disk(sink->ctx, k->cgroup_id, k->dev,
+		   k->dir == DISK_WRITE ? DISK_REC_WRITE : DISK_REC_READ, &r);
 }
 
 static void each_fs(struct collector *c, const void *key, const void *vals, size_t stride,
-		    collector_rec_fn fn, void *ctx)
+		    const struct collector_sink *sink)
 {
 	const struct fs_key *k = key;
-	struct collector_rec r = { .group = REC_FS };
+	struct fs_rec r = { 0 };
 
-	r.cgroup_id = k->cgroup_id;
-	r.sub = k->mnt_id;
-	sum_u64(c, vals, stride, 0, 3, r.v);
-	fn(ctx, &r);
+	r.write_bytes = field_sum(c, vals, stride, offsetof(struct fs_stats, write_bytes));
+	r.write_calls = field_sum(c, vals, stride, offsetof(struct fs_stats, write_calls));
+	r.sync_calls = field_sum(c, vals, stride, offsetof(struct fs_stats, sync_calls));
+	sink->fs(sink->ctx, k->cgroup_id, k->mnt_id, &r);
 }
 
 static void each_net(struct collector *c, const void *key, const void *vals, size_t stride,
-		     collector_rec_fn fn, void *ctx)
+		     const struct collector_sink *sink)
 {
-	struct collector_rec r = { .group = REC_NET };
+	struct net_rec r = { 0 };
+	uint64_t id;
 
-	memcpy(&r.cgroup_id, key, 8);
-	sum_u64(c, vals, stride, 0, REC_MAX_VALUES, r.v);
-	fn(ctx, &r);
+	memcpy(&id, key, 8);
+	r.tx_bytes = field_sum(c, vals, stride, offsetof(struct net_stats, tx_bytes));
+	r.rx_bytes = field_sum(c, vals, stride, offsetof(struct net_stats, rx_bytes));
+	r.retransmits = field_sum(c, vals, stride, offsetof(struct net_stats, retransmits));
+	r.conns_client = field_sum(c, vals, stride, offsetof(struct net_stats, conn_client));
+	r.conns_server = field_sum(c, vals, stride, offsetof(struct net_stats, conn_server));
+	sink->net(sink->ctx, id, &r);
 }
 
-int collector__read(struct collector *c, collector_rec_fn fn, void *ctx)
+int collector__read(struct collector *c, const struct collector_sink *sink)
 {
-	int r = walk_map(c, c->cpu->maps.cpu_stats, each_cpu, fn, ctx);
+	int r = 0;
 
-	if (r)
-		return r;
-	r = walk_map(c, c->cpu->maps.cpu_samples, each_sample, fn, ctx);
-	if (!r && c->disk)
-		r = walk_map(c, c->disk->maps.disk_stats, each_disk, fn, ctx);
-	if (!r && c->fs)
-		r = walk_map(c, c->fs->maps.fs_stats, each_fs, fn, ctx);
-	if (!r && c->net)
-		r = walk_map(c, c->net->maps.net_stats, each_net, fn, ctx);
+	if (sink->cpu)
+		r = walk_map(c, c->cpu->maps.cpu_stats, each_cpu, sink);
+	if (!r && sink->cpu_samples)
+		r = walk_map(c, c->cpu->maps.cpu_samples, each_sample, sink);
+	if (!r && sink->disk && c->disk)
+		r = walk_map(c, c->disk->maps.disk_stats, each_disk, sink);
+	if (!r && sink->fs && c->fs)
+		r = walk_map(c, c->fs->maps.fs_stats, each_fs, sink);
+	if (!r && sink->net && c->net)
+		r = walk_map(c, c->net->maps.net_stats, each_net, sink);
 	return r;
 }
 

@@ -23,25 +23,52 @@ struct collector_opts {
 	bool bpf_stats; /* enable kernel BPF run-time statistics (costs two clock reads per run) */
 };
 
-/* What a record's values mean, per group. */
-enum rec_group {
-	REC_CPU = 0, /* v: oncpu_ns, rq_wait_ns, rq_count; hist: run-queue waits */
-	REC_CPU_SAMPLES, /* v: samples */
-	REC_DISK, /* sub: dev << 1 | dir; v: bytes, ops, lat_ns; hist: latency */
-	REC_FS, /* sub: mount id; v: write_bytes, write_calls, sync_calls */
-	REC_NET, /* v: tx, rx, retransmits, conn_client, conn_server, listen_open, listen_close */
-	REC_GROUPS,
+/* The records of one read: a map entry summed over CPUs, one struct per probe family, named by
+ * what each field counts. Every field is a counter that only grows while the entry lives (an
+ * entry re-created, as after a restart without pinning, starts again from zero); the keys are
+ * given beside the record. */
+struct cpu_rec {
+	uint64_t oncpu_ns; /* time the cgroup's tasks ran */
+	uint64_t rq_wait_ns; /* time its woken or preempted tasks waited for a CPU */
+	uint64_t rq_count; /* waits measured */
+	uint64_t rq_hist[HIST_SLOTS]; /* the waits per log2 slot (hist.h) */
 };
 
-#define REC_MAX_VALUES 7
+struct disk_rec {
+	uint64_t bytes;
+	uint64_t ops; /* block requests completed */
+	uint64_t lat_ns; /* their time from issue to completion */
+	uint64_t lat_hist[HIST_SLOTS]; /* the requests per log2 latency slot */
+};
 
-struct collector_rec {
-	enum rec_group group;
-	uint64_t cgroup_id;
-	uint64_t sub;
-	uint64_t v[REC_MAX_VALUES];
-	bool has_hist;
-	uint64_t hist[HIST_SLOTS];
+struct fs_rec {
+	uint64_t write_bytes; /* written by write(2) and friends to regular files */
+	uint64_t write_calls;
+	uint64_t sync_calls; /* fsync, fdatasync, sync_file_range, msync(MS_SYNC) */
+};
+
+struct net_rec {
+	uint64_t tx_bytes; /* payload bytes sent on inet sockets */
+	uint64_t rx_bytes; /* payload bytes received */
+	uint64_t retransmits; /* TCP segments retransmitted */
+	uint64_t conns_client; /* TCP connections established as client */
+	uint64_t conns_server; /* as server */
+};
+
+enum disk_rec_dir { DISK_REC_READ = 0, DISK_REC_WRITE = 1 };
+
+/* Where collector__read delivers, one function per family; a NULL function skips its map. */
+struct collector_sink {
+	void *ctx;
+	void (*cpu)(void *ctx, uint64_t cgroup_id, const struct cpu_rec *r);
+	/* 99 Hz cpu-clock samples that found a task of the cgroup running */
+	void (*cpu_samples)(void *ctx, uint64_t cgroup_id, uint64_t samples);
+	/* dev: the whole disk, major << 20 | minor */
+	void (*disk)(void *ctx, uint64_t cgroup_id, uint32_t dev, enum disk_rec_dir dir,
+		     const struct disk_rec *r);
+	/* mnt_id: the global mount id written to, as in /proc/<pid>/mountinfo; 0 unknown */
+	void (*fs)(void *ctx, uint64_t cgroup_id, uint32_t mnt_id, const struct fs_rec *r);
+	void (*net)(void *ctx, uint64_t cgroup_id, const struct net_rec *r);
 };
 
 struct collector_peer {
@@ -71,11 +98,10 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 /* Detaches and frees. Accepts NULL; returns NULL. */
 struct collector *collector__destroy(struct collector *c);
 
-typedef void (*collector_rec_fn)(void *ctx, const struct collector_rec *r);
-/* Calls fn for every map entry, summed over CPUs (a task that keeps its CPU is charged by the
- * 99 Hz sampler as it runs, so its time shows within ~10 ms). The caller sums records of one
- * (group, cgroup, sub) within a read. Returns 0 or -errno. */
-int collector__read(struct collector *c, collector_rec_fn fn, void *ctx);
+/* Gives every map entry to its family's function in sink, summed over CPUs (a task that keeps
+ * its CPU is charged by the 99 Hz sampler as it runs, so its time shows within ~10 ms). A key
+ * may come more than once within a read: the caller sums them. Returns 0 or -errno. */
+int collector__read(struct collector *c, const struct collector_sink *sink);
 
 /* n: TCP sockets of the cgroup that entered LISTEN on port, less those that left it, since the
  * map was created. Every entry is given, n <= 0 included: a listener that predates the probes

@@ -44,7 +44,9 @@ struct snap_point {
 	struct snap_hist *hist; /* histograms */
 };
 
-/* Rates over the last collection interval, for top, the API and the rules. */
+/* Rates over the last collection interval, for top, the API and the rules: the delta's
+ * increases over the agent's interval (a series new since the previous collection: all its
+ * cgroups counted, as they are new within it); 0 at the agent's first collection. */
 struct snap_rates {
 	double cpu_cores; /* CPU seconds per second */
 	double runq_p99_seconds; /* p99 run-queue wait in the interval (bucket upper bound) */
@@ -54,23 +56,36 @@ struct snap_rates {
 	double retransmits_per_s;
 };
 
-/* What a series did in the last collection interval, typed: each counter's increase (never
- * negative: a member cgroup that goes away or resets does not take it back) and the gauges'
- * current values. Rates, top and the rules read these; nothing re-derives them from the points'
- * label strings. */
+/* What a series did in the last collection interval, typed: each counter's increase and the
+ * gauges' current values. Rates, top and the rules read these; nothing re-derives them from
+ * the points' label strings.
+ *
+ * An increase is what the series' points grew by since its previous collection, summed over
+ * its member cgroups; it is never negative: a member that goes away keeps what it added, and a
+ * kernel counter that starts again from zero (its map entry re-created) counts as all new.
+ * A series whose labels change (Kubernetes metadata arriving for a cgroup first labelled
+ * locally) continues under its new labels: its increases are those of the interval, not the
+ * history that moved with it. On a series' first collection seconds is 0 and the increases are
+ * all its members counted before (over an unknown time; for cgroups new since the previous
+ * collection, within the interval). */
 struct snap_delta {
-	double seconds; /* the interval; 0 on the series' first collection (no increase known) */
-	double cpu_seconds, runq_wait_seconds;
-	uint64_t runq_hist[HIST_SLOTS]; /* run-queue waits of the interval, per log2 slot */
-	double throttled_seconds, throttled_periods, periods;
-	double cpu_limit_cores; /* gauge; 0 when no limit */
-	double disk_bytes[2], disk_ops[2]; /* [0] read, [1] write */
+	double seconds; /* the interval; 0 on the series' first collection */
+	double cpu_seconds; /* bpfdiag_cpu_seconds_total */
+	double runq_wait_seconds; /* bpfdiag_cpu_runqueue_wait_seconds_total */
+	uint64_t runq_hist[HIST_SLOTS]; /* run-queue waits of the interval per log2 slot (hist.h) */
+	double throttled_seconds; /* bpfdiag_cpu_throttled_seconds_total (cpu.stat) */
+	double throttled_periods; /* bpfdiag_cpu_throttled_periods_total */
+	double periods; /* bpfdiag_cpu_periods_total */
+	double cpu_limit_cores; /* gauge: bpfdiag_cpu_limit_cores now; 0 when no limit */
+	double disk_bytes[2], disk_ops[2]; /* bpfdiag_disk_*, every device: [0] read, [1] write */
+	/* bpfdiag_fs_* of the series' volumes of each class summed (VOLUME_UNKNOWN: writes whose
+	 * mount was not found; pseudo filesystems are in no series) */
 	double fs_write_bytes[VOLUME_CLASS_MAX], fs_write_calls[VOLUME_CLASS_MAX];
 	double fs_sync_calls[VOLUME_CLASS_MAX];
-	char pvc_volume[64]; /* the PVC volume written most in the interval; "" none */
-	double net_bytes[2]; /* [0] received, [1] transmitted */
-	double retransmits;
-	double conns_opened[ROLE_MAX];
+	char pvc_volume[64]; /* the PVC-backed volume written most in the interval; "" none */
+	double net_bytes[2]; /* bpfdiag_network_bytes_total: [0] received, [1] transmitted */
+	double retransmits; /* bpfdiag_tcp_retransmits_total */
+	double conns_opened[ROLE_MAX]; /* bpfdiag_tcp_connections_opened_total by role */
 };
 
 struct snap_peer {
