@@ -31,17 +31,15 @@ enum rule_id {
 	RULE_MAX,
 };
 
-/* Thresholds, one table (SPEC §5 defaults), overridable by --rules-config. */
+/* Most threshold settings a rule has (its definition names them: struct rule_def). */
+#define RULES_MAX_KNOBS 2
+
+/* Thresholds (SPEC §5 defaults, from each rule's definition), overridable by --rules-config. */
 struct rules_config {
 	double window; /* seconds; buckets are window / 10 */
 	double warmup; /* container age before runtime rules may use its data */
 	bool enabled[RULE_MAX];
-	double wk01_rootfs_write_bps, wk01_rootfs_fsync_ps;
-	double wk02_emptydir_fsync_ps, wk02_emptydir_write_bps;
-	double wk05_pvc_write_bps, wk05_pvc_fsync_ps;
-	double wk07_pvc_write_bps;
-	double rs02_throttled_ratio, rs02_usage_of_limit;
-	double rs06_runq_p99_seconds;
+	double threshold[RULE_MAX][RULES_MAX_KNOBS]; /* in the order of the rule's knobs */
 	double fire_ratio, clear_ratio; /* 0.7 and 0.5 */
 	char severity[RULE_MAX][12]; /* "" keeps the rule's own */
 };
@@ -91,6 +89,9 @@ void rules_config_default(struct rules_config *cfg, double window, double warmup
 int rules_config_parse(const char *json, struct rules_config *cfg, char *err, size_t errlen);
 /* As rules_config_parse, reading a file. */
 int rules_config_load(const char *path, struct rules_config *cfg, char *err, size_t errlen);
+/* The threshold of rule id that --rules-config names key ("pvc_fsync_per_second"), or NAN when
+ * the rule has no such setting. */
+double rules_threshold(const struct rules_config *cfg, enum rule_id id, const char *key);
 
 const char *rule_code(enum rule_id id); /* "WK-01" */
 const char *rule_name(enum rule_id id); /* "rootfs-durable-writes" */

@@ -1,7 +1,9 @@
-/* The rules engine on synthetic collections: windowed firing at 70 % and clearing below 50 %
- * (hysteresis), warm-up, init and sandbox exclusion, the ignore annotation, static rules,
- * aggregation across a workload's pods, events, evidence, and --rules-config parsing. */
+/* The rules engine on synthetic collections (the snapshot's per-interval deltas): windowed
+ * firing at 70 % and clearing below 50 % (hysteresis), warm-up, init and sandbox exclusion, the
+ * ignore annotation, static rules, aggregation across a workload's pods, events, evidence,
+ * workload identity, the local-mode CPU rules, the rule definitions and --rules-config parsing. */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,11 +13,13 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "rules/rule_def.h"
 #include "rules/rules.h"
 
 #define MiB (1024.0 * 1024.0)
 
-/* One fake container: cumulative counters grown by per-second rates. */
+/* One fake container: what it does per second, handed to the rules as the snapshot's
+ * per-interval deltas (as the engine computes them: none on a series' first collection). */
 struct fake {
 	struct rules_facts f;
 	const char *path;
@@ -23,7 +27,7 @@ struct fake {
 	bool listening;
 	uint16_t first_port; /* another listener, listed before 5432 (0: none) */
 	double server_cps; /* connections accepted per second */
-	double t_pvc, t_pvc_sync, t_root, t_root_sync, t_server;
+	bool seen; /* collected before: its series has deltas */
 };
 
 struct world {
@@ -66,26 +70,20 @@ static struct snapshot *collect(struct world *w, double dt)
 	for (int i = 0; i < w->n; i++) {
 		struct fake *f = &w->c[i];
 		struct snap_series *se = &s->series[i];
-		const char *pvc[METRIC_MAX_OWN_LABELS] = { "pvc", "data-orders", "orders" };
-		const char *root[METRIC_MAX_OWN_LABELS] = { "rootfs", "/" };
+		struct snap_delta *d = &se->delta;
 
-		f->t_pvc += f->pvc_bps * dt;
-		f->t_pvc_sync += f->pvc_fsync_ps * dt;
-		f->t_root += f->rootfs_bps * dt;
-		f->t_root_sync += f->rootfs_fsync_ps * dt;
-		f->t_server += f->server_cps * dt;
 		se->cgroup_path = strdup(f->path);
-		assert_int_equal(snap_series_add(se, M_FS_WRITE_BYTES, root, f->t_root), 0);
-		assert_int_equal(snap_series_add(se, M_FS_WRITE_BYTES, pvc, f->t_pvc), 0);
-		assert_int_equal(snap_series_add(se, M_FS_SYNC_CALLS, root, f->t_root_sync), 0);
-		assert_int_equal(snap_series_add(se, M_FS_SYNC_CALLS, pvc, f->t_pvc_sync), 0);
-		if (f->server_cps > 0) {
-			const char *server[METRIC_MAX_OWN_LABELS] = { "server" };
-
-			assert_int_equal(snap_series_add(se, M_TCP_CONNECTIONS_OPENED, server,
-							 f->t_server),
-					 0);
+		if (f->seen) {
+			d->seconds = dt;
+			d->fs_write_bytes[VOLUME_ROOTFS] = f->rootfs_bps * dt;
+			d->fs_write_bytes[VOLUME_PVC] = f->pvc_bps * dt;
+			d->fs_sync_calls[VOLUME_ROOTFS] = f->rootfs_fsync_ps * dt;
+			d->fs_sync_calls[VOLUME_PVC] = f->pvc_fsync_ps * dt;
+			d->conns_opened[ROLE_SERVER] = f->server_cps * dt;
+			if (f->pvc_bps > 0 || f->pvc_fsync_ps > 0)
+				snprintf(d->pvc_volume, sizeof(d->pvc_volume), "data-orders");
 		}
+		f->seen = true;
 		if (f->listening) {
 			se->listen_ports = malloc(2 * sizeof(uint16_t));
 			if (f->first_port)
@@ -447,8 +445,8 @@ static void test_config(void **state)
 				   &cfg, err, sizeof(err)),
 		0);
 	assert_false(cfg.enabled[RULE_WK05]);
-	assert_true(cfg.wk05_pvc_fsync_ps == 10);
-	assert_true(cfg.rs06_runq_p99_seconds == 0.01);
+	assert_true(rules_threshold(&cfg, RULE_WK05, "pvc_fsync_per_second") == 10);
+	assert_true(rules_threshold(&cfg, RULE_RS06, "runqueue_p99_seconds") == 0.01);
 	assert_string_equal(cfg.severity[RULE_RS06], "high");
 	assert_true(cfg.fire_ratio == 0.8);
 	before = cfg;
@@ -479,6 +477,200 @@ static void test_config(void **state)
 	assert_non_null(strstr(err, "/nonexistent/rules.json"));
 }
 
+/* Every rule is one definition: found by its id, named, with a default severity, a kind it
+ * applies to, exactly one test (runtime or static), and a message. */
+static void test_registry_defines_every_rule(void **state)
+{
+	static const char *const sev[] = { "critical", "high", "medium", "low", "info" };
+	size_t n = rules_wk_n + rules_rs_n + rules_rl_sc_n;
+
+	(void)state;
+	assert_int_equal(n, RULE_MAX);
+	for (int i = 0; i < RULE_MAX; i++) {
+		const struct rule_def *d = rule_def_of((enum rule_id)i);
+		struct rule_workload w = { .kind = "Deployment", .name = "x" };
+		struct bucket b = { 0 };
+		struct snap_finding f = { 0 };
+		bool sev_ok = false;
+
+		assert_non_null(d);
+		assert_int_equal(d->id, i);
+		assert_int_equal(strlen(d->code), 5);
+		assert_true(d->code[2] == '-');
+		assert_string_equal(rule_code((enum rule_id)i), d->code);
+		assert_true(d->name && d->name[0]);
+		assert_string_equal(rule_name((enum rule_id)i), d->name);
+		for (size_t k = 0; k < sizeof(sev) / sizeof(sev[0]); k++)
+			sev_ok |= strcmp(d->severity, sev[k]) == 0;
+		assert_true(sev_ok);
+		assert_non_null(d->suggests);
+		assert_true(d->kinds != 0 && (d->kinds & ~(unsigned)RK_ALL) == 0);
+		assert_true((d->crosses != NULL) != (d->holds != NULL));
+		assert_non_null(d->describe);
+		d->describe(&w, &b, 1, &f);
+		assert_true(f.message[0]);
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(rule_code((enum rule_id)j), d->code);
+		for (int k = 0; k < RULES_MAX_KNOBS; k++) {
+			const struct rule_knob *kn = &d->knobs[k];
+
+			if (!kn->key) {
+				/* settings fill the first slots */
+				for (int l = k; l < RULES_MAX_KNOBS; l++)
+					assert_null(d->knobs[l].key);
+				break;
+			}
+			assert_true(d->crosses != NULL);
+			assert_true(kn->min <= kn->def && kn->def <= kn->max);
+		}
+	}
+	assert_null(rule_def_of(RULE_MAX));
+	assert_string_equal(rule_code(RULE_MAX), "");
+}
+
+/* A setting's default and range come from its rule's definition. */
+static void test_knob_ranges_from_definitions(void **state)
+{
+	struct rules_config cfg;
+	char json[256], err[256];
+
+	(void)state;
+	for (int i = 0; i < RULE_MAX; i++) {
+		const struct rule_def *d = rule_def_of((enum rule_id)i);
+
+		for (int k = 0; k < RULES_MAX_KNOBS && d->knobs[k].key; k++) {
+			const struct rule_knob *kn = &d->knobs[k];
+			const double bad[] = { kn->min - 1, kn->max * 2 + 1 };
+
+			rules_config_default(&cfg, 600, 300);
+			assert_true(rules_threshold(&cfg, d->id, kn->key) == kn->def);
+			assert_true(cfg.threshold[i][k] == kn->def);
+			snprintf(json, sizeof(json), "{\"%s\": {\"%s\": %.17g}}", d->code, kn->key,
+				 kn->max);
+			assert_int_equal(rules_config_parse(json, &cfg, err, sizeof(err)), 0);
+			assert_true(rules_threshold(&cfg, d->id, kn->key) == kn->max);
+			for (size_t b = 0; b < 2; b++) {
+				snprintf(json, sizeof(json), "{\"%s\": {\"%s\": %.17g}}", d->code,
+					 kn->key, bad[b]);
+				assert_int_equal(rules_config_parse(json, &cfg, err, sizeof(err)),
+						 -EINVAL);
+				if (!strstr(err, "out of range"))
+					fail_msg("%s: error '%s'", json, err);
+			}
+		}
+	}
+	/* a rule's settings are its own: WK-07 shares a key name with WK-05, not its value */
+	rules_config_default(&cfg, 600, 300);
+	assert_int_equal(rules_config_parse("{\"WK-07\": {\"pvc_write_bytes_per_second\": 1}}",
+					    &cfg, err, sizeof(err)),
+			 0);
+	assert_true(rules_threshold(&cfg, RULE_WK07, "pvc_write_bytes_per_second") == 1);
+	assert_true(rules_threshold(&cfg, RULE_WK05, "pvc_write_bytes_per_second") == 2 * MiB);
+	assert_true(isnan(rules_threshold(&cfg, RULE_WK13, "pvc_write_bytes_per_second")));
+}
+
+/* Workloads are told apart by their whole identity, compared: names that would join into one
+ * string ("a/Pod/b" + "c" and "a" + "b/Pod/c") stay two workloads with a finding each. */
+static void test_identity_is_the_whole_key(void **state)
+{
+	struct world w = { .n = 2 };
+	struct rules_engine *r = engine();
+	double now = 0;
+	struct snapshot *s;
+	int seen = 0;
+
+	(void)state;
+	deployment(&w.c[0], "/x", "u1");
+	deployment(&w.c[1], "/y", "u2");
+	for (int i = 0; i < 2; i++) {
+		snprintf(w.c[i].f.workload_kind, sizeof(w.c[i].f.workload_kind), "Pod");
+		w.c[i].f.has_memory_limit = false;
+	}
+	snprintf(w.c[0].f.ns, sizeof(w.c[0].f.ns), "a/Pod/b");
+	snprintf(w.c[0].f.workload, sizeof(w.c[0].f.workload), "c");
+	snprintf(w.c[1].f.ns, sizeof(w.c[1].f.ns), "a");
+	snprintf(w.c[1].f.workload, sizeof(w.c[1].f.workload), "b/Pod/c");
+	s = run(r, &w, &now, 1);
+	for (size_t i = 0; i < s->n_findings; i++) {
+		const struct snap_finding *f = &s->findings[i];
+
+		if (strcmp(f->rule, "RS-01") != 0)
+			continue;
+		if (strcmp(f->ns, "a/Pod/b") == 0 && strcmp(f->workload, "c") == 0)
+			seen |= 1;
+		if (strcmp(f->ns, "a") == 0 && strcmp(f->workload, "b/Pod/c") == 0)
+			seen |= 2;
+		assert_non_null(strstr(f->message, "container db"));
+	}
+	assert_int_equal(seen, 3);
+	snapshot_unref(s);
+	rules_free(r);
+}
+
+/* Twelve one-second collections of one local-mode container (no Kubernetes: only RS-02 and
+ * RS-06 apply), from its deltas: 1000 CPU periods per second, 100 run-queue waits in a slot.
+ * Returns the last snapshot (caller unrefs). */
+static struct snapshot *run_local(struct rules_engine *r, double limit, double cpu_s,
+				  double throttled, unsigned runq_slot)
+{
+	struct snapshot *s = NULL;
+
+	for (int t = 0; t < 12; t++) {
+		struct snap_delta *d;
+
+		snapshot_unref(s);
+		s = snapshot_new(1);
+		assert_non_null(s);
+		s->series[0].labels[LBL_WORKLOAD_KIND] = strdup("systemd");
+		s->series[0].labels[LBL_WORKLOAD] = strdup("batch.service");
+		d = &s->series[0].delta;
+		d->cpu_limit_cores = limit;
+		if (t > 0) {
+			d->seconds = 1;
+			d->cpu_seconds = cpu_s;
+			d->periods = 1000;
+			d->throttled_periods = throttled;
+			d->runq_hist[runq_slot] = 100;
+		}
+		assert_int_equal(rules_update(r, s, rules_local_facts, NULL, 1000 + t, NULL, NULL),
+				 0);
+	}
+	return s;
+}
+
+static void test_local_cpu_rules(void **state)
+{
+	struct rules_engine *r = engine();
+	struct snapshot *s;
+	const struct snap_finding *f;
+
+	(void)state;
+	/* throttled in half the periods at 90 % of a 1-core limit; waits 4-8 ms for a CPU */
+	s = run_local(r, 1, 0.9, 500, 13);
+	f = find(s, "RS-02");
+	assert_non_null(f);
+	assert_string_equal(f->workload, "batch.service");
+	assert_non_null(strstr(f->message, "throttled in 50% of CPU periods while using 90% of"));
+	assert_true(f->evidence[0].value > 0.49 && f->evidence[0].value < 0.51);
+	assert_true(f->evidence[1].value > 0.89 && f->evidence[1].value < 0.91);
+	/* RS-06 needs no throttling; nothing else applies without a pod spec */
+	assert_null(find(s, "RS-06"));
+	assert_int_equal(s->n_findings, 1);
+	snapshot_unref(s);
+	rules_free(r);
+
+	r = engine();
+	s = run_local(r, 0, 0.5, 0, 13);
+	f = find(s, "RS-06");
+	assert_non_null(f);
+	assert_non_null(strstr(f->message, "waits 8.4 ms (p99)"));
+	assert_true(f->evidence[0].value > 0.005);
+	/* without a CPU limit RS-02 does not apply */
+	assert_int_equal(s->n_findings, 1);
+	snapshot_unref(s);
+	rules_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -491,6 +683,10 @@ int main(void)
 		cmocka_unit_test(test_rl01_per_container),
 		cmocka_unit_test(test_named_port_is_the_declared_one),
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_registry_defines_every_rule),
+		cmocka_unit_test(test_knob_ranges_from_definitions),
+		cmocka_unit_test(test_identity_is_the_whole_key),
+		cmocka_unit_test(test_local_cpu_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

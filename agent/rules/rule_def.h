@@ -1,0 +1,108 @@
+/* One rule, defined in one place (rules/rules_<family>.c): its identity, default severity, the
+ * workloads it applies to, its threshold settings, its test (a window bucket crossing, or spec
+ * facts holding) and its message with evidence. The engine (rules.c) and the config parser
+ * (rules_config.c) read these definitions and know no rule by name. Internal to rules/. */
+#ifndef BPFDIAG_RULE_DEF_H
+#define BPFDIAG_RULE_DEF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/kinds.h"
+#include "model/snapshot.h"
+#include "rules/rules.h"
+
+#define KiB 1024.0
+#define MiB (1024.0 * 1024.0)
+
+/* What a workload did in one bucket: its containers' deltas summed over the bucket's
+ * collections (or, for a finding's text, the window's buckets summed). */
+struct bucket {
+	double seconds; /* observed time */
+	bool data;
+	double fs_bytes[VOLUME_CLASS_MAX], fs_syncs[VOLUME_CLASS_MAX];
+	double server_conns;
+	double cpu_s, throttled, periods, limit_core_s;
+	uint64_t runq_hist[HIST_SLOTS];
+	bool listening, peer_replica;
+	uint16_t port;
+	/* Connections accepted by containers that listen without a readiness probe (RL-01 is a
+	 * container's: a probeless sidecar that serves nothing does not count). */
+	double unprobed_conns;
+	uint16_t unprobed_port;
+	char pvc_volume[64];
+};
+
+/* Workload kinds, as bits of struct rule_def's kinds. */
+enum {
+	RK_DEPLOYMENT = 1 << 0,
+	RK_STATEFULSET = 1 << 1,
+	RK_DAEMONSET = 1 << 2,
+	RK_POD = 1 << 3, /* a bare pod */
+	RK_OTHER = 1 << 4, /* Job, CronJob, ReplicaSet, operator kinds, … */
+	RK_ALL = (1 << 5) - 1,
+};
+
+/* The kind bit of a workload kind ("Deployment" → RK_DEPLOYMENT). */
+unsigned rule_kind_bit(const char *kind);
+
+/* What the rules know of a workload this collection: its identity and its containers' facts
+ * on this node, merged. */
+struct rule_workload {
+	char ns[64], kind[64], name[254], helm[254];
+	unsigned kind_bit; /* RK_* of kind */
+	struct rules_facts f; /* facts of its last container (pod-level facts are the pods') */
+	bool missing_resources, ro_unset, host_ns, privileged, host_path;
+	char missing_resources_container[64];
+	unsigned pods_here;
+};
+
+/* A threshold setting: its --rules-config key, SPEC §5 default and accepted range. */
+struct rule_knob {
+	const char *key; /* NULL: no setting in this slot */
+	double def, min, max;
+};
+
+struct rule_def {
+	enum rule_id id;
+	const char *code; /* "WK-01" */
+	const char *name; /* "rootfs-durable-writes" */
+	const char *severity; /* default: critical, high, medium, low or info */
+	const char *suggests; /* the kind a finding suggests, "" none (describe may change it) */
+	unsigned kinds; /* RK_* of the workloads it applies to with Kubernetes */
+	bool local; /* applies in local mode too (needs no pod spec) */
+	/* Optional: a further condition on the workload for the rule to apply. */
+	bool (*applies)(const struct rule_workload *w);
+	struct rule_knob knobs[RULES_MAX_KNOBS];
+	/* A runtime rule has crosses (does bucket b, with data, lasting t seconds (never 0),
+	 * cross? th: its knobs' values); a static rule has holds (do the spec facts alone make a
+	 * finding?). */
+	bool (*crosses)(const double *th, const struct rule_workload *w, const struct bucket *b,
+			double t);
+	bool (*holds)(const struct rule_workload *w);
+	/* Fills f's message, evidence and suggested kind (set to suggests before) from the
+	 * window s (its buckets summed) lasting t seconds (never 0). */
+	void (*describe)(const struct rule_workload *w, const struct bucket *s, double t,
+			 struct snap_finding *f);
+};
+
+/* The definition of rule id (every id below RULE_MAX has one), or NULL. */
+const struct rule_def *rule_def_of(enum rule_id id);
+
+/* The families, each an array in its own file, and their sizes. */
+extern const struct rule_def rules_wk[];
+extern const size_t rules_wk_n;
+extern const struct rule_def rules_rs[];
+extern const size_t rules_rs_n;
+extern const struct rule_def rules_rl_sc[];
+extern const size_t rules_rl_sc_n;
+
+/* Helpers of the definitions' describe. */
+void rule_evidence(struct snap_finding *f, const char *name, double v);
+/* "5.0 MiB/s", "300 KiB/s", "12 B/s". */
+void rule_fmt_bytes(char *buf, size_t size, double bps);
+/* Upper bound of the bucket holding the 99th percentile (0 when empty). */
+double rule_p99(const uint64_t *hist);
+
+#endif
