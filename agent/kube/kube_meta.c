@@ -1,4 +1,6 @@
 #include "kube/kube_meta.h"
+#include "base/clock.h"
+#include "base/json.h"
 #include "kube/kube_client.h"
 #include "kube/kube_store.h"
 #include "model/snapshot.h"
@@ -76,14 +78,6 @@ struct kube_meta {
 	struct kube_client *gc;
 };
 
-static double mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static bool stopping(void *ctx)
 {
 	return __atomic_load_n(&((struct kube_meta *)ctx)->stop, __ATOMIC_ACQUIRE);
@@ -95,8 +89,8 @@ static void wait_until(struct kube_meta *km, double until)
 	struct timespec ts;
 	double whole;
 
-	if (until > mono() + 3600)
-		until = mono() + 3600;
+	if (until > clock_mono() + 3600)
+		until = clock_mono() + 3600;
 	ts.tv_nsec = (long)((until - (whole = (double)(long)until)) * 1e9);
 	ts.tv_sec = (time_t)whole;
 	if (ts.tv_nsec >= 1000000000L)
@@ -149,7 +143,7 @@ static void failure(struct kube_meta *km, enum source src, enum kube_err reason,
 		km->stats.up = false;
 		if (!km->in_outage) {
 			km->in_outage = true;
-			km->outage_start = mono();
+			km->outage_start = clock_mono();
 			km->stats.outages++;
 		}
 	}
@@ -181,7 +175,7 @@ static void success(struct kube_meta *km, enum source src)
 		km->stats.up = true;
 		if (km->in_outage) {
 			km->in_outage = false;
-			dur = mono() - km->outage_start;
+			dur = clock_mono() - km->outage_start;
 			km->stats.outage_seconds += dur;
 			recovered = true;
 		}
@@ -275,7 +269,7 @@ static int apply_pod(struct kube_meta *km, json_object *obj)
 	memcpy(ns, p->ns, sizeof(ns));
 	memcpy(name, p->name, sizeof(name));
 	pthread_mutex_lock(&km->lock);
-	r = kube_store_put_pod(km->st, p, mono());
+	r = kube_store_put_pod(km->st, p, clock_mono());
 	if (r > 0)
 		pthread_cond_broadcast(&km->cond);
 	pthread_mutex_unlock(&km->lock);
@@ -310,7 +304,8 @@ static json_object *parse_body(const struct kube_http *h)
 static int list_page(struct kube_meta *km, const struct kube_http *h, bool first, char *rv,
 		     size_t rvlen, char **ret_cont)
 {
-	json_object *list = parse_body(h), *items = NULL, *meta, *cont;
+	json_object *list = parse_body(h), *items;
+	const char *cont;
 	int r = 0;
 
 	*ret_cont = NULL;
@@ -318,9 +313,8 @@ static int list_page(struct kube_meta *km, const struct kube_http *h, bool first
 		failure(km, SRC_PODS, KERR_MALFORMED, true, "the pod list is not valid JSON");
 		return -EBADMSG;
 	}
-	if (!json_object_object_get_ex(list, "items", &items) ||
-	    !json_object_is_type(items, json_type_array) ||
-	    (first && !kube_resource_version(list))) {
+	items = json_get_arr(list, "items");
+	if (!items || (first && !kube_resource_version(list))) {
 		failure(km, SRC_PODS, KERR_INVALID, true,
 			"the pod list has no items array or no metadata.resourceVersion");
 		json_object_put(list);
@@ -330,10 +324,8 @@ static int list_page(struct kube_meta *km, const struct kube_http *h, bool first
 		snprintf(rv, rvlen, "%s", kube_resource_version(list));
 	for (size_t i = 0; !r && i < json_object_array_length(items); i++)
 		r = apply_pod(km, json_object_array_get_idx(items, i));
-	if (!r && json_object_object_get_ex(list, "metadata", &meta) &&
-	    json_object_object_get_ex(meta, "continue", &cont) &&
-	    json_object_is_type(cont, json_type_string) && json_object_get_string_len(cont) > 0 &&
-	    !(*ret_cont = strdup(json_object_get_string(cont))))
+	cont = json_get_str(json_get_obj(list, "metadata"), "continue");
+	if (!r && cont && *cont && !(*ret_cont = strdup(cont)))
 		r = -ENOMEM;
 	json_object_put(list);
 	return r;
@@ -589,7 +581,7 @@ static void backoff(struct kube_meta *km, unsigned fails)
 	d *= 0.5 + 0.5 * rand01(km); /* jitter: nodes do not reconnect in lockstep */
 	pthread_mutex_lock(&km->lock);
 	if (!stopping(km))
-		wait_until(km, mono() + d);
+		wait_until(km, clock_mono() + d);
 	pthread_mutex_unlock(&km->lock);
 }
 
@@ -615,7 +607,7 @@ static void *watch_main(void *arg)
 			}
 			need_list = false;
 		}
-		t0 = mono();
+		t0 = clock_mono();
 		end = do_watch(km, &events);
 		if (end == W_STOP)
 			break;
@@ -632,7 +624,7 @@ static void *watch_main(void *arg)
 		}
 		/* A watch that the server ends normally is renewed at once, unless it ended so
 		 * soon without news that renewing at once would spin. */
-		if (end == W_ENDED && (events > 0 || mono() - t0 >= 5)) {
+		if (end == W_ENDED && (events > 0 || clock_mono() - t0 >= 5)) {
 			fails = 0;
 			continue;
 		}
@@ -747,17 +739,17 @@ store:
 	pthread_mutex_lock(&km->lock);
 	switch (f->cache) {
 	case KUBE_CACHE_WORKLOAD:
-		kube_store_put_workload(km->st, f, result, &wl, mono());
+		kube_store_put_workload(km->st, f, result, &wl, clock_mono());
 		break;
 	case KUBE_CACHE_PVC:
-		kube_store_put_pvc(km->st, f, result, &pvc, mono());
+		kube_store_put_pvc(km->st, f, result, &pvc, clock_mono());
 		break;
 	case KUBE_CACHE_PDB:
-		kube_store_put_pdbs(km->st, f, result, pdbs, n, mono());
+		kube_store_put_pdbs(km->st, f, result, pdbs, n, clock_mono());
 		pdbs = NULL;
 		break;
 	default:
-		kube_store_put_hpas(km->st, f, result, hpas, n, mono());
+		kube_store_put_hpas(km->st, f, result, hpas, n, clock_mono());
 		hpas = NULL;
 		break;
 	}
@@ -772,12 +764,12 @@ out:
 static void *work_main(void *arg)
 {
 	struct kube_meta *km = arg;
-	double burst = km->o.qps * 2 < 1 ? 1 : km->o.qps * 2, tokens = burst, last = mono();
+	double burst = km->o.qps * 2 < 1 ? 1 : km->o.qps * 2, tokens = burst, last = clock_mono();
 
 	pthread_mutex_lock(&km->lock);
 	while (!stopping(km)) {
 		struct kube_fetch f;
-		double next = 0, now = mono();
+		double next = 0, now = clock_mono();
 		int r = kube_store_next_fetch(km->st, now, &f, &next);
 
 		if (r == -ENOSPC) {
@@ -1045,7 +1037,7 @@ int kube_meta__labels(struct kube_meta *km, const char *uid, const char *contain
 	int r;
 
 	pthread_mutex_lock(&km->lock);
-	r = kube_store_labels(km->st, uid, container_id, first_seen, mono(), ret);
+	r = kube_store_labels(km->st, uid, container_id, first_seen, clock_mono(), ret);
 	pthread_mutex_unlock(&km->lock);
 	return r;
 }
@@ -1056,7 +1048,7 @@ int kube_meta__container(struct kube_meta *km, const char *uid, const char *cont
 	int r;
 
 	pthread_mutex_lock(&km->lock);
-	r = kube_store_container(km->st, uid, container_id, first_seen, mono(), ret);
+	r = kube_store_container(km->st, uid, container_id, first_seen, clock_mono(), ret);
 	pthread_mutex_unlock(&km->lock);
 	return r;
 }
@@ -1159,7 +1151,7 @@ static void stats_locked(struct kube_meta *km, struct kube_stats *ret)
 	ret->pods = kube_store_n_pods(km->st);
 	kube_store_cache_sizes(km->st, ret->cache_entries);
 	if (km->in_outage)
-		ret->outage_seconds += mono() - km->outage_start;
+		ret->outage_seconds += clock_mono() - km->outage_start;
 }
 
 void kube_meta__stats(struct kube_meta *km, struct kube_stats *ret)
