@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -378,6 +379,25 @@ int kube_client_stream(struct kube_client *c, const char *path, long stall_ms, k
 	};
 
 	return perform(c, path, &x, 0);
+}
+
+json_object *kube_http_json(const struct kube_http *h)
+{
+	json_tokener *tok;
+	json_object *v;
+
+	if (!h->body || h->len > INT_MAX)
+		return NULL;
+	tok = json_tokener_new_ex(64);
+	if (!tok)
+		return NULL;
+	v = json_tokener_parse_ex(tok, h->body, (int)h->len);
+	if (json_tokener_get_error(tok) != json_tokener_success) {
+		json_object_put(v);
+		v = NULL;
+	}
+	json_tokener_free(tok);
+	return v;
 }
 
 int kube_query_escape(const char *s, char *buf, size_t len)

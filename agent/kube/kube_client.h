@@ -5,6 +5,7 @@
 #ifndef BPFDIAG_KUBE_CLIENT_H
 #define BPFDIAG_KUBE_CLIENT_H
 
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -57,6 +58,9 @@ typedef int (*kube_data_fn)(void *ctx, const char *buf, size_t len);
  * another negative errno with h->err set. */
 int kube_client_stream(struct kube_client *c, const char *path, long stall_ms, kube_data_fn data,
 		       void *ctx, struct kube_http *h);
+
+/* The body as JSON: a new object, or NULL when it is not one valid JSON value. */
+json_object *kube_http_json(const struct kube_http *h);
 
 /* Percent-encodes s for a query value into buf. Returns 0 or -ENAMETOOLONG. */
 int kube_query_escape(const char *s, char *buf, size_t len);

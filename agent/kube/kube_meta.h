@@ -174,7 +174,7 @@ struct kube_pod_info *kube_pod_info_free(struct kube_pod_info *p);
 /* The volume of pod p that kubelet keeps in the volume directory named dir
  * (…/pods/<uid>/volumes/kubernetes.io~<plugin>/<dir>): kubelet names the directory of a volume
  * backed by a PersistentVolume after the PV (found through the claim's spec.volumeName), every
- * other one after the pod's volume. Pure (in kube_store.c). Returns 0 with *ret pointing into
+ * other one after the pod's volume. Pure (in kube_lookup.c). Returns 0 with *ret pointing into
  * p, -EAGAIN when a claim of the pod has not been read yet (ask again later), -ENOENT. */
 int kube_pod_volume_by_dir(const struct kube_pod_info *p, const char *dir,
 			   const struct kube_volume_info **ret);
