@@ -3,31 +3,24 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#define TOKEN_MAX (64u << 10)
-#define TOKEN_RECHECK_SECONDS 60 /* re-read even without a visible change */
 #define ERROR_BODY_MAX (64u << 10)
 #define CONNECT_TIMEOUT_MS 5000L
 
 struct kube_client {
 	CURL *curl;
 	char *url;
-	char *token_file;
+	struct tokenfile *token; /* borrowed */
 	char *ca_file;
 	bool send_token;
 	bool (*stop)(void *ctx);
 	void *stop_ctx;
-	char *token; /* "" until read */
-	struct stat token_st;
-	time_t token_read_at;
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -64,17 +57,13 @@ int kube_client_new(const struct kube_client_opts *opts, struct kube_client **re
 		return -ENOMEM;
 	c->curl = curl_easy_init();
 	c->url = strdup(opts->url);
-	c->token = strdup("");
-	c->token_file = opts->token_file && *opts->token_file ? strdup(opts->token_file) : NULL;
+	c->token = opts->token;
 	c->ca_file = opts->ca_file && *opts->ca_file ? strdup(opts->ca_file) : NULL;
-	if (!c->curl || !c->url || !c->token ||
-	    (opts->token_file && *opts->token_file && !c->token_file) ||
-	    (opts->ca_file && *opts->ca_file && !c->ca_file)) {
+	if (!c->curl || !c->url || (opts->ca_file && *opts->ca_file && !c->ca_file)) {
 		kube_client_free(c);
 		return -ENOMEM;
 	}
-	c->send_token = c->token_file &&
-			(strncmp(c->url, "https://", 8) == 0 || opts->token_over_http);
+	c->send_token = c->token && (strncmp(c->url, "https://", 8) == 0 || opts->token_over_http);
 	c->stop = opts->stop;
 	c->stop_ctx = opts->stop_ctx;
 	*ret = c;
@@ -88,76 +77,9 @@ struct kube_client *kube_client_free(struct kube_client *c)
 	if (c->curl)
 		curl_easy_cleanup(c->curl);
 	free(c->url);
-	free(c->token_file);
 	free(c->ca_file);
-	if (c->token) {
-		explicit_bzero(c->token, strlen(c->token));
-		free(c->token);
-	}
 	free(c);
 	return NULL;
-}
-
-/* Re-reads the token when its file changed (a rotated projected token is a new file behind a
- * symlink swap) or every TOKEN_RECHECK_SECONDS. Returns 0 or a negative errno; on failure the
- * previous token stays. */
-static int refresh_token(struct kube_client *c)
-{
-	struct stat st;
-	char *buf, *end;
-	time_t now = time(NULL);
-	ssize_t n;
-	size_t len = 0;
-	int fd, r = 0;
-
-	if (!c->send_token)
-		return 0;
-	if (stat(c->token_file, &st))
-		return -errno;
-	if (c->token[0] && st.st_ino == c->token_st.st_ino && st.st_size == c->token_st.st_size &&
-	    st.st_mtim.tv_sec == c->token_st.st_mtim.tv_sec &&
-	    st.st_mtim.tv_nsec == c->token_st.st_mtim.tv_nsec &&
-	    now - c->token_read_at < TOKEN_RECHECK_SECONDS)
-		return 0;
-	fd = open(c->token_file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	buf = malloc(TOKEN_MAX + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (len < TOKEN_MAX && (n = read(fd, buf + len, TOKEN_MAX - len)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			break;
-		}
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	/* A token is one line of printable ASCII; trailing whitespace is the file's. */
-	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
-		buf[--len] = '\0';
-	for (end = buf; !r && *end; end++) {
-		if (*end < 0x21 || *end > 0x7e)
-			r = -EINVAL;
-	}
-	if (!r && len == 0)
-		r = -ENODATA;
-	if (r) {
-		explicit_bzero(buf, TOKEN_MAX + 1);
-		free(buf);
-		return r;
-	}
-	explicit_bzero(c->token, strlen(c->token));
-	free(c->token);
-	c->token = buf;
-	c->token_st = st;
-	c->token_read_at = now;
-	return 0;
 }
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -283,16 +205,20 @@ static int perform(struct kube_client *c, const char *path, struct xfer *x, long
 	if (!url)
 		return -ENOMEM;
 	snprintf(url, ulen, "%s%s", c->url, path);
-	h->token_err = refresh_token(c);
-	if (c->send_token && c->token[0]) {
-		size_t alen = strlen(c->token) + 32;
+	if (c->send_token) {
+		char *token;
 
-		auth = malloc(alen);
-		if (!auth) {
+		h->token_change = tokenfile_refresh(c->token, NULL, 0);
+		h->token_err = tokenfile_error(c->token);
+		token = tokenfile_copy(c->token);
+		if (token && token[0] && asprintf(&auth, "Authorization: Bearer %s", token) < 0)
+			auth = NULL;
+		if (!token || (token[0] && !auth)) {
+			tokenfile_drop(token);
 			free(url);
 			return -ENOMEM;
 		}
-		snprintf(auth, alen, "Authorization: Bearer %s", c->token);
+		tokenfile_drop(token);
 	}
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
 	if (hdrs && auth && (tmp = curl_slist_append(hdrs, auth)))

@@ -1,5 +1,5 @@
 /* A minimal Kubernetes API client over libcurl: bounded GETs and streamed watches with a
- * bearer token that is re-read when its file changes (projected tokens rotate) and TLS
+ * bearer token from a watched file (base/tokenfile.h: projected tokens rotate) and TLS
  * verification on. One client per thread; no logging — failures come back classified as a
  * kube_err reason with curl's message. */
 #ifndef BPFDIAG_KUBE_CLIENT_H
@@ -9,11 +9,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/tokenfile.h"
 #include "model/kube_stats.h"
 
 struct kube_client_opts {
 	const char *url; /* base URL, no trailing slash */
-	const char *token_file; /* NULL: no token */
+	struct tokenfile *token; /* NULL: no token; borrowed, may be shared between clients */
 	bool token_over_http; /* also send the token over plain http */
 	const char *ca_file; /* NULL: system CAs */
 	/* Polled about once a second during a transfer; true aborts it (-ECANCELED). */
@@ -25,8 +26,10 @@ struct kube_client_opts {
 struct kube_http {
 	long status; /* HTTP status; 0 when no answer arrived */
 	enum kube_err err; /* why the request failed; KERR_MAX when it did not */
-	int token_err; /* 0, or the negative errno of a failed token read (the request went
-			* out with the previous token, or none) */
+	int token_err; /* 0, or the negative errno of the token file's last read, which failed
+			* (the request went out with the previous token, or none) */
+	enum token_refresh token_change; /* what this request's look at the token file found:
+					  * TOKEN_RELOAD_FAILED once per new reason */
 	char *body; /* the body (GET) or, for a stream that was not 200, its error body */
 	size_t len;
 	char msg[256]; /* curl's error text for transport failures */

@@ -12,6 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define TOKEN_MAX (64u << 10)
+#define TOKEN_RECHECK 60 /* seconds: read again even without a visible change */
+
 bool kube_stopping(void *ctx)
 {
 	return __atomic_load_n(&((struct kube_meta *)ctx)->stop, __ATOMIC_ACQUIRE);
@@ -76,7 +79,7 @@ int kube_meta__start(const struct kube_meta_opts *opts, struct kube_meta **ret, 
 		km->o.qps = 5;
 	km->url = strdup(opts->api_url);
 	km->node = strdup(opts->node_name);
-	km->token_file = opts->token_file ? strdup(opts->token_file) : NULL;
+	km->token_file = opts->token_file && *opts->token_file ? strdup(opts->token_file) : NULL;
 	km->ca_file = opts->ca_file ? strdup(opts->ca_file) : NULL;
 	km->o.api_url = km->url;
 	km->o.node_name = km->node;
@@ -90,7 +93,15 @@ int kube_meta__start(const struct kube_meta_opts *opts, struct kube_meta **ret, 
 	so.sandbox_grace = km->o.sandbox_grace;
 	km->st = kube_store_new(&so);
 	km->stream = kube_stream_new(KUBE_MAX_OBJECT);
-	if (!km->url || !km->node || (opts->token_file && !km->token_file) ||
+	if (km->token_file) {
+		struct tokenfile_opts to = { .path = km->token_file,
+					     .max_bytes = TOKEN_MAX,
+					     .recheck = TOKEN_RECHECK };
+
+		if (tokenfile_new(&to, &km->token))
+			km->token = NULL;
+	}
+	if (!km->url || !km->node || (opts->token_file && *opts->token_file && !km->token) ||
 	    (opts->ca_file && !km->ca_file) || !km->st || !km->stream) {
 		r = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
@@ -116,7 +127,7 @@ int kube_meta__start(const struct kube_meta_opts *opts, struct kube_meta **ret, 
 	}
 	km->curl_init = true;
 	co.url = km->url;
-	co.token_file = km->token_file;
+	co.token = km->token;
 	co.token_over_http = opts->token_over_http;
 	co.ca_file = km->ca_file;
 	co.stop = kube_stopping;
@@ -161,6 +172,7 @@ struct kube_meta *kube_meta__stop(struct kube_meta *km)
 		pthread_join(km->work_thr, NULL);
 	kube_client_free(km->wc);
 	kube_client_free(km->gc);
+	tokenfile_free(km->token);
 	if (km->curl_init)
 		curl_global_cleanup();
 	kube_stream_free(km->stream);

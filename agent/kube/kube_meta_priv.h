@@ -19,6 +19,7 @@ struct kube_meta {
 	struct kube_meta_opts o;
 	char *url;
 	char *token_file;
+	struct tokenfile *token; /* the token file both clients read, NULL without one */
 	char *ca_file;
 	char *node;
 	char selector[800]; /* fieldSelector=spec.nodeName%3D<node> */
@@ -41,6 +42,7 @@ struct kube_meta {
 	bool in_outage;
 	double outage_start;
 	uint32_t reported[SRC_MAX];
+	bool token_failed; /* the token file's last read failed, and that was logged */
 
 	/* watch thread only */
 	struct kube_client *wc;

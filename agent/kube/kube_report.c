@@ -25,7 +25,7 @@ static const char *const source_what[SRC_MAX] = {
 	((1u << KERR_UNREACHABLE) | (1u << KERR_TIMEOUT) | (1u << KERR_TLS) |       \
 	 (1u << KERR_UNAUTHORIZED) | (1u << KERR_FORBIDDEN) | (1u << KERR_SERVER) | \
 	 (1u << KERR_HTTP) | (1u << KERR_STALLED) | (1u << KERR_TRUNCATED) |        \
-	 (1u << KERR_WATCH_ERROR) | (1u << KERR_TOKEN))
+	 (1u << KERR_WATCH_ERROR))
 
 void kube_emit(struct kube_meta *km, enum kube_log_level level, const char *msg)
 {
@@ -43,10 +43,22 @@ void kube_sanitize(char *buf, size_t len, const char *s, size_t n)
 	buf[o] = '\0';
 }
 
+static void log_cause(struct kube_meta *km, enum source src, enum kube_err reason,
+		      const char *detail)
+{
+	char msg[640];
+
+	snprintf(msg, sizeof(msg),
+		 "%s: %s [reason %s; repeats are counted in "
+		 "bpfdiag_agent_kube_api_errors_total, not logged]",
+		 source_what[src], detail, kube_err_names[reason]);
+	kube_emit(km, reason == KERR_EXPIRED ? KUBE_LOG_INFO : KUBE_LOG_WARN, msg);
+}
+
 void kube_fail(struct kube_meta *km, enum source src, enum kube_err reason, bool outage,
 	       const char *fmt, ...)
 {
-	char detail[400], msg[640];
+	char detail[400];
 	bool log = false;
 	va_list ap;
 
@@ -72,11 +84,7 @@ void kube_fail(struct kube_meta *km, enum source src, enum kube_err reason, bool
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	snprintf(msg, sizeof(msg),
-		 "%s: %s [reason %s; repeats are counted in "
-		 "bpfdiag_agent_kube_api_errors_total, not logged]",
-		 source_what[src], detail, kube_err_names[reason]);
-	kube_emit(km, reason == KERR_EXPIRED ? KUBE_LOG_INFO : KUBE_LOG_WARN, msg);
+	log_cause(km, src, reason, detail);
 }
 
 void kube_ok(struct kube_meta *km, enum source src)
@@ -110,6 +118,8 @@ void kube_ok(struct kube_meta *km, enum source src)
 void kube_count(struct kube_meta *km, enum source src, int r, const struct kube_http *h)
 {
 	enum kube_result res;
+	char detail[400];
+	bool recovered;
 
 	if (r == -ECANCELED)
 		return;
@@ -123,10 +133,22 @@ void kube_count(struct kube_meta *km, enum source src, int r, const struct kube_
 		res = KUBE_RESULT_CLIENT_ERROR;
 	pthread_mutex_lock(&km->lock);
 	km->stats.requests[res]++;
-	pthread_mutex_unlock(&km->lock);
 	if (h->token_err)
-		kube_fail(km, src, KERR_TOKEN, false, "cannot read the token file %s: %s",
-			  km->token_file, strerror(-h->token_err));
+		km->stats.errors[KERR_TOKEN]++; /* every request that went without a fresh token */
+	recovered = h->token_change == TOKEN_RELOADED && km->token_failed;
+	if (h->token_change == TOKEN_RELOAD_FAILED || recovered)
+		km->token_failed = !recovered;
+	pthread_mutex_unlock(&km->lock);
+	/* Logged once per change of state: the token file says each new failure once. */
+	if (h->token_change == TOKEN_RELOAD_FAILED) {
+		snprintf(detail, sizeof(detail), "cannot read the token file %s: %s",
+			 km->token_file, strerror(-h->token_err));
+		log_cause(km, src, KERR_TOKEN, detail);
+	} else if (recovered) {
+		snprintf(detail, sizeof(detail),
+			 "the token file %s is read again: its token is in use", km->token_file);
+		kube_emit(km, KUBE_LOG_INFO, detail);
+	}
 }
 
 /* An HTTP answer other than the expected one: reason from the status, detail from the
