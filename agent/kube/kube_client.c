@@ -1,4 +1,5 @@
 #include "kube/kube_client.h"
+#include "base/clock.h"
 #include "base/version.h"
 
 #include <curl/curl.h>
@@ -7,8 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #define ERROR_BODY_MAX (64u << 10)
 #define CONNECT_TIMEOUT_MS 5000L
@@ -39,7 +38,7 @@ struct xfer {
 	void *ctx;
 	int data_ret;
 	long stall_ms;
-	struct timespec last;
+	double last; /* monotonic time of the last byte */
 };
 
 void kube_http_clear(struct kube_http *h)
@@ -89,7 +88,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 	size_t n = size * nmemb, cap = x->max;
 	char *nb;
 
-	clock_gettime(CLOCK_MONOTONIC, &x->last);
+	x->last = clock_mono();
 	if (x->stream) {
 		long status = 0;
 
@@ -129,7 +128,7 @@ static size_t on_header(char *buf, size_t size, size_t nmemb, void *ud)
 		curl_easy_getinfo(x->c->curl, CURLINFO_RESPONSE_CODE, &status);
 		if (status == 200) {
 			x->opened = true;
-			clock_gettime(CLOCK_MONOTONIC, &x->last);
+			x->last = clock_mono();
 			if (x->data(x->ctx, NULL, 0))
 				return 0;
 		}
@@ -141,7 +140,6 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 		       curl_off_t ulnow)
 {
 	struct xfer *x = ud;
-	struct timespec now;
 
 	(void)dltotal;
 	(void)dlnow;
@@ -151,14 +149,9 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 		x->cancelled = true;
 		return 1;
 	}
-	if (x->stall_ms > 0) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if ((now.tv_sec - x->last.tv_sec) * 1000L +
-			    (now.tv_nsec - x->last.tv_nsec) / 1000000L >
-		    x->stall_ms) {
-			x->stalled = true;
-			return 1;
-		}
+	if (x->stall_ms > 0 && (clock_mono() - x->last) * 1000 > (double)x->stall_ms) {
+		x->stalled = true;
+		return 1;
 	}
 	return 0;
 }
@@ -256,7 +249,7 @@ static int perform(struct kube_client *c, const char *path, struct xfer *x, long
 	curl_easy_setopt(cu, CURLOPT_XFERINFODATA, x);
 	curl_easy_setopt(cu, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(cu, CURLOPT_ERRORBUFFER, c->errbuf);
-	clock_gettime(CLOCK_MONOTONIC, &x->last);
+	x->last = clock_mono();
 
 	h->err = KERR_MAX;
 	h->msg[0] = '\0';
