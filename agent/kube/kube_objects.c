@@ -254,9 +254,40 @@ static void intstr(json_object *o, const char *k, char *dst, size_t size)
 		kube_text_copy(dst, size, json_str_of(v), KUBE_CS_PRINT);
 }
 
-static json_object *list_items(json_object *list)
+/* Parses the items of a list with item (1: kept, 0: skipped, -ENOMEM) into a new zeroed array
+ * of elements of size bytes in *ret: at most KUBE_MAX_NS_ITEMS, *ret_n of them, setting
+ * *ret_truncated when there were more. Returns 0, -EINVAL when it is not a list, or -ENOMEM
+ * (with *ret and *ret_n set when the array was made: the caller frees what was kept). */
+static int list_parse(json_object *list, size_t size, int (*item)(json_object *it, void *elem),
+		      void **ret, unsigned *ret_n, bool *ret_truncated)
 {
-	return json_object_is_type(list, json_type_object) ? json_get_arr(list, "items") : NULL;
+	json_object *items = json_get_arr(list, "items");
+	size_t n = items ? json_object_array_length(items) : 0;
+	unsigned k = 0;
+	char *out;
+	int r;
+
+	*ret_n = 0;
+	if (!items)
+		return -EINVAL;
+	*ret_truncated = n > KUBE_MAX_NS_ITEMS;
+	out = calloc(n < KUBE_MAX_NS_ITEMS ? (n ? n : 1) : KUBE_MAX_NS_ITEMS, size);
+	if (!out)
+		return -ENOMEM;
+	*ret = out;
+	for (size_t i = 0; i < n && k < KUBE_MAX_NS_ITEMS; i++) {
+		r = item(json_object_array_get_idx(items, i), out + k * size);
+		if (r < 0) {
+			*ret_n = k;
+			return r;
+		}
+		if (r)
+			k++;
+		else
+			memset(out + k * size, 0, size);
+	}
+	*ret_n = k;
+	return 0;
 }
 
 void kube_pdbs_free(struct kube_pdb *p, unsigned n)
@@ -266,78 +297,62 @@ void kube_pdbs_free(struct kube_pdb *p, unsigned n)
 	free(p);
 }
 
+static int pdb_item(json_object *it, void *elem)
+{
+	json_object *spec = json_get_obj(it, "spec");
+	struct kube_pdb *p = elem;
+
+	if (!KUBE_COPY(p->name, json_get_str(json_get_obj(it, "metadata"), "name"), KUBE_CS_DNS))
+		return 0;
+	if (kube_selector_parse(json_get(spec, "selector"), &p->selector) == -ENOMEM)
+		return -ENOMEM;
+	intstr(spec, "minAvailable", p->min_available, sizeof(p->min_available));
+	intstr(spec, "maxUnavailable", p->max_unavailable, sizeof(p->max_unavailable));
+	return 1;
+}
+
 int kube_pdb_list_parse(json_object *list, struct kube_pdb **ret, unsigned *ret_n,
 			bool *ret_truncated)
 {
-	json_object *items = list_items(list);
-	size_t n = items ? json_object_array_length(items) : 0;
-	struct kube_pdb *out;
-	unsigned k = 0;
+	struct kube_pdb *out = NULL;
+	int r = list_parse(list, sizeof(*out), pdb_item, (void **)&out, ret_n, ret_truncated);
 
-	if (!items)
-		return -EINVAL;
-	*ret_truncated = n > KUBE_MAX_NS_ITEMS;
-	out = calloc(n < KUBE_MAX_NS_ITEMS ? (n ? n : 1) : KUBE_MAX_NS_ITEMS, sizeof(*out));
-	if (!out)
-		return -ENOMEM;
-	for (size_t i = 0; i < n && k < KUBE_MAX_NS_ITEMS; i++) {
-		json_object *it = json_object_array_get_idx(items, i),
-			    *spec = json_get_obj(it, "spec");
-		struct kube_pdb *p = &out[k];
-		int r;
-
-		if (!KUBE_COPY(p->name, json_get_str(json_get_obj(it, "metadata"), "name"),
-			       KUBE_CS_DNS))
-			continue;
-		r = kube_selector_parse(json_get(spec, "selector"), &p->selector);
-		if (r == -ENOMEM) {
-			kube_pdbs_free(out, k);
-			return r;
-		}
-		intstr(spec, "minAvailable", p->min_available, sizeof(p->min_available));
-		intstr(spec, "maxUnavailable", p->max_unavailable, sizeof(p->max_unavailable));
-		k++;
+	if (r) {
+		kube_pdbs_free(out, *ret_n);
+		return r;
 	}
 	*ret = out;
-	*ret_n = k;
 	return 0;
+}
+
+static int hpa_item(json_object *it, void *elem)
+{
+	json_object *spec = json_get_obj(it, "spec");
+	json_object *ref = json_get_obj(spec, "scaleTargetRef");
+	struct kube_hpa *h = elem;
+	int64_t v;
+
+	if (!KUBE_COPY(h->name, json_get_str(json_get_obj(it, "metadata"), "name"), KUBE_CS_DNS) ||
+	    !KUBE_COPY(h->target_kind, json_get_str(ref, "kind"), KUBE_CS_KIND) ||
+	    !KUBE_COPY(h->target_name, json_get_str(ref, "name"), KUBE_CS_DNS))
+		return 0;
+	h->min_replicas =
+		json_get_int(spec, "minReplicas", &v) && v >= 0 && v < INT32_MAX ? (int32_t)v : 1;
+	h->max_replicas =
+		json_get_int(spec, "maxReplicas", &v) && v >= 0 && v < INT32_MAX ? (int32_t)v : -1;
+	return 1;
 }
 
 int kube_hpa_list_parse(json_object *list, struct kube_hpa **ret, unsigned *ret_n,
 			bool *ret_truncated)
 {
-	json_object *items = list_items(list);
-	size_t n = items ? json_object_array_length(items) : 0;
-	struct kube_hpa *out;
-	unsigned k = 0;
+	struct kube_hpa *out = NULL;
+	int r = list_parse(list, sizeof(*out), hpa_item, (void **)&out, ret_n, ret_truncated);
 
-	if (!items)
-		return -EINVAL;
-	*ret_truncated = n > KUBE_MAX_NS_ITEMS;
-	out = calloc(n < KUBE_MAX_NS_ITEMS ? (n ? n : 1) : KUBE_MAX_NS_ITEMS, sizeof(*out));
-	if (!out)
-		return -ENOMEM;
-	for (size_t i = 0; i < n && k < KUBE_MAX_NS_ITEMS; i++) {
-		json_object *it = json_object_array_get_idx(items, i),
-			    *spec = json_get_obj(it, "spec");
-		json_object *ref = json_get_obj(spec, "scaleTargetRef");
-		struct kube_hpa *h = &out[k];
-		int64_t v;
-
-		if (!KUBE_COPY(h->name, json_get_str(json_get_obj(it, "metadata"), "name"),
-			       KUBE_CS_DNS) ||
-		    !KUBE_COPY(h->target_kind, json_get_str(ref, "kind"), KUBE_CS_KIND) ||
-		    !KUBE_COPY(h->target_name, json_get_str(ref, "name"), KUBE_CS_DNS))
-			continue;
-		h->min_replicas = json_get_int(spec, "minReplicas", &v) && v >= 0 && v < INT32_MAX ?
-					  (int32_t)v :
-					  1;
-		h->max_replicas = json_get_int(spec, "maxReplicas", &v) && v >= 0 && v < INT32_MAX ?
-					  (int32_t)v :
-					  -1;
-		k++;
+	if (r) {
+		free(out);
+		return r;
 	}
 	*ret = out;
-	*ret_n = k;
 	return 0;
 }
