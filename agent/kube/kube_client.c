@@ -36,9 +36,15 @@ struct xfer {
 	bool opened;
 	kube_data_fn data;
 	void *ctx;
-	int data_ret;
+	int data_err; /* the data callback's negative return: the stream was aborted */
 	long stall_ms;
-	double last; /* monotonic time of the last byte */
+	bool inside; /* the bytes so far end inside an event */
+	bool slow_event; /* the stall timer ran out inside an event */
+	/* Monotonic times: the request began, the stream opened or an event ended; the current
+	 * event's first bytes arrived; the last byte arrived. */
+	double boundary;
+	double event_start;
+	double last;
 };
 
 void kube_http_clear(struct kube_http *h)
@@ -81,6 +87,24 @@ struct kube_client *kube_client_free(struct kube_client *c)
 	return NULL;
 }
 
+/* A piece of a 200 stream: the stall timer restarts when an event ends, and the event timer
+ * when one begins; bytes between events (whitespace) restart neither. */
+static size_t on_data(struct xfer *x, char *ptr, size_t n)
+{
+	int r = x->data(x->ctx, ptr, n);
+
+	if (r < 0) {
+		x->data_err = r;
+		return 0;
+	}
+	if (r & KUBE_DATA_EVENT)
+		x->boundary = x->last;
+	if ((r & KUBE_DATA_INSIDE) && (!x->inside || (r & KUBE_DATA_EVENT)))
+		x->event_start = x->last;
+	x->inside = r & KUBE_DATA_INSIDE;
+	return n;
+}
+
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	struct xfer *x = ud;
@@ -93,10 +117,8 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 		long status = 0;
 
 		curl_easy_getinfo(x->c->curl, CURLINFO_RESPONSE_CODE, &status);
-		if (status == 200) {
-			x->data_ret = x->data(x->ctx, ptr, n);
-			return x->data_ret ? 0 : n;
-		}
+		if (status == 200)
+			return on_data(x, ptr, n);
 		cap = ERROR_BODY_MAX;
 		if (h->len + n > cap)
 			n = h->len < cap ? cap - h->len : 0; /* keep a prefix of an error body */
@@ -128,9 +150,13 @@ static size_t on_header(char *buf, size_t size, size_t nmemb, void *ud)
 		curl_easy_getinfo(x->c->curl, CURLINFO_RESPONSE_CODE, &status);
 		if (status == 200) {
 			x->opened = true;
-			x->last = clock_mono();
-			if (x->data(x->ctx, NULL, 0))
+			int r = x->data(x->ctx, NULL, 0);
+
+			x->boundary = x->last = clock_mono();
+			if (r < 0) {
+				x->data_err = r;
 				return 0;
+			}
 		}
 	}
 	return n;
@@ -149,8 +175,10 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 		x->cancelled = true;
 		return 1;
 	}
-	if (x->stall_ms > 0 && (clock_mono() - x->last) * 1000 > (double)x->stall_ms) {
+	if (x->stall_ms > 0 && (clock_mono() - (x->inside ? x->event_start : x->boundary)) * 1000 >
+				       (double)x->stall_ms) {
 		x->stalled = true;
+		x->slow_event = x->inside;
 		return 1;
 	}
 	return 0;
@@ -249,7 +277,7 @@ static int perform(struct kube_client *c, const char *path, struct xfer *x, long
 	curl_easy_setopt(cu, CURLOPT_XFERINFODATA, x);
 	curl_easy_setopt(cu, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(cu, CURLOPT_ERRORBUFFER, c->errbuf);
-	x->last = clock_mono();
+	x->boundary = x->last = clock_mono();
 
 	h->err = KERR_MAX;
 	h->msg[0] = '\0';
@@ -259,14 +287,19 @@ static int perform(struct kube_client *c, const char *path, struct xfer *x, long
 		r = 0;
 	} else if (x->cancelled) {
 		r = -ECANCELED;
-	} else if (x->stream && x->data_ret) {
-		r = x->data_ret;
+	} else if (x->stream && x->data_err) {
+		r = x->data_err;
 	} else {
-		h->err = x->too_large ? KERR_TOO_LARGE : x->stalled ? KERR_STALLED : classify(cc);
+		h->err = x->too_large  ? KERR_TOO_LARGE :
+			 x->slow_event ? KERR_EVENT_LIMIT :
+			 x->stalled    ? KERR_STALLED :
+					 classify(cc);
 		snprintf(h->msg, sizeof(h->msg), "%s",
-			 x->stalled   ? "no data for the stall timeout" :
-			 c->errbuf[0] ? c->errbuf :
-					curl_easy_strerror(cc));
+			 x->slow_event ? "an event took longer than the stall timeout" :
+			 x->stalled && x->last > x->boundary ? "no event for the stall timeout" :
+			 x->stalled			     ? "no data for the stall timeout" :
+			 c->errbuf[0]			     ? c->errbuf :
+							       curl_easy_strerror(cc));
 		r = x->too_large				 ? -EFBIG :
 		    cc == CURLE_OPERATION_TIMEDOUT || x->stalled ? -ETIMEDOUT :
 								   -EIO;

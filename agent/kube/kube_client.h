@@ -50,15 +50,22 @@ void kube_http_clear(struct kube_http *h);
 int kube_client_get(struct kube_client *c, const char *path, size_t max, long timeout_ms,
 		    struct kube_http *h);
 
+/* What a stream's data callback says of the bytes it was given: flags, or a negative errno
+ * that aborts the stream (and is returned by kube_client_stream). */
+enum {
+	KUBE_DATA_EVENT = 1 << 0, /* at least one event ended in them */
+	KUBE_DATA_INSIDE = 1 << 1, /* they end inside an event */
+};
+
 /* Called once with (NULL, 0) when a 200 answer's headers are in (the stream is open), then
- * with each piece of its body as it arrives; a non-zero return aborts the stream and is
- * returned by kube_client_stream. */
+ * with each piece of its body as it arrives; returns KUBE_DATA_* flags or a negative errno. */
 typedef int (*kube_data_fn)(void *ctx, const char *buf, size_t len);
 
-/* Streams path (a watch). stall_ms: abort with KERR_STALLED when no byte arrives for that
- * long. Returns 0 when the server ended the response (see h->status: for anything but 200
- * h->body holds up to 64 KiB of its error body), data's non-zero return, -ECANCELED, or
- * another negative errno with h->err set. */
+/* Streams path (a watch). stall_ms: abort with KERR_STALLED when no event ends for that long
+ * (bytes between events do not count), or with KERR_EVENT_LIMIT when one event takes longer
+ * than that to arrive. Returns 0 when the server ended the response (see h->status: for
+ * anything but 200 h->body holds up to 64 KiB of its error body), data's negative return,
+ * -ECANCELED, or another negative errno with h->err set. */
 int kube_client_stream(struct kube_client *c, const char *path, long stall_ms, kube_data_fn data,
 		       void *ctx, struct kube_http *h);
 

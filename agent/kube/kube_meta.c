@@ -93,6 +93,8 @@ int kube_meta__start(const struct kube_meta_opts *opts, struct kube_meta **ret, 
 	so.sandbox_grace = km->o.sandbox_grace;
 	km->st = kube_store_new(&so);
 	km->stream = kube_stream_new(KUBE_MAX_OBJECT);
+	if (km->stream)
+		kube_stream_set_line_max(km->stream, KUBE_MAX_EVENT_LINE);
 	if (km->token_file) {
 		struct tokenfile_opts to = { .path = km->token_file,
 					     .max_bytes = TOKEN_MAX,

@@ -49,6 +49,8 @@ struct kube_meta {
 	struct kube_stream *stream;
 	char rv[KUBE_RV_MAX + 1];
 	uint64_t rng;
+	double relist_at; /* monotonic start of the last relist */
+	unsigned relists_in_row; /* relists with less than RELIST_QUIET between them */
 
 	/* enrichment thread only */
 	struct kube_client *gc;
@@ -72,8 +74,12 @@ void kube_fail(struct kube_meta *km, enum source src, enum kube_err reason, bool
 	       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* A request of src succeeded: ends an outage and re-arms the logging of transient causes. */
 void kube_ok(struct kube_meta *km, enum source src);
-/* Counts one request by outcome (r and h as the client returned them). */
+/* Counts one request by outcome (r and h as the client returned them), and a request that went
+ * without a fresh token; logs a change of the token file's state (once per change). */
 void kube_count(struct kube_meta *km, enum source src, int r, const struct kube_http *h);
+/* Logs a change of the token file's state now, not when the request ends (a watch, as it
+ * opens), and forgets it. */
+void kube_token_news(struct kube_meta *km, enum source src, struct kube_http *h);
 /* An HTTP answer other than the expected one: reason from the status, detail from the
  * Status body when there is one. */
 void kube_http_fail(struct kube_meta *km, enum source src, const struct kube_http *h,

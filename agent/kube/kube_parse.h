@@ -40,6 +40,9 @@
 /* Size caps on what the API server may send us. */
 #define KUBE_MAX_OBJECT (4u << 20) /* one watch event or one GET body */
 #define KUBE_MAX_LIST (32u << 20) /* one page of a list */
+/* A watch event still going past this is no event: the watch is restarted. Between the two
+ * caps an event is skipped without being buffered and the stream goes on. */
+#define KUBE_MAX_EVENT_LINE (4 * KUBE_MAX_OBJECT)
 
 /* Kinds the client knows how to GET. */
 enum kube_kind {

@@ -115,11 +115,39 @@ void kube_ok(struct kube_meta *km, enum source src)
 	}
 }
 
+/* Logs what a request's look at the token file found: said once per change of state. */
+static void token_news(struct kube_meta *km, enum source src, const struct kube_http *h)
+{
+	char detail[400];
+	bool recovered;
+
+	if (h->token_change == TOKEN_UNCHANGED)
+		return;
+	pthread_mutex_lock(&km->lock);
+	recovered = h->token_change == TOKEN_RELOADED && km->token_failed;
+	if (h->token_change == TOKEN_RELOAD_FAILED || recovered)
+		km->token_failed = !recovered;
+	pthread_mutex_unlock(&km->lock);
+	if (h->token_change == TOKEN_RELOAD_FAILED) {
+		snprintf(detail, sizeof(detail), "cannot read the token file %s: %s",
+			 km->token_file, strerror(-h->token_err));
+		log_cause(km, src, KERR_TOKEN, detail);
+	} else if (recovered) {
+		snprintf(detail, sizeof(detail),
+			 "the token file %s is read again: its token is in use", km->token_file);
+		kube_emit(km, KUBE_LOG_INFO, detail);
+	}
+}
+
+void kube_token_news(struct kube_meta *km, enum source src, struct kube_http *h)
+{
+	token_news(km, src, h);
+	h->token_change = TOKEN_UNCHANGED;
+}
+
 void kube_count(struct kube_meta *km, enum source src, int r, const struct kube_http *h)
 {
 	enum kube_result res;
-	char detail[400];
-	bool recovered;
 
 	if (r == -ECANCELED)
 		return;
@@ -135,20 +163,8 @@ void kube_count(struct kube_meta *km, enum source src, int r, const struct kube_
 	km->stats.requests[res]++;
 	if (h->token_err)
 		km->stats.errors[KERR_TOKEN]++; /* every request that went without a fresh token */
-	recovered = h->token_change == TOKEN_RELOADED && km->token_failed;
-	if (h->token_change == TOKEN_RELOAD_FAILED || recovered)
-		km->token_failed = !recovered;
 	pthread_mutex_unlock(&km->lock);
-	/* Logged once per change of state: the token file says each new failure once. */
-	if (h->token_change == TOKEN_RELOAD_FAILED) {
-		snprintf(detail, sizeof(detail), "cannot read the token file %s: %s",
-			 km->token_file, strerror(-h->token_err));
-		log_cause(km, src, KERR_TOKEN, detail);
-	} else if (recovered) {
-		snprintf(detail, sizeof(detail),
-			 "the token file %s is read again: its token is in use", km->token_file);
-		kube_emit(km, KUBE_LOG_INFO, detail);
-	}
+	token_news(km, src, h);
 }
 
 /* An HTTP answer other than the expected one: reason from the status, detail from the

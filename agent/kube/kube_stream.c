@@ -11,6 +11,7 @@
 struct kube_stream {
 	json_tokener *tok;
 	size_t max;
+	size_t line_max; /* 0: none */
 	size_t len; /* bytes of the current value so far */
 	uint64_t depth;
 	bool in_value;
@@ -50,6 +51,11 @@ void kube_stream_reset(struct kube_stream *s)
 	s->len = 0;
 	s->depth = 0;
 	s->in_value = s->in_string = s->escape = s->skipping = s->bad = false;
+}
+
+void kube_stream_set_line_max(struct kube_stream *s, size_t max)
+{
+	s->line_max = max;
 }
 
 bool kube_stream_partial(const struct kube_stream *s)
@@ -126,6 +132,8 @@ int kube_stream_feed(struct kube_stream *s, const char *buf, size_t len, kube_st
 		}
 		n = i - start;
 		s->len += n;
+		if (!done && s->line_max && s->len > s->line_max)
+			return -EMSGSIZE; /* a value that never ends: not scanned further */
 		if (!s->skipping && s->len > s->max) {
 			s->skipping = true;
 			json_tokener_reset(s->tok);

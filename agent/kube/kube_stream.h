@@ -20,8 +20,13 @@ typedef int (*kube_stream_fn)(void *ctx, json_object *value, int err);
 struct kube_stream *kube_stream_new(size_t max_value);
 /* Accepts NULL; returns NULL. */
 struct kube_stream *kube_stream_free(struct kube_stream *s);
-/* Feeds len bytes. Returns 0, fn's non-zero return, or -EBADMSG when the stream is not a
- * sequence of JSON objects (bytes outside any value other than whitespace). */
+/* A value still going after max bytes (over the skip cap max_value, scanned so far) makes
+ * kube_stream_feed fail: it would otherwise be scanned for ever. 0: no limit (the default). */
+void kube_stream_set_line_max(struct kube_stream *s, size_t max);
+/* Feeds len bytes. Returns 0, fn's non-zero return, -EBADMSG when the stream is not a
+ * sequence of JSON objects (bytes outside any value other than whitespace), or -EMSGSIZE when
+ * the current value passed the line limit (checked at least every MiB as bytes arrive). The
+ * stream is then partial until kube_stream_reset. */
 int kube_stream_feed(struct kube_stream *s, const char *buf, size_t len, kube_stream_fn fn,
 		     void *ctx);
 /* True when a value has begun and not ended: a stream closing now was truncated. */

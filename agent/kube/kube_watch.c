@@ -1,5 +1,6 @@
 /* The pods of this node: a paged list, then a watch from its resourceVersion, on a thread of
- * its own; relists after 410 Gone; reconnects with backoff. */
+ * its own; relists after 410 Gone at a bounded rate; reconnects with backoff after any failure,
+ * in-band (an ERROR event, an event that never ends) or not. */
 #include "kube/kube_meta_priv.h"
 #include "base/clock.h"
 #include "base/json.h"
@@ -12,6 +13,15 @@
 #define LIST_PAGE 500
 #define LIST_TIMEOUT_MS 60000L
 #define BACKOFF_BASE 0.2
+/* A watch that lasted this long was healthy, whatever ended it: failures count from zero again.
+ * Events do not count: a server can send a BOOKMARK before every ERROR. */
+#define WATCH_HEALTHY 5.0
+/* Relists: the first of a row at once, then at most one per 1, 2, 4 … 30 s (jittered) whatever
+ * the server says, until RELIST_QUIET passes without one; like client-go's reflector, whose
+ * list/watch backoff goes from 0.8 to 30 s and resets after 2 min. */
+#define RELIST_MIN 1.0
+#define RELIST_MAX 30.0
+#define RELIST_QUIET 120.0
 
 /* Parses and stores one pod. Returns 0, or -ENOMEM. */
 static int apply_pod(struct kube_meta *km, json_object *obj)
@@ -172,10 +182,12 @@ enum watch_end { W_STOP = 0, W_ENDED, W_GONE, W_FAILED };
 
 struct watch_ctx {
 	struct kube_meta *km;
-	unsigned events;
+	struct kube_http *h;
+	unsigned values; /* JSON values that ended, events or not */
 	bool gone;
 	bool error_event;
 	bool desync;
+	bool endless; /* an event still going at KUBE_MAX_EVENT_LINE bytes */
 };
 
 static int on_event(void *ctx, json_object *v, int err)
@@ -187,6 +199,7 @@ static int on_event(void *ctx, json_object *v, int err)
 	const char *rv, *uid;
 	int r, code;
 
+	wc->values++;
 	if (err == -E2BIG) {
 		kube_fail(km, SRC_PODS, KERR_TOO_LARGE, false,
 			  "a watch event over %u MiB was skipped (its pod stays unknown)",
@@ -202,7 +215,6 @@ static int on_event(void *ctx, json_object *v, int err)
 			  "a watch event has no known type/object");
 		return 0;
 	}
-	wc->events++;
 	pthread_mutex_lock(&km->lock);
 	km->stats.events[type]++;
 	pthread_mutex_unlock(&km->lock);
@@ -238,7 +250,7 @@ static int on_event(void *ctx, json_object *v, int err)
 			kube_fail(km, SRC_PODS, KERR_WATCH_ERROR, false, "watch ERROR event: %d %s",
 				  code, text);
 		}
-		return 1;
+		return -ECONNABORTED; /* the watch ends here */
 	}
 	default:
 		break;
@@ -252,31 +264,33 @@ static int on_event(void *ctx, json_object *v, int err)
 static int on_watch_data(void *ctx, const char *buf, size_t len)
 {
 	struct watch_ctx *wc = ctx;
+	unsigned before = wc->values;
 	int r;
 
 	if (!buf) { /* 200 headers: the watch is open */
+		kube_token_news(wc->km, SRC_PODS, wc->h);
 		kube_ok(wc->km, SRC_PODS);
 		return 0;
 	}
 	r = kube_stream_feed(wc->km->stream, buf, len, on_event, wc);
-	if (r == -EBADMSG) {
-		wc->desync = true;
-		return 1;
-	}
-	return r;
+	wc->desync = r == -EBADMSG;
+	wc->endless = r == -EMSGSIZE;
+	if (r)
+		return r;
+	return (wc->values != before ? KUBE_DATA_EVENT : 0) |
+	       (kube_stream_partial(wc->km->stream) ? KUBE_DATA_INSIDE : 0);
 }
 
-static enum watch_end do_watch(struct kube_meta *km, unsigned *ret_events)
+static enum watch_end do_watch(struct kube_meta *km)
 {
-	struct watch_ctx wc = { .km = km };
 	struct kube_http h = { .err = KERR_MAX };
+	struct watch_ctx wc = { .km = km, .h = &h };
 	enum watch_end end = W_FAILED;
 	char rv[3 * KUBE_RV_MAX + 1], *path = NULL;
 	unsigned timeout = 300 + (unsigned)(kube_rand01(km) * 300); /* spread reconnects */
 	long stall_ms = (long)(km->o.stall_timeout * 1000);
 	int r;
 
-	*ret_events = 0;
 	if (kube_query_escape(km->rv, rv, sizeof(rv)) ||
 	    asprintf(&path,
 		     "/api/v1/pods?%s&watch=1&allowWatchBookmarks=true&resourceVersion=%s"
@@ -285,7 +299,6 @@ static enum watch_end do_watch(struct kube_meta *km, unsigned *ret_events)
 		return W_FAILED;
 	kube_stream_reset(km->stream);
 	r = kube_client_stream(km->wc, path, stall_ms, on_watch_data, &wc, &h);
-	*ret_events = wc.events;
 	kube_count(km, SRC_PODS, r, &h);
 	if (r == -ECANCELED || kube_stopping(km)) {
 		end = W_STOP;
@@ -298,11 +311,16 @@ static enum watch_end do_watch(struct kube_meta *km, unsigned *ret_events)
 	} else if (wc.desync) {
 		kube_fail(km, SRC_PODS, KERR_MALFORMED, false,
 			  "the watch stream is not a sequence of JSON objects: reconnecting");
+	} else if (wc.endless) {
+		kube_fail(km, SRC_PODS, KERR_EVENT_LIMIT, false,
+			  "a watch event was still going at %u MiB: reconnecting",
+			  KUBE_MAX_EVENT_LINE >> 20);
 	} else if (r == -ENOMEM) {
 		kube_fail(km, SRC_PODS, KERR_LIMIT, false, "out of memory applying a watch event");
 	} else if (r < 0) {
-		/* A silent stream is restarted; only failing to reconnect makes an outage. */
-		kube_fail(km, SRC_PODS, h.err, h.err != KERR_STALLED, "watch: %s", h.msg);
+		/* A silent or slow stream is restarted; only failing to reconnect makes an outage. */
+		kube_fail(km, SRC_PODS, h.err, h.err != KERR_STALLED && h.err != KERR_EVENT_LIMIT,
+			  "watch: %s", h.msg);
 	} else if (h.status == 410) {
 		kube_fail(km, SRC_PODS, KERR_EXPIRED, false,
 			  "watch resourceVersion expired (410 Gone): relisting");
@@ -320,6 +338,15 @@ static enum watch_end do_watch(struct kube_meta *km, unsigned *ret_events)
 	return end;
 }
 
+/* Sleeps until the monotonic time until, or until kube_meta__stop. */
+static void sleep_until(struct kube_meta *km, double until)
+{
+	pthread_mutex_lock(&km->lock);
+	while (!kube_stopping(km) && clock_mono() < until)
+		kube_wait_until(km, until);
+	pthread_mutex_unlock(&km->lock);
+}
+
 static void backoff(struct kube_meta *km, unsigned fails)
 {
 	double d = BACKOFF_BASE;
@@ -329,10 +356,27 @@ static void backoff(struct kube_meta *km, unsigned fails)
 	if (d > km->o.backoff_max)
 		d = km->o.backoff_max;
 	d *= 0.5 + 0.5 * kube_rand01(km); /* jitter: nodes do not reconnect in lockstep */
-	pthread_mutex_lock(&km->lock);
-	if (!kube_stopping(km))
-		kube_wait_until(km, clock_mono() + d);
-	pthread_mutex_unlock(&km->lock);
+	sleep_until(km, clock_mono() + d);
+}
+
+/* Waits until the next relist is allowed (RELIST_*). */
+static void relist_gate(struct kube_meta *km)
+{
+	double d = 0;
+
+	if (km->relist_at > 0 && clock_mono() - km->relist_at >= RELIST_QUIET)
+		km->relists_in_row = 0;
+	if (km->relists_in_row > 0) {
+		d = RELIST_MIN;
+		for (unsigned i = 1; i < km->relists_in_row && d < RELIST_MAX; i++)
+			d *= 2;
+		if (d > RELIST_MAX)
+			d = RELIST_MAX;
+		d *= 0.5 + 0.5 * kube_rand01(km);
+	}
+	km->relists_in_row++;
+	sleep_until(km, km->relist_at + d);
+	km->relist_at = clock_mono();
 }
 
 void *kube_watch_main(void *arg)
@@ -343,12 +387,15 @@ void *kube_watch_main(void *arg)
 
 	while (!kube_stopping(km)) {
 		enum watch_end end;
-		unsigned events;
+		bool healthy;
 		double t0;
 
 		if (need_list) {
-			int r = do_list(km);
+			int r;
 
+			if (km->stats.synced) /* written by this thread only */
+				relist_gate(km);
+			r = do_list(km);
 			if (r == -ECANCELED)
 				break;
 			if (r) {
@@ -358,26 +405,24 @@ void *kube_watch_main(void *arg)
 			need_list = false;
 		}
 		t0 = clock_mono();
-		end = do_watch(km, &events);
+		end = do_watch(km);
 		if (end == W_STOP)
 			break;
 		pthread_mutex_lock(&km->lock);
 		km->stats.watch_restarts++;
 		pthread_mutex_unlock(&km->lock);
-		if (events > 0)
+		healthy = clock_mono() - t0 >= WATCH_HEALTHY;
+		if (healthy)
 			fails = 0;
 		if (end == W_GONE) {
-			need_list = true;
-			if (events == 0 && ++fails > 1)
-				backoff(km, fails);
+			fails++;
+			need_list = true; /* paced by relist_gate */
 			continue;
 		}
-		/* A watch that the server ends normally is renewed at once, unless it ended so
-		 * soon without news that renewing at once would spin. */
-		if (end == W_ENDED && (events > 0 || clock_mono() - t0 >= 5)) {
-			fails = 0;
+		/* A watch the server ended after a while is renewed at once; one that failed, or
+		 * ended at once, after a backoff. */
+		if (end == W_ENDED && healthy)
 			continue;
-		}
 		backoff(km, ++fails);
 	}
 	return NULL;
