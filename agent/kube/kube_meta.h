@@ -112,7 +112,9 @@ struct kube_meta_opts {
 	bool token_over_http; /* send the token to an http:// URL too (explicit --kube-token-file) */
 	const char *ca_file; /* NULL: the system CAs */
 	const char *node_name;
-	double stall_timeout; /* seconds without a byte before a watch is restarted; 0: 120 */
+	/* Seconds without an event, or for one event to arrive, before a watch is restarted;
+	 * 0: 120. */
+	double stall_timeout;
 	double backoff_max; /* reconnect backoff cap in seconds; 0: 30 */
 	double cache_ttl; /* workload/PVC/PDB/HPA cache lifetime in seconds; 0: 300 */
 	double qps; /* enrichment GETs per second; 0: 5 */
