@@ -1,32 +1,25 @@
 #include "kube/kube_client.h"
+#include "base/clock.h"
 #include "base/version.h"
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
-#define TOKEN_MAX (64u << 10)
-#define TOKEN_RECHECK_SECONDS 60 /* re-read even without a visible change */
 #define ERROR_BODY_MAX (64u << 10)
 #define CONNECT_TIMEOUT_MS 5000L
 
 struct kube_client {
 	CURL *curl;
 	char *url;
-	char *token_file;
+	struct tokenfile *token; /* borrowed */
 	char *ca_file;
 	bool send_token;
 	bool (*stop)(void *ctx);
 	void *stop_ctx;
-	char *token; /* "" until read */
-	struct stat token_st;
-	time_t token_read_at;
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -43,9 +36,15 @@ struct xfer {
 	bool opened;
 	kube_data_fn data;
 	void *ctx;
-	int data_ret;
+	int data_err; /* the data callback's negative return: the stream was aborted */
 	long stall_ms;
-	struct timespec last;
+	bool inside; /* the bytes so far end inside an event */
+	bool slow_event; /* the stall timer ran out inside an event */
+	/* Monotonic times: the request began, the stream opened or an event ended; the current
+	 * event's first bytes arrived; the last byte arrived. */
+	double boundary;
+	double event_start;
+	double last;
 };
 
 void kube_http_clear(struct kube_http *h)
@@ -63,17 +62,13 @@ int kube_client_new(const struct kube_client_opts *opts, struct kube_client **re
 		return -ENOMEM;
 	c->curl = curl_easy_init();
 	c->url = strdup(opts->url);
-	c->token = strdup("");
-	c->token_file = opts->token_file && *opts->token_file ? strdup(opts->token_file) : NULL;
+	c->token = opts->token;
 	c->ca_file = opts->ca_file && *opts->ca_file ? strdup(opts->ca_file) : NULL;
-	if (!c->curl || !c->url || !c->token ||
-	    (opts->token_file && *opts->token_file && !c->token_file) ||
-	    (opts->ca_file && *opts->ca_file && !c->ca_file)) {
+	if (!c->curl || !c->url || (opts->ca_file && *opts->ca_file && !c->ca_file)) {
 		kube_client_free(c);
 		return -ENOMEM;
 	}
-	c->send_token = c->token_file &&
-			(strncmp(c->url, "https://", 8) == 0 || opts->token_over_http);
+	c->send_token = c->token && (strncmp(c->url, "https://", 8) == 0 || opts->token_over_http);
 	c->stop = opts->stop;
 	c->stop_ctx = opts->stop_ctx;
 	*ret = c;
@@ -87,76 +82,27 @@ struct kube_client *kube_client_free(struct kube_client *c)
 	if (c->curl)
 		curl_easy_cleanup(c->curl);
 	free(c->url);
-	free(c->token_file);
 	free(c->ca_file);
-	if (c->token) {
-		explicit_bzero(c->token, strlen(c->token));
-		free(c->token);
-	}
 	free(c);
 	return NULL;
 }
 
-/* Re-reads the token when its file changed (a rotated projected token is a new file behind a
- * symlink swap) or every TOKEN_RECHECK_SECONDS. Returns 0 or a negative errno; on failure the
- * previous token stays. */
-static int refresh_token(struct kube_client *c)
+/* A piece of a 200 stream: the stall timer restarts when an event ends, and the event timer
+ * when one begins; bytes between events (whitespace) restart neither. */
+static size_t on_data(struct xfer *x, char *ptr, size_t n)
 {
-	struct stat st;
-	char *buf, *end;
-	time_t now = time(NULL);
-	ssize_t n;
-	size_t len = 0;
-	int fd, r = 0;
+	int r = x->data(x->ctx, ptr, n);
 
-	if (!c->send_token)
+	if (r < 0) {
+		x->data_err = r;
 		return 0;
-	if (stat(c->token_file, &st))
-		return -errno;
-	if (c->token[0] && st.st_ino == c->token_st.st_ino && st.st_size == c->token_st.st_size &&
-	    st.st_mtim.tv_sec == c->token_st.st_mtim.tv_sec &&
-	    st.st_mtim.tv_nsec == c->token_st.st_mtim.tv_nsec &&
-	    now - c->token_read_at < TOKEN_RECHECK_SECONDS)
-		return 0;
-	fd = open(c->token_file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	buf = malloc(TOKEN_MAX + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
 	}
-	while (len < TOKEN_MAX && (n = read(fd, buf + len, TOKEN_MAX - len)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			break;
-		}
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	/* A token is one line of printable ASCII; trailing whitespace is the file's. */
-	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
-		buf[--len] = '\0';
-	for (end = buf; !r && *end; end++) {
-		if (*end < 0x21 || *end > 0x7e)
-			r = -EINVAL;
-	}
-	if (!r && len == 0)
-		r = -ENODATA;
-	if (r) {
-		explicit_bzero(buf, TOKEN_MAX + 1);
-		free(buf);
-		return r;
-	}
-	explicit_bzero(c->token, strlen(c->token));
-	free(c->token);
-	c->token = buf;
-	c->token_st = st;
-	c->token_read_at = now;
-	return 0;
+	if (r & KUBE_DATA_EVENT)
+		x->boundary = x->last;
+	if ((r & KUBE_DATA_INSIDE) && (!x->inside || (r & KUBE_DATA_EVENT)))
+		x->event_start = x->last;
+	x->inside = r & KUBE_DATA_INSIDE;
+	return n;
 }
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -166,15 +112,13 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 	size_t n = size * nmemb, cap = x->max;
 	char *nb;
 
-	clock_gettime(CLOCK_MONOTONIC, &x->last);
+	x->last = clock_mono();
 	if (x->stream) {
 		long status = 0;
 
 		curl_easy_getinfo(x->c->curl, CURLINFO_RESPONSE_CODE, &status);
-		if (status == 200) {
-			x->data_ret = x->data(x->ctx, ptr, n);
-			return x->data_ret ? 0 : n;
-		}
+		if (status == 200)
+			return on_data(x, ptr, n);
 		cap = ERROR_BODY_MAX;
 		if (h->len + n > cap)
 			n = h->len < cap ? cap - h->len : 0; /* keep a prefix of an error body */
@@ -206,9 +150,13 @@ static size_t on_header(char *buf, size_t size, size_t nmemb, void *ud)
 		curl_easy_getinfo(x->c->curl, CURLINFO_RESPONSE_CODE, &status);
 		if (status == 200) {
 			x->opened = true;
-			clock_gettime(CLOCK_MONOTONIC, &x->last);
-			if (x->data(x->ctx, NULL, 0))
+			int r = x->data(x->ctx, NULL, 0);
+
+			x->boundary = x->last = clock_mono();
+			if (r < 0) {
+				x->data_err = r;
 				return 0;
+			}
 		}
 	}
 	return n;
@@ -218,7 +166,6 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 		       curl_off_t ulnow)
 {
 	struct xfer *x = ud;
-	struct timespec now;
 
 	(void)dltotal;
 	(void)dlnow;
@@ -228,14 +175,11 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 		x->cancelled = true;
 		return 1;
 	}
-	if (x->stall_ms > 0) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if ((now.tv_sec - x->last.tv_sec) * 1000L +
-			    (now.tv_nsec - x->last.tv_nsec) / 1000000L >
-		    x->stall_ms) {
-			x->stalled = true;
-			return 1;
-		}
+	if (x->stall_ms > 0 && (clock_mono() - (x->inside ? x->event_start : x->boundary)) * 1000 >
+				       (double)x->stall_ms) {
+		x->stalled = true;
+		x->slow_event = x->inside;
+		return 1;
 	}
 	return 0;
 }
@@ -282,16 +226,20 @@ static int perform(struct kube_client *c, const char *path, struct xfer *x, long
 	if (!url)
 		return -ENOMEM;
 	snprintf(url, ulen, "%s%s", c->url, path);
-	h->token_err = refresh_token(c);
-	if (c->send_token && c->token[0]) {
-		size_t alen = strlen(c->token) + 32;
+	if (c->send_token) {
+		char *token;
 
-		auth = malloc(alen);
-		if (!auth) {
+		h->token_change = tokenfile_refresh(c->token, NULL, 0);
+		h->token_err = tokenfile_error(c->token);
+		token = tokenfile_copy(c->token);
+		if (token && token[0] && asprintf(&auth, "Authorization: Bearer %s", token) < 0)
+			auth = NULL;
+		if (!token || (token[0] && !auth)) {
+			tokenfile_drop(token);
 			free(url);
 			return -ENOMEM;
 		}
-		snprintf(auth, alen, "Authorization: Bearer %s", c->token);
+		tokenfile_drop(token);
 	}
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
 	if (hdrs && auth && (tmp = curl_slist_append(hdrs, auth)))
@@ -329,7 +277,7 @@ static int perform(struct kube_client *c, const char *path, struct xfer *x, long
 	curl_easy_setopt(cu, CURLOPT_XFERINFODATA, x);
 	curl_easy_setopt(cu, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(cu, CURLOPT_ERRORBUFFER, c->errbuf);
-	clock_gettime(CLOCK_MONOTONIC, &x->last);
+	x->boundary = x->last = clock_mono();
 
 	h->err = KERR_MAX;
 	h->msg[0] = '\0';
@@ -339,14 +287,19 @@ static int perform(struct kube_client *c, const char *path, struct xfer *x, long
 		r = 0;
 	} else if (x->cancelled) {
 		r = -ECANCELED;
-	} else if (x->stream && x->data_ret) {
-		r = x->data_ret;
+	} else if (x->stream && x->data_err) {
+		r = x->data_err;
 	} else {
-		h->err = x->too_large ? KERR_TOO_LARGE : x->stalled ? KERR_STALLED : classify(cc);
+		h->err = x->too_large  ? KERR_TOO_LARGE :
+			 x->slow_event ? KERR_EVENT_LIMIT :
+			 x->stalled    ? KERR_STALLED :
+					 classify(cc);
 		snprintf(h->msg, sizeof(h->msg), "%s",
-			 x->stalled   ? "no data for the stall timeout" :
-			 c->errbuf[0] ? c->errbuf :
-					curl_easy_strerror(cc));
+			 x->slow_event ? "an event took longer than the stall timeout" :
+			 x->stalled && x->last > x->boundary ? "no event for the stall timeout" :
+			 x->stalled			     ? "no data for the stall timeout" :
+			 c->errbuf[0]			     ? c->errbuf :
+							       curl_easy_strerror(cc));
 		r = x->too_large				 ? -EFBIG :
 		    cc == CURLE_OPERATION_TIMEDOUT || x->stalled ? -ETIMEDOUT :
 								   -EIO;
@@ -378,6 +331,25 @@ int kube_client_stream(struct kube_client *c, const char *path, long stall_ms, k
 	};
 
 	return perform(c, path, &x, 0);
+}
+
+json_object *kube_http_json(const struct kube_http *h)
+{
+	json_tokener *tok;
+	json_object *v;
+
+	if (!h->body || h->len > INT_MAX)
+		return NULL;
+	tok = json_tokener_new_ex(64);
+	if (!tok)
+		return NULL;
+	v = json_tokener_parse_ex(tok, h->body, (int)h->len);
+	if (json_tokener_get_error(tok) != json_tokener_success) {
+		json_object_put(v);
+		v = NULL;
+	}
+	json_tokener_free(tok);
+	return v;
 }
 
 int kube_query_escape(const char *s, char *buf, size_t len)

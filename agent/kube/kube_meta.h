@@ -112,7 +112,9 @@ struct kube_meta_opts {
 	bool token_over_http; /* send the token to an http:// URL too (explicit --kube-token-file) */
 	const char *ca_file; /* NULL: the system CAs */
 	const char *node_name;
-	double stall_timeout; /* seconds without a byte before a watch is restarted; 0: 120 */
+	/* Seconds without an event, or for one event to arrive, before a watch is restarted;
+	 * 0: 120. */
+	double stall_timeout;
 	double backoff_max; /* reconnect backoff cap in seconds; 0: 30 */
 	double cache_ttl; /* workload/PVC/PDB/HPA cache lifetime in seconds; 0: 300 */
 	double qps; /* enrichment GETs per second; 0: 5 */
@@ -174,7 +176,7 @@ struct kube_pod_info *kube_pod_info_free(struct kube_pod_info *p);
 /* The volume of pod p that kubelet keeps in the volume directory named dir
  * (…/pods/<uid>/volumes/kubernetes.io~<plugin>/<dir>): kubelet names the directory of a volume
  * backed by a PersistentVolume after the PV (found through the claim's spec.volumeName), every
- * other one after the pod's volume. Pure (in kube_store.c). Returns 0 with *ret pointing into
+ * other one after the pod's volume. Pure (in kube_lookup.c). Returns 0 with *ret pointing into
  * p, -EAGAIN when a claim of the pod has not been read yet (ask again later), -ENOENT. */
 int kube_pod_volume_by_dir(const struct kube_pod_info *p, const char *dir,
 			   const struct kube_volume_info **ret);

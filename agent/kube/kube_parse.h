@@ -1,8 +1,9 @@
-/* The pure half of the Kubernetes metadata client: Kubernetes JSON → C structs, the watch
- * stream splitter, owner derivation and the Helm rules of SPEC §4. No I/O, no threads, no
- * logging, so it is unit- and fuzz-tested on real and hostile objects. Every string kept is
- * bounded by the Kubernetes limit of its field; a value over it makes the field absent (or,
- * for identity fields, the object invalid) — never truncated, so nothing is misattributed. */
+/* The pure half of the Kubernetes metadata client: Kubernetes JSON → C structs (kube_text.c,
+ * kube_owner.c, kube_pod.c, kube_objects.c), the watch stream splitter (kube_stream.h), owner
+ * derivation and the Helm rules of SPEC §4. No I/O, no threads, no logging, so it is unit- and
+ * fuzz-tested on real and hostile objects. Every string kept is bounded by the Kubernetes
+ * limit of its field; a value over it makes the field absent (or, for identity fields, the
+ * object invalid) — never truncated, so nothing is misattributed. */
 #ifndef BPFDIAG_KUBE_PARSE_H
 #define BPFDIAG_KUBE_PARSE_H
 
@@ -12,6 +13,7 @@
 #include <stdint.h>
 
 #include "host/cgroup_path.h"
+#include "kube/kube_stream.h"
 #include "model/kube_stats.h"
 
 #define KUBE_UID_MAX 36 /* metadata.uid: a UUID */
@@ -38,6 +40,9 @@
 /* Size caps on what the API server may send us. */
 #define KUBE_MAX_OBJECT (4u << 20) /* one watch event or one GET body */
 #define KUBE_MAX_LIST (32u << 20) /* one page of a list */
+/* A watch event still going past this is no event: the watch is restarted. Between the two
+ * caps an event is skipped without being buffered and the stream goes on. */
+#define KUBE_MAX_EVENT_LINE (4 * KUBE_MAX_OBJECT)
 
 /* Kinds the client knows how to GET. */
 enum kube_kind {
@@ -308,28 +313,5 @@ int kube_event_parse(json_object *ev, enum kube_event_type *ret_type, json_objec
  * and message (borrowed, "" when absent). */
 void kube_status_parse(json_object *obj, int *ret_code, const char **ret_reason,
 		       const char **ret_message);
-
-/* Splits a byte stream (a chunked watch response) into top-level JSON values, feeding them
- * to json-c's incremental tokener as they arrive, whatever the chunk boundaries. A value
- * over max_value bytes is skipped without being buffered. */
-struct kube_stream;
-
-/* Called per value: (value, 0) — value is borrowed and released after the call; (NULL,
- * -E2BIG) for a value over the cap; (NULL, -EBADMSG) for a value json-c rejects. A non-zero
- * return stops kube_stream_feed, which returns it. */
-typedef int (*kube_stream_fn)(void *ctx, json_object *value, int err);
-
-/* Returns a new splitter, or NULL. */
-struct kube_stream *kube_stream_new(size_t max_value);
-/* Accepts NULL; returns NULL. */
-struct kube_stream *kube_stream_free(struct kube_stream *s);
-/* Feeds len bytes. Returns 0, fn's non-zero return, or -EBADMSG when the stream is not a
- * sequence of JSON objects (bytes outside any value other than whitespace). */
-int kube_stream_feed(struct kube_stream *s, const char *buf, size_t len, kube_stream_fn fn,
-		     void *ctx);
-/* True when a value has begun and not ended: a stream closing now was truncated. */
-bool kube_stream_partial(const struct kube_stream *s);
-/* Forgets any partial value (for a new connection). */
-void kube_stream_reset(struct kube_stream *s);
 
 #endif

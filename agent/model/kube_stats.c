@@ -24,6 +24,7 @@ const char *const kube_err_names[KERR_MAX] = {
 	[KERR_WATCH_ERROR] = "watch_error",
 	[KERR_LIMIT] = "limit",
 	[KERR_TOKEN] = "token",
+	[KERR_EVENT_LIMIT] = "event_limit",
 };
 
 const char *const kube_event_names[KUBE_EV_MAX] = {

@@ -33,6 +33,7 @@ enum kube_err {
 	KERR_WATCH_ERROR, /* an ERROR watch event other than 410 */
 	KERR_LIMIT, /* a cache or the pod table is full */
 	KERR_TOKEN, /* the token file cannot be read */
+	KERR_EVENT_LIMIT, /* a watch event over the line cap or slower than the stall timeout */
 	KERR_MAX,
 };
 

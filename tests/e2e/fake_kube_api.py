@@ -13,8 +13,9 @@ Anything else is a 404 Status, as the API server answers.
 Tests change its state (add_pod, modify_pod, delete_pod, put_object, bookmark) and every open
 watch sees the events; a watch started later replays the events after its resourceVersion, or
 gets an ERROR 410 event when that version was compacted away. Faults are queued per request
-kind and consumed one per request (status codes, truncated/stalled/empty streams, 410s), and
-raw bytes can be pushed into the open watches (truncated JSON, huge objects, wrong types)."""
+kind and consumed one per request (status codes, truncated/stalled/empty streams, 410s, events
+that never end), raw bytes can be pushed into the open watches (truncated JSON, huge objects,
+wrong types), and inband_gone makes every watch a 200 that says 410 Gone in an ERROR event."""
 import copy
 import json
 import random
@@ -70,6 +71,8 @@ class FakeKubeApi:
         self.split_events = True  # deliver each event in several chunks
         self.bookmark_every = None  # seconds: periodic BOOKMARKs on quiet watches, as the
         # API server sends them when allowWatchBookmarks is set
+        self.inband_gone = False  # every watch: 200, a BOOKMARK, then ERROR 410, then the end
+        self.endless_sent = []  # bytes each "endless" watch sent before the client left
 
     # ---- lifecycle ----
 
@@ -199,7 +202,9 @@ class FakeKubeApi:
     def fault(self, kind, action, **kw):
         """Queues a misbehaviour for the next request of kind list/watch/get (get: only
         paths containing kw['match'] when given). Actions: status (kw code), truncate, stall,
-        empty, gone_event, garbage."""
+        empty, gone_event, garbage, endless (an event that never ends: kw chunk bytes every
+        kw interval seconds, for at most kw seconds), whitespace (newlines between events,
+        one every kw interval seconds, for at most kw seconds)."""
         with self.cond:
             self.faults[kind].append(dict(kw, action=action))
 
@@ -347,6 +352,17 @@ class FakeKubeApi:
                     while time.time() < deadline and not api.closing:
                         time.sleep(0.05)
                     return
+                if action in ("endless", "whitespace"):
+                    return self.trickle(f)
+                if api.inband_gone:
+                    rv = str(api.rv)
+                    self.chunk(json.dumps({"type": "BOOKMARK", "object": {
+                        "kind": "Pod", "apiVersion": "v1",
+                        "metadata": {"resourceVersion": rv}}}).encode() + b"\n")
+                    ev = {"type": "ERROR", "object": status(
+                        410, "Expired", "too old resource version: %s (%s)" % (since, rv))}
+                    self.chunk((json.dumps(ev) + "\n").encode())
+                    return self.wfile.write(b"0\r\n\r\n")
                 if action == "gone_event" or since < api.oldest_rv:
                     ev = {"type": "ERROR", "object": status(
                         410, "Expired", "too old resource version: %d (%d)" % (since, api.rv))}
@@ -362,6 +378,27 @@ class FakeKubeApi:
                 finally:
                     with api.cond:
                         api.live -= 1
+
+            def trickle(self, f):
+                """An event that never ends (or whitespace that never becomes one), sent
+                until the client leaves, the server closes or f['seconds'] pass."""
+                sent = 0
+                endless = f["action"] == "endless"
+                piece = b"x" * f.get("chunk", 1) if endless else b"\n"
+                deadline = time.time() + f.get("seconds", 60)
+                try:
+                    if endless:
+                        head = b'{"type":"ADDED","object":{"kind":"Pod","metadata":{"name":"'
+                        self.chunk(head)
+                        sent += len(head)
+                    while time.time() < deadline and not api.closing:
+                        self.chunk(piece)
+                        sent += len(piece)
+                        if f.get("interval"):
+                            time.sleep(f["interval"])
+                finally:
+                    with api.cond:
+                        api.endless_sent.append(sent)
 
             def follow(self, pending, cursor, end_gen):
                 last = time.time()

@@ -749,6 +749,53 @@ static void test_stream_hostile(void **state)
 	free(deep);
 }
 
+/* A value that never ends is cut at the line limit as its bytes arrive: one over the skip cap
+ * but under the line limit is skipped and the stream goes on, one still going past the limit
+ * fails the feed (the watch is restarted), whatever the chunk sizes. */
+static void test_stream_endless(void **state)
+{
+	const char *head = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"a\":\"";
+	const char *small = "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{}}}\n";
+	char chunk[700];
+	struct seen s = { 0 };
+
+	(void)state;
+	memset(chunk, 'x', sizeof(chunk));
+	for (size_t step = 1; step <= sizeof(chunk); step = step * 3 + 1) {
+		struct kube_stream *ks = kube_stream_new(1024);
+		size_t fed = strlen(head);
+		int r = 0;
+
+		assert_non_null(ks);
+		kube_stream_set_line_max(ks, 4096);
+		memset(&s, 0, sizeof(s));
+		/* 3000 bytes: over the skip cap, under the line limit */
+		assert_int_equal(kube_stream_feed(ks, head, strlen(head), collect, &s), 0);
+		for (; fed < 3000; fed += step)
+			assert_int_equal(kube_stream_feed(ks, chunk, step, collect, &s), 0);
+		assert_int_equal(kube_stream_feed(ks, "\"}}}\n", 5, collect, &s), 0);
+		assert_int_equal(kube_stream_feed(ks, small, strlen(small), collect, &s), 0);
+		assert_int_equal(s.n, 2);
+		assert_int_equal(s.errs[0], -E2BIG);
+		assert_int_equal(s.errs[1], 0);
+		/* endless: cut once past the limit, never later */
+		assert_int_equal(kube_stream_feed(ks, head, strlen(head), collect, &s), 0);
+		for (fed = strlen(head); !r; fed += step) {
+			r = kube_stream_feed(ks, chunk, step, collect, &s);
+			assert_true(fed <= 4096 || r);
+		}
+		assert_int_equal(r, -EMSGSIZE);
+		assert_true(fed > 4096 && fed <= 4096 + step);
+		assert_true(kube_stream_partial(ks));
+		assert_int_equal(s.n, 2);
+		/* a new connection starts clean */
+		kube_stream_reset(ks);
+		assert_int_equal(kube_stream_feed(ks, small, strlen(small), collect, &s), 0);
+		assert_int_equal(s.n, 3);
+		kube_stream_free(ks);
+	}
+}
+
 static void test_paths(void **state)
 {
 	char buf[128];
@@ -783,6 +830,7 @@ int main(void)
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_stream_splits),
 		cmocka_unit_test(test_stream_hostile),
+		cmocka_unit_test(test_stream_endless),
 		cmocka_unit_test(test_paths),
 	};
 

@@ -605,6 +605,89 @@ static void test_cache_cap(void **state)
 	kube_store_free(st);
 }
 
+/* Answers every fetch due at now with "not found"; returns how many there were. */
+static int answer_not_found(struct kube_store *st, double now)
+{
+	struct kube_fetch f;
+	double next;
+	int n = 0;
+
+	while (kube_store_next_fetch(st, now, &f, &next) == 1) {
+		if (f.cache == KUBE_CACHE_PVC)
+			kube_store_put_pvc(st, &f, -ENOENT, NULL, now);
+		else if (f.cache == KUBE_CACHE_PDB)
+			kube_store_put_pdbs(st, &f, -ENOENT, NULL, 0, now);
+		else if (f.cache == KUBE_CACHE_HPA)
+			kube_store_put_hpas(st, &f, -ENOENT, NULL, 0, now);
+		else
+			kube_store_put_workload(st, &f, -ENOENT, NULL, now);
+		assert_true(++n < 1000);
+	}
+	return n;
+}
+
+/* Pod i of many, uid "%04x" and one claim "claim-<i>". */
+static struct kube_pod *claim_pod(int i)
+{
+	char uid[16], name[16], vols[160];
+
+	snprintf(uid, sizeof(uid), "%04x", i);
+	snprintf(name, sizeof(name), "p%d", i);
+	snprintf(vols, sizeof(vols),
+		 ",\"spec\":{\"volumes\":[{\"name\":\"data\",\"persistentVolumeClaim\":{"
+		 "\"claimName\":\"claim-%d\"}}]}",
+		 i);
+	return small_pod(uid, name, "", vols);
+}
+
+/* A relist sweep and the cache eviction delete entries while they walk the maps: hundreds at
+ * once, every one that is due and none other. */
+static void test_sweep_and_evict_many(void **state)
+{
+	struct kube_store_opts so = { .ttl = 10 };
+	struct kube_store *st = kube_store_new(&so);
+	uint64_t sizes[KUBE_CACHE_MAX];
+	struct kube_labels kl;
+	struct kube_fetch f;
+	double next;
+
+	(void)state;
+	for (int i = 0; i < 300; i++)
+		assert_int_equal(kube_store_put_pod(st, claim_pod(i), 0), 1);
+	assert_int_equal(answer_not_found(st, 1), 302); /* 300 claims, the PDB and HPA lists */
+	kube_store_cache_sizes(st, sizes);
+	assert_int_equal(sizes[KUBE_CACHE_PVC], 300);
+
+	/* a relist that lists one pod in three */
+	kube_store_mark(st);
+	for (int i = 0; i < 300; i += 3)
+		assert_int_equal(kube_store_put_pod(st, claim_pod(i), 2), 0);
+	assert_int_equal(kube_store_sweep(st), 200);
+	assert_int_equal(kube_store_n_pods(st), 100);
+	for (int i = 0; i < 300; i++) {
+		char uid[16];
+
+		snprintf(uid, sizeof(uid), "%04x", i);
+		assert_int_equal(kube_store_labels(st, uid, "", 0, 3, &kl), i % 3 ? -ENOENT : 0);
+	}
+	assert_int_equal(kube_store_sweep(st), 0);
+
+	/* once expired, the claims of the 200 pods gone are evicted, the 100 in use stay */
+	answer_not_found(st, 100);
+	kube_store_cache_sizes(st, sizes);
+	assert_int_equal(sizes[KUBE_CACHE_PVC], 100);
+	assert_int_equal(sizes[KUBE_CACHE_PDB], 1);
+
+	/* and once no pod is left, everything goes */
+	kube_store_mark(st);
+	assert_int_equal(kube_store_sweep(st), 100);
+	assert_int_equal(kube_store_next_fetch(st, 200, &f, &next), 0);
+	kube_store_cache_sizes(st, sizes);
+	for (int c = 0; c < KUBE_CACHE_MAX; c++)
+		assert_int_equal(sizes[c], 0);
+	kube_store_free(st);
+}
+
 /* bpfdiag_pod_info and the kube self-metrics in the exposition: HELP and TYPE once per
  * family, every sample after its family's header, nothing in local mode. */
 static void test_prom(void **state)
@@ -700,6 +783,7 @@ int main(void)
 		cmocka_unit_test(test_joins),
 		cmocka_unit_test(test_volume_by_dir),
 		cmocka_unit_test(test_cache_cap),
+		cmocka_unit_test(test_sweep_and_evict_many),
 		cmocka_unit_test(test_prom),
 	};
 
