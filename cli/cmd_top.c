@@ -14,7 +14,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "top/top_model.h"
+#include "top/top_format.h"
+#include "top/top_health.h"
 #include "top/top_source.h"
 #include "top/top_view.h"
 

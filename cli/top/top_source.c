@@ -5,13 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "codec/api_json.h"
 #include "cli.h"
 #include "engine/engine.h"
+#include "base/clock.h"
 #include "base/log.h"
+#include "top/top_health.h"
+#include "top/top_json.h"
 
 #define TOP_HTTP_TIMEOUT_MS 2000
 
@@ -21,14 +23,6 @@ struct top_source {
 	char name[1200];
 	double last_fetch; /* monotonic seconds */
 };
-
-static double now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* GETs url + path: 0 with *ret_body on HTTP 200, else a negative errno with the reason. */
 static int get(const char *base, const char *path, char **ret_body, char *err, size_t errlen)
@@ -119,7 +113,7 @@ int top_source__open(const char *url, struct top_source **ret, char *err, size_t
 	}
 	if (!r) {
 		snprintf(src->name, sizeof(src->name), "agent %s", url);
-		src->last_fetch = now_mono();
+		src->last_fetch = clock_mono();
 		*ret = src;
 		return 0;
 	}
@@ -147,7 +141,7 @@ int top_source__open(const char *url, struct top_source **ret, char *err, size_t
 		top_source__close(src);
 		return r;
 	}
-	src->last_fetch = now_mono();
+	src->last_fetch = clock_mono();
 	*ret = src;
 	return 0;
 }
@@ -192,7 +186,7 @@ int top_source__fetch(struct top_source *src, struct top_snapshot **ret, char **
 	} else {
 		r = get(src->url, "/api/v1/pods", &pods, err, errlen);
 	}
-	src->last_fetch = now_mono();
+	src->last_fetch = clock_mono();
 	if (r)
 		return r;
 	r = top_snapshot_parse(pods, &s);
@@ -249,5 +243,5 @@ bool top_source__in_process(const struct top_source *src)
 
 double top_source__since_fetch(const struct top_source *src)
 {
-	return now_mono() - src->last_fetch;
+	return clock_mono() - src->last_fetch;
 }

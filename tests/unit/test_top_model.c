@@ -11,7 +11,11 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "top/top_format.h"
+#include "top/top_health.h"
+#include "top/top_json.h"
 #include "top/top_model.h"
+#include "top/top_rows.h"
 
 /* Two Kubernetes pods (one with two containers) and one local-mode cgroup. */
 static const char pods_doc[] =
