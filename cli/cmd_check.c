@@ -1,5 +1,5 @@
 /* bpfdiag check: one-shot findings report from a running agent. */
-#include <getopt.h>
+#include <stddef.h>
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -7,61 +7,51 @@
 #include <string.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "base/json.h"
 
-static const char usage_text[] =
-	"Usage: bpfdiag check [--agent URL] [--json]\n"
-	"\n"
-	"Prints the findings of the agent at URL (default " DEFAULT_AGENT_URL ").\n"
-	"Exit status: 0 no findings, 1 findings, 2 error.\n"
-	"\n"
-	"  --agent URL  agent to ask\n"
-	"  --json       print the findings document as JSON\n"
-	"  -h, --help   this help\n";
+struct check_opts {
+	const char *agent;
+	bool json;
+};
+
+#define OFF(field) offsetof(struct check_opts, field)
+
+static const struct cli_opt check_opts[] = {
+	{ "agent", "URL", "agent to ask", .def = DEFAULT_AGENT_URL, .parse = cli_parse_str,
+	  .off = OFF(agent) },
+	{ "json", NULL, "print the findings document as JSON", .parse = cli_parse_flag,
+	  .off = OFF(json) },
+};
+
+static const struct cli_command check_cmd = {
+	.name = "check",
+	.usage = "[--agent URL] [--json]",
+	.about = "Prints the findings of the agent at URL.\n"
+		 "Exit status: 0 no findings, 1 findings, 2 error.\n",
+	.opts = check_opts,
+	.n_opts = sizeof(check_opts) / sizeof(check_opts[0]),
+};
 
 int do_check(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "agent", required_argument, NULL, 'a' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	const char *agent = DEFAULT_AGENT_URL;
+	struct check_opts o = { 0 };
 	json_object *root = NULL, *findings;
 	char url[1024], err[512], *doc = NULL;
-	bool json = false;
 	long status = 0;
 	size_t n;
-	int opt, r;
+	int r;
 
-	opterr = 0;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'a':
-			agent = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
-		default:
-			return cli_bad_option("check", opt, argv);
-		}
-	}
-	if (optind < argc)
-		return cli_error("check", "unexpected argument '%s' (see 'bpfdiag check --help')",
-				 argv[optind]);
-	snprintf(url, sizeof(url), "%s/api/v1/findings", agent);
+	r = cli_opts_parse(&check_cmd, argc, argv, &o);
+	if (r)
+		return r < 0 ? 0 : r;
+	snprintf(url, sizeof(url), "%s/api/v1/findings", o.agent);
 	r = cli_http_get(url, 5000, &doc, &status, err, sizeof(err));
 	if (r)
 		return cli_error("check",
 				 "no agent answers at %s (%s); start one with 'bpfdiag agent' "
 				 "(in-process checks need the rules engine, not in this build yet)",
-				 agent, err);
+				 o.agent, err);
 	if (status != 200) {
 		free(doc);
 		return cli_error("check", "%s answered HTTP %ld", url, status);
@@ -74,7 +64,7 @@ int do_check(int argc, char **argv)
 		return cli_error("check", "%s did not answer a findings document", url);
 	}
 	n = json_object_array_length(findings);
-	if (json) {
+	if (o.json) {
 		puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
 	} else if (n == 0) {
 		puts("no findings");

@@ -304,4 +304,3 @@ char *top_fmt_evidence(const struct top_finding *fi, char *buf, size_t size)
 	}
 	return buf;
 }
-

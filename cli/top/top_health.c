@@ -119,7 +119,6 @@ int top_health_parse_prom(struct top_health *h, const char *text)
 	return used;
 }
 
-
 int top_health_line(const struct top_snapshot *s, double now, double stale_after, char *buf,
 		    size_t size)
 {

@@ -44,13 +44,10 @@ static int parse_container(json_object *c, struct top_pod *p)
 		.retrans = json_get_num(c, "retransmits_per_second"),
 	};
 
-	ctr = top_pod_add_container(p, json_get_str_or_empty(c, "name"),
-				    json_get_str_or_empty(c, "id"),
-				    json_get_str_or_empty(c, "cgroup_path"),
-				    json_object_object_get_ex(c, "cgroup_id", &v) ?
-					    json_object_get_uint64(v) :
-					    0,
-				    &r);
+	ctr = top_pod_add_container(
+		p, json_get_str_or_empty(c, "name"), json_get_str_or_empty(c, "id"),
+		json_get_str_or_empty(c, "cgroup_path"),
+		json_object_object_get_ex(c, "cgroup_id", &v) ? json_object_get_uint64(v) : 0, &r);
 	if (!ctr)
 		return -ENOMEM;
 	ports_text(c, ctr->ports, sizeof(ctr->ports));
@@ -124,13 +121,13 @@ static int parse_finding(json_object *o, struct top_finding *f)
 {
 	json_object *ev;
 
-	if (top_finding_init(f, json_get_str_or_empty(o, "namespace"),
-			     json_get_str_or_empty(o, "workload_kind"),
-			     json_get_str_or_empty(o, "workload"),
-			     json_get_str_or_empty(o, "helm_release"),
-			     json_get_str_or_empty(o, "rule"), json_get_str_or_empty(o, "severity"),
-			     json_get_str_or_empty(o, "suggested_kind"),
-			     json_get_str_or_empty(o, "message"), json_get_str_or_empty(o, "since")))
+	if (top_finding_init(
+		    f, json_get_str_or_empty(o, "namespace"),
+		    json_get_str_or_empty(o, "workload_kind"), json_get_str_or_empty(o, "workload"),
+		    json_get_str_or_empty(o, "helm_release"), json_get_str_or_empty(o, "rule"),
+		    json_get_str_or_empty(o, "severity"),
+		    json_get_str_or_empty(o, "suggested_kind"), json_get_str_or_empty(o, "message"),
+		    json_get_str_or_empty(o, "since")))
 		return -ENOMEM;
 	if (!json_object_object_get_ex(o, "evidence", &ev) ||
 	    !json_object_is_type(ev, json_type_object))
