@@ -1,8 +1,8 @@
-/* bpfdiag agent: the collector daemon. Options → engine → HTTP → collection loop. */
+/* bpfdiag agent: the collector daemon. Options → pipeline (agent/pipeline) → HTTP and OTLP
+ * exporters reading its snapshots → the pipeline's collection loop until a signal. */
 #include <errno.h>
 #include <stddef.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,14 +13,11 @@
 
 #include "cli.h"
 #include "opts.h"
-#include "engine/engine.h"
-#include "transport/http.h"
-#include "kube/kube_meta.h"
 #include "base/log.h"
-#include "rules/rules.h"
-#include "rules/rules_kube.h"
-#include "transport/otlp_sender.h"
 #include "base/version.h"
+#include "pipeline/pipeline.h"
+#include "transport/http.h"
+#include "transport/otlp_sender.h"
 
 struct agent_opts {
 	const char *listen;
@@ -50,14 +47,6 @@ struct agent_opts {
 	const char *tls_cert, *tls_key, *auth_token_file;
 	const char *otlp_endpoint;
 	double otlp_interval; /* 0: OTEL_METRIC_EXPORT_INTERVAL or the default */
-};
-
-struct agent {
-	struct snapshot_slot slot;
-	int ready;
-	struct rules_engine *rules;
-	struct selfmetrics stats; /* the exporters' own counters */
-	struct kube_meta *kube; /* NULL in local mode */
 };
 
 static int parse_pin_dir(const struct cli_opt *opt, const char *value, enum cli_source src,
@@ -222,24 +211,15 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 	return 0;
 }
 
-/* One log line when a finding starts and when it clears. */
-static void on_rules_event(void *ctx, const struct rules_event *ev)
-{
-	const struct snap_finding *f = ev->finding;
-
-	(void)ctx;
-	if (ev->started)
-		log_info("finding %s %s %s %s/%s%s%s: %s", f->rule, f->severity, f->workload_kind,
-			 f->ns[0] ? f->ns : "-", f->workload, f->helm_release[0] ? " release " : "",
-			 f->helm_release, f->message);
-	else
-		log_info("finding cleared: %s %s %s/%s", f->rule, f->workload_kind,
-			 f->ns[0] ? f->ns : "-", f->workload);
-}
-
+/* The exporters read the pipeline's slot. */
 static struct snapshot *get_snapshot(void *ctx)
 {
-	return snapshot_slot_get(&((struct agent *)ctx)->slot);
+	return pipeline__snapshot(ctx);
+}
+
+static bool is_ready(void *ctx)
+{
+	return pipeline__ready(ctx);
 }
 
 static void otlp_log(void *ctx, enum otlp_log_level level, const char *line)
@@ -249,26 +229,16 @@ static void otlp_log(void *ctx, enum otlp_log_level level, const char *line)
 	log_msg((enum log_level)level, "%s", line);
 }
 
-static bool collected(struct agent *a)
-{
-	return __atomic_load_n(&a->ready, __ATOMIC_ACQUIRE);
-}
-
-/* Ready after the first collection and, with Kubernetes, the first pod list (SPEC §6). */
-static bool is_ready(void *ctx)
-{
-	struct agent *a = ctx;
-
-	return collected(a) && (!a->kube || kube_meta__synced(a->kube));
-}
-
 static void kube_log(void *ctx, enum kube_log_level level, const char *msg)
 {
 	(void)ctx;
 	log_msg(level == KUBE_LOG_WARN ? LOG_WARN : LOG_INFO, "kube: %s", msg);
 }
 
-static int start_kube(const struct agent_opts *o, struct agent *a)
+/* The pipeline, its Kubernetes metadata threads started (the pod list is fetched while the
+ * BPF programs load); the collector is loaded later. */
+static int new_pipeline(const struct agent_opts *o, const struct rules_config *rcfg,
+			struct pipeline **ret)
 {
 	struct kube_meta_opts ko = {
 		.api_url = o->kube.url,
@@ -282,26 +252,39 @@ static int start_kube(const struct agent_opts *o, struct agent *a)
 		.qps = o->kube_qps,
 		.log = kube_log,
 	};
+	struct pipeline_opts po = {
+		.engine = { .cgroup_root = o->cgroup_root,
+			    .proc_root = o->proc_root,
+			    .pin_dir = o->pin_dir,
+			    .pin_required = o->pin_explicit,
+			    .node_name = o->node_name,
+			    .max_cgroups = o->max_cgroups,
+			    .net = o->net,
+			    .fs = o->fs,
+			    .bpf_stats = o->bpf_stats,
+			    .series_retention = o->series_retention },
+		.kube = o->kube.enabled ? &ko : NULL,
+		.rules = *rcfg,
+		.judge_host = o->judge_host,
+	};
 	char err[512];
 
-	if (!o->kube.enabled)
-		return 0;
-	if (kube_meta__start(&ko, &a->kube, err, sizeof(err)))
+	if (pipeline__new(&po, ret, err, sizeof(err)))
 		return cli_error("agent", "%s", err);
-	log_info("kube: watching the pods of node %s at %s%s", o->node_name, o->kube.url,
-		 o->kube.in_cluster ? " (in-cluster)" : "");
+	if (o->kube.enabled)
+		log_info("kube: watching the pods of node %s at %s%s", o->node_name, o->kube.url,
+			 o->kube.in_cluster ? " (in-cluster)" : "");
 	return 0;
 }
 
 int do_agent(int argc, char **argv)
 {
 	struct agent_opts o;
-	struct agent a = { 0 };
-	struct engine *e = NULL;
+	struct pipeline *pl = NULL;
+	struct selfmetrics stats = { 0 }; /* the exporters' own counters */
 	struct http_server *http = NULL;
 	struct otlp_sender *otlp = NULL;
 	struct otlp_config oc = { 0 };
-	struct engine_opts eo;
 	struct rules_config rcfg;
 	char err[512], host[HOST_NAME_MAX + 1] = "";
 	sigset_t mask;
@@ -314,15 +297,11 @@ int do_agent(int argc, char **argv)
 	rules_config_default(&rcfg, o.window, o.warmup);
 	if (o.rules_config && rules_config_load(o.rules_config, &rcfg, err, sizeof(err)))
 		return cli_error("agent", "--rules-config %s: %s", o.rules_config, err);
-	a.rules = rules_new(&rcfg);
-	if (!a.rules)
-		return cli_error("agent", "out of memory");
 	if (!o.node_name) {
 		gethostname(host, sizeof(host) - 1);
 		o.node_name = host;
 	}
 
-	snapshot_slot_init(&a.slot);
 	/* Signals arrive on a descriptor, so the loop waits on one poll(). */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -337,28 +316,28 @@ int do_agent(int argc, char **argv)
 		goto cleanup;
 	}
 
-	struct http_server_ops ops = { .snapshot = get_snapshot, .ready = is_ready, .ctx = &a };
 	struct http_server_opts hopts = { .listen = o.listen,
 					  .tls_cert_file = o.tls_cert,
 					  .tls_key_file = o.tls_key,
 					  .auth_token_file = o.auth_token_file,
-					  .stats = &a.stats };
+					  .stats = &stats };
 
 	if (otlp_config_load(&oc, o.otlp_endpoint, o.otlp_interval, NULL, err, sizeof(err))) {
 		r = cli_error("agent", "%s", err);
 		goto cleanup;
 	}
-	a.stats.otlp_enabled = oc.url != NULL;
+	stats.otlp_enabled = oc.url != NULL;
 	if (o.check_config) {
 		printf("configuration OK\n");
 		r = 0;
 		goto cleanup;
 	}
-	/* The pod list is fetched while the BPF programs load. */
-	r = start_kube(&o, &a);
+	r = new_pipeline(&o, &rcfg, &pl);
 	if (r)
 		goto cleanup;
 	/* Bind first: a port in use is the most common start-up mistake, and it is cheap. */
+	struct http_server_ops ops = { .snapshot = get_snapshot, .ready = is_ready, .ctx = pl };
+
 	if (http_server_start(&hopts, &ops, &http, err, sizeof(err))) {
 		r = cli_error("agent", "%s", err);
 		goto cleanup;
@@ -366,31 +345,21 @@ int do_agent(int argc, char **argv)
 	if (o.auth_token_file && !o.tls_cert)
 		log_warn("--auth-token-file without --tls-cert: the token crosses the network in "
 			 "clear text");
-	eo = (struct engine_opts){ .cgroup_root = o.cgroup_root,
-				   .proc_root = o.proc_root,
-				   .pin_dir = o.pin_dir,
-				   .pin_required = o.pin_explicit,
-				   .node_name = o.node_name,
-				   .max_cgroups = o.max_cgroups,
-				   .net = o.net,
-				   .fs = o.fs,
-				   .bpf_stats = o.bpf_stats,
-				   .kube = a.kube,
-				   .series_retention = o.series_retention };
-	if (engine__open(&eo, &e, err, sizeof(err))) {
+	if (pipeline__load(pl, err, sizeof(err))) {
 		r = cli_error("agent", "%s", err);
 		goto cleanup;
 	}
 	log_info("bpfdiag %s (%s) on node %s: cgroup v2 at %s, listening on %s (port %u), "
 		 "collecting every %gs; probes: %s",
-		 BPFDIAG_VERSION, BPFDIAG_REVISION, o.node_name, engine__cgroup_root(e), o.listen,
-		 http_server_port(http), o.interval, engine__features(e));
+		 BPFDIAG_VERSION, BPFDIAG_REVISION, o.node_name,
+		 engine__cgroup_root(pipeline__engine(pl)), o.listen, http_server_port(http),
+		 o.interval, engine__features(pipeline__engine(pl)));
 	if (oc.url) {
 		struct otlp_sender_ops sops = { .snapshot = get_snapshot,
 						.log = otlp_log,
-						.ctx = &a };
+						.ctx = pl };
 
-		if (otlp_sender_start(&oc, &sops, &a.stats, &otlp, err, sizeof(err))) {
+		if (otlp_sender_start(&oc, &sops, &stats, &otlp, err, sizeof(err))) {
 			r = cli_error("agent", "%s", err);
 			goto cleanup;
 		}
@@ -398,55 +367,19 @@ int do_agent(int argc, char **argv)
 			 oc.gzip ? "gzip" : "uncompressed", oc.timeout);
 	}
 
-	for (;;) {
-		struct snapshot *s = NULL;
-		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+	if (pipeline__run(pl, o.interval, sfd, 0) == 0) {
+		struct signalfd_siginfo si;
 
-		r = engine__collect(e, &s);
-		if (!r) {
-			struct rules_kube_ctx kctx = { .km = a.kube, .judge_host = o.judge_host };
-
-			r = rules_update(a.rules, s, a.kube ? rules_kube_facts : rules_local_facts,
-					 &kctx, s->time, on_rules_event, NULL);
-			rules_kube_ctx_reset(&kctx);
-		}
-		if (r) {
-			log_warn("collection failed: %s", strerror(-r));
-			snapshot_unref(s);
-			s = NULL;
-		} else {
-			size_t n = s->n_series;
-
-			snapshot_slot_set(&a.slot, s);
-			if (!collected(&a)) {
-				__atomic_store_n(&a.ready, 1, __ATOMIC_RELEASE);
-				log_info("first collection done: %zu series%s", n,
-					 is_ready(&a) ? "; ready" :
-							"; ready once the pod list is in");
-			}
-		}
-		r = poll(&pfd, 1, (int)(o.interval * 1000));
-		if (r > 0) {
-			struct signalfd_siginfo si;
-
-			if (read(sfd, &si, sizeof(si)) == sizeof(si))
-				log_info("signal %u: shutting down", si.ssi_signo);
-			break;
-		}
-		if (r < 0 && errno != EINTR) {
-			log_error("poll: %s", strerror(errno));
-			break;
-		}
+		if (read(sfd, &si, sizeof(si)) == sizeof(si))
+			log_info("signal %u: shutting down", si.ssi_signo);
 	}
 	r = 0;
 cleanup:
+	/* The exporters read the pipeline's slot: they stop first. */
 	otlp = otlp_sender_stop(otlp);
 	otlp_config_free(&oc);
 	http = http_server_stop(http);
-	e = engine__close(e);
-	a.kube = kube_meta__stop(a.kube);
-	snapshot_slot_destroy(&a.slot);
-	a.rules = rules_free(a.rules);
+	pl = pipeline__free(pl);
 	if (sfd >= 0)
 		close(sfd);
 	return r;
