@@ -25,6 +25,7 @@ struct top_opts {
 	bool once;
 	bool json;
 	double interval;
+	double window, warmup; /* in-process rules */
 	enum top_sort sort;
 };
 
@@ -55,11 +56,21 @@ static const struct cli_opt top_opts[] = {
 	  .parse = parse_sort, .want = "cpu, net, disk or fsync (or runq, iops, retrans, name)" },
 	{ "interval", "SEC", "refresh period", .def = "2", .parse = cli_parse_secs, .max = 3600,
 	  .off = OFF(interval), .want = "seconds in (0, 3600]" },
+	/* As the agent's: in-process top judges what an agent would. */
+	{ "window", "SEC",
+	  "in-process: rule evaluation window, as the agent's; collections happen every "
+	  "window/30 when that is shorter than the interval",
+	  .def = "600", .parse = cli_parse_secs, .max = 7 * 86400, .off = OFF(window),
+	  .want = "seconds in (0, 604800]" },
+	{ "warmup", "SEC", "in-process: container age before runtime rules may fire", .def = "300",
+	  .parse = cli_parse_secs0, .max = 7 * 86400, .off = OFF(warmup),
+	  .want = "seconds in [0, 604800]" },
 };
 
 static const struct cli_command top_cmd = {
 	.name = "top",
-	.usage = "[--agent URL] [--once] [--json] [--sort KEY] [--interval SEC]",
+	.usage = "[--agent URL] [--once] [--json] [--sort KEY] [--interval SEC]\n"
+		 "                   [--window SEC] [--warmup SEC]",
 	.about =
 		"Live per-pod view of this node: CPU, run-queue p99, disk, fsync, network,\n"
 		"retransmits, workload, Helm release and the workload's findings. Reads a running\n"
@@ -186,10 +197,11 @@ static void wait_interval(double sec)
 		nanosleep(&ts, NULL);
 }
 
-/* In-process rates need an interval between two collections (the first ran at open). */
+/* In-process, the first table covers one interval of observation from the open's collection:
+ * its rates and what the rules saw meanwhile (with --once, all they will see). */
 static void wait_rates(const struct top_source *src, const struct top_opts *o)
 {
-	double since = top_source__since_fetch(src), want = fmin(o->interval, 1);
+	double since = top_source__since_fetch(src), want = o->interval;
 
 	if (top_source__in_process(src) && since < want)
 		wait_interval(want - since);
@@ -254,7 +266,11 @@ int do_top(int argc, char **argv)
 	/* Before the view starts, so that curses leaves them to us and restores the terminal. */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	r = top_source__open(o.agent, &src, err, sizeof(err));
+	struct top_source_opts so = {
+		.url = o.agent, .interval = o.interval, .window = o.window, .warmup = o.warmup
+	};
+
+	r = top_source__open(&so, &src, err, sizeof(err));
 	if (r)
 		return cli_error("top", "%s", err);
 	if (full && !o.once && !o.json) {

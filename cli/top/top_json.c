@@ -6,24 +6,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static void ports_text(json_object *c, char *buf, size_t size)
+static void add_ports(json_object *c, struct top_container *ctr)
 {
 	json_object *ports;
-	size_t len = 0;
 
-	buf[0] = '\0';
 	if (!json_object_object_get_ex(c, "listening_ports", &ports) ||
 	    !json_object_is_type(ports, json_type_array))
 		return;
-	for (size_t i = 0; i < json_object_array_length(ports) && len < size; i++) {
-		int n = snprintf(buf + len, size - len, "%s%d", len ? "," : "",
-				 json_object_get_int(json_object_array_get_idx(ports, i)));
-
-		if (n < 0 || (size_t)n >= size - len) {
-			buf[len] = '\0';
+	for (size_t i = 0; i < json_object_array_length(ports); i++) {
+		if (!top_container_add_port(
+			    ctr, json_object_get_int(json_object_array_get_idx(ports, i))))
 			return;
-		}
-		len += (size_t)n;
 	}
 }
 
@@ -50,7 +43,7 @@ static int parse_container(json_object *c, struct top_pod *p)
 		json_object_object_get_ex(c, "cgroup_id", &v) ? json_object_get_uint64(v) : 0, &r);
 	if (!ctr)
 		return -ENOMEM;
-	ports_text(c, ctr->ports, sizeof(ctr->ports));
+	add_ports(c, ctr);
 	return 0;
 }
 

@@ -136,6 +136,18 @@ struct top_container *top_pod_add_container(struct top_pod *p, const char *name,
 	return c;
 }
 
+bool top_container_add_port(struct top_container *c, int port)
+{
+	size_t len = strlen(c->ports), size = sizeof(c->ports);
+	int n = snprintf(c->ports + len, size - len, "%s%d", len ? "," : "", port);
+
+	if (n < 0 || (size_t)n >= size - len) {
+		c->ports[len] = '\0';
+		return false;
+	}
+	return true;
+}
+
 enum top_severity top_severity_parse(const char *s)
 {
 	static const char *const names[] = { "", "info", "low", "medium", "high", "critical" };

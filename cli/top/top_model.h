@@ -106,6 +106,8 @@ int top_pod_init(struct top_pod *p, const char *ns, const char *pod, const char 
 struct top_container *top_pod_add_container(struct top_pod *p, const char *name, const char *id,
 					    const char *cgroup_path, uint64_t cgroup_id,
 					    const struct top_rates *r);
+/* Appends a listening port to c->ports. Returns false (the port left out) when it is full. */
+bool top_container_add_port(struct top_container *c, int port);
 /* Adds r into sum: sums, except run-queue p99, the larger. */
 void top_rates_add(struct top_rates *sum, const struct top_rates *r);
 
