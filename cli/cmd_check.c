@@ -1,107 +1,162 @@
-/* bpfdiag check: one-shot findings report from a running agent. */
-#include <getopt.h>
+/* bpfdiag check: one-shot findings report, from a running agent or, when none answers, from
+ * the pipeline run in-process over a short observation (SPEC §2). */
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
-#include "base/json.h"
+#include "codec/api_json.h"
+#include "local.h"
+#include "opts.h"
+#include "top/top_json.h"
+#include "top/top_snap.h"
 
-static const char usage_text[] =
-	"Usage: bpfdiag check [--agent URL] [--json]\n"
-	"\n"
-	"Prints the findings of the agent at URL (default " DEFAULT_AGENT_URL ").\n"
-	"Exit status: 0 no findings, 1 findings, 2 error.\n"
-	"\n"
-	"  --agent URL  agent to ask\n"
-	"  --json       print the findings document as JSON\n"
-	"  -h, --help   this help\n";
+#define CHECK_COLLECTIONS 30 /* in-process: collections over the observation */
 
-int do_check(int argc, char **argv)
+struct check_opts {
+	const char *agent;
+	bool json;
+	double duration;
+	const char *rules_config;
+};
+
+#define OFF(field) offsetof(struct check_opts, field)
+
+static const struct cli_opt check_opts[] = {
+	{ "agent", "URL", "agent to ask", .def = DEFAULT_AGENT_URL, .parse = cli_parse_str,
+	  .off = OFF(agent) },
+	{ "json", NULL, "print the findings document as JSON", .parse = cli_parse_flag,
+	  .off = OFF(json) },
+	{ "duration", "SEC",
+	  "in-process: how long to observe this host; the rules judge that window, with no "
+	  "warm-up, from a collection every SEC/30",
+	  .def = "30", .parse = cli_parse_secs, .max = 3600, .off = OFF(duration),
+	  .want = "seconds in (0, 3600]" },
+	{ "rules-config", "FILE",
+	  "in-process: JSON thresholds per rule, rules on/off, as the agent's (docs/RULES.md)",
+	  .parse = cli_parse_str, .off = OFF(rules_config) },
+};
+
+static const struct cli_command check_cmd = {
+	.name = "check",
+	.usage = "[--agent URL] [--json] [--duration SEC] [--rules-config FILE]",
+	.about = "Prints the findings of the agent at URL. When nothing answers there, observes\n"
+		 "this host in-process for --duration seconds (the collector and the rules, needs\n"
+		 "root or CAP_BPF+CAP_PERFMON) and prints what the rules found.\n"
+		 "Exit status: 0 no findings, 1 findings, 2 error.\n",
+	.opts = check_opts,
+	.n_opts = sizeof(check_opts) / sizeof(check_opts[0]),
+};
+
+static void print_report(const struct top_finding *fs, size_t n)
 {
-	static const struct option longopts[] = {
-		{ "agent", required_argument, NULL, 'a' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	const char *agent = DEFAULT_AGENT_URL;
-	json_object *root = NULL, *findings;
-	char url[1024], err[512], *doc = NULL;
-	bool json = false;
-	long status = 0;
-	size_t n;
-	int opt, r;
-
-	opterr = 0;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'a':
-			agent = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
-		default:
-			return cli_bad_option("check", opt, argv);
-		}
+	if (n == 0) {
+		puts("no findings");
+		return;
 	}
-	if (optind < argc)
-		return cli_error("check", "unexpected argument '%s' (see 'bpfdiag check --help')",
-				 argv[optind]);
-	snprintf(url, sizeof(url), "%s/api/v1/findings", agent);
-	r = cli_http_get(url, 5000, &doc, &status, err, sizeof(err));
-	if (r)
-		return cli_error("check",
-				 "no agent answers at %s (%s); start one with 'bpfdiag agent' "
-				 "(in-process checks need the rules engine, not in this build yet)",
-				 agent, err);
+	for (size_t i = 0; i < n; i++) {
+		const struct top_finding *f = &fs[i];
+
+		printf("%s %-8s %s %s%s%s", f->rule, f->severity, f->kind, f->ns,
+		       f->ns[0] ? "/" : "", f->workload);
+		if (f->release[0])
+			printf(" (release %s)", f->release);
+		if (f->suggested[0])
+			printf(" -> %s", f->suggested);
+		printf("\n    %s\n    since %s", f->message, f->since);
+		for (size_t e = 0; e < f->n_ev; e++)
+			printf("; %s=%g", f->ev[e].name, f->ev[e].value);
+		putchar('\n');
+	}
+}
+
+/* The agent's findings; *ret_answered false when nothing answers at the URL. */
+static int ask_agent(const struct check_opts *o, bool *ret_answered, char *why, size_t whylen)
+{
+	struct top_finding *fs = NULL;
+	char url[1024], *doc = NULL;
+	long status = 0;
+	size_t n = 0;
+
+	snprintf(url, sizeof(url), "%s/api/v1/findings", o->agent);
+	*ret_answered = cli_http_get(url, 5000, &doc, &status, why, whylen) == 0;
+	if (!*ret_answered)
+		return 0;
 	if (status != 200) {
 		free(doc);
 		return cli_error("check", "%s answered HTTP %ld", url, status);
 	}
-	root = json_tokener_parse(doc);
-	free(doc);
-	if (!root || !json_object_object_get_ex(root, "findings", &findings) ||
-	    !json_object_is_type(findings, json_type_array)) {
-		json_object_put(root);
+	if (top_findings_parse(doc, &fs, &n)) {
+		free(doc);
 		return cli_error("check", "%s did not answer a findings document", url);
 	}
-	n = json_object_array_length(findings);
-	if (json) {
-		puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
-	} else if (n == 0) {
-		puts("no findings");
-	} else {
-		for (size_t i = 0; i < n; i++) {
-			json_object *f = json_object_array_get_idx(findings, i), *ev;
-			const char *kind = json_get_str_or_empty(f, "workload_kind"),
-				   *ns = json_get_str_or_empty(f, "namespace");
+	if (o->json) {
+		json_object *root = json_tokener_parse(doc);
 
-			printf("%s %-8s %s %s%s%s", json_get_str_or_empty(f, "rule"),
-			       json_get_str_or_empty(f, "severity"), kind, ns[0] ? ns : "",
-			       ns[0] ? "/" : "", json_get_str_or_empty(f, "workload"));
-			if (json_get_str_or_empty(f, "helm_release")[0])
-				printf(" (release %s)", json_get_str_or_empty(f, "helm_release"));
-			if (json_get_str_or_empty(f, "suggested_kind")[0])
-				printf(" -> %s", json_get_str_or_empty(f, "suggested_kind"));
-			printf("\n    %s\n    since %s", json_get_str_or_empty(f, "message"),
-			       json_get_str_or_empty(f, "since"));
-			if (json_object_object_get_ex(f, "evidence", &ev) &&
-			    json_object_is_type(ev, json_type_object)) {
-				json_object_object_foreach(ev, k, v) {
-					printf("; %s=%g", k, json_object_get_double(v));
-				}
-			}
-			putchar('\n');
-		}
+		puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
+		json_object_put(root);
+	} else {
+		print_report(fs, n);
 	}
-	json_object_put(root);
+	free(doc);
+	top_findings_free(fs, n);
 	return n ? 1 : 0;
+}
+
+/* No agent: the pipeline in-process for o->duration, then its findings. */
+static int check_local(const struct check_opts *o, const char *why)
+{
+	struct rules_config rcfg;
+	struct pipeline *pl = NULL;
+	struct snapshot *s = NULL;
+	struct top_finding *fs = NULL;
+	struct strbuf doc = STRBUF_INIT;
+	char err[1024];
+	size_t n = 0;
+	int r;
+
+	/* The rules judge the whole observation: their window is its length. */
+	rules_config_default(&rcfg, o->duration, 0);
+	if (o->rules_config && rules_config_load(o->rules_config, &rcfg, err, sizeof(err)))
+		return cli_error("check", "--rules-config %s: %s", o->rules_config, err);
+	if (cli_local_pipeline(&rcfg, o->agent, why, &pl, err, sizeof(err)))
+		return cli_error("check", "%s", err);
+	fprintf(stderr, "bpfdiag check: no agent at %s; observing this host in-process for %gs\n",
+		o->agent, o->duration);
+	pipeline__run(pl, o->duration / CHECK_COLLECTIONS, -1, o->duration);
+	s = pipeline__snapshot(pl);
+	r = top_findings_from(s, &fs, &n);
+	if (!r && o->json)
+		r = api_findings_json(s, &doc);
+	if (r) {
+		r = cli_error("check", "out of memory");
+	} else {
+		if (o->json)
+			fputs(doc.data, stdout);
+		else
+			print_report(fs, n);
+		r = n ? 1 : 0;
+	}
+	strbuf_reset(&doc);
+	top_findings_free(fs, n);
+	snapshot_unref(s);
+	pipeline__free(pl);
+	return r;
+}
+
+int do_check(int argc, char **argv)
+{
+	struct check_opts o = { 0 };
+	char why[512] = "";
+	bool answered;
+	int r;
+
+	r = cli_opts_parse(&check_cmd, argc, argv, &o);
+	if (r)
+		return r < 0 ? 0 : r;
+	r = ask_agent(&o, &answered, why, sizeof(why));
+	return answered ? r : check_local(&o, why);
 }

@@ -2,7 +2,7 @@
  * when no agent answers. A full-screen view on a terminal (top_view.c); plain text tables
  * without one or with --once; --json prints the snapshot. The model is top_model.c. */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <math.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "top/top_model.h"
+#include "opts.h"
+#include "top/top_format.h"
+#include "top/top_health.h"
 #include "top/top_source.h"
 #include "top/top_view.h"
 
@@ -23,31 +25,9 @@ struct top_opts {
 	bool once;
 	bool json;
 	double interval;
+	double window, warmup; /* in-process rules */
 	enum top_sort sort;
 };
-
-static const char usage_text[] =
-	"Usage: bpfdiag top [--agent URL] [--once] [--json] [--sort KEY] [--interval SEC]\n"
-	"\n"
-	"Live per-pod view of this node: CPU, run-queue p99, disk, fsync, network, retransmits,\n"
-	"workload, Helm release and the workload's findings. Reads a running agent at URL\n"
-	"(default " DEFAULT_AGENT_URL "); when none answers, runs the collector in-process\n"
-	"(needs root or CAP_BPF+CAP_PERFMON) and says so in the header.\n"
-	"On a terminal it is a full-screen view; without one, or with --once, it prints plain\n"
-	"text tables (one per interval, or one with --once).\n"
-	"\n"
-	"  --agent URL     agent to read\n"
-	"  --once          print one table and exit\n"
-	"  --json          print the snapshot (pods, findings, source) as JSON instead\n"
-	"  --sort KEY      cpu (default), net, disk or fsync; also runq, iops, retrans, name\n"
-	"  --interval SEC  refresh period (default 2)\n"
-	"  -h, --help      this help\n"
-	"\n"
-	"Keys in the full-screen view:\n"
-	"  q quit   s/S next/previous sort key   / filter text   n namespace filter\n"
-	"  r Helm release filter   c clear filters   Enter expand/collapse a pod's containers\n"
-	"  f findings panel (messages, evidence)   ? help   arrows, PgUp/PgDn, Home/End scroll\n"
-	"  space refresh now.  NO_COLOR=1 turns colours off (every colour has a text cue too).\n";
 
 static volatile sig_atomic_t stop;
 
@@ -57,59 +37,56 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static int parse_opts(int argc, char **argv, struct top_opts *o)
+static int parse_sort(const struct cli_opt *opt, const char *value, enum cli_source src, void *opts)
 {
-	static const struct option longopts[] = {
-		{ "agent", required_argument, NULL, 'a' },
-		{ "once", no_argument, NULL, '1' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "sort", required_argument, NULL, 's' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	int opt;
-
-	*o = (struct top_opts){ .agent = DEFAULT_AGENT_URL, .interval = 2, .sort = TOP_SORT_CPU };
-	opterr = 0;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'a':
-			o->agent = optarg;
-			break;
-		case '1':
-			o->once = true;
-			break;
-		case 'j':
-			o->json = true;
-			break;
-		case 's':
-			if (top_sort_parse(optarg, &o->sort))
-				return cli_error(
-					"top",
-					"bad --sort '%s': want cpu, net, disk or fsync (or "
-					"runq, iops, retrans, name)",
-					optarg);
-			break;
-		case 'i':
-			if (cli_parse_seconds(optarg, 3600, &o->interval))
-				return cli_error("top",
-						 "bad --interval '%s': want seconds in (0, 3600]",
-						 optarg);
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return -1;
-		default:
-			return cli_bad_option("top", opt, argv);
-		}
-	}
-	if (optind < argc)
-		return cli_error("top", "unexpected argument '%s' (see 'bpfdiag top --help')",
-				 argv[optind]);
-	return 0;
+	(void)opt;
+	(void)src;
+	return top_sort_parse(value, &((struct top_opts *)opts)->sort);
 }
+
+#define OFF(field) offsetof(struct top_opts, field)
+
+static const struct cli_opt top_opts[] = {
+	{ "agent", "URL", "agent to read", .def = DEFAULT_AGENT_URL, .parse = cli_parse_str,
+	  .off = OFF(agent) },
+	{ "once", NULL, "print one table and exit", .parse = cli_parse_flag, .off = OFF(once) },
+	{ "json", NULL, "print the snapshot (pods, findings, source) as JSON instead",
+	  .parse = cli_parse_flag, .off = OFF(json) },
+	{ "sort", "KEY", "cpu, net, disk or fsync; also runq, iops, retrans, name", .def = "cpu",
+	  .parse = parse_sort, .want = "cpu, net, disk or fsync (or runq, iops, retrans, name)" },
+	{ "interval", "SEC", "refresh period", .def = "2", .parse = cli_parse_secs, .max = 3600,
+	  .off = OFF(interval), .want = "seconds in (0, 3600]" },
+	/* As the agent's: in-process top judges what an agent would. */
+	{ "window", "SEC",
+	  "in-process: rule evaluation window, as the agent's; collections happen every "
+	  "window/30 when that is shorter than the interval",
+	  .def = "600", .parse = cli_parse_secs, .max = 7 * 86400, .off = OFF(window),
+	  .want = "seconds in (0, 604800]" },
+	{ "warmup", "SEC", "in-process: container age before runtime rules may fire", .def = "300",
+	  .parse = cli_parse_secs0, .max = 7 * 86400, .off = OFF(warmup),
+	  .want = "seconds in [0, 604800]" },
+};
+
+static const struct cli_command top_cmd = {
+	.name = "top",
+	.usage = "[--agent URL] [--once] [--json] [--sort KEY] [--interval SEC]\n"
+		 "                   [--window SEC] [--warmup SEC]",
+	.about =
+		"Live per-pod view of this node: CPU, run-queue p99, disk, fsync, network,\n"
+		"retransmits, workload, Helm release and the workload's findings. Reads a running\n"
+		"agent at URL; when none answers, runs the collector in-process (needs root or\n"
+		"CAP_BPF+CAP_PERFMON) and says so in the header.\n"
+		"On a terminal it is a full-screen view; without one, or with --once, it prints\n"
+		"plain text tables (one per interval, or one with --once).\n",
+	.epilogue =
+		"Keys in the full-screen view:\n"
+		"  q quit   s/S next/previous sort key   / filter text   n namespace filter\n"
+		"  r Helm release filter   c clear filters   Enter expand/collapse a pod's containers\n"
+		"  f findings panel (messages, evidence)   ? help   arrows, PgUp/PgDn, Home/End scroll\n"
+		"  space refresh now.  NO_COLOR=1 turns colours off (every colour has a text cue too).\n",
+	.opts = top_opts,
+	.n_opts = sizeof(top_opts) / sizeof(top_opts[0]),
+};
 
 enum { FCOL_SEV, FCOL_RULE, FCOL_NS, FCOL_WORKLOAD, FCOL_RELEASE, FCOL_SUGGESTS, FCOL_MAX };
 
@@ -220,10 +197,11 @@ static void wait_interval(double sec)
 		nanosleep(&ts, NULL);
 }
 
-/* In-process rates need an interval between two collections (the first ran at open). */
+/* In-process, the first table covers one interval of observation from the open's collection:
+ * its rates and what the rules saw meanwhile (with --once, all they will see). */
 static void wait_rates(const struct top_source *src, const struct top_opts *o)
 {
-	double since = top_source__since_fetch(src), want = fmin(o->interval, 1);
+	double since = top_source__since_fetch(src), want = o->interval;
 
 	if (top_source__in_process(src) && since < want)
 		wait_interval(want - since);
@@ -281,13 +259,18 @@ int do_top(int argc, char **argv)
 	bool full = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 	int r;
 
-	r = parse_opts(argc, argv, &o);
+	o = (struct top_opts){ 0 };
+	r = cli_opts_parse(&top_cmd, argc, argv, &o);
 	if (r)
 		return r < 0 ? 0 : r;
 	/* Before the view starts, so that curses leaves them to us and restores the terminal. */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	r = top_source__open(o.agent, &src, err, sizeof(err));
+	struct top_source_opts so = {
+		.url = o.agent, .interval = o.interval, .window = o.window, .warmup = o.warmup
+	};
+
+	r = top_source__open(&so, &src, err, sizeof(err));
 	if (r)
 		return cli_error("top", "%s", err);
 	if (full && !o.once && !o.json) {

@@ -1,34 +1,41 @@
 #include "top/top_source.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "codec/api_json.h"
+#include "base/clock.h"
 #include "cli.h"
-#include "engine/engine.h"
-#include "base/log.h"
+#include "codec/api_json.h"
+#include "local.h"
+#include "top/top_health.h"
+#include "top/top_json.h"
+#include "top/top_snap.h"
 
 #define TOP_HTTP_TIMEOUT_MS 2000
+#define TOP_FRESH_WAIT 2.0 /* seconds a fetch waits for the in-process pipeline's next snapshot */
 
 struct top_source {
 	char *url;
-	struct engine *engine; /* NULL: reading the agent */
 	char name[1200];
 	double last_fetch; /* monotonic seconds */
+	/* In-process: the pipeline collecting on a thread of its own until stop[1] is written. */
+	struct pipeline *pl; /* NULL: reading the agent */
+	double cadence; /* seconds between collections */
+	pthread_t thread;
+	bool running;
+	int stop[2];
+	struct snapshot *first; /* the open's collection: no rates yet */
 };
-
-static double now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* GETs url + path: 0 with *ret_body on HTTP 200, else a negative errno with the reason. */
 static int get(const char *base, const char *path, char **ret_body, char *err, size_t errlen)
@@ -54,64 +61,80 @@ struct top_source *top_source__close(struct top_source *src)
 {
 	if (!src)
 		return NULL;
-	engine__close(src->engine);
+	if (src->running) {
+		(void)!write(src->stop[1], "", 1);
+		pthread_join(src->thread, NULL);
+	}
+	for (int i = 0; i < 2; i++) {
+		if (src->stop[i] >= 0)
+			close(src->stop[i]);
+	}
+	snapshot_unref(src->first);
+	pipeline__free(src->pl);
 	free(src->url);
 	free(src);
 	return NULL;
 }
 
-static void health_sample(void *ctx, const struct agent_sample *s, bool first)
+/* The pipeline's thread: the second collection after at most a second (a view's first rates),
+ * then one every cadence, until stopped. */
+static void *collect_thread(void *arg)
 {
-	(void)first;
-	top_health_sample(ctx, s->family->name, s->labels, s->value);
+	struct top_source *src = arg;
+	struct pollfd pfd = { .fd = src->stop[0], .events = POLLIN };
+
+	if (poll(&pfd, 1, (int)ceil(fmin(1, src->cadence) * 1000)) == 0)
+		pipeline__run(src->pl, src->cadence, src->stop[0], 0);
+	return NULL;
 }
 
-/* Pods JSON of a new in-process collection, with its snapshot's agent health. */
-static int collect_local(struct top_source *src, char **ret_doc, struct top_health *ret_health)
+static int start_local(struct top_source *src, const struct top_source_opts *o, const char *why,
+		       char *err, size_t errlen)
 {
-	struct strbuf sb = STRBUF_INIT;
-	struct snapshot *s = NULL;
-	int r = engine__collect(src->engine, &s);
-
-	if (r)
-		return r;
-	if (ret_health) {
-		const struct snap_agent *a = &s->agent;
-
-		*ret_health = (struct top_health){ 0 };
-		top_health_sample(ret_health, "bpfdiag_agent_start_time_seconds", "",
-				  a->start_time);
-		top_health_sample(ret_health, "bpfdiag_agent_collections_total", "",
-				  (double)a->collections);
-		top_health_sample(ret_health, "bpfdiag_agent_collection_errors_total", "",
-				  (double)a->collection_errors);
-		top_health_sample(ret_health, "bpfdiag_agent_collection_duration_seconds", "",
-				  a->last_collection_seconds);
-		snap_agent_samples(a, health_sample, ret_health);
-	}
-	r = api_pods_json(s, &sb);
-	snapshot_unref(s);
-	if (!r && !(*ret_doc = strbuf_steal(&sb, NULL)))
-		r = -ENOMEM;
-	strbuf_reset(&sb);
-	return r;
-}
-
-int top_source__open(const char *url, struct top_source **ret, char *err, size_t errlen)
-{
-	struct top_source *src = calloc(1, sizeof(*src));
-	struct engine_opts eo = { 0 };
-	char host[256] = "", why[512] = "", *doc = NULL;
-	size_t wl;
+	struct rules_config rcfg;
+	sigset_t all, old;
 	int r;
 
-	if (!src || !(src->url = strdup(url))) {
+	rules_config_default(&rcfg, o->window, o->warmup);
+	r = cli_local_pipeline(&rcfg, o->url, why, &src->pl, err, errlen);
+	if (r)
+		return r;
+	src->first = pipeline__snapshot(src->pl);
+	src->cadence = fmin(o->interval, fmax(0.1, o->window / 30));
+	if (pipe2(src->stop, O_CLOEXEC)) {
+		r = -errno;
+		snprintf(err, errlen, "pipe: %s", strerror(-r));
+		return r;
+	}
+	/* Signals (SIGINT, SIGTERM, SIGWINCH) are for the view's thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = -pthread_create(&src->thread, NULL, collect_thread, src);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r) {
+		snprintf(err, errlen, "cannot start the collection thread: %s", strerror(-r));
+		return r;
+	}
+	src->running = true;
+	snprintf(src->name, sizeof(src->name), "in-process collector (no agent at %s)", o->url);
+	return 0;
+}
+
+int top_source__open(const struct top_source_opts *o, struct top_source **ret, char *err,
+		     size_t errlen)
+{
+	struct top_source *src = calloc(1, sizeof(*src));
+	char why[512] = "", *doc = NULL;
+	int r;
+
+	if (!src || !(src->url = strdup(o->url))) {
 		snprintf(err, errlen, "out of memory");
 		free(src);
 		return -ENOMEM;
 	}
+	src->stop[0] = src->stop[1] = -1;
 	/* An agent counts when it answers a pods document, not just any HTTP. */
-	r = get(url, "/api/v1/pods", &doc, why, sizeof(why));
+	r = get(o->url, "/api/v1/pods", &doc, why, sizeof(why));
 	if (!r) {
 		struct top_snapshot *probe = NULL;
 
@@ -121,37 +144,15 @@ int top_source__open(const char *url, struct top_source **ret, char *err, size_t
 		if (r)
 			snprintf(why, sizeof(why), "its /api/v1/pods is not a pods document");
 	}
-	if (!r) {
-		snprintf(src->name, sizeof(src->name), "agent %s", url);
-		src->last_fetch = now_mono();
-		*ret = src;
-		return 0;
-	}
-	gethostname(host, sizeof(host) - 1);
-	eo.node_name = host;
-	log_set_level(LOG_ERROR);
-	wl = strlen(why);
-	snprintf(why + wl, sizeof(why) - wl, "; in-process: ");
-	wl = strlen(why);
-	r = engine__open(&eo, &src->engine, why + wl, sizeof(why) - wl);
+	if (!r)
+		snprintf(src->name, sizeof(src->name), "agent %s", o->url);
+	else
+		r = start_local(src, o, why, err, errlen);
 	if (r) {
-		snprintf(err, errlen,
-			 "no agent answers at %s and the in-process collector cannot start (it "
-			 "needs root): %s",
-			 url, why);
 		top_source__close(src);
 		return r;
 	}
-	snprintf(src->name, sizeof(src->name), "in-process collector (no agent at %s)", url);
-	/* Rates need two collections: this is the first. */
-	r = collect_local(src, &doc, NULL);
-	free(doc);
-	if (r) {
-		snprintf(err, errlen, "the in-process collector failed: %s", strerror(-r));
-		top_source__close(src);
-		return r;
-	}
-	src->last_fetch = now_mono();
+	src->last_fetch = clock_mono();
 	*ret = src;
 	return 0;
 }
@@ -181,22 +182,54 @@ out:
 	return r;
 }
 
-int top_source__fetch(struct top_source *src, struct top_snapshot **ret, char **ret_json, char *err,
-		      size_t errlen)
+/* The in-process pipeline's latest snapshot; rates need one after the open's. */
+static struct snapshot *latest(struct top_source *src)
+{
+	struct snapshot *s = pipeline__snapshot(src->pl);
+	double deadline = clock_mono() + src->cadence + TOP_FRESH_WAIT;
+
+	while (s == src->first && clock_mono() < deadline) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		snapshot_unref(s);
+		nanosleep(&ts, NULL);
+		s = pipeline__snapshot(src->pl);
+	}
+	return s;
+}
+
+/* In-process: the model straight from the pipeline's snapshot; the documents only for --json. */
+static int fetch_local(struct top_source *src, struct top_snapshot **ret, char **ret_json,
+		       char *err, size_t errlen)
+{
+	struct snapshot *s = latest(src);
+	struct strbuf pods = STRBUF_INIT, findings = STRBUF_INIT;
+	int r = top_snapshot_from(s, ret);
+
+	if (!r && ret_json) {
+		r = api_pods_json(s, &pods);
+		if (!r)
+			r = api_findings_json(s, &findings);
+		if (!r)
+			r = combine_json(pods.data, findings.data, src->name, ret_json);
+		if (r)
+			*ret = top_snapshot_free(*ret);
+	}
+	if (r)
+		snprintf(err, errlen, "the in-process snapshot: %s", strerror(-r));
+	strbuf_reset(&pods);
+	strbuf_reset(&findings);
+	snapshot_unref(s);
+	return r;
+}
+
+static int fetch_agent(struct top_source *src, struct top_snapshot **ret, char **ret_json,
+		       char *err, size_t errlen)
 {
 	struct top_snapshot *s = NULL;
-	struct top_health health = { 0 };
 	char *pods = NULL, *findings = NULL, *metrics = NULL, note[128] = "";
-	int r;
+	int r = get(src->url, "/api/v1/pods", &pods, err, errlen);
 
-	if (src->engine) {
-		r = collect_local(src, &pods, &health);
-		if (r)
-			snprintf(err, errlen, "the in-process collector failed: %s", strerror(-r));
-	} else {
-		r = get(src->url, "/api/v1/pods", &pods, err, errlen);
-	}
-	src->last_fetch = now_mono();
 	if (r)
 		return r;
 	r = top_snapshot_parse(pods, &s);
@@ -204,25 +237,17 @@ int top_source__fetch(struct top_source *src, struct top_snapshot **ret, char **
 		snprintf(err, errlen, "%s did not answer a pods document", src->name);
 		goto out;
 	}
-	if (src->engine) {
-		s->health = health;
-		snprintf(s->findings_note, sizeof(s->findings_note),
-			 "none in-process: findings come from an agent's rules engine");
+	if (get(src->url, "/api/v1/findings", &findings, note, sizeof(note)) == 0 &&
+	    top_snapshot_set_findings(s, findings) == -EINVAL)
+		snprintf(note, sizeof(note), "/api/v1/findings is not a findings document");
+	if (!s->findings_known)
+		snprintf(s->findings_note, sizeof(s->findings_note), "unavailable: %s", note);
+	if (get(src->url, "/metrics", &metrics, note, sizeof(note)) == 0 &&
+	    top_health_parse_prom(&s->health, metrics) > 0)
 		s->health_note[0] = '\0';
-	} else {
-		if (get(src->url, "/api/v1/findings", &findings, note, sizeof(note)) == 0 &&
-		    top_snapshot_set_findings(s, findings) == -EINVAL)
-			snprintf(note, sizeof(note), "/api/v1/findings is not a findings document");
-		if (!s->findings_known)
-			snprintf(s->findings_note, sizeof(s->findings_note), "unavailable: %s",
-				 note);
-		if (get(src->url, "/metrics", &metrics, note, sizeof(note)) == 0 &&
-		    top_health_parse_prom(&s->health, metrics) > 0)
-			s->health_note[0] = '\0';
-		else
-			snprintf(s->health_note, sizeof(s->health_note), "%s",
-				 note[0] && !metrics ? note : "no bpfdiag_agent_* metrics");
-	}
+	else
+		snprintf(s->health_note, sizeof(s->health_note), "%s",
+			 note[0] && !metrics ? note : "no bpfdiag_agent_* metrics");
 	if (ret_json) {
 		r = combine_json(pods, s->findings_known ? findings : NULL, src->name, ret_json);
 		if (r) {
@@ -241,6 +266,16 @@ out:
 	return r;
 }
 
+int top_source__fetch(struct top_source *src, struct top_snapshot **ret, char **ret_json, char *err,
+		      size_t errlen)
+{
+	int r = src->pl ? fetch_local(src, ret, ret_json, err, errlen) :
+			  fetch_agent(src, ret, ret_json, err, errlen);
+
+	src->last_fetch = clock_mono();
+	return r;
+}
+
 const char *top_source__name(const struct top_source *src)
 {
 	return src->name;
@@ -248,10 +283,10 @@ const char *top_source__name(const struct top_source *src)
 
 bool top_source__in_process(const struct top_source *src)
 {
-	return src->engine != NULL;
+	return src->pl != NULL;
 }
 
 double top_source__since_fetch(const struct top_source *src)
 {
-	return now_mono() - src->last_fetch;
+	return clock_mono() - src->last_fetch;
 }

@@ -1,6 +1,7 @@
 /* Where bpfdiag top's snapshots come from: the agent's HTTP API (/api/v1/pods, and when they
  * answer /api/v1/findings and /metrics for agent health), or, when no agent answers, the
- * collection engine run in-process (needs root or CAP_BPF + CAP_PERFMON). */
+ * pipeline run in-process (needs root or CAP_BPF + CAP_PERFMON) on a thread of its own, with
+ * its rules engine: the model is then built from its snapshots directly (top_snap.h). */
 #ifndef BPFDIAG_TOP_SOURCE_H
 #define BPFDIAG_TOP_SOURCE_H
 
@@ -9,11 +10,21 @@
 
 #include "top/top_model.h"
 
+struct top_source_opts {
+	const char *url; /* the agent to read */
+	/* In-process: the refresh period, and the rules' window and warm-up. Collections happen
+	 * every interval, or every window / 30 (three per rule bucket, at least 0.1 s) when that
+	 * is shorter. */
+	double interval, window, warmup;
+};
+
 struct top_source;
 
-/* Probes the agent at url; when it does not answer with a pods document, starts the in-process
- * collector. Returns 0, or a negative errno with a one-line reason in err when neither works. */
-int top_source__open(const char *url, struct top_source **ret, char *err, size_t errlen);
+/* Probes the agent at o->url; when it does not answer with a pods document, starts the
+ * in-process pipeline (its first collection done). Returns 0, or a negative errno with a
+ * one-line reason in err when neither works. */
+int top_source__open(const struct top_source_opts *o, struct top_source **ret, char *err,
+		     size_t errlen);
 /* Accepts NULL; returns NULL. */
 struct top_source *top_source__close(struct top_source *src);
 /* Reads a new snapshot. The pods document is required; findings and health are best effort

@@ -1,5 +1,7 @@
 #include "top/top_view.h"
 #include "base/clock.h"
+#include "top/top_format.h"
+#include "top/top_health.h"
 
 #include <curses.h>
 #include <term.h>

@@ -6,7 +6,7 @@
 #include <signal.h>
 #include <stddef.h>
 
-#include "top/top_model.h"
+#include "top/top_rows.h"
 #include "top/top_source.h"
 
 struct top_view_opts {

@@ -1,19 +1,50 @@
 """The command line: subcommand dispatch, --help, one clear line and exit 2 for bad input,
-HTTP endpoints and their 404s, top and check against a running agent."""
+the option tables (every option in --help is one the parser takes, environment fallbacks),
+HTTP endpoints and their 404s, top and check against a running agent, and check without one:
+the pipeline in-process, a throttled pod's RS-02 reported with exit 1, a quiet host exit 0."""
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import bpfdiag_e2e as e2e  # noqa: E402
+from test_cpu_extras import Limit  # noqa: E402
+
+# SPEC §2: the agent's options and the variables they read.
+SPEC_AGENT_OPTIONS = ["listen", "node-name", "kube-api", "kube-token-file", "kube-ca-file",
+                      "cgroup-root", "proc-root", "interval", "window", "warmup", "rules-config",
+                      "otlp-endpoint", "otlp-interval", "pin-dir", "log-level"]
+SPEC_AGENT_ENV = ["BPFDIAG_LISTEN", "NODE_NAME", "BPFDIAG_KUBE_API",
+                  "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT",
+                  "OTEL_METRIC_EXPORT_INTERVAL"]
+BURN = "import time\nend=time.time()+%f\nwhile time.time()<end: pass\n"
 
 
-def run(*args, timeout=30):
-    return subprocess.run([e2e.BIN] + list(args), capture_output=True, text=True,
-                          timeout=timeout)
+def run(*args, timeout=30, env=None, prefix=()):
+    return subprocess.run(list(prefix) + [e2e.BIN] + list(args), capture_output=True,
+                          text=True, timeout=timeout,
+                          env=dict(os.environ, **env) if env else None)
+
+
+def dead_url():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    return "http://127.0.0.1:%d" % port
+
+
+def help_options(cmd):
+    """{option: takes a value} for every option a command's --help lists."""
+    h = run(cmd, "--help")
+    assert h.returncode == 0, h
+    return {m.group(1): bool(m.group(2))
+            for m in re.finditer(r"^  --([a-z-]+)( [^ ]+)?", h.stdout, re.M)}
 
 
 class Cli(unittest.TestCase):
@@ -65,13 +96,52 @@ class Cli(unittest.TestCase):
         finally:
             s.close()
 
-    def test_check_without_agent(self):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()  # nothing listens there now
-        r = run("check", "--agent", "http://127.0.0.1:%d" % port)
+    def test_check_without_agent_or_root(self):
+        """Nothing answers and the in-process collector cannot load: one line, exit 2."""
+        r = run("check", "--agent", dead_url(),
+                prefix=["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                        "--bounding-set=-all"])
         self.assert_usage_error(r, "no agent answers")
+        self.assertIn("the in-process collector cannot start", r.stderr)
+
+    def test_option_tables(self):
+        """--help and the parser come from one table: every option --help lists is one the
+        parser takes (a value-taking one asks for its value, a flag runs up to --help); the
+        SPEC's options and variables are all there; unknown options exit 2."""
+        for cmd in ("agent", "top", "check"):
+            opts = help_options(cmd)
+            self.assertIn("\n  -h, --help ", run(cmd, "--help").stdout)
+            for opt, valued in opts.items():
+                if valued:
+                    self.assert_usage_error(run(cmd, "--" + opt),
+                                            "option '--%s' needs a value" % opt)
+                else:
+                    r = run(cmd, "--" + opt, "--help")
+                    self.assertEqual(r.returncode, 0, (cmd, opt, r))
+                    self.assertIn("Usage: bpfdiag " + cmd, r.stdout)
+            self.assert_usage_error(run(cmd, "--no-such-option"),
+                                    "unknown option '--no-such-option'")
+        opts = help_options("agent")
+        for opt in SPEC_AGENT_OPTIONS:
+            self.assertIn(opt, opts)
+        text = run("agent", "--help").stdout
+        for var in SPEC_AGENT_ENV:
+            self.assertIn(var, text)
+        self.assertIn("--duration SEC", run("check", "--help").stdout)
+        for opt in ("window", "warmup"):
+            self.assertIn(opt, help_options("top"))
+
+    def test_environment_fallbacks(self):
+        """A variable stands in for its option; the command line wins over it."""
+        self.assert_usage_error(run("agent", env={"BPFDIAG_LISTEN": "nonsense"}),
+                                "bad listen address")
+        r = run("agent", "--listen", "127.0.0.1:0", "--check-config",
+                env={"BPFDIAG_LISTEN": "nonsense"})
+        self.assertEqual(r.returncode, 0, r)
+        self.assertEqual(r.stdout, "configuration OK\n")
+        self.assert_usage_error(run("agent", "--check-config",
+                                    env={"BPFDIAG_KUBE_API": "ftp://example.invalid"}),
+                                "--kube-api")
 
 
 class AgentEndpoints(unittest.TestCase):
@@ -114,16 +184,12 @@ class AgentEndpoints(unittest.TestCase):
             self.assertEqual(json.loads(cj.stdout), {"findings": []})
 
     def test_top_standalone_when_no_agent(self):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
+        url = dead_url()
         with e2e.FakePod() as pod:
             p = pod.run([sys.executable, "-c", "import time\nend=time.process_time()+3\n"
                          "while time.process_time()<end: pass"])
             try:
-                r = run("top", "--once", "--interval", "1", "--agent",
-                        "http://127.0.0.1:%d" % port)
+                r = run("top", "--once", "--interval", "1", "--agent", url)
             finally:
                 p.kill()
                 p.wait()
@@ -133,6 +199,67 @@ class AgentEndpoints(unittest.TestCase):
             self.assertEqual(len(line), 1, r.stdout)
             # The burner ran for the whole second: tens of percent of a CPU at least.
             self.assertGreater(float(line[0].split()[4]), 20.0, line[0])
+            # In-process, the rules engine runs too: a findings table, not a note.
+            self.assertNotIn("none in-process", r.stdout)
+            # --json: the pods document with the source and the findings.
+            p = pod.run([sys.executable, "-c", "import time\nwhile True: time.sleep(0.01)"])
+            try:
+                j = run("top", "--once", "--json", "--interval", "0.5", "--agent", url)
+            finally:
+                p.kill()
+                p.wait()
+            self.assertEqual(j.returncode, 0, j)
+            doc = json.loads(j.stdout)
+            self.assertIn("in-process collector", doc["source"])
+            self.assertIsInstance(doc["findings"], list)
+            self.assertIn(pod.container_id, [c["id"] for p in doc["pods"]
+                                             for c in p["containers"]])
+
+
+class CheckInProcess(unittest.TestCase):
+    """`bpfdiag check` with no agent runs the pipeline in-process. In local mode only RS-02
+    and RS-06 can judge a cgroup; RS-06 (run-queue waits) depends on whatever else loads the
+    machine, so these runs turn it off: what is left is deterministic."""
+
+    def setUp(self):
+        fd, self.config = tempfile.mkstemp(prefix="bpfdiag-check-", suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump({"RS-06": {"enabled": False}}, f)
+        self.addCleanup(os.unlink, self.config)
+
+    def check(self, proc):
+        """The text report and the JSON document of two 5 s observations while proc runs."""
+        try:
+            return [run("check", "--agent", dead_url(), "--duration", "5", "--rules-config",
+                        self.config, *args, timeout=60) for args in ([], ["--json"])]
+        finally:
+            proc.kill()
+            proc.wait()
+
+    def test_quiet_host_exits_0(self):
+        with e2e.FakePod() as idle:
+            r, j = self.check(idle.run(["sleep", "30"]))
+        self.assertEqual(r.returncode, 0, r)
+        self.assertEqual(r.stdout, "no findings\n")
+        self.assertIn("observing this host in-process for 5s", r.stderr)
+        self.assertEqual(j.returncode, 0, j)
+        self.assertEqual(json.loads(j.stdout), {"findings": []})
+
+    def test_throttled_pod_exits_1(self):
+        with e2e.FakePod() as limited, Limit(limited, 0.2) as limit:
+            r, j = self.check(limit.run([sys.executable, "-c", BURN % 30]))
+        self.assertEqual(r.returncode, 1, r)
+        mine = [l for l in r.stdout.splitlines()
+                if l.startswith("RS-02 ") and "Container " + limited.container_id in l]
+        self.assertEqual(len(mine), 1, r.stdout)
+        self.assertIn("throttled_ratio=", r.stdout)
+        self.assertIn("usage_of_limit=", r.stdout)
+        self.assertEqual(j.returncode, 1, j)
+        f = [x for x in json.loads(j.stdout)["findings"]
+             if x["rule"] == "RS-02" and x["workload"] == limited.container_id]
+        self.assertEqual(len(f), 1, j.stdout)
+        self.assertGreater(f[0]["evidence"]["throttled_ratio"], 0.25)
+        self.assertEqual(f[0]["workload_kind"], "Container")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """`bpfdiag top` against the real agent and the in-process collector, with fake pods doing
 real work (a CPU burner, an fsync loop, a TCP sender): --once tables sorted by each key, and
-the full-screen view in tmux (rows, sort keys, text filter, expansion, quitting)."""
+the full-screen view in tmux (rows, sort keys, text filter, expansion, quitting). In-process,
+top runs the rules too: a CPU-throttled pod shows RS-02 in --once's table and findings."""
 import os
 import socket
 import sys
@@ -10,6 +11,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 import bpfdiag_e2e as e2e  # noqa: E402
 import top_tmux  # noqa: E402
+from test_cpu_extras import Limit  # noqa: E402
 from top_tmux import Tmux  # noqa: E402
 
 BURN = "while True: pass"
@@ -183,7 +185,8 @@ class TopOnRealAgent(unittest.TestCase):
             lines = s.splitlines()
             self.assertIn("in-process collector (no agent at %s)" % url, lines[0])
             self.assertRegex(lines[2], r"^collector (OK|DEGRADED): \d+ collections")
-            self.assertIn("findings none in-process", lines[3])
+            # The rules run in-process: a count of findings, not a note that there are none.
+            self.assertRegex(lines[3], r"^findings \d+")
             title, rows = top_tmux.table(s)
             row = [r for r in rows if tail in r][0]
             self.assertGreater(float(top_tmux.cells(title, row)["CPU%"]), 20, row)
@@ -191,6 +194,43 @@ class TopOnRealAgent(unittest.TestCase):
             s = t.wait("TOP-EXIT=", timeout=30)
             self.assertIn("TOP-EXIT=0", s)
             self.assertEqual(t.stderr(), "")
+
+
+class TopInProcessFindings(unittest.TestCase):
+    def test_once_shows_a_throttled_pods_finding(self):
+        """As tests/e2e/test_rules_local.py provokes RS-02 (a burner under a 0.2-CPU limit),
+        with a rules window as long as --once's one interval: the row of the throttled pod
+        names RS-02, an idle pod's names nothing, and the findings table gives the evidence."""
+        with e2e.FakePod() as limited, e2e.FakePod() as idle, Limit(limited, 0.2) as limit:
+            # The idle pod wakes up now and then: the collector sees it.
+            procs = [limit.run([sys.executable, "-c", BURN]),
+                     idle.run([sys.executable, "-c", "import time\nwhile True: time.sleep(0.05)"])]
+            try:
+                r = top_tmux.subprocess.run(
+                    [e2e.BIN, "top", "--once", "--interval", "5", "--window", "5", "--warmup",
+                     "0", "--agent", "http://127.0.0.1:%d" % dead_port()],
+                    capture_output=True, text=True, timeout=60,
+                    stdin=top_tmux.subprocess.DEVNULL)
+            finally:
+                for p in procs:
+                    p.kill()
+                    p.wait()
+        self.assertEqual(r.returncode, 0, r)
+        lines = r.stdout.splitlines()
+        self.assertIn("in-process collector", lines[0])
+        title = lines[3]
+        rows = {}
+        for line in lines[4:lines.index("")]:  # the pods table ends at a blank line
+            for name, pod in (("limited", limited), ("idle", idle)):
+                if pod.container_id[-30:] in line:
+                    rows[name] = top_tmux.cells(title, line)
+        self.assertEqual(sorted(rows), ["idle", "limited"], r.stdout)
+        self.assertIn("RS-02", rows["limited"]["FINDINGS"].split(","), r.stdout)
+        self.assertEqual(rows["idle"]["FINDINGS"], "-", r.stdout)
+        at = [i for i, l in enumerate(lines) if l.split()[1:2] == ["RS-02"] and
+              "Container/" + limited.container_id in l]
+        self.assertEqual(len(at), 1, r.stdout)
+        self.assertIn("throttled_ratio=", lines[at[0] + 1])
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 /* bpfdiag top's model over hand-written agent documents: parsing pods and findings, tagging
  * pods with their workload's findings, agent health from /metrics text, sorting, filtering,
- * expansion, column layout and row formatting. */
+ * expansion, column layout and row formatting; and one snapshot read both ways (its documents,
+ * as from an agent, and directly, in-process) giving the same rows, findings and health. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +12,16 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "top/top_format.h"
+#include "top/top_health.h"
+#include "top/top_json.h"
 #include "top/top_model.h"
+#include "top/top_rows.h"
+#include "top/top_snap.h"
+
+#include "base/strbuf.h"
+#include "codec/api_json.h"
+#include "codec/prom.h"
 
 /* Two Kubernetes pods (one with two containers) and one local-mode cgroup. */
 static const char pods_doc[] =
@@ -496,6 +506,194 @@ static void test_format_rows(void **state)
 	top_snapshot_free(s);
 }
 
+/* A snapshot as the pipeline makes it: a pod of two containers whose series are not adjacent,
+ * a local-mode cgroup, a second pod; findings with evidence; agent health. */
+static void set_series(struct snap_series *se, const char *ns, const char *pod, const char *uid,
+		       const char *kind, const char *workload, const char *ctr, const char *id,
+		       double cpu)
+{
+	const char *v[LBL_MAX] = {
+		[LBL_NAMESPACE] = ns,	   [LBL_POD] = pod,
+		[LBL_CONTAINER] = ctr,	   [LBL_WORKLOAD_KIND] = kind,
+		[LBL_WORKLOAD] = workload, [LBL_HELM_RELEASE] = ns[0] ? "rel" : "",
+		[LBL_POD_UID] = uid,	   [LBL_CONTAINER_ID] = id
+	};
+
+	for (int l = 0; l < LBL_MAX; l++)
+		se->labels[l] = strdup(v[l]);
+	se->cgroup_path = strdup(id[0] ? id : workload);
+	se->cgroup_id = (uint64_t)(cpu * 1000);
+	se->rates = (struct snap_rates){ .cpu_cores = cpu,
+					 .runq_p99_seconds = cpu / 100,
+					 .disk_read_bps = cpu * 1024,
+					 .disk_write_bps = 4096 / cpu,
+					 .disk_iops = 3,
+					 .fs_write_bps = 2048,
+					 .fsync_per_s = cpu * 8,
+					 .net_rx_bps = 1e6 * cpu,
+					 .net_tx_bps = 5e5,
+					 .retransmits_per_s = 0.5 };
+}
+
+static struct snapshot *pipeline_snapshot(void)
+{
+	struct snapshot *s = snapshot_new(4);
+	struct snap_finding *f;
+	struct collector_stat *st;
+
+	assert_non_null(s);
+	s->node = strdup("n1");
+	s->time = 1000.5;
+	set_series(&s->series[0], "shop", "db-0", "u-db", "StatefulSet", "db", "pg", "c1", 0.25);
+	set_series(&s->series[1], "", "", "", "SystemdService", "cron.service", "", "", 0.75);
+	set_series(&s->series[2], "shop", "db-0", "u-db", "StatefulSet", "db", "exporter", "c2",
+		   0.125);
+	set_series(&s->series[3], "web", "front-1", "u-front", "Deployment", "front", "nginx", "c3",
+		   0.5);
+	s->series[0].listen_ports = calloc(2, sizeof(uint16_t));
+	s->series[0].listen_ports[0] = 5432;
+	s->series[0].listen_ports[1] = 9187;
+	s->series[0].n_listen_ports = 2;
+	s->findings = f = calloc(3, sizeof(*f));
+	s->n_findings = 3;
+	f[0] = (struct snap_finding){ .ns = "",
+				      .workload_kind = "SystemdService",
+				      .workload = "cron.service",
+				      .rule = "RS-02",
+				      .severity = "medium",
+				      .message = "throttled",
+				      .since = 1700000000,
+				      .n_evidence = 2 };
+	snprintf(f[0].evidence[0].name, sizeof(f[0].evidence[0].name), "throttled_ratio");
+	f[0].evidence[0].value = 0.875;
+	snprintf(f[0].evidence[1].name, sizeof(f[0].evidence[1].name), "usage_of_limit");
+	f[0].evidence[1].value = 1;
+	f[1] = (struct snap_finding){ .ns = "shop",
+				      .workload_kind = "StatefulSet",
+				      .workload = "db",
+				      .helm_release = "rel",
+				      .rule = "WK-07",
+				      .severity = "low",
+				      .suggested_kind = "Deployment",
+				      .message = "stateless",
+				      .since = 1700000500 };
+	f[2] = (struct snap_finding){ .ns = "shop",
+				      .workload_kind = "StatefulSet",
+				      .workload = "db",
+				      .helm_release = "rel",
+				      .rule = "SC-01",
+				      .severity = "high",
+				      .message = "privileged",
+				      .since = 1 };
+	s->agent = (struct snap_agent){ .start_time = 1.5e9,
+					.collections = 42,
+					.collection_errors = 1,
+					.last_collection_seconds = 0.25 };
+	s->agent.stats = st = calloc(3, sizeof(*st));
+	s->agent.n_stats = 3;
+	st[0] = (struct collector_stat){ .kind = CSTAT_MAP_OVERFLOW, .subject = "cpu", .value = 3 };
+	st[1] = (struct collector_stat){ .kind = CSTAT_PROBE_UP, .subject = "cpu", .value = 1 };
+	st[2] = (struct collector_stat){ .kind = CSTAT_PROBE_UP, .subject = "net", .value = 0 };
+	return s;
+}
+
+/* As an agent serves it: /api/v1/pods, /api/v1/findings and /metrics, parsed by top. */
+static struct top_snapshot *through_documents(const struct snapshot *s)
+{
+	struct strbuf pods = STRBUF_INIT, findings = STRBUF_INIT, metrics = STRBUF_INIT;
+	struct top_snapshot *ts = NULL;
+
+	assert_int_equal(api_pods_json(s, &pods), 0);
+	assert_int_equal(api_findings_json(s, &findings), 0);
+	assert_int_equal(prom_encode(s, &metrics), 0);
+	assert_int_equal(top_snapshot_parse(pods.data, &ts), 0);
+	assert_int_equal(top_snapshot_set_findings(ts, findings.data), 0);
+	assert_true(top_health_parse_prom(&ts->health, metrics.data) > 0);
+	ts->health_note[0] = '\0';
+	strbuf_reset(&pods);
+	strbuf_reset(&findings);
+	strbuf_reset(&metrics);
+	return ts;
+}
+
+/* Every row (all pods expanded) of a sort key, formatted, one per line. */
+static char *table(const struct top_snapshot *s, enum top_sort key)
+{
+	struct top_keyset exp = { 0 };
+	struct top_row *rows = NULL;
+	struct strbuf out = STRBUF_INIT;
+	size_t n = 0;
+	int w[TOP_COL_MAX];
+	char line[2048];
+
+	for (size_t i = 0; i < s->n_pods; i++)
+		assert_int_equal(top_keyset_toggle(&exp, s->pods[i].key), 0);
+	assert_int_equal(top_rows_build(s, key, NULL, &exp, &rows, &n), 0);
+	top_layout_fit(rows, n, w);
+	for (size_t i = 0; i < n; i++) {
+		strbuf_puts(&out, top_format_row(&rows[i], w, 0, line, sizeof(line)));
+		strbuf_puts(&out, "\n");
+	}
+	free(rows);
+	top_keyset_clear(&exp);
+	return strbuf_steal(&out, NULL);
+}
+
+static void test_snapshot_both_ways(void **state)
+{
+	struct snapshot *s = pipeline_snapshot();
+	struct top_snapshot *remote = through_documents(s), *local = NULL;
+	char a[512], b[512];
+
+	(void)state;
+	assert_int_equal(top_snapshot_from(s, &local), 0);
+	assert_string_equal(local->node, remote->node);
+	assert_true(local->time == remote->time);
+	assert_int_equal(local->n_pods, 3);
+	assert_int_equal(remote->n_pods, 3);
+	/* The pod's two containers are grouped although a local cgroup's series lies between. */
+	assert_int_equal(local->pods[0].n_ctrs, 2);
+	assert_string_equal(local->pods[0].ctrs[0].ports, "5432,9187");
+	for (int k = 0; k < TOP_SORT_MAX; k++) {
+		char *x = table(remote, (enum top_sort)k), *y = table(local, (enum top_sort)k);
+
+		assert_string_equal(x, y);
+		free(x);
+		free(y);
+	}
+	assert_memory_equal(&local->total, &remote->total, sizeof(local->total));
+	assert_string_equal(local->pods[0].finding_ids, "SC-01,WK-07");
+	assert_true(local->findings_known);
+	assert_int_equal(local->n_findings, remote->n_findings);
+	for (size_t i = 0; i < local->n_findings; i++) {
+		const struct top_finding *x = &remote->findings[i], *y = &local->findings[i];
+
+		assert_string_equal(x->rule, y->rule);
+		assert_string_equal(x->ns, y->ns);
+		assert_string_equal(x->kind, y->kind);
+		assert_string_equal(x->workload, y->workload);
+		assert_string_equal(x->release, y->release);
+		assert_string_equal(x->severity, y->severity);
+		assert_string_equal(x->suggested, y->suggested);
+		assert_string_equal(x->message, y->message);
+		assert_string_equal(x->since, y->since);
+		assert_string_equal(top_fmt_evidence(x, a, sizeof(a)),
+				    top_fmt_evidence(y, b, sizeof(b)));
+	}
+	assert_string_equal(local->findings[0].rule, "SC-01");
+	assert_string_equal(local->findings[1].since, "2023-11-14T22:13:20Z");
+	assert_string_equal(top_fmt_evidence(&local->findings[1], a, sizeof(a)),
+			    "throttled_ratio=0.875 usage_of_limit=1");
+	assert_int_equal(top_health_line(local, 1001, 15, a, sizeof(a)),
+			 top_health_line(remote, 1001, 15, b, sizeof(b)));
+	assert_string_equal(a, b);
+	assert_string_equal(a, "DEGRADED: 42 collections, 1 errors, 3 map overflows, probes 1/2 "
+			       "up (down: net), last 250ms, data 0.5s old");
+	top_snapshot_free(local);
+	top_snapshot_free(remote);
+	snapshot_unref(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -507,6 +705,7 @@ int main(void)
 		cmocka_unit_test(test_filter_and_expand),
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_format_rows),
+		cmocka_unit_test(test_snapshot_both_ways),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
