@@ -70,7 +70,8 @@ double json_get_num(json_object *o, const char *k)
 	json_object *v = json_get(o, k);
 	double d;
 
-	if (!v || (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int)))
+	if (!v ||
+	    (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int)))
 		return 0;
 	d = json_object_get_double(v);
 	return isfinite(d) ? d : 0;
