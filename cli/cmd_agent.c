@@ -46,7 +46,7 @@ struct agent_opts {
 	const char *rules_config;
 	bool check_config;
 	double series_retention;
-	const char *tls_cert, *tls_key, *auth_token_file;
+	const char *tls_cert, *tls_key, *tls_priorities, *auth_token_file;
 	const char *otlp_endpoint;
 	double otlp_interval; /* 0: OTEL_METRIC_EXPORT_INTERVAL or the default */
 };
@@ -86,6 +86,8 @@ static const char usage_text[] =
 	"  --pin-dir DIR|none      pinned maps directory (default /sys/fs/bpf/bpfdiag)\n"
 	"  --tls-cert FILE, --tls-key FILE\n"
 	"                          serve HTTPS with this PEM certificate and key\n"
+	"  --tls-priorities STR    GnuTLS priority string for HTTPS (default: TLS 1.2+, forward-\n"
+	"                          secret AEAD ciphers only; docs/SECURITY.md)\n"
 	"  --auth-token-file FILE  require Authorization: Bearer <token> for /metrics and /api\n"
 	"                          (re-read when the file changes; /healthz, /readyz stay open)\n"
 	"  --otlp-endpoint URL     OTLP/HTTP metrics export to URL/v1/metrics\n"
@@ -156,6 +158,7 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		{ "judge-host-cgroups", no_argument, NULL, 'J' },
 		{ "tls-cert", required_argument, NULL, 'C' },
 		{ "tls-key", required_argument, NULL, 'K' },
+		{ "tls-priorities", required_argument, NULL, 'G' },
 		{ "auth-token-file", required_argument, NULL, 'T' },
 		{ "otlp-endpoint", required_argument, NULL, 'O' },
 		{ "otlp-interval", required_argument, NULL, 'I' },
@@ -299,6 +302,9 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 			break;
 		case 'K':
 			o->tls_key = optarg;
+			break;
+		case 'G':
+			o->tls_priorities = optarg;
 			break;
 		case 'T':
 			o->auth_token_file = optarg;
@@ -456,6 +462,7 @@ int do_agent(int argc, char **argv)
 	struct http_server_opts hopts = { .listen = o.listen,
 					  .tls_cert_file = o.tls_cert,
 					  .tls_key_file = o.tls_key,
+					  .tls_priorities = o.tls_priorities,
 					  .auth_token_file = o.auth_token_file,
 					  .stats = &a.stats };
 
@@ -464,6 +471,10 @@ int do_agent(int argc, char **argv)
 		goto cleanup;
 	}
 	a.stats.otlp_enabled = oc.url != NULL;
+	if (o.tls_priorities && http_tls_priorities_check(o.tls_priorities, err, sizeof(err))) {
+		r = cli_error("agent", "%s", err);
+		goto cleanup;
+	}
 	if (o.check_config) {
 		printf("configuration OK\n");
 		r = 0;

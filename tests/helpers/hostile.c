@@ -164,7 +164,7 @@ static bool label_value(const char **p)
 static bool sample_line(const char *line)
 {
 	const char *c = line + strspn(line, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_:"
-					       "0123456789");
+					    "0123456789");
 
 	if (c == line)
 		return false;
