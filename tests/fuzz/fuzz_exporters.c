@@ -61,6 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	switch ((data[0] & 0x7f) % 7) {
 	case 0:
 		otlp_decode_response(data + 1, size - 1, &rejected, msg, sizeof(msg));
+		otlp_decode_response_prefix(data + 1, size - 1, &rejected, msg, sizeof(msg));
 		break;
 	case 1:
 		if (otlp_parse_kv_list(s, &kv, &n, err, sizeof(err)) == 0)
