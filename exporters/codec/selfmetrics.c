@@ -18,8 +18,8 @@ static const char *const code_names[SM_CODE_MAX] = {
 };
 
 static const char *const rejected_names[SM_REJECTED_MAX] = {
-	[SM_REJECTED_400] = "400", [SM_REJECTED_414] = "414",	  [SM_REJECTED_431] = "431",
-	[SM_REJECTED_505] = "505", [SM_REJECTED_OTHER] = "other",
+	[SM_REJECTED_400] = "400", [SM_REJECTED_413] = "413", [SM_REJECTED_414] = "414",
+	[SM_REJECTED_431] = "431", [SM_REJECTED_505] = "505", [SM_REJECTED_OTHER] = "other",
 };
 
 static const char *const refused_names[SM_REFUSED_MAX] = {
@@ -100,6 +100,7 @@ void selfmetrics_http_request(struct selfmetrics *m, enum sm_path path, unsigned
 void selfmetrics_http_rejected(struct selfmetrics *m, unsigned status)
 {
 	enum sm_rejected r = status == 400 ? SM_REJECTED_400 :
+			     status == 413 ? SM_REJECTED_413 :
 			     status == 414 ? SM_REJECTED_414 :
 			     status == 431 ? SM_REJECTED_431 :
 			     status == 505 ? SM_REJECTED_505 :
@@ -151,7 +152,8 @@ void selfmetrics_prom_encode(const struct selfmetrics *m, struct strbuf *out)
 	}
 	family(out, "bpfdiag_agent_http_requests_rejected_total", "counter",
 	       "Requests libmicrohttpd refused before any handler, by status code (400 malformed, "
-	       "414 URL too long, 431 headers too large, 505 HTTP version).");
+	       "413 Content-Length too large, 414 URL too long, 431 headers too large, 505 HTTP "
+	       "version).");
 	for (int r = 0; r < SM_REJECTED_MAX; r++)
 		strbuf_printf(out, "bpfdiag_agent_http_requests_rejected_total{code=\"%s\"} %llu\n",
 			      rejected_names[r], (unsigned long long)get(&m->http_rejected[r]));

@@ -32,10 +32,11 @@ enum sm_code {
 	SM_CODE_MAX,
 };
 
-/* Requests libmicrohttpd answered itself, before any handler: malformed, URL or headers too
- * large, an HTTP version it does not speak. */
+/* Requests libmicrohttpd answered itself, before any handler: malformed, a Content-Length it
+ * cannot hold, URL or headers too large, an HTTP version it does not speak. */
 enum sm_rejected {
 	SM_REJECTED_400 = 0,
+	SM_REJECTED_413,
 	SM_REJECTED_414,
 	SM_REJECTED_431,
 	SM_REJECTED_505,

@@ -206,12 +206,14 @@ unsigned http_admit_expire(struct http_admit *a, double now)
 
 	pthread_mutex_lock(&a->lock);
 	for (struct http_conn *c = a->head; c; c = c->next) {
-		double limit = c->phase == PHASE_HEADERS ? HTTP_HEADER_SECONDS : HTTP_REQUEST_SECONDS;
+		double limit = c->phase == PHASE_HEADERS ? HTTP_HEADER_SECONDS :
+							   HTTP_REQUEST_SECONDS;
 
 		if (c->doomed || now - c->since <= limit)
 			continue;
 		doom(a, c,
-		     c->phase == PHASE_HEADERS ? SM_CLOSED_HEADER_TIMEOUT : SM_CLOSED_REQUEST_TIMEOUT);
+		     c->phase == PHASE_HEADERS ? SM_CLOSED_HEADER_TIMEOUT :
+						 SM_CLOSED_REQUEST_TIMEOUT);
 		n++;
 	}
 	pthread_mutex_unlock(&a->lock);

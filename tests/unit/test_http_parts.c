@@ -198,7 +198,19 @@ static void test_selfmetrics_text(void **state)
 	selfmetrics_http_render(&m, 0.002);
 	selfmetrics_http_render(&m, 10);
 	selfmetrics_http_request(NULL, SM_PATH_METRICS, 200); /* no metrics: ignored */
+	for (unsigned code = 399; code < 510; code++)
+		selfmetrics_http_rejected(&m, code);
 	selfmetrics_prom_encode(&m, &sb);
+	for (int i = 0; i < 5; i++) {
+		static const char *const codes[] = { "400", "413", "414", "431", "505" };
+		char want[96];
+
+		snprintf(want, sizeof(want),
+			 "bpfdiag_agent_http_requests_rejected_total{code=\"%s\"} 1\n", codes[i]);
+		assert_non_null(strstr(sb.data, want));
+	}
+	assert_non_null(
+		strstr(sb.data, "bpfdiag_agent_http_requests_rejected_total{code=\"other\"} 106\n"));
 	assert_non_null(strstr(
 		sb.data, "bpfdiag_agent_http_requests_total{path=\"/metrics\",code=\"200\"} 1\n"));
 	assert_non_null(strstr(
