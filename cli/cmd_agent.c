@@ -44,7 +44,7 @@ struct agent_opts {
 	const char *rules_config;
 	bool check_config;
 	double series_retention;
-	const char *tls_cert, *tls_key, *auth_token_file;
+	const char *tls_cert, *tls_key, *tls_priorities, *auth_token_file;
 	const char *otlp_endpoint;
 	double otlp_interval; /* 0: OTEL_METRIC_EXPORT_INTERVAL or the default */
 };
@@ -144,6 +144,10 @@ static const struct cli_opt agent_opts[] = {
 	  .parse = cli_parse_str, .off = OFF(tls_cert) },
 	{ "tls-key", "FILE", "the PEM private key of --tls-cert", .parse = cli_parse_str,
 	  .off = OFF(tls_key) },
+	{ "tls-priorities", "STR",
+	  "GnuTLS priority string for HTTPS (default: TLS 1.2+, forward-secret AEAD ciphers "
+	  "only; docs/SECURITY.md)",
+	  .parse = cli_parse_str, .off = OFF(tls_priorities) },
 	{ "auth-token-file", "FILE",
 	  "require Authorization: Bearer <token> for /metrics and /api (re-read when the file "
 	  "changes; /healthz, /readyz stay open)",
@@ -319,9 +323,14 @@ int do_agent(int argc, char **argv)
 	struct http_server_opts hopts = { .listen = o.listen,
 					  .tls_cert_file = o.tls_cert,
 					  .tls_key_file = o.tls_key,
+					  .tls_priorities = o.tls_priorities,
 					  .auth_token_file = o.auth_token_file,
 					  .stats = &stats };
 
+	if (o.tls_priorities && http_tls_priorities_check(o.tls_priorities, err, sizeof(err))) {
+		r = cli_error("agent", "%s", err);
+		goto cleanup;
+	}
 	if (otlp_config_load(&oc, o.otlp_endpoint, o.otlp_interval, NULL, err, sizeof(err))) {
 		r = cli_error("agent", "%s", err);
 		goto cleanup;

@@ -84,65 +84,80 @@ struct walk {
 	struct idmap *paths;
 	size_t entries;
 	uint64_t truncated;
-	char path[PATH_MAX];
+	dev_t dev; /* the mount's: the walk never leaves it */
+	const char **todo; /* indexed directories still to list (their stored paths) */
+	size_t n_todo, cap_todo;
 };
 
-static int add(struct walk *w, uint64_t id, size_t len)
+/* Indexes id at path (len bytes) and queues it for listing. An id seen already (a bind mount
+ * of a subtree inside the tree) is neither indexed again nor listed again: no loop. */
+static int add(struct walk *w, uint64_t id, const char *path, size_t len)
 {
-	char *p = strndup(len ? w->path : "/", len ? len : 1);
+	char *p;
 
+	if (idmap_get(w->paths, id))
+		return 0;
+	if (w->n_todo == w->cap_todo) {
+		size_t cap = w->cap_todo ? w->cap_todo * 2 : 64;
+		const char **todo = realloc(w->todo, cap * sizeof(*todo));
+
+		if (!todo)
+			return -ENOMEM;
+		w->todo = todo;
+		w->cap_todo = cap;
+	}
+	p = strndup(len ? path : "/", len ? len : 1);
 	if (!p)
 		return -ENOMEM;
-	free(idmap_get(w->paths, id)); /* an id seen twice (bind mounts): keep the last */
 	if (idmap_put(w->paths, id, p)) {
 		free(p);
 		return -ENOMEM;
 	}
+	w->todo[w->n_todo++] = p;
 	w->entries++;
 	return 0;
 }
 
-/* Walks the directory fd_dir whose path (relative to the mount) is w->path[0..len). */
-static int walk_dir(struct walk *w, int fd_dir, size_t len, int depth)
+/* Lists the indexed directory path ("/" for the root) and indexes its subdirectories. One
+ * directory is open at a time whatever the depth: the walk keeps paths, not descriptors. */
+static int list_dir(struct walk *w, int root_fd, const char *path)
 {
-	DIR *d = fdopendir(fd_dir);
+	char child[CGROUP_PATH_MAX];
+	size_t len = strcmp(path, "/") == 0 ? 0 : strlen(path);
 	struct dirent *de;
-	int r = 0;
+	int fd, r = 0;
+	DIR *d;
 
+	fd = openat(root_fd, len ? path + 1 : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0; /* removed meanwhile: not an error */
+	d = fdopendir(fd);
 	if (!d) {
-		r = -errno;
-		close(fd_dir);
-		return r;
+		close(fd);
+		return errno == ENOMEM ? -ENOMEM : 0;
 	}
+	memcpy(child, path, len);
 	while ((de = readdir(d))) {
 		struct stat st;
 		size_t nlen;
-		int fd;
 
 		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
 			continue;
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISDIR(st.st_mode))
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISDIR(st.st_mode) || st.st_dev != w->dev)
 			continue;
 		nlen = strlen(de->d_name);
-		if (depth >= CGROUP_TREE_MAX_DEPTH || w->entries >= CGROUP_TREE_MAX_ENTRIES ||
-		    len + 1 + nlen >= sizeof(w->path)) {
+		if (w->entries >= CGROUP_TREE_MAX_ENTRIES || len + 1 + nlen >= sizeof(child)) {
 			w->truncated++;
 			continue;
 		}
-		w->path[len] = '/';
-		memcpy(w->path + len + 1, de->d_name, nlen + 1);
-		r = add(w, (uint64_t)st.st_ino, len + 1 + nlen);
+		child[len] = '/';
+		memcpy(child + len + 1, de->d_name, nlen + 1);
+		r = add(w, (uint64_t)st.st_ino, child, len + 1 + nlen);
 		if (r)
 			break;
-		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd < 0)
-			continue; /* removed meanwhile: not an error */
-		r = walk_dir(w, fd, len + 1 + nlen, depth + 1);
-		if (r == -ENOMEM)
-			break;
-		r = 0;
 	}
 	closedir(d);
 	return r;
@@ -164,19 +179,17 @@ int cgroup_tree_scan(struct cgroup_tree *t)
 		free(w);
 		return r;
 	}
+	w->dev = st.st_dev;
 	w->paths = idmap_new();
-	if (!w->paths) {
-		close(fd);
-		free(w);
-		return -ENOMEM;
-	}
-	r = add(w, (uint64_t)st.st_ino, 0);
-	if (!r)
-		r = walk_dir(w, fd, 0, 0);
-	else
-		close(fd);
+	r = w->paths ? add(w, (uint64_t)st.st_ino, "", 0) : -ENOMEM;
+	/* depth first (the queue used as a stack): memory stays within the entries bound */
+	while (!r && w->n_todo)
+		r = list_dir(w, fd, w->todo[--w->n_todo]);
+	close(fd);
+	free(w->todo);
 	if (r) {
-		clear_paths(w->paths);
+		if (w->paths)
+			clear_paths(w->paths);
 		idmap_free(w->paths);
 		free(w);
 		return r;

@@ -1,13 +1,15 @@
 /* Index of the cgroup v2 tree: cgroup id (the directory's inode number on 64-bit kernels) to
- * its path relative to the mount. Rebuilt by walking the tree, with limits on depth and size. */
+ * its path relative to the mount. Rebuilt by walking the tree, at any depth (one directory open
+ * at a time), within limits on the number of cgroups and the length of a path. */
 #ifndef BPFDIAG_CGROUP_TREE_H
 #define BPFDIAG_CGROUP_TREE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define CGROUP_TREE_MAX_DEPTH 32
-#define CGROUP_TREE_MAX_ENTRIES 262144
+#include "host/cgroup_path.h"
+
+#define CGROUP_TREE_MAX_ENTRIES 262144 /* and paths shorter than CGROUP_PATH_MAX */
 
 struct cgroup_tree;
 

@@ -1,4 +1,5 @@
 #include "model/snapshot.h"
+#include "base/utf8.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -176,6 +177,60 @@ struct snapshot *snapshot_unref(struct snapshot *s)
 	return NULL;
 }
 
+/* Repairs a heap string of the snapshot (the shared "" never needs it). */
+static uint64_t fix_str(char **p)
+{
+	char *r;
+
+	if (!*p || utf8_valid(*p, strlen(*p)))
+		return 0;
+	r = utf8_repair_dup(*p);
+	if (!r)
+		return utf8_repair_inplace(*p);
+	free(*p);
+	*p = r;
+	return 1;
+}
+
+#define FIX_BUF(a) utf8_repair_buf((a), sizeof(a))
+
+uint64_t snapshot_sanitize(struct snapshot *s)
+{
+	uint64_t n = 0;
+
+	n += fix_str(&s->node);
+	for (size_t i = 0; i < s->n_series; i++) {
+		struct snap_series *se = &s->series[i];
+
+		for (int l = 0; l < LBL_MAX; l++)
+			n += fix_str(&se->labels[l]);
+		n += fix_str(&se->cgroup_path) + fix_str(&se->helm_chart);
+		n += FIX_BUF(se->delta.pvc_volume);
+		for (size_t p = 0; p < se->n_points; p++) {
+			for (int o = 0; o < METRIC_MAX_OWN_LABELS; o++)
+				n += fix_str(&se->points[p].own[o]);
+		}
+	}
+	for (size_t i = 0; i < s->n_findings; i++) {
+		struct snap_finding *f = &s->findings[i];
+
+		n += FIX_BUF(f->ns) + FIX_BUF(f->workload_kind) + FIX_BUF(f->workload) +
+		     FIX_BUF(f->helm_release) + FIX_BUF(f->rule) + FIX_BUF(f->rule_name) +
+		     FIX_BUF(f->severity) + FIX_BUF(f->suggested_kind) + FIX_BUF(f->message);
+		for (unsigned e = 0; e < f->n_evidence && e < SNAP_MAX_EVIDENCE; e++)
+			n += FIX_BUF(f->evidence[e].name);
+	}
+	for (size_t i = 0; i < s->n_pods; i++) {
+		for (int l = 0; l < PLBL_MAX; l++)
+			n += fix_str(&s->pods[i].labels[l]);
+	}
+	n += FIX_BUF(s->agent.features);
+	for (size_t i = 0; i < s->agent.n_stats; i++)
+		n += FIX_BUF(s->agent.stats[i].subject) + FIX_BUF(s->agent.stats[i].mechanism);
+	s->agent.invalid_utf8_strings = n;
+	return n;
+}
+
 void snapshot_slot_init(struct snapshot_slot *slot)
 {
 	pthread_mutex_init(&slot->lock, NULL);
@@ -186,6 +241,8 @@ void snapshot_slot_set(struct snapshot_slot *slot, struct snapshot *s)
 {
 	struct snapshot *old;
 
+	if (s)
+		snapshot_sanitize(s);
 	pthread_mutex_lock(&slot->lock);
 	old = slot->cur;
 	slot->cur = s;

@@ -146,6 +146,7 @@ struct snap_agent {
 	uint64_t cgroups_removed; /* cgroups freed after their last read */
 	uint64_t cgroups_swept; /* of those, found gone by the periodic sweep */
 	uint64_t fs_pseudo_write_bytes; /* written to procfs, sysfs, cgroupfs, …: no volume */
+	uint64_t invalid_utf8_strings; /* strings snapshot_sanitize repaired (set by it) */
 	char features[256]; /* probes in use, e.g. "cpu=sched_switch net=sock_length" */
 	struct collector_stat *stats; /* the collector's (model/agent_stats.h names them) */
 	size_t n_stats;
@@ -199,6 +200,10 @@ int snap_series_add_hist(struct snap_series *se, enum metric_id metric, const ch
 			 double sum);
 /* The value of a series' point without own labels, or 0 when it has none. */
 double snap_series_value(const struct snap_series *se, enum metric_id metric);
+/* Makes every string of s well-formed UTF-8 (ill-formed bytes become U+FFFD; '?' when out of
+ * memory) and sets s->agent.invalid_utf8_strings to the number of strings repaired, which it
+ * returns. Call before s is shared. */
+uint64_t snapshot_sanitize(struct snapshot *s);
 struct snapshot *snapshot_ref(struct snapshot *s);
 /* Drops a reference; frees on the last. Accepts NULL; returns NULL. */
 struct snapshot *snapshot_unref(struct snapshot *s);
@@ -210,7 +215,8 @@ struct snapshot_slot {
 };
 
 void snapshot_slot_init(struct snapshot_slot *slot);
-/* Publishes s (the slot takes the caller's reference). */
+/* Publishes s (the slot takes the caller's reference) after snapshot_sanitize(s): the one
+ * point every string from outside passes before any encoder sees it. */
 void snapshot_slot_set(struct snapshot_slot *slot, struct snapshot *s);
 /* Returns a new reference to the latest snapshot, or NULL before the first. */
 struct snapshot *snapshot_slot_get(struct snapshot_slot *slot);

@@ -514,3 +514,104 @@ int otlp_decode_response(const uint8_t *buf, size_t len, int64_t *ret_rejected, 
 		resp, NULL);
 	return 0;
 }
+
+/* A varint at *p (at most 10 bytes, all before end). */
+static bool varint(const uint8_t **p, const uint8_t *end, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	for (unsigned shift = 0; *p < end && shift < 64; shift += 7) {
+		uint8_t b = *(*p)++;
+
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*ret = v;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Skips a field of wire type wt at *p; false when it runs past end or the type is unknown. */
+static bool skip_field(const uint8_t **p, const uint8_t *end, unsigned wt)
+{
+	uint64_t n;
+
+	switch (wt) {
+	case 0:
+		return varint(p, end, &n);
+	case 1:
+		n = 8;
+		break;
+	case 2:
+		if (!varint(p, end, &n))
+			return false;
+		break;
+	case 5:
+		n = 4;
+		break;
+	default:
+		return false;
+	}
+	if (n > (uint64_t)(end - *p))
+		return false;
+	*p += n;
+	return true;
+}
+
+/* The fields of a (possibly cut) ExportMetricsPartialSuccess in [p, end). */
+static bool partial_prefix(const uint8_t *p, const uint8_t *end, int64_t *ret_rejected, char *msg,
+			   size_t msglen)
+{
+	bool found = false;
+	uint64_t tag, v;
+
+	while (p < end && varint(&p, end, &tag)) {
+		if (tag == (1 << 3 | 0)) { /* rejected_data_points */
+			if (!varint(&p, end, &v))
+				break;
+			*ret_rejected = (int64_t)v;
+			found = true;
+		} else if (tag == (2 << 3 | 2)) { /* error_message: what arrived of it */
+			size_t avail;
+
+			if (!varint(&p, end, &v))
+				break;
+			avail = v < (uint64_t)(end - p) ? (size_t)v : (size_t)(end - p);
+			if (msglen)
+				snprintf(msg, msglen, "%.*s",
+					 (int)(avail < msglen ? avail : msglen - 1),
+					 (const char *)p);
+			p += avail;
+		} else if (!skip_field(&p, end, (unsigned)(tag & 7))) {
+			break;
+		}
+	}
+	return found;
+}
+
+int otlp_decode_response_prefix(const uint8_t *buf, size_t len, int64_t *ret_rejected, char *msg,
+				size_t msglen)
+{
+	const uint8_t *p = buf, *end = buf + len;
+	uint64_t tag, n;
+
+	*ret_rejected = 0;
+	if (msglen)
+		msg[0] = '\0';
+	while (p < end && varint(&p, end, &tag)) {
+		if (tag != (1 << 3 | 2)) { /* not partial_success */
+			if (!skip_field(&p, end, (unsigned)(tag & 7)))
+				break;
+			continue;
+		}
+		if (!varint(&p, end, &n))
+			break;
+		/* the message may be cut anywhere: read what is there */
+		return partial_prefix(p, n < (uint64_t)(end - p) ? p + n : end, ret_rejected, msg,
+				      msglen) ?
+			       0 :
+			       -EBADMSG;
+	}
+	return -EBADMSG;
+}

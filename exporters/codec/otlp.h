@@ -3,6 +3,7 @@
 #ifndef BPFDIAG_OTLP_H
 #define BPFDIAG_OTLP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,5 +53,11 @@ const char *otlp_workload_attr(const char *kind);
  * (truncated; "" when none). Returns 0, or -EBADMSG when the body does not decode. */
 int otlp_decode_response(const uint8_t *buf, size_t len, int64_t *ret_rejected, char *msg,
 			 size_t msglen);
+/* The same from the first len bytes of a longer body (an answer past the size cap): finds
+ * partial_success.rejected_data_points when it comes before the rest (encoders write fields in
+ * number order, so before error_message however long that is) and copies what arrived of the
+ * message. Returns 0 when the count was found, else -EBADMSG. */
+int otlp_decode_response_prefix(const uint8_t *buf, size_t len, int64_t *ret_rejected, char *msg,
+				size_t msglen);
 
 #endif

@@ -192,6 +192,10 @@ static void agent_metrics(const struct snapshot *s, struct strbuf *out)
 		"Bytes written to pseudo filesystems (procfs, sysfs, cgroupfs, ...): no volume, "
 		"in no bpfdiag_fs_* series.",
 		NULL, (double)a->fs_pseudo_write_bytes);
+	agent_metric(out, "bpfdiag_agent_invalid_utf8_strings", "gauge",
+		     "Strings from outside (cgroup, pod, volume names...) in the last collection "
+		     "that held invalid UTF-8; each bad byte is exported as U+FFFD.",
+		     NULL, (double)a->invalid_utf8_strings);
 	snap_agent_samples(a, agent_sample, out); /* the typed ones, each family once */
 }
 

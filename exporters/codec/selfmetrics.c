@@ -12,9 +12,26 @@ static const char *const path_names[SM_PATH_MAX] = {
 };
 
 static const char *const code_names[SM_CODE_MAX] = {
-	[SM_CODE_200] = "200", [SM_CODE_401] = "401",	  [SM_CODE_404] = "404",
-	[SM_CODE_405] = "405", [SM_CODE_413] = "413",	  [SM_CODE_500] = "500",
-	[SM_CODE_503] = "503", [SM_CODE_OTHER] = "other",
+	[SM_CODE_200] = "200", [SM_CODE_400] = "400", [SM_CODE_401] = "401",
+	[SM_CODE_404] = "404", [SM_CODE_405] = "405", [SM_CODE_413] = "413",
+	[SM_CODE_500] = "500", [SM_CODE_503] = "503", [SM_CODE_OTHER] = "other",
+};
+
+static const char *const rejected_names[SM_REJECTED_MAX] = {
+	[SM_REJECTED_400] = "400", [SM_REJECTED_413] = "413", [SM_REJECTED_414] = "414",
+	[SM_REJECTED_431] = "431", [SM_REJECTED_505] = "505", [SM_REJECTED_OTHER] = "other",
+};
+
+static const char *const refused_names[SM_REFUSED_MAX] = {
+	[SM_REFUSED_CLIENT_LIMIT] = "client_limit",
+	[SM_REFUSED_SERVER_FULL] = "server_full",
+};
+
+static const char *const closed_names[SM_CLOSED_MAX] = {
+	[SM_CLOSED_HEADER_TIMEOUT] = "header_timeout",
+	[SM_CLOSED_REQUEST_TIMEOUT] = "request_timeout",
+	[SM_CLOSED_IDLE_TIMEOUT] = "idle_timeout",
+	[SM_CLOSED_REPLACED] = "replaced",
 };
 
 static const char *const otlp_results[SM_OTLP_RESULT_MAX] = {
@@ -22,6 +39,7 @@ static const char *const otlp_results[SM_OTLP_RESULT_MAX] = {
 	[SM_OTLP_PARTIAL] = "partial_success",
 	[SM_OTLP_RETRYABLE] = "retryable_error",
 	[SM_OTLP_FAILED] = "permanent_error",
+	[SM_OTLP_PROTOCOL_ERROR] = "protocol_error",
 };
 
 static const double render_bounds[SM_RENDER_BUCKETS] = { 0.001, 0.005, 0.025, 0.1, 0.5, 2.5 };
@@ -42,6 +60,8 @@ static enum sm_code code_of(unsigned status)
 	switch (status) {
 	case 200:
 		return SM_CODE_200;
+	case 400:
+		return SM_CODE_400;
 	case 401:
 		return SM_CODE_401;
 	case 404:
@@ -75,6 +95,19 @@ void selfmetrics_http_request(struct selfmetrics *m, enum sm_path path, unsigned
 {
 	if (m)
 		selfmetrics_add(m, &m->http_requests[path][code_of(status)], 1);
+}
+
+void selfmetrics_http_rejected(struct selfmetrics *m, unsigned status)
+{
+	enum sm_rejected r = status == 400 ? SM_REJECTED_400 :
+			     status == 413 ? SM_REJECTED_413 :
+			     status == 414 ? SM_REJECTED_414 :
+			     status == 431 ? SM_REJECTED_431 :
+			     status == 505 ? SM_REJECTED_505 :
+					     SM_REJECTED_OTHER;
+
+	if (m)
+		selfmetrics_add(m, &m->http_rejected[r], 1);
 }
 
 void selfmetrics_http_render(struct selfmetrics *m, double seconds)
@@ -117,6 +150,30 @@ void selfmetrics_prom_encode(const struct selfmetrics *m, struct strbuf *out)
 					      path_names[p], code_names[c], (unsigned long long)v);
 		}
 	}
+	family(out, "bpfdiag_agent_http_requests_rejected_total", "counter",
+	       "Requests libmicrohttpd refused before any handler, by status code (400 malformed, "
+	       "413 Content-Length too large, 414 URL too long, 431 headers too large, 505 HTTP "
+	       "version).");
+	for (int r = 0; r < SM_REJECTED_MAX; r++)
+		strbuf_printf(out, "bpfdiag_agent_http_requests_rejected_total{code=\"%s\"} %llu\n",
+			      rejected_names[r], (unsigned long long)get(&m->http_rejected[r]));
+	family(out, "bpfdiag_agent_http_connections", "gauge", "Open HTTP connections.");
+	strbuf_printf(out, "bpfdiag_agent_http_connections %llu\n",
+		      (unsigned long long)get(&m->http_open));
+	family(out, "bpfdiag_agent_http_connections_refused_total", "counter",
+	       "Connections refused at accept: client_limit (the client holds its share, none of "
+	       "it waiting for headers), server_full (every connection busy in a request).");
+	for (int r = 0; r < SM_REFUSED_MAX; r++)
+		strbuf_printf(out,
+			      "bpfdiag_agent_http_connections_refused_total{reason=\"%s\"} %llu\n",
+			      refused_names[r], (unsigned long long)get(&m->http_refused[r]));
+	family(out, "bpfdiag_agent_http_connections_closed_total", "counter",
+	       "Connections the server closed: header_timeout, request_timeout, idle_timeout, or "
+	       "replaced (waiting for headers, it made room for a newer connection).");
+	for (int r = 0; r < SM_CLOSED_MAX; r++)
+		strbuf_printf(out,
+			      "bpfdiag_agent_http_connections_closed_total{reason=\"%s\"} %llu\n",
+			      closed_names[r], (unsigned long long)get(&m->http_closed[r]));
 	family(out, "bpfdiag_agent_http_render_seconds", "histogram",
 	       "Time to render /metrics and /api answers (encoding and compression).");
 	for (int b = 0; b <= SM_RENDER_BUCKETS; b++) {

@@ -1,9 +1,11 @@
 #include "transport/http.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "codec/api_json.h"
 #include "codec/gzip.h"
-#include "transport/http_auth.h"
-#include "base/log.h"
 #include "codec/prom.h"
+#include "transport/http_admit.h"
+#include "transport/http_auth.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -34,6 +36,7 @@ struct http_server {
 	unsigned port;
 	int renders; /* in flight, through http_gate_* */
 	struct token_file *auth;
+	struct http_admit *admit;
 	struct selfmetrics *stats;
 	char *tls_cert, *tls_key; /* PEM, kept while the daemon runs */
 	char start_err[256]; /* libmicrohttpd's first complaint while starting */
@@ -182,14 +185,6 @@ void http_gate_leave(int *inflight)
 	__atomic_sub_fetch(inflight, 1, __ATOMIC_ACQ_REL);
 }
 
-static double now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Queues body (freed by libmicrohttpd) with optional extra headers (name, value, …, NULL). */
 static mhd_result reply_hdrs(struct http_server *h, struct MHD_Connection *conn, enum sm_path path,
 			     unsigned status, const char *type, char *body, size_t len,
@@ -270,7 +265,7 @@ static mhd_result serve(struct http_server *h, struct MHD_Connection *conn, enum
 		return reply_text(h, conn, path, MHD_HTTP_SERVICE_UNAVAILABLE,
 				  "no collection yet\n", busy_hdrs);
 	}
-	t0 = now_mono();
+	t0 = clock_mono();
 	r = render(h, kind, s, &sb);
 	snapshot_unref(s);
 	body = r ? NULL : strbuf_steal(&sb, &len);
@@ -286,7 +281,7 @@ static mhd_result serve(struct http_server *h, struct MHD_Connection *conn, enum
 		body = (char *)gz;
 		len = gzlen;
 	}
-	selfmetrics_http_render(h->stats, now_mono() - t0);
+	selfmetrics_http_render(h->stats, clock_mono() - t0);
 	http_gate_leave(&h->renders);
 	if (gz)
 		selfmetrics_add(h->stats, h->stats ? &h->stats->gzip_responses : NULL, 1);
@@ -318,6 +313,63 @@ static bool authorized(struct http_server *h, struct MHD_Connection *conn)
 							    MHD_HTTP_HEADER_AUTHORIZATION));
 }
 
+bool http_content_lengths_conflict(const char *const *values, size_t n)
+{
+	const char *first = NULL;
+	size_t first_len = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		for (const char *p = values[i]; p && *p;) {
+			size_t len;
+
+			p += strspn(p, " \t,");
+			len = strcspn(p, " \t,");
+			if (!len)
+				break;
+			if (!first) {
+				first = p;
+				first_len = len;
+			} else if (len != first_len || memcmp(p, first, len) != 0) {
+				return true;
+			}
+			p += len;
+		}
+	}
+	return false;
+}
+
+#define MAX_CL_HEADERS 8
+
+struct cl_values {
+	const char *v[MAX_CL_HEADERS];
+	size_t n;
+	bool overflow;
+};
+
+static mhd_result collect_cl(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct cl_values *cl = cls;
+
+	(void)kind;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0)
+		return MHD_YES;
+	if (cl->n == MAX_CL_HEADERS) {
+		cl->overflow = true;
+		return MHD_NO;
+	}
+	cl->v[cl->n++] = value;
+	return MHD_YES;
+}
+
+/* Several Content-Length headers (or one listing several values) that disagree. */
+static bool conflicting_length(struct MHD_Connection *conn)
+{
+	struct cl_values cl = { .n = 0 };
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_cl, &cl);
+	return cl.overflow || http_content_lengths_conflict(cl.v, cl.n);
+}
+
 /* A request body on a GET is refused rather than read: no endpoint takes one. */
 static bool has_body(struct MHD_Connection *conn)
 {
@@ -336,8 +388,10 @@ static mhd_result handle(void *cls, struct MHD_Connection *conn, const char *url
 	static const char *const allow_hdrs[] = { "Allow", "GET, HEAD", NULL };
 	static const char *const auth_hdrs[] = { MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 						 "Bearer realm=\"bpfdiag\"", NULL };
+	static const char *const close_hdrs[] = { MHD_HTTP_HEADER_CONNECTION, "close", NULL };
 	struct http_server *h = cls;
 	enum sm_path path = selfmetrics_path(url);
+	const union MHD_ConnectionInfo *ci;
 
 	(void)version;
 	(void)upload_data;
@@ -348,6 +402,13 @@ static mhd_result handle(void *cls, struct MHD_Connection *conn, const char *url
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	/* Headers complete: the connection's request deadline starts. */
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci)
+		http_admit_request(h->admit, ci->socket_context);
+	if (conflicting_length(conn))
+		return reply_text(h, conn, path, MHD_HTTP_BAD_REQUEST,
+				  "conflicting Content-Length headers\n", close_hdrs);
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return reply_text(h, conn, path, MHD_HTTP_METHOD_NOT_ALLOWED,
 				  "method not allowed\n", allow_hdrs);
@@ -383,6 +444,16 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	char line[512];
 	size_t n;
 
+	/* libmicrohttpd answers malformed and oversized requests itself (400, 414, 431, 505)
+	 * before any handler runs; this message, whose first argument is the status, is the one
+	 * place it says so. */
+	if (strstr(fmt, "HTTP response code is %u")) {
+		va_list copy;
+
+		va_copy(copy, ap);
+		selfmetrics_http_rejected(h->stats, va_arg(copy, unsigned));
+		va_end(copy);
+	}
 	vsnprintf(line, sizeof(line), fmt, ap);
 	n = strlen(line);
 	if (n && line[n - 1] == '\n')
@@ -391,6 +462,60 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 		snprintf(h->start_err, sizeof(h->start_err), "%.*s", (int)sizeof(h->start_err) - 1,
 			 line);
 	log_debug("http: %s", line);
+}
+
+static mhd_result on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	struct http_server *h = cls;
+
+	return http_admit_accept(h->admit, addr, len) ? MHD_YES : MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *h = cls;
+	const union MHD_ConnectionInfo *fd, *addr;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		http_admit_closed(h->admit, *socket_context);
+		*socket_context = NULL;
+		return;
+	}
+	fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	addr = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	*socket_context = fd && addr ?
+				  http_admit_opened(h->admit, fd->connect_fd, addr->client_addr,
+						    sizeof(struct sockaddr_storage)) :
+				  NULL;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode code)
+{
+	struct http_server *h = cls;
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	(void)con_cls;
+	if (ci)
+		http_admit_answered(h->admit, ci->socket_context,
+				    code == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED);
+}
+
+int http_tls_priorities_check(const char *priorities, char *err, size_t errlen)
+{
+	gnutls_priority_t p;
+	const char *where = NULL;
+	int r = gnutls_priority_init(&p, priorities, &where);
+
+	if (r < 0) {
+		snprintf(err, errlen, "--tls-priorities '%s': %s%s%.40s", priorities,
+			 gnutls_strerror(r), where ? " at " : "", where ? where : "");
+		return -EINVAL;
+	}
+	gnutls_priority_deinit(p);
+	return 0;
 }
 
 /* Reads a PEM file into a NUL-terminated string. Returns NULL with a reason in err. */
@@ -473,6 +598,7 @@ static struct http_server *server_free(struct http_server *h)
 	if (h->fd >= 0)
 		close(h->fd);
 	token_file_free(h->auth);
+	http_admit_free(h->admit);
 	if (h->tls_key)
 		explicit_bzero(h->tls_key, strlen(h->tls_key));
 	free(h->tls_key);
@@ -485,7 +611,8 @@ int http_server_start(const struct http_server_opts *o, const struct http_server
 		      struct http_server **ret, char *err, size_t errlen)
 {
 	struct http_server *h = calloc(1, sizeof(*h));
-	struct MHD_OptionItem tls[3] = { { MHD_OPTION_END, 0, NULL } };
+	struct MHD_OptionItem tls[4] = { { MHD_OPTION_END, 0, NULL } };
+	const char *prio = o->tls_priorities ? o->tls_priorities : HTTP_TLS_PRIORITIES_DEFAULT;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY |
 			 MHD_USE_ERROR_LOG;
 	int r = -EINVAL;
@@ -510,12 +637,24 @@ int http_server_start(const struct http_server_opts *o, const struct http_server
 		    !(h->tls_key = read_pem("--tls-key", o->tls_key_file, err, errlen)))
 			goto fail;
 		r = tls_check(o, h->tls_cert, h->tls_key, err, errlen);
+		if (!r)
+			r = http_tls_priorities_check(prio, err, errlen);
 		if (r)
 			goto fail;
 		flags |= MHD_USE_TLS;
 		tls[0] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key };
 		tls[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert };
-		tls[2] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+		tls[2] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)prio };
+		tls[3] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	} else if (o->tls_priorities) {
+		snprintf(err, errlen, "--tls-priorities needs --tls-cert and --tls-key");
+		goto fail;
+	}
+	h->admit = http_admit_new(o->stats);
+	if (!h->admit) {
+		snprintf(err, errlen, "out of memory");
+		r = -ENOMEM;
+		goto fail;
 	}
 	if (o->auth_token_file) {
 		char e[256];
@@ -533,11 +672,14 @@ int http_server_start(const struct http_server_opts *o, const struct http_server
 	}
 	h->starting = 1;
 	/* The logger first: libmicrohttpd routes messages to it only from there on. */
-	h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER,
+	/* Admission is http_admit's (counted, with room made for fresh clients); libmicrohttpd's
+	 * own limit, split among its threads, is only a backstop above it. */
+	h->mhd = MHD_start_daemon(flags, 0, on_accept, h, handle, h, MHD_OPTION_EXTERNAL_LOGGER,
 				  mhd_log, h, MHD_OPTION_LISTEN_SOCKET, h->fd,
 				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
-				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_CLIENT,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)(2 * HTTP_MAX_CONNECTIONS),
+				  MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_SECONDS,
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_REQUEST_MEMORY,
 				  MHD_OPTION_ARRAY, tls, MHD_OPTION_END);

@@ -10,10 +10,8 @@
 #include "codec/selfmetrics.h"
 #include "model/snapshot.h"
 
-/* Open connections: libmicrohttpd splits this among the worker threads, so 32 each. */
-#define HTTP_MAX_CONNECTIONS 128
-#define HTTP_MAX_PER_CLIENT 32 /* connections from one address */
-#define HTTP_TIMEOUT_SECONDS 10
+/* Connection limits and request deadlines are in http_admit.h. */
+#define HTTP_TIMEOUT_SECONDS 10 /* idle: no byte either way */
 /* Worker threads: a render in progress leaves the others free for /healthz and /readyz. */
 #define HTTP_THREADS 4
 /* Renders (/metrics, /api/...) at once; one more is answered 503 with Retry-After. */
@@ -21,6 +19,12 @@
 /* Headers and URL of one request; larger ones are refused by libmicrohttpd. */
 #define HTTP_REQUEST_MEMORY (64u << 10)
 #define HTTP_MAX_PEM_BYTES (1u << 20)
+/* With --tls-cert: TLS 1.2 and 1.3 only, forward-secret key exchange (ECDHE, DHE; TLS 1.3's
+ * are all), AEAD ciphers only (AES-GCM, ChaCha20-Poly1305). GnuTLS priority syntax. */
+#define HTTP_TLS_PRIORITIES_DEFAULT                                                         \
+	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:" \
+	"+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:+DHE-RSA:"       \
+	"%SERVER_PRECEDENCE"
 
 struct http_server;
 
@@ -36,6 +40,7 @@ struct http_server_opts {
 	const char *listen; /* ADDR:PORT */
 	const char *tls_cert_file; /* PEM; with tls_key_file, serve HTTPS only */
 	const char *tls_key_file;
+	const char *tls_priorities; /* GnuTLS priority string; NULL: HTTP_TLS_PRIORITIES_DEFAULT */
 	const char *auth_token_file; /* NULL: no token needed */
 	struct selfmetrics *stats; /* NULL: no self-metrics */
 };
@@ -53,6 +58,12 @@ struct http_server *http_server_stop(struct http_server *h);
 /* The port actually bound (useful with port 0). */
 unsigned http_server_port(const struct http_server *h);
 
+/* True when a request's Content-Length headers (n values) disagree: the request must be refused,
+ * since a proxy in front may have read another length than we do (request smuggling). Values
+ * that are comma-separated lists count as each of their elements. */
+bool http_content_lengths_conflict(const char *const *values, size_t n);
+/* Checks a GnuTLS priority string. Returns 0, or -EINVAL with the reason in err. */
+int http_tls_priorities_check(const char *priorities, char *err, size_t errlen);
 /* True when an Accept-Encoding value accepts gzip (gzip, x-gzip or *, with q > 0). */
 bool http_accepts_gzip(const char *accept_encoding);
 

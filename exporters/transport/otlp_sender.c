@@ -1,5 +1,6 @@
 #include "transport/otlp_sender.h"
 #include "base/clock.h"
+#include "base/utf8.h"
 #include "codec/gzip.h"
 #include "codec/otlp.h"
 #include "base/strbuf.h"
@@ -118,6 +119,46 @@ static void retry_after(struct otlp_sender *s, struct attempt *a)
 		a->retry_after = secs;
 }
 
+/* The receiver's message made fit for a log line: valid UTF-8, no control characters. */
+static void printable(char *msg)
+{
+	utf8_repair_inplace(msg);
+	for (char *c = msg; *c; c++) {
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	}
+}
+
+/* Classifies a 2xx answer's body: success, partial success, or a protocol error when it is
+ * over the size cap (its rejected points still counted when they came before the cut) or does
+ * not decode. Rejected counts are kept within the points sent. */
+static void classify_2xx(struct otlp_sender *s, struct attempt *a)
+{
+	const uint8_t *body = (const uint8_t *)s->resp.data;
+
+	if (s->resp_overflow) {
+		a->kind = SM_OTLP_PROTOCOL_ERROR;
+		snprintf(a->reason, sizeof(a->reason),
+			 "the answer is larger than %u bytes (a partial success with a long "
+			 "message?)",
+			 OTLP_MAX_RESPONSE);
+		otlp_decode_response_prefix(body, s->resp.len, &a->rejected, a->partial_msg,
+					    sizeof(a->partial_msg));
+	} else if (otlp_decode_response(body, s->resp.len, &a->rejected, a->partial_msg,
+					sizeof(a->partial_msg))) {
+		a->kind = SM_OTLP_PROTOCOL_ERROR;
+		snprintf(a->reason, sizeof(a->reason),
+			 "the answer is not an ExportMetricsServiceResponse");
+	} else {
+		a->kind = a->rejected > 0 || a->partial_msg[0] ? SM_OTLP_PARTIAL : SM_OTLP_SUCCESS;
+	}
+	if (a->rejected < 0)
+		a->rejected = 0;
+	if ((uint64_t)a->rejected > a->points)
+		a->rejected = (int64_t)a->points;
+	printable(a->partial_msg);
+}
+
 /* Encodes snap, POSTs it and classifies the answer. */
 static void export_once(struct otlp_sender *s, const struct snapshot *snap, double timeout,
 			struct attempt *a)
@@ -177,12 +218,7 @@ static void export_once(struct otlp_sender *s, const struct snapshot *snap, doub
 		return;
 	}
 	if (status >= 200 && status < 300) {
-		a->kind = SM_OTLP_SUCCESS;
-		if (!s->resp_overflow &&
-		    otlp_decode_response((const uint8_t *)s->resp.data, s->resp.len, &a->rejected,
-					 a->partial_msg, sizeof(a->partial_msg)) == 0 &&
-		    (a->rejected > 0 || a->partial_msg[0]))
-			a->kind = SM_OTLP_PARTIAL;
+		classify_2xx(s, a);
 		return;
 	}
 	snprintf(a->reason, sizeof(a->reason), "HTTP %ld", status);
@@ -199,10 +235,10 @@ static void report(struct otlp_sender *s, const struct attempt *a, double next_i
 	struct selfmetrics *m = s->stats;
 
 	selfmetrics_add(m, m ? &m->otlp_exports[a->kind] : NULL, 1);
+	/* rejected points count whatever the answer's length (a protocol error included) */
+	selfmetrics_add(m, m ? &m->otlp_rejected_points : NULL, (uint64_t)a->rejected);
 	if (a->kind == SM_OTLP_SUCCESS || a->kind == SM_OTLP_PARTIAL) {
 		selfmetrics_add(m, m ? &m->otlp_points : NULL, a->points);
-		selfmetrics_add(m, m ? &m->otlp_rejected_points : NULL,
-				a->rejected > 0 ? (uint64_t)a->rejected : 0);
 		selfmetrics_set(m, m ? &m->otlp_last_success_ns : NULL,
 				(uint64_t)(clock_unix() * 1e9));
 		if (s->failing)
@@ -238,7 +274,15 @@ static void report(struct otlp_sender *s, const struct attempt *a, double next_i
 	if (last) {
 		say(s, OTLP_LOG_DEBUG, "otlp: last export at shutdown failed: %s", a->reason);
 	} else if (!s->failing || s->failing_kind != a->kind) {
-		if (a->kind == SM_OTLP_RETRYABLE)
+		if (a->kind == SM_OTLP_PROTOCOL_ERROR)
+			say(s, OTLP_LOG_WARN,
+			    "otlp: %s answered the export with 2xx but %s; counted as a protocol "
+			    "error (%" PRId64 " of %zu data points reported rejected%s%s), not "
+			    "retried; further ones are counted in bpfdiag_agent_otlp_exports_total, "
+			    "not logged",
+			    url, a->reason, a->rejected, a->points, a->partial_msg[0] ? ": " : "",
+			    a->partial_msg);
+		else if (a->kind == SM_OTLP_RETRYABLE)
 			say(s, OTLP_LOG_WARN,
 			    "otlp: export to %s failed: %s; retrying %s (next in %.1fs). "
 			    "Counts are cumulative, so nothing is lost meanwhile; further failures "

@@ -16,7 +16,7 @@
 
 #define OTLP_BACKOFF_CAP 30.0 /* seconds; or the interval when that is longer */
 #define OTLP_RETRY_AFTER_MAX 300.0 /* seconds a Retry-After may ask for */
-#define OTLP_MAX_RESPONSE (64u << 10) /* response bytes read; more is a failed export */
+#define OTLP_MAX_RESPONSE (64u << 10) /* answer bytes read; more is a protocol error */
 #define OTLP_FLUSH_TIMEOUT 2.0 /* seconds for the last export at shutdown */
 
 enum otlp_log_level { OTLP_LOG_ERROR = 0, OTLP_LOG_WARN, OTLP_LOG_INFO, OTLP_LOG_DEBUG };

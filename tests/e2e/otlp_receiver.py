@@ -35,11 +35,12 @@ class Request:
 
 class Receiver:
     """Answers POST /v1/metrics. responses: a list of (status, {header: value}) used in turn,
-    the last one repeated; partial: rejected data point count to report on 200."""
+    the last one repeated; partial: rejected data point count to report on 200, with message."""
 
-    def __init__(self, responses=((200, {}),), partial=None):
+    def __init__(self, responses=((200, {}),), partial=None, message="test rejects some points"):
         self.responses = list(responses)
         self.partial = partial
+        self.message = message
         self.requests = []
         self.errors = []
         self.lock = threading.Lock()
@@ -72,7 +73,7 @@ class Receiver:
                     resp = ms_pb2.ExportMetricsServiceResponse()
                     if outer.partial:
                         resp.partial_success.rejected_data_points = outer.partial
-                        resp.partial_success.error_message = "test rejects some points"
+                        resp.partial_success.error_message = outer.message
                     body = resp.SerializeToString()
                 self.send_response(status)
                 for k, v in hdrs.items():
@@ -84,6 +85,14 @@ class Receiver:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        default_error = self.server.handle_error
+
+        def handle_error(request, address):
+            # a client that stops reading an over-long answer resets: expected, not news
+            if not isinstance(sys.exc_info()[1], ConnectionResetError):
+                default_error(request, address)
+
+        self.server.handle_error = handle_error
         self.port = self.server.server_address[1]
         self.url = "http://127.0.0.1:%d" % self.port
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

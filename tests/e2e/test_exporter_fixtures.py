@@ -3,11 +3,13 @@ not have yet (histograms, own labels, gauges, label values that need escaping): 
 metrics` on the Prometheus text, the official opentelemetry-proto bindings on the OTLP request,
 both renderings agreeing value for value; and docs/METRICS.md naming every catalogue row.
 Needs no root and no kernel."""
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -172,6 +174,32 @@ class Fixtures(unittest.TestCase):
                 prom_label, otlp_attr = own.split("=")
                 self.assertIn("`%s`" % prom_label, doc)
                 self.assertIn("`%s`" % otlp_attr, doc)
+
+    def test_random_bytes_in_every_string_stay_readable(self):
+        """Property: whatever bytes a cgroup, pod, volume or finding string holds (invalid
+        UTF-8, quotes, backslashes, control characters), promtool, a strict JSON parser and the
+        official OTLP bindings accept every output of the agent's encoders."""
+        n = 40
+        with tempfile.TemporaryDirectory() as d:
+            r = subprocess.run([FIXTURE, "hostile", str(n), d], capture_output=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            replaced = 0
+            for i in range(n):
+                base = os.path.join(d, str(i))
+                with open(base + ".prom", "rb") as f:
+                    text = f.read()
+                p = subprocess.run([promtool(), "check", "metrics"], input=text,
+                                   capture_output=True, timeout=60)
+                self.assertEqual(p.returncode, 0, "%d.prom: %s" % (i, p.stdout + p.stderr))
+                replaced += text.decode("utf-8").count("\ufffd")
+                for ext in ("pods.json", "findings.json"):
+                    with open("%s.%s" % (base, ext), "rb") as f:
+                        json.loads(f.read().decode("utf-8"))  # strict: raises on bad UTF-8
+                req = metrics_service_pb2.ExportMetricsServiceRequest()
+                with open(base + ".otlp", "rb") as f:
+                    req.ParseFromString(f.read())  # proto3 strings: raises on bad UTF-8
+                self.assertEqual(len(req.resource_metrics), 2)
+            self.assertGreater(replaced, 0, "the inputs held no invalid UTF-8")
 
 
 if __name__ == "__main__":

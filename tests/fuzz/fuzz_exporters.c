@@ -1,6 +1,8 @@
 /* Fuzz target for the exporters' parsers of outside input: the OTLP receiver's answer
  * (ExportMetricsServiceResponse), OTEL_* key=value lists, endpoint URLs, Retry-After values,
- * Accept-Encoding and Authorization headers. The first input byte picks the parser.
+ * Accept-Encoding and Authorization headers; and the encoders fed arbitrary bytes in every
+ * label (after the snapshot's one UTF-8 repair, every output must stay well-formed). The first
+ * input byte picks the target.
  *
  * With -fsanitize=fuzzer (clang) this is a libFuzzer target. Otherwise the replay main below
  * runs every file given (seeds in tests/fuzz/corpus/exporters/) and a fixed number of seeded
@@ -15,6 +17,27 @@
 #include "transport/http_auth.h"
 #include "codec/otlp.h"
 #include "transport/otlp_config.h"
+#include "hostile.h"
+
+/* Arbitrary bytes in every string of a snapshot: the outputs must stay well-formed. */
+static void encoders(const uint8_t *data, size_t size)
+{
+	struct snapshot *s = hostile_snapshot(data, size);
+	struct hostile_out o;
+	char why[256];
+
+	if (!s)
+		return;
+	snapshot_sanitize(s);
+	if (hostile_render(s, &o) == 0) {
+		if (hostile_check(&o, why, sizeof(why))) {
+			fprintf(stderr, "fuzz_exporters: %s\n", why);
+			abort();
+		}
+		hostile_out_reset(&o);
+	}
+	snapshot_unref(s);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -35,9 +58,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(s, data + 1, size - 1);
 	s[size - 1] = '\0';
-	switch ((data[0] & 0x7f) % 6) {
+	switch ((data[0] & 0x7f) % 7) {
 	case 0:
 		otlp_decode_response(data + 1, size - 1, &rejected, msg, sizeof(msg));
+		otlp_decode_response_prefix(data + 1, size - 1, &rejected, msg, sizeof(msg));
 		break;
 	case 1:
 		if (otlp_parse_kv_list(s, &kv, &n, err, sizeof(err)) == 0)
@@ -56,6 +80,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 5:
 		if (otlp_endpoint_url(s, data[0] & 0x80, &url, err, sizeof(err)) == 0)
 			free(url);
+		break;
+	case 6:
+		encoders(data + 1, size - 1);
 		break;
 	}
 	free(s);

@@ -4,7 +4,11 @@
  *                                labels that need escaping and histograms, plus self-metrics
  *   exporter_fixture otlp        the same snapshot as an OTLP ExportMetricsServiceRequest
  *   exporter_fixture catalogue   the real catalogue, one row a line: name, type, OTLP name,
- *                                OTLP unit, own labels and their OTLP names (tab-separated) */
+ *                                OTLP unit, own labels and their OTLP names (tab-separated)
+ *   exporter_fixture hostile N DIR  N snapshots with random bytes (invalid UTF-8, quotes,
+ *                                backslashes, control characters) in every string, published
+ *                                the way the agent does; DIR/<i>.prom, .pods.json,
+ *                                .findings.json and .otlp are what the encoders made of each */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +16,7 @@
 #include "codec/otlp.h"
 #include "codec/prom.h"
 #include "codec/selfmetrics.h"
+#include "hostile.h"
 
 /* Metric ids of the fixture catalogue below (snapshots take them as enum metric_id). */
 #define F_CPU ((enum metric_id)0)
@@ -105,6 +110,68 @@ static struct snapshot *build(void)
 	return s;
 }
 
+static int write_file(const char *dir, unsigned i, const char *ext, const void *data, size_t len)
+{
+	char path[4096];
+	FILE *f;
+	int r = 0;
+
+	snprintf(path, sizeof(path), "%s/%u.%s", dir, i, ext);
+	f = fopen(path, "we");
+	if (!f || fwrite(data, 1, len, f) != len)
+		r = 1;
+	if (f && fclose(f))
+		r = 1;
+	return r;
+}
+
+/* Random strings biased to what breaks encoders, NUL-separated. */
+static size_t hostile_bytes(uint64_t *rng, uint8_t *buf, size_t cap)
+{
+	static const uint8_t special[] = { 0,	 0,    0,    0xff, 0xfe, 0xc0, 0x80, 0xed, 0xa0,
+					   0xf4, 0x90, 0xe2, 0x82, '"',	 '\\', '\n', '\r', '\t',
+					   0x01, 0x7f, '{',  '}',  '=',	 ',',  ' ',  '#' };
+	size_t n = 64 + *rng % (cap - 64);
+
+	for (size_t i = 0; i < n; i++) {
+		*rng ^= *rng << 13;
+		*rng ^= *rng >> 7;
+		*rng ^= *rng << 17;
+		buf[i] = (*rng >> 8) % 3 ? special[(*rng >> 16) % sizeof(special)] :
+					   (uint8_t)(*rng >> 24);
+	}
+	return n;
+}
+
+static int hostile(unsigned n, const char *dir)
+{
+	uint64_t rng = 0x9E3779B97F4A7C15ULL;
+	uint8_t buf[1024];
+
+	for (unsigned i = 0; i < n; i++) {
+		struct snapshot *s = hostile_snapshot(buf, hostile_bytes(&rng, buf, sizeof(buf)));
+		struct snapshot_slot slot;
+		struct hostile_out o;
+		int r;
+
+		if (!s)
+			return 1;
+		snapshot_slot_init(&slot);
+		snapshot_slot_set(&slot, s); /* the one repair every published snapshot gets */
+		r = hostile_render(s, &o);
+		if (!r)
+			r = write_file(dir, i, "prom", o.prom.data, o.prom.len) ||
+			    write_file(dir, i, "pods.json", o.pods.data, o.pods.len) ||
+			    write_file(dir, i, "findings.json", o.findings.data, o.findings.len) ||
+			    write_file(dir, i, "otlp", o.otlp, o.otlp_len);
+		hostile_out_reset(&o);
+		snapshot_slot_destroy(&slot);
+		if (r)
+			return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const types[] = { "counter", "gauge", "histogram" };
@@ -125,6 +192,8 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
+	if (strcmp(mode, "hostile") == 0 && argc == 4)
+		return hostile((unsigned)strtoul(argv[2], NULL, 10), argv[3]);
 	s = build();
 	if (strcmp(mode, "prom") == 0) {
 		struct strbuf sb = STRBUF_INIT;
@@ -152,7 +221,7 @@ int main(int argc, char **argv)
 			free(p.data);
 		}
 	} else {
-		fprintf(stderr, "usage: exporter_fixture prom|otlp|catalogue\n");
+		fprintf(stderr, "usage: exporter_fixture prom|otlp|catalogue|hostile N DIR\n");
 		r = 2;
 	}
 	snapshot_unref(s);

@@ -1,8 +1,10 @@
 /* cgroup_tree on a directory tree laid out like kubelet's (ids are inode numbers on any
  * filesystem): finding a container's cgroup from its pod UID and container id, in the index
  * of the last walk, by listing its pod's directory when the container is newer than the walk,
- * and not at all when the pod itself is newer (a walk is needed). */
+ * and not at all when the pod itself is newer (a walk is needed); trees far deeper than any
+ * kubelet's are walked whole, and only paths too long to open are skipped, and counted. */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -133,10 +135,60 @@ static void test_find_container(void **state)
 	assert_null(cgroup_tree_free(t));
 }
 
+/* 50-deep nesting (a user can make it) once fell off the walk, and its CPU from every
+ * series: now any depth is indexed; what cannot be (a path of 4096 bytes or more) is counted. */
+static void test_deep_trees(void **state)
+{
+	enum { DEEP = 300, LONG = 25 };
+	char rel[4 * DEEP], name[201];
+	int fds[LONG + 1];
+	struct cgroup_tree *t;
+	struct stat st;
+	size_t n = 0;
+
+	(void)state;
+	n += (size_t)snprintf(rel, sizeof(rel), "/deep");
+	for (int i = 1; i < DEEP; i++)
+		n += (size_t)snprintf(rel + n, sizeof(rel) - n, "/%c", 'a' + i % 26);
+	mk(rel);
+	t = cgroup_tree_new(root);
+	assert_non_null(t);
+	assert_int_equal(cgroup_tree_scan(t), DEEP + 1);
+	assert_int_equal(cgroup_tree_truncated(t), 0);
+	assert_string_equal(cgroup_tree_lookup(t, ino(rel)), rel);
+	rel[sizeof("/deep") - 1 + 2 * 49] = '\0'; /* the 50th level */
+	assert_string_equal(cgroup_tree_lookup(t, ino(rel)), rel);
+
+	/* 25 levels of 200-byte names: the 21st makes the path 4096 bytes or more */
+	memset(name, 'x', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	fds[0] = open(root, O_RDONLY | O_DIRECTORY);
+	assert_true(fds[0] >= 0);
+	for (int i = 1; i <= LONG; i++) {
+		assert_int_equal(mkdirat(fds[i - 1], name, 0755), 0);
+		fds[i] = openat(fds[i - 1], name, O_RDONLY | O_DIRECTORY);
+		assert_true(fds[i] >= 0);
+	}
+	assert_int_equal(cgroup_tree_scan(t), DEEP + 1 + 20);
+	assert_int_equal(cgroup_tree_truncated(t), 1);
+	assert_int_equal(fstat(fds[20], &st), 0);
+	assert_non_null(cgroup_tree_lookup(t, (uint64_t)st.st_ino));
+	assert_int_equal(strlen(cgroup_tree_lookup(t, (uint64_t)st.st_ino)), 20 * 201);
+	assert_int_equal(fstat(fds[21], &st), 0);
+	assert_null(cgroup_tree_lookup(t, (uint64_t)st.st_ino));
+	for (int i = LONG; i >= 1; i--) {
+		close(fds[i]);
+		assert_int_equal(unlinkat(fds[i - 1], name, AT_REMOVEDIR), 0);
+	}
+	close(fds[0]);
+	assert_null(cgroup_tree_free(t));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_find_container, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deep_trees, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /* Encoders over hand-built snapshots: Prometheus text (escaping, HELP/TYPE, values) and the
- * pods JSON (grouping by pod UID); the HTTP listen-address parser. */
+ * pods JSON (grouping by pod UID); invalid UTF-8 repaired once for every encoder; the HTTP
+ * listen-address parser. */
 #include <errno.h>
 #include <json-c/json.h>
 #include <setjmp.h>
@@ -11,9 +12,11 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "base/utf8.h"
 #include "codec/api_json.h"
-#include "transport/http.h"
 #include "codec/prom.h"
+#include "hostile.h"
+#include "transport/http.h"
 
 static struct snapshot *two_pods(void)
 {
@@ -167,6 +170,89 @@ static void test_pods_json_groups_by_uid(void **state)
 	snapshot_unref(s);
 }
 
+static void test_utf8_table(void **state)
+{
+	static const struct {
+		const char *s;
+		size_t len; /* of the first character; 0: ill-formed */
+	} cases[] = {
+		{ "a", 1 },
+		{ "\xc2\x80", 2 },
+		{ "\xdf\xbf", 2 },
+		{ "\xc0\x80", 0 }, /* overlong NUL */
+		{ "\xc1\xbf", 0 }, /* overlong */
+		{ "\xe0\x80\x80", 0 }, /* overlong */
+		{ "\xe0\xa0\x80", 3 },
+		{ "\xed\x9f\xbf", 3 },
+		{ "\xed\xa0\x80", 0 }, /* surrogate */
+		{ "\xef\xbf\xbd", 3 }, /* U+FFFD itself */
+		{ "\xf0\x8f\xbf\xbf", 0 }, /* overlong */
+		{ "\xf0\x9f\x98\x80", 4 },
+		{ "\xf4\x8f\xbf\xbf", 4 }, /* U+10FFFF */
+		{ "\xf4\x90\x80\x80", 0 }, /* past U+10FFFF */
+		{ "\xf5\x80\x80\x80", 0 },
+		{ "\xe2\x82", 0 }, /* cut short */
+		{ "\x80", 0 }, /* stray continuation */
+		{ "\xff", 0 },
+		{ "\xfe", 0 },
+	};
+	char buf[8], *r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (utf8_char_len(cases[i].s, strlen(cases[i].s)) != cases[i].len)
+			fail_msg("case %zu: want %zu", i, cases[i].len);
+	}
+	r = utf8_repair_dup("a\xff\xfe/b\xe2\x82");
+	assert_string_equal(r, "a\xef\xbf\xbd\xef\xbf\xbd/b\xef\xbf\xbd\xef\xbf\xbd");
+	free(r);
+	r = utf8_repair_dup("ok \xf0\x9f\x98\x80");
+	assert_string_equal(r, "ok \xf0\x9f\x98\x80");
+	free(r);
+	/* a fixed buffer: repaired, cut at a character boundary when it no longer fits */
+	snprintf(buf, sizeof(buf),
+		 "ab\xff\xff"
+		 "c");
+	assert_true(utf8_repair_buf(buf, sizeof(buf)));
+	assert_string_equal(buf, "ab\xef\xbf\xbd");
+	snprintf(buf, sizeof(buf), "fine");
+	assert_false(utf8_repair_buf(buf, sizeof(buf)));
+	snprintf(buf, sizeof(buf), "x\xc0y");
+	assert_true(utf8_repair_inplace(buf));
+	assert_string_equal(buf, "x?y");
+}
+
+/* A cgroup named \xff\xfe (any user who may create a cgroup can) and the same bytes in every
+ * other outside string: published through the slot, every encoder's output stays well-formed,
+ * the bytes show as U+FFFD everywhere, and the repairs are counted. */
+static void test_invalid_utf8_every_encoder(void **state)
+{
+	static const uint8_t bad[] = "\xff\xfe";
+	struct snapshot_slot slot;
+	struct hostile_out o;
+	struct snapshot *s;
+	char why[256] = "";
+
+	(void)state;
+	s = hostile_snapshot(bad, sizeof(bad) - 1);
+	assert_non_null(s);
+	snapshot_slot_init(&slot);
+	snapshot_slot_set(&slot, s);
+	s = snapshot_slot_get(&slot);
+	assert_int_equal(hostile_render(s, &o), 0);
+	if (hostile_check(&o, why, sizeof(why)))
+		fail_msg("%s", why);
+	assert_non_null(strstr(o.prom.data, "pod=\"\xef\xbf\xbd\xef\xbf\xbd\""));
+	assert_non_null(strstr(o.pods.data, "\"cgroup_path\":\"\xef\xbf\xbd\xef\xbf\xbd\""));
+	/* node; 2 x (8 labels, path, chart, 3 own labels in 2 points); 9 pod labels; 8 of the
+	 * finding's strings */
+	assert_int_equal(s->agent.invalid_utf8_strings, 1 + 2 * (8 + 2 + 6) + 9 + 8);
+	assert_non_null(strstr(o.prom.data, "\nbpfdiag_agent_invalid_utf8_strings 50\n"));
+	hostile_out_reset(&o);
+	snapshot_unref(s);
+	snapshot_slot_destroy(&slot);
+}
+
 static void test_parse_listen(void **state)
 {
 	char host[64], err[256];
@@ -200,6 +286,8 @@ int main(void)
 		cmocka_unit_test(test_prom_encode),
 		cmocka_unit_test(test_pods_json_groups_by_uid),
 		cmocka_unit_test(test_parse_listen),
+		cmocka_unit_test(test_utf8_table),
+		cmocka_unit_test(test_invalid_utf8_every_encoder),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
-/* The pieces of the HTTP endpoint that need no socket: gzip round trip, Accept-Encoding
+/* The pieces of the HTTP endpoint that need no server: gzip round trip, Accept-Encoding
  * negotiation, the render gate, bearer tokens (parsing, constant-time compare, the token file
- * re-read on change) and the self-metrics text. */
+ * re-read on change), the self-metrics text, conflicting Content-Length headers, TLS priority
+ * strings, and connection admission with its deadlines (over socket pairs). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,13 +9,18 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <cmocka.h>
 
 #include "codec/gzip.h"
+#include "base/clock.h"
 #include "transport/http.h"
+#include "transport/http_admit.h"
 #include "transport/http_auth.h"
 #include "codec/selfmetrics.h"
 
@@ -192,7 +198,19 @@ static void test_selfmetrics_text(void **state)
 	selfmetrics_http_render(&m, 0.002);
 	selfmetrics_http_render(&m, 10);
 	selfmetrics_http_request(NULL, SM_PATH_METRICS, 200); /* no metrics: ignored */
+	for (unsigned code = 399; code < 510; code++)
+		selfmetrics_http_rejected(&m, code);
 	selfmetrics_prom_encode(&m, &sb);
+	for (int i = 0; i < 5; i++) {
+		static const char *const codes[] = { "400", "413", "414", "431", "505" };
+		char want[96];
+
+		snprintf(want, sizeof(want),
+			 "bpfdiag_agent_http_requests_rejected_total{code=\"%s\"} 1\n", codes[i]);
+		assert_non_null(strstr(sb.data, want));
+	}
+	assert_non_null(strstr(sb.data,
+			       "bpfdiag_agent_http_requests_rejected_total{code=\"other\"} 106\n"));
 	assert_non_null(strstr(
 		sb.data, "bpfdiag_agent_http_requests_total{path=\"/metrics\",code=\"200\"} 1\n"));
 	assert_non_null(strstr(
@@ -216,12 +234,167 @@ static void test_selfmetrics_text(void **state)
 	strbuf_reset(&sb);
 }
 
+static void test_content_length_conflicts(void **state)
+{
+	const char *same[] = { "5", "5" }, *differ[] = { "0", "5" }, *list[] = { "5, 5" },
+		   *list_differ[] = { "5,6" }, *one[] = { "12" };
+
+	(void)state;
+	assert_false(http_content_lengths_conflict(one, 1));
+	assert_false(http_content_lengths_conflict(same, 2)); /* RFC 9110: the same value twice */
+	assert_false(http_content_lengths_conflict(list, 1));
+	assert_true(http_content_lengths_conflict(differ, 2));
+	assert_true(http_content_lengths_conflict(list_differ, 1));
+	assert_false(http_content_lengths_conflict(NULL, 0));
+}
+
+static void test_tls_priorities(void **state)
+{
+	char err[256];
+
+	(void)state;
+	assert_int_equal(http_tls_priorities_check(HTTP_TLS_PRIORITIES_DEFAULT, err, sizeof(err)),
+			 0);
+	assert_int_equal(http_tls_priorities_check("NORMAL:+NO-SUCH-THING", err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "NO-SUCH-THING"));
+}
+
+static struct sockaddr_in v4(const char *a)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+
+	inet_pton(AF_INET, a, &sin.sin_addr);
+	return sin;
+}
+
+/* A connection of the admission's from addr: the server's end of a socket pair in *ret_srv
+ * (the record's descriptor), the client's end returned. */
+static int open_conn(struct http_admit *a, const char *addr, struct http_conn **ret, int *ret_srv)
+{
+	struct sockaddr_in sin = v4(addr);
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_true(http_admit_accept(a, (struct sockaddr *)&sin, sizeof(sin)));
+	*ret = http_admit_opened(a, sv[0], (struct sockaddr *)&sin, sizeof(sin));
+	assert_non_null(*ret);
+	*ret_srv = sv[0];
+	return sv[1];
+}
+
+/* True when the server shut the connection down (the client end reads EOF at once). */
+static bool shut(int client)
+{
+	char c;
+	struct timeval tv = { 0, 1000 };
+
+	setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return recv(client, &c, 1, 0) == 0;
+}
+
+static void test_client_keys(void **state)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6 }, b = a;
+	struct sockaddr_in c = v4("10.1.2.3");
+	struct http_client_key ka, kb, kc;
+
+	(void)state;
+	inet_pton(AF_INET6, "2001:db8:1:2::1", &a.sin6_addr);
+	inet_pton(AF_INET6, "2001:db8:1:2:ffff::7", &b.sin6_addr);
+	assert_true(http_client_key((struct sockaddr *)&a, sizeof(a), &ka));
+	assert_true(http_client_key((struct sockaddr *)&b, sizeof(b), &kb));
+	assert_memory_equal(&ka, &kb, sizeof(ka)); /* one /64, one client */
+	inet_pton(AF_INET6, "2001:db8:1:3::1", &b.sin6_addr);
+	http_client_key((struct sockaddr *)&b, sizeof(b), &kb);
+	assert_memory_not_equal(&ka, &kb, sizeof(ka));
+	/* an IPv4-mapped address is its IPv4 client */
+	inet_pton(AF_INET6, "::ffff:10.1.2.3", &b.sin6_addr);
+	http_client_key((struct sockaddr *)&b, sizeof(b), &kb);
+	http_client_key((struct sockaddr *)&c, sizeof(c), &kc);
+	assert_memory_equal(&kb, &kc, sizeof(kb));
+}
+
+/* Slowloris: one client filling its share gives way, the oldest first, to its own newer
+ * connections; a client filling the server makes room for others; refusal only when every
+ * connection is busy in a request. Each refusal and close is counted. */
+static void test_admission(void **state)
+{
+	struct selfmetrics m = { 0 };
+	struct http_admit *a = http_admit_new(&m);
+	struct http_conn *c[HTTP_MAX_CONNECTIONS + 8];
+	int cli[HTTP_MAX_CONNECTIONS + 8], srv[HTTP_MAX_CONNECTIONS + 8], n = 0;
+	char addr[32];
+	struct sockaddr_in sin;
+
+	(void)state;
+	assert_non_null(a);
+	for (; n < HTTP_MAX_PER_CLIENT; n++)
+		cli[n] = open_conn(a, "10.0.0.1", &c[n], &srv[n]);
+	assert_int_equal(m.http_open, HTTP_MAX_PER_CLIENT);
+	/* one more from the same client: its oldest waiting connection makes room */
+	cli[n] = open_conn(a, "10.0.0.1", &c[n], &srv[n]);
+	n++;
+	assert_true(shut(cli[0]));
+	assert_false(shut(cli[1]));
+	assert_int_equal(m.http_closed[SM_CLOSED_REPLACED], 1);
+	/* all of its connections busy in requests: the next is refused */
+	for (int i = 0; i < n; i++)
+		http_admit_request(a, c[i]);
+	sin = v4("10.0.0.1");
+	assert_false(http_admit_accept(a, (struct sockaddr *)&sin, sizeof(sin)));
+	assert_int_equal(m.http_refused[SM_REFUSED_CLIENT_LIMIT], 1);
+	/* another client is not affected */
+	sin = v4("10.0.0.2");
+	assert_true(http_admit_accept(a, (struct sockaddr *)&sin, sizeof(sin)));
+	/* fill the server with three more clients, all waiting for headers */
+	for (int k = 2; n < HTTP_MAX_CONNECTIONS + 1; k++) {
+		snprintf(addr, sizeof(addr), "10.0.0.%d", k);
+		for (int j = 0; j < HTTP_MAX_PER_CLIENT && n < HTTP_MAX_CONNECTIONS + 1; j++, n++)
+			cli[n] = open_conn(a, addr, &c[n], &srv[n]);
+	}
+	/* full: a fresh client gets in; the oldest waiting connection of the client holding
+	 * the most (10.0.0.2, the first of the equals) gave way */
+	cli[n] = open_conn(a, "10.0.0.9", &c[n], &srv[n]);
+	n++;
+	assert_int_equal(m.http_closed[SM_CLOSED_REPLACED], 2);
+	assert_true(shut(cli[HTTP_MAX_PER_CLIENT + 1]));
+	/* deadlines: the waiting ones expire after HTTP_HEADER_SECONDS, the busy ones only after
+	 * HTTP_REQUEST_SECONDS */
+	assert_int_equal(http_admit_expire(a, clock_mono() + 1), 0);
+	assert_int_equal(http_admit_expire(a, clock_mono() + HTTP_HEADER_SECONDS + 1),
+			 n - 2 - HTTP_MAX_PER_CLIENT);
+	assert_int_equal(m.http_closed[SM_CLOSED_HEADER_TIMEOUT],
+			 (uint64_t)(n - 2 - HTTP_MAX_PER_CLIENT));
+	assert_false(shut(cli[1]));
+	assert_int_equal(http_admit_expire(a, clock_mono() + HTTP_REQUEST_SECONDS + 1),
+			 HTTP_MAX_PER_CLIENT);
+	assert_true(shut(cli[1]));
+	/* an answered request waits for headers again, with a fresh deadline */
+	http_admit_answered(a, c[1], true);
+	assert_int_equal(m.http_closed[SM_CLOSED_IDLE_TIMEOUT], 1);
+	for (int i = 0; i < n; i++) {
+		http_admit_closed(a, c[i]);
+		close(cli[i]);
+		close(srv[i]);
+	}
+	assert_int_equal(m.http_open, 0);
+	http_admit_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_gzip_round_trip), cmocka_unit_test(test_accepts_gzip),
-		cmocka_unit_test(test_render_gate),	cmocka_unit_test(test_tokens),
-		cmocka_unit_test(test_token_file),	cmocka_unit_test(test_selfmetrics_text),
+		cmocka_unit_test(test_gzip_round_trip),
+		cmocka_unit_test(test_accepts_gzip),
+		cmocka_unit_test(test_render_gate),
+		cmocka_unit_test(test_tokens),
+		cmocka_unit_test(test_token_file),
+		cmocka_unit_test(test_selfmetrics_text),
+		cmocka_unit_test(test_content_length_conflicts),
+		cmocka_unit_test(test_tls_priorities),
+		cmocka_unit_test(test_client_keys),
+		cmocka_unit_test(test_admission),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -346,6 +346,58 @@ static void test_decode_response(void **state)
 			 -EBADMSG);
 }
 
+/* A partial success whose message makes the answer far larger than what is read of it: the
+ * rejected count still comes out of the first bytes, and what arrived of the message. */
+static void test_decode_response_prefix(void **state)
+{
+	Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceResponse r =
+		OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_SERVICE_RESPONSE__INIT;
+	Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsPartialSuccess ps =
+		OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_PARTIAL_SUCCESS__INIT;
+	size_t big = 200000, len;
+	char *text = malloc(big + 1), msg[16];
+	uint8_t *buf = malloc(big + 64), cut_first[64];
+	int64_t rejected = -1;
+
+	(void)state;
+	assert_non_null(text);
+	assert_non_null(buf);
+	memset(text, 'x', big);
+	text[big] = '\0';
+	ps.rejected_data_points = 12345;
+	ps.error_message = text;
+	r.partial_success = &ps;
+	len = opentelemetry__proto__collector__metrics__v1__export_metrics_service_response__pack(
+		&r, buf);
+	assert_true(len > big);
+	/* cut at 64 KiB, as the sender reads it */
+	assert_int_equal(otlp_decode_response(buf, 65536, &rejected, msg, sizeof(msg)), -EBADMSG);
+	assert_int_equal(otlp_decode_response_prefix(buf, 65536, &rejected, msg, sizeof(msg)), 0);
+	assert_int_equal(rejected, 12345);
+	assert_string_equal(msg, "xxxxxxxxxxxxxxx");
+	/* whole: the same as the full decoder */
+	assert_int_equal(otlp_decode_response_prefix(buf, len, &rejected, msg, sizeof(msg)), 0);
+	assert_int_equal(rejected, 12345);
+	/* the message first (another encoder's order), cut before the count: not found */
+	cut_first[0] = 0x0a; /* partial_success, length-delimited */
+	cut_first[1] = 0xff;
+	cut_first[2] = 0x7f; /* 16383 bytes */
+	cut_first[3] = 0x12; /* error_message */
+	cut_first[4] = 0xf0;
+	cut_first[5] = 0x7f;
+	memset(cut_first + 6, 'y', sizeof(cut_first) - 6);
+	assert_int_equal(otlp_decode_response_prefix(cut_first, sizeof(cut_first), &rejected, msg,
+						     sizeof(msg)),
+			 -EBADMSG);
+	assert_int_equal(rejected, 0);
+	assert_string_equal(msg, "yyyyyyyyyyyyyyy");
+	/* no partial success at all, or garbage */
+	assert_int_equal(otlp_decode_response_prefix(NULL, 0, &rejected, msg, sizeof(msg)),
+			 -EBADMSG);
+	free(text);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +405,7 @@ int main(void)
 		cmocka_unit_test(test_metric_shapes),
 		cmocka_unit_test(test_edge_cases),
 		cmocka_unit_test(test_decode_response),
+		cmocka_unit_test(test_decode_response_prefix),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
