@@ -334,7 +334,14 @@ class Everything(unittest.TestCase):
 
     def test_prometheus_rule(self):
         pr = self.r.one("PrometheusRule")
-        rules = {r["alert"]: r for g in pr["spec"]["groups"] for r in g["rules"]}
+        rules = {r["alert"]: r for g in pr["spec"]["groups"] for r in g["rules"] if "alert" in r}
+        records = {r["record"]: r for g in pr["spec"]["groups"] for r in g["rules"]
+                   if "record" in r}
+        # cAdvisor's names, with the fixture's job label (test_prometheus_rules.py tests them)
+        self.assertEqual(len(records), 4)
+        for r in records.values():
+            self.assertEqual(r["labels"]["job"], "cadvisor")
+            self.assertEqual(r["labels"]["recorded_by"], "bpfdiag")
         # medium: null in the fixture turns that alert off; the mapping sets alert severity.
         findings = {a: r["labels"]["severity"] for a, r in rules.items()
                     if a.startswith("BpfdiagFinding")}
