@@ -12,22 +12,16 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
 import chartlib  # noqa: E402
 from chartlib import Rendered, yaml  # noqa: E402
+from test_exporter_fixtures import promtool  # noqa: E402
 
 TESTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rules")
 ON = ["prometheusRule.enabled=true", "prometheusRule.cadvisor.enabled=true"]
 CADVISOR_RECORDS = {"container_cpu_usage_seconds_total", "container_cpu_cfs_periods_total",
                     "container_cpu_cfs_throttled_periods_total",
                     "container_cpu_cfs_throttled_seconds_total"}
-
-
-def promtool():
-    path = shutil.which("promtool")
-    if not path:
-        raise AssertionError("promtool is missing: tools/deps.sh test installs the Debian "
-                             "package prometheus")
-    return path
 
 
 def rules_of(rendered):

@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,6 @@ import textwrap
 import threading
 import time
 import unittest
-import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -86,16 +84,8 @@ WORK = textwrap.dedent("""
 def catalogue():
     """From docs/METRICS.md: {series label: resource attribute} and, per container metric,
     (Prometheus name, type, OTLP name, OTLP unit, {own label: attribute})."""
-    with open(METRICS_MD) as f:
-        text = f.read()
-    section, series, metrics = None, {}, []
-    for line in text.splitlines():
-        if line.startswith("## "):
-            section = line[3:].strip().lower()
-            continue
-        if not line.startswith("|"):
-            continue
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+    series, metrics = {}, []
+    for section, cells in chartlib.markdown_rows(METRICS_MD):
         ticks = [re.findall(r"`([^`]+)`", c) for c in cells]
         if section == "series labels" and len(ticks) > 1 and ticks[0] and ticks[1]:
             series[ticks[0][0]] = ticks[1][0]
@@ -175,13 +165,7 @@ class Collector:
         raise AssertionError("otelcol not ready:\n" + self.logs())
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        e2e.terminate(self.proc)
 
     def logs(self):
         self.log.flush()
