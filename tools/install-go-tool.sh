@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs a Go tool the chart tests need, idempotently, outside the repository, into
+# Installs a Go tool the tests need, idempotently, outside the repository, into
 # $BPFDIAG_CACHE/bin (default /var/cache/bpfdiag/bin), and prints its path on stdout.
 #   helm          helm.sh/helm/v3 at the pinned version (`go install`; a few minutes, first time)
 #   promql-check  tools/promql-check, Prometheus' own PromQL parser (a minute, first time)
