@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages bpfdiag needs, idempotently: apt-get runs only when something is
 # missing, and for `test` the Python packages of tests/requirements.txt and the Go tools the
-# chart tests use. Usage: tools/deps.sh [--print] build|run|test|bench|fuzz|runtime
+# chart and Collector tests use. Usage: tools/deps.sh [--print] build|run|test|bench|fuzz|runtime
 #   build, run: what `make` and `make run` need; test and bench include build
 #   cluster: what tools/cluster/cluster needs (test includes it)
 #   runtime: only the shared libraries (and CA certificates) build/bpfdiag needs at run time,
@@ -103,9 +103,9 @@ pip_install_test_deps() {
 
 install_go_tools() {
 	# Failures here only warn: the chart tests retry the install and report the cause.
-	for tool in helm promql-check; do
+	for tool in helm promql-check kube-score otelcol; do
 		"$here/install-go-tool.sh" "$tool" >/dev/null ||
-			echo "bpfdiag: could not install $tool; the chart tests will fail" >&2
+			echo "bpfdiag: could not install $tool; the tests that use it will fail" >&2
 	done
 }
 

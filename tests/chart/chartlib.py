@@ -132,23 +132,27 @@ AGENT_FLAGS = {"--listen", "--node-name", "--kube-api", "--kube-token-file", "--
 TARGET_LABELS = {"instance", "job"}
 
 
+def markdown_rows(path):
+    """(section, cells) of each table row of a Markdown file: the section is the lower-cased
+    title of the "## " heading above it, the cells are stripped."""
+    section = None
+    with open(path) as f:
+        for line in f:
+            if line.startswith("## "):
+                section = line[3:].strip().lower()
+            elif line.startswith("|"):
+                yield section, [c.strip() for c in line.strip().strip("|").split("|")]
+
+
 def metric_catalogue(path=os.path.join(REPO, "docs", "METRICS.md")):
     """{name: {"type", "labels", "section"}} from the tables of docs/METRICS.md. A name cell
     holds one or more names separated by " / ", each optionally followed by {own,labels}; a
     name starting with "_" continues the first name's prefix (bpfdiag_agent_map_entries{map} /
     _map_capacity{map}). Per-container metrics also carry the series labels table."""
-    with open(path) as f:
-        text = f.read()
     series = set()
-    section = None
     cat = {}
-    for line in text.splitlines():
-        if line.startswith("## "):
-            section = line[3:].strip().lower()
-            continue
-        if not line.startswith("|"):
-            continue
-        cells = [c.replace("`", "").strip() for c in line.strip("|").split("|")]
+    for section, cells in markdown_rows(path):
+        cells = [c.replace("`", "") for c in cells]
         if section == "series labels" and cells[0] not in ("label", "") and \
                 not cells[0].startswith("-"):
             series.update(l.strip() for l in cells[0].split(","))

@@ -183,7 +183,7 @@ class Defaults(unittest.TestCase):
         self.assertEqual(c["readinessProbe"]["httpGet"],
                          {"path": "/readyz", "port": "metrics", "scheme": "HTTP"})
         for kind in ("requests", "limits"):
-            self.assertEqual(set(c["resources"][kind]), {"cpu", "memory"})
+            self.assertEqual(set(c["resources"][kind]), {"cpu", "memory", "ephemeral-storage"})
         spec = self.r.pod_spec()
         # One toleration with operator Exists and no key or effect tolerates every taint.
         self.assertEqual(spec["tolerations"], [{"operator": "Exists"}])
@@ -235,7 +235,7 @@ class Everything(unittest.TestCase):
         self.assertEqual(self.r.kinds(), sorted([
             "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service", "DaemonSet",
             "ConfigMap", "ConfigMap", "ConfigMap", "ConfigMap", "Secret", "ServiceMonitor",
-            "PrometheusRule"]))
+            "PrometheusRule", "NetworkPolicy"]))
 
     def test_rules_config(self):
         cm = self.r.one("ConfigMap", FULLNAME + "-rules")
@@ -312,7 +312,7 @@ class Everything(unittest.TestCase):
         self.assertEqual(spec["tolerations"][0]["key"], "dedicated")
         self.assertEqual(self.r.daemonset()["spec"]["updateStrategy"], {"type": "OnDelete"})
         self.assertEqual(self.r.container()["resources"]["limits"],
-                         {"cpu": "1", "memory": "512Mi"})
+                         {"cpu": "1", "memory": "512Mi", "ephemeral-storage": "128Mi"})
 
     def test_service_monitor(self):
         sm = self.r.one("ServiceMonitor")
@@ -334,7 +334,14 @@ class Everything(unittest.TestCase):
 
     def test_prometheus_rule(self):
         pr = self.r.one("PrometheusRule")
-        rules = {r["alert"]: r for g in pr["spec"]["groups"] for r in g["rules"]}
+        rules = {r["alert"]: r for g in pr["spec"]["groups"] for r in g["rules"] if "alert" in r}
+        records = {r["record"]: r for g in pr["spec"]["groups"] for r in g["rules"]
+                   if "record" in r}
+        # cAdvisor's names, with the fixture's job label (test_prometheus_rules.py tests them)
+        self.assertEqual(len(records), 4)
+        for r in records.values():
+            self.assertEqual(r["labels"]["job"], "cadvisor")
+            self.assertEqual(r["labels"]["recorded_by"], "bpfdiag")
         # medium: null in the fixture turns that alert off; the mapping sets alert severity.
         findings = {a: r["labels"]["severity"] for a, r in rules.items()
                     if a.startswith("BpfdiagFinding")}
@@ -388,7 +395,8 @@ class Bpffs(unittest.TestCase):
         r = Rendered(sets=["bpffs.mount=true"])
         init = r.pod_spec()["initContainers"]
         self.assertEqual([c["name"] for c in init], ["mount-bpffs"])
-        self.assertEqual(init[0]["securityContext"], {"privileged": True})
+        self.assertEqual(init[0]["securityContext"], {"privileged": True,
+                                                      "readOnlyRootFilesystem": True})
         self.assertEqual(init[0]["volumeMounts"], [{"name": "bpffs", "mountPath": "/sys/fs/bpf",
                                                     "mountPropagation": "Bidirectional"}])
         self.assertIn("mount -t bpf bpf /sys/fs/bpf", init[0]["args"][0])

@@ -189,7 +189,9 @@ class Alerts(unittest.TestCase):
     def test_rule_expressions_valid_and_documented(self):
         r = chartlib.Rendered(["everything.yaml"])
         pr = r.one("PrometheusRule")
-        rules = [rule for g in pr["spec"]["groups"] for rule in g["rules"]]
+        # Alerts only: the recording rules read cAdvisor's and kube-state-metrics' names too,
+        # and promtool runs them on input series (test_prometheus_rules.py).
+        rules = [rule for g in pr["spec"]["groups"] for rule in g["rules"] if "alert" in rule]
         self.assertGreaterEqual(len(rules), 9)
         reports = promql_check([rule["expr"] for rule in rules])
         checker = Checker()

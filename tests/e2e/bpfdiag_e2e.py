@@ -169,6 +169,17 @@ class FakePod:
         return False
 
 
+def terminate(proc, timeout=15):
+    """SIGTERM to a child still running, SIGKILL if it has not exited after timeout seconds."""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Agent:
     """`bpfdiag agent` on a loopback port of its choosing; the port is read from its log.
     env: extra environment variables; ca_file: speak HTTPS, trusting this certificate;
@@ -255,13 +266,7 @@ class Agent:
         raise RuntimeError("collections stalled:\n" + self.logs())
 
     def __exit__(self, *exc):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         if exc[0] is not None:
             print("--- agent log ---\n" + self.logs(), file=sys.stderr)
         self.log.close()

@@ -78,3 +78,28 @@ job="{{ include "bpfdiag.fullname" . }}"
 {{- define "bpfdiag.scheme" -}}
 {{- if .Values.metrics.tls.enabled }}HTTPS{{ else }}HTTP{{ end }}
 {{- end }}
+
+{{/* kube-score checks that do not fit a node agent, for its kube-score/ignore annotation; the
+     reasons, one line each, are in docs/SECURITY.md ("Chart linting"). */}}
+{{- define "bpfdiag.kubeScoreIgnore" -}}
+{{- /* Kubernetes sets no ambient capabilities: the added ones work only for UID 0. */}}
+{{- $ignore := list "container-security-context-user-group-id" }}
+{{- /* The image is pinned by tag or digest; Always would tie every agent restart to the
+     registry being reachable. */}}
+{{- if ne .Values.image.pullPolicy "Always" }}
+{{- $ignore = append $ignore "container-image-pull-policy" }}
+{{- end }}
+{{- /* Opt-in: which peers may scrape the agent differs per cluster (networkPolicy). */}}
+{{- if not .Values.networkPolicy.enabled }}
+{{- $ignore = append $ignore "pod-networkpolicy" }}
+{{- end }}
+{{- /* Opt-ins for old kernels (privileged) or nodes without a bpffs (its init container). */}}
+{{- if or .Values.privileged (and .Values.bpffs.mount (ne .Values.agent.pinDir "none")) }}
+{{- $ignore = append $ignore "container-security-context-privileged" }}
+{{- end }}
+{{- /* A privileged container runs without seccomp whatever the profile says. */}}
+{{- if .Values.privileged }}
+{{- $ignore = append $ignore "container-seccomp-profile" }}
+{{- end }}
+{{- join "," $ignore }}
+{{- end }}
