@@ -9,7 +9,9 @@ every demo release's pod with its workload kind and Helm release, and the misfit
 its findings table shows each expected finding with its suggested kind, and no controller-kind
 (WK) finding on the release that fits; afterwards nothing of the cluster is left (network
 namespace, mounts, loop devices, processes, cgroups, state). Runs last of the fixture's tests,
-as it takes the cluster down; cluster_down then finds nothing to do."""
+as it takes the cluster down; cluster_down then finds nothing to do. With
+BPFDIAG_CLUSTER_KEEP=1 (outside CI) it runs `make run ONCE=1 KEEP=1` instead and leaves the
+cluster up, as cluster_down does."""
 import importlib.util
 import os
 import subprocess
@@ -42,21 +44,23 @@ def main():
         sys.exit(cl.SKIP)
     # Run from a make of its own: no jobserver or flags of a make that started ctest.
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    keep = os.environ.get("BPFDIAG_CLUSTER_KEEP") == "1" and not os.environ.get("CI")
     t = time.monotonic()
-    r = subprocess.run(["make", "-C", cl.REPO, "--no-print-directory", "run", "ONCE=1"],
+    r = subprocess.run(["make", "-C", cl.REPO, "--no-print-directory", "run", "ONCE=1"] +
+                       (["KEEP=1"] if keep else []),
                        capture_output=True, text=True, timeout=1500, env=env,
                        stdin=subprocess.DEVNULL)
     took = time.monotonic() - t
     out, err = r.stdout, r.stderr
     cl.log("make run ONCE=1: exit %d in %.0f s\n%s" % (r.returncode, took, err[-6000:]))
     print(out[-12000:])
-    left = teardown.leftovers()
+    left = [] if keep else teardown.leftovers()
     failures = []
     if r.returncode != 0:
         failures.append("make run ONCE=1 exited %d" % r.returncode)
     for step in ("starting the single-node cluster", "building the agent's image",
                  "building the workloads' image", "waiting for the agent and the demo's pods",
-                 "waiting for the demo's findings", "tearing the demo down"):
+                 "waiting for the demo's findings") + (() if keep else ("tearing the demo down",)):
         lines = [l for l in err.splitlines() if step in l]
         if not (lines and "(" in lines[0] and " in " in lines[0] and "done" in lines[0]):
             failures.append("no progress line done for %r" % step)

@@ -102,7 +102,11 @@ class Step:
         return False
 
 
-def on_sigterm(*_):
+def on_signal(sig, _):
+    if sig == signal.SIGHUP:  # no terminal to write to: teardown must not fail on EIO
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
     raise KeyboardInterrupt
 
 
@@ -224,7 +228,9 @@ def main():
     once = args.once or not (sys.stdin.isatty() and sys.stdout.isatty())
     say("no Kubernetes node here: a demo on a single-node cluster of its own (LOCAL=1: `top` "
         "on this host)")
-    signal.signal(signal.SIGTERM, on_sigterm)
+    # SIGTERM, or the terminal gone (SIGHUP): tear down as after Ctrl-C.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
     ok, url = False, None
     try:
         url = bring_up()
@@ -235,8 +241,8 @@ def main():
     except (AssertionError, subprocess.CalledProcessError) as e:
         say("the demo failed: %s" % e)
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
         if args.keep:
             rel = os.path.relpath(cl.CLUSTER)
             say("KEEP=1: the cluster stays up. Reach it with:")
