@@ -121,12 +121,12 @@ def bring_up():
         cl.cluster("up", timeout=2400)
     with tempfile.TemporaryDirectory(prefix="bpfdiag-demo-") as tmp:
         with Step("building the agent's image and loading it into the node",
-                  "first time about 4 min with its Debian bases; 1 min after a change; "
-                  "else seconds"):
+                  "first time about 4 min with its Debian bases; about 30 s after a "
+                  "change; else seconds"):
             cl.build_agent_image()
             cl.load_agent_image(tmp)
         with Step("building the workloads' image (PostgreSQL, Redis, nginx… from Debian "
-                  "packages) and loading it", "first time 2 to 3 min; then seconds"):
+                  "packages) and loading it", "first time 2 to 3 min; then about 30 s"):
             image = cl.load_workload_image(tmp)
     agent = cl.Agent(sets=AGENT_SETS)
     with Step("installing charts/bpfdiag and %d demo releases with helm" % len(RELEASES),
@@ -141,7 +141,7 @@ def bring_up():
             cl.in_ns("helm", "install", release, cl.TESTAPP, "--namespace", NS, "-f", "-",
                      input=json.dumps(dict(values, image=image)))
         agent.install()
-    with Step("waiting for the agent and the demo's pods to be Ready", "about 30 s"):
+    with Step("waiting for the agent and the demo's pods to be Ready", "about 15 s"):
         pod = agent.ready_pod(timeout=240)
         cl.wait("the demo's pods Ready", demo_ready, 240, 2)
     return agent.url(pod, "")
