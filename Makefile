@@ -1,5 +1,8 @@
-# Wrapper over CMake. `make` builds build/bpfdiag; `make run` starts `bpfdiag top` on this host;
-# `make test` builds with ASan+UBSan and runs every test. All install missing packages first.
+# Wrapper over CMake. `make` builds build/bpfdiag; `make run` starts `bpfdiag top` on this host
+# when it is a Kubernetes node (or with LOCAL=1), elsewhere a demo on a single-node cluster of its
+# own (tools/demo/demo.py; KEEP=1 leaves it up, ONCE=1 prints one table instead of the full
+# screen); `make test` builds with ASan+UBSan and runs every test. All install missing packages
+# first.
 BUILD      ?= build
 TEST_BUILD ?= build-test
 JOBS       ?= $(shell nproc)
@@ -18,7 +21,9 @@ build: deps
 
 run: build
 	@if [ "$$(id -u)" != 0 ]; then echo "make run: run as root (BPF needs it)" >&2; exit 1; fi
-	$(BUILD)/bpfdiag top
+	@tools/deps.sh run
+	@tools/demo/demo.py --bpfdiag $(BUILD)/bpfdiag $(if $(filter 1,$(LOCAL)),--local) \
+		$(if $(filter 1,$(KEEP)),--keep) $(if $(filter 1,$(ONCE)),--once)
 
 test:
 	@tools/deps.sh test

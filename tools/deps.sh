@@ -37,14 +37,16 @@ if [ "${1:-}" = --print ]; then
 fi
 group=${1:-build}
 case "$group" in
-build | run) want=("${build_pkgs[@]}") ;;
+build) want=("${build_pkgs[@]}") ;;
+run) want=("${build_pkgs[@]}" python3) ;;
+demo) want=("${cluster_pkgs[@]}" python3 mmdebstrap) ;;
 test) want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${cluster_pkgs[@]}") ;;
 cluster) want=("${cluster_pkgs[@]}") ;;
 bench) want=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
 fuzz) want=("${build_pkgs[@]}" libclang-rt-14-dev) ;;
 runtime) want=("${runtime_pkgs[@]}") ;;
 *)
-	echo "usage: $0 [--print] build|run|test|bench|fuzz|runtime|cluster" >&2
+	echo "usage: $0 [--print] build|run|demo|test|bench|fuzz|runtime|cluster" >&2
 	exit 2
 	;;
 esac

@@ -2,10 +2,14 @@
 kubectl, helm and curl inside its network namespace, the images, and the bpfdiag release.
 
 The cluster itself is brought up by setup.py (the ctest fixture `cluster`) and removed by
-teardown.py; each test installs what it needs and removes it."""
+teardown.py; each test installs what it needs and removes it. `make run`'s demo
+(tools/demo/demo.py) uses the same helpers."""
+import fnmatch
+import hashlib
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 import time
@@ -21,6 +25,8 @@ with open(os.path.join(CHART, "Chart.yaml")) as _f:
     APP_VERSION = re.search(r'^appVersion:\s*"?([^"\s]+)', _f.read(), re.M).group(1)
 AGENT_IMAGE = "localhost/bpfdiag:" + APP_VERSION
 WORKLOAD_IMAGE_FILE = "/run/bpfdiag-cluster/workload-image"  # its reference, written by setup
+WORKLOAD_IMAGE_SH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workload-image.sh")
+CONTAINERD_SOCK = "/run/bpfdiag-cluster/containerd.sock"
 
 
 def log(msg):
@@ -52,6 +58,102 @@ def in_ns(*argv, timeout=120, check=True, input=None):
     """Runs argv inside the cluster's network namespace (KUBECONFIG set, kubectl and helm on
     PATH)."""
     return cluster("exec", "--", *argv, timeout=timeout, check=check, input=input)
+
+
+def node_images():
+    """The image references the node's containerd holds."""
+    return set(in_ns("ctr", "--address", CONTAINERD_SOCK, "--namespace", "k8s.io", "images",
+                     "ls", "-q").stdout.split())
+
+
+def context_files(root):
+    """The build context of the Containerfile at root: every file under it that
+    .containerignore does not exclude (its `path`, `glob` and `**/name` forms; with a `!`
+    exception anywhere, nothing is taken as excluded), as paths relative to root, sorted."""
+    try:
+        with open(os.path.join(root, ".containerignore")) as f:
+            pats = [l.strip().rstrip("/") for l in f if l.strip() and not l.startswith("#")]
+    except FileNotFoundError:
+        pats = []
+    if any(p.startswith("!") for p in pats):
+        pats = []
+    pats = [p.split("/") for p in pats]
+
+    def ignored(rel):
+        parts = rel.split("/")
+        for pat in pats:
+            anywhere = pat[0] == "**"
+            pat = pat[1:] if anywhere else pat
+            for i in range(len(parts) - len(pat) + 1 if anywhere else 1):
+                if len(parts) - i >= len(pat) and all(
+                        fnmatch.fnmatchcase(a, b) for a, b in zip(parts[i:], pat)):
+                    return True
+        return False
+    out = []
+    for d, dirs, files in os.walk(root):
+        rel_d = os.path.relpath(d, root)
+        rel = (lambda n: n) if rel_d == "." else (lambda n: rel_d + "/" + n)
+        dirs[:] = [n for n in dirs if not ignored(rel(n))]
+        out += [rel(n) for n in files if not ignored(rel(n))]
+    return sorted(out)
+
+
+def build_agent_image():
+    """Builds AGENT_IMAGE from the Containerfile (on the local Debian bases of
+    tools/image-bases.sh), unless buildah already holds one built from the same sources: the
+    image's label io.bpfdiag.source is a hash of its build context, bases and revision.
+    Returns True when it built."""
+    bases = dict(line.split("=", 1) for line in run(
+        [os.path.join(REPO, "tools", "image-bases.sh")], timeout=1200).stdout.split())
+    rev = run(["git", "-C", REPO, "rev-parse", "--short=12", "HEAD"], check=False)
+    rev = rev.stdout.strip() or "unknown"
+    h = hashlib.sha256(("%s %s %s\0" % (bases["BUILD_IMAGE"], bases["RUNTIME_IMAGE"],
+                                        rev)).encode())
+    for rel in context_files(REPO):
+        path = os.path.join(REPO, rel)
+        st = os.lstat(path)
+        h.update(("%s\0%o\0" % (rel, st.st_mode)).encode())
+        if stat.S_ISLNK(st.st_mode):
+            h.update(os.readlink(path).encode())
+        elif stat.S_ISREG(st.st_mode):
+            with open(path, "rb") as f:
+                h.update(hashlib.sha256(f.read()).digest())
+    source = h.hexdigest()[:16]
+    have = run(["buildah", "inspect", "--type", "image", "--format",
+                '{{index .OCIv1.Config.Labels "io.bpfdiag.source"}}', AGENT_IMAGE], check=False)
+    if have.returncode == 0 and have.stdout.strip() == source:
+        return False
+    run(["buildah", "bud", "--isolation", "chroot", "--pull=never", "--quiet",
+         "--build-arg", "BUILD_IMAGE=" + bases["BUILD_IMAGE"],
+         "--build-arg", "RUNTIME_IMAGE=" + bases["RUNTIME_IMAGE"],
+         "--build-arg", "REVISION=" + rev, "--label", "io.bpfdiag.source=" + source,
+         "-f", os.path.join(REPO, "Containerfile"), "-t", AGENT_IMAGE, REPO], timeout=1200)
+    # The previous build of the tag is now dangling.
+    run(["buildah", "rmi", "--prune"], check=False)
+    return True
+
+
+def load_agent_image(tmp):
+    """Imports AGENT_IMAGE from buildah's storage into the node (tmp holds the archive)."""
+    archive = os.path.join(tmp, "bpfdiag.tar")
+    run(["buildah", "push", "--quiet", AGENT_IMAGE, "oci-archive:%s:%s" % (archive, AGENT_IMAGE)],
+        timeout=300)
+    cluster("load-image", archive, timeout=300)
+    os.unlink(archive)
+
+
+def load_workload_image(tmp):
+    """Makes the workloads' image (tests/cluster/workload-image.sh: cached by the hash of its
+    inputs) and imports it into the node unless the node has it already; returns its
+    reference."""
+    ref = run([WORKLOAD_IMAGE_SH, "--ref"]).stdout.strip()
+    if ref in node_images():
+        return ref
+    archive = os.path.join(tmp, "workloads.tar")
+    ref = run([WORKLOAD_IMAGE_SH, archive], timeout=1500).stdout.strip()
+    cluster("load-image", archive, timeout=600)
+    os.unlink(archive)
+    return ref
 
 
 def kubectl(*args, timeout=120, check=True, input=None):

@@ -6,13 +6,14 @@
 #
 # Idempotent: the image is tagged with a hash of its inputs, and buildah's storage is the cache
 # (a first run takes two or three minutes; later ones, seconds). Writes the image as an OCI
-# archive to OUT (for `tools/cluster/cluster load-image`) and prints its reference.
-# Usage: tests/cluster/workload-image.sh OUT
+# archive to OUT (for `tools/cluster/cluster load-image`) and prints its reference; with --ref it
+# only prints the reference the inputs give (to skip the archive when the node has that image).
+# Usage: tests/cluster/workload-image.sh OUT|--ref
 set -euo pipefail
 
 SUITE=bookworm
 PKGS=postgresql,postgresql-client,redis-server,redis-tools,rabbitmq-server,python3-pika,mosquitto,mosquitto-clients,nginx,curl,procps,python3,ca-certificates
-out=${1:?usage: $0 OUT}
+out=${1:?usage: $0 OUT|--ref}
 cache=${BPFDIAG_CACHE:-/var/cache/bpfdiag}/image
 mirror=${BPFDIAG_DEBIAN_MIRROR:-}
 
@@ -28,6 +29,10 @@ hash=$( (
 ) | sha256sum | cut -c1-12)
 repo=localhost/bpfdiag-workloads
 ref=$repo:$hash
+if [ "$out" = --ref ]; then
+	echo "$ref"
+	exit 0
+fi
 
 # build:
 if ! buildah inspect --type image "$ref" >/dev/null 2>&1; then
