@@ -140,7 +140,7 @@ static void delta_cpufs(struct series *se, struct snap_delta *d)
 static void delta(struct snap_series *out, struct series *se, double dt)
 {
 	struct snap_delta *d = &out->delta;
-	uint64_t pvc_best = 0;
+	uint64_t pvc_bytes = 0, pvc_syncs = 0; /* of the PVC volume named so far */
 
 	d->seconds = se->collected ? dt : 0;
 	for (struct acc *a = se->accs; a; a = a->next) {
@@ -161,8 +161,13 @@ static void delta(struct snap_series *out, struct series *se, double dt)
 			d->fs_write_bytes[a->cls] += (double)i->fs.write_bytes;
 			d->fs_write_calls[a->cls] += (double)i->fs.write_calls;
 			d->fs_sync_calls[a->cls] += (double)i->fs.sync_calls;
-			if (a->cls == VOLUME_PVC && i->fs.write_bytes > pvc_best) {
-				pvc_best = i->fs.write_bytes;
+			/* Most bytes written; among volumes with none, most syncs (a workload that
+			 * only fsyncs its claim still names it). */
+			if (a->cls == VOLUME_PVC &&
+			    (i->fs.write_bytes > pvc_bytes ||
+			     (i->fs.write_bytes == pvc_bytes && i->fs.sync_calls > pvc_syncs))) {
+				pvc_bytes = i->fs.write_bytes;
+				pvc_syncs = i->fs.sync_calls;
 				snprintf(d->pvc_volume, sizeof(d->pvc_volume), "%s", a->own[1]);
 			}
 			break;

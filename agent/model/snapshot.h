@@ -83,7 +83,8 @@ struct snap_delta {
 	 * mount was not found; pseudo filesystems are in no series) */
 	double fs_write_bytes[VOLUME_CLASS_MAX], fs_write_calls[VOLUME_CLASS_MAX];
 	double fs_sync_calls[VOLUME_CLASS_MAX];
-	char pvc_volume[64]; /* the PVC-backed volume written most in the interval; "" none */
+	char pvc_volume[64]; /* the PVC volume written most in the interval (by bytes, then
+			      * sync calls); "" none */
 	double net_bytes[2]; /* bpfdiag_network_bytes_total: [0] received, [1] transmitted */
 	double retransmits; /* bpfdiag_tcp_retransmits_total */
 	double conns_opened[ROLE_MAX]; /* bpfdiag_tcp_connections_opened_total by role */

@@ -351,7 +351,15 @@ static void test_delta_typed(void **state)
 	assert_true(out->rates.fs_write_bps == 505);
 	assert_true(out->rates.disk_write_bps == 0);
 
-	/* No PVC write in the interval: no volume named. */
+	/* Only syncs on a claim in the interval: it is still named (WK-05 on a workload that
+	 * fsyncs its claim without writing names the claim). */
+	d.sync_calls += 2;
+	feed(&m, FAM_FS, 1, 3, &d, sizeof(d), NULL, NULL);
+	out = emit(f, s, 2);
+	assert_true(out->delta.fs_write_bytes[VOLUME_PVC] == 0);
+	assert_string_equal(out->delta.pvc_volume, "data");
+
+	/* No PVC write or sync in the interval: no volume named. */
 	out = emit(f, s, 2);
 	assert_string_equal(out->delta.pvc_volume, "");
 	member_leave(&m, 1);
