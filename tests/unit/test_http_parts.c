@@ -209,8 +209,8 @@ static void test_selfmetrics_text(void **state)
 			 "bpfdiag_agent_http_requests_rejected_total{code=\"%s\"} 1\n", codes[i]);
 		assert_non_null(strstr(sb.data, want));
 	}
-	assert_non_null(
-		strstr(sb.data, "bpfdiag_agent_http_requests_rejected_total{code=\"other\"} 106\n"));
+	assert_non_null(strstr(sb.data,
+			       "bpfdiag_agent_http_requests_rejected_total{code=\"other\"} 106\n"));
 	assert_non_null(strstr(
 		sb.data, "bpfdiag_agent_http_requests_total{path=\"/metrics\",code=\"200\"} 1\n"));
 	assert_non_null(strstr(
