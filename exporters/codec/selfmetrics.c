@@ -132,6 +132,16 @@ static void family(struct strbuf *out, const char *name, const char *type, const
 	strbuf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A counter family with one sample per label value. */
+static void labelled(struct strbuf *out, const char *name, const char *help, const char *label,
+		     const char *const *values, const uint64_t *counts, int n)
+{
+	family(out, name, "counter", help);
+	for (int i = 0; i < n; i++)
+		strbuf_printf(out, "%s{%s=\"%s\"} %llu\n", name, label, values[i],
+			      (unsigned long long)get(&counts[i]));
+}
+
 void selfmetrics_prom_encode(const struct selfmetrics *m, struct strbuf *out)
 {
 	uint64_t cum = 0, count;
@@ -150,30 +160,23 @@ void selfmetrics_prom_encode(const struct selfmetrics *m, struct strbuf *out)
 					      path_names[p], code_names[c], (unsigned long long)v);
 		}
 	}
-	family(out, "bpfdiag_agent_http_requests_rejected_total", "counter",
-	       "Requests libmicrohttpd refused before any handler, by status code (400 malformed, "
-	       "413 Content-Length too large, 414 URL too long, 431 headers too large, 505 HTTP "
-	       "version).");
-	for (int r = 0; r < SM_REJECTED_MAX; r++)
-		strbuf_printf(out, "bpfdiag_agent_http_requests_rejected_total{code=\"%s\"} %llu\n",
-			      rejected_names[r], (unsigned long long)get(&m->http_rejected[r]));
+	labelled(
+		out, "bpfdiag_agent_http_requests_rejected_total",
+		"Requests libmicrohttpd refused before any handler, by status code (400 malformed, "
+		"413 Content-Length too large, 414 URL too long, 431 headers too large, 505 HTTP "
+		"version).",
+		"code", rejected_names, m->http_rejected, SM_REJECTED_MAX);
 	family(out, "bpfdiag_agent_http_connections", "gauge", "Open HTTP connections.");
 	strbuf_printf(out, "bpfdiag_agent_http_connections %llu\n",
 		      (unsigned long long)get(&m->http_open));
-	family(out, "bpfdiag_agent_http_connections_refused_total", "counter",
-	       "Connections refused at accept: client_limit (the client holds its share, none of "
-	       "it waiting for headers), server_full (every connection busy in a request).");
-	for (int r = 0; r < SM_REFUSED_MAX; r++)
-		strbuf_printf(out,
-			      "bpfdiag_agent_http_connections_refused_total{reason=\"%s\"} %llu\n",
-			      refused_names[r], (unsigned long long)get(&m->http_refused[r]));
-	family(out, "bpfdiag_agent_http_connections_closed_total", "counter",
-	       "Connections the server closed: header_timeout, request_timeout, idle_timeout, or "
-	       "replaced (waiting for headers, it made room for a newer connection).");
-	for (int r = 0; r < SM_CLOSED_MAX; r++)
-		strbuf_printf(out,
-			      "bpfdiag_agent_http_connections_closed_total{reason=\"%s\"} %llu\n",
-			      closed_names[r], (unsigned long long)get(&m->http_closed[r]));
+	labelled(out, "bpfdiag_agent_http_connections_refused_total",
+		 "Connections refused at accept: client_limit (the client holds its share, none of "
+		 "it waiting for headers), server_full (every connection busy in a request).",
+		 "reason", refused_names, m->http_refused, SM_REFUSED_MAX);
+	labelled(out, "bpfdiag_agent_http_connections_closed_total",
+		 "Connections the server closed: header_timeout, request_timeout, idle_timeout, or "
+		 "replaced (waiting for headers, it made room for a newer connection).",
+		 "reason", closed_names, m->http_closed, SM_CLOSED_MAX);
 	family(out, "bpfdiag_agent_http_render_seconds", "histogram",
 	       "Time to render /metrics and /api answers (encoding and compression).");
 	for (int b = 0; b <= SM_RENDER_BUCKETS; b++) {
@@ -200,11 +203,8 @@ void selfmetrics_prom_encode(const struct selfmetrics *m, struct strbuf *out)
 		      (unsigned long long)get(&m->token_reload_errors));
 	if (!m->otlp_enabled)
 		return;
-	family(out, "bpfdiag_agent_otlp_exports_total", "counter",
-	       "OTLP export requests, by result.");
-	for (int r = 0; r < SM_OTLP_RESULT_MAX; r++)
-		strbuf_printf(out, "bpfdiag_agent_otlp_exports_total{result=\"%s\"} %llu\n",
-			      otlp_results[r], (unsigned long long)get(&m->otlp_exports[r]));
+	labelled(out, "bpfdiag_agent_otlp_exports_total", "OTLP export requests, by result.",
+		 "result", otlp_results, m->otlp_exports, SM_OTLP_RESULT_MAX);
 	family(out, "bpfdiag_agent_otlp_data_points_total", "counter",
 	       "Data points in OTLP exports the receiver accepted.");
 	strbuf_printf(out, "bpfdiag_agent_otlp_data_points_total %llu\n",

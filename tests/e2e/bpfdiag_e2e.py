@@ -206,6 +206,16 @@ class Agent:
             self.prefix + [BIN, "agent", "--listen", "127.0.0.1:0", "--kube-api", "none"] +
             self.args,
             stderr=self.log, stdout=self.log, env=self.env)
+        try:
+            return self._wait_ready()
+        except BaseException:
+            # __exit__ is not called when __enter__ fails: no agent may outlive its test
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            raise
+
+    def _wait_ready(self):
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:

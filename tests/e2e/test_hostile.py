@@ -70,49 +70,7 @@ def value(body, sample):
     return 0.0
 
 
-class Burner:
-    """A process spinning in the cgroup directory path (bytes) for a while."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def __enter__(self):
-        procs = os.path.join(self.path, b"cgroup.procs")
-
-        def enter():
-            with open(procs, "w") as f:
-                f.write(str(os.getpid()))
-
-        self.p = subprocess.Popen([sys.executable, "-c", "import time\nt=time.time()\n"
-                                   "while time.time()-t<30: pass"], preexec_fn=enter)
-        return self
-
-    def __exit__(self, *exc):
-        self.p.kill()
-        self.p.wait()
-        return False
-
-
-@contextlib.contextmanager
-def cgroup_chain(names):
-    """Nested cgroups under the v2 root (a list of bytes names); the deepest path is yielded
-    and everything is removed afterwards."""
-    root = e2e.cgroup2_root().encode()
-    made, cur = [], root
-    try:
-        for n in names:
-            cur = os.path.join(cur, n)
-            os.mkdir(cur)
-            made.append(cur)
-        yield cur
-    finally:
-        for d in reversed(made):
-            for _ in range(50):
-                try:
-                    os.rmdir(d)
-                    break
-                except OSError:
-                    time.sleep(0.1)
+SPIN = [sys.executable, "-c", "import time\nt = time.time()\nwhile time.time() - t < 30: pass"]
 
 
 class Hostile(unittest.TestCase):
@@ -132,7 +90,9 @@ class Hostile(unittest.TestCase):
         """A cgroup named with the bytes \\xff\\xfe (any local user allowed to create a cgroup
         can) breaks neither /metrics (promtool), /api/v1/pods (strict JSON) nor OTLP (the
         official bindings); the bytes read as U+FFFD and the repair is counted."""
-        with cgroup_chain([b"bpfdiag-hostile-\xff\xfe"]) as path, Burner(path):
+        # surrogateescape: the str name is the bytes \xff\xfe on disk
+        with e2e.FakePod(rel="/bpfdiag-hostile-\udcff\udcfe") as pod:
+            pod.run(SPIN)
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
                 status, pods, _ = fetch(self.agent.port, "/api/v1/pods")
@@ -158,10 +118,10 @@ class Hostile(unittest.TestCase):
     def test_deep_cgroups_are_scanned(self):
         """A CPU-busy cgroup nested 50 deep is attributed like any other: it has a series
         with its CPU, and nothing is truncated from the scan."""
-        names = [b"bpfdiag-deep"] + [b"l%d" % i for i in range(2, 51)]
+        rel = "/bpfdiag-deep" + "".join("/l%d" % i for i in range(2, 51))
         before = value(metrics(self.agent), "bpfdiag_agent_cgroup_scan_truncated_total")
-        with cgroup_chain(names) as path, Burner(path):
-            rel = path[len(e2e.cgroup2_root()):].decode()
+        with e2e.FakePod(rel=rel) as pod:
+            pod.run(SPIN)
             cpu, deadline = 0, time.monotonic() + 20
             while time.monotonic() < deadline and cpu <= 0.2:
                 time.sleep(0.3)

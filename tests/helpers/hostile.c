@@ -240,30 +240,30 @@ static bool kvs_utf8(Opentelemetry__Proto__Common__V1__KeyValue **kvs, size_t n)
 	return true;
 }
 
+/* n data points (NumberDataPoint or HistogramDataPoint: hist says which): their attributes. */
+static bool points_utf8(void **pts, size_t n, bool hist)
+{
+	for (size_t i = 0; i < n; i++) {
+		const Opentelemetry__Proto__Metrics__V1__NumberDataPoint *np = pts[i];
+		const Opentelemetry__Proto__Metrics__V1__HistogramDataPoint *hp = pts[i];
+
+		if (hist ? !kvs_utf8(hp->attributes, hp->n_attributes) :
+			   !kvs_utf8(np->attributes, np->n_attributes))
+			return false;
+	}
+	return true;
+}
+
 static bool metric_utf8(const Opentelemetry__Proto__Metrics__V1__Metric *m)
 {
 	switch (m->data_case) {
 	case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM:
-		for (size_t i = 0; i < m->sum->n_data_points; i++) {
-			if (!kvs_utf8(m->sum->data_points[i]->attributes,
-				      m->sum->data_points[i]->n_attributes))
-				return false;
-		}
-		return true;
+		return points_utf8((void **)m->sum->data_points, m->sum->n_data_points, false);
 	case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE:
-		for (size_t i = 0; i < m->gauge->n_data_points; i++) {
-			if (!kvs_utf8(m->gauge->data_points[i]->attributes,
-				      m->gauge->data_points[i]->n_attributes))
-				return false;
-		}
-		return true;
+		return points_utf8((void **)m->gauge->data_points, m->gauge->n_data_points, false);
 	case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM:
-		for (size_t i = 0; i < m->histogram->n_data_points; i++) {
-			if (!kvs_utf8(m->histogram->data_points[i]->attributes,
-				      m->histogram->data_points[i]->n_attributes))
-				return false;
-		}
-		return true;
+		return points_utf8((void **)m->histogram->data_points, m->histogram->n_data_points,
+				   true);
 	default:
 		return true;
 	}
