@@ -13,6 +13,8 @@
 
 #include "cli.h"
 #include "engine/engine.h"
+#include "base/clock.h"
+#include "base/heap.h"
 #include "transport/http.h"
 #include "kube/kube_meta.h"
 #include "base/log.h"
@@ -449,6 +451,7 @@ int do_agent(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+	heap_tune(); /* before any thread: see base/heap.h */
 	struct sigaction ign = { .sa_handler = SIG_IGN, .sa_flags = SA_RESTART };
 
 	sigaction(SIGPIPE, &ign, NULL); /* a scraper hanging up must not kill the agent */
@@ -524,10 +527,13 @@ int do_agent(int argc, char **argv)
 			 oc.gzip ? "gzip" : "uncompressed", oc.timeout);
 	}
 
+	double last_trim = 0;
+
 	for (;;) {
 		struct snapshot *s = NULL;
 		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
 
+		heap_trim_maybe(&last_trim, clock_mono());
 		r = engine__collect(e, &s);
 		if (!r) {
 			struct rules_kube_ctx kctx = { .km = a.kube, .judge_host = o.judge_host };
