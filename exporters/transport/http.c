@@ -442,7 +442,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	char line[512];
 	size_t n;
 
-	/* libmicrohttpd answers malformed and oversized requests itself (400, 414, 431, 505)
+	/* libmicrohttpd answers malformed and oversized requests itself (400, 413, 414, 431, 505)
 	 * before any handler runs; this message, whose first argument is the status, is the one
 	 * place it says so. */
 	if (strstr(fmt, "HTTP response code is %u")) {
