@@ -94,4 +94,3 @@ int http_tls_check_pair(const struct http_server_opts *o, const char *cert, cons
 	}
 	return 0;
 }
-
