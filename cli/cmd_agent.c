@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "opts.h"
+#include "base/heap.h"
 #include "base/log.h"
 #include "base/version.h"
 #include "pipeline/pipeline.h"
@@ -311,6 +312,7 @@ int do_agent(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+	heap_tune(); /* before any thread: see base/heap.h */
 	struct sigaction ign = { .sa_handler = SIG_IGN, .sa_flags = SA_RESTART };
 
 	sigaction(SIGPIPE, &ign, NULL); /* a scraper hanging up must not kill the agent */

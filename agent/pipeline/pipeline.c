@@ -1,4 +1,5 @@
 #include "pipeline/pipeline.h"
+#include "base/heap.h"
 
 #include <errno.h>
 #include <math.h>
@@ -125,12 +126,15 @@ int pipeline__collect(struct pipeline *p)
 
 int pipeline__run(struct pipeline *p, double interval, int stop_fd, double duration)
 {
-	double start = clock_mono();
+	double start = clock_mono(), last_trim = 0;
 
 	for (;;) {
 		struct pollfd pfd = { .fd = stop_fd, .events = POLLIN };
 		double wait = interval;
-		int r = pipeline__collect(p);
+		int r;
+
+		heap_trim_maybe(&last_trim, clock_mono()); /* base/heap.h: after churn */
+		r = pipeline__collect(p);
 
 		if (r)
 			log_warn("collection failed: %s", strerror(-r));
