@@ -27,8 +27,19 @@ struct wl {
 	unsigned head;
 	bool active[RULE_MAX];
 	double since[RULE_MAX];
-	struct snap_finding finding[RULE_MAX];
+	/* Allocated while the rule is judged to hold (about 1.5 KiB each), so that the many
+	 * workloads with no finding, kept EXPIRE_TICKS after they were last seen, stay small. */
+	struct snap_finding *finding[RULE_MAX];
 };
+
+static void wl_free(void *v)
+{
+	struct wl *w = v;
+
+	for (int id = 0; w && id < RULE_MAX; id++)
+		free(w->finding[id]);
+	free(w);
+}
 
 struct rules_engine {
 	struct rules_config cfg;
@@ -69,7 +80,7 @@ struct rules_engine *rules_free(struct rules_engine *r)
 {
 	if (!r)
 		return NULL;
-	strmap_destroy(&r->wls, free);
+	strmap_destroy(&r->wls, wl_free);
 	free(r);
 	return NULL;
 }
@@ -259,12 +270,16 @@ static bool applies(const struct rule_def *d, const struct rule_workload *w)
 	return !d->applies || d->applies(w);
 }
 
-/* Fills the finding's identity, then its text and evidence from the window. */
-static void describe(const struct rules_config *c, struct wl *w, const struct rule_def *d,
-		     double now)
+/* Fills the finding's identity, then its text and evidence from the window. Returns 0 or
+ * -ENOMEM. */
+static int describe(const struct rules_config *c, struct wl *w, const struct rule_def *d,
+		    double now)
 {
-	struct snap_finding *f = &w->finding[d->id];
+	struct snap_finding *f = w->finding[d->id];
 	struct bucket s;
+
+	if (!f && !(f = w->finding[d->id] = malloc(sizeof(*f))))
+		return -ENOMEM;
 
 	window_sum(w, &s);
 	memset(f, 0, sizeof(*f));
@@ -279,6 +294,7 @@ static void describe(const struct rules_config *c, struct wl *w, const struct ru
 	snprintf(f->suggested_kind, sizeof(f->suggested_kind), "%s", d->suggests);
 	f->since = w->active[d->id] ? w->since[d->id] : now;
 	d->describe(&w->s, &s, s.seconds > 0 ? s.seconds : 1, f);
+	return 0;
 }
 
 /* Closes the current bucket: pushes it and its verdicts into the ring. */
@@ -321,18 +337,23 @@ static void judge(struct rules_engine *r, struct wl *w, double now, rules_event_
 
 			want = on ? ratio >= c->clear_ratio : ratio >= c->fire_ratio;
 		}
-		if (want)
-			describe(c, w, d, now);
+		/* Out of memory: the rule keeps its state and is judged again next tick. */
+		if (want && describe(c, w, d, now))
+			continue;
 		if (want == on)
 			continue;
 		w->active[i] = want;
 		if (want)
 			w->since[i] = now;
-		w->finding[i].since = w->since[i];
+		w->finding[i]->since = w->since[i];
 		if (ev) {
-			struct rules_event e = { .started = want, .finding = &w->finding[i] };
+			struct rules_event e = { .started = want, .finding = w->finding[i] };
 
 			ev(ectx, &e);
+		}
+		if (!want) {
+			free(w->finding[i]);
+			w->finding[i] = NULL;
 		}
 	}
 }
@@ -412,7 +433,7 @@ static int copy_findings(struct rules_engine *r, struct snapshot *s)
 
 		for (int id = 0; id < RULE_MAX; id++) {
 			if (w->active[id])
-				s->findings[s->n_findings++] = w->finding[id];
+				s->findings[s->n_findings++] = *w->finding[id];
 		}
 	}
 	return 0;
@@ -455,12 +476,12 @@ int rules_update(struct rules_engine *r, struct snapshot *s, rules_facts_fn fact
 		for (int id = 0; id < RULE_MAX && ev; id++) {
 			if (w->active[id]) {
 				struct rules_event ce = { .started = false,
-							  .finding = &w->finding[id] };
+							  .finding = w->finding[id] };
 
 				ev(ectx, &ce);
 			}
 		}
-		free(w);
+		wl_free(w);
 	}
 	return copy_findings(r, s);
 }
