@@ -8,10 +8,9 @@
 
 static void add_ports(json_object *c, struct top_container *ctr)
 {
-	json_object *ports;
+	json_object *ports = json_get_arr(c, "listening_ports");
 
-	if (!json_object_object_get_ex(c, "listening_ports", &ports) ||
-	    !json_object_is_type(ports, json_type_array))
+	if (!ports)
 		return;
 	for (size_t i = 0; i < json_object_array_length(ports); i++) {
 		if (!top_container_add_port(
@@ -40,7 +39,10 @@ static int parse_container(json_object *c, struct top_pod *p)
 	ctr = top_pod_add_container(
 		p, json_get_str_or_empty(c, "name"), json_get_str_or_empty(c, "id"),
 		json_get_str_or_empty(c, "cgroup_path"),
-		json_object_object_get_ex(c, "cgroup_id", &v) ? json_object_get_uint64(v) : 0, &r);
+		(v = json_get(c, "cgroup_id")) && json_object_is_type(v, json_type_int) ?
+			json_object_get_uint64(v) :
+			0,
+		&r);
 	if (!ctr)
 		return -ENOMEM;
 	add_ports(c, ctr);
@@ -49,12 +51,9 @@ static int parse_container(json_object *c, struct top_pod *p)
 
 static int parse_pod(json_object *p, struct top_pod *ret)
 {
-	json_object *cs, *cores;
-	size_t n = 0;
+	json_object *cs = json_get_arr(p, "containers");
+	size_t n = cs ? json_object_array_length(cs) : 0;
 
-	if (json_object_object_get_ex(p, "containers", &cs) &&
-	    json_object_is_type(cs, json_type_array))
-		n = json_object_array_length(cs);
 	if (n > TOP_MAX_CONTAINERS)
 		n = TOP_MAX_CONTAINERS;
 	if (top_pod_init(ret, json_get_str_or_empty(p, "namespace"),
@@ -68,21 +67,20 @@ static int parse_pod(json_object *p, struct top_pod *ret)
 			return -ENOMEM;
 	}
 	/* The pod's own total wins when present: it is what the agent computed. */
-	if (json_object_object_get_ex(p, "cpu_cores", &cores))
+	if (json_get(p, "cpu_cores"))
 		ret->r.cpu_pct = json_get_num(p, "cpu_cores") * 100;
 	return 0;
 }
 
 int top_snapshot_parse(const char *doc, struct top_snapshot **ret)
 {
-	json_object *root = doc ? json_tokener_parse(doc) : NULL, *pods;
+	json_object *root = doc ? json_tokener_parse(doc) : NULL,
+		    *pods = json_get_arr(root, "pods");
 	struct top_snapshot *s = NULL;
 	size_t n;
 	int r = -ENOMEM;
 
-	if (!root || !json_object_is_type(root, json_type_object) ||
-	    !json_object_object_get_ex(root, "pods", &pods) ||
-	    !json_object_is_type(pods, json_type_array)) {
+	if (!pods) {
 		json_object_put(root);
 		return -EINVAL;
 	}
@@ -122,8 +120,8 @@ static int parse_finding(json_object *o, struct top_finding *f)
 		    json_get_str_or_empty(o, "suggested_kind"), json_get_str_or_empty(o, "message"),
 		    json_get_str_or_empty(o, "since")))
 		return -ENOMEM;
-	if (!json_object_object_get_ex(o, "evidence", &ev) ||
-	    !json_object_is_type(ev, json_type_object))
+	ev = json_get_obj(o, "evidence");
+	if (!ev)
 		return 0;
 	json_object_object_foreach(ev, k, v) {
 		if (!json_object_is_type(v, json_type_double) &&
@@ -137,14 +135,13 @@ static int parse_finding(json_object *o, struct top_finding *f)
 
 int top_findings_parse(const char *doc, struct top_finding **ret, size_t *ret_n)
 {
-	json_object *root = doc ? json_tokener_parse(doc) : NULL, *arr;
+	json_object *root = doc ? json_tokener_parse(doc) : NULL,
+		    *arr = json_get_arr(root, "findings");
 	struct top_finding *fs = NULL;
 	size_t n, got = 0;
 	int r = -ENOMEM;
 
-	if (!root || !json_object_is_type(root, json_type_object) ||
-	    !json_object_object_get_ex(root, "findings", &arr) ||
-	    !json_object_is_type(arr, json_type_array)) {
+	if (!arr) {
 		json_object_put(root);
 		return -EINVAL;
 	}
