@@ -136,6 +136,23 @@ static void delta_cpufs(struct series *se, struct snap_delta *d)
 	*last = *f;
 }
 
+/* Adds an emptyDir volume's writes to the delta's per-volume list (volume names repeat when a
+ * series has several member cgroups). */
+static void delta_emptydir(struct snap_delta *d, const char *name, double bytes)
+{
+	unsigned i = 0;
+
+	while (i < d->n_emptydir && strcmp(d->emptydir[i].name, name) != 0)
+		i++;
+	if (i == SNAP_DELTA_EMPTYDIRS)
+		return;
+	if (i == d->n_emptydir) {
+		snprintf(d->emptydir[i].name, sizeof(d->emptydir[i].name), "%s", name);
+		d->n_emptydir++;
+	}
+	d->emptydir[i].write_bytes += bytes;
+}
+
 /* Fills the series' delta from its accumulators' intervals, which start again. */
 static void delta(struct snap_series *out, struct series *se, double dt)
 {
@@ -161,6 +178,8 @@ static void delta(struct snap_series *out, struct series *se, double dt)
 			d->fs_write_bytes[a->cls] += (double)i->fs.write_bytes;
 			d->fs_write_calls[a->cls] += (double)i->fs.write_calls;
 			d->fs_sync_calls[a->cls] += (double)i->fs.sync_calls;
+			if (a->cls == VOLUME_EMPTYDIR)
+				delta_emptydir(d, a->own[1], (double)i->fs.write_bytes);
 			if (a->cls == VOLUME_PVC && i->fs.write_bytes > pvc_best) {
 				pvc_best = i->fs.write_bytes;
 				snprintf(d->pvc_volume, sizeof(d->pvc_volume), "%s", a->own[1]);
