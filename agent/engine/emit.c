@@ -29,9 +29,11 @@ int series_emit_cmp(const void *a, const void *b)
 
 static int emit_acc(struct snap_series *out, const struct acc *a, unsigned m)
 {
-	const char *own[METRIC_MAX_OWN_LABELS] = { a->own[0], a->own[1], a->own[2] };
-	const char *dir[METRIC_MAX_OWN_LABELS] = { NULL };
+	const char *own[METRIC_MAX_OWN_LABELS], *dir[METRIC_MAX_OWN_LABELS] = { NULL };
 	const union counts *t = &a->total;
+
+	for (int o = 0; o < METRIC_MAX_OWN_LABELS; o++)
+		own[o] = a->own[o];
 
 	switch (a->kind) {
 	case ACC_CPU:
