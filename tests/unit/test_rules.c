@@ -328,13 +328,15 @@ static void test_wk03_rolling_update(void **state)
 	const struct snap_finding *f;
 
 	(void)state;
-	deployment(&w.c[0], "/rolling", "u1");
-	snprintf(w.c[0].f.workload, sizeof(w.c[0].f.workload), "wiki");
-	snprintf(w.c[0].f.rwo_claim, sizeof(w.c[0].f.rwo_claim), "wiki-pages");
+	/* one replica each, no HPA: only the strategy tells them apart */
+	for (int i = 0; i < 2; i++) {
+		static const char *const names[] = { "wiki", "reports" };
+
+		deployment(&w.c[i], names[i], names[i]);
+		snprintf(w.c[i].f.workload, sizeof(w.c[i].f.workload), "%s", names[i]);
+		snprintf(w.c[i].f.rwo_claim, sizeof(w.c[i].f.rwo_claim), "%s-pages", names[i]);
+	}
 	w.c[0].f.rolling_update = true;
-	deployment(&w.c[1], "/recreate", "u2");
-	snprintf(w.c[1].f.workload, sizeof(w.c[1].f.workload), "reports");
-	snprintf(w.c[1].f.rwo_claim, sizeof(w.c[1].f.rwo_claim), "reports-data");
 	s = run(r, &w, &now, 1);
 	f = find(s, "WK-03");
 	assert_non_null(f);
