@@ -138,8 +138,7 @@ static void delta_cpufs(struct series *se, struct snap_delta *d)
 	*last = *f;
 }
 
-/* Adds an emptyDir volume's writes to the delta's per-volume list (volume names repeat when a
- * series has several member cgroups). */
+/* Adds an emptyDir volume's writes of the interval to the delta's per-volume list. */
 static void delta_emptydir(struct snap_delta *d, const char *name, double bytes)
 {
 	unsigned i = 0;
@@ -180,7 +179,7 @@ static void delta(struct snap_series *out, struct series *se, double dt)
 			d->fs_write_bytes[a->cls] += (double)i->fs.write_bytes;
 			d->fs_write_calls[a->cls] += (double)i->fs.write_calls;
 			d->fs_sync_calls[a->cls] += (double)i->fs.sync_calls;
-			if (a->cls == VOLUME_EMPTYDIR)
+			if (a->cls == VOLUME_EMPTYDIR && i->fs.write_bytes)
 				delta_emptydir(d, a->own[1], (double)i->fs.write_bytes);
 			if (a->cls == VOLUME_PVC && i->fs.write_bytes > pvc_best) {
 				pvc_best = i->fs.write_bytes;

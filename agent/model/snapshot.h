@@ -87,7 +87,7 @@ struct snap_delta {
 	double fs_sync_calls[VOLUME_CLASS_MAX];
 	char pvc_volume[64]; /* the PVC-backed volume written most in the interval; "" none */
 	/* fs_write_bytes[VOLUME_EMPTYDIR] by volume (pod volume names, DNS labels): the first
-	 * SNAP_DELTA_EMPTYDIRS emptyDir volumes of the series */
+	 * SNAP_DELTA_EMPTYDIRS emptyDir volumes of the series written in the interval */
 	struct {
 		char name[64];
 		double write_bytes;
