@@ -30,6 +30,8 @@ Scenarios (namespace/name, what it does → expected findings):
          data/thumb-cache      the same into a medium: Memory emptyDir without sizeLimit
                                (the pod's memory, no node disk)               → none
   WK-05  shop/orders-db        listens, PVC writes 2.5 MiB/s + 20 fsync/s      → WK-05
+         (the WK-05 Deployments here mount RWO claims with the Recreate strategy: with the
+         default RollingUpdate they would rightly get WK-03 as well)
          shop/session-cache    listens, has a PVC, writes it 320 KiB/s without fsync → none
          data/indexer          PVC writes 2.5 MiB/s + 20 fsync/s, listens on nothing → none
   WK-06  mesh/gossip           2 replicas connecting to each other's pod IP    → WK-06
@@ -152,13 +154,15 @@ class Scenarios:
             name="spool", path="/spool/queue.dat", chunk=64 * KiB, every=0.05, fsync=True)])
         # WK-05 and its look-alike (also WK-02's: emptyDir writes without fsync)
         c.pvc("shop", "orders-db-data")
-        odb = self.want(c.workload("Deployment", "orders-db", "shop", helm="shop"), "WK-05")
+        odb = self.want(c.workload("Deployment", "orders-db", "shop", helm="shop",
+                                   strategy="Recreate"), "WK-05")
         pod = c.pod(odb, volumes=[claim("orders-db-data")], pv="pvc-orders-db")
         self.p["orders-db-ip"] = pod.ip
         self.p["orders-db"], self.p["orders-db-port"] = self.server(pod, write=[dict(
             name="wal", path="/data/wal.log", chunk=128 * KiB, every=0.05, fsync=True)])
         c.pvc("shop", "session-cache-data", pv="pvc-session-cache")
-        cache = self.want(c.workload("Deployment", "session-cache", "shop", helm="shop"))
+        cache = self.want(c.workload("Deployment", "session-cache", "shop", helm="shop",
+                                     strategy="Recreate"))
         pod = c.pod(cache, volumes=[claim("session-cache-data")], pv="pvc-session-cache",
                     emptydir="cache", emptydir_spec=SIZE_LIMIT)
         self.server(pod, write=[
@@ -166,7 +170,7 @@ class Scenarios:
             dict(name="dump", path="/data/dump.rdb", chunk=32 * KiB, every=0.1)])
         # WK-05's other look-alike: syncs its PVC as hard, but serves nothing
         c.pvc("data", "indexer-data")
-        idx = self.want(c.workload("Deployment", "indexer", "data"))
+        idx = self.want(c.workload("Deployment", "indexer", "data", strategy="Recreate"))
         c.pod(idx, volumes=[claim("indexer-data")], pv="pvc-indexer").workload(write=[dict(
             name="segments", path="/data/segments", chunk=128 * KiB, every=0.05, fsync=True)])
         # WK-04 and its look-alikes (session-cache and queue-worker above have a sizeLimit)
