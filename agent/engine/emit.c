@@ -29,9 +29,11 @@ int series_emit_cmp(const void *a, const void *b)
 
 static int emit_acc(struct snap_series *out, const struct acc *a, unsigned m)
 {
-	const char *own[METRIC_MAX_OWN_LABELS] = { a->own[0], a->own[1], a->own[2] };
-	const char *dir[METRIC_MAX_OWN_LABELS] = { NULL };
+	const char *own[METRIC_MAX_OWN_LABELS], *dir[METRIC_MAX_OWN_LABELS] = { NULL };
 	const union counts *t = &a->total;
+
+	for (int o = 0; o < METRIC_MAX_OWN_LABELS; o++)
+		own[o] = a->own[o];
 
 	switch (a->kind) {
 	case ACC_CPU:
@@ -136,6 +138,22 @@ static void delta_cpufs(struct series *se, struct snap_delta *d)
 	*last = *f;
 }
 
+/* Adds an emptyDir volume's writes of the interval to the delta's per-volume list. */
+static void delta_emptydir(struct snap_delta *d, const char *name, double bytes)
+{
+	unsigned i = 0;
+
+	while (i < d->n_emptydir && strcmp(d->emptydir[i].name, name) != 0)
+		i++;
+	if (i == SNAP_DELTA_EMPTYDIRS)
+		return;
+	if (i == d->n_emptydir) {
+		snprintf(d->emptydir[i].name, sizeof(d->emptydir[i].name), "%s", name);
+		d->n_emptydir++;
+	}
+	d->emptydir[i].write_bytes += bytes;
+}
+
 /* Fills the series' delta from its accumulators' intervals, which start again. */
 static void delta(struct snap_series *out, struct series *se, double dt)
 {
@@ -161,6 +179,8 @@ static void delta(struct snap_series *out, struct series *se, double dt)
 			d->fs_write_bytes[a->cls] += (double)i->fs.write_bytes;
 			d->fs_write_calls[a->cls] += (double)i->fs.write_calls;
 			d->fs_sync_calls[a->cls] += (double)i->fs.sync_calls;
+			if (a->cls == VOLUME_EMPTYDIR && i->fs.write_bytes)
+				delta_emptydir(d, a->own[1], (double)i->fs.write_bytes);
 			/* Most bytes written; among volumes with none, most syncs (a workload that
 			 * only fsyncs its claim still names it). */
 			if (a->cls == VOLUME_PVC &&

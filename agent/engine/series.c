@@ -215,7 +215,13 @@ struct acc *series_acc_disk(struct series *s, enum acc_kind kind, enum disk_rec_
 struct acc *series_acc_fs(struct series *s, enum volume_class cls, const char *volume,
 			  const char *claim)
 {
-	const char *own[METRIC_MAX_OWN_LABELS] = { volume_class_name(cls), volume, claim };
+	return series_acc_fs_typed(s, cls, volume, claim, volume_class_k8s_type(cls));
+}
+
+struct acc *series_acc_fs_typed(struct series *s, enum volume_class cls, const char *volume,
+				const char *claim, const char *type)
+{
+	const char *own[METRIC_MAX_OWN_LABELS] = { volume_class_name(cls), volume, claim, type };
 	struct acc *a = acc_get(s, ACC_FS, own);
 
 	if (a)

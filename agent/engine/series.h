@@ -117,6 +117,9 @@ struct acc *series_acc_disk(struct series *s, enum acc_kind kind, enum disk_rec_
 /* Writes to a volume (claim: its PVC, or ""). */
 struct acc *series_acc_fs(struct series *s, enum volume_class cls, const char *volume,
 			  const char *claim);
+/* The same with its k8s.volume.type (series_acc_fs: the class's, volume_class_k8s_type). */
+struct acc *series_acc_fs_typed(struct series *s, enum volume_class cls, const char *volume,
+				const char *claim, const char *type);
 
 /* Adds a record (size bytes of the family's u64 counters) to m's stream (fam, key) in read
  * gen: records of one key are summed within a read. Returns 0 or -ENOMEM. */

@@ -129,7 +129,7 @@ static int bind_fs(struct engine *e, struct cg *c, struct stream *s)
 				s->unbound_since = now;
 			return 0;
 		}
-		acc = series_acc_fs(c->m.series, v.cls, v.name, claim);
+		acc = series_acc_fs_typed(c->m.series, v.cls, v.name, claim, v.type);
 	}
 	if (!acc)
 		return -ENOMEM;

@@ -43,17 +43,19 @@ static void component_after(const char *path, const char *prefix, char *ret, siz
 }
 
 /* Kubelet volume layout: .../pods/<uid>/volumes/kubernetes.io~<plugin>/<name>[/mount] */
-static enum volume_class classify_kubelet(const char *host_path, char *name, size_t size)
+static enum volume_class classify_kubelet(const char *host_path, char *name, size_t size,
+					  const char **ret_type)
 {
 	static const struct {
 		const char *plugin;
 		enum volume_class cls;
+		const char *type; /* k8s.volume.type; NULL: the class's */
 	} plugins[] = {
-		{ "kubernetes.io~empty-dir/", VOLUME_EMPTYDIR },
-		{ "kubernetes.io~configmap/", VOLUME_CONFIG },
-		{ "kubernetes.io~secret/", VOLUME_CONFIG },
-		{ "kubernetes.io~projected/", VOLUME_CONFIG },
-		{ "kubernetes.io~downward-api/", VOLUME_CONFIG },
+		{ "kubernetes.io~empty-dir/", VOLUME_EMPTYDIR, NULL },
+		{ "kubernetes.io~configmap/", VOLUME_CONFIG, "configMap" },
+		{ "kubernetes.io~secret/", VOLUME_CONFIG, "secret" },
+		{ "kubernetes.io~projected/", VOLUME_CONFIG, "bpfdiag.projected" },
+		{ "kubernetes.io~downward-api/", VOLUME_CONFIG, "downwardAPI" },
 	};
 
 	if (!strstr(host_path, "/pods/") || !strstr(host_path, "/volumes/kubernetes.io~"))
@@ -61,6 +63,7 @@ static enum volume_class classify_kubelet(const char *host_path, char *name, siz
 	for (size_t i = 0; i < sizeof(plugins) / sizeof(plugins[0]); i++) {
 		if (strstr(host_path, plugins[i].plugin)) {
 			component_after(host_path, plugins[i].plugin, name, size);
+			*ret_type = plugins[i].type;
 			return plugins[i].cls;
 		}
 	}
@@ -164,12 +167,13 @@ int volume_classify(const struct mountinfo_entry *m, const char *host_mountinfo,
 	if (volume_fstype_pseudo(m->fstype)) {
 		v.cls = VOLUME_PSEUDO;
 		snprintf(v.name, sizeof(v.name), "%s", m->mount_point);
+		v.type = volume_class_k8s_type(v.cls);
 		*ret = v;
 		return 0;
 	}
 	if (host_path_of(m, host_mountinfo ? host_mountinfo : "", pod_uid, v.host_path,
 			 sizeof(v.host_path), &v.pod_volume) == 0)
-		v.cls = classify_kubelet(v.host_path, v.name, sizeof(v.name));
+		v.cls = classify_kubelet(v.host_path, v.name, sizeof(v.name), &v.type);
 	if (v.cls == VOLUME_UNKNOWN)
 		v.pod_volume = false;
 	/* A kubelet path wins: a memory-backed emptyDir is still an emptyDir. */
@@ -184,6 +188,8 @@ int volume_classify(const struct mountinfo_entry *m, const char *host_mountinfo,
 	if (!v.name[0])
 		snprintf(v.name, sizeof(v.name), "%s",
 			 v.cls == VOLUME_ROOTFS ? "/" : m->mount_point);
+	if (!v.type)
+		v.type = volume_class_k8s_type(v.cls);
 	*ret = v;
 	return 0;
 }

@@ -17,6 +17,9 @@ struct volume {
 	/* host_path is in the kubelet volume directory of the pod passed to volume_classify:
 	 * name is then kubelet's name for the volume (for a PV-backed one, the PV name). */
 	bool pod_volume;
+	/* Its k8s.volume.type (OTLP): the kubelet plugin's semconv value (configMap, secret,
+	 * downwardAPI, emptyDir, persistentVolumeClaim), else ours (volume_class_k8s_type). */
+	const char *type;
 };
 
 /* True for the filesystem types (mountinfo's fstype) that hold no data of their own: procfs,

@@ -24,6 +24,30 @@ const char *volume_class_name(enum volume_class cls)
 	return "unknown";
 }
 
+const char *volume_class_k8s_type(enum volume_class cls)
+{
+	switch (cls) {
+	case VOLUME_ROOTFS:
+		return "bpfdiag.rootfs";
+	case VOLUME_EMPTYDIR:
+		return "emptyDir";
+	case VOLUME_PVC:
+		return "persistentVolumeClaim";
+	case VOLUME_CONFIG:
+		return "bpfdiag.config";
+	case VOLUME_MEMORY:
+		return "bpfdiag.memory";
+	case VOLUME_HOSTPATH:
+		return "bpfdiag.hostPath";
+	case VOLUME_PSEUDO:
+		return "bpfdiag.pseudo";
+	case VOLUME_UNKNOWN:
+	case VOLUME_CLASS_MAX:
+		break;
+	}
+	return "bpfdiag.unknown";
+}
+
 const char *conn_role_name(enum conn_role role)
 {
 	return role == ROLE_SERVER ? "server" : "client";

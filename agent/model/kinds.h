@@ -19,6 +19,10 @@ enum volume_class {
 /* The label value: "rootfs", "emptydir", "pvc", "config", "memory", "hostpath", "pseudo",
  * "unknown". */
 const char *volume_class_name(enum volume_class cls);
+/* The OTLP attribute k8s.volume.type of a volume of class cls when nothing finer is known:
+ * semconv's "emptyDir" and "persistentVolumeClaim", else ours ("bpfdiag.rootfs",
+ * "bpfdiag.hostPath", "bpfdiag.memory", "bpfdiag.config", "bpfdiag.unknown", …). */
+const char *volume_class_k8s_type(enum volume_class cls);
 
 enum conn_role { ROLE_CLIENT = 0, ROLE_SERVER, ROLE_MAX };
 

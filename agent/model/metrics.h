@@ -29,7 +29,7 @@ enum metric_id {
 	M_MAX,
 };
 
-#define METRIC_MAX_OWN_LABELS 3
+#define METRIC_MAX_OWN_LABELS 4
 
 struct metric_desc {
 	const char *name; /* Prometheus family name (counters end in _total) */
@@ -41,6 +41,8 @@ struct metric_desc {
 	/* OTLP attribute names of own_labels, index for index (direction → disk.io.direction);
 	 * NULL entries keep the Prometheus label name. */
 	const char *otlp_attrs[METRIC_MAX_OWN_LABELS];
+	/* Bit o: own label o is an OTLP attribute only, not a Prometheus label. */
+	unsigned otlp_only;
 };
 
 extern const struct metric_desc metric_descs[M_MAX];

@@ -206,6 +206,8 @@ uint64_t snapshot_sanitize(struct snapshot *s)
 			n += fix_str(&se->labels[l]);
 		n += fix_str(&se->cgroup_path) + fix_str(&se->helm_chart);
 		n += FIX_BUF(se->delta.pvc_volume);
+		for (unsigned v = 0; v < se->delta.n_emptydir && v < SNAP_DELTA_EMPTYDIRS; v++)
+			n += FIX_BUF(se->delta.emptydir[v].name);
 		for (size_t p = 0; p < se->n_points; p++) {
 			for (int o = 0; o < METRIC_MAX_OWN_LABELS; o++)
 				n += fix_str(&se->points[p].own[o]);

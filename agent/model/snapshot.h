@@ -57,6 +57,8 @@ struct snap_rates {
 	double retransmits_per_s;
 };
 
+#define SNAP_DELTA_EMPTYDIRS 8
+
 /* What a series did in the last collection interval, typed: each counter's increase and the
  * gauges' current values. Rates, top and the rules read these; nothing re-derives them from
  * the points' label strings.
@@ -85,6 +87,13 @@ struct snap_delta {
 	double fs_sync_calls[VOLUME_CLASS_MAX];
 	char pvc_volume[64]; /* the PVC volume written most in the interval (by bytes, then
 			      * sync calls); "" none */
+	/* fs_write_bytes[VOLUME_EMPTYDIR] by volume (pod volume names, DNS labels): the first
+	 * SNAP_DELTA_EMPTYDIRS emptyDir volumes of the series written in the interval */
+	struct {
+		char name[64];
+		double write_bytes;
+	} emptydir[SNAP_DELTA_EMPTYDIRS];
+	unsigned n_emptydir;
 	double net_bytes[2]; /* bpfdiag_network_bytes_total: [0] received, [1] transmitted */
 	double retransmits; /* bpfdiag_tcp_retransmits_total */
 	double conns_opened[ROLE_MAX]; /* bpfdiag_tcp_connections_opened_total by role */

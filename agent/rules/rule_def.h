@@ -32,6 +32,10 @@ struct bucket {
 	double unprobed_conns;
 	uint16_t unprobed_port;
 	char pvc_volume[64];
+	/* Writes to disk-backed emptyDir volumes without a sizeLimit (WK-04), and the one of
+	 * them a container wrote most in an interval. */
+	double unbounded_emptydir_bytes;
+	char unbounded_emptydir[64];
 };
 
 /* Workload kinds, as bits of struct rule_def's kinds. */

@@ -186,6 +186,28 @@ static uint16_t served_port(const struct snap_series *se, const struct rules_fac
 	return se->listen_ports[0];
 }
 
+/* Adds the container's writes to its emptyDir volumes without a sizeLimit to bucket b. */
+static void add_unbounded_emptydirs(struct bucket *b, const struct snap_delta *d,
+				    const struct rules_facts *f)
+{
+	double most = 0;
+
+	for (unsigned i = 0; i < d->n_emptydir && i < SNAP_DELTA_EMPTYDIRS; i++) {
+		bool unbounded = false;
+
+		for (unsigned j = 0; j < f->n_unbounded_emptydirs && j < 8; j++)
+			unbounded |= strcmp(d->emptydir[i].name, f->unbounded_emptydirs[j]) == 0;
+		if (!unbounded)
+			continue;
+		b->unbounded_emptydir_bytes += d->emptydir[i].write_bytes;
+		if (d->emptydir[i].write_bytes > most) {
+			most = d->emptydir[i].write_bytes;
+			snprintf(b->unbounded_emptydir, sizeof(b->unbounded_emptydir), "%s",
+				 d->emptydir[i].name);
+		}
+	}
+}
+
 /* Adds what a container of w did in the last interval (d) to w's current bucket. */
 static void add_delta(struct wl *w, const struct snap_series *se, const struct rules_facts *f)
 {
@@ -216,6 +238,7 @@ static void add_delta(struct wl *w, const struct snap_series *se, const struct r
 	}
 	if (d->pvc_volume[0])
 		snprintf(b->pvc_volume, sizeof(b->pvc_volume), "%s", d->pvc_volume);
+	add_unbounded_emptydirs(b, d, f);
 	/* A connection to another replica's address: peers of one workload. */
 	for (size_t k = 0; k < se->n_peers; k++) {
 		for (unsigned j = 0; j < w->n_ips; j++) {
@@ -258,6 +281,10 @@ static void window_sum(const struct wl *w, struct bucket *out)
 			out->unprobed_port = b->unprobed_port;
 		if (b->pvc_volume[0])
 			snprintf(out->pvc_volume, sizeof(out->pvc_volume), "%s", b->pvc_volume);
+		out->unbounded_emptydir_bytes += b->unbounded_emptydir_bytes;
+		if (b->unbounded_emptydir[0])
+			snprintf(out->unbounded_emptydir, sizeof(out->unbounded_emptydir), "%s",
+				 b->unbounded_emptydir);
 	}
 }
 

@@ -16,6 +16,7 @@ enum rule_id {
 	RULE_WK01 = 0, /* rootfs-durable-writes */
 	RULE_WK02, /* emptydir-as-durable */
 	RULE_WK03, /* rwo-pvc-multi-replica */
+	RULE_WK04, /* emptydir-unbounded */
 	RULE_WK05, /* stateful-deployment */
 	RULE_WK06, /* peer-identity */
 	RULE_WK07, /* stateless-statefulset */
@@ -65,6 +66,12 @@ struct rules_facts {
 	int32_t replicas; /* -1 unknown or not applicable */
 	int32_t hpa_max; /* 0 none */
 	char rwo_claim[254]; /* a ReadWriteOnce(Pod) claim the pod mounts; "" none */
+	/* A Deployment read from the API whose strategy is RollingUpdate (set, or unset: the
+	 * default); false for Recreate, other kinds, or while the workload is unknown. */
+	bool rolling_update;
+	/* The pod's disk-backed emptyDir volumes without a sizeLimit (WK-04), by name. */
+	char unbounded_emptydirs[8][64];
+	unsigned n_unbounded_emptydirs;
 	char pod_ips[4][46];
 	unsigned n_pod_ips;
 	char ignore_rules[254]; /* bpfdiag.io/ignore-rules: "WK-01,RS-02" or "all" */

@@ -69,12 +69,21 @@ int rules_kube_facts(void *ctx, const struct snap_series *se, struct rules_facts
 
 		if (v->vol.kind == KUBE_VOL_HOSTPATH)
 			ret->host_path = true;
+		/* A Memory emptyDir fills the pod's memory (its limit), not the node's disk. */
+		if (v->vol.kind == KUBE_VOL_EMPTYDIR && !v->vol.medium_memory &&
+		    v->vol.size_limit < 0 && ret->n_unbounded_emptydirs < 8)
+			snprintf(ret->unbounded_emptydirs[ret->n_unbounded_emptydirs++],
+				 sizeof(ret->unbounded_emptydirs[0]), "%s", v->vol.name);
 		if (v->pvc_known && (v->pvc.access_modes & (KUBE_ACCESS_RWO | KUBE_ACCESS_RWOP)) &&
 		    !ret->rwo_claim[0])
 			snprintf(ret->rwo_claim, sizeof(ret->rwo_claim), "%s", v->pvc.name);
 	}
 	ret->pending = !p->workload.settled;
 	ret->replicas = p->workload.confirmed ? p->workload.spec.replicas : -1;
+	ret->rolling_update = p->workload.confirmed &&
+			      p->workload.spec.kind == KUBE_KIND_DEPLOYMENT &&
+			      (!p->workload.spec.strategy[0] ||
+			       strcmp(p->workload.spec.strategy, "RollingUpdate") == 0);
 	ret->hpa_max = p->workload.has_hpa ? p->workload.hpa_max : 0;
 	for (unsigned i = 0; i < p->n_ips && i < 4; i++)
 		snprintf(ret->pod_ips[ret->n_pod_ips++], sizeof(ret->pod_ips[0]), "%s", p->ips[i]);

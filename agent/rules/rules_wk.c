@@ -66,9 +66,11 @@ static void wk02_describe(const struct rule_workload *w, const struct bucket *s,
 
 /* ---- WK-03 rwo-pvc-multi-replica (static) ---- */
 
+/* Several replicas share a ReadWriteOnce claim, or a rollout would: RollingUpdate starts the
+ * new pod before the old one stops, at any replica count. */
 static bool wk03_holds(const struct rule_workload *w)
 {
-	return w->f.rwo_claim[0] && (w->f.replicas > 1 || w->f.hpa_max > 1);
+	return w->f.rwo_claim[0] && (w->f.replicas > 1 || w->f.hpa_max > 1 || w->f.rolling_update);
 }
 
 static void wk03_describe(const struct rule_workload *w, const struct bucket *s, double t,
@@ -76,13 +78,48 @@ static void wk03_describe(const struct rule_workload *w, const struct bucket *s,
 {
 	(void)s;
 	(void)t;
-	snprintf(f->message, sizeof(f->message),
-		 "Deployment %s shares the ReadWriteOnce claim %s across %d replicas "
-		 "(HPA max %d): use a StatefulSet with volumeClaimTemplates, RWX storage, "
-		 "or 1 replica with the Recreate strategy.",
-		 w->name, w->f.rwo_claim, w->f.replicas, w->f.hpa_max);
+	if (w->f.replicas > 1 || w->f.hpa_max > 1)
+		snprintf(f->message, sizeof(f->message),
+			 "Deployment %s shares the ReadWriteOnce claim %s across %d replicas "
+			 "(HPA max %d): use a StatefulSet with volumeClaimTemplates, RWX storage, "
+			 "or 1 replica with the Recreate strategy.",
+			 w->name, w->f.rwo_claim, w->f.replicas, w->f.hpa_max);
+	else
+		snprintf(f->message, sizeof(f->message),
+			 "Deployment %s mounts the ReadWriteOnce claim %s with the RollingUpdate "
+			 "strategy: each rollout starts the new pod before the old one stops, and "
+			 "it hangs on Multi-Attach when the new pod lands on another node: use a "
+			 "StatefulSet with volumeClaimTemplates, or strategy: Recreate if it must "
+			 "stay a Deployment.",
+			 w->name, w->f.rwo_claim);
 	rule_evidence(f, "replicas", w->f.replicas);
 	rule_evidence(f, "hpa_max_replicas", w->f.hpa_max);
+	rule_evidence(f, "rolling_update", w->f.rolling_update);
+}
+
+/* ---- WK-04 emptydir-unbounded ---- */
+
+enum { WK04_WRITE_BPS };
+
+static bool wk04_crosses(const double *th, const struct rule_workload *w, const struct bucket *b,
+			 double t)
+{
+	(void)w;
+	return b->unbounded_emptydir_bytes / t >= th[WK04_WRITE_BPS];
+}
+
+static void wk04_describe(const struct rule_workload *w, const struct bucket *s, double t,
+			  struct snap_finding *f)
+{
+	char a[32];
+
+	rule_fmt_bytes(a, sizeof(a), s->unbounded_emptydir_bytes / t);
+	snprintf(f->message, sizeof(f->message),
+		 "%s %s writes %s into emptyDir %s, which has no sizeLimit: it fills the "
+		 "node's ephemeral storage until kubelet evicts pods; set a sizeLimit (only this "
+		 "pod is evicted then), or put the data on a PVC.",
+		 w->kind, w->name, a, s->unbounded_emptydir[0] ? s->unbounded_emptydir : "?");
+	rule_evidence(f, "emptydir_write_bytes_per_second", s->unbounded_emptydir_bytes / t);
 }
 
 /* ---- WK-05 stateful-deployment ---- */
@@ -268,6 +305,19 @@ const struct rule_def rules_wk[] = {
 		.kinds = RK_DEPLOYMENT,
 		.holds = wk03_holds,
 		.describe = wk03_describe,
+	},
+	{
+		.id = RULE_WK04,
+		.code = "WK-04",
+		.name = "emptydir-unbounded",
+		.severity = "medium",
+		.suggests = "",
+		.kinds = RK_DEPLOYMENT | RK_STATEFULSET | RK_POD,
+		.knobs = {
+			[WK04_WRITE_BPS] = { "emptydir_write_bytes_per_second", 1 * MiB, 0, 1e12 },
+		},
+		.crosses = wk04_crosses,
+		.describe = wk04_describe,
 	},
 	{
 		.id = RULE_WK05,

@@ -81,6 +81,8 @@ static void series_labels(struct strbuf *out, const struct metric_desc *d,
 		strbuf_puts(out, "\"");
 	}
 	for (int o = 0; o < METRIC_MAX_OWN_LABELS && d->own_labels[o]; o++) {
+		if (d->otlp_only & (1u << o))
+			continue;
 		strbuf_printf(out, ",%s=\"", d->own_labels[o]);
 		prom_escape_label(out, pt->own[o]);
 		strbuf_puts(out, "\"");

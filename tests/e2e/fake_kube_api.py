@@ -551,6 +551,15 @@ def _template(labels, containers=("app",)):
 
 
 def deployment(name, ns, replicas=2, labels=None, annotations=None, strategy="RollingUpdate"):
+    """strategy None: no spec.strategy at all (as a client that relies on the default sends
+    it; a real API server would fill in RollingUpdate)."""
+    obj = _deployment(name, ns, replicas, labels, annotations, strategy)
+    if strategy is None:
+        del obj["spec"]["strategy"]
+    return obj
+
+
+def _deployment(name, ns, replicas, labels, annotations, strategy):
     return {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": _workload_meta(name, ns, labels, annotations),
             "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},

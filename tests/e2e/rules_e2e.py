@@ -315,12 +315,15 @@ class Cluster:
                             fk.pvc(name, ns, modes=modes, volume_name=pv))
 
     def pod(self, wl, resources="default", readiness=True, security=None, host=None,
-            volumes=(), emptydir=None, pv=None, annotations=None, init=False, cpu_limit=None):
+            volumes=(), emptydir=None, pv=None, annotations=None, init=False, cpu_limit=None,
+            emptydir_spec=None):
         """A pod of wl on this node. resources: "default" (requests and limits), None (no
         resources at all) or a resources dict; readiness: keep the readinessProbe; security:
         the container's securityContext (default readOnlyRootFilesystem: true); host: pod
         spec fields such as {"hostNetwork": True}; volumes: extra pod volumes; emptydir / pv:
-        mount an emptyDir of that name / a PVC on a loop device with that PV name; init: give
+        mount an emptyDir of that name / a PVC on a loop device with that PV name;
+        emptydir_spec: the emptyDir's fields ({"sizeLimit": "64Mi"}, {"medium": "Memory"}: the
+        volume itself is a kubelet directory on disk either way); init: give
         the pod an init container without resources that runs a short burst first."""
         i = len(wl.pods)
         if wl.kind == "Deployment":
@@ -362,7 +365,7 @@ class Cluster:
             obj["spec"]["initContainers"][0]["securityContext"] = {}
         obj["spec"].update(host or {})
         if emptydir:
-            obj["spec"]["volumes"].append({"name": emptydir, "emptyDir": {}})
+            obj["spec"]["volumes"].append({"name": emptydir, "emptyDir": emptydir_spec or {}})
             c["volumeMounts"].append({"name": emptydir, "mountPath": "/" + emptydir})
         # Created, not started: launch() says it runs.
         st = obj["status"]["containerStatuses"][0]

@@ -15,13 +15,23 @@ exactly the findings it should, nothing more.
 Scenarios (namespace/name, what it does → expected findings):
   WK-01  shop/blog             rootfs writes 2.5 MiB/s + 20 fsync/s            → WK-01
          shop/web-logger       rootfs log appends 2.5 MiB/s, never fsync       → none
-  WK-02  data/queue-worker     emptyDir writes 1.25 MiB/s + 20 fsync/s         → WK-02
+  WK-02  data/queue-worker     emptyDir (sizeLimit) writes 1.25 MiB/s + 20 fsync/s → WK-02
          shop/session-cache    emptyDir spill 1.25 MiB/s, no fsync (and WK-05's look-alike)
   WK-03  media/uploads         RWO claim, replicas 2                          → WK-03
          media/thumbnails      RWO claim, replicas 1, HPA max 4               → WK-03
+         media/wiki            RWO claim, replicas 1, RollingUpdate           → WK-03
+         media/avatars         RWOP claim, replicas 1, strategy unset (the default
+                               RollingUpdate)                                 → WK-03
          media/assets          RWX claim, replicas 3                          → none
          media/reports         RWO claim, replicas 1, Recreate                → none
+  WK-04  data/renderer         emptyDir without sizeLimit, writes 1.25 MiB/s   → WK-04
+         shop/session-cache    the same into an emptyDir with a sizeLimit     → none
+         data/queue-worker     (its emptyDir has a sizeLimit too)             → WK-02 only
+         data/thumb-cache      the same into a medium: Memory emptyDir without sizeLimit
+                               (the pod's memory, no node disk)               → none
   WK-05  shop/orders-db        listens, PVC writes 2.5 MiB/s + 20 fsync/s      → WK-05
+         (the WK-05 Deployments here mount RWO claims with the Recreate strategy: with the
+         default RollingUpdate they would rightly get WK-03 as well)
          shop/session-cache    listens, has a PVC, writes it 320 KiB/s without fsync → none
          data/indexer          PVC writes 2.5 MiB/s + 20 fsync/s, listens on nothing → none
   WK-06  mesh/gossip           2 replicas connecting to each other's pod IP    → WK-06
@@ -84,17 +94,20 @@ from rules_e2e import (KiB, MiB, Cluster, Proc, fired, findings, free_port,  # n
                        rules_agent, wait_until)
 
 WINDOW = 5.0
-SEVERITY = {"WK-01": "high", "WK-02": "high", "WK-03": "high", "WK-05": "high",
+SEVERITY = {"WK-01": "high", "WK-02": "high", "WK-03": "high", "WK-04": "medium",
+            "WK-05": "high",
             "WK-06": "medium", "WK-07": "medium", "WK-10": "medium", "WK-11": "low",
             "WK-13": "info", "RS-01": "medium", "RL-01": "medium", "SC-01": "high",
             "SC-03": "low"}
 SUGGESTS = {"WK-01": "StatefulSet", "WK-02": "StatefulSet", "WK-03": "StatefulSet",
+            "WK-04": "",
             "WK-05": "StatefulSet", "WK-06": "StatefulSet", "WK-07": "Deployment",
             "WK-10": "DaemonSet", "WK-11": "Deployment", "WK-13": "Deployment", "RS-01": "",
             "RL-01": "", "SC-01": "", "SC-03": ""}
 RULES_CONFIG = {"RS-06": {"enabled": False}, "WK-13": {"severity": "info"}}
 NO_MEMORY_LIMIT = {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "1"}}
 NO_CPU_LIMIT = {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}
+SIZE_LIMIT = {"sizeLimit": "64Mi"}
 
 
 def claim(name):
@@ -136,31 +149,44 @@ class Scenarios:
             name="log", path="/var/log/app/access.log", chunk=128 * KiB, every=0.05)])
         # WK-02
         queue = self.want(c.workload("Deployment", "queue-worker", "data"), "WK-02")
-        self.p["queue"] = c.pod(queue, emptydir="spool").workload(write=[dict(
+        pod = c.pod(queue, emptydir="spool", emptydir_spec=SIZE_LIMIT)
+        self.p["queue"] = pod.workload(write=[dict(
             name="spool", path="/spool/queue.dat", chunk=64 * KiB, every=0.05, fsync=True)])
         # WK-05 and its look-alike (also WK-02's: emptyDir writes without fsync)
         c.pvc("shop", "orders-db-data")
-        odb = self.want(c.workload("Deployment", "orders-db", "shop", helm="shop"), "WK-05")
+        odb = self.want(c.workload("Deployment", "orders-db", "shop", helm="shop",
+                                   strategy="Recreate"), "WK-05")
         pod = c.pod(odb, volumes=[claim("orders-db-data")], pv="pvc-orders-db")
         self.p["orders-db-ip"] = pod.ip
         self.p["orders-db"], self.p["orders-db-port"] = self.server(pod, write=[dict(
             name="wal", path="/data/wal.log", chunk=128 * KiB, every=0.05, fsync=True)])
         c.pvc("shop", "session-cache-data", pv="pvc-session-cache")
-        cache = self.want(c.workload("Deployment", "session-cache", "shop", helm="shop"))
+        cache = self.want(c.workload("Deployment", "session-cache", "shop", helm="shop",
+                                     strategy="Recreate"))
         pod = c.pod(cache, volumes=[claim("session-cache-data")], pv="pvc-session-cache",
-                    emptydir="cache")
+                    emptydir="cache", emptydir_spec=SIZE_LIMIT)
         self.server(pod, write=[
             dict(name="spill", path="/cache/spill.dat", chunk=64 * KiB, every=0.05),
             dict(name="dump", path="/data/dump.rdb", chunk=32 * KiB, every=0.1)])
         # WK-05's other look-alike: syncs its PVC as hard, but serves nothing
         c.pvc("data", "indexer-data")
-        idx = self.want(c.workload("Deployment", "indexer", "data"))
+        idx = self.want(c.workload("Deployment", "indexer", "data", strategy="Recreate"))
         c.pod(idx, volumes=[claim("indexer-data")], pv="pvc-indexer").workload(write=[dict(
             name="segments", path="/data/segments", chunk=128 * KiB, every=0.05, fsync=True)])
+        # WK-04 and its look-alikes (session-cache and queue-worker above have a sizeLimit)
+        render = self.want(c.workload("Deployment", "renderer", "data"), "WK-04")
+        self.p["renderer"] = c.pod(render, emptydir="scratch").workload(write=[dict(
+            name="frames", path="/scratch/frames.raw", chunk=64 * KiB, every=0.05)])
+        thumbs = self.want(c.workload("Deployment", "thumb-cache", "data"))
+        pod = c.pod(thumbs, emptydir="thumbs", emptydir_spec={"medium": "Memory"})
+        pod.workload(write=[dict(name="thumbs", path="/thumbs/cache.bin", chunk=64 * KiB,
+                                 every=0.05)])
         # WK-03
         for name, replicas, modes, hpa, strategy, rules in (
                 ("uploads", 2, ("ReadWriteOnce",), None, "RollingUpdate", ("WK-03",)),
                 ("thumbnails", 1, ("ReadWriteOnce",), 4, "RollingUpdate", ("WK-03",)),
+                ("wiki", 1, ("ReadWriteOnce",), None, "RollingUpdate", ("WK-03",)),
+                ("avatars", 1, ("ReadWriteOncePod",), None, None, ("WK-03",)),
                 ("assets", 3, ("ReadWriteMany",), None, "RollingUpdate", ()),
                 ("reports", 1, ("ReadWriteOnce",), None, "Recreate", ())):
             c.pvc("media", name, modes)
@@ -379,6 +405,9 @@ class RulesWorkloads(unittest.TestCase):
         self.assertGreater(total(fs_w, "shop", "session-cache", volume_class="emptydir"),
                            4 * MiB)
         self.assertEqual(total(fs_s, "shop", "session-cache"), 0)
+        # WK-04: the Memory emptyDir without sizeLimit is written as fast as the renderer's
+        self.assertGreater(total(fs_w, "data", "thumb-cache", volume_class="emptydir",
+                                 volume="thumbs"), 4 * MiB)
         self.assertGreater(total(fs_s, "data", "indexer", volume_class="pvc"), 40)
         self.assertEqual(total("bpfdiag_tcp_listening_sockets", "data", "indexer"), 0)
         # WK-07: the ledger syncs its PVC
@@ -421,9 +450,20 @@ class RulesWorkloads(unittest.TestCase):
         near(e["emptydir_fsync_per_second"],
              rate(sc.p["queue"], lambda d: d["syncs"].get("spool", 0)), "WK-02 fsync/s")
         self.assertEqual(ev("media", "Deployment", "uploads", "WK-03"),
-                         {"replicas": 2, "hpa_max_replicas": 0})
+                         {"replicas": 2, "hpa_max_replicas": 0, "rolling_update": 1})
         self.assertEqual(ev("media", "Deployment", "thumbnails", "WK-03"),
-                         {"replicas": 1, "hpa_max_replicas": 4})
+                         {"replicas": 1, "hpa_max_replicas": 4, "rolling_update": 1})
+        for name in ("wiki", "avatars"):
+            self.assertEqual(ev("media", "Deployment", name, "WK-03"),
+                             {"replicas": 1, "hpa_max_replicas": 0, "rolling_update": 1})
+            msg = got[("media", "Deployment", name, "WK-03")]["message"]
+            self.assertIn("claim %s with the RollingUpdate strategy" % name, msg)
+            self.assertIn("strategy: Recreate", msg)
+        e = ev("data", "Deployment", "renderer", "WK-04")
+        near(e["emptydir_write_bytes_per_second"],
+             rate(sc.p["renderer"], lambda d: d["written"].get("frames", 0)), "WK-04 bytes/s")
+        self.assertIn("into emptyDir scratch, which has no sizeLimit",
+                      got[("data", "Deployment", "renderer", "WK-04")]["message"])
         e = ev("shop", "Deployment", "orders-db", "WK-05")
         near(e["pvc_write_bytes_per_second"],
              rate(sc.p["orders-db"], lambda d: d["written"].get("wal", 0)), "WK-05 bytes/s")

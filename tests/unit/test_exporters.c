@@ -244,10 +244,10 @@ static void test_invalid_utf8_every_encoder(void **state)
 		fail_msg("%s", why);
 	assert_non_null(strstr(o.prom.data, "pod=\"\xef\xbf\xbd\xef\xbf\xbd\""));
 	assert_non_null(strstr(o.pods.data, "\"cgroup_path\":\"\xef\xbf\xbd\xef\xbf\xbd\""));
-	/* node; 2 x (8 labels, path, chart, 3 own labels in 2 points); 9 pod labels; 8 of the
-	 * finding's strings */
-	assert_int_equal(s->agent.invalid_utf8_strings, 1 + 2 * (8 + 2 + 6) + 9 + 8);
-	assert_non_null(strstr(o.prom.data, "\nbpfdiag_agent_invalid_utf8_strings 50\n"));
+	/* node; 2 x (8 labels, path, chart, 4 own label slots in 2 points); 9 pod labels; 8 of
+	 * the finding's strings */
+	assert_int_equal(s->agent.invalid_utf8_strings, 1 + 2 * (8 + 2 + 8) + 9 + 8);
+	assert_non_null(strstr(o.prom.data, "\nbpfdiag_agent_invalid_utf8_strings 54\n"));
 	hostile_out_reset(&o);
 	snapshot_unref(s);
 	snapshot_slot_destroy(&slot);

@@ -14,6 +14,7 @@
 
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
 #include "codec/otlp.h"
+#include "codec/prom.h"
 #include "base/version.h"
 
 typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest Request;
@@ -318,6 +319,61 @@ static void test_edge_cases(void **state)
 	assert_null(otlp_workload_attr(NULL));
 }
 
+/* The real catalogue's per-volume points carry semconv's k8s.volume.name and k8s.volume.type
+ * (an OTLP-only own label), the claim when there is one, and no bpfdiag.volume.name. */
+static void test_volume_attributes(void **state)
+{
+	static const char *const vols[][METRIC_MAX_OWN_LABELS] = {
+		{ "emptydir", "scratch", "", "emptyDir" },
+		{ "pvc", "data", "data-db-0", "persistentVolumeClaim" },
+		{ "config", "tls", "", "secret" },
+		{ "rootfs", "/", "", "bpfdiag.rootfs" },
+	};
+	struct otlp_encode_opts o = { 0 };
+	struct strbuf sb = STRBUF_INIT;
+	struct snapshot *s = snapshot_new(1);
+	struct otlp_payload p;
+	Request *req;
+	Metric *m;
+
+	(void)state;
+	assert_non_null(s);
+	s->time = 1700000100;
+	s->series[0].labels[LBL_WORKLOAD] = strdup("db");
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(snap_series_add(&s->series[0], M_FS_WRITE_BYTES, vols[i], 100), 0);
+	assert_int_equal(otlp_encode(s, &o, &p), 0);
+	req = opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__unpack(
+		NULL, p.len, p.data);
+	assert_non_null(req);
+	m = metric(req->resource_metrics[0], "bpfdiag.fs.write.io");
+	assert_int_equal(m->sum->n_data_points, 4);
+	for (size_t i = 0; i < 4; i++) {
+		Opentelemetry__Proto__Metrics__V1__NumberDataPoint *dp = m->sum->data_points[i];
+		KeyValue **a = dp->attributes;
+		size_t n = dp->n_attributes;
+
+		assert_int_equal(n, vols[i][2][0] ? 4 : 3);
+		assert_string_equal(attr(a, n, "bpfdiag.volume.class"), vols[i][0]);
+		assert_string_equal(attr(a, n, "k8s.volume.name"), vols[i][1]);
+		assert_string_equal(attr(a, n, "k8s.volume.type"), vols[i][3]);
+		if (vols[i][2][0])
+			assert_string_equal(attr(a, n, "bpfdiag.volume.claim"), vols[i][2]);
+		assert_null(attr(a, n, "bpfdiag.volume.name"));
+	}
+	opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__free_unpacked(
+		req, NULL);
+	free(p.data);
+	/* Prometheus has no such label: the type is OTLP's only */
+	assert_int_equal(prom_encode(s, &sb), 0);
+	assert_non_null(strstr(sb.data, ",volume_class=\"pvc\",volume=\"data\","
+					"persistentvolumeclaim=\"data-db-0\"} 100\n"));
+	assert_null(strstr(sb.data, "volume_type"));
+	assert_null(strstr(sb.data, "persistentVolumeClaim"));
+	strbuf_reset(&sb);
+	snapshot_unref(s);
+}
+
 static void test_decode_response(void **state)
 {
 	Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceResponse r =
@@ -404,6 +460,7 @@ int main(void)
 		cmocka_unit_test(test_resources),
 		cmocka_unit_test(test_metric_shapes),
 		cmocka_unit_test(test_edge_cases),
+		cmocka_unit_test(test_volume_attributes),
 		cmocka_unit_test(test_decode_response),
 		cmocka_unit_test(test_decode_response_prefix),
 	};

@@ -27,6 +27,8 @@ struct fake {
 	bool listening;
 	uint16_t first_port; /* another listener, listed before 5432 (0: none) */
 	double server_cps; /* connections accepted per second */
+	double emptydir_bps; /* into the emptyDir volume named emptydir */
+	const char *emptydir;
 	bool seen; /* collected before: its series has deltas */
 };
 
@@ -80,6 +82,13 @@ static struct snapshot *collect(struct world *w, double dt)
 			d->fs_sync_calls[VOLUME_ROOTFS] = f->rootfs_fsync_ps * dt;
 			d->fs_sync_calls[VOLUME_PVC] = f->pvc_fsync_ps * dt;
 			d->conns_opened[ROLE_SERVER] = f->server_cps * dt;
+			if (f->emptydir) {
+				d->fs_write_bytes[VOLUME_EMPTYDIR] = f->emptydir_bps * dt;
+				snprintf(d->emptydir[0].name, sizeof(d->emptydir[0].name), "%s",
+					 f->emptydir);
+				d->emptydir[0].write_bytes = f->emptydir_bps * dt;
+				d->n_emptydir = 1;
+			}
 			if (f->pvc_bps > 0 || f->pvc_fsync_ps > 0)
 				snprintf(d->pvc_volume, sizeof(d->pvc_volume), "data-orders");
 		}
@@ -304,6 +313,84 @@ static void test_static_rules(void **state)
 	w.c[2].f.replicas = 1;
 	s = run(r, &w, &now, 1);
 	assert_null(find(s, "WK-03"));
+	snapshot_unref(s);
+	rules_free(r);
+}
+
+/* WK-03 at one replica: a RollingUpdate Deployment with a ReadWriteOnce claim hangs its
+ * rollouts on Multi-Attach; the same Deployment with the Recreate strategy does not. */
+static void test_wk03_rolling_update(void **state)
+{
+	struct world w = { .n = 2 };
+	struct rules_engine *r = engine();
+	double now = 0;
+	struct snapshot *s;
+	const struct snap_finding *f;
+
+	(void)state;
+	/* one replica each, no HPA: only the strategy tells them apart */
+	for (int i = 0; i < 2; i++) {
+		static const char *const names[] = { "wiki", "reports" };
+
+		deployment(&w.c[i], names[i], names[i]);
+		snprintf(w.c[i].f.workload, sizeof(w.c[i].f.workload), "%s", names[i]);
+		snprintf(w.c[i].f.rwo_claim, sizeof(w.c[i].f.rwo_claim), "%s-pages", names[i]);
+	}
+	w.c[0].f.rolling_update = true;
+	s = run(r, &w, &now, 1);
+	f = find(s, "WK-03");
+	assert_non_null(f);
+	assert_string_equal(f->workload, "wiki");
+	assert_string_equal(f->suggested_kind, "StatefulSet");
+	assert_non_null(strstr(f->message, "claim wiki-pages with the RollingUpdate strategy"));
+	assert_non_null(strstr(f->message, "strategy: Recreate"));
+	assert_string_equal(f->evidence[2].name, "rolling_update");
+	assert_true(f->evidence[2].value == 1);
+	assert_int_equal(s->n_findings, 1);
+	snapshot_unref(s);
+	/* switching to Recreate clears it */
+	w.c[0].f.rolling_update = false;
+	s = run(r, &w, &now, 1);
+	assert_null(find(s, "WK-03"));
+	snapshot_unref(s);
+	rules_free(r);
+}
+
+/* WK-04: sustained writes into an emptyDir without a sizeLimit (the facts list those); quiet
+ * with a sizeLimit or under the threshold. */
+static void test_wk04_emptydir_unbounded(void **state)
+{
+	struct world w = { .n = 3 };
+	struct rules_engine *r = engine();
+	double now = 0;
+	struct snapshot *s;
+	const struct snap_finding *f;
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		static const char *const names[] = { "renderer", "bounded", "trickle" };
+
+		deployment(&w.c[i], names[i], names[i]);
+		snprintf(w.c[i].f.workload, sizeof(w.c[i].f.workload), "%s", names[i]);
+		w.c[i].emptydir = "scratch";
+		w.c[i].emptydir_bps = 1.5 * MiB;
+		snprintf(w.c[i].f.unbounded_emptydirs[0], sizeof(w.c[i].f.unbounded_emptydirs[0]),
+			 "scratch");
+		w.c[i].f.n_unbounded_emptydirs = 1;
+	}
+	w.c[1].f.n_unbounded_emptydirs = 0; /* its emptyDir has a sizeLimit */
+	w.c[2].emptydir_bps = 0.9 * MiB; /* under 1 MiB/s */
+	s = run(r, &w, &now, 12);
+	f = find(s, "WK-04");
+	assert_non_null(f);
+	assert_string_equal(f->workload, "renderer");
+	assert_string_equal(f->rule_name, "emptydir-unbounded");
+	assert_string_equal(f->suggested_kind, "");
+	assert_non_null(strstr(f->message, "writes 1.5 MiB/s into emptyDir scratch"));
+	assert_non_null(strstr(f->message, "sizeLimit"));
+	assert_string_equal(f->evidence[0].name, "emptydir_write_bytes_per_second");
+	assert_true(f->evidence[0].value > 1.4 * MiB && f->evidence[0].value < 1.6 * MiB);
+	assert_int_equal(s->n_findings, 1);
 	snapshot_unref(s);
 	rules_free(r);
 }
@@ -678,6 +765,8 @@ int main(void)
 		cmocka_unit_test(test_lookalikes_stay_quiet),
 		cmocka_unit_test(test_warmup_init_sandbox_and_ignore),
 		cmocka_unit_test(test_static_rules),
+		cmocka_unit_test(test_wk03_rolling_update),
+		cmocka_unit_test(test_wk04_emptydir_unbounded),
 		cmocka_unit_test(test_pending_metadata),
 		cmocka_unit_test(test_aggregates_pods_of_a_workload),
 		cmocka_unit_test(test_rl01_per_container),

@@ -26,9 +26,11 @@ static const char host[] =
 	"/dev/loop3 rw\n"
 	"413 24 0:61 / " KP "kubernetes.io~empty-dir/shm rw shared:201 - tmpfs tmpfs rw\n"
 	"414 24 0:62 / " KP "kubernetes.io~projected/kube-api-access-x rw - tmpfs tmpfs rw\n"
+	"415 24 0:63 / " KP "kubernetes.io~secret/tls rw - tmpfs tmpfs rw\n"
 	"500 24 259:2 /srv /data rw,relatime shared:300 - xfs /dev/nvme1n1 rw\n";
 
-static void check(const char *container_line, const char *cls, const char *name)
+/* type: its k8s.volume.type (OTLP) */
+static void check(const char *container_line, const char *cls, const char *name, const char *type)
 {
 	char line[1024];
 	struct mountinfo_entry m;
@@ -40,6 +42,9 @@ static void check(const char *container_line, const char *cls, const char *name)
 	if (strcmp(volume_class_name(v.cls), cls) != 0 || strcmp(v.name, name) != 0)
 		fail_msg("%s: got %s/%s, want %s/%s", container_line, volume_class_name(v.cls),
 			 v.name, cls, name);
+	assert_non_null(v.type);
+	if (strcmp(v.type, type) != 0)
+		fail_msg("%s: k8s.volume.type %s, want %s", container_line, v.type, type);
 }
 
 static void test_classes(void **state)
@@ -47,26 +52,32 @@ static void test_classes(void **state)
 	(void)state;
 	/* the container's root: an overlay */
 	check("900 800 0:70 / / rw - overlay overlay rw,lowerdir=/l,upperdir=/u,workdir=/w",
-	      "rootfs", "/");
+	      "rootfs", "/", "bpfdiag.rootfs");
 	/* emptyDir: a bind of the kubelet directory; its root already is the host path */
 	check("901 900 259:1 " KP "kubernetes.io~empty-dir/cache /cache rw - ext4 /dev/nvme0n1p1 "
 	      "rw",
-	      "emptydir", "cache");
+	      "emptydir", "cache", "emptyDir");
 	/* memory-backed emptyDir: still an emptyDir */
-	check("902 900 0:61 / /dev/shm rw - tmpfs tmpfs rw", "emptydir", "shm");
+	check("902 900 0:61 / /dev/shm rw - tmpfs tmpfs rw", "emptydir", "shm", "emptyDir");
 	/* CSI PVC: its own device, mounted on the host under the kubelet path */
-	check("903 900 7:3 / /var/lib/postgresql/data rw - ext4 /dev/loop3 rw", "pvc", "pvc-7d1c");
+	check("903 900 7:3 / /var/lib/postgresql/data rw - ext4 /dev/loop3 rw", "pvc", "pvc-7d1c",
+	      "persistentVolumeClaim");
 	/* a subPath of a PVC resolves under the same host mount */
-	check("904 900 7:3 /pgdata /data rw - ext4 /dev/loop3 rw", "pvc", "pvc-7d1c");
+	check("904 900 7:3 /pgdata /data rw - ext4 /dev/loop3 rw", "pvc", "pvc-7d1c",
+	      "persistentVolumeClaim");
 	/* projected service-account token: configuration */
 	check("905 900 0:62 / /var/run/secrets/kubernetes.io/serviceaccount ro - tmpfs tmpfs rw",
-	      "config", "kube-api-access-x");
+	      "config", "kube-api-access-x", "bpfdiag.projected");
+	/* a secret: configuration too, its own semconv type */
+	check("909 900 0:63 / /etc/tls ro - tmpfs tmpfs rw", "config", "tls", "secret");
 	/* a plain tmpfs of the container's own */
-	check("906 900 0:80 / /tmp rw - tmpfs tmpfs rw", "memory", "/tmp");
+	check("906 900 0:80 / /tmp rw - tmpfs tmpfs rw", "memory", "/tmp", "bpfdiag.memory");
 	/* hostPath: a host directory */
-	check("907 900 259:2 /srv/logs /logs rw - xfs /dev/nvme1n1 rw", "hostpath", "/logs");
+	check("907 900 259:2 /srv/logs /logs rw - xfs /dev/nvme1n1 rw", "hostpath", "/logs",
+	      "bpfdiag.hostPath");
 	/* a device the host does not show: still a host path, named by its mount point */
-	check("908 900 8:16 / /mnt/x rw - ext4 /dev/sdb rw", "hostpath", "/mnt/x");
+	check("908 900 8:16 / /mnt/x rw - ext4 /dev/sdb rw", "hostpath", "/mnt/x",
+	      "bpfdiag.hostPath");
 }
 
 /* The pod of tests/fixtures/mountinfo/{host,container}-local-pv.txt, and another pod on the
