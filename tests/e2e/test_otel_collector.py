@@ -92,7 +92,9 @@ def catalogue():
         elif section == "container metrics" and ticks[0] and \
                 ticks[0][0].startswith("bpfdiag_"):
             m = re.match(r"`([^`]+)` \(([^)]*)\)", cells[2])
-            own = dict(zip(ticks[3][0::2], ticks[3][1::2]))
+            # "OTLP only: `x` → `attr`": attributes /metrics has no label for
+            shown = re.findall(r"`([^`]+)`", cells[3].split("OTLP only:")[0])
+            own = dict(zip(shown[0::2], shown[1::2]))
             if cells[3] == "same":
                 own = metrics[-1][4]
             metrics.append((ticks[0][0], cells[1].split()[0], m.group(1), m.group(2), own))
