@@ -172,6 +172,12 @@ static void delta_memfs(struct series *se, struct snap_delta *d)
 	d->major_faults = (double)counter_gain(f->pgmajfault, last->pgmajfault);
 	if (f->has_oom)
 		d->oom_kills = (double)counter_gain(f->oom_kills, last->oom_kills);
+	if (d->oom_kills > 0) {
+		uint64_t before = cgroupfs_mem_working_set(last),
+			 after = cgroupfs_mem_working_set(f);
+
+		d->oom_working_set = (double)(before > after ? before : after);
+	}
 	*last = *f;
 }
 

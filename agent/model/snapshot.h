@@ -84,6 +84,8 @@ struct snap_delta {
 	double mem_working_set, mem_rss, mem_page_cache, mem_swap, mem_usage, mem_limit;
 	double major_faults; /* bpfdiag_memory_page_faults_total{type="major"} */
 	double oom_kills; /* bpfdiag_memory_oom_kills_total */
+	double oom_working_set; /* with oom_kills: the larger working set of the collections
+				 * either side of the kill (cgroupfs sees no instant between) */
 	double disk_bytes[2], disk_ops[2]; /* bpfdiag_disk_*, every device: [0] read, [1] write */
 	/* bpfdiag_fs_* of the series' volumes of each class summed (VOLUME_UNKNOWN: writes whose
 	 * mount was not found; pseudo filesystems are in no series) */

@@ -505,7 +505,7 @@ static void test_registry_defines_every_rule(void **state)
 		assert_true(sev_ok);
 		assert_non_null(d->suggests);
 		assert_true(d->kinds != 0 && (d->kinds & ~(unsigned)RK_ALL) == 0);
-		assert_true((d->crosses != NULL) != (d->holds != NULL));
+		assert_true((d->crosses != NULL || d->window != NULL) != (d->holds != NULL));
 		assert_non_null(d->describe);
 		d->describe(&w, &b, 1, &f);
 		assert_true(f.message[0]);
@@ -671,6 +671,96 @@ static void test_local_cpu_rules(void **state)
 	rules_free(r);
 }
 
+/* Twelve one-second collections of one local-mode container: a working set of ws bytes of a
+ * limit (0: none), and an OOM kill at t == oom_at (0: none) with the working set then. Returns
+ * the last snapshot (caller unrefs). */
+static struct snapshot *run_memory(struct rules_engine *r, double ws, double limit, int oom_at)
+{
+	struct snapshot *s = NULL;
+
+	for (int t = 0; t < 12; t++) {
+		struct snap_delta *d;
+
+		snapshot_unref(s);
+		s = snapshot_new(1);
+		assert_non_null(s);
+		s->series[0].labels[LBL_WORKLOAD_KIND] = strdup("systemd");
+		s->series[0].labels[LBL_WORKLOAD] = strdup("cache.service");
+		d = &s->series[0].delta;
+		d->mem_working_set = ws;
+		d->mem_limit = limit;
+		if (t > 0) {
+			d->seconds = 1;
+			d->cpu_seconds = 0.1;
+		}
+		if (oom_at && t == oom_at) {
+			d->oom_kills = 1;
+			d->oom_working_set = limit > 0 ? limit : 3 * ws;
+		}
+		assert_int_equal(rules_update(r, s, rules_local_facts, NULL, 1000 + t, NULL, NULL),
+				 0);
+	}
+	return s;
+}
+
+static void test_memory_rules(void **state)
+{
+	struct rules_engine *r = engine();
+	struct snapshot *s;
+	const struct snap_finding *f;
+
+	(void)state;
+	/* 231 of 256 MiB (90.2 %) for the whole window: RS-03 recommends peak + 15 % */
+	s = run_memory(r, 231 * MiB, 256 * MiB, 0);
+	f = find(s, "RS-03");
+	assert_non_null(f);
+	assert_non_null(strstr(f->message, "reached 231 MiB, 90% of its 256 MiB memory limit, "
+					   "with 0 OOM kill(s) in the window: raise the limit to "
+					   "266 MiB"));
+	assert_null(find(s, "RS-05"));
+	snapshot_unref(s);
+	rules_free(r);
+
+	/* look-alike: 220 MiB (86 %) stays quiet, and so does a working set without a limit */
+	r = engine();
+	s = run_memory(r, 220 * MiB, 256 * MiB, 0);
+	assert_int_equal(s->n_findings, 0);
+	snapshot_unref(s);
+	rules_free(r);
+	r = engine();
+	s = run_memory(r, 4000 * MiB, 0, 0);
+	assert_int_equal(s->n_findings, 0);
+	snapshot_unref(s);
+	rules_free(r);
+
+	/* one OOM kill at 128 MiB while mostly at 50 %: RS-05 with count and working set, and
+	 * RS-03 from the kill, recommending above the limit the kill cut the peak at */
+	r = engine();
+	s = run_memory(r, 64 * MiB, 128 * MiB, 3);
+	f = find(s, "RS-05");
+	assert_non_null(f);
+	assert_non_null(strstr(f->message, "OOM-killed 1 time(s) in the window, its working set at "
+					   "128 MiB of a 128 MiB limit"));
+	assert_true(f->evidence[0].value == 1);
+	assert_true(f->evidence[1].value == 128 * MiB);
+	f = find(s, "RS-03");
+	assert_non_null(f);
+	assert_non_null(strstr(f->message, "with 1 OOM kill(s) in the window: raise the limit to "
+					   "148 MiB"));
+	snapshot_unref(s);
+	rules_free(r);
+
+	/* a kill with no limit (the node's OOM): RS-05 only, saying so */
+	r = engine();
+	s = run_memory(r, 100 * MiB, 0, 3);
+	f = find(s, "RS-05");
+	assert_non_null(f);
+	assert_non_null(strstr(f->message, "300 MiB with no memory limit"));
+	assert_null(find(s, "RS-03"));
+	snapshot_unref(s);
+	rules_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -687,6 +777,7 @@ int main(void)
 		cmocka_unit_test(test_knob_ranges_from_definitions),
 		cmocka_unit_test(test_identity_is_the_whole_key),
 		cmocka_unit_test(test_local_cpu_rules),
+		cmocka_unit_test(test_memory_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
