@@ -153,8 +153,11 @@ static int emit_memfs(struct snap_series *out, const struct series *se, unsigned
 	return 0;
 }
 
-/* The memory gauges now and the counters' gains since the previous snapshot. */
-static void delta_memfs(struct series *se, struct snap_delta *d)
+/* The memory gauges now and the counters' gains since the previous snapshot. On the agent's
+ * first collection (dt 0) the OOM kills are history of unknown age: not an increase. A series
+ * new later counts its cgroup's kills: a container killed within its first interval (a crash
+ * loop's new container each time) is seen by no other collection. */
+static void delta_memfs(struct series *se, struct snap_delta *d, double dt)
 {
 	const struct cgroupfs_mem *f = &se->memfs;
 	struct cgroupfs_mem *last = &se->memfs_last;
@@ -170,13 +173,14 @@ static void delta_memfs(struct series *se, struct snap_delta *d)
 		d->mem_limit = f->has_limit ? (double)f->limit : 0;
 	}
 	d->major_faults = (double)counter_gain(f->pgmajfault, last->pgmajfault);
-	if (f->has_oom)
+	if (f->has_oom && (se->collected || dt > 0))
 		d->oom_kills = (double)counter_gain(f->oom_kills, last->oom_kills);
 	if (d->oom_kills > 0) {
 		uint64_t before = cgroupfs_mem_working_set(last),
 			 after = cgroupfs_mem_working_set(f);
 
 		d->oom_working_set = (double)(before > after ? before : after);
+		d->mem_peak = (double)f->peak;
 	}
 	*last = *f;
 }
@@ -243,7 +247,7 @@ static void delta(struct snap_series *out, struct series *se, double dt)
 		memset(&a->interval, 0, sizeof(a->interval));
 	}
 	delta_cpufs(se, d);
-	delta_memfs(se, d);
+	delta_memfs(se, d, dt);
 	se->collected = true;
 }
 

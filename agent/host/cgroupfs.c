@@ -185,6 +185,8 @@ void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const ch
 		ret->swap = 0;
 	cgroupfs_parse_memory_stat(buf, v1, ret);
 	ret->has_usage = true;
+	if (!read_u64(root, path, v1 ? "memory.max_usage_in_bytes" : "memory.peak", &ret->peak))
+		ret->peak = 0;
 	if (read_small(root, path, v1 ? "memory.oom_control" : "memory.events", buf, sizeof(buf)))
 		cgroupfs_parse_oom_kill(buf, ret);
 	if (read_small(root, path, v1 ? "memory.limit_in_bytes" : "memory.max", buf, sizeof(buf)))

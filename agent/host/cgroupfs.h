@@ -43,6 +43,7 @@ struct cgroupfs_mem {
 	uint64_t pgfault, pgmajfault; /* counters: all faults, major faults */
 	bool has_oom;
 	uint64_t oom_kills; /* memory.events oom_kill (v1: memory.oom_control oom_kill) */
+	uint64_t peak; /* memory.peak (v1: memory.max_usage_in_bytes); 0 when absent */
 	bool has_limit;
 	uint64_t limit; /* memory.max (v1: memory.limit_in_bytes); has_limit false when unlimited */
 };

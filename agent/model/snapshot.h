@@ -83,7 +83,11 @@ struct snap_delta {
 	 * unlimited) and counters' increases. */
 	double mem_working_set, mem_rss, mem_page_cache, mem_swap, mem_usage, mem_limit;
 	double major_faults; /* bpfdiag_memory_page_faults_total{type="major"} */
-	double oom_kills; /* bpfdiag_memory_oom_kills_total */
+	double oom_kills; /* bpfdiag_memory_oom_kills_total; also on a series' first collection
+			   * but for the agent's first (see emit.c) */
+	double mem_peak; /* with oom_kills: the cgroup's peak usage (memory.peak, v1
+			  * memory.max_usage_in_bytes), 0 unknown: a container killed within its
+			  * first interval left no working set reading before the kill */
 	double oom_working_set; /* with oom_kills: the larger working set of the collections
 				 * either side of the kill (cgroupfs sees no instant between) */
 	double disk_bytes[2], disk_ops[2]; /* bpfdiag_disk_*, every device: [0] read, [1] write */

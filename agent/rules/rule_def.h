@@ -36,7 +36,7 @@ struct bucket {
 	 * limit), that container's working set and limit; OOM kills and the largest working set
 	 * at one. */
 	double mem_ratio, mem_ws, mem_limit;
-	double oom_kills, oom_ws;
+	double oom_kills, oom_ws, oom_peak; /* oom_peak: the peak usage (memory.peak) then */
 };
 
 /* Workload kinds, as bits of struct rule_def's kinds. */

@@ -188,6 +188,8 @@ static void add_memory(struct bucket *b, const struct snap_delta *d)
 	b->oom_kills += d->oom_kills;
 	if (d->oom_working_set > b->oom_ws)
 		b->oom_ws = d->oom_working_set;
+	if (d->oom_kills > 0 && d->mem_peak > b->oom_peak)
+		b->oom_peak = d->mem_peak;
 }
 
 /* Adds what a container of w did in the last interval (d) to w's current bucket. */
@@ -271,6 +273,8 @@ static void window_sum(const struct wl *w, struct bucket *out)
 		out->oom_kills += b->oom_kills;
 		if (b->oom_ws > out->oom_ws)
 			out->oom_ws = b->oom_ws;
+		if (b->oom_peak > out->oom_peak)
+			out->oom_peak = b->oom_peak;
 	}
 }
 
@@ -413,11 +417,11 @@ static int feed(struct rules_engine *r, const struct snapshot *s, rules_facts_fn
 		const struct tick_item *it = &items[i];
 		bool young = it->f.started_at > 0 && now - it->f.started_at < r->cfg.warmup;
 
-		/* A series' first collection has no increase yet. A young container's OOM kills
-		 * count: crash-looping ones never grow old. */
+		/* A series' first collection has no increase yet, but for OOM kills (emit.c): a
+		 * young container's kills count too, as crash-looping ones never grow old. */
 		if (!young && it->se->delta.seconds > 0)
 			add_delta(it->w, it->se, &it->f);
-		else if (it->se->delta.seconds > 0 && it->se->delta.oom_kills > 0)
+		else if (it->se->delta.oom_kills > 0)
 			add_memory(&it->w->cur, &it->se->delta);
 	}
 	free(items);

@@ -127,8 +127,10 @@ static void rs05_describe(const struct rule_workload *w, const struct bucket *s,
 	if (s->mem_limit > 0)
 		snprintf(f->message, sizeof(f->message),
 			 "%s %s was OOM-killed %.0f time(s) in the window, its working set at "
-			 "%.0f MiB of a %.0f MiB limit: raise the memory limit.",
-			 w->kind, w->name, s->oom_kills, s->oom_ws / MiB, s->mem_limit / MiB);
+			 "%.0f MiB (usage peak %.0f MiB) of a %.0f MiB limit: raise the memory "
+			 "limit.",
+			 w->kind, w->name, s->oom_kills, s->oom_ws / MiB, s->oom_peak / MiB,
+			 s->mem_limit / MiB);
 	else
 		snprintf(f->message, sizeof(f->message),
 			 "%s %s was OOM-killed %.0f time(s) in the window, its working set at "
@@ -138,6 +140,7 @@ static void rs05_describe(const struct rule_workload *w, const struct bucket *s,
 	rule_evidence(f, "oom_kills", s->oom_kills);
 	rule_evidence(f, "working_set_bytes_at_kill", s->oom_ws);
 	rule_evidence(f, "limit_bytes", s->mem_limit);
+	rule_evidence(f, "peak_usage_bytes", s->oom_peak);
 }
 
 /* ---- RS-06 cpu-contention ---- */

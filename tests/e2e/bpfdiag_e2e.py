@@ -94,6 +94,17 @@ def cgroup2_root():
     return mounts[0]
 
 
+def cgroup1_root(controller):
+    """The mount point of the cgroup v1 hierarchy carrying controller, or None."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            fields = post.split()
+            if fields[0] == "cgroup" and controller in fields[2].split(","):
+                return pre.split()[4]
+    return None
+
+
 class FakePod:
     """A pod's cgroups in a kubelet layout. driver: 'systemd' or 'cgroupfs'; qos: 'burstable',
     'besteffort' or 'guaranteed'; rel: another path under the v2 root instead (a cgroup outside

@@ -13,13 +13,7 @@ BURN = "import time\nend=time.time()+%f\nwhile time.time()<end: pass\n"
 
 
 def v1_cpu_root():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            pre, _, post = line.partition(" - ")
-            fields = post.split()
-            if fields[0] == "cgroup" and "cpu" in fields[2].split(","):
-                return pre.split()[4]
-    return None
+    return e2e.cgroup1_root("cpu")
 
 
 class Limit:

@@ -696,6 +696,7 @@ static struct snapshot *run_memory(struct rules_engine *r, double ws, double lim
 		if (oom_at && t == oom_at) {
 			d->oom_kills = 1;
 			d->oom_working_set = limit > 0 ? limit : 3 * ws;
+			d->mem_peak = d->oom_working_set;
 		}
 		assert_int_equal(rules_update(r, s, rules_local_facts, NULL, 1000 + t, NULL, NULL),
 				 0);
@@ -740,7 +741,8 @@ static void test_memory_rules(void **state)
 	f = find(s, "RS-05");
 	assert_non_null(f);
 	assert_non_null(strstr(f->message, "OOM-killed 1 time(s) in the window, its working set at "
-					   "128 MiB of a 128 MiB limit"));
+					   "128 MiB (usage peak 128 MiB) of a 128 MiB limit"));
+	assert_true(f->evidence[3].value == 128 * MiB);
 	assert_true(f->evidence[0].value == 1);
 	assert_true(f->evidence[1].value == 128 * MiB);
 	f = find(s, "RS-03");
