@@ -105,6 +105,17 @@ def cgroup1_root(controller):
     return None
 
 
+def run_in_cgroups(procs_files, argv, **kw):
+    """Starts argv inside the cgroups whose cgroup.procs files are given (joined before
+    exec)."""
+    def enter():
+        for p in procs_files:
+            with open(p, "w") as f:
+                f.write(str(os.getpid()))
+
+    return subprocess.Popen(argv, preexec_fn=enter, **kw)
+
+
 class FakePod:
     """A pod's cgroups in a kubelet layout. driver: 'systemd' or 'cgroupfs'; qos: 'burstable',
     'besteffort' or 'guaranteed'; rel: another path under the v2 root instead (a cgroup outside

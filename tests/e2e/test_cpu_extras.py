@@ -56,17 +56,10 @@ class Limit:
         return self
 
     def run(self, argv):
-        extra = self.procs_v1
-
-        def enter():
-            with open(os.path.join(self.pod.path, "cgroup.procs"), "w") as f:
-                f.write(str(os.getpid()))
-            if extra:
-                with open(extra, "w") as f:
-                    f.write(str(os.getpid()))
-
-        import subprocess
-        return subprocess.Popen(argv, preexec_fn=enter)
+        procs = [os.path.join(self.pod.path, "cgroup.procs")]
+        if self.procs_v1:
+            procs.append(self.procs_v1)
+        return e2e.run_in_cgroups(procs, argv)
 
     def __exit__(self, *exc):
         for d in reversed(self.v1_dirs):

@@ -97,13 +97,7 @@ class Memory:
         procs = [os.path.join(self.pod.path, "cgroup.procs")]
         if self.v1:
             procs.append(os.path.join(self.dir, "cgroup.procs"))
-
-        def enter():
-            for p in procs:
-                with open(p, "w") as f:
-                    f.write(str(os.getpid()))
-
-        return subprocess.Popen(argv, preexec_fn=enter, **kw)
+        return e2e.run_in_cgroups(procs, argv, **kw)
 
     def __exit__(self, *exc):
         for d in reversed(self.v1_dirs):

@@ -607,11 +607,12 @@ static void test_identity_is_the_whole_key(void **state)
 	rules_free(r);
 }
 
-/* Twelve one-second collections of one local-mode container (no Kubernetes: only RS-02 and
- * RS-06 apply), from its deltas: 1000 CPU periods per second, 100 run-queue waits in a slot.
- * Returns the last snapshot (caller unrefs). */
-static struct snapshot *run_local(struct rules_engine *r, double limit, double cpu_s,
-				  double throttled, unsigned runq_slot)
+/* Twelve one-second collections of one local-mode container named workload (no Kubernetes:
+ * only the rules needing no pod spec apply), its delta at t filled by fill (seconds and CPU
+ * already set from t 1 on). Returns the last snapshot (caller unrefs). */
+static struct snapshot *run_local_with(struct rules_engine *r, const char *workload,
+				       void (*fill)(struct snap_delta *d, int t, const void *ctx),
+				       const void *ctx)
 {
 	struct snapshot *s = NULL;
 
@@ -622,20 +623,43 @@ static struct snapshot *run_local(struct rules_engine *r, double limit, double c
 		s = snapshot_new(1);
 		assert_non_null(s);
 		s->series[0].labels[LBL_WORKLOAD_KIND] = strdup("systemd");
-		s->series[0].labels[LBL_WORKLOAD] = strdup("batch.service");
+		s->series[0].labels[LBL_WORKLOAD] = strdup(workload);
 		d = &s->series[0].delta;
-		d->cpu_limit_cores = limit;
-		if (t > 0) {
+		if (t > 0)
 			d->seconds = 1;
-			d->cpu_seconds = cpu_s;
-			d->periods = 1000;
-			d->throttled_periods = throttled;
-			d->runq_hist[runq_slot] = 100;
-		}
+		fill(d, t, ctx);
 		assert_int_equal(rules_update(r, s, rules_local_facts, NULL, 1000 + t, NULL, NULL),
 				 0);
 	}
 	return s;
+}
+
+struct cpu_load {
+	double limit, cpu_s, throttled;
+	unsigned runq_slot;
+};
+
+static void fill_cpu(struct snap_delta *d, int t, const void *ctx)
+{
+	const struct cpu_load *l = ctx;
+
+	d->cpu_limit_cores = l->limit;
+	if (t > 0) {
+		d->cpu_seconds = l->cpu_s;
+		d->periods = 1000;
+		d->throttled_periods = l->throttled;
+		d->runq_hist[l->runq_slot] = 100;
+	}
+}
+
+/* A local-mode container (batch.service) from its deltas: 1000 CPU periods per second, 100
+ * run-queue waits in a slot. Returns the last snapshot (caller unrefs). */
+static struct snapshot *run_local(struct rules_engine *r, double limit, double cpu_s,
+				  double throttled, unsigned runq_slot)
+{
+	const struct cpu_load l = { limit, cpu_s, throttled, runq_slot };
+
+	return run_local_with(r, "batch.service", fill_cpu, &l);
 }
 
 static void test_local_cpu_rules(void **state)
@@ -671,37 +695,33 @@ static void test_local_cpu_rules(void **state)
 	rules_free(r);
 }
 
-/* Twelve one-second collections of one local-mode container: a working set of ws bytes of a
- * limit (0: none), and an OOM kill at t == oom_at (0: none) with the working set then. Returns
- * the last snapshot (caller unrefs). */
+struct mem_load {
+	double ws, limit;
+	int oom_at;
+};
+
+static void fill_memory(struct snap_delta *d, int t, const void *ctx)
+{
+	const struct mem_load *l = ctx;
+
+	d->mem_working_set = l->ws;
+	d->mem_limit = l->limit;
+	d->cpu_seconds = t > 0 ? 0.1 : 0;
+	if (l->oom_at && t == l->oom_at) {
+		d->oom_kills = 1;
+		d->oom_working_set = l->limit > 0 ? l->limit : 3 * l->ws;
+		d->mem_peak = d->oom_working_set;
+	}
+}
+
+/* A local-mode container (cache.service) with a working set of ws bytes of a limit (0: none),
+ * and an OOM kill at t == oom_at (0: none) with the working set then. Returns the last
+ * snapshot (caller unrefs). */
 static struct snapshot *run_memory(struct rules_engine *r, double ws, double limit, int oom_at)
 {
-	struct snapshot *s = NULL;
+	const struct mem_load l = { ws, limit, oom_at };
 
-	for (int t = 0; t < 12; t++) {
-		struct snap_delta *d;
-
-		snapshot_unref(s);
-		s = snapshot_new(1);
-		assert_non_null(s);
-		s->series[0].labels[LBL_WORKLOAD_KIND] = strdup("systemd");
-		s->series[0].labels[LBL_WORKLOAD] = strdup("cache.service");
-		d = &s->series[0].delta;
-		d->mem_working_set = ws;
-		d->mem_limit = limit;
-		if (t > 0) {
-			d->seconds = 1;
-			d->cpu_seconds = 0.1;
-		}
-		if (oom_at && t == oom_at) {
-			d->oom_kills = 1;
-			d->oom_working_set = limit > 0 ? limit : 3 * ws;
-			d->mem_peak = d->oom_working_set;
-		}
-		assert_int_equal(rules_update(r, s, rules_local_facts, NULL, 1000 + t, NULL, NULL),
-				 0);
-	}
-	return s;
+	return run_local_with(r, "cache.service", fill_memory, &l);
 }
 
 static void test_memory_rules(void **state)
