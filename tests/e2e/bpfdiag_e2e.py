@@ -116,6 +116,28 @@ def run_in_cgroups(procs_files, argv, **kw):
     return subprocess.Popen(argv, preexec_fn=enter, **kw)
 
 
+def rmdirs(dirs):
+    """Removes directories (cgroups) in reverse order of creation, waiting for each to empty."""
+    for d in reversed(dirs):
+        for _ in range(50):
+            try:
+                os.rmdir(d)
+                break
+            except OSError:
+                time.sleep(0.1)
+
+
+def mkdirs_under(root, rel):
+    """Creates root + rel part by part; returns (its path, the directories it created)."""
+    cur, made = root, []
+    for part in rel.strip("/").split("/"):
+        cur = os.path.join(cur, part)
+        if not os.path.isdir(cur):
+            os.mkdir(cur)
+            made.append(cur)
+    return cur, made
+
+
 class FakePod:
     """A pod's cgroups in a kubelet layout. driver: 'systemd' or 'cgroupfs'; qos: 'burstable',
     'besteffort' or 'guaranteed'; rel: another path under the v2 root instead (a cgroup outside

@@ -41,13 +41,7 @@ class Limit:
                 f.write("%d 100000" % int(self.cores * 100000))
             self.procs_v1 = None
         else:
-            v1 = v1_cpu_root()
-            cur = v1
-            for part in self.pod.rel.strip("/").split("/"):
-                cur = os.path.join(cur, part)
-                if not os.path.isdir(cur):
-                    os.mkdir(cur)
-                    self.v1_dirs.append(cur)
+            cur, self.v1_dirs = e2e.mkdirs_under(v1_cpu_root(), self.pod.rel)
             with open(os.path.join(cur, "cpu.cfs_period_us"), "w") as f:
                 f.write("100000")
             with open(os.path.join(cur, "cpu.cfs_quota_us"), "w") as f:
@@ -62,13 +56,7 @@ class Limit:
         return e2e.run_in_cgroups(procs, argv)
 
     def __exit__(self, *exc):
-        for d in reversed(self.v1_dirs):
-            for _ in range(50):
-                try:
-                    os.rmdir(d)
-                    break
-                except OSError:
-                    time.sleep(0.1)
+        e2e.rmdirs(self.v1_dirs)
         return False
 
 

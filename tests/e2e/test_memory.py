@@ -51,14 +51,10 @@ class Memory:
                 self.write("memory.max", self.limit << 20)
                 self.write("memory.swap.max", 0)
             return self
-        cur = e2e.cgroup1_root("memory")
-        if not cur:
+        v1 = e2e.cgroup1_root("memory")
+        if not v1:
             raise unittest.SkipTest("no memory controller on v2 or v1")
-        for part in self.pod.rel.strip("/").split("/"):
-            cur = os.path.join(cur, part)
-            if not os.path.isdir(cur):
-                os.mkdir(cur)
-                self.v1_dirs.append(cur)
+        cur, self.v1_dirs = e2e.mkdirs_under(v1, self.pod.rel)
         self.dir, self.v1 = cur, True
         if self.limit:
             self.write("memory.limit_in_bytes", self.limit << 20)
@@ -100,13 +96,7 @@ class Memory:
         return e2e.run_in_cgroups(procs, argv, **kw)
 
     def __exit__(self, *exc):
-        for d in reversed(self.v1_dirs):
-            for _ in range(50):
-                try:
-                    os.rmdir(d)
-                    break
-                except OSError:
-                    time.sleep(0.1)
+        e2e.rmdirs(self.v1_dirs)
         return False
 
 
