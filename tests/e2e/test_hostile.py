@@ -106,13 +106,7 @@ def cgroup_chain(names):
             made.append(cur)
         yield cur
     finally:
-        for d in reversed(made):
-            for _ in range(50):
-                try:
-                    os.rmdir(d)
-                    break
-                except OSError:
-                    time.sleep(0.1)
+        e2e.rmdirs(made)
 
 
 class Hostile(unittest.TestCase):
