@@ -52,8 +52,9 @@ static const struct cli_opt top_opts[] = {
 	{ "once", NULL, "print one table and exit", .parse = cli_parse_flag, .off = OFF(once) },
 	{ "json", NULL, "print the snapshot (pods, findings, source) as JSON instead",
 	  .parse = cli_parse_flag, .off = OFF(json) },
-	{ "sort", "KEY", "cpu, net, disk or fsync; also runq, iops, retrans, name", .def = "cpu",
-	  .parse = parse_sort, .want = "cpu, net, disk or fsync (or runq, iops, retrans, name)" },
+	{ "sort", "KEY", "cpu, mem, net, disk or fsync; also runq, iops, retrans, name",
+	  .def = "cpu", .parse = parse_sort,
+	  .want = "cpu, mem, net, disk or fsync (or runq, iops, retrans, name)" },
 	{ "interval", "SEC", "refresh period", .def = "2", .parse = cli_parse_secs, .max = 3600,
 	  .off = OFF(interval), .want = "seconds in (0, 3600]" },
 	/* As the agent's: in-process top judges what an agent would. */

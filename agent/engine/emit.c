@@ -120,6 +120,73 @@ static int emit_cpufs(struct snap_series *out, const struct series *se, unsigned
 	return 0;
 }
 
+static int emit_memfs(struct snap_series *out, const struct series *se, unsigned m)
+{
+	const struct cgroupfs_mem *f = &se->memfs;
+	const char *type[METRIC_MAX_OWN_LABELS] = { NULL };
+	bool now = f->has_usage && se->members > 0; /* gauges of a gone cgroup: none */
+
+	switch (m) {
+	case M_MEMORY_WORKING_SET_BYTES:
+		return now ? snap_series_add(out, m, NULL, (double)cgroupfs_mem_working_set(f)) : 0;
+	case M_MEMORY_RSS_BYTES:
+		return now ? snap_series_add(out, m, NULL, (double)f->anon) : 0;
+	case M_MEMORY_PAGE_CACHE_BYTES:
+		return now ? snap_series_add(out, m, NULL, (double)f->file) : 0;
+	case M_MEMORY_SWAP_BYTES:
+		return now ? snap_series_add(out, m, NULL, (double)f->swap) : 0;
+	case M_MEMORY_USAGE_BYTES:
+		return now ? snap_series_add(out, m, NULL, (double)f->usage) : 0;
+	case M_MEMORY_LIMIT_BYTES:
+		return now && f->has_limit ? snap_series_add(out, m, NULL, (double)f->limit) : 0;
+	case M_MEMORY_PAGE_FAULTS:
+		if (!f->has_usage)
+			return 0;
+		type[0] = "major";
+		if (snap_series_add(out, m, type, (double)f->pgmajfault))
+			return -ENOMEM;
+		type[0] = "minor";
+		return snap_series_add(
+			out, m, type,
+			(double)(f->pgfault > f->pgmajfault ? f->pgfault - f->pgmajfault : 0));
+	case M_MEMORY_OOM_KILLS:
+		return f->has_oom ? snap_series_add(out, m, NULL, (double)f->oom_kills) : 0;
+	}
+	return 0;
+}
+
+/* The memory gauges now and the counters' gains since the previous snapshot. On the agent's
+ * first collection (dt 0) the OOM kills are history of unknown age: not an increase. A series
+ * new later counts its cgroup's kills: a container killed within its first interval (a crash
+ * loop's new container each time) is seen by no other collection. */
+static void delta_memfs(struct series *se, struct snap_delta *d, double dt)
+{
+	const struct cgroupfs_mem *f = &se->memfs;
+	struct cgroupfs_mem *last = &se->memfs_last;
+
+	if (!f->has_usage)
+		return;
+	if (se->members > 0) {
+		d->mem_working_set = (double)cgroupfs_mem_working_set(f);
+		d->mem_rss = (double)f->anon;
+		d->mem_page_cache = (double)f->file;
+		d->mem_swap = (double)f->swap;
+		d->mem_usage = (double)f->usage;
+		d->mem_limit = f->has_limit ? (double)f->limit : 0;
+	}
+	d->major_faults = (double)counter_gain(f->pgmajfault, last->pgmajfault);
+	if (f->has_oom && (se->collected || dt > 0))
+		d->oom_kills = (double)counter_gain(f->oom_kills, last->oom_kills);
+	if (d->oom_kills > 0) {
+		uint64_t before = cgroupfs_mem_working_set(last),
+			 after = cgroupfs_mem_working_set(f);
+
+		d->oom_working_set = (double)(before > after ? before : after);
+		d->mem_peak = (double)f->peak;
+	}
+	*last = *f;
+}
+
 /* The cgroupfs counters' gains since the previous snapshot, and the limit. A failed read keeps
  * the previous values: nothing is gained meanwhile. */
 static void delta_cpufs(struct series *se, struct snap_delta *d)
@@ -205,6 +272,7 @@ static void delta(struct snap_series *out, struct series *se, double dt)
 		memset(&a->interval, 0, sizeof(a->interval));
 	}
 	delta_cpufs(se, d);
+	delta_memfs(se, d, dt);
 	se->collected = true;
 }
 
@@ -229,6 +297,7 @@ static void rates(struct snap_rates *r, const struct snap_delta *d, double dt)
 	r->net_rx_bps = d->net_bytes[0] / dt;
 	r->net_tx_bps = d->net_bytes[1] / dt;
 	r->retransmits_per_s = d->retransmits / dt;
+	r->major_faults_per_s = d->major_faults / dt;
 }
 
 int series_emit(struct series *se, double dt, struct snap_series *out)
@@ -247,7 +316,7 @@ int series_emit(struct series *se, double dt, struct snap_series *out)
 		has_net |= a->kind == ACC_NET;
 	/* Points in catalogue order: metric by metric, the accumulators that feed it. */
 	for (unsigned m = 0; m < M_MAX; m++) {
-		if (emit_cpufs(out, se, m))
+		if (emit_cpufs(out, se, m) || emit_memfs(out, se, m))
 			return -ENOMEM;
 		for (const struct acc *a = se->accs; a; a = a->next) {
 			if (emit_acc(out, a, m))

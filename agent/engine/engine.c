@@ -37,6 +37,9 @@ static void detect_v1_cpu(struct engine *e)
 		return;
 	if (mountinfo_find_cgroup1(f, "cpu", e->v1_cpu_root, sizeof(e->v1_cpu_root)))
 		e->v1_cpu_root[0] = '\0';
+	rewind(f);
+	if (mountinfo_find_cgroup1(f, "memory", e->v1_mem_root, sizeof(e->v1_mem_root)))
+		e->v1_mem_root[0] = '\0';
 	fclose(f);
 }
 
@@ -261,6 +264,11 @@ static void read_cgroupfs(struct engine *e)
 		se->listening = 0;
 		if (!se->members || strcmp(se->cgroup_path, "/") == 0)
 			continue;
+		/* Memory changes without the cgroup running (reclaim, another's page cache): read
+		 * every collection. */
+		cgroupfs_read_memory(engine__cgroup_root(e),
+				     e->v1_mem_root[0] ? e->v1_mem_root : NULL, se->cgroup_path,
+				     &se->memfs);
 		/* Throttling and CPU stalls grow only while a cgroup runs: an idle one is read
 		 * once a minute, not every collection (files cost an open each). */
 		for (const struct acc *a = se->accs; a; a = a->next)

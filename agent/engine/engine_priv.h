@@ -51,6 +51,7 @@ struct engine {
 	char *node;
 	char *proc_root;
 	char v1_cpu_root[PATH_MAX];
+	char v1_mem_root[PATH_MAX]; /* the v1 memory controller's mount, "" none */
 	struct collector *collector;
 	struct cgroup_tree *tree;
 	struct idmap *cgs; /* id → struct cg */

@@ -60,6 +60,8 @@ struct series {
 	bool cpufs_valid;
 	uint64_t cpufs_cpu; /* its CPU total when cgroupfs was last read */
 	struct cgroupfs_cpu cpufs_last; /* cpufs at the previous snapshot, for the delta */
+	struct cgroupfs_mem memfs; /* its memory files, read every collection */
+	struct cgroupfs_mem memfs_last; /* memfs at the previous snapshot, for the delta */
 	uint16_t *ports; /* listening ports, rebuilt every collection */
 	size_t n_ports;
 	uint64_t listening; /* listening sockets of its members, rebuilt every collection */

@@ -30,4 +30,41 @@ void cgroupfs_parse_pressure(const char *text, struct cgroupfs_cpu *ret);
 void cgroupfs_read_cpu(const char *v2_root, const char *v1_cpu_root, const char *path,
 		       bool with_limit, struct cgroupfs_cpu *ret);
 
+/* A cgroup's memory: v2 memory.current, memory.stat, memory.swap.current, memory.events and
+ * memory.max; or, on hybrid hosts, the v1 memory controller's memory.usage_in_bytes,
+ * memory.stat total_* keys, memory.limit_in_bytes and memory.oom_control. Bytes. */
+struct cgroupfs_mem {
+	bool has_usage; /* usage and the memory.stat values below were read */
+	uint64_t usage; /* memory.current (v1: memory.usage_in_bytes) */
+	uint64_t anon; /* anon (v1: total_rss) */
+	uint64_t file; /* file (v1: total_cache) */
+	uint64_t inactive_file; /* inactive_file (v1: total_inactive_file) */
+	uint64_t swap; /* memory.swap.current (v1: total_swap) */
+	uint64_t pgfault, pgmajfault; /* counters: all faults, major faults */
+	bool has_oom;
+	uint64_t oom_kills; /* memory.events oom_kill (v1: memory.oom_control oom_kill) */
+	uint64_t peak; /* memory.peak (v1: memory.max_usage_in_bytes); 0 when absent */
+	bool has_limit;
+	uint64_t limit; /* memory.max (v1: memory.limit_in_bytes); has_limit false when unlimited */
+};
+
+/* Parses memory.stat: v1 selects the total_* keys of the v1 controller. */
+void cgroupfs_parse_memory_stat(const char *text, bool v1, struct cgroupfs_mem *ret);
+/* Parses memory.max (v2, "max" or bytes) or memory.limit_in_bytes (v1, where "unlimited" is a
+ * huge page-rounded number: anything at or above 2^62 counts as none). */
+void cgroupfs_parse_memory_limit(const char *text, struct cgroupfs_mem *ret);
+/* Parses the oom_kill key of memory.events (v2) or memory.oom_control (v1). */
+void cgroupfs_parse_oom_kill(const char *text, struct cgroupfs_mem *ret);
+/* The working set as kubelet and cAdvisor define it: usage - inactive_file, floored at 0. */
+static inline uint64_t cgroupfs_mem_working_set(const struct cgroupfs_mem *m)
+{
+	return m->usage > m->inactive_file ? m->usage - m->inactive_file : 0;
+}
+
+/* Reads the memory files of path: the v2 files when the v2 hierarchy has the memory
+ * controller there, else those of v1_mem_root (may be NULL). Missing files leave the matching
+ * has_* false. */
+void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const char *path,
+			  struct cgroupfs_mem *ret);
+
 #endif

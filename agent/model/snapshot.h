@@ -55,6 +55,7 @@ struct snap_rates {
 	double fs_write_bps, fsync_per_s;
 	double net_rx_bps, net_tx_bps;
 	double retransmits_per_s;
+	double major_faults_per_s;
 };
 
 #define SNAP_DELTA_EMPTYDIRS 8
@@ -80,6 +81,17 @@ struct snap_delta {
 	double throttled_periods; /* bpfdiag_cpu_throttled_periods_total */
 	double periods; /* bpfdiag_cpu_periods_total */
 	double cpu_limit_cores; /* gauge: bpfdiag_cpu_limit_cores now; 0 when no limit */
+	/* Memory gauges now (bytes; all 0 when the memory files were not read, limit 0 when
+	 * unlimited) and counters' increases. */
+	double mem_working_set, mem_rss, mem_page_cache, mem_swap, mem_usage, mem_limit;
+	double major_faults; /* bpfdiag_memory_page_faults_total{type="major"} */
+	double oom_kills; /* bpfdiag_memory_oom_kills_total; also on a series' first collection
+			   * but for the agent's first (see emit.c) */
+	double mem_peak; /* with oom_kills: the cgroup's peak usage (memory.peak, v1
+			  * memory.max_usage_in_bytes), 0 unknown: a container killed within its
+			  * first interval left no working set reading before the kill */
+	double oom_working_set; /* with oom_kills: the larger working set of the collections
+				 * either side of the kill (cgroupfs sees no instant between) */
 	double disk_bytes[2], disk_ops[2]; /* bpfdiag_disk_*, every device: [0] read, [1] write */
 	/* bpfdiag_fs_* of the series' volumes of each class summed (VOLUME_UNKNOWN: writes whose
 	 * mount was not found; pseudo filesystems are in no series) */

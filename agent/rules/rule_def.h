@@ -36,6 +36,11 @@ struct bucket {
 	 * them a container wrote most in an interval. */
 	double unbounded_emptydir_bytes;
 	char unbounded_emptydir[64];
+	/* Memory: the highest working set / limit of a container in the bucket (0: none with a
+	 * limit), that container's working set and limit; OOM kills and the largest working set
+	 * at one. */
+	double mem_ratio, mem_ws, mem_limit;
+	double oom_kills, oom_ws, oom_peak; /* oom_peak: the peak usage (memory.peak) then */
 };
 
 /* Workload kinds, as bits of struct rule_def's kinds. */
@@ -85,6 +90,9 @@ struct rule_def {
 	bool (*crosses)(const double *th, const struct rule_workload *w, const struct bucket *b,
 			double t);
 	bool (*holds)(const struct rule_workload *w);
+	/* Optional, for a runtime rule: does the window as a whole (its buckets summed) make a
+	 * finding whatever the share of crossing buckets (one OOM kill in it)? */
+	bool (*window)(const double *th, const struct rule_workload *w, const struct bucket *s);
 	/* Fills f's message, evidence and suggested kind (set to suggests before) from the
 	 * window s (its buckets summed) lasting t seconds (never 0). */
 	void (*describe)(const struct rule_workload *w, const struct bucket *s, double t,

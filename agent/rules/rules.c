@@ -208,6 +208,23 @@ static void add_unbounded_emptydirs(struct bucket *b, const struct snap_delta *d
 	}
 }
 
+/* A bucket's memory from a container's interval: the container nearest its limit, and kills. */
+static void add_memory(struct bucket *b, const struct snap_delta *d)
+{
+	double ratio = d->mem_limit > 0 ? d->mem_working_set / d->mem_limit : 0;
+
+	if (ratio > b->mem_ratio || (!b->mem_limit && d->mem_working_set > b->mem_ws)) {
+		b->mem_ratio = ratio;
+		b->mem_ws = d->mem_working_set;
+		b->mem_limit = d->mem_limit;
+	}
+	b->oom_kills += d->oom_kills;
+	if (d->oom_working_set > b->oom_ws)
+		b->oom_ws = d->oom_working_set;
+	if (d->oom_kills > 0 && d->mem_peak > b->oom_peak)
+		b->oom_peak = d->mem_peak;
+}
+
 /* Adds what a container of w did in the last interval (d) to w's current bucket. */
 static void add_delta(struct wl *w, const struct snap_series *se, const struct rules_facts *f)
 {
@@ -239,6 +256,7 @@ static void add_delta(struct wl *w, const struct snap_series *se, const struct r
 	if (d->pvc_volume[0])
 		snprintf(b->pvc_volume, sizeof(b->pvc_volume), "%s", d->pvc_volume);
 	add_unbounded_emptydirs(b, d, f);
+	add_memory(b, d);
 	/* A connection to another replica's address: peers of one workload. */
 	for (size_t k = 0; k < se->n_peers; k++) {
 		for (unsigned j = 0; j < w->n_ips; j++) {
@@ -285,6 +303,16 @@ static void window_sum(const struct wl *w, struct bucket *out)
 		if (b->unbounded_emptydir[0])
 			snprintf(out->unbounded_emptydir, sizeof(out->unbounded_emptydir), "%s",
 				 b->unbounded_emptydir);
+		if (b->mem_ratio > out->mem_ratio || (!out->mem_limit && b->mem_ws > out->mem_ws)) {
+			out->mem_ratio = b->mem_ratio;
+			out->mem_ws = b->mem_ws;
+			out->mem_limit = b->mem_limit;
+		}
+		out->oom_kills += b->oom_kills;
+		if (b->oom_ws > out->oom_ws)
+			out->oom_ws = b->oom_ws;
+		if (b->oom_peak > out->oom_peak)
+			out->oom_peak = b->oom_peak;
 	}
 }
 
@@ -363,6 +391,12 @@ static void judge(struct rules_engine *r, struct wl *w, double now, rules_event_
 			double ratio = (double)__builtin_popcount(w->crossed[i]) / BUCKETS;
 
 			want = on ? ratio >= c->clear_ratio : ratio >= c->fire_ratio;
+			if (!want && d->window) {
+				struct bucket sum;
+
+				window_sum(w, &sum);
+				want = d->window(c->threshold[i], &w->s, &sum);
+			}
 		}
 		/* Out of memory: the rule keeps its state and is judged again next tick. */
 		if (want && describe(c, w, d, now))
@@ -431,9 +465,12 @@ static int feed(struct rules_engine *r, const struct snapshot *s, rules_facts_fn
 		const struct tick_item *it = &items[i];
 		bool young = it->f.started_at > 0 && now - it->f.started_at < r->cfg.warmup;
 
-		/* A series' first collection has no increase yet. */
+		/* A series' first collection has no increase yet, but for OOM kills (emit.c): a
+		 * young container's kills count too, as crash-looping ones never grow old. */
 		if (!young && it->se->delta.seconds > 0)
 			add_delta(it->w, it->se, &it->f);
+		else if (it->se->delta.oom_kills > 0)
+			add_memory(&it->w->cur, &it->se->delta);
 	}
 	free(items);
 	return 0;

@@ -25,6 +25,8 @@ enum rule_id {
 	RULE_WK13, /* bare-pod */
 	RULE_RS01, /* missing-resources */
 	RULE_RS02, /* cpu-throttled */
+	RULE_RS03, /* memory-near-limit */
+	RULE_RS05, /* oom-killed */
 	RULE_RS06, /* cpu-contention */
 	RULE_RL01, /* missing-probes */
 	RULE_SC01, /* privileged */

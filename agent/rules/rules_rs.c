@@ -2,6 +2,7 @@
  * uses. */
 #include "rules/rule_def.h"
 
+#include <math.h>
 #include <stdio.h>
 
 /* ---- RS-01 missing-resources (static) ---- */
@@ -57,6 +58,91 @@ static void rs02_describe(const struct rule_workload *w, const struct bucket *s,
 	rule_evidence(f, "usage_of_limit", usage);
 }
 
+/* ---- RS-03 memory-near-limit, RS-05 oom-killed ---- */
+
+enum { RS03_WORKING_SET_OF_LIMIT };
+
+/* The headroom of a recommended limit over the peak working set: KRR's max + 15 %. */
+#define RS03_LIMIT_MARGIN 0.15
+
+static bool rs03_crosses(const double *th, const struct rule_workload *w, const struct bucket *b,
+			 double t)
+{
+	(void)w;
+	(void)t;
+	return b->mem_limit > 0 && b->mem_ratio >= th[RS03_WORKING_SET_OF_LIMIT];
+}
+
+static bool rs03_window(const double *th, const struct rule_workload *w, const struct bucket *s)
+{
+	(void)th;
+	(void)w;
+	return s->oom_kills > 0 && s->mem_limit > 0;
+}
+
+/* A new limit: the peak working set (at a kill, the limit itself: the kill cut the peak short)
+ * plus the margin, rounded up to a MiB. */
+static double rs03_new_limit(const struct bucket *s, double margin)
+{
+	double peak = s->mem_ws > s->oom_ws ? s->mem_ws : s->oom_ws;
+
+	if (s->oom_kills > 0 && s->mem_limit > peak)
+		peak = s->mem_limit;
+	return ceil(peak * (1 + margin) / MiB) * MiB;
+}
+
+static void rs03_describe(const struct rule_workload *w, const struct bucket *s, double t,
+			  struct snap_finding *f)
+{
+	double next = rs03_new_limit(s, RS03_LIMIT_MARGIN);
+	char ws[32], lim[32], nl[32];
+
+	(void)t;
+	snprintf(ws, sizeof(ws), "%.0f MiB", s->mem_ws / MiB);
+	snprintf(lim, sizeof(lim), "%.0f MiB", s->mem_limit / MiB);
+	snprintf(nl, sizeof(nl), "%.0f MiB", next / MiB);
+	snprintf(f->message, sizeof(f->message),
+		 "%s %s's working set reached %s, %.0f%% of its %s memory limit, with %.0f OOM "
+		 "kill(s) in the window: raise the limit to %s.",
+		 w->kind, w->name, ws, s->mem_limit > 0 ? 100 * s->mem_ws / s->mem_limit : 0, lim,
+		 s->oom_kills, nl);
+	rule_evidence(f, "working_set_bytes", s->mem_ws);
+	rule_evidence(f, "limit_bytes", s->mem_limit);
+	rule_evidence(f, "working_set_of_limit", s->mem_ratio);
+	rule_evidence(f, "oom_kills", s->oom_kills);
+	rule_evidence(f, "recommended_limit_bytes", next);
+}
+
+static bool rs05_window(const double *th, const struct rule_workload *w, const struct bucket *s)
+{
+	(void)th;
+	(void)w;
+	return s->oom_kills > 0;
+}
+
+static void rs05_describe(const struct rule_workload *w, const struct bucket *s, double t,
+			  struct snap_finding *f)
+{
+	(void)t;
+	if (s->mem_limit > 0)
+		snprintf(f->message, sizeof(f->message),
+			 "%s %s was OOM-killed %.0f time(s) in the window, its working set at "
+			 "%.0f MiB (usage peak %.0f MiB) of a %.0f MiB limit: raise the memory "
+			 "limit.",
+			 w->kind, w->name, s->oom_kills, s->oom_ws / MiB, s->oom_peak / MiB,
+			 s->mem_limit / MiB);
+	else
+		snprintf(f->message, sizeof(f->message),
+			 "%s %s was OOM-killed %.0f time(s) in the window, its working set at "
+			 "%.0f MiB with no memory limit: the node ran out of memory; set requests "
+			 "and limits.",
+			 w->kind, w->name, s->oom_kills, s->oom_ws / MiB);
+	rule_evidence(f, "oom_kills", s->oom_kills);
+	rule_evidence(f, "working_set_bytes_at_kill", s->oom_ws);
+	rule_evidence(f, "limit_bytes", s->mem_limit);
+	rule_evidence(f, "peak_usage_bytes", s->oom_peak);
+}
+
 /* ---- RS-06 cpu-contention ---- */
 
 enum { RS06_RUNQ_P99 };
@@ -109,6 +195,32 @@ const struct rule_def rules_rs[] = {
 		},
 		.crosses = rs02_crosses,
 		.describe = rs02_describe,
+	},
+	{
+		.id = RULE_RS03,
+		.code = "RS-03",
+		.name = "memory-near-limit",
+		.severity = "high",
+		.suggests = "",
+		.kinds = RK_ALL,
+		.local = true,
+		.knobs = {
+			[RS03_WORKING_SET_OF_LIMIT] = { "working_set_of_limit", 0.9, 0, 1 },
+		},
+		.crosses = rs03_crosses,
+		.window = rs03_window,
+		.describe = rs03_describe,
+	},
+	{
+		.id = RULE_RS05,
+		.code = "RS-05",
+		.name = "oom-killed",
+		.severity = "high",
+		.suggests = "",
+		.kinds = RK_ALL,
+		.local = true,
+		.window = rs05_window,
+		.describe = rs05_describe,
 	},
 	{
 		.id = RULE_RS06,

@@ -23,6 +23,8 @@ static const struct {
 	[TOP_COL_NET_RX] = { "NET_RX", 7, 0, false },
 	[TOP_COL_NET_TX] = { "NET_TX", 7, 0, false },
 	[TOP_COL_RETRANS] = { "RETR", 5, 0, false },
+	[TOP_COL_MEM] = { "MEM", 7, 0, false },
+	[TOP_COL_OOM] = { "OOM", 4, 0, false },
 	[TOP_COL_RELEASE] = { "RELEASE", 14, 10, false },
 	[TOP_COL_FINDINGS] = { "FINDINGS", 16, 11, false },
 };
@@ -31,9 +33,9 @@ void top_layout(int width, int widths[TOP_COL_MAX])
 {
 	/* On narrow screens these go first, in this order; pod, workload, CPU, disk writes,
 	 * fsync, received bytes and findings stay. */
-	static const enum top_col drop[] = { TOP_COL_KIND,    TOP_COL_RETRANS, TOP_COL_IOPS,
-					     TOP_COL_RUNQ,    TOP_COL_NET_TX,  TOP_COL_DISK_R,
-					     TOP_COL_RELEASE, TOP_COL_NS };
+	static const enum top_col drop[] = { TOP_COL_KIND,   TOP_COL_RETRANS, TOP_COL_OOM,
+					     TOP_COL_IOPS,   TOP_COL_RUNQ,    TOP_COL_NET_TX,
+					     TOP_COL_DISK_R, TOP_COL_RELEASE, TOP_COL_NS };
 	bool shown[TOP_COL_MAX];
 	int fixed, pref, mins, n_drop = 0;
 
@@ -92,10 +94,15 @@ void top_layout(int width, int widths[TOP_COL_MAX])
 int top_sort_column(enum top_sort key)
 {
 	static const int by_key[TOP_SORT_MAX] = {
-		[TOP_SORT_CPU] = TOP_COL_CPU,	      [TOP_SORT_RUNQ] = TOP_COL_RUNQ,
-		[TOP_SORT_DISK] = TOP_COL_DISK_R,     [TOP_SORT_IOPS] = TOP_COL_IOPS,
-		[TOP_SORT_FSYNC] = TOP_COL_FSYNC,     [TOP_SORT_NET] = TOP_COL_NET_RX,
-		[TOP_SORT_RETRANS] = TOP_COL_RETRANS, [TOP_SORT_NAME] = -1,
+		[TOP_SORT_CPU] = TOP_COL_CPU,
+		[TOP_SORT_RUNQ] = TOP_COL_RUNQ,
+		[TOP_SORT_DISK] = TOP_COL_DISK_R,
+		[TOP_SORT_IOPS] = TOP_COL_IOPS,
+		[TOP_SORT_FSYNC] = TOP_COL_FSYNC,
+		[TOP_SORT_NET] = TOP_COL_NET_RX,
+		[TOP_SORT_RETRANS] = TOP_COL_RETRANS,
+		[TOP_SORT_MEM] = TOP_COL_MEM,
+		[TOP_SORT_NAME] = -1,
 	};
 
 	return (unsigned)key < TOP_SORT_MAX ? by_key[key] : -1;
@@ -243,6 +250,9 @@ static void row_texts(const struct top_row *row, char marker, char v[TOP_COL_MAX
 	text[TOP_COL_NET_RX] = top_fmt_bytes(r->net_rx, v[TOP_COL_NET_RX], sizeof(v[0]));
 	text[TOP_COL_NET_TX] = top_fmt_bytes(r->net_tx, v[TOP_COL_NET_TX], sizeof(v[0]));
 	text[TOP_COL_RETRANS] = top_fmt_count(r->retrans, v[TOP_COL_RETRANS], sizeof(v[0]));
+	text[TOP_COL_MEM] = top_fmt_bytes(r->mem_ws, v[TOP_COL_MEM], sizeof(v[0]));
+	snprintf(v[TOP_COL_OOM], sizeof(v[0]), "%.0f", r->oom_kills);
+	text[TOP_COL_OOM] = v[TOP_COL_OOM];
 }
 
 void top_layout_fit(const struct top_row *rows, size_t n, int widths[TOP_COL_MAX])

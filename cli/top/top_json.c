@@ -34,6 +34,8 @@ static int parse_container(json_object *c, struct top_pod *p)
 		.net_rx = json_get_num(c, "network_receive_bytes_per_second"),
 		.net_tx = json_get_num(c, "network_transmit_bytes_per_second"),
 		.retrans = json_get_num(c, "retransmits_per_second"),
+		.mem_ws = json_get_num(c, "memory_working_set_bytes"),
+		.oom_kills = json_get_num(c, "oom_kills_total"),
 	};
 
 	ctr = top_pod_add_container(

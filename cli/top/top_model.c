@@ -94,6 +94,8 @@ void top_rates_add(struct top_rates *sum, const struct top_rates *r)
 	sum->net_rx += r->net_rx;
 	sum->net_tx += r->net_tx;
 	sum->retrans += r->retrans;
+	sum->mem_ws += r->mem_ws;
+	sum->oom_kills += r->oom_kills;
 }
 
 int top_pod_init(struct top_pod *p, const char *ns, const char *pod, const char *uid,

@@ -35,6 +35,8 @@ struct top_rates {
 	double fsync; /* sync calls per second */
 	double net_rx, net_tx; /* bytes per second */
 	double retrans; /* per second */
+	double mem_ws; /* memory working set, bytes (a gauge: summed over containers) */
+	double oom_kills; /* OOM kills since the series began (a counter's total) */
 };
 
 struct top_container {

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const sort_names[TOP_SORT_MAX] = { "cpu",   "runq", "disk",	  "iops",
-						      "fsync", "net",  "retrans", "name" };
+static const char *const sort_names[TOP_SORT_MAX] = { "cpu", "runq",	"disk", "iops", "fsync",
+						      "net", "retrans", "mem",	"name" };
 
 const char *top_sort_name(enum top_sort key)
 {
@@ -121,6 +121,8 @@ static double sort_value(const struct top_rates *r, enum top_sort key)
 		return r->net_rx + r->net_tx;
 	case TOP_SORT_RETRANS:
 		return r->retrans;
+	case TOP_SORT_MEM:
+		return r->mem_ws;
 	case TOP_SORT_NAME:
 		return 0;
 	case TOP_SORT_CPU:

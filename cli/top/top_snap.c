@@ -23,6 +23,8 @@ static int add_container(struct top_pod *p, const struct snap_series *se)
 		.net_rx = sr->net_rx_bps,
 		.net_tx = sr->net_tx_bps,
 		.retrans = sr->retransmits_per_s,
+		.mem_ws = se->delta.mem_working_set,
+		.oom_kills = snap_series_value(se, M_MEMORY_OOM_KILLS),
 	};
 	struct top_container *c = top_pod_add_container(p, se->labels[LBL_CONTAINER],
 							se->labels[LBL_CONTAINER_ID],

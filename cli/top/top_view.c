@@ -445,7 +445,7 @@ static const char *const help_lines[] = {
 	"bpfdiag top - keys",
 	"",
 	"  q            quit (Ctrl-C too)",
-	"  s / S        next / previous sort key: cpu runq disk iops fsync net retrans name",
+	"  s / S        next / previous sort key: cpu runq disk iops fsync net retrans mem name",
 	"  /            filter by text (names, ids, cgroup paths, finding ids; any case)",
 	"  n            filter by namespace (exact; empty clears)",
 	"  r            filter by Helm release (exact; empty clears)",

@@ -78,6 +78,9 @@ static json_object *container_json(const struct snap_series *se)
 	    add_double(c, "network_receive_bytes_per_second", r->net_rx_bps) ||
 	    add_double(c, "network_transmit_bytes_per_second", r->net_tx_bps) ||
 	    add_double(c, "retransmits_per_second", r->retransmits_per_s) ||
+	    add_double(c, "memory_working_set_bytes", se->delta.mem_working_set) ||
+	    add_double(c, "memory_limit_bytes", se->delta.mem_limit) ||
+	    add_double(c, "oom_kills_total", snap_series_value(se, M_MEMORY_OOM_KILLS)) ||
 	    json_object_object_add(c, "cgroups", json_object_new_int(se->cgroups)) ||
 	    add_ports_peers(c, se)) {
 		json_object_put(c);

@@ -94,6 +94,50 @@ def cgroup2_root():
     return mounts[0]
 
 
+def cgroup1_root(controller):
+    """The mount point of the cgroup v1 hierarchy carrying controller, or None."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            fields = post.split()
+            if fields[0] == "cgroup" and controller in fields[2].split(","):
+                return pre.split()[4]
+    return None
+
+
+def run_in_cgroups(procs_files, argv, **kw):
+    """Starts argv inside the cgroups whose cgroup.procs files are given (joined before
+    exec)."""
+    def enter():
+        for p in procs_files:
+            with open(p, "w") as f:
+                f.write(str(os.getpid()))
+
+    return subprocess.Popen(argv, preexec_fn=enter, **kw)
+
+
+def rmdirs(dirs):
+    """Removes directories (cgroups) in reverse order of creation, waiting for each to empty."""
+    for d in reversed(dirs):
+        for _ in range(50):
+            try:
+                os.rmdir(d)
+                break
+            except OSError:
+                time.sleep(0.1)
+
+
+def mkdirs_under(root, rel):
+    """Creates root + rel part by part; returns (its path, the directories it created)."""
+    cur, made = root, []
+    for part in rel.strip("/").split("/"):
+        cur = os.path.join(cur, part)
+        if not os.path.isdir(cur):
+            os.mkdir(cur)
+            made.append(cur)
+    return cur, made
+
+
 class FakePod:
     """A pod's cgroups in a kubelet layout. driver: 'systemd' or 'cgroupfs'; qos: 'burstable',
     'besteffort' or 'guaranteed'; rel: another path under the v2 root instead (a cgroup outside

@@ -13,13 +13,7 @@ BURN = "import time\nend=time.time()+%f\nwhile time.time()<end: pass\n"
 
 
 def v1_cpu_root():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            pre, _, post = line.partition(" - ")
-            fields = post.split()
-            if fields[0] == "cgroup" and "cpu" in fields[2].split(","):
-                return pre.split()[4]
-    return None
+    return e2e.cgroup1_root("cpu")
 
 
 class Limit:
@@ -47,13 +41,7 @@ class Limit:
                 f.write("%d 100000" % int(self.cores * 100000))
             self.procs_v1 = None
         else:
-            v1 = v1_cpu_root()
-            cur = v1
-            for part in self.pod.rel.strip("/").split("/"):
-                cur = os.path.join(cur, part)
-                if not os.path.isdir(cur):
-                    os.mkdir(cur)
-                    self.v1_dirs.append(cur)
+            cur, self.v1_dirs = e2e.mkdirs_under(v1_cpu_root(), self.pod.rel)
             with open(os.path.join(cur, "cpu.cfs_period_us"), "w") as f:
                 f.write("100000")
             with open(os.path.join(cur, "cpu.cfs_quota_us"), "w") as f:
@@ -62,26 +50,13 @@ class Limit:
         return self
 
     def run(self, argv):
-        extra = self.procs_v1
-
-        def enter():
-            with open(os.path.join(self.pod.path, "cgroup.procs"), "w") as f:
-                f.write(str(os.getpid()))
-            if extra:
-                with open(extra, "w") as f:
-                    f.write(str(os.getpid()))
-
-        import subprocess
-        return subprocess.Popen(argv, preexec_fn=enter)
+        procs = [os.path.join(self.pod.path, "cgroup.procs")]
+        if self.procs_v1:
+            procs.append(self.procs_v1)
+        return e2e.run_in_cgroups(procs, argv)
 
     def __exit__(self, *exc):
-        for d in reversed(self.v1_dirs):
-            for _ in range(50):
-                try:
-                    os.rmdir(d)
-                    break
-                except OSError:
-                    time.sleep(0.1)
+        e2e.rmdirs(self.v1_dirs)
         return False
 
 

@@ -444,6 +444,58 @@ static void test_cpufs_delta(void **state)
 	assert_true(out->delta.cpu_limit_cores == 0);
 }
 
+/* Memory: gauges now (working set = usage - inactive_file), page faults by type, OOM kills as
+ * gains; the agent's first collection counts no kill (history of unknown age), a series new
+ * later counts its cgroup's (a container killed within its first interval). */
+static void test_memfs_delta(void **state)
+{
+	struct fixture *f = *state;
+	struct series *s = series(f, "/mem", "/mem"), *late;
+	const struct snap_series *out;
+
+	s->memfs = (struct cgroupfs_mem){ .has_usage = true,
+					  .usage = 100 << 20,
+					  .inactive_file = 30 << 20,
+					  .anon = 60 << 20,
+					  .pgfault = 1000,
+					  .pgmajfault = 10,
+					  .has_oom = true,
+					  .oom_kills = 3,
+					  .has_limit = true,
+					  .limit = 128 << 20 };
+	s->members = 1; /* a live cgroup: its gauges are current */
+	out = emit(f, s, 0);
+	assert_true(out->delta.oom_kills == 0);
+	assert_true(point(out, M_MEMORY_OOM_KILLS, NULL, NULL) == 3);
+	assert_true(point(out, M_MEMORY_WORKING_SET_BYTES, NULL, NULL) == 70 << 20);
+	assert_true(point(out, M_MEMORY_PAGE_FAULTS, "major", NULL) == 10);
+	assert_true(point(out, M_MEMORY_PAGE_FAULTS, "minor", NULL) == 990);
+	assert_true(out->delta.mem_working_set == 70 << 20);
+	assert_true(out->delta.mem_limit == 128 << 20);
+	s->memfs.oom_kills = 4;
+	s->memfs.pgmajfault = 15;
+	s->memfs.usage = 40 << 20; /* after the kill */
+	s->memfs.peak = 128 << 20;
+	out = emit(f, s, 5);
+	assert_true(out->delta.oom_kills == 1);
+	assert_true(out->delta.oom_working_set == 70 << 20); /* the reading before the kill */
+	assert_true(out->delta.mem_peak == 128 << 20);
+	assert_true(out->delta.major_faults == 5);
+	out = emit(f, s, 5);
+	assert_true(out->delta.oom_kills == 0);
+	/* Gone: no gauges of memory that is no more; the counters stay. */
+	s->members = 0;
+	out = emit(f, s, 5);
+	for (size_t i = 0; i < out->n_points; i++)
+		assert_int_not_equal(out->points[i].metric, M_MEMORY_WORKING_SET_BYTES);
+	assert_true(point(out, M_MEMORY_OOM_KILLS, NULL, NULL) == 4);
+
+	late = series(f, "/late", "/late");
+	late->memfs = (struct cgroupfs_mem){ .has_usage = true, .has_oom = true, .oom_kills = 1 };
+	out = emit(f, late, 5);
+	assert_true(out->delta.oom_kills == 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -456,6 +508,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delta_typed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_emptydirs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cpufs_delta, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_memfs_delta, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

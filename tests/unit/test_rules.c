@@ -592,7 +592,7 @@ static void test_registry_defines_every_rule(void **state)
 		assert_true(sev_ok);
 		assert_non_null(d->suggests);
 		assert_true(d->kinds != 0 && (d->kinds & ~(unsigned)RK_ALL) == 0);
-		assert_true((d->crosses != NULL) != (d->holds != NULL));
+		assert_true((d->crosses != NULL || d->window != NULL) != (d->holds != NULL));
 		assert_non_null(d->describe);
 		d->describe(&w, &b, 1, &f);
 		assert_true(f.message[0]);
@@ -694,11 +694,12 @@ static void test_identity_is_the_whole_key(void **state)
 	rules_free(r);
 }
 
-/* Twelve one-second collections of one local-mode container (no Kubernetes: only RS-02 and
- * RS-06 apply), from its deltas: 1000 CPU periods per second, 100 run-queue waits in a slot.
- * Returns the last snapshot (caller unrefs). */
-static struct snapshot *run_local(struct rules_engine *r, double limit, double cpu_s,
-				  double throttled, unsigned runq_slot)
+/* Twelve one-second collections of one local-mode container named workload (no Kubernetes:
+ * only the rules needing no pod spec apply), its delta at t filled by fill (seconds and CPU
+ * already set from t 1 on). Returns the last snapshot (caller unrefs). */
+static struct snapshot *run_local_with(struct rules_engine *r, const char *workload,
+				       void (*fill)(struct snap_delta *d, int t, const void *ctx),
+				       const void *ctx)
 {
 	struct snapshot *s = NULL;
 
@@ -709,20 +710,43 @@ static struct snapshot *run_local(struct rules_engine *r, double limit, double c
 		s = snapshot_new(1);
 		assert_non_null(s);
 		s->series[0].labels[LBL_WORKLOAD_KIND] = strdup("systemd");
-		s->series[0].labels[LBL_WORKLOAD] = strdup("batch.service");
+		s->series[0].labels[LBL_WORKLOAD] = strdup(workload);
 		d = &s->series[0].delta;
-		d->cpu_limit_cores = limit;
-		if (t > 0) {
+		if (t > 0)
 			d->seconds = 1;
-			d->cpu_seconds = cpu_s;
-			d->periods = 1000;
-			d->throttled_periods = throttled;
-			d->runq_hist[runq_slot] = 100;
-		}
+		fill(d, t, ctx);
 		assert_int_equal(rules_update(r, s, rules_local_facts, NULL, 1000 + t, NULL, NULL),
 				 0);
 	}
 	return s;
+}
+
+struct cpu_load {
+	double limit, cpu_s, throttled;
+	unsigned runq_slot;
+};
+
+static void fill_cpu(struct snap_delta *d, int t, const void *ctx)
+{
+	const struct cpu_load *l = ctx;
+
+	d->cpu_limit_cores = l->limit;
+	if (t > 0) {
+		d->cpu_seconds = l->cpu_s;
+		d->periods = 1000;
+		d->throttled_periods = l->throttled;
+		d->runq_hist[l->runq_slot] = 100;
+	}
+}
+
+/* A local-mode container (batch.service) from its deltas: 1000 CPU periods per second, 100
+ * run-queue waits in a slot. Returns the last snapshot (caller unrefs). */
+static struct snapshot *run_local(struct rules_engine *r, double limit, double cpu_s,
+				  double throttled, unsigned runq_slot)
+{
+	const struct cpu_load l = { limit, cpu_s, throttled, runq_slot };
+
+	return run_local_with(r, "batch.service", fill_cpu, &l);
 }
 
 static void test_local_cpu_rules(void **state)
@@ -758,6 +782,94 @@ static void test_local_cpu_rules(void **state)
 	rules_free(r);
 }
 
+struct mem_load {
+	double ws, limit;
+	int oom_at;
+};
+
+static void fill_memory(struct snap_delta *d, int t, const void *ctx)
+{
+	const struct mem_load *l = ctx;
+
+	d->mem_working_set = l->ws;
+	d->mem_limit = l->limit;
+	d->cpu_seconds = t > 0 ? 0.1 : 0;
+	if (l->oom_at && t == l->oom_at) {
+		d->oom_kills = 1;
+		d->oom_working_set = l->limit > 0 ? l->limit : 3 * l->ws;
+		d->mem_peak = d->oom_working_set;
+	}
+}
+
+/* A local-mode container (cache.service) with a working set of ws bytes of a limit (0: none),
+ * and an OOM kill at t == oom_at (0: none) with the working set then. Returns the last
+ * snapshot (caller unrefs). */
+static struct snapshot *run_memory(struct rules_engine *r, double ws, double limit, int oom_at)
+{
+	const struct mem_load l = { ws, limit, oom_at };
+
+	return run_local_with(r, "cache.service", fill_memory, &l);
+}
+
+static void test_memory_rules(void **state)
+{
+	struct rules_engine *r = engine();
+	struct snapshot *s;
+	const struct snap_finding *f;
+
+	(void)state;
+	/* 231 of 256 MiB (90.2 %) for the whole window: RS-03 recommends peak + 15 % */
+	s = run_memory(r, 231 * MiB, 256 * MiB, 0);
+	f = find(s, "RS-03");
+	assert_non_null(f);
+	assert_non_null(strstr(f->message, "reached 231 MiB, 90% of its 256 MiB memory limit, "
+					   "with 0 OOM kill(s) in the window: raise the limit to "
+					   "266 MiB"));
+	assert_null(find(s, "RS-05"));
+	snapshot_unref(s);
+	rules_free(r);
+
+	/* look-alike: 220 MiB (86 %) stays quiet, and so does a working set without a limit */
+	r = engine();
+	s = run_memory(r, 220 * MiB, 256 * MiB, 0);
+	assert_int_equal(s->n_findings, 0);
+	snapshot_unref(s);
+	rules_free(r);
+	r = engine();
+	s = run_memory(r, 4000 * MiB, 0, 0);
+	assert_int_equal(s->n_findings, 0);
+	snapshot_unref(s);
+	rules_free(r);
+
+	/* one OOM kill at 128 MiB while mostly at 50 %: RS-05 with count and working set, and
+	 * RS-03 from the kill, recommending above the limit the kill cut the peak at */
+	r = engine();
+	s = run_memory(r, 64 * MiB, 128 * MiB, 3);
+	f = find(s, "RS-05");
+	assert_non_null(f);
+	assert_non_null(strstr(f->message, "OOM-killed 1 time(s) in the window, its working set at "
+					   "128 MiB (usage peak 128 MiB) of a 128 MiB limit"));
+	assert_true(f->evidence[3].value == 128 * MiB);
+	assert_true(f->evidence[0].value == 1);
+	assert_true(f->evidence[1].value == 128 * MiB);
+	f = find(s, "RS-03");
+	assert_non_null(f);
+	assert_non_null(strstr(f->message, "with 1 OOM kill(s) in the window: raise the limit to "
+					   "148 MiB"));
+	snapshot_unref(s);
+	rules_free(r);
+
+	/* a kill with no limit (the node's OOM): RS-05 only, saying so */
+	r = engine();
+	s = run_memory(r, 100 * MiB, 0, 3);
+	f = find(s, "RS-05");
+	assert_non_null(f);
+	assert_non_null(strstr(f->message, "300 MiB with no memory limit"));
+	assert_null(find(s, "RS-03"));
+	snapshot_unref(s);
+	rules_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -776,6 +888,7 @@ int main(void)
 		cmocka_unit_test(test_knob_ranges_from_definitions),
 		cmocka_unit_test(test_identity_is_the_whole_key),
 		cmocka_unit_test(test_local_cpu_rules),
+		cmocka_unit_test(test_memory_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

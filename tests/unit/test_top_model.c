@@ -33,16 +33,18 @@ static const char pods_doc[] =
 	"\"disk_write_bytes_per_second\":5000,\"disk_iops\":10,\"fs_write_bytes_per_second\":4000,"
 	"\"fsync_per_second\":7,\"network_receive_bytes_per_second\":1,"
 	"\"network_transmit_bytes_per_second\":2,\"retransmits_per_second\":0,"
+	"\"memory_working_set_bytes\":314572800,\"oom_kills_total\":1,"
 	"\"listening_ports\":[5432,9187]},"
 	"{\"name\":\"exporter\",\"id\":\"c2\",\"cgroup_id\":12,\"cgroup_path\":\"/kubepods/ex\","
 	"\"cpu_cores\":0.3,\"runqueue_p99_seconds\":0.001,\"disk_write_bytes_per_second\":1000,"
 	"\"fsync_per_second\":1,\"network_receive_bytes_per_second\":10,"
-	"\"network_transmit_bytes_per_second\":20}]},"
+	"\"network_transmit_bytes_per_second\":20,\"memory_working_set_bytes\":20971520}]},"
 	"{\"namespace\":\"web\",\"pod\":\"front-abc\",\"uid\":\"u-front\","
 	"\"workload_kind\":\"Deployment\",\"workload\":\"front\",\"helm_release\":\"web\","
 	"\"cpu_cores\":0.1,\"containers\":[{\"name\":\"nginx\",\"id\":\"ABCDEF\","
 	"\"cpu_cores\":0.1,\"network_receive_bytes_per_second\":900000,"
-	"\"network_transmit_bytes_per_second\":100000,\"retransmits_per_second\":2.5}]},"
+	"\"network_transmit_bytes_per_second\":100000,\"retransmits_per_second\":2.5,"
+	"\"memory_working_set_bytes\":524288000}]},"
 	"{\"namespace\":\"\",\"pod\":\"\",\"uid\":\"\",\"workload_kind\":\"SystemdService\","
 	"\"workload\":\"cron.service\",\"helm_release\":\"\",\"cpu_cores\":0.9,"
 	"\"containers\":[{\"name\":\"\",\"id\":\"\",\"cgroup_path\":\"/system.slice/cron.service\","
@@ -277,6 +279,16 @@ static void test_sort(void **state)
 	assert_string_equal(order(s, TOP_SORT_FSYNC, NULL, NULL), "db,cron.service,front");
 	assert_string_equal(order(s, TOP_SORT_RETRANS, NULL, NULL), "front,cron.service,db");
 	assert_string_equal(order(s, TOP_SORT_RUNQ, NULL, NULL), "db,cron.service,front");
+	/* By working set: the pod's containers summed (db: 300 + 20 MiB), its OOM kills too. */
+	assert_string_equal(order(s, TOP_SORT_MEM, NULL, NULL), "front,db,cron.service");
+	for (size_t i = 0; i < s->n_pods; i++) {
+		if (strcmp(s->pods[i].workload, "db") == 0) {
+			assert_true(s->pods[i].r.mem_ws == 320 * 1048576.0);
+			assert_true(s->pods[i].r.oom_kills == 1);
+		}
+	}
+	assert_int_equal(top_sort_parse("mem", &k), 0);
+	assert_int_equal(k, TOP_SORT_MEM);
 	/* By name: namespace first (local mode's empty one sorts first), then workload. */
 	assert_string_equal(order(s, TOP_SORT_NAME, NULL, NULL), "cron.service,db,front");
 	for (int i = 0; i < TOP_SORT_MAX; i++) {
@@ -368,29 +380,31 @@ static void test_layout(void **state)
 	assert_int_equal((int)strlen(top_format_title(w, line, sizeof(line))),
 			 240 - w[TOP_COL_FINDINGS] + (int)strlen("FINDINGS"));
 	/* Between: text columns shrink, nothing hidden, still exactly as wide. */
-	top_layout(150, w);
-	assert_int_equal(line_width(w), 150);
+	top_layout(163, w);
+	assert_int_equal(line_width(w), 163);
 	for (int i = 0; i < TOP_COL_MAX; i++)
 		assert_true(w[i] > 0);
 	/* Narrow: KIND goes first, then retransmits; pod, workload, CPU and findings stay. */
-	top_layout(130, w);
+	top_layout(143, w);
 	assert_int_equal(w[TOP_COL_KIND], 0);
 	assert_true(w[TOP_COL_RETRANS] > 0);
-	assert_true(line_width(w) <= 130);
+	assert_true(line_width(w) <= 143);
 	assert_null(strstr(top_format_title(w, line, sizeof(line)), "KIND"));
 	assert_non_null(strstr(line, "FINDINGS"));
-	top_layout(90, w);
+	top_layout(103, w);
 	assert_int_equal(w[TOP_COL_RETRANS], 0);
+	assert_int_equal(w[TOP_COL_OOM], 0);
 	assert_int_equal(w[TOP_COL_IOPS], 0);
-	assert_true(line_width(w) <= 90);
+	assert_true(line_width(w) <= 103);
 	for (int c = 0; c < TOP_COL_MAX; c++) {
 		if (c == TOP_COL_POD || c == TOP_COL_WORKLOAD || c == TOP_COL_CPU ||
-		    c == TOP_COL_FINDINGS)
+		    c == TOP_COL_MEM || c == TOP_COL_FINDINGS)
 			assert_true(w[c] > 0);
 	}
 	assert_int_equal(top_column_offset(w, TOP_COL_POD), w[TOP_COL_NS] + 1);
 	assert_int_equal(top_sort_column(TOP_SORT_FSYNC), TOP_COL_FSYNC);
 	assert_int_equal(top_sort_column(TOP_SORT_NAME), -1);
+	assert_int_equal(top_sort_column(TOP_SORT_MEM), TOP_COL_MEM);
 }
 
 static void test_format_rows(void **state)

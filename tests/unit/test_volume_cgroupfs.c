@@ -257,6 +257,52 @@ static void test_cpu_max_and_pressure(void **state)
 	assert_false(c.has_pressure);
 }
 
+static void test_memory_files(void **state)
+{
+	struct cgroupfs_mem m = { 0 };
+
+	(void)state;
+	/* v2: "file" must not be taken from file_mapped, nor anon from anon_thp */
+	m.usage = 100 << 20;
+	cgroupfs_parse_memory_stat("anon_thp 7\nanon 41943040\nfile_mapped 9\nfile 52428800\n"
+				   "inactive_file 31457280\npgfault 1000\npgmajfault 12\n",
+				   false, &m);
+	assert_int_equal(m.anon, 41943040);
+	assert_int_equal(m.file, 52428800);
+	assert_int_equal(m.inactive_file, 31457280);
+	assert_int_equal(m.pgfault, 1000);
+	assert_int_equal(m.pgmajfault, 12);
+	assert_int_equal(cgroupfs_mem_working_set(&m), (100 << 20) - 31457280);
+	/* v1: the hierarchical total_* keys, not the cgroup's own */
+	cgroupfs_parse_memory_stat("cache 1\nrss 2\ninactive_file 3\npgmajfault 4\nswap 5\n"
+				   "total_cache 10\ntotal_rss 20\ntotal_inactive_file 30\n"
+				   "total_pgfault 45\ntotal_pgmajfault 40\ntotal_swap 50\n",
+				   true, &m);
+	assert_int_equal(m.file, 10);
+	assert_int_equal(m.anon, 20);
+	assert_int_equal(m.inactive_file, 30);
+	assert_int_equal(m.pgfault, 45);
+	assert_int_equal(m.pgmajfault, 40);
+	assert_int_equal(m.swap, 50);
+	/* floored at 0: inactive_file can exceed a racing usage read */
+	m.usage = 20;
+	assert_int_equal(cgroupfs_mem_working_set(&m), 0);
+	cgroupfs_parse_memory_limit("268435456\n", &m);
+	assert_true(m.has_limit);
+	assert_int_equal(m.limit, 268435456);
+	cgroupfs_parse_memory_limit("max\n", &m);
+	assert_false(m.has_limit);
+	cgroupfs_parse_memory_limit("9223372036854771712\n", &m); /* v1 unlimited */
+	assert_false(m.has_limit);
+	cgroupfs_parse_oom_kill("low 0\nhigh 0\nmax 3\noom 2\noom_kill 1\noom_group_kill 0\n", &m);
+	assert_true(m.has_oom);
+	assert_int_equal(m.oom_kills, 1);
+	cgroupfs_parse_oom_kill("oom_kill_disable 0\nunder_oom 0\noom_kill 4\n", &m);
+	assert_int_equal(m.oom_kills, 4);
+	cgroupfs_parse_oom_kill("oom_kill_disable 0\nunder_oom 0\n", &m);
+	assert_false(m.has_oom);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -265,6 +311,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pseudo_filesystems, setup_proc, teardown_proc),
 		cmocka_unit_test(test_cpu_stat),
 		cmocka_unit_test(test_cpu_max_and_pressure),
+		cmocka_unit_test(test_memory_files),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

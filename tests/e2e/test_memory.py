@@ -1,0 +1,192 @@
+"""Memory per container from the cgroup's own files (cgroup v2 memory.*, or the v1 memory
+controller on hybrid hosts, at the same relative path): the working set agrees with usage -
+inactive_file within 2 % for a container holding a known allocation; a container forced past
+its memory limit is counted exactly once as OOM-killed, and RS-05 fires for it with the count
+and the working set at the kill in its evidence."""
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import bpfdiag_e2e as e2e  # noqa: E402
+
+# Holds n MiB of anonymous memory, touched page by page, until killed.
+HOLD = ("import sys, time\n"
+        "b = bytearray(%d << 20)\n"
+        "for i in range(0, len(b), 4096): b[i] = 1\n"
+        "sys.stdout.write('held\\n'); sys.stdout.flush()\n"
+        "time.sleep(600)\n")
+# Grows by 8 MiB steps until the OOM killer stops it.
+GROW = ("chunks = []\n"
+        "while True:\n"
+        "    c = bytearray(8 << 20)\n"
+        "    for i in range(0, len(c), 4096): c[i] = 1\n"
+        "    chunks.append(c)\n")
+
+
+class Memory:
+    """The memory controller of a fake pod's container cgroup: the v2 files when the v2
+    hierarchy has the controller, else a v1 memory cgroup at the same relative path (the
+    process joins both). limit_mib: a limit (and, on v1, the same memory+swap limit)."""
+
+    def __init__(self, pod, limit_mib=None):
+        self.pod, self.limit = pod, limit_mib
+        self.v1_dirs = []
+        self.dir = None
+
+    def __enter__(self):
+        with open(os.path.join(self.pod.root, "cgroup.controllers")) as f:
+            v2 = "memory" in f.read().split()
+        if v2:
+            cur = self.pod.root
+            for part in self.pod.rel.strip("/").split("/"):
+                with open(os.path.join(cur, "cgroup.subtree_control"), "w") as f:
+                    f.write("+memory")
+                cur = os.path.join(cur, part)
+            self.dir, self.v1 = self.pod.path, False
+            if self.limit:
+                self.write("memory.max", self.limit << 20)
+                self.write("memory.swap.max", 0)
+            return self
+        v1 = e2e.cgroup1_root("memory")
+        if not v1:
+            raise unittest.SkipTest("no memory controller on v2 or v1")
+        cur, self.v1_dirs = e2e.mkdirs_under(v1, self.pod.rel)
+        self.dir, self.v1 = cur, True
+        if self.limit:
+            self.write("memory.limit_in_bytes", self.limit << 20)
+            if os.path.exists(os.path.join(cur, "memory.memsw.limit_in_bytes")):
+                self.write("memory.memsw.limit_in_bytes", self.limit << 20)
+        return self
+
+    def write(self, name, value):
+        with open(os.path.join(self.dir, name), "w") as f:
+            f.write(str(value))
+
+    def read(self, name):
+        with open(os.path.join(self.dir, name)) as f:
+            return f.read()
+
+    def stat(self, key):
+        for line in self.read("memory.stat").splitlines():
+            k, v = line.split()
+            if k == ("total_" + key if self.v1 else key):
+                return int(v)
+        raise KeyError(key)
+
+    def working_set(self):
+        usage = int(self.read("memory.usage_in_bytes" if self.v1 else "memory.current"))
+        return max(usage - self.stat("inactive_file"), 0)
+
+    def oom_kills(self):
+        name = "memory.oom_control" if self.v1 else "memory.events"
+        for line in self.read(name).splitlines():
+            k, v = line.split()
+            if k == "oom_kill":
+                return int(v)
+        return 0
+
+    def run(self, argv, **kw):
+        procs = [os.path.join(self.pod.path, "cgroup.procs")]
+        if self.v1:
+            procs.append(os.path.join(self.dir, "cgroup.procs"))
+        return e2e.run_in_cgroups(procs, argv, **kw)
+
+    def __exit__(self, *exc):
+        e2e.rmdirs(self.v1_dirs)
+        return False
+
+
+def findings(agent):
+    status, body = agent.get("/api/v1/findings")
+    assert status == 200
+    return json.loads(body)["findings"]
+
+
+class MemoryTest(unittest.TestCase):
+    def test_working_set_of_a_known_allocation(self):
+        with e2e.FakePod() as pod, Memory(pod) as mem, \
+                e2e.Agent("--interval", "0.5", "--pin-dir", "none") as agent:
+            p = mem.run([sys.executable, "-c", HOLD % 96], stdout=subprocess.PIPE)
+            try:
+                self.assertEqual(p.stdout.readline(), b"held\n")
+                agent.wait_collections(2)
+                m = agent.metrics()
+                cid = pod.container_id
+                got = e2e.metric_value(m, "bpfdiag_memory_working_set_bytes", container_id=cid)
+                truth = mem.working_set()
+                self.assertIsNotNone(got, "no working set for the container")
+                err = abs(got - truth) / truth
+                rss = e2e.metric_value(m, "bpfdiag_memory_rss_bytes", container_id=cid)
+                print("working set: agent %.1f MiB, cgroup %.1f MiB, error %.3f%%; rss %.1f MiB"
+                      % (got / 2**20, truth / 2**20, err * 100, rss / 2**20))
+                self.assertLess(err, 0.02)
+                # The allocation is anonymous memory, all of it resident.
+                self.assertGreaterEqual(rss, 96 << 20)
+                self.assertGreaterEqual(got, 96 << 20)
+                # No limit set: no limit gauge; no kill.
+                self.assertIsNone(e2e.metric_value(m, "bpfdiag_memory_limit_bytes",
+                                                   container_id=cid))
+                self.assertEqual(e2e.metric_value(m, "bpfdiag_memory_oom_kills_total",
+                                                  container_id=cid), 0)
+            finally:
+                p.kill()
+                p.wait()
+                p.stdout.close()
+
+    def test_oom_kill_counted_once_and_rs05(self):
+        with e2e.FakePod() as pod, Memory(pod, limit_mib=64) as mem, \
+                e2e.FakePod() as calm, Memory(calm) as calm_mem, \
+                e2e.Agent("--interval", "0.5", "--pin-dir", "none", "--window", "5",
+                          "--warmup", "0") as agent:
+            quiet = calm_mem.run([sys.executable, "-c", HOLD % 16], stdout=subprocess.PIPE)
+            try:
+                self.assertEqual(quiet.stdout.readline(), b"held\n")
+                agent.wait_collections(2)
+                p = mem.run([sys.executable, "-c", GROW])
+                self.assertEqual(p.wait(timeout=60), -9, "the grower was not OOM-killed")
+                self.assertEqual(mem.oom_kills(), 1)
+                cid = pod.container_id
+                deadline = time.time() + 30
+                f = []
+                while time.time() < deadline and not f:
+                    f = [x for x in findings(agent)
+                         if x["rule"] == "RS-05" and x["workload"] == cid]
+                    time.sleep(0.5)
+                self.assertTrue(f, "no RS-05: %s" % findings(agent))
+                m = agent.metrics()
+                kills = e2e.metric_value(m, "bpfdiag_memory_oom_kills_total", container_id=cid)
+                self.assertEqual(kills, 1)
+                self.assertEqual(e2e.metric_value(m, "bpfdiag_memory_limit_bytes",
+                                                  container_id=cid), 64 << 20)
+                ev = f[0]["evidence"]
+                print("RS-05: %s; evidence %s" % (f[0]["message"], ev))
+                self.assertEqual(ev["oom_kills"], 1)
+                self.assertEqual(ev["limit_bytes"], 64 << 20)
+                # The grower died within its first interval: the peak usage shows the kill
+                # at the limit (within the 8 MiB step it failed at).
+                self.assertGreater(ev["peak_usage_bytes"], 56 << 20)
+                self.assertLessEqual(ev["peak_usage_bytes"], 64 << 20)
+                self.assertIn("OOM-killed 1 time(s)", f[0]["message"])
+                # The calm container beside it: no kill, no finding.
+                self.assertEqual(e2e.metric_value(m, "bpfdiag_memory_oom_kills_total",
+                                                  container_id=calm.container_id), 0)
+                self.assertEqual([x for x in findings(agent)
+                                  if x["workload"] == calm.container_id], [])
+                # Counted once: later collections add nothing.
+                agent.wait_collections(3)
+                self.assertEqual(e2e.metric_value(agent.metrics(),
+                                                  "bpfdiag_memory_oom_kills_total",
+                                                  container_id=cid), 1)
+            finally:
+                quiet.kill()
+                quiet.wait()
+                quiet.stdout.close()
+
+
+if __name__ == "__main__":
+    e2e.require_root()
+    unittest.main(verbosity=2)
