@@ -23,7 +23,8 @@ HEADER = ["NODE", "NAMESPACE", "KIND", "WORKLOAD", "RELEASE", "RULE", "SUGGESTED
 NODE2_FINDINGS = {"findings": [
     {"namespace": "web", "workload_kind": "Deployment", "workload": "frontend",
      "helm_release": "", "rule": "RS-02", "severity": "medium", "suggested_kind": "",
-     "message": "container nginx is CPU-throttled", "evidence": {}, "since": "2024-05-01T10:00:00Z"},
+     "message": "container nginx is CPU-throttled", "evidence": {},
+     "since": "2024-05-01T10:00:00Z"},
 ]}
 
 
@@ -88,7 +89,8 @@ class CheckCluster(unittest.TestCase):
         self.assertEqual(sorted(by_node), ["node-a", "node-b", "node-c", "node-d"], out)
         # node-a: the three findings of its agent, with workload, release, rule, suggestion
         a = {(r[1], r[2], r[3], r[4], r[5], r[6]) for r in by_node["node-a"]}
-        self.assertEqual(a, {("shop", "Deployment", "orders-db", "shop-db", "WK-05", "StatefulSet"),
+        self.assertEqual(a, {("shop", "Deployment", "orders-db", "shop-db", "WK-05",
+                              "StatefulSet"),
                              ("shop", "Deployment", "orders-db", "shop-db", "RS-01", "-"),
                              ("payments", "StatefulSet", "cache", "payments-cache", "WK-07",
                               "Deployment")}, out)
