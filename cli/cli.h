@@ -2,10 +2,14 @@
 #ifndef BPFDIAG_CLI_H
 #define BPFDIAG_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define CLI_EXIT_USAGE 2
 #define DEFAULT_AGENT_URL "http://127.0.0.1:9810"
+
+/* Set when run as the kubectl plugin (kubectl-bpfdiag): check asks the whole cluster. */
+extern bool cli_kubectl_plugin;
 
 int do_agent(int argc, char **argv);
 int do_top(int argc, char **argv);

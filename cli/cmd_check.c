@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cluster.h"
 #include "codec/api_json.h"
 #include "local.h"
 #include "opts.h"
@@ -21,6 +22,12 @@ struct check_opts {
 	bool json;
 	double duration;
 	const char *rules_config;
+	bool cluster;
+	const char *kubeconfig;
+	const char *context;
+	const char *ns;
+	const char *selector;
+	double timeout;
 };
 
 #define OFF(field) offsetof(struct check_opts, field)
@@ -38,14 +45,36 @@ static const struct cli_opt check_opts[] = {
 	{ "rules-config", "FILE",
 	  "in-process: JSON thresholds per rule, rules on/off, as the agent's (docs/RULES.md)",
 	  .parse = cli_parse_str, .off = OFF(rules_config) },
+	{ "cluster", NULL,
+	  "every agent of the cluster instead: read each one's findings through the API "
+	  "server's pod proxy and print one table (needs list on pods and get on pods/proxy)",
+	  .parse = cli_parse_flag, .off = OFF(cluster) },
+	{ "kubeconfig", "FILE",
+	  "--cluster: the kubeconfig (default $KUBECONFIG, ~/.kube/config, "
+	  "else the in-cluster service account)",
+	  .parse = cli_parse_str, .off = OFF(kubeconfig) },
+	{ "context", "NAME", "--cluster: the kubeconfig context (default its current-context)",
+	  .parse = cli_parse_str, .off = OFF(context) },
+	{ "namespace", "NS", "--cluster: the agents' namespace (default all namespaces)",
+	  .parse = cli_parse_str, .off = OFF(ns) },
+	{ "selector", "LABELS", "--cluster: label selector of the agent pods",
+	  .def = CLUSTER_AGENT_SELECTOR, .parse = cli_parse_str, .off = OFF(selector) },
+	{ "timeout", "SEC", "--cluster: how long each request may take", .def = "10",
+	  .parse = cli_parse_secs, .max = 300, .off = OFF(timeout), .want = "seconds in (0, 300]" },
 };
 
 static const struct cli_command check_cmd = {
 	.name = "check",
-	.usage = "[--agent URL] [--json] [--duration SEC] [--rules-config FILE]",
+	.usage = "[--agent URL] [--json] [--duration SEC] [--rules-config FILE]\n"
+		 "       bpfdiag check --cluster [--kubeconfig FILE] [--context NAME] "
+		 "[--namespace NS] [--json]",
 	.about = "Prints the findings of the agent at URL. When nothing answers there, observes\n"
 		 "this host in-process for --duration seconds (the collector and the rules, needs\n"
 		 "root or CAP_BPF+CAP_PERFMON) and prints what the rules found.\n"
+		 "With --cluster, asks every agent pod of the cluster through the API server and\n"
+		 "prints one table: node, namespace, workload kind, workload, Helm release, rule,\n"
+		 "suggested kind, message; an agent that does not answer is a NO-ANSWER row.\n"
+		 "As the kubectl plugin (kubectl-bpfdiag), check means check --cluster.\n"
 		 "Exit status: 0 no findings, 1 findings, 2 error.\n",
 	.opts = check_opts,
 	.n_opts = sizeof(check_opts) / sizeof(check_opts[0]),
@@ -157,6 +186,20 @@ int do_check(int argc, char **argv)
 	r = cli_opts_parse(&check_cmd, argc, argv, &o);
 	if (r)
 		return r < 0 ? 0 : r;
+	if (o.cluster || cli_kubectl_plugin) {
+		struct cluster_opts co = { .kubeconfig = o.kubeconfig,
+					   .context = o.context,
+					   .ns = o.ns,
+					   .selector = o.selector,
+					   .timeout = o.timeout,
+					   .json = o.json };
+
+		if (o.ns && (!*o.ns ||
+			     strspn(o.ns, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(o.ns)))
+			return cli_error("check", "bad --namespace '%s': want a namespace name",
+					 o.ns);
+		return cluster_check(&co);
+	}
 	r = ask_agent(&o, &answered, why, sizeof(why));
 	return answered ? r : check_local(&o, why);
 }

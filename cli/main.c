@@ -26,9 +26,16 @@ static void usage(FILE *f)
 	fprintf(f, "\nRun 'bpfdiag COMMAND --help' for a command's options.\n");
 }
 
+bool cli_kubectl_plugin;
+
 int main(int argc, char **argv)
 {
+	const char *self = strrchr(argv[0], '/');
 	int r;
+
+	self = self ? self + 1 : argv[0];
+	/* kubectl runs "kubectl bpfdiag check …" as "kubectl-bpfdiag check …" */
+	cli_kubectl_plugin = strcmp(self, "kubectl-bpfdiag") == 0;
 
 	if (argc < 2) {
 		usage(stderr);

@@ -15,9 +15,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 # clang only compiles the BPF programs.
 build_pkgs=(gcc libc6-dev cmake make pkg-config clang llvm libbpf-dev bpftool libelf-dev
 	zlib1g-dev libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev libncurses-dev
-	libprotobuf-c-dev protobuf-c-compiler libgnutls28-dev)
+	libprotobuf-c-dev protobuf-c-compiler libgnutls28-dev libyaml-dev)
 runtime_pkgs=(libbpf1 libelf1 zlib1g libmicrohttpd12 libjson-c5 libcurl4 libncursesw6
-	libprotobuf-c1 libgnutls30 ca-certificates)
+	libprotobuf-c1 libgnutls30 libyaml-0-2 ca-certificates)
 # mount, e2fsprogs: fake pods' volumes; python3-yaml: rendered chart manifests; buildah and
 # mmdebstrap: the container image test; prometheus: promtool and the server the exporter tests
 # scrape with; openssl: their self-signed certificates; tmux: the full-screen top tests;

@@ -145,7 +145,7 @@ const struct metric_desc metric_descs[M_MAX] = {
 		.type = MT_COUNTER,
 		.help = "Block requests completed.",
 		.own_labels = OWN("direction", "device"),
-		.otlp_name = "container.disk.operations",
+		.otlp_name = "bpfdiag.disk.operations",
 		.otlp_unit = "{operation}",
 		.otlp_attrs = OWN("disk.io.direction", "system.device"),
 	},

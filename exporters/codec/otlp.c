@@ -36,7 +36,7 @@ static const char *const label_attrs[LBL_MAX] = {
 	[LBL_CONTAINER] = "k8s.container.name",
 	[LBL_WORKLOAD_KIND] = "bpfdiag.workload.kind",
 	[LBL_WORKLOAD] = "bpfdiag.workload.name",
-	[LBL_HELM_RELEASE] = "helm.release.name",
+	[LBL_HELM_RELEASE] = "bpfdiag.helm.release.name",
 	[LBL_POD_UID] = "k8s.pod.uid",
 	[LBL_CONTAINER_ID] = "container.id",
 };
@@ -357,7 +357,7 @@ static Resource *resource_new(const struct snapshot *s, const struct snap_series
 	if (wattr && se->labels[LBL_WORKLOAD][0])
 		own[n_own++] = (struct otlp_attr){ wattr, se->labels[LBL_WORKLOAD] };
 	if (se->helm_chart && se->helm_chart[0])
-		own[n_own++] = (struct otlp_attr){ "helm.chart.name", se->helm_chart };
+		own[n_own++] = (struct otlp_attr){ "bpfdiag.helm.chart.name", se->helm_chart };
 
 	r->attributes = calloc(n_own + o->n_resource + 1, sizeof(*r->attributes));
 	if (!r->attributes)

@@ -235,7 +235,18 @@ class Everything(unittest.TestCase):
         self.assertEqual(self.r.kinds(), sorted([
             "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service", "DaemonSet",
             "ConfigMap", "ConfigMap", "ConfigMap", "ConfigMap", "Secret", "ServiceMonitor",
-            "PrometheusRule", "NetworkPolicy"]))
+            "PrometheusRule", "NetworkPolicy", "Role", "RoleBinding"]))
+
+    def test_findings_reader(self):
+        """rbac.findingsReader: exactly what `bpfdiag check --cluster --namespace` needs."""
+        role = self.r.one("Role", FULLNAME + "-findings-reader")
+        self.assertEqual(role["rules"], [
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
+            {"apiGroups": [""], "resources": ["pods/proxy"], "verbs": ["get"]}])
+        binding = self.r.one("RoleBinding", FULLNAME + "-findings-reader")
+        self.assertEqual(binding["roleRef"]["name"], FULLNAME + "-findings-reader")
+        self.assertEqual(binding["subjects"], [{"kind": "Group", "name": "sre",
+                                                "apiGroup": "rbac.authorization.k8s.io"}])
 
     def test_rules_config(self):
         cm = self.r.one("ConfigMap", FULLNAME + "-rules")

@@ -8,6 +8,9 @@ It serves what bpfdiag asks for, in the shapes a real API server uses:
   GET /api/v1/namespaces/NS/persistentvolumeclaims/NAME
   GET /apis/policy/v1/namespaces/NS/poddisruptionbudgets              PodDisruptionBudgetList
   GET /apis/autoscaling/v2/namespaces/NS/horizontalpodautoscalers      HorizontalPodAutoscalerList
+  GET /api/v1[/namespaces/NS]/pods?labelSelector=K=V,...              PodList, every node
+  GET /api/v1/namespaces/NS/pods/[https:]NAME:PORT/proxy/PATH         the pod proxy: forwarded
+      to the loopback URL set with proxy_to (a 503 Status when nothing answers there)
 Anything else is a 404 Status, as the API server answers.
 
 Tests change its state (add_pod, modify_pod, delete_pod, put_object, bookmark) and every open
@@ -19,11 +22,14 @@ wrong types), and inband_gone makes every watch a 200 that says 410 Gone in an E
 import copy
 import json
 import random
+import re
 import socket
 import ssl
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
@@ -45,9 +51,11 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeKubeApi:
-    def __init__(self, node="test-node", token=None, page_size=None, tls=None):
+    def __init__(self, node="test-node", token=None, page_size=None, tls=None, client_ca=None):
         self.node = node
         self.tls = tls  # (certfile, keyfile): serve https
+        self.client_ca = client_ca  # with tls: require a client certificate signed by it
+        self.proxies = {}  # (namespace, pod) -> loopback base URL the pod proxy forwards to
         self.token = token  # when set, requests without "Bearer <token>" get 401
         self.page_size = page_size  # server-side cap on list pages (None: honour limit)
         self.cond = threading.Condition()
@@ -58,7 +66,7 @@ class FakeKubeApi:
         self.log = []  # stream entries: {"seq", "rv", "data": [bytes], "raw": bool}
         self.seq = 0
         self.requests = []  # (kind, path, query, headers)
-        self.faults = {"list": [], "watch": [], "get": []}
+        self.faults = {"list": [], "watch": [], "get": [], "select": [], "proxy": []}
         self.tls_failures = 0  # handshakes the client gave up on
         self.watchers = 0  # watch connections open
         self.live = 0  # watches streaming events (past replay and faults)
@@ -92,6 +100,9 @@ class FakeKubeApi:
         if self.tls:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(*self.tls)
+            if self.client_ca:
+                ctx.verify_mode = ssl.CERT_REQUIRED
+                ctx.load_verify_locations(self.client_ca)
             self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True,
                                                  do_handshake_on_connect=False)
         self.thread = threading.Thread(target=self.server.serve_forever,
@@ -179,6 +190,11 @@ class FakeKubeApi:
         """Forgets history: watches from an older resourceVersion get 410 Gone."""
         with self.cond:
             self.oldest_rv = self.rv
+
+    def proxy_to(self, ns, pod, url):
+        """The pod proxy of ns/pod forwards to url (http://127.0.0.1:PORT); None: to nowhere."""
+        with self.cond:
+            self.proxies[(ns, pod)] = url
 
     def put_object(self, path, obj):
         with self.cond:
@@ -273,6 +289,13 @@ class FakeKubeApi:
                 q = dict(urllib.parse.parse_qsl(u.query))
                 kind = ("watch" if q.get("watch") in ("1", "true") else "list") \
                     if u.path == "/api/v1/pods" else "get"
+                m = re.fullmatch(r"/api/v1/namespaces/([^/]+)/pods", u.path)
+                if m or (kind == "list" and "labelSelector" in q):
+                    kind = "select"
+                proxy = re.fullmatch(r"/api/v1/namespaces/([^/]+)/pods/(https:)?([^/:]+):(\d+)"
+                                     r"/proxy(/.*)", u.path)
+                if proxy:
+                    kind = "proxy"
                 with api.cond:
                     api.requests.append((kind, u.path, q, dict(self.headers)))
                 if api.token and self.headers.get("Authorization") != "Bearer " + api.token:
@@ -281,6 +304,10 @@ class FakeKubeApi:
                 if f and f["action"] == "status":
                     return self.send_json(f["code"], status(f["code"], f.get("reason", "Fault"),
                                                             f.get("message", "injected")))
+                if kind == "select":
+                    return self.select_pods(m.group(1) if m else None, q)
+                if kind == "proxy":
+                    return self.proxy(*proxy.groups(), u.query)
                 if kind == "list":
                     return self.list_pods(q)
                 if kind == "watch":
@@ -312,6 +339,47 @@ class FakeKubeApi:
                     meta["continue"] = str(start + limit)
                 self.send_json(200, {"kind": "PodList", "apiVersion": "v1", "metadata": meta,
                                      "items": page})
+
+            def select_pods(self, ns, q):
+                want = dict(kv.split("=", 1) for kv in q.get("labelSelector", "").split(",")
+                            if "=" in kv)
+                with api.cond:
+                    pods = [copy.deepcopy(p) for p in api.pods.values()
+                            if (ns is None or p["metadata"]["namespace"] == ns)
+                            and all(p["metadata"].get("labels", {}).get(k) == v
+                                    for k, v in want.items())]
+                pods.sort(key=lambda p: p["metadata"]["name"])
+                self.send_json(200, {"kind": "PodList", "apiVersion": "v1",
+                                     "metadata": {"resourceVersion": str(api.rv)},
+                                     "items": pods})
+
+            def proxy(self, ns, https, name, port, rest, query):
+                """As the API server: 404 for an unknown pod, 503 when the pod's port does not
+                answer, else the pod's answer as it is."""
+                with api.cond:
+                    known = any(p["metadata"]["namespace"] == ns
+                                and p["metadata"]["name"] == name for p in api.pods.values())
+                    target = api.proxies.get((ns, name))
+                if not known:
+                    return self.send_json(404, status(404, "NotFound",
+                                                      'pods "%s" not found' % name))
+                msg = "error trying to reach service: dial tcp 10.244.0.9:%s: connect: " \
+                      "connection refused" % port
+                if not target:
+                    return self.send_json(503, status(503, "ServiceUnavailable", msg))
+                try:
+                    with urllib.request.urlopen(target + rest + ("?" + query if query else ""),
+                                                timeout=5) as r:
+                        code, body = r.status, r.read()
+                except urllib.error.HTTPError as e:
+                    code, body = e.code, e.read()
+                except OSError:
+                    return self.send_json(503, status(503, "ServiceUnavailable", msg))
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
             def watch(self, q, f):
                 try:
@@ -656,6 +724,22 @@ def hpa_list(ns, items):
                                                               "averageUtilization": 80}}}]},
                        "status": {"currentReplicas": lo, "desiredReplicas": lo}}
                       for n, k, t, lo, hi in items]}
+
+
+def agent_pod(name, ns, node, uid, phase="Running", port=9810, release="bpfdiag", tls=False):
+    """An agent pod of the chart (charts/bpfdiag/templates/daemonset.yaml): its labels, its
+    port named metrics, --tls-cert among its arguments when it serves https."""
+    labels = {"app.kubernetes.io/name": "bpfdiag", "app.kubernetes.io/instance": release,
+              "app.kubernetes.io/component": "agent", "app.kubernetes.io/part-of": "bpfdiag",
+              "app.kubernetes.io/managed-by": "Helm"}
+    args = ["agent", "--listen=0.0.0.0:%d" % port]
+    if tls:
+        args.append("--tls-cert=/etc/bpfdiag/tls/tls.crt")
+    return {"metadata": {"name": name, "namespace": ns, "uid": uid, "labels": labels},
+            "spec": {"nodeName": node, "containers": [
+                {"name": "agent", "args": args,
+                 "ports": [{"name": "metrics", "containerPort": port, "protocol": "TCP"}]}]},
+            "status": {"phase": phase}}
 
 
 def free_port():

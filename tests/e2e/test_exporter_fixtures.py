@@ -105,8 +105,8 @@ class Fixtures(unittest.TestCase):
         self.assertEqual(attrs["k8s.container.name"], "nginx")
         self.assertEqual(attrs["container.id"], "c0ffee00")
         self.assertEqual(attrs["k8s.node.name"], "node-1")
-        self.assertEqual(attrs["helm.release.name"], "web-prod")
-        self.assertEqual(attrs["helm.chart.name"], "web-1.2.3")
+        self.assertEqual(attrs["bpfdiag.helm.release.name"], "web-prod")
+        self.assertEqual(attrs["bpfdiag.helm.chart.name"], "web-1.2.3")
         self.assertEqual(attrs["service.name"], "bpfdiag")
         local_attrs, _ = by_kind["SystemdService"]
         self.assertNotIn("k8s.pod.name", local_attrs)

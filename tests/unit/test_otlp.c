@@ -169,8 +169,8 @@ static void test_resources(void **state)
 	assert_string_equal(attr(a, n, "container.id"), "c0ffee");
 	assert_string_equal(attr(a, n, "k8s.node.name"), "node-1");
 	assert_string_equal(attr(a, n, "k8s.deployment.name"), "web");
-	assert_string_equal(attr(a, n, "helm.release.name"), "web-prod");
-	assert_string_equal(attr(a, n, "helm.chart.name"), "web-1.2.3");
+	assert_string_equal(attr(a, n, "bpfdiag.helm.release.name"), "web-prod");
+	assert_string_equal(attr(a, n, "bpfdiag.helm.chart.name"), "web-1.2.3");
 	assert_string_equal(attr(a, n, "bpfdiag.workload.kind"), "Deployment");
 	assert_string_equal(attr(a, n, "service.name"), "svc");
 	assert_string_equal(attr(a, n, "deployment.environment"), "test");
@@ -186,7 +186,7 @@ static void test_resources(void **state)
 	/* empty labels are omitted, not sent as "" */
 	assert_null(attr(a, n, "k8s.namespace.name"));
 	assert_null(attr(a, n, "container.id"));
-	assert_null(attr(a, n, "helm.chart.name"));
+	assert_null(attr(a, n, "bpfdiag.helm.chart.name"));
 	assert_null(attr(a, n, "k8s.deployment.name"));
 	for (size_t i = 0; i < n; i++)
 		assert_true(a[i]->value->string_value[0] != '\0');
