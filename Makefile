@@ -66,6 +66,8 @@ format:
 
 format-check:
 	@clang-format --dry-run --Werror $(FORMAT_FILES)
+	@missing=$$(for f in $(FORMAT_FILES); do head -n 1 $$f | grep -q 'SPDX-License-Identifier: ' || echo $$f; done); \
+	if [ -n "$$missing" ]; then echo "no SPDX-License-Identifier on the first line of:" $$missing >&2; exit 1; fi
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD) build-fuzz

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Shared pieces of the bpfdiag subcommands. */
 #ifndef BPFDIAG_CLI_H
 #define BPFDIAG_CLI_H

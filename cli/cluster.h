@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* `bpfdiag check --cluster`: the findings of every agent of a cluster, read through the API
  * server's pod proxy and merged into one table (SPEC §2; docs/KUBERNETES.md). */
 #ifndef BPFDIAG_CLI_CLUSTER_H

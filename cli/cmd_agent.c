@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* bpfdiag agent: the collector daemon. Options → pipeline (agent/pipeline) → HTTP and OTLP
  * exporters reading its snapshots → the pipeline's collection loop until a signal. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* bpfdiag check: one-shot findings report, from a running agent or, when none answers, from
  * the pipeline run in-process over a short observation (SPEC §2). */
 #include <json-c/json.h>

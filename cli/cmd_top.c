@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* bpfdiag top: the live view of a node. Reads the agent's API, or runs the collector in-process
  * when no agent answers. A full-screen view on a terminal (top_view.c); plain text tables
  * without one or with --once; --json prints the snapshot. The model is top_model.c. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include <bpf/libbpf.h>
 #include <getopt.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Where a user's Kubernetes API is and how to authenticate to it: the current context of a
  * kubeconfig file, or the in-cluster service account. For `bpfdiag check --cluster`. */
 #ifndef BPFDIAG_CLI_KUBECONFIG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The pipeline `bpfdiag top` and `bpfdiag check` run in-process when no agent answers (SPEC
  * §2): local mode (no Kubernetes), no pinned maps, this host's name as the node. */
 #ifndef BPFDIAG_CLI_LOCAL_H

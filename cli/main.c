@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* bpfdiag: one binary, subcommands dispatched from a table (bpftool-style). */
 #include <curl/curl.h>
 #include <stdio.h>

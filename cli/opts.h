@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Option tables: one table per command generates its getopt_long options, its --help text and
  * its environment fallbacks, so that the three cannot drift apart. Values are applied in order:
  * the table's defaults, then the environment, then the command line; each goes through the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Wall and monotonic clocks as seconds (doubles) or nanoseconds; one definition for every
  * module. bpf_ktime_get_ns() is CLOCK_MONOTONIC, so clock_mono_ns() compares with it. */
 #ifndef BPFDIAG_CLOCK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* One string hash for the whole agent: 64-bit FNV-1a. Fast and well spread for the short keys
  * we hash (cgroup paths, namespace/name pairs, UIDs); not for keys an attacker chooses to
  * collide, so every map that uses it compares the key too. */

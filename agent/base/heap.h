@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Bounds what the C allocator keeps after a burst: a node churning thousands of cgroups makes
  * the agent build large snapshots, renders and rule state for a while; once they are freed,
  * glibc keeps the pages in its arenas (measured: 200 s after 5,000 cgroups alive at once were

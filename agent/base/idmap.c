@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "base/idmap.h"
 #include "base/hash.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* An open-addressing hash map from non-zero u64 keys (cgroup ids) to pointers. */
 #ifndef BPFDIAG_IDMAP_H
 #define BPFDIAG_IDMAP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The one set of typed JSON getters (json-c) for documents from outside: every getter checks the
  * type, so a missing, null or mistyped field reads as absent, never as a crash or a coercion. */
 #ifndef BPFDIAG_JSON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Leveled logging to stderr. Library code returns errors; the daemon decides what to log. */
 #ifndef BPFDIAG_LOG_H
 #define BPFDIAG_LOG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A growable byte buffer for encoders. Allocation failure is sticky: check strbuf_failed(). */
 #ifndef BPFDIAG_STRBUF_H
 #define BPFDIAG_STRBUF_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A string-keyed hash map (chained, keys copied and compared, values borrowed) with iteration
  * that may delete the entry it stands on. The one map for string keys in the agent. */
 #ifndef BPFDIAG_STRMAP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A secret token read from a file that may be rotated: kubelet swaps projected tokens and
  * secrets in through a symlink, so the file is looked at (stat) on every use and read again
  * when its identity, size, times or readability changed, or when `recheck` seconds passed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* UTF-8 validation and repair for strings that come from outside (cgroup and volume names,
  * mount paths, Kubernetes objects): every encoder (Prometheus text, JSON, OTLP protobuf) needs
  * valid UTF-8, and one bad byte would otherwise make a whole scrape or export unreadable.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Attribution: which series a cgroup id feeds. Its path in the cgroup tree gives local labels
  * (local_labels.h), Kubernetes metadata the pod's; the running containers of the pod list are
  * tracked so that idle ones have a series too. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Series to snapshot series: points in catalogue order from the totals, the delta from the
  * accumulators' intervals (which then start again), rates from the delta. */
 #include "engine/series.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* One collection: the kernel maps read as records into each cgroup's streams (series.h),
  * the cgroups attributed (attribute.c), their streams bound (volumes.c) and applied, the
  * cgroups' own files and listeners read, and a snapshot emitted. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The collection engine: BPF collector + cgroup index + attribution, producing snapshots.
  * Shared by the daemon (`bpfdiag agent`) and the standalone views (`top` without an agent). */
 #ifndef BPFDIAG_ENGINE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The engine's parts share this object: engine.c (open, close, one collection), attribute.c
  * (cgroup → labels and series, Kubernetes metadata, the pod list's containers), volumes.c
  * (where a stream's counts go: devices, volumes) and listeners.c (listening sockets, peers).

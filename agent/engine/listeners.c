@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Listening sockets and peers of every series, rebuilt at each collection: the net family's
  * maps merged with what /proc showed when a cgroup was first seen (host/listen_seed.h). */
 #include "engine/engine_priv.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "engine/local_labels.h"
 
 void engine_local_labels(const struct cgroup_ident *id, const char *path, const char *ret[LBL_MAX])

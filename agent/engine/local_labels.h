@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The labels of a cgroup without Kubernetes metadata (local mode, or before it arrives). */
 #ifndef BPFDIAG_ENGINE_LOCAL_LABELS_H
 #define BPFDIAG_ENGINE_LOCAL_LABELS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The engine's aggregation, pure (no kernel, no files): cgroups' record streams summed into
  * labelled series. A series keeps monotonic totals (what its points show) and what they gained
  * since the last snapshot (its delta), whatever its member cgroups do: a member that goes away

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Where a stream's counts go in its cgroup's series: its block device by kernel name, its
  * mount as a volume of the pod (host/volume.h, with the pod's volume names and claims from
  * Kubernetes metadata). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Classifies a cgroup v2 path: kubelet layouts (systemd and cgroupfs drivers, every QoS class,
  * containerd / CRI-O / docker), local containers, systemd services, or a plain cgroup. Pure:
  * no I/O, so it is unit- and fuzz-tested on tables of real and hostile paths. */

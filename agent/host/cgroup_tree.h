@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Index of the cgroup v2 tree: cgroup id (the directory's inode number on 64-bit kernels) to
  * its path relative to the mount. Rebuilt by walking the tree, at any depth (one directory open
  * at a time), within limits on the number of cgroups and the length of a path. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* What a cgroup's own files say: CPU throttling, limit and pressure. cgroup v2 files first;
  * on hybrid hosts whose cpu controller sits on v1, the same relative path on the v1 cpu mount. */
 #ifndef BPFDIAG_CGROUPFS_H

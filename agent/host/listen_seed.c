@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "host/listen_seed.h"
 #include "base/idmap.h"
 #include "base/log.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Listening TCP sockets that already existed when the agent started (or before a cgroup was
  * first seen), read from procfs: the inet_sock_set_state probe only sees LISTEN transitions that
  * happen after it is attached. For one cgroup: its processes (cgroup.procs of its v2 directory),

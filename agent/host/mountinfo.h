@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Parser for /proc/<pid>/mountinfo lines (proc(5)). Pure; used for the cgroup v2 mount now and
  * for volume classes later. */
 #ifndef BPFDIAG_MOUNTINFO_H

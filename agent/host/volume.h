@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Volume classes (SPEC §4): what a mount seen by a container is — its rootfs, an emptyDir, a
  * PVC, configuration, memory, or a host path — found by resolving the mount to a host path.
  * Pseudo filesystems (procfs, sysfs, cgroupfs, …) are not volumes at all. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The BPF filesystem that pinned maps live on: check a pin directory, and mount a bpffs at
  * /sys/fs/bpf where the host lacks one and the agent may do it (as Cilium does). */
 #ifndef BPFDIAG_BPFFS_H

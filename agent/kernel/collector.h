@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The kernel side as seen from user space: loads and attaches the BPF probe families (each on
  * its own, so a missing kernel feature costs only its metrics), picks fallbacks at run time, and
  * reads the maps as records. One object per agent (or per standalone `top`). */

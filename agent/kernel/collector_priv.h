@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The collector's parts (collector.c: loading and attaching; collector_read.c: the maps read
  * as records; collector_stats.c: the self-stats) share this object. Private to kernel/. */
 #ifndef BPFDIAG_COLLECTOR_PRIV_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "kernel/collector_priv.h"
 
 #include <bpf/bpf.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The caches of what pods reference (top-level workloads, PVCs, per-namespace PDB and HPA
  * lists) and their fetch schedule: what is due, retries with backoff, eviction. */
 #include "kube/kube_store_priv.h"

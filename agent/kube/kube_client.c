@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "kube/kube_client.h"
 #include "base/clock.h"
 #include "base/version.h"

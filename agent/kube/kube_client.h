@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A minimal Kubernetes API client over libcurl: bounded GETs and streamed watches with a
  * bearer token from a watched file (base/tokenfile.h: projected tokens rotate) and TLS
  * verification on. One client per thread; no logging — failures come back classified as a

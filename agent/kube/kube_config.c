@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Where the API is: --kube-api, --kube-token-file and --kube-ca-file resolved (SPEC §2). */
 #include "kube/kube_meta.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Enrichment: the GETs of top-level workloads, PVCs and the per-namespace PDB and HPA lists
  * the store asks for, rate-limited, on a thread of its own. */
 #include "kube/kube_meta_priv.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Answers built from the pods and the caches: a pod's workload, a container's labels and spec,
  * everything about a pod, a volume by its kubelet directory. */
 #include "kube/kube_store_priv.h"

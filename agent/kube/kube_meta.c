@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The metadata client's lifecycle (its two threads, kube_watch.c and kube_fetch.c) and the
  * readers: every lookup copies out of the store under the lock. */
 #include "kube/kube_meta_priv.h"

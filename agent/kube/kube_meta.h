@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Kubernetes metadata for this node's pods (SPEC §4): a list + watch of the node's pods on a
  * thread of its own, and owner/PVC/PDB/HPA enrichment through cached, rate-limited GETs on a
  * second thread. Readers (the collector, the rules engine) never block on the API: every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Inside kube_meta: the state the watch thread (kube_watch.c), the enrichment thread
  * (kube_fetch.c) and the readers (kube_meta.c) share, and the reporting all of them use
  * (kube_report.c). */

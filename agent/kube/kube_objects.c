@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* What pods reference: top-level workloads, PVCs, and the per-namespace PDB and HPA lists with
  * their label selectors. */
 #include "kube/kube_parse.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Kinds and their API paths, the top-level workload derived from a controller reference, and
  * the Helm release rules of SPEC §4. */
 #include "kube/kube_parse.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The pure half of the Kubernetes metadata client: Kubernetes JSON → C structs (kube_text.c,
  * kube_owner.c, kube_pod.c, kube_objects.c), the watch stream splitter (kube_stream.h), owner
  * derivation and the Helm rules of SPEC §4. No I/O, no threads, no logging, so it is unit- and

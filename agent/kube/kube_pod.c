@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Pods (metadata, containers and their statuses, volumes, labels) and watch events. */
 #include "kube/kube_parse.h"
 #include "kube/kube_text.h"

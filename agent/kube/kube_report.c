@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Reporting of the metadata client: every request and failure counted, each cause logged once
  * (transient causes again after a recovery). */
 #include "kube/kube_meta_priv.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The pods of this node by UID (and by a static pod's kubelet UID), with the relist mark and
  * sweep. */
 #include "kube/kube_store_priv.h"

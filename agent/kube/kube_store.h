@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The metadata store behind kube_meta: the pods of this node by UID, and the caches of what
  * they reference (top-level workloads, PVCs, per-namespace PDB and HPA lists) with their
  * fetch schedule. A plain data structure: no locking (kube_meta holds one lock around it), no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Inside the metadata store (kube_store.c: the pods; kube_cache.c: what they reference and its
  * fetch schedule; kube_lookup.c: the answers built from both). */
 #ifndef BPFDIAG_KUBE_STORE_PRIV_H

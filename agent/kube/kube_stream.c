@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The watch stream splitter: a bracket/string scanner feeding json-c's incremental tokener. */
 #include "kube/kube_stream.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The watch stream splitter (kube_stream.c): pure, no I/O, fuzzed. */
 #ifndef BPFDIAG_KUBE_STREAM_H
 #define BPFDIAG_KUBE_STREAM_H

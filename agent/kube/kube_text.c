@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The scalars of Kubernetes objects: character classes, container ids, resource quantities
  * and RFC 3339 times. */
 #include "kube/kube_text.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Inside the kube parser (kube_text.c, kube_owner.c, kube_pod.c, kube_objects.c): the
  * character classes a kept string must be of, and the JSON pieces several objects share. */
 #ifndef BPFDIAG_KUBE_TEXT_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The pods of this node: a paged list, then a watch from its resourceVersion, on a thread of
  * its own; relists after 410 Gone at a bounded rate; reconnects with backoff after any failure,
  * in-band (an ERROR event, an event that never ends) or not. */

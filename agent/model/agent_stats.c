@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "model/agent_stats.h"
 
 #include "model/snapshot.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The agent's self-stats that a snapshot carries typed — the collector's (kernel/collector.h
  * says what each measures) and listener seeding's — and their metric families: names, help and
  * label names are written here once, and the encoders render the samples this gives. */

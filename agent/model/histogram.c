@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "model/histogram.h"
 
 const double hist_bounds[HIST_SLOTS - 1] = {

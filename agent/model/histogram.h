@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The log2 latency histogram of the kernel side (bpf/hist.h: slot i counts values below
  * 2^(i+10) ns), as seconds: its bucket bounds and the one quantile routine. */
 #ifndef BPFDIAG_MODEL_HIST_H

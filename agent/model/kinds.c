@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "model/kinds.h"
 
 const char *volume_class_name(enum volume_class cls)

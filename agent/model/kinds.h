@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Typed values the snapshot carries where labels would otherwise be compared as strings: the
  * volume class of a write (SPEC §4) and the role of a TCP connection. Their label values are
  * named here, once. */

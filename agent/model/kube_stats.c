@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "model/kube_stats.h"
 
 const char *const kube_result_names[KUBE_RESULT_MAX] = {

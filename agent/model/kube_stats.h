@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Counters of the Kubernetes metadata client, copied into every snapshot and exported as
  * bpfdiag_agent_kube_* self-metrics. Plain data: no locking, no I/O. */
 #ifndef BPFDIAG_KUBE_STATS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The metric catalogue: one row per family, shared by every encoder (Prometheus, OTLP) and
  * documented in docs/METRICS.md. Engines emit points that name a row by its id. */
 #ifndef BPFDIAG_METRICS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* One collection's results: an immutable, reference-counted model that the encoders
  * (Prometheus, JSON API, later OTLP) render. Separate from the encoders and transports. */
 #ifndef BPFDIAG_SNAPSHOT_H

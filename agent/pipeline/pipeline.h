@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The pipeline: collect → attribute → rules → snapshot → publish, the agent's one loop. The
  * daemon (`bpfdiag agent`, with the HTTP and OTLP exporters reading its slot), in-process
  * `bpfdiag top` and in-process `bpfdiag check` all run this code.

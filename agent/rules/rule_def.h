@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* One rule, defined in one place (rules/rules_<family>.c): its identity, default severity, the
  * workloads it applies to, its threshold settings, its test (a window bucket crossing, or spec
  * facts holding) and its message with evidence. The engine (rules.c) and the config parser

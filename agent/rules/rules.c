@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The rules engine: each workload's window of buckets filled from its containers' deltas, the
  * fire/clear hysteresis, events, and the findings a snapshot carries. The rules themselves are
  * definitions (rule_def.h) this file knows by id only. */

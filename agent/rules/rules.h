@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The rules engine (SPEC §5): compares what a workload does (observed in snapshots) with what
  * it is (facts from Kubernetes metadata) and keeps findings with evidence. Runtime rules are
  * judged over a window of 10 buckets, firing when >= 70 % of buckets cross their threshold and

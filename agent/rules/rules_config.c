@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* --rules-config: SPEC §5 defaults from the rule definitions, and a JSON document that
  * overrides them, checked against the definitions' keys and ranges. */
 #include "rules/rule_def.h"

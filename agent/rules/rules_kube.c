@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "rules/rules_kube.h"
 
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Rules facts from Kubernetes metadata: the pod spec, its workload and its volumes, as the
  * metadata client knows them. */
 #ifndef BPFDIAG_RULES_KUBE_H

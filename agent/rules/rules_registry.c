@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The registry of rule definitions: the families, and the helpers their messages share. */
 #include "rules/rule_def.h"
 #include "model/histogram.h"

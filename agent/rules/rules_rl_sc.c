@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The reliability and security rules (RL-*, SC-*, SPEC §5): probes on what serves, and no more
  * privilege or writable filesystem than the workload uses. */
 #include "rules/rule_def.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The resource rules (RS-*, SPEC §5): requests and limits set, and set to what the workload
  * uses. */
 #include "rules/rule_def.h"

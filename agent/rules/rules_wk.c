@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The workload-kind rules (WK-*, SPEC §5): does the controller kind fit what the workload does?
  * Storage and peers want a StatefulSet, the stateless a Deployment, node agents a DaemonSet. */
 #include "rules/rule_def.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* bpfdiag top's table: column layout for a terminal's width (or to fit every value whole),
  * title and row lines, and the human forms of rates, durations and evidence. Pure; the
  * plain-text and the full-screen views share it. */

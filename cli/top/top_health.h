@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The agent's self-health in bpfdiag top: folded from bpfdiag_agent_* samples (an agent's
  * /metrics, or in-process the snapshot's agent section, top_snap.h) and summed up in one
  * header line. Pure. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* bpfdiag top's model from an agent's documents (/api/v1/pods, /api/v1/findings; SPEC §6).
  * Documents come from the network: wrong types read as empty or zero, sizes are bounded
  * (top_model.h). */

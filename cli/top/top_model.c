@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "top/top_model.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* bpfdiag top's model: pods, containers, findings and agent health, as the views show them.
  * Two sources fill it: the agent's documents (top_json.h) and, in-process, a snapshot of the
  * pipeline (top_snap.h); both build through the helpers below, so they give the same model.

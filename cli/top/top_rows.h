@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* bpfdiag top's rows: the pods (and expanded pods' containers) that match the filters, sorted
  * by a key. Pure. */
 #ifndef BPFDIAG_TOP_ROWS_H

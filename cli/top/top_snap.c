@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "model/agent_stats.h"
 #include "top/top_snap.h"
 #include "top/top_health.h"

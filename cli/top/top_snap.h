@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* bpfdiag top's model built straight from a pipeline snapshot (in-process `top` and `check`):
  * the same pods, containers, findings and health that an agent's documents of that snapshot
  * give through top_json.h and top_health.h, without rendering them first. */

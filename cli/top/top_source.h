@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Where bpfdiag top's snapshots come from: the agent's HTTP API (/api/v1/pods, and when they
  * answer /api/v1/findings and /metrics for agent health), or, when no agent answers, the
  * pipeline run in-process (needs root or CAP_BPF + CAP_PERFMON) on a thread of its own, with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "top/top_view.h"
 #include "base/clock.h"
 #include "top/top_format.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* bpfdiag top's full-screen view (ncursesw): header with node totals and agent health, one row
  * per pod (expandable to containers), sorting, filters, a findings panel and a help screen. */
 #ifndef BPFDIAG_TOP_VIEW_H

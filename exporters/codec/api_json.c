@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "codec/api_json.h"
 #include "base/idmap.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* JSON documents of the agent API (/api/v1/pods, /api/v1/findings), rendered from a snapshot.
  * A codec: no I/O. */
 #ifndef BPFDIAG_API_JSON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* gzip (RFC 1952) of a buffer in memory, for HTTP bodies. A codec: no I/O. */
 #ifndef BPFDIAG_GZIP_H
 #define BPFDIAG_GZIP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* OTLP/protobuf metrics (ExportMetricsServiceRequest) encoded from a snapshot, and the
  * ExportMetricsServiceResponse decoded. A codec: no I/O, no logging. */
 #ifndef BPFDIAG_OTLP_H

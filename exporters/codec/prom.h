@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Prometheus text exposition format 0.0.4, rendered from a snapshot. A codec: no I/O. */
 #ifndef BPFDIAG_PROM_H
 #define BPFDIAG_PROM_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "codec/selfmetrics.h"
 
 #include <string.h>

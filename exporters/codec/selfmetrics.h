@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The exporters' own metrics (bpfdiag_agent_http_*, bpfdiag_agent_otlp_*): counters the HTTP
  * server and the OTLP sender bump from their threads, rendered after the snapshot on /metrics.
  * Lock-free: every field is updated and read with relaxed atomics. */

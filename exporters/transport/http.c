@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "transport/http.h"
 #include "base/clock.h"
 #include "base/log.h"

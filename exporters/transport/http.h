@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The agent's HTTP endpoint: /metrics, /healthz, /readyz, /api/v1/pods, /api/v1/findings.
  * A transport: it asks for the latest snapshot and hands it to the encoders. Optional TLS and
  * bearer-token protection (/metrics and everything under /api/; the probes stay open); gzip when asked. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "transport/http_admit.h"
 #include "base/clock.h"
 

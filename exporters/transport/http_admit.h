@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Connection admission and request deadlines for the HTTP endpoint, so that a few clients
  * cannot starve it (slowloris: many connections each sending a header line now and then).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Bearer-token protection of the HTTP endpoint: the token comes from a file that is re-read
  * when it changes (Kubernetes rotates projected secrets by swapping a symlink), and presented
  * tokens are compared in constant time. No logging: callers see what changed from the return

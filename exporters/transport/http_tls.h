@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The HTTPS side of the endpoint's start-up: PEM files read within bounds, and the certificate,
  * key and priority string checked with GnuTLS (the library libmicrohttpd serves HTTPS with)
  * so that a mistake is a clear reason at start. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "transport/otlp_config.h"
 
 #include <ctype.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* OTLP exporter configuration: the --otlp-* flags and the OpenTelemetry environment variables
  * (OTEL_EXPORTER_OTLP_{,METRICS_}{ENDPOINT,HEADERS,COMPRESSION,TIMEOUT},
  * OTEL_METRIC_EXPORT_INTERVAL, OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME), and the pure

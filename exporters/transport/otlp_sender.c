@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "transport/otlp_sender.h"
 #include "base/clock.h"
 #include "base/utf8.h"

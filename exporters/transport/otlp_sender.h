@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The OTLP/HTTP transport: a thread of its own that POSTs the latest snapshot every interval.
  *
  * Nothing is queued. Counters are cumulative, so the newest snapshot carries everything the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Fuzz target for the agent's parsers of outside input: kubelet cgroup paths, mountinfo lines
  * and tables, container/host mount pairs (volume classes), cgroupfs files, --rules-config JSON,
  * the Kubernetes watch stream (split at arbitrary chunk boundaries, each event parsed as a pod),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Fuzz target for the exporters' parsers of outside input: the OTLP receiver's answer
  * (ExportMetricsServiceResponse), OTEL_* key=value lists, endpoint URLs, Retry-After values,
  * Accept-Encoding and Authorization headers; and the encoders fed arbitrary bytes in every

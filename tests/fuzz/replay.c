@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The replay main shared by every fuzz target when libFuzzer is not linked: runs each seed
  * file given (or each file of each directory given) and a fixed number of seeded random
  * mutations of it, so ctest exercises the parsers under ASan/UBSan on every run. The first

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Writes what the exporters make of a hand-built snapshot, for checks by real peers (promtool,
  * the official opentelemetry-proto bindings) in tests/e2e/test_exporter_fixtures.py:
  *   exporter_fixture prom        Prometheus text of a snapshot with counters, gauges, own

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Hostile strings through every encoder, shared by the unit tests, the fuzz target and
  * exporter_fixture: a snapshot whose every outside string is made of given bytes, and a check
  * that the Prometheus text, the JSON answers and the OTLP request made of it are well-formed. */

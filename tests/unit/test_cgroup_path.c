@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* cgroup_path_parse on a table of real-shaped kubelet, runtime and systemd paths, and on
  * malformed and hostile ones. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* cgroup_tree on a directory tree laid out like kubelet's (ids are inode numbers on any
  * filesystem): finding a container's cgroup from its pod UID and container id, in the index
  * of the last walk, by listing its pod's directory when the container is newer than the walk,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The option tables (cli/opts.c): defaults, environment and command line in that order, one
  * line and exit 2 for bad input, and a --help that lists every option with its value, variable
  * and default. */

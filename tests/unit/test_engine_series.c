@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The engine's aggregation (engine/series.h), without a kernel: records fed to cgroups'
  * streams as the collector would give them, bound and applied as a collection does, and the
  * series emitted. Deltas and rates, counter resets, a member that goes away, relabelling with

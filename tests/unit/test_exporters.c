@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Encoders over hand-built snapshots: Prometheus text (escaping, HELP/TYPE, values) and the
  * pods JSON (grouping by pod UID); invalid UTF-8 repaired once for every encoder; the HTTP
  * listen-address parser. */

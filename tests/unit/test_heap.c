@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* base/heap: the trim is rate-limited to once per HEAP_TRIM_SECONDS (what it returns to the
  * kernel is measured on a release build: under ASan malloc_trim has nothing to do). */
 #include <setjmp.h>

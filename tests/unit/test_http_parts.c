@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The pieces of the HTTP endpoint that need no server: gzip round trip, Accept-Encoding
  * negotiation, the render gate, bearer tokens (parsing, constant-time compare, the token file
  * re-read on change), the self-metrics text, conflicting Content-Length headers, TLS priority

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* idmap: puts, gets, deletes with backward shift, growth, iteration. */
 #include <errno.h>
 #include <setjmp.h>

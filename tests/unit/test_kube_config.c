@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* --kube-api auto|none|URL, --kube-token-file and --kube-ca-file resolution (SPEC §2): the
  * in-cluster URL from KUBERNETES_SERVICE_HOST/PORT (IPv6 in brackets), URLs accepted and
  * refused with one clear line, unreadable explicit files refused. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The pure Kubernetes pieces: container-id prefixes, quantities, times, owner derivation,
  * the Helm rules, object parsers over realistic and hostile JSON, label selectors, and the
  * watch stream splitter over arbitrary chunk splits. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The metadata store: container lookup by pod UID + container id (sandbox and pending
  * rules), owner confirmation and fallback through the fetch schedule, Helm from workload
  * annotations vs pod labels, PVC/PDB/HPA joins, TTLs, backoff, eviction, limits; and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Kubeconfig resolution for check --cluster: the current context (or a named one) picks the
  * cluster and user; files relative to the kubeconfig's folder, *-data decoded from base64,
  * token and tokenFile, flow-style contexts as tools/cluster writes them; missing pieces and

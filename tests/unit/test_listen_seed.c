@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Listener seeding: the /proc/net/tcp{,6} line parser (real lines, IPv6, hostile ones), the
  * merge rule of seed and BPF counts, and the seeder on a fake proc root and cgroup tree built in
  * a temporary directory (shared network namespaces read once, owners found by descriptor,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* mountinfo parsing and cgroup v2 mount detection on real-shaped tables. */
 #include <errno.h>
 #include <setjmp.h>

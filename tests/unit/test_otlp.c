@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The OTLP encoder, checked by decoding its output with protobuf-c's unpack: resources per
  * series, attribute names and omission of empty ones, Sum/Gauge/Histogram shapes, temporality,
  * start times, integer units; and the ExportMetricsServiceResponse decoder. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* OTLP exporter configuration from flags and OTEL_* variables (precedence, /v1/metrics
  * appending, header and resource-attribute lists), Retry-After parsing and backoff bounds. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The rules engine on synthetic collections (the snapshot's per-interval deltas): windowed
  * firing at 70 % and clearing below 50 % (hysteresis), warm-up, init and sandbox exclusion, the
  * ignore annotation, static rules, aggregation across a workload's pods, events, evidence,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* strmap and hash: keys compared (not hash alone), growth, deletion while iterating. */
 #include <errno.h>
 #include <setjmp.h>

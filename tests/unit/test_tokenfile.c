@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The token-file watcher: files refused with their reasons, a rotated file re-read, an
  * unchanged one not read again, each failure said once per change of state (not once per
  * look), and the recheck of a file that looks unchanged. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* bpfdiag top's model over hand-written agent documents: parsing pods and findings, tagging
  * pods with their workload's findings, agent health from /metrics text, sorting, filtering,
  * expansion, column layout and row formatting; and one snapshot read both ways (its documents,

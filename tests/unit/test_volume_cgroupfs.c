@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Volume classes from real-shaped container/host mountinfo pairs (inline, and the fixtures of a
  * node with local PVs, CSI staging mounts, subPaths and pseudo filesystems read through a fake
  * proc root), and the cgroupfs parsers (cpu.stat v2 and v1, cpu.max, PSI). */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* bench_floor: attaches the empty sched_switch program and waits for SIGTERM/SIGINT. Prints
  * "ready" once attached. */
 #include <signal.h>

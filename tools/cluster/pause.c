@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The pod sandbox's process: holds the pod's namespaces open until it is told to stop, and reaps
  * the zombies it inherits as PID 1 of a shared PID namespace. Built static into a scratch image
  * (tools/cluster/cluster), since no registry serves the upstream one here. */
