@@ -16,7 +16,7 @@ import top_fake_agent as fake  # noqa: E402
 import top_tmux  # noqa: E402
 from top_tmux import Tmux, pod_rows  # noqa: E402
 
-SORT_KEYS = ["cpu", "runq", "disk", "iops", "fsync", "net", "retrans", "name"]
+SORT_KEYS = ["cpu", "runq", "disk", "iops", "fsync", "net", "retrans", "mem", "name"]
 
 
 def metric(p, key):
@@ -33,6 +33,7 @@ def metric(p, key):
         "fsync": s("fsync_per_second"),
         "net": s("network_receive_bytes_per_second") + s("network_transmit_bytes_per_second"),
         "retrans": s("retransmits_per_second"),
+        "mem": s("memory_working_set_bytes"),
         "name": 0,
     }[key]
 
@@ -145,6 +146,7 @@ class TopTui(unittest.TestCase):
         # The order differs between keys: the test would notice a sort that does nothing.
         self.assertNotEqual(expected_order("net"), expected_order("cpu"))
         self.assertNotEqual(expected_order("fsync"), expected_order("cpu"))
+        self.assertNotEqual(expected_order("mem"), expected_order("cpu"))
         # --sort picks the starting key.
         self.quit(t)
         t2 = self.start("--sort", "fsync")
@@ -393,8 +395,8 @@ class TopText(unittest.TestCase):
             title = lines[3]
             self.assertEqual(title.split(), ["NAMESPACE", "POD", "KIND", "WORKLOAD", "CPU%",
                                              "RQP99", "DISK_R", "DISK_W", "IOPS", "FSYNC",
-                                             "NET_RX", "NET_TX", "RETR", "RELEASE",
-                                             "FINDINGS"])
+                                             "NET_RX", "NET_TX", "RETR", "MEM", "OOM",
+                                             "RELEASE", "FINDINGS"])
             rows = [top_tmux.cells(title, l) for l in lines[4:8]]
             # Without a terminal no name is cut (issue 14: grep finds every pod).
             self.assertEqual([r["POD"] for r in rows], expected_order("cpu"))

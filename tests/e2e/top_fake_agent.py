@@ -9,7 +9,7 @@ import time
 
 
 def container(name, cid, cgroup_id, cpu=0.0, runq=0.0, disk_r=0.0, disk_w=0.0, iops=0.0,
-              fs_w=0.0, fsync=0.0, rx=0.0, tx=0.0, retrans=0.0, ports=()):
+              fs_w=0.0, fsync=0.0, rx=0.0, tx=0.0, retrans=0.0, ports=(), mem=0.0, ooms=0):
     return {
         "name": name, "id": cid, "cgroup_id": cgroup_id,
         "cgroup_path": "/kubepods.slice/kubepods-burstable.slice/cri-containerd-%s.scope" % cid,
@@ -18,7 +18,7 @@ def container(name, cid, cgroup_id, cpu=0.0, runq=0.0, disk_r=0.0, disk_w=0.0, i
         "disk_iops": iops, "fs_write_bytes_per_second": fs_w, "fsync_per_second": fsync,
         "network_receive_bytes_per_second": rx, "network_transmit_bytes_per_second": tx,
         "retransmits_per_second": retrans, "cgroups": 1, "listening_ports": list(ports),
-        "peers": [],
+        "peers": [], "memory_working_set_bytes": mem, "oom_kills_total": ooms,
     }
 
 
@@ -40,22 +40,24 @@ PODS = {
         pod("shop", "web-6d9f7c-abcde", "11111111-1111-1111-1111-111111111111", "Deployment",
             "web", "shop", [
                 container("nginx", hexid("a"), 101, cpu=0.85, runq=0.0042, rx=250000,
-                          tx=1800000, ports=[80]),
-                container("php", hexid("b"), 102, cpu=0.40, runq=0.0011, disk_r=4096),
+                          tx=1800000, ports=[80], mem=50 << 20),
+                container("php", hexid("b"), 102, cpu=0.40, runq=0.0011, disk_r=4096,
+                          mem=200 << 20),
             ]),
         pod("shop", "orders-db-7f8b9-xyz12", "22222222-2222-2222-2222-222222222222",
             "Deployment", "orders-db", "shop-db", [
                 container("postgres", hexid("c"), 201, cpu=0.30, disk_w=41943040, iops=950,
-                          fs_w=40000000, fsync=42.5, rx=90000, tx=50000, ports=[5432]),
+                          fs_w=40000000, fsync=42.5, rx=90000, tx=50000, ports=[5432],
+                          mem=900 << 20, ooms=2),
             ]),
         pod("payments", "cache-0", "33333333-3333-3333-3333-333333333333", "StatefulSet",
             "cache", "payments-cache", [
                 container("redis", hexid("d"), 301, cpu=0.05, rx=90000000, tx=120000000,
-                          retrans=3.5, ports=[6379]),
+                          retrans=3.5, ports=[6379], mem=10 << 20),
             ]),
         pod("kube-system", "node-exporter-q2w3e", "44444444-4444-4444-4444-444444444444",
             "DaemonSet", "node-exporter", "", [
-                container("exporter", hexid("e"), 401, cpu=0.01),
+                container("exporter", hexid("e"), 401, cpu=0.01, mem=400 << 20),
             ]),
     ],
 }
