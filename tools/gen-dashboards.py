@@ -289,6 +289,24 @@ def workload():
         ("histogram_quantile(0.5, sum by (pod, le) (rate("
          "bpfdiag_cpu_runqueue_latency_seconds_bucket{%s}[%s])))" % (W, RATE), "p50 {{pod}}"),
     ], "s"), 12, 8)
+    b.row("Memory")
+    b.add(timeseries("Memory working set and limit", [
+        ("sum by (pod) (bpfdiag_memory_working_set_bytes{%s})" % W, "{{pod}}"),
+        ("sum by (pod) (bpfdiag_memory_limit_bytes{%s})" % W, "limit {{pod}}")], "bytes",
+        "Working set (usage - inactive file, as kubelet evicts by) against the limit (RS-03)."),
+        12, 8)
+    b.add(timeseries("Memory by kind", [
+        ("sum(bpfdiag_memory_usage_bytes{%s})" % W, "usage"),
+        ("sum(bpfdiag_memory_rss_bytes{%s})" % W, "rss"),
+        ("sum(bpfdiag_memory_page_cache_bytes{%s})" % W, "page cache"),
+        ("sum(bpfdiag_memory_swap_bytes{%s})" % W, "swap")], "bytes"), 12, 8)
+    b.add(timeseries("Page faults", [
+        by_pod("bpfdiag_memory_page_faults_total", by="pod, type",
+               legend="{{pod}} {{type}}")], "short"), 12, 8)
+    b.add(timeseries("OOM kills", [
+        ("sum by (pod) (bpfdiag_memory_oom_kills_total{%s})" % W, "{{pod}}")], "short",
+        "Kills by the kernel's OOM killer in the pod's containers, since they started (RS-05)."),
+        12, 8)
     b.row("Disk and volumes")
     b.add(timeseries("Disk throughput by device", [
         by_pod("bpfdiag_disk_bytes_total", by="device, direction",

@@ -29,6 +29,7 @@ import kube_e2e as ke  # noqa: E402
 from fakepod_volumes import PodVolumes  # noqa: E402
 from otlp_receiver import Receiver  # noqa: E402
 from test_cpu_extras import Limit  # noqa: E402
+from test_memory import Memory  # noqa: E402
 from test_prometheus import Prometheus  # noqa: E402
 
 DASHBOARDS = os.path.join(HERE, "..", "..", "charts", "bpfdiag", "dashboards")
@@ -108,12 +109,14 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def limited(limit):
-    """Like Limit.run (the pod's cgroup and, on hybrid hosts, the v1 cpu cgroup), with
-    Popen keyword arguments."""
+def limited(limit, mem):
+    """Like Limit.run (the pod's cgroup and, on hybrid hosts, the v1 cpu cgroup) and
+    Memory.run (the v1 memory cgroup there), with Popen keyword arguments."""
     files = [os.path.join(limit.pod.path, "cgroup.procs")]
     if limit.procs_v1:
         files.append(limit.procs_v1)
+    if mem.v1:
+        files.append(os.path.join(mem.dir, "cgroup.procs"))
 
     def enter():
         for f in files:
@@ -204,7 +207,9 @@ class DashboardData(unittest.TestCase):
         with fk.FakeKubeApi(node=ke.NODE) as api, Receiver() as otlp, \
                 e2e.FakePod("systemd", "burstable") as pod_a, \
                 e2e.FakePod("systemd", "besteffort") as pod_b, \
-                Limit(pod_a, 0.2) as limit, PodVolumes(pod_b, pvc_mib=64) as vol:
+                Limit(pod_a, 0.2) as limit, Memory(pod_a, limit_mib=512) as mem, \
+                PodVolumes(pod_b, pvc_mib=64) as vol:
+            self.mem = mem  # pod A's memory cgroup and limit: the memory panels' data
             labels, ann = fk.helm_meta(RELEASE, NS, "web-1.0.0")
             api.put_object("/apis/apps/v1/namespaces/%s/deployments/%s" % (NS, WORKLOAD),
                            fk.deployment(WORKLOAD, NS, labels=labels, annotations=ann))
@@ -246,8 +251,8 @@ class DashboardData(unittest.TestCase):
     def run_work(self, pod_a, pod_b, limit, vol):
         n = (os.cpu_count() or 2) + 1
         # pod A: a CPU-limited burner (throttling) and the TCP listener
-        self.start(limited(limit), [sys.executable, "-c", BURN % WORK_SECONDS])
-        server = self.start(limited(limit), [sys.executable, "-c", SERVER],
+        self.start(limited(limit, self.mem), [sys.executable, "-c", BURN % WORK_SECONDS])
+        server = self.start(limited(limit, self.mem), [sys.executable, "-c", SERVER],
                             stdout=subprocess.PIPE, text=True)
         port = int(ke.wait_for(server.stdout.readline, timeout=30, what="listener port"))
         # pod B: more burners than CPUs (run-queue waits), the client, the writer
