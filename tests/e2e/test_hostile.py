@@ -231,9 +231,11 @@ class Hostile(unittest.TestCase):
         self.assertEqual(value(after, name) - value(before, name), 1)
 
     def test_one_client_past_its_share_gives_way(self):
-        """One address opening more connections than its share (32) without sending a request:
-        its oldest connections are closed to make room, counted as replaced, and the endpoint
-        stays open to others."""
+        """One address opening more connections than its share (32) without sending a request,
+        one after the other: its oldest connections are closed to make room (exactly the 8 past
+        the share, well before the 5 s header deadline would close them all), counted as
+        replaced, and the endpoint stays open to others. (Connections accepted at the same
+        instant can pass the share by those in flight: a known race, docs/SECURITY.md.)"""
         before = metrics(self.agent)
         socks = []
         try:
@@ -241,25 +243,27 @@ class Hostile(unittest.TestCase):
                 socks.append(socket.create_connection(("127.0.0.1", self.agent.port),
                                                       timeout=2,
                                                       source_address=("127.0.0.6", 0)))
-            time.sleep(0.3)
+                time.sleep(0.02)  # accepted and registered before the next
             status, _, took = fetch(self.agent.port, "/healthz")
             self.assertEqual(status, 200)
             # The replaced connections' FINs may take a moment on a loaded machine: wait for
-            # them (bounded), then hold that exactly the 8 past the share were closed.
+            # them (bounded, well inside the header deadline), then hold that exactly the 8
+            # past the share were closed.
             for s in socks:
                 s.setblocking(False)
-            closed, deadline = set(), time.monotonic() + 5
-            while len(closed) < 8 and time.monotonic() < deadline:
+            closed, deadline = set(), time.monotonic() + 1.5
+
+            def look():
                 for i, s in enumerate(socks):
                     with contextlib.suppress(BlockingIOError):
                         if i not in closed and s.recv(1) == b"":
                             closed.add(i)
+
+            while len(closed) < 8 and time.monotonic() < deadline:
+                look()
                 time.sleep(0.05)
-            time.sleep(0.3)  # none beyond the 8 follows
-            for i, s in enumerate(socks):
-                with contextlib.suppress(BlockingIOError):
-                    if i not in closed and s.recv(1) == b"":
-                        closed.add(i)
+            time.sleep(0.2)  # none beyond the 8 follows
+            look()
             self.assertEqual(len(closed), 8)
         finally:
             for s in socks:
