@@ -269,7 +269,8 @@ static void read_cgroupfs(struct engine *e)
 		 * every collection. */
 		cgroupfs_read_memory(engine__cgroup_root(e),
 				     e->v1_mem_root[0] ? e->v1_mem_root : NULL, se->cgroup_path,
-				     &se->memfs);
+				     with_limit || !se->memfs_valid, &se->memfs);
+		se->memfs_valid = true;
 		/* Throttling and CPU stalls grow only while a cgroup runs: an idle one is read
 		 * once a minute, not every collection (files cost an open each). */
 		for (const struct acc *a = se->accs; a; a = a->next)

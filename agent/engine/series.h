@@ -61,7 +61,8 @@ struct series {
 	bool cpufs_valid;
 	uint64_t cpufs_cpu; /* its CPU total when cgroupfs was last read */
 	struct cgroupfs_cpu cpufs_last; /* cpufs at the previous snapshot, for the delta */
-	struct cgroupfs_mem memfs; /* its memory files, read every collection */
+	struct cgroupfs_mem memfs; /* its memory files, read every collection (the limit less) */
+	bool memfs_valid; /* memfs was read once: its limit is known */
 	struct cgroupfs_mem memfs_last; /* memfs at the previous snapshot, for the delta */
 	uint16_t *ports; /* listening ports, rebuilt every collection */
 	size_t n_ports;

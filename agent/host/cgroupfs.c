@@ -166,30 +166,31 @@ static bool read_u64(const char *dir, const char *path, const char *file, uint64
 }
 
 void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const char *path,
-			  struct cgroupfs_mem *ret)
+			  bool with_limit, struct cgroupfs_mem *ret)
 {
 	char buf[8192]; /* memory.stat: ~1.5 KiB on v1, ~3 KiB on recent v2 kernels */
-	const char *root = v2_root;
-	bool v1 = false;
+	const char *root = v1_mem_root ? v1_mem_root : v2_root;
+	bool v1 = v1_mem_root != NULL;
+	uint64_t kills = ret->oom_kills;
 
-	ret->has_usage = ret->has_oom = ret->has_limit = false;
-	if (!read_u64(root, path, "memory.current", &ret->usage)) {
-		if (!v1_mem_root ||
-		    !read_u64(v1_mem_root, path, "memory.usage_in_bytes", &ret->usage))
-			return;
-		root = v1_mem_root;
-		v1 = true;
-	}
+	ret->has_usage = ret->has_oom = false;
+	if (!read_u64(root, path, v1 ? "memory.usage_in_bytes" : "memory.current", &ret->usage))
+		return;
 	if (!read_small(root, path, "memory.stat", buf, sizeof(buf)))
 		return;
 	if (!v1 && !read_u64(root, path, "memory.swap.current", &ret->swap))
 		ret->swap = 0;
 	cgroupfs_parse_memory_stat(buf, v1, ret);
 	ret->has_usage = true;
-	if (!read_u64(root, path, v1 ? "memory.max_usage_in_bytes" : "memory.peak", &ret->peak))
-		ret->peak = 0;
 	if (read_small(root, path, v1 ? "memory.oom_control" : "memory.events", buf, sizeof(buf)))
 		cgroupfs_parse_oom_kill(buf, ret);
-	if (read_small(root, path, v1 ? "memory.limit_in_bytes" : "memory.max", buf, sizeof(buf)))
-		cgroupfs_parse_memory_limit(buf, ret);
+	if (ret->has_oom && ret->oom_kills != kills &&
+	    !read_u64(root, path, v1 ? "memory.max_usage_in_bytes" : "memory.peak", &ret->peak))
+		ret->peak = 0;
+	if (with_limit) {
+		ret->has_limit = false;
+		if (read_small(root, path, v1 ? "memory.limit_in_bytes" : "memory.max", buf,
+			       sizeof(buf)))
+			cgroupfs_parse_memory_limit(buf, ret);
+	}
 }

@@ -62,10 +62,12 @@ static inline uint64_t cgroupfs_mem_working_set(const struct cgroupfs_mem *m)
 	return m->usage > m->inactive_file ? m->usage - m->inactive_file : 0;
 }
 
-/* Reads the memory files of path: the v2 files when the v2 hierarchy has the memory
- * controller there, else those of v1_mem_root (may be NULL). Missing files leave the matching
- * has_* false. */
+/* Reads the memory files of path: those of v1_mem_root when it is given (a controller lives in
+ * one hierarchy: mounted on v1, it is not on v2), else the v2 files. The limit is read only
+ * with with_limit (it changes rarely: the caller reads it on a cadence, as cpu.max), else the
+ * previous one stays; the peak only when the OOM-kill count grew (it is reported at a kill).
+ * Missing files leave the matching has_* false. */
 void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const char *path,
-			  struct cgroupfs_mem *ret);
+			  bool with_limit, struct cgroupfs_mem *ret);
 
 #endif
