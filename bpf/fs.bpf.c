@@ -8,11 +8,10 @@
 #include <bpf/bpf_core_read.h>
 #include "bpfdiag.bpf.h"
 #include "fs.h"
+#include "file_mnt.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define S_IFMT 00170000
-#define S_IFREG 0100000
 #define MS_SYNC 4
 
 /* x86_64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
@@ -66,23 +65,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } fs_counters SEC(".maps");
-
-/* Mount id of a file if it is a regular file, else -1. */
-static __always_inline long file_mnt_id(struct file *f)
-{
-	struct vfsmount *vfsmnt;
-	int id = 0;
-
-	/* f came from a probe read: read through it the same way. */
-	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFREG)
-		return -1;
-	/* struct mount embeds the vfsmount: step back to it and read mnt_id. */
-	vfsmnt = BPF_CORE_READ(f, f_path.mnt);
-	bpf_probe_read_kernel(&id, sizeof(id),
-			      (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt) +
-				      bpf_core_field_offset(struct mount, mnt_id));
-	return id;
-}
 
 /* Mount id of the regular file behind fd of the current task, else -1. */
 static __always_inline long fd_mnt_id(unsigned long fd)
