@@ -3,6 +3,7 @@
 #include "base/clock.h"
 #include "top/top_format.h"
 #include "top/top_health.h"
+#include "top/top_merge.h"
 
 #include <curses.h>
 #include <term.h>
@@ -180,9 +181,13 @@ static void draw_header(struct view *v, int widths[TOP_COL_MAX])
 	attron(pair_attr(v, PAIR_TITLE) | A_REVERSE);
 	mvhline(0, 0, ' ', COLS);
 	attroff(pair_attr(v, PAIR_TITLE) | A_REVERSE);
+	if (s && s->n_nodes)
+		snprintf(line, sizeof(line), "%zu nodes", s->n_nodes);
+	else
+		snprintf(line, sizeof(line), "node %s", s && s->node[0] ? s->node : "?");
 	putf(0, 0, pair_attr(v, PAIR_TITLE) | A_REVERSE | A_BOLD,
-	     " bpfdiag top  node %s  %s  %s  every %gs", s && s->node[0] ? s->node : "?",
-	     top_source__name(v->src), t, v->o->interval);
+	     " bpfdiag top  %s  %s  %s  every %gs", line, top_source__name(v->src), t,
+	     v->o->interval);
 	if (!s) {
 		if (v->error[0])
 			putf(2, 0, pair_attr(v, PAIR_BAD) | A_BOLD, "UNREACHABLE: %s (retrying)",
@@ -203,9 +208,16 @@ static void draw_header(struct view *v, int widths[TOP_COL_MAX])
 	     top_fmt_bytes(s->total.disk_w, b[2], sizeof(b[2])), s->total.iops, s->total.fsync,
 	     top_fmt_bytes(s->total.net_rx, b[3], sizeof(b[3])),
 	     top_fmt_bytes(s->total.net_tx, b[4], sizeof(b[4])), s->total.retrans, s->n_pods);
-	/* Line 2: agent health, or why there is none; a fetch error overrides. */
-	hl = top_health_line(s, clock_unix(), stale_after, line, sizeof(line));
-	x = putf(2, 0, A_NORMAL, "%s ", top_source__in_process(v->src) ? "collector" : "agent");
+	/* Line 2: agent health, or why there is none (a cluster's: the agents that answered and
+	 * the nodes whose did not); a fetch error overrides. */
+	if (s->n_nodes)
+		hl = top_nodes_line(s, line, sizeof(line));
+	else
+		hl = top_health_line(s, clock_unix(), stale_after, line, sizeof(line));
+	x = putf(2, 0, A_NORMAL, "%s ",
+		 s->n_nodes			? "agents" :
+		 top_source__in_process(v->src) ? "collector" :
+						  "agent");
 	if (v->error[0]) {
 		putf(2, x, pair_attr(v, PAIR_BAD) | A_BOLD,
 		     "UNREACHABLE: %s (retrying; data from %s)", v->error, t);
@@ -410,12 +422,13 @@ static void draw_findings(struct view *v, int y0, int y1)
 			continue;
 		shown++;
 		p.cur = severity_attr(v, fi->sev) | A_BOLD;
-		snprintf(line, sizeof(line), "%-4s %-6s %s%s%s/%s%s%s%s%s  since %s",
+		snprintf(line, sizeof(line), "%-4s %-6s %s%s%s/%s%s%s%s%s  since %s%s%s",
 			 top_severity_tag(fi->sev)[0] ? top_severity_tag(fi->sev) : fi->severity,
 			 fi->rule, fi->ns, fi->ns[0] ? " " : "", fi->kind, fi->workload,
 			 fi->release[0] ? "  release " : "", fi->release,
 			 fi->suggested[0] ? "  -> " : "", fi->suggested,
-			 fi->since[0] ? fi->since : "?");
+			 fi->since[0] ? fi->since : "?", fi->node ? "  node " : "",
+			 fi->node ? fi->node : "");
 		panel_add(&p, line);
 		p.cur = A_NORMAL;
 		wrap(fi->message, COLS - 8, panel_add, &p);
@@ -479,7 +492,10 @@ static void draw(struct view *v)
 		refresh();
 		return;
 	}
-	top_layout(COLS, widths);
+	if (v->snap && v->snap->n_nodes)
+		top_layout_nodes(COLS, widths);
+	else
+		top_layout(COLS, widths);
 	if (v->help_open) {
 		draw_help();
 		put(bottom, 0, A_REVERSE, "any key closes the help");
