@@ -147,8 +147,7 @@ size_t top_nodes_answered(const struct top_snapshot *s)
 	return k;
 }
 
-int top_node_line(const struct top_node *nd, double now, double stale_after, char *buf,
-		  size_t size)
+int top_node_line(const struct top_node *nd, double now, double stale_after, char *buf, size_t size)
 {
 	struct top_snapshot one = { .time = nd->time, .health = nd->health };
 
@@ -171,8 +170,8 @@ int top_nodes_line(const struct top_snapshot *s, char *buf, size_t size)
 
 		if (!nd->why[0])
 			continue;
-		n = snprintf(buf + len, size - len, "%s%s", k++ ? ", " : "; NO-ANSWER: ",
-			     nd->name[0] ? nd->name : nd->agent);
+		n = snprintf(buf + len, size - len, "%s%s",
+			     k++ ? ", " : "; NO-ANSWER: ", nd->name[0] ? nd->name : nd->agent);
 		len += n < 0 ? 0 : (size_t)n;
 	}
 	return answered == s->n_nodes ? 0 : 2;
