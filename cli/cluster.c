@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <json-c/json.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ struct cluster {
 	char ua[64];
 	struct cluster_agent *a;
 	size_t n;
+	int cancel_fd; /* readable: end the requests in flight; -1: none */
 };
 
 /* A request in flight. */
@@ -137,6 +139,7 @@ int cluster_open(const struct cluster_opts *o, const char *cmd, struct cluster *
 		return -ENOMEM;
 	}
 	c->o = *o;
+	c->cancel_fd = -1;
 	snprintf(c->ua, sizeof(c->ua), "bpfdiag-%s", cmd);
 	r = kube_target_resolve(o->kubeconfig, o->context, &c->t, err, errlen);
 	if (r) {
@@ -160,6 +163,26 @@ struct cluster *cluster_close(struct cluster *c)
 	kube_target_clear(&c->t);
 	free(c);
 	return NULL;
+}
+
+void cluster_cancel_fd(struct cluster *c, int fd)
+{
+	c->cancel_fd = fd;
+}
+
+/* Runs m's transfers until they are done, or the cancel fd is readable. */
+static void run(const struct cluster *cl, CURLM *m)
+{
+	struct curl_waitfd w = { .fd = cl->cancel_fd, .events = CURL_WAIT_POLLIN };
+	int running = 0;
+
+	do {
+		if (curl_multi_perform(m, &running) != CURLM_OK)
+			break;
+		w.revents = 0;
+		if (running)
+			curl_multi_poll(m, &w, cl->cancel_fd >= 0 ? 1 : 0, 1000, NULL);
+	} while (running && !w.revents);
 }
 
 const struct cluster_agent *cluster_agents(const struct cluster *c, size_t *ret_n)
@@ -233,6 +256,34 @@ static int agent_of(json_object *p, struct cluster_agent *a)
 	return 0;
 }
 
+static bool cancelled(const struct cluster *cl)
+{
+	struct pollfd p = { .fd = cl->cancel_fd, .events = POLLIN };
+
+	return cl->cancel_fd >= 0 && poll(&p, 1, 0) > 0;
+}
+
+/* One transfer, as curl_easy_perform but ended by the cancel fd too. */
+static CURLcode perform(const struct cluster *cl, CURL *c)
+{
+	CURLM *m = curl_multi_init();
+	CURLcode rc = CURLE_ABORTED_BY_CALLBACK;
+	CURLMsg *msg;
+	int left;
+
+	if (!m)
+		return CURLE_OUT_OF_MEMORY;
+	curl_multi_add_handle(m, c);
+	run(cl, m);
+	while ((msg = curl_multi_info_read(m, &left))) {
+		if (msg->msg == CURLMSG_DONE)
+			rc = msg->data.result;
+	}
+	curl_multi_remove_handle(m, c);
+	curl_multi_cleanup(m);
+	return rc;
+}
+
 int cluster_list(struct cluster *cl, char *err, size_t errlen)
 {
 	const struct cluster_opts *o = &cl->o;
@@ -265,7 +316,7 @@ int cluster_list(struct cluster *cl, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	rc = curl_easy_perform(c);
+	rc = perform(cl, c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_cleanup(c);
 	curl_slist_free_all(hdrs);
@@ -359,8 +410,8 @@ int cluster_get(struct cluster *cl, const char *const *paths, size_t n_paths,
 	struct cluster_reply *rep = calloc(n ? n : 1, sizeof(*rep));
 	struct pending *p = calloc(n ? n : 1, sizeof(*p));
 	CURLM *m = curl_multi_init();
-	int running = 0, left;
 	CURLMsg *msg;
+	int left;
 
 	if (!rep || !p || !m) {
 		free(rep);
@@ -374,12 +425,7 @@ int cluster_get(struct cluster *cl, const char *const *paths, size_t n_paths,
 		p[i].reply = &rep[i];
 		start(cl, m, &cl->a[i / n_paths], paths[i % n_paths], &p[i]);
 	}
-	do {
-		if (curl_multi_perform(m, &running) != CURLM_OK)
-			break;
-		if (running)
-			curl_multi_poll(m, NULL, 0, 1000, NULL);
-	} while (running);
+	run(cl, m);
 	while ((msg = curl_multi_info_read(m, &left))) {
 		struct pending *pp = NULL;
 
@@ -392,7 +438,8 @@ int cluster_get(struct cluster *cl, const char *const *paths, size_t n_paths,
 		if (!p[i].curl)
 			continue;
 		if (!rep[i].body && !rep[i].why[0])
-			snprintf(rep[i].why, sizeof(rep[i].why), "no answer");
+			snprintf(rep[i].why, sizeof(rep[i].why), "%s",
+				 cancelled(cl) ? "cancelled" : "no answer");
 		curl_multi_remove_handle(m, p[i].curl);
 		curl_easy_cleanup(p[i].curl);
 		curl_slist_free_all(p[i].hdrs);

@@ -71,6 +71,8 @@ struct cluster *cluster_close(struct cluster *c);
 /* Lists the agent pods anew (the previous list is dropped). Returns 0, or a negative errno
  * with the reason in err (the API refused, or no agent pod). */
 int cluster_list(struct cluster *c, char *err, size_t errlen);
+/* A readable fd (or -1: none) ends the requests in flight: theirs is "cancelled". */
+void cluster_cancel_fd(struct cluster *c, int fd);
 const struct cluster_agent *cluster_agents(const struct cluster *c, size_t *ret_n);
 /* GETs every path of every agent that can be asked, all at once, each bounded by the timeout.
  * ret holds n_agents * n_paths replies, agent-major (free with cluster_replies_free); an agent

@@ -283,6 +283,10 @@ static int run_text(struct top_source *src, const struct top_opts *o)
 		struct winsize ws = { 0 };
 
 		r = top_source__fetch(src, &s, o->json ? &json : NULL, err, sizeof(err));
+		if (r == -EAGAIN) { /* polling in the background: nothing new yet */
+			wait_interval(0.1);
+			continue;
+		}
 		if (r) {
 			r = cli_error("top", "cannot read %s: %s", top_source__name(src), err);
 			break;
@@ -343,6 +347,12 @@ int do_top(int argc, char **argv)
 	if (full && !o.once && !o.json) {
 		struct top_view_opts vo = { .interval = o.interval, .sort = o.sort, .stop = &stop };
 
+		/* A cluster's agents are polled on a thread: a slow node never holds the keys. */
+		r = top_source__background(src, o.interval, err, sizeof(err));
+		if (r) {
+			top_source__close(src);
+			return cli_error("top", "%s", err);
+		}
 		r = top_view_run(src, &vo, err, sizeof(err));
 		if (r == -ENOTTY) {
 			fprintf(stderr, "bpfdiag top: %s; printing tables instead\n", err);

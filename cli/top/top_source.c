@@ -40,6 +40,14 @@ struct top_source {
 	int stop[2];
 	struct snapshot *first; /* the open's collection: no rates yet */
 	struct cluster *cl; /* --cluster: every agent through the API server */
+	/* --cluster in the background (a thread polling the agents every interval, on the
+	 * stop pipe; fetches take its latest model): */
+	bool bg;
+	double bg_interval;
+	pthread_mutex_t mu;
+	struct top_snapshot *latest; /* not handed out yet; NULL: nothing new */
+	int latest_r; /* the last round's error, not handed out yet; 0: none */
+	char latest_err[512];
 };
 
 /* GETs url + path: 0 with *ret_body on HTTP 200, else a negative errno with the reason. */
@@ -77,6 +85,9 @@ struct top_source *top_source__close(struct top_source *src)
 	snapshot_unref(src->first);
 	pipeline__free(src->pl);
 	cluster_close(src->cl);
+	top_snapshot_free(src->latest);
+	if (src->bg)
+		pthread_mutex_destroy(&src->mu);
 	free(src->url);
 	free(src);
 	return NULL;
@@ -432,9 +443,81 @@ static int fetch_cluster(struct top_source *src, struct top_snapshot **ret, char
 	return r;
 }
 
+/* The poller: a round, its model (or error) left for the next fetch, then the interval's wait;
+ * until stopped. A round in flight ends when stop[1] is written (cluster_cancel_fd). */
+static void *cluster_thread(void *arg)
+{
+	struct top_source *src = arg;
+	struct pollfd pfd = { .fd = src->stop[0], .events = POLLIN };
+
+	do {
+		struct top_snapshot *s = NULL;
+		char err[512] = "";
+		int r = fetch_cluster(src, &s, NULL, err, sizeof(err));
+
+		pthread_mutex_lock(&src->mu);
+		top_snapshot_free(src->latest);
+		src->latest = s; /* NULL after an error */
+		src->latest_r = r;
+		snprintf(src->latest_err, sizeof(src->latest_err), "%s", err);
+		pthread_mutex_unlock(&src->mu);
+	} while (poll(&pfd, 1, (int)ceil(src->bg_interval * 1000)) == 0);
+	return NULL;
+}
+
+int top_source__background(struct top_source *src, double interval, char *err, size_t errlen)
+{
+	sigset_t all, old;
+	int r;
+
+	if (!src->cl)
+		return 0;
+	if (pipe2(src->stop, O_CLOEXEC)) {
+		r = -errno;
+		snprintf(err, errlen, "pipe: %s", strerror(-r));
+		return r;
+	}
+	cluster_cancel_fd(src->cl, src->stop[0]);
+	pthread_mutex_init(&src->mu, NULL);
+	src->bg = true;
+	src->bg_interval = interval;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = -pthread_create(&src->thread, NULL, cluster_thread, src);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r) {
+		snprintf(err, errlen, "cannot start the polling thread: %s", strerror(-r));
+		return r;
+	}
+	src->running = true;
+	return 0;
+}
+
+/* In the background: the poller's latest model, or -EAGAIN when it has nothing new. */
+static int fetch_latest(struct top_source *src, struct top_snapshot **ret, char *err, size_t errlen)
+{
+	int r = -EAGAIN;
+
+	pthread_mutex_lock(&src->mu);
+	if (src->latest_r) {
+		r = src->latest_r;
+		snprintf(err, errlen, "%s", src->latest_err);
+		src->latest_r = 0;
+	} else if (src->latest) {
+		*ret = src->latest;
+		src->latest = NULL;
+		r = 0;
+	}
+	pthread_mutex_unlock(&src->mu);
+	return r;
+}
+
 int top_source__fetch(struct top_source *src, struct top_snapshot **ret, char **ret_json, char *err,
 		      size_t errlen)
 {
+	if (src->bg && !ret_json)
+		return fetch_latest(src, ret, err, errlen);
+
 	int r = src->cl ? fetch_cluster(src, ret, ret_json, err, errlen) :
 		src->pl ? fetch_local(src, ret, ret_json, err, errlen) :
 			  fetch_agent(src, ret, ret_json, err, errlen);

@@ -45,6 +45,11 @@ struct top_source *top_source__close(struct top_source *src);
  * with its why, not an error). */
 int top_source__fetch(struct top_source *src, struct top_snapshot **ret, char **ret_json, char *err,
 		      size_t errlen);
+/* A cluster's source only (else nothing happens): polls the agents on a thread of its own
+ * every interval from now on, so that a slow node never holds up the caller; fetches without
+ * ret_json then return the latest round's model, or -EAGAIN when there is none new since the
+ * last fetch. Returns 0, or a negative errno with the reason in err. */
+int top_source__background(struct top_source *src, double interval, char *err, size_t errlen);
 /* "agent URL", "in-process collector (no agent at URL)" or "cluster KUBECONFIG". */
 const char *top_source__name(const struct top_source *src);
 bool top_source__in_process(const struct top_source *src);

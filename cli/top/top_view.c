@@ -20,7 +20,9 @@
 #include <unistd.h>
 
 #define LINE_MAX_BYTES 1024
-#define HEADER_LINES 5 /* title, totals, health, findings/sort/filters, column titles */
+#define HEADER_LINES 5
+#define NOTHING_NEW_WAIT \
+	0.1 /* seconds before asking a background source again */ /* title, totals, health, findings/sort/filters, column titles */
 
 /* Colour pairs; every one of them also carries a non-colour cue (a word, bold, reverse). */
 enum { PAIR_TITLE = 1, PAIR_BAD, PAIR_WARN, PAIR_OK, PAIR_INFO };
@@ -123,20 +125,25 @@ static void select_row(struct view *v, long delta)
 	row_key(&v->rows[v->sel], v->sel_key, sizeof(v->sel_key));
 }
 
-static void fetch(struct view *v)
+/* Returns false when the source had nothing new (ask again shortly). */
+static bool fetch(struct view *v)
 {
 	struct top_snapshot *s = NULL;
 	char err[512];
+	int r = top_source__fetch(v->src, &s, NULL, err, sizeof(err));
 
-	if (top_source__fetch(v->src, &s, NULL, err, sizeof(err))) {
+	if (r == -EAGAIN)
+		return false; /* a source polling in the background has nothing new yet */
+	if (r) {
 		snprintf(v->error, sizeof(v->error), "%s", err);
-		return;
+		return true;
 	}
 	top_snapshot_free(v->snap);
 	v->snap = s;
 	v->error[0] = '\0';
 	v->fetched_at = clock_unix();
 	rebuild(v);
+	return true;
 }
 
 /* Writes s at (y, x), clipped to the screen width, with attr. */
@@ -196,7 +203,7 @@ static void draw_header(struct view *v, int widths[TOP_COL_MAX])
 			put(2, 0, A_BOLD,
 			    top_source__in_process(v->src) ?
 				    "starting the in-process collector..." :
-				    "reading the agent...");
+				    "reading the agent(s)...");
 		return;
 	}
 	/* Line 1: node totals. */
@@ -719,10 +726,9 @@ int top_view_run(struct top_source *src, const struct top_view_opts *o, char *er
 		int ch;
 
 		if (wait <= 0) {
-			fetch(&v);
-			next = clock_mono() + o->interval;
-			wait = o->interval;
-			redraw = true;
+			redraw = fetch(&v);
+			wait = redraw ? o->interval : NOTHING_NEW_WAIT;
+			next = clock_mono() + wait;
 		}
 		if (redraw)
 			draw(&v);
