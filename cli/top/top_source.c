@@ -105,19 +105,14 @@ static void *collect_thread(void *arg)
 	return NULL;
 }
 
-static int start_local(struct top_source *src, const struct top_source_opts *o, const char *why,
-		       char *err, size_t errlen)
+/* Runs fn on a thread of its own, stopped through the stop pipe. Returns 0, or a negative
+ * errno with the reason in err. */
+static int start_thread(struct top_source *src, void *(*fn)(void *), const char *what, char *err,
+			size_t errlen)
 {
-	struct rules_config rcfg;
 	sigset_t all, old;
 	int r;
 
-	rules_config_default(&rcfg, o->window, o->warmup);
-	r = cli_local_pipeline(&rcfg, o->url, why, &src->pl, err, errlen);
-	if (r)
-		return r;
-	src->first = pipeline__snapshot(src->pl);
-	src->cadence = fmin(o->interval, fmax(0.1, o->window / 30));
 	if (pipe2(src->stop, O_CLOEXEC)) {
 		r = -errno;
 		snprintf(err, errlen, "pipe: %s", strerror(-r));
@@ -126,13 +121,31 @@ static int start_local(struct top_source *src, const struct top_source_opts *o, 
 	/* Signals (SIGINT, SIGTERM, SIGWINCH) are for the view's thread. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = -pthread_create(&src->thread, NULL, collect_thread, src);
+	r = -pthread_create(&src->thread, NULL, fn, src);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r) {
-		snprintf(err, errlen, "cannot start the collection thread: %s", strerror(-r));
+		snprintf(err, errlen, "cannot start the %s thread: %s", what, strerror(-r));
 		return r;
 	}
 	src->running = true;
+	return 0;
+}
+
+static int start_local(struct top_source *src, const struct top_source_opts *o, const char *why,
+		       char *err, size_t errlen)
+{
+	struct rules_config rcfg;
+	int r;
+
+	rules_config_default(&rcfg, o->window, o->warmup);
+	r = cli_local_pipeline(&rcfg, o->url, why, &src->pl, err, errlen);
+	if (r)
+		return r;
+	src->first = pipeline__snapshot(src->pl);
+	src->cadence = fmin(o->interval, fmax(0.1, o->window / 30));
+	r = start_thread(src, collect_thread, "collection", err, errlen);
+	if (r)
+		return r;
 	snprintf(src->name, sizeof(src->name), "in-process collector (no agent at %s)", o->url);
 	return 0;
 }
@@ -450,6 +463,7 @@ static void *cluster_thread(void *arg)
 	struct top_source *src = arg;
 	struct pollfd pfd = { .fd = src->stop[0], .events = POLLIN };
 
+	cluster_cancel_fd(src->cl, src->stop[0]);
 	do {
 		struct top_snapshot *s = NULL;
 		char err[512] = "";
@@ -467,30 +481,12 @@ static void *cluster_thread(void *arg)
 
 int top_source__background(struct top_source *src, double interval, char *err, size_t errlen)
 {
-	sigset_t all, old;
-	int r;
-
 	if (!src->cl)
 		return 0;
-	if (pipe2(src->stop, O_CLOEXEC)) {
-		r = -errno;
-		snprintf(err, errlen, "pipe: %s", strerror(-r));
-		return r;
-	}
-	cluster_cancel_fd(src->cl, src->stop[0]);
 	pthread_mutex_init(&src->mu, NULL);
 	src->bg = true;
 	src->bg_interval = interval;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = -pthread_create(&src->thread, NULL, cluster_thread, src);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r) {
-		snprintf(err, errlen, "cannot start the polling thread: %s", strerror(-r));
-		return r;
-	}
-	src->running = true;
-	return 0;
+	return start_thread(src, cluster_thread, "polling", err, errlen);
 }
 
 /* In the background: the poller's latest model, or -EAGAIN when it has nothing new. */
