@@ -4,6 +4,7 @@
 #include "top/top_format.h"
 #include "top/top_health.h"
 #include "top/top_merge.h"
+#include "top/top_panel.h"
 
 #include <curses.h>
 #include <term.h>
@@ -342,79 +343,11 @@ static void draw_rows(struct view *v, const int widths[TOP_COL_MAX], int y0, int
 	}
 }
 
-/* Word-wraps s into lines of at most width bytes, calling out for each. */
-static void wrap(const char *s, int width, void (*out)(void *ud, const char *line), void *ud)
-{
-	char line[LINE_MAX_BYTES];
-	size_t n = strlen(s);
-
-	if (width < 10)
-		width = 10;
-	if (width >= (int)sizeof(line))
-		width = (int)sizeof(line) - 1;
-	while (n > (size_t)width) {
-		size_t cut = (size_t)width;
-
-		while (cut > 0 && s[cut] != ' ')
-			cut--;
-		if (!cut)
-			cut = (size_t)width;
-		memcpy(line, s, cut);
-		line[cut] = '\0';
-		out(ud, line);
-		s += cut;
-		n -= cut;
-		while (*s == ' ') {
-			s++;
-			n--;
-		}
-	}
-	if (n)
-		out(ud, s);
-}
-
-/* The findings panel as lines (text + attribute), built before drawing so it can scroll. */
-struct panel {
-	char (*text)[LINE_MAX_BYTES];
-	attr_t *attr;
-	size_t n, cap;
-	attr_t cur;
-	bool failed;
-};
-
-static void panel_add(void *ud, const char *line)
-{
-	struct panel *p = ud;
-
-	if (p->failed)
-		return;
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 64;
-		char(*t)[LINE_MAX_BYTES] = realloc(p->text, cap * sizeof(*t));
-		attr_t *a;
-
-		if (!t) {
-			p->failed = true;
-			return;
-		}
-		p->text = t;
-		a = realloc(p->attr, cap * sizeof(*a));
-		if (!a) {
-			p->failed = true;
-			return;
-		}
-		p->attr = a;
-		p->cap = cap;
-	}
-	snprintf(p->text[p->n], LINE_MAX_BYTES, "%s%s", p->cur & A_BOLD ? "" : "      ", line);
-	p->attr[p->n++] = p->cur;
-}
-
 static void draw_findings(struct view *v, int y0, int y1)
 {
 	const struct top_snapshot *s = v->snap;
 	struct top_filter f = filter_of(v);
-	struct panel p = { 0 };
+	struct top_panel p = { 0 };
 	char line[LINE_MAX_BYTES], ev[LINE_MAX_BYTES];
 	size_t shown = 0;
 	int rows = y1 - y0 - 1;
@@ -436,14 +369,14 @@ static void draw_findings(struct view *v, int y0, int y1)
 			 fi->suggested[0] ? "  -> " : "", fi->suggested,
 			 fi->since[0] ? fi->since : "?", fi->node ? "  node " : "",
 			 fi->node ? fi->node : "");
-		panel_add(&p, line);
+		top_panel_add(&p, line);
 		p.cur = A_NORMAL;
-		wrap(fi->message, COLS - 8, panel_add, &p);
+		top_panel_wrap(&p, fi->message, COLS - 8);
 		if (fi->n_ev) {
 			snprintf(line, sizeof(line), "evidence: %s",
 				 top_fmt_evidence(fi, ev, sizeof(ev)));
 			p.cur = A_DIM;
-			wrap(line, COLS - 8, panel_add, &p);
+			top_panel_wrap(&p, line, COLS - 8);
 		}
 	}
 	putf(y0, 0, A_REVERSE | A_BOLD, " FINDINGS %zu%s  (up/down/PgUp/PgDn scroll, f close)",
@@ -458,8 +391,7 @@ static void draw_findings(struct view *v, int y0, int y1)
 	for (int i = 0; i < rows && v->findings_top + (size_t)i < p.n; i++)
 		put(y0 + 1 + i, 0, p.attr[v->findings_top + (size_t)i],
 		    p.text[v->findings_top + (size_t)i]);
-	free(p.text);
-	free(p.attr);
+	top_panel_clear(&p);
 }
 
 static const char *const help_lines[] = {
@@ -479,7 +411,8 @@ static const char *const help_lines[] = {
 	"",
 	"Columns: CPU% of one CPU, RQP99 run-queue wait p99, DISK_R/DISK_W block bytes/s,",
 	"IOPS block requests/s, FSYNC sync calls/s, NET_RX/NET_TX bytes/s, RETR TCP",
-	"retransmits/s, RELEASE Helm release, FINDINGS rule ids of the workload's findings.",
+	"retransmits/s, RELEASE Helm release, FINDINGS rule ids of the workload's findings;",
+	"with --cluster, NODE the pod's node (the filter text matches it too).",
 	"In a prompt: Enter applies, Esc cancels, Backspace and Ctrl-U edit.",
 };
 
