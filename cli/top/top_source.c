@@ -434,8 +434,8 @@ static int fetch_cluster(struct top_source *src, struct top_snapshot **ret, char
 	if (r)
 		return r;
 	a = cluster_agents(src->cl, &n);
-	parts = calloc(n, sizeof(*parts));
-	agents = calloc(n, sizeof(*agents));
+	parts = calloc(n ? n : 1, sizeof(*parts));
+	agents = calloc(n ? n : 1, sizeof(*agents));
 	r = parts && agents ? cluster_get(src->cl, paths, CL_PATHS, &rep) : -ENOMEM;
 	for (size_t i = 0; i < n && !r; i++)
 		cluster_part(&a[i], &rep[i * CL_PATHS], agents[i], sizeof(agents[i]), &parts[i]);
