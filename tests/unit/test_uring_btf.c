@@ -31,10 +31,11 @@ static struct btf *with_proto(const char *const *params, int n)
 	proto = btf__add_func_proto(b, 0);
 	btf__add_func_param(b, "", vd);
 	for (int i = 0; i < n; i++) {
-		int t = strcmp(params[i], "cqe") == 0 ? pcqe :
-			strcmp(params[i], "u64") == 0 ? u64 :
-			strcmp(params[i], "int") == 0 ? i32 :
-			strcmp(params[i], "uint") == 0 ? u32 : vd;
+		int t = strcmp(params[i], "cqe") == 0  ? pcqe :
+			strcmp(params[i], "u64") == 0  ? u64 :
+			strcmp(params[i], "int") == 0  ? i32 :
+			strcmp(params[i], "uint") == 0 ? u32 :
+							 vd;
 
 		assert_int_equal(btf__add_func_param(b, "", t), 0);
 	}
