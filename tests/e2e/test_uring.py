@@ -3,22 +3,31 @@ io_uring engine: a pod's io_uring writes into its PVC, direct and buffered, land
 `pvc` series within 1 % of what fio wrote (exactly, in practice), and so do fio's fsyncs
 (IORING_OP_FSYNC); io_uring writes into the pod's rootfs stay out of the PVC; io_uring reads
 are counted in the family's map for the pod's cgroup (they reach the series once the fs records
-carry reads). The classic-tracepoint fallback counts the same; `--uring-probe off` leaves the
+carry reads). And the rules see it: a Deployment that listens and writes its PVC with fio's
+io_uring engine at 2.5 MiB/s + 20 fsync/s gets WK-05; its look-alike, the same fio into its
+rootfs (no tracked volume of the rule), does not, and its PVC stays at zero. The classic-tracepoint fallback counts the same; `--uring-probe off` leaves the
 family down, the agent up, and proves fio's I/O went through io_uring: without the family no
 syscall probe counts any of it. Every file fio touches is preallocated from outside, so fio
 lays nothing out with write(2)."""
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
 import unittest
+from contextlib import ExitStack
 
 sys.path.insert(0, os.path.dirname(__file__))
 import bpfdiag_e2e as e2e  # noqa: E402
+import fake_kube_api as fk  # noqa: E402
+import kube_e2e as ke  # noqa: E402
 from fakepod_volumes import PodVolumes  # noqa: E402
+from rules_e2e import (WORKLOAD, KiB, Cluster, fired, findings, free_port,  # noqa: E402
+                       rules_agent, wait_until)
 
 MiB = 1 << 20
+WINDOW = 5.0
 FIO = shutil.which("fio")
 
 
@@ -181,6 +190,68 @@ class Uring(unittest.TestCase):
                                                       family="uring"), 0)
                     self.assertIn("uring=off", agent.logs())
                     self.assertEqual(got, (0, 0))
+
+    def test_wk05_for_a_deployment_syncing_its_pvc_through_io_uring(self):
+        rate = 20 * 128 * KiB  # 2.5 MiB/s in 128 KiB writes, each followed by an fsync
+
+        def fio_and_listen(pod, port, path):
+            """fio at `rate` with an fsync after every write, into a file preallocated from
+            outside (on the PVC's host mount, or in the overlay's upper directory)."""
+            if path.startswith("/data/"):
+                host = os.path.join(pod.mounts.pvc_mount, path[len("/data/"):])
+            else:
+                host = os.path.join(pod.mounts.work, "upper", path.lstrip("/"))
+            os.makedirs(os.path.dirname(host), exist_ok=True)
+            subprocess.run(["fallocate", "-l", str(16 * MiB), host], check=True)
+            args = [a for a in fio_job(pod.name, pod.mounts.path(path), 16 * MiB, bs="128k",
+                                       iodepth=1, fsync=1) if a != "--output-format=json"]
+            args += ["--rate=%d" % rate, "--time_based", "--runtime=300"]
+            # One process tree per pod: a second one would mount the overlay again.
+            listen = [sys.executable, WORKLOAD, json.dumps({"listen": [pod.ip, port]})]
+            pod.start(["sh", "-c", " ".join(shlex.quote(a) for a in listen) + ' & exec "$@"',
+                       "sh"] + args)
+
+        with ExitStack() as stack:
+            api = stack.enter_context(fk.FakeKubeApi(node=ke.NODE))
+            c = Cluster(api, stack)
+            pods = {}
+            for name, path in (("orders-db", "/data/wal.log"), ("cache", "/var/tmp/wal.log")):
+                c.pvc("shop", name + "-data")
+                wl = c.workload("Deployment", name, "shop", helm="shop", strategy="Recreate")
+                pod = c.pod(wl, volumes=[{"name": "data", "persistentVolumeClaim": {
+                    "claimName": name + "-data"}}], pv="pvc-" + name, security={})
+                pods[name] = (pod, free_port(pod.ip))
+                fio_and_listen(pod, pods[name][1], path)
+            agent = rules_agent(stack, api, {"RS-06": {"enabled": False}}, WINDOW)
+            paths = c.api_paths()
+            wait_until(lambda: all(api.count("get", p) for p in paths), 30,
+                       lambda: "GETs of %s" % [p for p in paths if not api.count("get", p)],
+                       agent)
+            agent.wait_collections(2)
+            c.launch()
+
+            def wk05(name):
+                for f in findings(agent):
+                    if (f["namespace"], f["workload"], f["rule"]) == ("shop", name, "WK-05"):
+                        return f
+                return None
+            f = wait_until(lambda: wk05("orders-db"), 60, "WK-05 for shop/orders-db", agent)
+            ev = f["evidence"]
+            print("WK-05 evidence:", ev)
+            self.assertEqual(ev["listening_port"], pods["orders-db"][1])
+            self.assertLess(abs(ev["pvc_write_bytes_per_second"] - rate) / rate, 0.35)
+            self.assertLess(abs(ev["pvc_fsync_per_second"] - 20) / 20, 0.35)
+            agent.wait_collections(int(2 * WINDOW / 0.25))  # two windows more for the look-alike
+            m = agent.metrics()
+            cache = pods["cache"][0].container_id
+            rootfs = e2e.metric_value(m, "bpfdiag_fs_write_bytes_total", container_id=cache,
+                                      volume_class="rootfs") or 0
+            print("look-alike: rootfs %d bytes, findings %s" % (
+                rootfs, fired(agent).get(("shop", "Deployment", "cache"))))
+            self.assertGreater(rootfs, 4 * MiB)
+            self.assertFalse(e2e.metric_value(m, "bpfdiag_fs_write_bytes_total",
+                                              container_id=cache, volume_class="pvc"))
+            self.assertNotIn("WK-05", fired(agent).get(("shop", "Deployment", "cache"), set()))
 
 
 if __name__ == "__main__":
