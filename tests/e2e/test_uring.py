@@ -1,14 +1,16 @@
 """io_uring file I/O per volume (issue 18 §3), on real cgroups, a real ext4 PVC and fio's own
-io_uring engine: a pod's io_uring writes into its PVC, direct and buffered, land in the pod's
-`pvc` series within 1 % of what fio wrote (exactly, in practice), and so do fio's fsyncs
-(IORING_OP_FSYNC); io_uring writes into the pod's rootfs stay out of the PVC; io_uring reads
-are counted in the family's map for the pod's cgroup (they reach the series once the fs records
-carry reads). And the rules see it: a Deployment that listens and writes its PVC with fio's
-io_uring engine at 2.5 MiB/s + 20 fsync/s gets WK-05; its look-alike, the same fio into its
-rootfs (no tracked volume of the rule), does not, and its PVC stays at zero. The classic-tracepoint fallback counts the same; `--uring-probe off` leaves the
-family down, the agent up, and proves fio's I/O went through io_uring: without the family no
-syscall probe counts any of it. Every file fio touches is preallocated from outside, so fio
-lays nothing out with write(2)."""
+io_uring engine:
+- a pod's io_uring writes into its PVC, direct and buffered, land in the pod's `pvc` series
+  within 1 % of what fio wrote (exactly, in practice), and so do fio's fsyncs (IORING_OP_FSYNC);
+  io_uring writes into the pod's rootfs stay out of the PVC; io_uring reads are counted in the
+  family's map for the pod's cgroup (they reach the series once the fs records carry reads);
+- the classic-tracepoint fallback counts the same; `--uring-probe off` leaves the family down
+  and the agent up, and proves fio's I/O went through io_uring: without the family no syscall
+  probe counts any of it;
+- the rules see it: a Deployment that listens and writes its PVC with fio's io_uring engine at
+  2.5 MiB/s + 20 fsync/s gets WK-05; its look-alike, the same fio into its rootfs (no volume
+  WK-05 looks at), gets WK-01, never WK-05, and its PVC stays at zero.
+Every file fio touches is preallocated from outside, so fio lays nothing out with write(2)."""
 import json
 import os
 import shlex
