@@ -54,28 +54,13 @@ def series(agent, name, cid, cls):
     return e2e.metric_value(agent.metrics(), name, container_id=cid, volume_class=cls) or 0
 
 
-def agent_map_ids(pid):
-    """Ids of the BPF maps a process holds (from its fds' fdinfo)."""
-    ids = set()
-    fdinfo = "/proc/%d/fdinfo" % pid
-    for fd in os.listdir(fdinfo):
-        try:
-            with open(os.path.join(fdinfo, fd)) as f:
-                for line in f:
-                    if line.startswith("map_id:"):
-                        ids.add(int(line.split()[1]))
-        except OSError:
-            pass
-    return ids
-
-
 def uring_reads(agent_pid, cgroup_id):
     """read_bytes the agent's uring_stats map holds for a cgroup (all its mounts, all CPUs)."""
     def bpftool(*args):
         return json.loads(subprocess.run(["bpftool", "-j"] + list(args), check=True,
                                          capture_output=True, text=True).stdout)
     total = 0
-    for map_id in agent_map_ids(agent_pid):
+    for map_id in e2e.prog_ids_of(agent_pid, "map"):
         if bpftool("map", "show", "id", str(map_id)).get("name") != "uring_stats":
             continue
         for e in bpftool("map", "dump", "id", str(map_id)):
@@ -225,12 +210,7 @@ class Uring(unittest.TestCase):
                 pods[name] = (pod, free_port(pod.ip))
                 fio_and_listen(pod, pods[name][1], path)
             agent = rules_agent(stack, api, {"RS-06": {"enabled": False}}, WINDOW)
-            paths = c.api_paths()
-            wait_until(lambda: all(api.count("get", p) for p in paths), 30,
-                       lambda: "GETs of %s" % [p for p in paths if not api.count("get", p)],
-                       agent)
-            agent.wait_collections(2)
-            c.launch()
+            c.launch_when_known(agent)
 
             def wk05(name):
                 for f in findings(agent):
