@@ -21,6 +21,7 @@
 #include "disk.h"
 #include "fs.h"
 #include "net.h"
+#include "uring.h"
 
 #define PERF_SAMPLE_HZ 99
 
@@ -127,6 +128,13 @@ static int cfg_net(struct collector *c, struct net_bpf *s)
 	bpf_program__set_autoload(s->progs.net_sock_recv, c->net_tracepoints);
 	bpf_program__set_autoload(s->progs.net_skb_egress, !c->net_tracepoints);
 	bpf_program__set_autoload(s->progs.net_skb_ingress, !c->net_tracepoints);
+	return 0;
+}
+
+static int cfg_uring(struct collector *c, struct uring_bpf *s)
+{
+	bpf_program__set_autoload(s->progs.uring_complete, c->uring_btf);
+	bpf_program__set_autoload(s->progs.uring_complete_tp, !c->uring_btf);
 	return 0;
 }
 
@@ -246,6 +254,7 @@ FAMILY(disk, s->maps.disk_stats);
 FAMILY(fs, s->maps.fs_stats);
 FAMILY(net, s->maps.net_stats, s->maps.net_peers, s->maps.net_listen);
 FAMILY(cgroup, NULL);
+FAMILY(uring, s->maps.uring_stats);
 
 /* Opens, configures, pins, loads and attaches one family. A map pinned by another version has
  * another shape: it is unpinned and the load tried once more. Returns 0 or -errno. */
@@ -290,6 +299,35 @@ static int load_family(struct collector *c, const struct family_ops *ops, const 
 static void family_failed(const char *family, int r, const char *metrics)
 {
 	log_warn("%s probes unavailable (%s): %s will be absent", family, strerror(-r), metrics);
+}
+
+/* io_uring is optional: any failure costs only its share of the fs metrics. */
+static void open_uring(struct collector *c, enum collector_probe_choice choice,
+		       const struct btf *vmlinux, const char *pin)
+{
+	int r;
+
+	c->uring_btf = choice != PROBE_FALLBACK && collector_uring_btf_ok(vmlinux);
+	if (choice != PROBE_FALLBACK && !c->uring_btf)
+		log_msg(choice == PROBE_PRIMARY ? LOG_WARN : LOG_INFO,
+			"io_uring probes: tp_btf io_uring_complete has no CQE argument (Linux < "
+			"6.0); using the classic tracepoint");
+	r = load_family(c, &uring_ops, pin, (void **)&c->uring);
+	if (r && c->uring_btf) {
+		log_warn("io_uring probes: tp_btf failed (%s); trying the classic tracepoint",
+			 strerror(-r));
+		c->uring_btf = false;
+		r = load_family(c, &uring_ops, pin, (void **)&c->uring);
+	}
+	if (r) {
+		family_failed("io_uring", r,
+			      "reads, writes and syncs submitted through io_uring in bpfdiag_fs_*");
+		return;
+	}
+	c->probe[SLOT_URING] = c->uring_btf ? "io_uring_complete" : "io_uring_complete_tp";
+	feature(c, " uring=%s", c->probe[SLOT_URING]);
+	watch(c, "uring_stats", c->uring->maps.uring_stats, c->uring->maps.uring_counters,
+	      URING_CNT_MAP_FULL);
 }
 
 int collector__open(const struct collector_opts *opts, struct collector **ret, char *err,
@@ -446,6 +484,11 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		      CGROUP_CNT_DEAD_FULL);
 	}
 
+	if (opts->uring != PROBE_OFF)
+		open_uring(c, opts->uring, vmlinux, pin);
+	else
+		feature(c, " uring=off");
+
 	if (opts->bpf_stats) {
 		c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 		if (c->stats_fd < 0 && !collector_bpf_stats_sysctl())
@@ -482,6 +525,7 @@ struct collector *collector__destroy(struct collector *c)
 	fs_bpf__destroy(c->fs);
 	net_bpf__destroy(c->net);
 	cgroup_bpf__destroy(c->cg);
+	uring_bpf__destroy(c->uring);
 	free(c->vals);
 	free(c);
 	return NULL;

@@ -26,9 +26,6 @@ static size_t percpu_stride(size_t size)
 	return (size + 7) & ~(size_t)7;
 }
 
-typedef void (*entry_fn)(struct collector *c, const void *key, const void *vals, size_t stride,
-			 const void *arg);
-
 /* Calls each() for every entry of a map (per-CPU or not) with its values (stride 0: not
  * per-CPU). Returns the number of entries, or -errno. */
 static long map_each(struct collector *c, struct bpf_map *map, entry_fn each, const void *arg)
@@ -56,8 +53,8 @@ static long map_each(struct collector *c, struct bpf_map *map, entry_fn each, co
 
 /* map_each() over a map of records, counting its entries for the map's fill metric. Returns 0
  * or -errno. */
-static int walk_map(struct collector *c, struct bpf_map *map, entry_fn each,
-		    const struct collector_sink *sink)
+int walk_map(struct collector *c, struct bpf_map *map, entry_fn each,
+	     const struct collector_sink *sink)
 {
 	long n = map_each(c, map, each, sink);
 
@@ -86,7 +83,7 @@ static void sum_u64(const struct collector *c, const void *vals, size_t stride, 
 }
 
 /* The u64 at off of a per-CPU value, summed over CPUs. */
-static uint64_t field_sum(const struct collector *c, const void *vals, size_t stride, size_t off)
+uint64_t field_sum(const struct collector *c, const void *vals, size_t stride, size_t off)
 {
 	uint64_t v = 0;
 
@@ -178,6 +175,8 @@ int collector__read(struct collector *c, const struct collector_sink *sink)
 		r = walk_map(c, c->fs->maps.fs_stats, each_fs, sink);
 	if (!r && sink->net && c->net)
 		r = walk_map(c, c->net->maps.net_stats, each_net, sink);
+	if (!r && sink->fs && c->uring)
+		r = collector_uring_read(c, sink);
 	return r;
 }
 
@@ -290,6 +289,8 @@ long collector__forget(struct collector *c, bool (*is_gone)(void *ctx, uint64_t 
 		n += forget_in(c->disk->maps.disk_stats, is_gone, ctx);
 	if (c->fs)
 		n += forget_in(c->fs->maps.fs_stats, is_gone, ctx);
+	if (c->uring)
+		n += forget_in(c->uring->maps.uring_stats, is_gone, ctx);
 	if (c->net)
 		n += forget_in(c->net->maps.net_stats, is_gone, ctx) +
 		     forget_in(c->net->maps.net_peers, is_gone, ctx) +
