@@ -29,6 +29,13 @@ enum probe_slot {
 	PROBE_SLOTS
 };
 
+/* How map walks went (CSTAT_MAP_READS). */
+enum map_read_method {
+	MAP_READ_BATCH, /* bpf_map_lookup_batch */
+	MAP_READ_PER_KEY, /* the kernel refused batch lookups for the map's type */
+	MAP_READ_METHODS
+};
+
 /* A map whose fill and overflow are reported. */
 struct watched_map {
 	const char *name;
@@ -56,6 +63,10 @@ struct collector {
 	bool net_tracepoints; /* sock_send_length/sock_recv_length, else cgroup_skb */
 	char *vals; /* scratch: ncpus per-CPU values */
 	size_t vals_stride_max;
+	char *batch; /* scratch of the batched map walks: keys, then values */
+	size_t batch_size;
+	uint64_t batch_refused; /* 1 << map type: the kernel refused its batch lookups */
+	uint64_t map_reads[MAP_READ_METHODS];
 	char features[256];
 	const char *probe[PROBE_SLOTS]; /* mechanism in use per slot, NULL when down */
 	struct watched_map maps[16];
