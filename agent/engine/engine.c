@@ -222,7 +222,7 @@ static int build_snapshot(struct engine *e, double dt, struct snapshot **ret)
 			goto oom;
 	}
 	qsort(s->series, s->n_series, sizeof(*s->series), series_emit_cmp);
-	if (e->node[0] && !(s->node = strdup(e->node)))
+	if (!(s->node = snap_intern(&s->strings, e->node)))
 		goto oom;
 	collector__stats(e->collector, &stats, &n_stats);
 	s->agent.stats = malloc((n_stats ? n_stats : 1) * sizeof(*stats));
