@@ -301,34 +301,70 @@ def overhead(seconds, pairs, workdir):
 
 # ---- 3. agent cost at scale ----
 
+def cgroup1_roots():
+    """Mount points of the cgroup v1 cpu and memory hierarchies (a hybrid host), by controller."""
+    roots = {}
+    with open("/proc/self/mountinfo") as f:
+        for l in f:
+            pre, _, post = l.partition(" - ")
+            fields = post.split()
+            if fields and fields[0] == "cgroup":
+                for c in ("cpu", "memory"):
+                    if c in fields[2].split(","):
+                        roots.setdefault(c, pre.split()[4])
+    return roots
+
+
 class Cgroups:
-    """n kubelet-layout container cgroups, each with a shell that wakes every 2 s."""
+    """n kubelet-layout container cgroups, each with a shell that wakes every 2 s. Memory and
+    CPU are accounted as kubelet sets them up: the controllers enabled down the v2 tree, or on
+    a hybrid host the same paths in the v1 cpu and memory hierarchies, so that the agent reads
+    each container's memory and cpu files as on a node."""
 
     def __init__(self, n):
         self.n = n
         self.root = cgroup2_root()
+        with open(os.path.join(self.root, "cgroup.controllers")) as f:
+            have = f.read().split()
+        self.v2_ctl = [c for c in ("cpu", "memory", "io") if c in have]
+        self.v1 = [r for c, r in cgroup1_roots().items() if c not in have]
         self.made = []
         self.procs = []
 
-    def __enter__(self):
-        base = os.path.join(self.root, "kubepods.slice")
-        qos = os.path.join(base, "kubepods-burstable.slice")
-        for d in (base, qos):
+    def mkdir(self, rel, leaf=False):
+        """Makes the cgroup rel in v2 (and the v1 hierarchies); returns its cgroup.procs files."""
+        procs = []
+        for root in [self.root] + self.v1:
+            d = os.path.join(root, rel)
             if not os.path.isdir(d):
                 os.mkdir(d)
                 self.made.append(d)
+            if root == self.root and not leaf and self.v2_ctl:
+                with contextlib.suppress(OSError):
+                    with open(os.path.join(d, "cgroup.subtree_control"), "w") as f:
+                        f.write(" ".join("+" + c for c in self.v2_ctl))
+            procs.append(os.path.join(d, "cgroup.procs"))
+        return procs
+
+    def __enter__(self):
+        if self.v2_ctl:
+            with contextlib.suppress(OSError):
+                with open(os.path.join(self.root, "cgroup.subtree_control"), "w") as f:
+                    f.write(" ".join("+" + c for c in self.v2_ctl))
+        qos = "kubepods.slice/kubepods-burstable.slice"
+        self.mkdir("kubepods.slice")
+        self.mkdir(qos)
         for _ in range(self.n):
             uid = str(uuid.uuid4()).replace("-", "_")
             pod = os.path.join(qos, "kubepods-burstable-pod%s.slice" % uid)
-            ctr = os.path.join(pod, "cri-containerd-%s.scope" % (uuid.uuid4().hex * 2))
-            os.mkdir(pod)
-            os.mkdir(ctr)
-            self.made += [pod, ctr]
-            procs = os.path.join(ctr, "cgroup.procs")
+            self.mkdir(pod)
+            procs = self.mkdir(os.path.join(pod, "cri-containerd-%s.scope" % (
+                uuid.uuid4().hex * 2)), leaf=True)
 
             def enter(procs=procs):
-                with open(procs, "w") as f:
-                    f.write(str(os.getpid()))
+                for p in procs:
+                    with open(p, "w") as f:
+                        f.write(str(os.getpid()))
 
             self.procs.append(subprocess.Popen(["sh", "-c", "while :; do sleep 2; done"],
                                                preexec_fn=enter))
