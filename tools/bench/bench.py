@@ -444,10 +444,15 @@ def scale(levels, seconds):
                     time.sleep(15)
                 time.sleep(max(0, seconds - (time.time() - t0)))
                 cpu = (cpu_seconds(a.pid) - c0) / (time.time() - t0) * 60
+                # What Prometheus transfers: it asks for gzip.
+                req = urllib.request.Request("http://127.0.0.1:%d/metrics" % port,
+                                             headers={"Accept-Encoding": "gzip"})
+                with urllib.request.urlopen(req) as r:
+                    gz = len(r.read()) if r.headers.get("Content-Encoding") == "gzip" else 0
                 peak, rss, anon = status_mib(a.pid)
                 rows.append({"n": n, "cpu": cpu, "peak": peak, "rss": rss, "anon": anon,
                              "render": statistics.median(renders), "size": size,
-                             "series": series})
+                             "series": series, "gzip": gz})
             finally:
                 a.send_signal(signal.SIGTERM)
                 a.wait(timeout=30)
@@ -572,12 +577,14 @@ def report(args, cost, switches, iops, over, sc, acc):
              "collection every 5 s; /metrics scraped every 15 s; %d s per level.\n"
              % args.scale_seconds)
     L.append("| containers | CPU s/min | % of one core | peak RSS MiB | RSS MiB (anon) | "
-             "/metrics render | /metrics size | series | bytes per container |\n"
+             "/metrics render | /metrics size (gzip) | series | bytes per container (gzip) |\n"
              "|---|---|---|---|---|---|---|---|---|")
     for r in sc:
-        L.append("| %d | %.2f | %.2f %% | %.1f | %.1f (%.1f) | %.1f ms | %d KiB | %d | %d |" % (
-            r["n"], r["cpu"], r["cpu"] / 60 * 100, r["peak"], r["rss"], r["anon"],
-            r["render"] * 1e3, r["size"] // 1024, r["series"], r["size"] // r["n"]))
+        L.append("| %d | %.2f | %.2f %% | %.1f | %.1f (%.1f) | %.1f ms | %d KiB (%d KiB) | %d | "
+                 "%d (%d) |" % (r["n"], r["cpu"], r["cpu"] / 60 * 100, r["peak"], r["rss"],
+                                r["anon"], r["render"] * 1e3, r["size"] // 1024,
+                                r["gzip"] // 1024, r["series"], r["size"] // r["n"],
+                                r["gzip"] // r["n"]))
     if len(sc) > 1:
         a, b = sc[0], sc[-1]
         dn = b["n"] - a["n"]
