@@ -2,10 +2,12 @@
 #include "kernel/collector_priv.h"
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "cpu.h"
 #include "disk.h"
 #include "fs.h"
@@ -70,10 +72,10 @@ static int batch_reserve(struct collector *c, size_t size)
 
 /* Calls each() for every entry of the map read with bpf_map_lookup_batch: a few system calls
  * for the whole map. Returns the number of entries; -EOPNOTSUPP when the kernel refused the
- * first batch (nothing was handed to each(): the caller may walk the map key by key), or
- * another -errno. */
+ * first batch, its error in *why (nothing was handed to each(): the caller may walk the map key
+ * by key), or another -errno. */
 static long map_each_batch(struct collector *c, int fd, size_t ksz, size_t elem, size_t stride,
-			   bool percpu, entry_fn each, const void *arg)
+			   bool percpu, entry_fn each, const void *arg, int *why)
 {
 	size_t kspan = (ksz + 7) & ~(size_t)7;
 	size_t max = BATCH_BYTES / (kspan + elem);
@@ -100,6 +102,7 @@ static long map_each_batch(struct collector *c, int fd, size_t ksz, size_t elem,
 				max *= 2;
 				continue;
 			}
+			*why = err;
 			return first ? -EOPNOTSUPP : err;
 		}
 		done = err == -ENOENT;
@@ -123,19 +126,22 @@ static long map_each(struct collector *c, struct bpf_map *map, entry_fn each, co
 	bool percpu = type == BPF_MAP_TYPE_PERCPU_HASH;
 	size_t stride = percpu ? percpu_stride(vsz) : vsz;
 	uint64_t bit = type < 64 ? 1ull << type : 0;
-	int fd = bpf_map__fd(map);
+	int fd = bpf_map__fd(map), why = 0;
 	long n;
 
 	if (ksz > 64 || stride > c->vals_stride_max)
 		return -E2BIG;
 	if (!(c->batch_refused & bit)) {
 		n = map_each_batch(c, fd, ksz, percpu ? stride * (size_t)c->ncpus : vsz, stride,
-				   percpu, each, arg);
+				   percpu, each, arg, &why);
 		if (n != -EOPNOTSUPP) {
 			c->map_reads[MAP_READ_BATCH]++;
 			return n;
 		}
 		c->batch_refused |= bit;
+		log_info("BPF maps of type %s: the kernel refused batch lookups (%s); reading them "
+			 "key by key (bpfdiag_agent_map_reads_total{method=\"per_key\"})",
+			 libbpf_bpf_map_type_str(type), strerror(-why));
 	}
 	c->map_reads[MAP_READ_PER_KEY]++;
 	return map_each_key(c, fd, ksz, stride, percpu, each, arg);
