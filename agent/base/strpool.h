@@ -22,7 +22,10 @@ struct strpool {
 };
 
 /* An empty pool is all zeros. */
-#define STRPOOL_INIT { 0 }
+#define STRPOOL_INIT \
+	{            \
+		0    \
+	}
 
 /* Returns the pool's copy of s, stored on first sight, or NULL when out of memory. A sealed
  * pool stores every string it is given (no more index). */
