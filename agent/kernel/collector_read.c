@@ -51,9 +51,11 @@ static long map_each_key(struct collector *c, int fd, size_t ksz, size_t stride,
 	return errno == ENOENT || !errno ? n : -errno;
 }
 
-/* A batch holds at least this many entries, more while they fit BATCH_BYTES. */
+/* A batch holds at least this many entries, more while they fit BATCH_BYTES; it grows (to
+ * BATCH_GROW_BYTES at most) only when one hash bucket holds more entries than it. */
 #define BATCH_MIN 16
 #define BATCH_BYTES (64 * 1024)
+#define BATCH_GROW_BYTES (16u << 20)
 
 /* Grows the batch scratch to size bytes. */
 static int batch_reserve(struct collector *c, size_t size)
@@ -98,7 +100,8 @@ static long map_each_batch(struct collector *c, int fd, size_t ksz, size_t elem,
 		if (err < 0 && err != -ENOENT) {
 			/* ENOSPC: one hash bucket holds more entries than the batch; retry the same
 			 * position with room for twice as many. */
-			if (err == -ENOSPC && count == 0 && max < 64 * BATCH_MIN) {
+			if (err == -ENOSPC && count == 0 &&
+			    max * 2 * (kspan + elem) <= BATCH_GROW_BYTES) {
 				max *= 2;
 				continue;
 			}
