@@ -626,7 +626,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
                     help="short runs for development (about 2 minutes; numbers not meaningful)")
-    ap.add_argument("--seconds", type=int, default=4, help="per workload run")
+    ap.add_argument("--seconds", type=int, default=5, help="per workload run")
     ap.add_argument("--pairs", type=int, default=5)
     ap.add_argument("--scale", default="10,100,1000")
     ap.add_argument("--scale-seconds", type=int, default=46)
