@@ -283,6 +283,7 @@ static int new_pipeline(const struct agent_opts *o, const struct rules_config *r
 			 o->kube.in_cluster ? " (in-cluster)" : "");
 	return 0;
 }
+
 /* The descriptor limit up to its hard limit (2^20 at most): the engine keeps each container's
  * cgroup directory open (host/cgroupfs.h), up to half the soft limit; past it, it reads by path
  * as before. Every descriptor user here polls with epoll or poll, never select. */
