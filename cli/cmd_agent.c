@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -290,6 +291,20 @@ static int new_pipeline(const struct agent_opts *o, const struct rules_config *r
 	return 0;
 }
 
+/* The descriptor limit up to its hard limit (2^20 at most): the engine keeps each container's
+ * cgroup directory open (host/cgroupfs.h), up to half the soft limit; past it, it reads by path
+ * as before. Every descriptor user here polls with epoll or poll, never select. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max < (1u << 20) ? rl.rlim_max : (1u << 20);
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		log_debug("cannot raise the descriptor limit: %s", strerror(errno));
+}
+
 int do_agent(int argc, char **argv)
 {
 	struct agent_opts o;
@@ -321,6 +336,7 @@ int do_agent(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	heap_tune(); /* before any thread: see base/heap.h */
+	raise_nofile();
 	struct sigaction ign = { .sa_handler = SIG_IGN, .sa_flags = SA_RESTART };
 
 	sigaction(SIGPIPE, &ign, NULL); /* a scraper hanging up must not kill the agent */

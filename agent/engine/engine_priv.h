@@ -46,6 +46,7 @@ struct cg {
 	unsigned seed_tries;
 	struct cg_listen *listen; /* seeded offsets, by port */
 	size_t n_listen;
+	struct cgroupfs_dirs dirs; /* its directories, open while its files are read */
 };
 
 struct engine {

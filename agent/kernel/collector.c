@@ -358,6 +358,15 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 	c->cgroup_fd = -1;
 	c->stats_fd = -1;
 	c->max_cgroups = opts->max_cgroups ? opts->max_cgroups : CPU_MAX_CGROUPS_DEFAULT;
+	/* Every decision the kernel's BTF informs is taken here, and the parse (7 MiB on 6.18) is
+	 * freed before the families load: libbpf parses the same BTF again for each load (11 MiB
+	 * while it lasts), and holding ours across those set the agent's peak RSS. */
+	c->disk_folio = btf_has_tracepoint(vmlinux, "writeback_dirty_folio");
+	c->net_tracepoints = opts->net != PROBE_FALLBACK &&
+			     btf_has_tracepoint(vmlinux, "sock_send_length") &&
+			     btf_has_tracepoint(vmlinux, "sock_recv_length");
+	btf__free(vmlinux);
+	vmlinux = NULL;
 	c->ncpus = libbpf_num_possible_cpus();
 	if (c->ncpus <= 0) {
 		r = c->ncpus ? c->ncpus : -EINVAL;
@@ -410,7 +419,6 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		c->probe[SLOT_SAMPLES] = "perf_cpu_clock";
 	}
 
-	c->disk_folio = btf_has_tracepoint(vmlinux, "writeback_dirty_folio");
 	r = load_family(c, &disk_ops, pin, (void **)&c->disk);
 	if (r) {
 		family_failed("disk", r, "bpfdiag_disk_* metrics");
@@ -446,9 +454,6 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		      FS_CNT_PENDING_FULL);
 	}
 
-	c->net_tracepoints = opts->net != PROBE_FALLBACK &&
-			     btf_has_tracepoint(vmlinux, "sock_send_length") &&
-			     btf_has_tracepoint(vmlinux, "sock_recv_length");
 	if (opts->net != PROBE_FALLBACK && !c->net_tracepoints)
 		log_msg(opts->net == PROBE_PRIMARY ? LOG_WARN : LOG_INFO,
 			"net probes: sock_send_length/sock_recv_length not in this kernel (Linux "
@@ -498,7 +503,6 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 				"bpfdiag_agent_bpf_run_seconds_total will be absent",
 				strerror(-c->stats_fd));
 	}
-	btf__free(vmlinux);
 	*ret = c;
 	return 0;
 fail:
@@ -527,6 +531,7 @@ struct collector *collector__destroy(struct collector *c)
 	cgroup_bpf__destroy(c->cg);
 	uring_bpf__destroy(c->uring);
 	free(c->vals);
+	free(c->batch);
 	free(c);
 	return NULL;
 }

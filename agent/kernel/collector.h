@@ -96,6 +96,7 @@ enum collector_stat_kind {
 	CSTAT_DISK_ATTRIBUTIONS, /* subject: how block requests found their cgroup; requests */
 	CSTAT_BPF_RUN_SECONDS, /* subject: a BPF program; kernel time it ran */
 	CSTAT_BPF_RUNS, /* subject: a BPF program; its runs */
+	CSTAT_MAP_READS, /* subject: batch, or per_key where the kernel refused batch lookups */
 	CSTAT_KIND_MAX,
 };
 

@@ -31,6 +31,13 @@ enum probe_slot {
 	PROBE_SLOTS
 };
 
+/* How map walks went (CSTAT_MAP_READS). */
+enum map_read_method {
+	MAP_READ_BATCH, /* bpf_map_lookup_batch */
+	MAP_READ_PER_KEY, /* the kernel refused batch lookups for the map's type */
+	MAP_READ_METHODS
+};
+
 /* A map whose fill and overflow are reported. */
 struct watched_map {
 	const char *name;
@@ -60,6 +67,10 @@ struct collector {
 	bool uring_btf; /* tp_btf io_uring_complete, else its classic tracepoint */
 	char *vals; /* scratch: ncpus per-CPU values */
 	size_t vals_stride_max;
+	char *batch; /* scratch of the batched map walks: keys, then values */
+	size_t batch_size;
+	uint64_t batch_refused; /* 1 << map type: the kernel refused its batch lookups */
+	uint64_t map_reads[MAP_READ_METHODS];
 	char features[256];
 	const char *probe[PROBE_SLOTS]; /* mechanism in use per slot, NULL when down */
 	struct watched_map maps[16];

@@ -93,6 +93,8 @@ int collector__stats(struct collector *c, const struct collector_stat **ret, siz
 		stat_add(c, CSTAT_MAP_OVERFLOW,
 			 (double)percpu_counter(c, c->maps[i].counters_fd, c->maps[i].counter_idx),
 			 c->maps[i].name, NULL);
+	stat_add(c, CSTAT_MAP_READS, (double)c->map_reads[MAP_READ_BATCH], "batch", NULL);
+	stat_add(c, CSTAT_MAP_READS, (double)c->map_reads[MAP_READ_PER_KEY], "per_key", NULL);
 	stat_add(c, CSTAT_CPU_DROPPED_SECONDS,
 		 (double)percpu_counter(c, bpf_map__fd(c->cpu->maps.cpu_counters),
 					CPU_CNT_DROPPED_NS) /
