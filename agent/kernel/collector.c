@@ -302,12 +302,11 @@ static void family_failed(const char *family, int r, const char *metrics)
 }
 
 /* io_uring is optional: any failure costs only its share of the fs metrics. */
-static void open_uring(struct collector *c, enum collector_probe_choice choice,
-		       const struct btf *vmlinux, const char *pin)
+static void open_uring(struct collector *c, enum collector_probe_choice choice, const char *pin)
 {
 	int r;
 
-	c->uring_btf = choice != PROBE_FALLBACK && collector_uring_btf_ok(vmlinux);
+	c->uring_btf = choice != PROBE_FALLBACK && c->uring_btf;
 	if (choice != PROBE_FALLBACK && !c->uring_btf)
 		log_msg(choice == PROBE_PRIMARY ? LOG_WARN : LOG_INFO,
 			"io_uring probes: tp_btf io_uring_complete has no CQE argument (Linux < "
@@ -365,6 +364,7 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 	c->net_tracepoints = opts->net != PROBE_FALLBACK &&
 			     btf_has_tracepoint(vmlinux, "sock_send_length") &&
 			     btf_has_tracepoint(vmlinux, "sock_recv_length");
+	c->uring_btf = collector_uring_btf_ok(vmlinux); /* open_uring() decides */
 	btf__free(vmlinux);
 	vmlinux = NULL;
 	c->ncpus = libbpf_num_possible_cpus();
@@ -490,7 +490,7 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 	}
 
 	if (opts->uring != PROBE_OFF)
-		open_uring(c, opts->uring, vmlinux, pin);
+		open_uring(c, opts->uring, pin);
 	else
 		feature(c, " uring=off");
 
