@@ -16,6 +16,17 @@ struct cpu_cg_stats {
 	__u64 rq_hist[HIST_SLOTS]; /* waits per log2 µs slot */
 };
 
+/* A CPU's pending record holds at most this much CPU time before it is flushed to cpu_stats
+ * (bpf/cpu.bpf.c says when else it is flushed). */
+#define CPU_FLUSH_NS (4ULL * 1000 * 1000)
+
+/* Per-CPU value of the one-entry cpu_pending array: what this CPU charged to one cgroup and has
+ * not yet added to cpu_stats. */
+struct cpu_pending {
+	__u64 cgid; /* 0: empty */
+	struct cpu_cg_stats s;
+};
+
 /* Indexes of the per-CPU cpu_counters array: degradations counted, never silent. */
 enum cpu_counter {
 	CPU_CNT_MAP_FULL = 0, /* cpu_stats had no room for a new cgroup: data was dropped */

@@ -39,7 +39,7 @@ struct agent_opts {
 	bool pin_explicit; /* --pin-dir DIR given: a DIR that cannot hold pins is fatal */
 	double interval;
 	enum log_level level;
-	enum collector_probe_choice net, fs; /* cli_parse_choice: ints */
+	enum collector_probe_choice net, fs, cpu; /* cli_parse_choice: ints */
 	bool bpf_stats;
 	uint32_t max_cgroups;
 	double window, warmup;
@@ -96,6 +96,7 @@ static int parse_max_cgroups(const struct cli_opt *opt, const char *value, enum 
 _Static_assert(sizeof(enum collector_probe_choice) == sizeof(int), "choices are ints");
 static const char *const net_probes[] = { "auto", "tracepoint", "cgroup-skb", NULL };
 static const char *const fs_probes[] = { "auto", "syscalls", "raw", NULL };
+static const char *const cpu_probes[] = { "auto", "sched-info", "wakeup", NULL };
 
 #define OFF(field) offsetof(struct agent_opts, field)
 #define SECS(max_) .parse = cli_parse_secs, .max = (max_)
@@ -173,6 +174,11 @@ static const struct cli_opt agent_opts[] = {
 	  "auto, syscalls (per-syscall tracepoints, needs tracefs) or raw (sys_enter/sys_exit)",
 	  .def = "auto", .parse = cli_parse_choice, .off = OFF(fs), .choices = fs_probes,
 	  .want = "auto, syscalls or raw" },
+	{ "cpu-probe", "MODE",
+	  "auto, sched-info (run-queue wait from the scheduler's own sched_info) or wakeup "
+	  "(sched_wakeup timestamps, the fallback)",
+	  .def = "auto", .parse = cli_parse_choice, .off = OFF(cpu), .choices = cpu_probes,
+	  .want = "auto, sched-info or wakeup" },
 	{ "bpf-stats", "on|off",
 	  "turn on kernel BPF run-time statistics (needs CAP_SYS_ADMIN; they cost every BPF "
 	  "program on the node two clock reads per run; off, they are reported anyway when "
@@ -267,6 +273,7 @@ static int new_pipeline(const struct agent_opts *o, const struct rules_config *r
 			    .max_cgroups = o->max_cgroups,
 			    .net = o->net,
 			    .fs = o->fs,
+			    .cpu = o->cpu,
 			    .bpf_stats = o->bpf_stats,
 			    .series_retention = o->series_retention },
 		.kube = o->kube.enabled ? &ko : NULL,

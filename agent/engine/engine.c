@@ -51,6 +51,7 @@ int engine__open(const struct engine_opts *opts, struct engine **ret, char *err,
 					.max_cgroups = opts->max_cgroups,
 					.net = opts->net,
 					.fs = opts->fs,
+					.cpu = opts->cpu,
 					.bpf_stats = opts->bpf_stats };
 	char root[PATH_MAX];
 	struct engine *e;

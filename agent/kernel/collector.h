@@ -21,6 +21,9 @@ struct collector_opts {
 	enum collector_probe_choice
 		net; /* primary: sock_*_length tracepoints; fallback: cgroup_skb */
 	enum collector_probe_choice fs; /* primary: per-syscall tracepoints; fallback: raw syscalls */
+	/* run-queue wait; primary: the scheduler's sched_info read at sched_switch; fallback:
+	 * sched_wakeup timestamps */
+	enum collector_probe_choice cpu;
 	bool bpf_stats; /* enable kernel BPF run-time statistics (costs two clock reads per run) */
 };
 
