@@ -21,7 +21,13 @@
  * CPU_FLUSH_NS of CPU time, and at every cpu-clock sample (99 Hz per CPU, idle CPUs included);
  * without the sampler, also when the CPU goes idle. Counts therefore reach cpu_stats at most
  * about 10 ms late per CPU, and none are lost when a task exits (its last switch-out is charged)
- * or its cgroup is removed (the record is flushed within that bound, then read once more). */
+ * or its cgroup is removed (the record is flushed within that bound, then read once more).
+ *
+ * Noisy neighbours: a task's wait ended when its slice began (its arrival), so at its
+ * switch-out the wait spans [arrival - wait, arrival]. Each CPU keeps the starts of its last
+ * CPU_RING slices with their cgroups (a slice ends where the next begins: a CPU with a waiting
+ * task is not idle); a single wait of at least CPU_CAUSE_MIN_NS walks them back and charges the
+ * overlap to (victim cgroup, culprit cgroup) in cpu_causes. Shorter waits cost nothing more. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -56,6 +62,7 @@ struct task_cpu {
 	__u64 enqueued_ns;
 	__u64 fb_delay;
 	__u64 fb_count;
+	__u64 fb_arrival;
 };
 
 struct {
@@ -79,6 +86,14 @@ struct {
 	__type(key, __u64);
 	__type(value, __u64);
 } cpu_samples SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CPU_MAX_CAUSES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct cpu_cause_key);
+	__type(value, __u64);
+} cpu_causes SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -139,6 +154,14 @@ static __always_inline __u64 wait_count(struct task_struct *t, const struct task
 	return tc->fb_count;
 }
 
+/* When t's current slice began, on the clock of the wait method. */
+static __always_inline __u64 arrival(struct task_struct *t, const struct task_cpu *tc)
+{
+	if (wait_from_sched_info && bpf_core_field_exists(t->sched_info.last_arrival))
+		return t->sched_info.last_arrival;
+	return tc->fb_arrival;
+}
+
 /* The task's storage. A new one counts as charged what predates us: everything the task ran
  * and waited, unless it started after we loaded (then it all counts, first slice included). */
 static __always_inline struct task_cpu *task_cpu(struct task_struct *p)
@@ -180,14 +203,15 @@ static __always_inline void charge_runtime(struct cpu_pending *pd, struct task_s
 	}
 }
 
-/* Charges t the run-queue waits it had since they were last charged. */
-static __always_inline void charge_waits(struct cpu_pending *pd, struct task_struct *t,
-					 struct task_cpu *tc)
+/* Charges t the run-queue waits it had since they were last charged. Returns the wait when
+ * there was exactly one (it ended when the current slice began), else 0. */
+static __always_inline __u64 charge_waits(struct cpu_pending *pd, struct task_struct *t,
+					  struct task_cpu *tc)
 {
 	__u64 n = wait_count(t, tc), dn, dw;
 
 	if (n == tc->count_seen)
-		return;
+		return 0;
 	dn = n - tc->count_seen;
 	dw = wait_total(t, tc) - tc->delay_seen;
 	tc->count_seen = n;
@@ -195,10 +219,51 @@ static __always_inline void charge_waits(struct cpu_pending *pd, struct task_str
 	pd->s.rq_wait_ns += dw;
 	pd->s.rq_count += dn;
 	/* One wait is exact; several (a missed switch-out) go in at their mean. */
-	if (dn == 1)
+	if (dn == 1) {
 		pd->s.rq_hist[hist_slot(dw)]++;
+		return dw;
+	}
+	pd->s.rq_hist[hist_slot(dw / dn)] += dn;
+	return 0;
+}
+
+static __always_inline void cause_add(__u64 victim, __u64 culprit, __u64 ns)
+{
+	struct cpu_cause_key k = { .victim = victim, .culprit = culprit };
+	__u64 *v = bpf_map_lookup_elem(&cpu_causes, &k);
+
+	if (v) {
+		__sync_fetch_and_add(v, ns);
+		return;
+	}
+	if (bpf_map_update_elem(&cpu_causes, &k, &ns, BPF_NOEXIST) == 0)
+		return;
+	v = bpf_map_lookup_elem(&cpu_causes, &k); /* another CPU created it meanwhile */
+	if (v)
+		__sync_fetch_and_add(v, ns);
 	else
-		pd->s.rq_hist[hist_slot(dw / dn)] += dn;
+		counter_add(&cpu_counters, CPU_CNT_CAUSES_FULL, 1);
+}
+
+/* Charges the wait of victim's cgroup that ended at end to the slices of this CPU during it. */
+static __always_inline void blame(struct cpu_pending *pd, __u64 victim, __u64 end, __u64 wait)
+{
+	__u64 from = end > wait ? end - wait : 0;
+
+	for (__u32 i = 0; i < CPU_RING; i++) {
+		struct cpu_slice *sl = &pd->ring[(pd->head - 1 - i) & (CPU_RING - 1)];
+		__u64 lo;
+
+		if (!sl->cgid)
+			break;
+		if (sl->start >= end) /* not before the end seen so far: no overlap left */
+			continue;
+		lo = sl->start > from ? sl->start : from;
+		cause_add(victim, sl->cgid, end - lo);
+		if (sl->start <= from)
+			break;
+		end = sl->start;
+	}
 }
 
 SEC("tp_btf/sched_wakeup")
@@ -233,6 +298,7 @@ static __always_inline void wait_ends(struct task_struct *next)
 	if (now > tc->enqueued_ns)
 		tc->fb_delay += now - tc->enqueued_ns;
 	tc->fb_count++;
+	tc->fb_arrival = now;
 	tc->enqueued_ns = 0;
 }
 
@@ -245,9 +311,16 @@ int BPF_PROG(cpu_sched_switch, bool preempt, struct task_struct *prev, struct ta
 	/* The slice that ends now, charged to prev's cgroup as of now: a task moved during its
 	 * slice is charged where cpu.stat charges it. The idle task (pid 0) is nobody's work. */
 	if (prev->pid && (tc = task_cpu(prev)) && (pd = pending_for(task_cgroup_id(prev)))) {
+		__u64 wait, start = arrival(prev, tc);
+
 		charge_runtime(pd, prev, tc);
 		pd->s.switches++;
-		charge_waits(pd, prev, tc);
+		wait = charge_waits(pd, prev, tc);
+		if (wait >= CPU_CAUSE_MIN_NS)
+			blame(pd, pd->cgid, start, wait);
+		pd->ring[pd->head & (CPU_RING - 1)] =
+			(struct cpu_slice){ .cgid = pd->cgid, .start = start };
+		pd->head++;
 		/* Preempted while runnable: it waits in the run queue from now. */
 		if (!wait_from_sched_info && task_state(prev) == 0)
 			tc->enqueued_ns = bpf_ktime_get_ns();

@@ -412,6 +412,8 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 	watch(c, "cpu_stats", c->cpu->maps.cpu_stats, c->cpu->maps.cpu_counters, CPU_CNT_MAP_FULL);
 	watch(c, "cpu_samples", c->cpu->maps.cpu_samples, c->cpu->maps.cpu_counters,
 	      CPU_CNT_SAMPLES_MAP_FULL);
+	watch(c, "cpu_causes", c->cpu->maps.cpu_causes, c->cpu->maps.cpu_counters,
+	      CPU_CNT_CAUSES_FULL);
 	r = attach_perf(c);
 	if (r) {
 		family_failed("perf_event cpu-clock", r, "bpfdiag_cpu_samples_total");

@@ -272,6 +272,20 @@ class Cluster:
         for p in self.procs:
             p.launch()
 
+    def start_agent(self, window):
+        """Starts an agent judging over window seconds from the first bucket (collections every
+        0.25 s), waits until it fetched every object and collected twice, then launches the
+        workloads. Returns the agent (stopped with the stack)."""
+        import kube_e2e as ke
+        agent = self.stack.enter_context(ke.KubeAgent(
+            self.api, "--interval", "0.25", "--window", str(window), "--warmup", "0"))
+        paths = self.api_paths()
+        wait_until(lambda: all(self.api.count("get", p) for p in paths), 30, "workload GETs",
+                   agent)
+        agent.wait_collections(2)
+        self.launch()
+        return agent
+
     def api_paths(self):
         """The API paths the agent must have fetched before it judges the pods right."""
         return sorted(p for p in self.api.objects)
