@@ -248,7 +248,10 @@ long collector__take_causes(struct collector *c, collector_cause_fn fn, void *ct
 	 * and the delete of its pair is lost (nanoseconds, once per pair and read). */
 	while (bpf_map_get_next_key(fd, NULL, &next) == 0) {
 		key = next;
-		if (bpf_map_lookup_and_delete_elem(fd, &key, &ns)) {
+		/* Hash maps take lookup-and-delete from Linux 5.14; before, two calls. */
+		if (bpf_map_lookup_and_delete_elem(fd, &key, &ns) &&
+		    (errno == ENOENT || bpf_map_lookup_elem(fd, &key, &ns) ||
+		     bpf_map_delete_elem(fd, &key))) {
 			if (errno == ENOENT)
 				continue;
 			return -errno;
