@@ -1,8 +1,33 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* cpu family: on-CPU time and run-queue wait per cgroup v2 id (tp_btf sched_switch,
- * sched_wakeup, sched_wakeup_new), and 99 Hz cpu-clock samples per cgroup (perf_event).
+/* cpu family: on-CPU time and run-queue wait per cgroup v2 id, from one tp_btf sched_switch
+ * program, and 99 Hz cpu-clock samples per cgroup (perf_event).
+ *
  * On-CPU time is the task's own se.sum_exec_runtime, the clock cpu.stat adds up: wall time would
- * also count interrupts and, in VMs, time stolen by the hypervisor. */
+ * also count interrupts and, in VMs, time stolen by the hypervisor.
+ *
+ * Run-queue wait, primary method (sched_info): the scheduler already keeps it. trace_sched_switch
+ * fires in __schedule before context_switch → prepare_task_switch → sched_info_switch →
+ * sched_info_arrive(next), which adds the wait that ends to next->sched_info.run_delay and counts
+ * it in pcount. So when prev switches out, its run_delay already holds the wait that preceded the
+ * slice ending now: the delta since its last switch-out is the wait since then (a pcount delta
+ * of 1: one exact wait, for the histogram). No wakeup program and no lookup for next.
+ * Fallback (wakeup, kernels without sched_info or with it off): sched_wakeup and sched_wakeup_new
+ * stamp the enqueue in task storage, the switch-in adds the wait to the same task-storage
+ * counters, and the switch-out charges them as above.
+ *
+ * Per-switch cost: one task-storage lookup for prev, and the slice is added to a per-CPU pending
+ * record (a one-entry per-CPU array, inlined by the verifier) instead of the per-cgroup hash. The
+ * record is flushed to cpu_stats when the CPU charges another cgroup, once it holds
+ * CPU_FLUSH_NS of CPU time, and at every cpu-clock sample (99 Hz per CPU, idle CPUs included);
+ * without the sampler, also when the CPU goes idle. Counts therefore reach cpu_stats at most
+ * about 10 ms late per CPU, and none are lost when a task exits (its last switch-out is charged)
+ * or its cgroup is removed (the record is flushed within that bound, then read once more).
+ *
+ * Noisy neighbours: a task's wait ended when its slice began (its arrival), so at its
+ * switch-out the wait spans [arrival - wait, arrival]. Each CPU keeps the starts of its last
+ * CPU_RING slices with their cgroups (a slice ends where the next begins: a CPU with a waiting
+ * task is not idle); a single wait of at least CPU_CAUSE_MIN_NS walks them back and charges the
+ * overlap to (victim cgroup, culprit cgroup) in cpu_causes. Shorter waits cost nothing more. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -13,6 +38,12 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* Set by user space before load (agent/kernel/collector.c). */
+const volatile bool wait_from_sched_info = false; /* else: the wakeup programs are loaded */
+const volatile __u64 loaded_ns = 0; /* CLOCK_MONOTONIC at load: tasks started later count whole */
+/* Set after load when the cpu-clock sampler could not attach: flush when a CPU goes idle. */
+volatile bool flush_on_idle = false;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, CPU_MAX_CGROUPS_DEFAULT);
@@ -21,11 +52,17 @@ struct {
 	__type(value, struct cpu_cg_stats);
 } cpu_stats SEC(".maps");
 
-/* Per task (task storage: no pid-keyed hash to overflow): when it became runnable, and how much
- * of its sum_exec_runtime has been charged. Per task, so a missed event costs nothing. */
+/* Per task (task storage: no pid-keyed hash to overflow). */
 struct task_cpu {
+	__u64 charged; /* sum_exec_runtime charged so far */
+	__u64 delay_seen; /* run-queue wait (run_delay) and waits (pcount) charged so far */
+	__u64 count_seen;
+	/* wakeup method only: when it became runnable (0: not queued), and its own run_delay and
+	 * pcount, kept here as the kernel keeps them in sched_info */
 	__u64 enqueued_ns;
-	__u64 charged;
+	__u64 fb_delay;
+	__u64 fb_count;
+	__u64 fb_arrival;
 };
 
 struct {
@@ -36,12 +73,27 @@ struct {
 } cpu_enqueued SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cpu_pending);
+} cpu_pending SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, CPU_MAX_CGROUPS_DEFAULT);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u64);
 	__type(value, __u64);
 } cpu_samples SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CPU_MAX_CAUSES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct cpu_cause_key);
+	__type(value, __u64);
+} cpu_causes SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -52,19 +104,66 @@ struct {
 
 static const struct cpu_cg_stats zero_stats;
 
-static __always_inline struct cpu_cg_stats *stats_of(__u64 cgid, __u64 lost_ns)
+/* Adds this CPU's pending record to cpu_stats and empties it. */
+static __always_inline void flush(struct cpu_pending *pd)
 {
-	struct cpu_cg_stats *s = lookup_or_init(&cpu_stats, &cgid, &zero_stats);
+	struct cpu_cg_stats *s;
 
+	if (!pd->cgid)
+		return;
+	s = lookup_or_init(&cpu_stats, &pd->cgid, &zero_stats);
 	if (!s) {
 		counter_add(&cpu_counters, CPU_CNT_MAP_FULL, 1);
-		counter_add(&cpu_counters, CPU_CNT_DROPPED_NS, lost_ns);
+		counter_add(&cpu_counters, CPU_CNT_DROPPED_NS, pd->s.oncpu_ns);
+	} else {
+		s->oncpu_ns += pd->s.oncpu_ns;
+		s->switches += pd->s.switches;
+		if (pd->s.rq_count || pd->s.rq_wait_ns) {
+			s->rq_wait_ns += pd->s.rq_wait_ns;
+			s->rq_count += pd->s.rq_count;
+			for (int i = 0; i < HIST_SLOTS; i++)
+				s->rq_hist[i] += pd->s.rq_hist[i];
+		}
 	}
-	return s;
+	if (pd->s.rq_count || pd->s.rq_wait_ns)
+		__builtin_memset(&pd->s, 0, sizeof(pd->s));
+	else
+		pd->s.oncpu_ns = pd->s.switches = 0;
+	pd->cgid = 0;
 }
 
-/* The task's storage; a new one starts with everything it ran so far counted as charged (that
- * time predates us). */
+static __always_inline struct cpu_pending *pending(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&cpu_pending, &zero);
+}
+
+/* The run-queue wait of t so far, and the number of waits, as the chosen method keeps them. */
+static __always_inline __u64 wait_total(struct task_struct *t, const struct task_cpu *tc)
+{
+	if (wait_from_sched_info && bpf_core_field_exists(t->sched_info.run_delay))
+		return t->sched_info.run_delay;
+	return tc->fb_delay;
+}
+
+static __always_inline __u64 wait_count(struct task_struct *t, const struct task_cpu *tc)
+{
+	if (wait_from_sched_info && bpf_core_field_exists(t->sched_info.pcount))
+		return t->sched_info.pcount;
+	return tc->fb_count;
+}
+
+/* When t's current slice began, on the clock of the wait method. */
+static __always_inline __u64 arrival(struct task_struct *t, const struct task_cpu *tc)
+{
+	if (wait_from_sched_info && bpf_core_field_exists(t->sched_info.last_arrival))
+		return t->sched_info.last_arrival;
+	return tc->fb_arrival;
+}
+
+/* The task's storage. A new one counts as charged what predates us: everything the task ran
+ * and waited, unless it started after we loaded (then it all counts, first slice included). */
 static __always_inline struct task_cpu *task_cpu(struct task_struct *p)
 {
 	struct task_cpu *tc = bpf_task_storage_get(&cpu_enqueued, p, 0, 0);
@@ -72,84 +171,167 @@ static __always_inline struct task_cpu *task_cpu(struct task_struct *p)
 	if (tc)
 		return tc;
 	tc = bpf_task_storage_get(&cpu_enqueued, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (tc)
+	if (tc && p->start_time < loaded_ns) {
 		tc->charged = p->se.sum_exec_runtime;
+		tc->delay_seen = wait_total(p, tc);
+		tc->count_seen = wait_count(p, tc);
+	}
 	return tc;
 }
 
-static __always_inline void mark_enqueued(struct task_struct *p, __u64 now)
+/* This CPU's pending record, made t's cgroup's (the previous owner's flushed). */
+static __always_inline struct cpu_pending *pending_for(__u64 cgid)
 {
-	struct task_cpu *tc = task_cpu(p);
+	struct cpu_pending *pd = pending();
 
-	if (tc)
-		tc->enqueued_ns = now;
+	if (pd && (pd->cgid != cgid || pd->s.oncpu_ns >= CPU_FLUSH_NS)) {
+		flush(pd);
+		pd->cgid = cgid;
+	}
+	return pd;
+}
+
+/* Charges t the CPU time it gained since it was last charged. */
+static __always_inline void charge_runtime(struct cpu_pending *pd, struct task_struct *t,
+					   struct task_cpu *tc)
+{
+	__u64 rt = t->se.sum_exec_runtime;
+
+	if (rt > tc->charged) {
+		pd->s.oncpu_ns += rt - tc->charged;
+		tc->charged = rt;
+	}
+}
+
+/* Charges t the run-queue waits it had since they were last charged. Returns the wait when
+ * there was exactly one (it ended when the current slice began), else 0. */
+static __always_inline __u64 charge_waits(struct cpu_pending *pd, struct task_struct *t,
+					  struct task_cpu *tc)
+{
+	__u64 n = wait_count(t, tc), dn, dw;
+
+	if (n == tc->count_seen)
+		return 0;
+	dn = n - tc->count_seen;
+	dw = wait_total(t, tc) - tc->delay_seen;
+	tc->count_seen = n;
+	tc->delay_seen += dw;
+	pd->s.rq_wait_ns += dw;
+	pd->s.rq_count += dn;
+	/* One wait is exact; several (a missed switch-out) go in at their mean. */
+	if (dn == 1) {
+		pd->s.rq_hist[hist_slot(dw)]++;
+		return dw;
+	}
+	pd->s.rq_hist[hist_slot(dw / dn)] += dn;
+	return 0;
+}
+
+static __always_inline void cause_add(__u64 victim, __u64 culprit, __u64 ns)
+{
+	struct cpu_cause_key k = { .victim = victim, .culprit = culprit };
+	__u64 *v = bpf_map_lookup_elem(&cpu_causes, &k);
+
+	if (v) {
+		__sync_fetch_and_add(v, ns);
+		return;
+	}
+	if (bpf_map_update_elem(&cpu_causes, &k, &ns, BPF_NOEXIST) == 0)
+		return;
+	v = bpf_map_lookup_elem(&cpu_causes, &k); /* another CPU created it meanwhile */
+	if (v)
+		__sync_fetch_and_add(v, ns);
+	else
+		counter_add(&cpu_counters, CPU_CNT_CAUSES_FULL, 1);
+}
+
+/* Charges the wait of victim's cgroup that ended at end to the slices of this CPU during it. */
+static __always_inline void blame(struct cpu_pending *pd, __u64 victim, __u64 end, __u64 wait)
+{
+	__u64 from = end > wait ? end - wait : 0;
+
+	for (__u32 i = 0; i < CPU_RING; i++) {
+		struct cpu_slice *sl = &pd->ring[(pd->head - 1 - i) & (CPU_RING - 1)];
+		__u64 lo;
+
+		if (!sl->cgid)
+			break;
+		if (sl->start >= end) /* not before the end seen so far: no overlap left */
+			continue;
+		lo = sl->start > from ? sl->start : from;
+		cause_add(victim, sl->cgid, end - lo);
+		if (sl->start <= from)
+			break;
+		end = sl->start;
+	}
 }
 
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(cpu_sched_wakeup, struct task_struct *p)
 {
-	mark_enqueued(p, bpf_ktime_get_ns());
+	struct task_cpu *tc = task_cpu(p);
+
+	if (tc)
+		tc->enqueued_ns = bpf_ktime_get_ns();
 	return 0;
 }
 
 SEC("tp_btf/sched_wakeup_new")
 int BPF_PROG(cpu_sched_wakeup_new, struct task_struct *p)
 {
-	mark_enqueued(p, bpf_ktime_get_ns());
+	struct task_cpu *tc = task_cpu(p);
+
+	if (tc)
+		tc->enqueued_ns = bpf_ktime_get_ns();
 	return 0;
 }
 
-/* Charges task t the runtime it gained since it was last charged. */
-static __always_inline void charge_runtime(struct task_struct *t, bool switched)
+/* Wakeup method: the wait of next that ends now, kept in its storage until its switch-out. */
+static __always_inline void wait_ends(struct task_struct *next)
 {
-	struct task_cpu *tc = task_cpu(t);
-	__u64 rt = t->se.sum_exec_runtime;
-	struct cpu_cg_stats *s;
+	struct task_cpu *tc = bpf_task_storage_get(&cpu_enqueued, next, 0, 0);
+	__u64 now;
 
-	if (!tc || rt <= tc->charged)
+	if (!tc || !tc->enqueued_ns)
 		return;
-	s = stats_of(task_cgroup_id(t), rt - tc->charged);
-	if (s) {
-		s->oncpu_ns += rt - tc->charged;
-		s->switches += switched;
-	}
-	tc->charged = rt;
+	now = bpf_ktime_get_ns();
+	if (now > tc->enqueued_ns)
+		tc->fb_delay += now - tc->enqueued_ns;
+	tc->fb_count++;
+	tc->fb_arrival = now;
+	tc->enqueued_ns = 0;
 }
 
 SEC("tp_btf/sched_switch")
 int BPF_PROG(cpu_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
+	struct cpu_pending *pd;
 	struct task_cpu *tc;
-	struct cpu_cg_stats *s;
-	__u64 now;
 
 	/* The slice that ends now, charged to prev's cgroup as of now: a task moved during its
 	 * slice is charged where cpu.stat charges it. The idle task (pid 0) is nobody's work. */
-	if (prev->pid) {
-		charge_runtime(prev, true);
+	if (prev->pid && (tc = task_cpu(prev)) && (pd = pending_for(task_cgroup_id(prev)))) {
+		__u64 wait, start = arrival(prev, tc);
+
+		charge_runtime(pd, prev, tc);
+		pd->s.switches++;
+		wait = charge_waits(pd, prev, tc);
+		if (wait >= CPU_CAUSE_MIN_NS)
+			blame(pd, pd->cgid, start, wait);
+		pd->ring[pd->head & (CPU_RING - 1)] =
+			(struct cpu_slice){ .cgid = pd->cgid, .start = start };
+		pd->head++;
 		/* Preempted while runnable: it waits in the run queue from now. */
-		if (task_state(prev) == 0)
-			mark_enqueued(prev, bpf_ktime_get_ns());
+		if (!wait_from_sched_info && task_state(prev) == 0)
+			tc->enqueued_ns = bpf_ktime_get_ns();
 	}
-	if (!next->pid)
+	if (!next->pid) {
+		if (flush_on_idle && (pd = pending()))
+			flush(pd);
 		return 0;
-
-	/* The wait that ends now, charged to the task that waited. */
-	tc = bpf_task_storage_get(&cpu_enqueued, next, 0, 0);
-	if (!tc || !tc->enqueued_ns)
-		return 0;
-	now = bpf_ktime_get_ns();
-	if (now > tc->enqueued_ns) {
-		__u64 wait = now - tc->enqueued_ns;
-
-		s = stats_of(task_cgroup_id(next), 0);
-		if (s) {
-			s->rq_wait_ns += wait;
-			s->rq_count++;
-			s->rq_hist[hist_slot(wait)]++;
-		}
 	}
-	tc->enqueued_ns = 0;
+	if (!wait_from_sched_info)
+		wait_ends(next);
 	return 0;
 }
 
@@ -158,14 +340,23 @@ int cpu_clock_sample(struct bpf_perf_event_data *ctx)
 {
 	static const __u64 zero64;
 	struct task_struct *t = bpf_get_current_task_btf();
+	struct cpu_pending *pd;
+	struct task_cpu *tc;
 	__u64 cgid, *n;
 
-	/* The idle task has pid 0; its samples say the CPU was free. */
-	if (!t->pid)
+	/* The idle task has pid 0; its samples say the CPU was free. A sample flushes this CPU's
+	 * pending record either way: that bounds how late counts reach cpu_stats. */
+	if (!t->pid) {
+		if ((pd = pending()))
+			flush(pd);
 		return 0;
-	/* A task that keeps the CPU is charged as it runs, not only when it switches out. */
-	charge_runtime(t, false);
+	}
 	cgid = task_cgroup_id(t);
+	/* A task that keeps the CPU is charged as it runs, not only when it switches out. */
+	if ((tc = task_cpu(t)) && (pd = pending_for(cgid))) {
+		charge_runtime(pd, t, tc);
+		flush(pd);
+	}
 	n = lookup_or_init(&cpu_samples, &cgid, &zero64);
 	if (n)
 		(*n)++;

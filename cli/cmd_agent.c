@@ -40,7 +40,7 @@ struct agent_opts {
 	bool pin_explicit; /* --pin-dir DIR given: a DIR that cannot hold pins is fatal */
 	double interval;
 	enum log_level level;
-	enum collector_probe_choice net, fs, uring; /* cli_parse_choice: ints */
+	enum collector_probe_choice net, fs, uring, cpu; /* cli_parse_choice: ints */
 	bool bpf_stats;
 	uint32_t max_cgroups;
 	double window, warmup;
@@ -98,6 +98,7 @@ _Static_assert(sizeof(enum collector_probe_choice) == sizeof(int), "choices are 
 static const char *const net_probes[] = { "auto", "tracepoint", "cgroup-skb", NULL };
 static const char *const fs_probes[] = { "auto", "syscalls", "raw", NULL };
 static const char *const uring_probes[] = { "auto", "tp-btf", "tracepoint", "off", NULL };
+static const char *const cpu_probes[] = { "auto", "sched-info", "wakeup", NULL };
 
 #define OFF(field) offsetof(struct agent_opts, field)
 #define SECS(max_) .parse = cli_parse_secs, .max = (max_)
@@ -180,6 +181,11 @@ static const struct cli_opt agent_opts[] = {
 	  "tracefs) or off",
 	  .def = "auto", .parse = cli_parse_choice, .off = OFF(uring), .choices = uring_probes,
 	  .want = "auto, tp-btf, tracepoint or off" },
+	{ "cpu-probe", "MODE",
+	  "auto, sched-info (run-queue wait from the scheduler's own sched_info) or wakeup "
+	  "(sched_wakeup timestamps, the fallback)",
+	  .def = "auto", .parse = cli_parse_choice, .off = OFF(cpu), .choices = cpu_probes,
+	  .want = "auto, sched-info or wakeup" },
 	{ "bpf-stats", "on|off",
 	  "turn on kernel BPF run-time statistics (needs CAP_SYS_ADMIN; they cost every BPF "
 	  "program on the node two clock reads per run; off, they are reported anyway when "
@@ -275,6 +281,7 @@ static int new_pipeline(const struct agent_opts *o, const struct rules_config *r
 			    .net = o->net,
 			    .fs = o->fs,
 			    .uring = o->uring,
+			    .cpu = o->cpu,
 			    .bpf_stats = o->bpf_stats,
 			    .series_retention = o->series_retention },
 		.kube = o->kube.enabled ? &ko : NULL,

@@ -156,6 +156,69 @@ static int emit_memfs(struct snap_series *out, const struct series *se, unsigned
 	return 0;
 }
 
+/* The indexes of se's neighbours with the most total (by_total) or interval wait, at most n,
+ * most first. Returns how many. */
+static unsigned top_causes(const struct series *se, bool by_total, unsigned *idx, unsigned n)
+{
+	unsigned k = 0;
+	uint32_t taken = 0;
+
+	while (k < n) {
+		uint64_t best = 0;
+		unsigned at = 0;
+
+		for (unsigned i = 0; i < se->n_causes; i++) {
+			uint64_t v = by_total ? se->causes[i].total_ns : se->causes[i].interval_ns;
+
+			if (!(taken & (1u << i)) && v > best) {
+				best = v;
+				at = i;
+			}
+		}
+		if (!best)
+			break;
+		taken |= 1u << at;
+		idx[k++] = at;
+	}
+	return k;
+}
+
+/* bpfdiag_cpu_runqueue_wait_caused_seconds_total: the top neighbours by total. */
+static int emit_causes(struct snap_series *out, const struct series *se, unsigned m)
+{
+	unsigned idx[SNAP_DELTA_CAUSES], n;
+
+	if (m != M_CPU_RUNQUEUE_WAIT_CAUSED)
+		return 0;
+	n = top_causes(se, true, idx, SNAP_DELTA_CAUSES);
+	for (unsigned i = 0; i < n; i++) {
+		const struct series_cause *c = &se->causes[idx[i]];
+		const char *own[METRIC_MAX_OWN_LABELS] = { c->own[0], c->own[1], c->own[2] };
+
+		if (snap_series_add(out, m, own, (double)c->total_ns / 1e9))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The delta's neighbours: the top ones of the interval, whose intervals then start again. */
+static void delta_causes(struct series *se, struct snap_delta *d)
+{
+	unsigned idx[SNAP_DELTA_CAUSES];
+
+	d->n_caused = top_causes(se, false, idx, SNAP_DELTA_CAUSES);
+	for (unsigned i = 0; i < d->n_caused; i++) {
+		const struct series_cause *c = &se->causes[idx[i]];
+
+		snprintf(d->caused[i].ns, sizeof(d->caused[i].ns), "%s", c->own[0]);
+		snprintf(d->caused[i].kind, sizeof(d->caused[i].kind), "%s", c->own[1]);
+		snprintf(d->caused[i].name, sizeof(d->caused[i].name), "%s", c->own[2]);
+		d->caused[i].seconds = (double)c->interval_ns / 1e9;
+	}
+	for (unsigned i = 0; i < se->n_causes; i++)
+		se->causes[i].interval_ns = 0;
+}
+
 /* The memory gauges now and the counters' gains since the previous snapshot. On the agent's
  * first collection (dt 0) the OOM kills are history of unknown age: not an increase. A series
  * new later counts its cgroup's kills: a container killed within its first interval (a crash
@@ -274,6 +337,7 @@ static void delta(struct snap_series *out, struct series *se, double dt)
 	}
 	delta_cpufs(se, d);
 	delta_memfs(se, d, dt);
+	delta_causes(se, d);
 	se->collected = true;
 }
 
@@ -317,7 +381,7 @@ int series_emit(struct series *se, double dt, struct snap_series *out)
 		has_net |= a->kind == ACC_NET;
 	/* Points in catalogue order: metric by metric, the accumulators that feed it. */
 	for (unsigned m = 0; m < M_MAX; m++) {
-		if (emit_cpufs(out, se, m) || emit_memfs(out, se, m))
+		if (emit_cpufs(out, se, m) || emit_memfs(out, se, m) || emit_causes(out, se, m))
 			return -ENOMEM;
 		for (const struct acc *a = se->accs; a; a = a->next) {
 			if (emit_acc(out, a, m))

@@ -53,6 +53,7 @@ int engine__open(const struct engine_opts *opts, struct engine **ret, char *err,
 					.net = opts->net,
 					.fs = opts->fs,
 					.uring = opts->uring,
+					.cpu = opts->cpu,
 					.bpf_stats = opts->bpf_stats };
 	char root[PATH_MAX];
 	struct engine *e;
@@ -199,6 +200,29 @@ static void on_removed(void *ctx, uint64_t id)
 
 	if (c)
 		engine_cg_gone(e, c);
+}
+
+/* A victim's run-queue wait charged to a culprit: both need a series (a cgroup not yet
+ * resolved, or seen by no other map yet, loses its share: counted and logged). */
+static void on_cause(void *ctx, uint64_t victim, uint64_t culprit, uint64_t ns)
+{
+	struct engine *e = ctx;
+	struct cg *v = idmap_get(e->cgs, victim), *c = idmap_get(e->cgs, culprit);
+	int r = v && v->m.series && c && c->m.series ?
+			series_cause_add(v->m.series, c->m.series, ns) :
+			-ENOENT;
+
+	if (!r)
+		return;
+	if (!e->causes_lost_ns)
+		log_info("run-queue wait caused by neighbours: %s; such waits are not "
+			 "attributed (counted at debug level)",
+			 r == -ENOSPC ? "a container had more than 8 neighbours" :
+			 r == -ENOENT ? "a cgroup without a series yet" :
+					"out of memory");
+	e->causes_lost_ns += ns;
+	log_debug("run-queue wait not attributed to neighbours: %.6f s so far",
+		  (double)e->causes_lost_ns / 1e9);
 }
 
 static bool is_gone(void *ctx, uint64_t id)
@@ -360,6 +384,8 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 				stream_apply(st);
 		}
 	}
+	if (collector__take_causes(e->collector, on_cause, e) < 0)
+		log_debug("reading the run-queue waits caused by neighbours failed");
 	read_cgroupfs(e);
 	if (engine_seed_listeners(e)) {
 		r = -ENOMEM;

@@ -72,6 +72,7 @@ struct engine {
 	uint64_t collections;
 	uint64_t errors;
 	uint64_t removed, swept;
+	uint64_t causes_lost_ns; /* neighbours' run-queue wait no series could take */
 	/* Writes to pseudo filesystems (procfs, sysfs, cgroupfs, …): no volume, no series;
 	 * their bytes only feed bpfdiag_agent_fs_pseudo_write_bytes_total. */
 	struct acc pseudo;

@@ -40,6 +40,10 @@ static void series_free(void *v)
 	free(s->cgroup_path);
 	free(s->ports);
 	free(s->peers);
+	for (unsigned i = 0; i < s->n_causes; i++) {
+		for (int o = 0; o < 3; o++)
+			free(s->causes[i].own[o]);
+	}
 	free(s);
 }
 
@@ -193,6 +197,37 @@ static struct acc *acc_get(struct series *s, enum acc_kind kind,
 	}
 	*tail = a;
 	return a;
+}
+
+int series_cause_add(struct series *s, const struct series *culprit, uint64_t ns)
+{
+	static const enum series_label who[3] = { LBL_NAMESPACE, LBL_WORKLOAD_KIND, LBL_WORKLOAD };
+	struct series_cause *c = NULL;
+
+	for (unsigned i = 0; i < s->n_causes && !c; i++) {
+		bool same = true;
+
+		for (int o = 0; o < 3; o++)
+			same = same && strcmp(s->causes[i].own[o], culprit->labels[who[o]]) == 0;
+		c = same ? &s->causes[i] : NULL;
+	}
+	if (!c) {
+		if (s->n_causes == SERIES_CAUSES)
+			return -ENOSPC;
+		c = &s->causes[s->n_causes];
+		for (int o = 0; o < 3; o++) {
+			if (!(c->own[o] = strdup(culprit->labels[who[o]]))) {
+				while (o--)
+					free(c->own[o]);
+				return -ENOMEM;
+			}
+		}
+		c->total_ns = c->interval_ns = 0;
+		s->n_causes++;
+	}
+	c->total_ns += ns;
+	c->interval_ns += ns;
+	return 0;
 }
 
 struct acc *series_acc(struct series *s, enum acc_kind kind)

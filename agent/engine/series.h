@@ -47,6 +47,14 @@ struct acc {
 	union counts interval; /* gained since the last snapshot */
 };
 
+#define SERIES_CAUSES 8 /* neighbours remembered per series; more are counted, not kept */
+
+/* Run-queue wait of a series' tasks while a neighbour (a workload) held the CPU. */
+struct series_cause {
+	char *own[3]; /* the neighbour's namespace, workload kind, workload */
+	uint64_t total_ns, interval_ns;
+};
+
 /* A labelled series: the sum of the cgroups that map to one label set. */
 struct series {
 	char *key; /* label values joined with \x1f: the identity */
@@ -70,6 +78,8 @@ struct series {
 	bool listen_seen; /* it had some: the gauge stays, at 0, once they close */
 	struct snap_peer *peers; /* rebuilt every collection */
 	size_t n_peers;
+	struct series_cause causes[SERIES_CAUSES];
+	unsigned n_causes;
 };
 
 /* One record stream of a cgroup: (family, key): disk dev << 1 | dir, fs mount id, else 0. */
@@ -124,6 +134,10 @@ struct acc *series_acc_fs(struct series *s, enum volume_class cls, const char *v
 /* The same with its k8s.volume.type (series_acc_fs: the class's, volume_class_k8s_type). */
 struct acc *series_acc_fs_typed(struct series *s, enum volume_class cls, const char *volume,
 				const char *claim, const char *type);
+
+/* Adds ns of s's run-queue wait to the neighbour whose series is culprit (s itself included).
+ * Returns 0, -ENOSPC when s has SERIES_CAUSES other neighbours, or -ENOMEM. */
+int series_cause_add(struct series *s, const struct series *culprit, uint64_t ns);
 
 /* Adds a record (size bytes of the family's u64 counters) to m's stream (fam, key) in read
  * gen: records of one key are summed within a read. Returns 0 or -ENOMEM. */

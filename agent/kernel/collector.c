@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -95,11 +96,47 @@ static bool tracefs_has(const char *event)
 	return faccessat(AT_FDCWD, path, R_OK, AT_EACCESS) == 0;
 }
 
+/* Whether the kernel keeps sched_info (CONFIG_SCHED_INFO, and on kernels before 5.14 also
+ * delay accounting turned on): the field in BTF, and this process's own pcount moving (the
+ * kernel prints "0 0 0" in /proc/<pid>/schedstat when it does not keep it). */
+static bool sched_info_kept(const struct btf *vmlinux)
+{
+	unsigned long long run, delay, pcount = 0;
+	int id = btf__find_by_name_kind(vmlinux, "sched_info", BTF_KIND_STRUCT);
+	const struct btf_member *m;
+	bool field = false;
+	FILE *f;
+
+	if (id < 0)
+		return false;
+	m = btf_members(btf__type_by_id(vmlinux, (unsigned)id));
+	for (unsigned i = 0; i < btf_vlen(btf__type_by_id(vmlinux, (unsigned)id)); i++, m++)
+		field = field ||
+			strcmp(btf__name_by_offset(vmlinux, m->name_off), "run_delay") == 0;
+	f = fopen("/proc/self/schedstat", "re");
+	if (!field || !f) {
+		if (f)
+			fclose(f);
+		return false;
+	}
+	if (fscanf(f, "%llu %llu %llu", &run, &delay, &pcount) != 3)
+		pcount = 0;
+	fclose(f);
+	return pcount > 0;
+}
+
 static int cfg_cpu(struct collector *c, struct cpu_bpf *s)
 {
+	struct timespec now;
+
 	if (bpf_map__set_max_entries(s->maps.cpu_stats, c->max_cgroups) ||
 	    bpf_map__set_max_entries(s->maps.cpu_samples, c->max_cgroups))
 		return -EINVAL;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	s->rodata->loaded_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+	s->rodata->wait_from_sched_info = c->cpu_sched_info;
+	bpf_program__set_autoload(s->progs.cpu_sched_wakeup, !c->cpu_sched_info);
+	bpf_program__set_autoload(s->progs.cpu_sched_wakeup_new, !c->cpu_sched_info);
 	return 0;
 }
 
@@ -249,7 +286,7 @@ struct family_ops {
 						     fam##_load, fam##_attach, fam##_destroy,   \
 						     fam##_pins }
 
-FAMILY(cpu, s->maps.cpu_stats, s->maps.cpu_samples);
+FAMILY(cpu, s->maps.cpu_stats, s->maps.cpu_samples, s->maps.cpu_pending);
 FAMILY(disk, s->maps.disk_stats);
 FAMILY(fs, s->maps.fs_stats);
 FAMILY(net, s->maps.net_stats, s->maps.net_peers, s->maps.net_listen);
@@ -398,7 +435,18 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		}
 	}
 
+	c->cpu_sched_info = opts->cpu != PROBE_FALLBACK && sched_info_kept(vmlinux);
+	if (opts->cpu != PROBE_FALLBACK && !c->cpu_sched_info)
+		log_msg(opts->cpu == PROBE_PRIMARY ? LOG_WARN : LOG_INFO,
+			"cpu probes: the kernel keeps no sched_info (CONFIG_SCHED_INFO, or delay "
+			"accounting before Linux 5.14); run-queue waits come from sched_wakeup");
 	r = load_family(c, &cpu_ops, pin, (void **)&c->cpu);
+	if (r && c->cpu_sched_info) {
+		log_warn("cpu probes: reading sched_info failed (%s); trying sched_wakeup",
+			 strerror(-r));
+		c->cpu_sched_info = false;
+		r = load_family(c, &cpu_ops, pin, (void **)&c->cpu);
+	}
 	if (r) {
 		snprintf(err, errlen,
 			 "cannot load the cpu BPF programs: %s (needs Linux >= 5.12 with BTF, and "
@@ -406,14 +454,18 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 			 strerror(-r));
 		goto fail;
 	}
-	feature(c, "cpu=sched_switch");
-	c->probe[SLOT_CPU] = "sched_switch";
+	c->probe[SLOT_CPU] = c->cpu_sched_info ? "sched_switch+sched_info" : "sched_switch+wakeup";
+	feature(c, "cpu=%s", c->probe[SLOT_CPU]);
 	watch(c, "cpu_stats", c->cpu->maps.cpu_stats, c->cpu->maps.cpu_counters, CPU_CNT_MAP_FULL);
 	watch(c, "cpu_samples", c->cpu->maps.cpu_samples, c->cpu->maps.cpu_counters,
 	      CPU_CNT_SAMPLES_MAP_FULL);
+	watch(c, "cpu_causes", c->cpu->maps.cpu_causes, c->cpu->maps.cpu_counters,
+	      CPU_CNT_CAUSES_FULL);
 	r = attach_perf(c);
 	if (r) {
 		family_failed("perf_event cpu-clock", r, "bpfdiag_cpu_samples_total");
+		/* The samples bounded how long a CPU keeps counts pending: idle CPUs now flush. */
+		c->cpu->bss->flush_on_idle = true;
 	} else {
 		feature(c, " samples=%dHz", PERF_SAMPLE_HZ);
 		c->probe[SLOT_SAMPLES] = "perf_cpu_clock";

@@ -24,6 +24,9 @@ struct collector_opts {
 	enum collector_probe_choice fs; /* primary: per-syscall tracepoints; fallback: raw syscalls */
 	enum collector_probe_choice uring; /* primary: tp_btf io_uring_complete; fallback: its
 					    * classic tracepoint */
+	/* run-queue wait; primary: the scheduler's sched_info read at sched_switch; fallback:
+	 * sched_wakeup timestamps */
+	enum collector_probe_choice cpu;
 	bool bpf_stats; /* enable kernel BPF run-time statistics (costs two clock reads per run) */
 };
 
@@ -129,6 +132,13 @@ typedef void (*collector_listen_fn)(void *ctx, uint64_t cgroup_id, uint16_t port
 typedef void (*collector_peer_fn)(void *ctx, const struct collector_peer *p);
 int collector__read_listen(struct collector *c, collector_listen_fn fn, void *ctx);
 int collector__read_peers(struct collector *c, collector_peer_fn fn, void *ctx);
+
+/* Calls fn for the run-queue wait of a victim cgroup charged to a culprit cgroup (that held
+ * the CPU meanwhile) since the last call, ns > 0; the kernel's pairs are drained as they are
+ * read (lookup and delete), so the map holds at most one interval's pairs. Returns the number
+ * of pairs, or -errno. */
+typedef void (*collector_cause_fn)(void *ctx, uint64_t victim, uint64_t culprit, uint64_t ns);
+long collector__take_causes(struct collector *c, collector_cause_fn fn, void *ctx);
 
 typedef void (*collector_id_fn)(void *ctx, uint64_t cgroup_id);
 /* Calls fn for each cgroup removed since the last call (from the cgroup_rmdir probe). */

@@ -61,6 +61,7 @@ struct collector {
 	int ncpus;
 	uint32_t max_cgroups;
 	/* The program variants this kernel takes, decided before each family loads. */
+	bool cpu_sched_info; /* run-queue wait from sched_info, else the sched_wakeup programs */
 	bool disk_folio; /* writeback_dirty_folio exists: writeback charged to the dirtier */
 	bool fs_syscalls; /* per-syscall tracepoints, else raw sys_enter/sys_exit */
 	bool net_tracepoints; /* sock_send_length/sock_recv_length, else cgroup_skb */

@@ -15,6 +15,7 @@
 
 _Static_assert(sizeof(struct cpu_cg_stats) == 8 * (4 + HIST_SLOTS), "cpu_cg_stats layout");
 _Static_assert(sizeof(struct disk_key) == 16, "disk_key layout");
+_Static_assert(sizeof(struct cpu_cause_key) == 16, "cpu_cause_key layout");
 _Static_assert(sizeof(struct disk_cg_stats) == 8 * (3 + HIST_SLOTS), "disk_cg_stats layout");
 _Static_assert(sizeof(struct fs_key) == 16, "fs_key layout");
 _Static_assert(sizeof(struct fs_stats) == 24, "fs_stats layout");
@@ -329,6 +330,36 @@ int collector__read_peers(struct collector *c, collector_peer_fn fn, void *ctx)
 	if (c->net)
 		map_each(c, c->net->maps.net_peers, each_peer, &pa);
 	return 0;
+}
+
+long collector__take_causes(struct collector *c, collector_cause_fn fn, void *ctx)
+{
+	int fd = bpf_map__fd(c->cpu->maps.cpu_causes);
+	struct cpu_cause_key key, next;
+	long n = 0;
+	uint64_t ns;
+
+	/* Delete as we go: restart from the first key each time. A wait added between the lookup
+	 * and the delete of its pair is lost (nanoseconds, once per pair and read). */
+	while (bpf_map_get_next_key(fd, NULL, &next) == 0) {
+		key = next;
+		/* Hash maps take lookup-and-delete from Linux 5.14; before, two calls. */
+		if (bpf_map_lookup_and_delete_elem(fd, &key, &ns) &&
+		    (errno == ENOENT || bpf_map_lookup_elem(fd, &key, &ns) ||
+		     bpf_map_delete_elem(fd, &key))) {
+			if (errno == ENOENT)
+				continue;
+			return -errno;
+		}
+		n++;
+		if (ns)
+			fn(ctx, key.victim, key.culprit, ns);
+	}
+	for (unsigned i = 0; i < c->n_maps; i++) {
+		if (c->maps[i].map == c->cpu->maps.cpu_causes)
+			c->maps[i].entries = (uint64_t)n;
+	}
+	return n;
 }
 
 int collector__take_removed(struct collector *c, collector_id_fn fn, void *ctx)

@@ -30,6 +30,18 @@ const struct metric_desc metric_descs[M_MAX] = {
 		.otlp_name = "bpfdiag.cpu.runqueue.latency",
 		.otlp_unit = "s",
 	},
+	[M_CPU_RUNQUEUE_WAIT_CAUSED] = {
+		.name = "bpfdiag_cpu_runqueue_wait_caused_seconds_total",
+		.type = MT_COUNTER,
+		.help = "Run-queue wait of the container's tasks (waits of 100 us or more) while a "
+			"neighbour's task held the CPU, for its top 3 neighbours.",
+		.own_labels = OWN("neighbour_namespace", "neighbour_workload_kind",
+				  "neighbour_workload"),
+		.otlp_name = "bpfdiag.cpu.runqueue.wait_caused_time",
+		.otlp_unit = "s",
+		.otlp_attrs = OWN("bpfdiag.neighbour.namespace", "bpfdiag.neighbour.workload.kind",
+				  "bpfdiag.neighbour.workload.name"),
+	},
 	[M_CPU_SAMPLES] = {
 		.name = "bpfdiag_cpu_samples_total",
 		.type = MT_COUNTER,

@@ -73,6 +73,7 @@ struct snap_rates {
 };
 
 #define SNAP_DELTA_EMPTYDIRS 8
+#define SNAP_DELTA_CAUSES 3 /* neighbours per series: the points and the delta's */
 
 /* What a series did in the last collection interval, typed: each counter's increase and the
  * gauges' current values. Rates, top and the rules read these; nothing re-derives them from
@@ -122,6 +123,13 @@ struct snap_delta {
 	unsigned n_emptydir;
 	double net_bytes[2]; /* bpfdiag_network_bytes_total: [0] received, [1] transmitted */
 	double retransmits; /* bpfdiag_tcp_retransmits_total */
+	/* bpfdiag_cpu_runqueue_wait_caused_seconds_total: the neighbours (workloads, the series'
+	 * own included) that held the CPU while its tasks waited, most of the interval first */
+	struct {
+		char ns[64], kind[32], name[128];
+		double seconds;
+	} caused[SNAP_DELTA_CAUSES];
+	unsigned n_caused;
 	double conns_opened[ROLE_MAX]; /* bpfdiag_tcp_connections_opened_total by role */
 };
 

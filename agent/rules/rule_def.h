@@ -17,6 +17,9 @@
 #define KiB 1024.0
 #define MiB (1024.0 * 1024.0)
 
+#define RULE_CAUSES 4 /* neighbours kept per bucket (the largest) */
+#define RULE_NEIGHBOURS 6 /* neighbours named per workload (the most recent) */
+
 /* What a workload did in one bucket: its containers' deltas summed over the bucket's
  * collections (or, for a finding's text, the window's buckets summed). */
 struct bucket {
@@ -26,6 +29,13 @@ struct bucket {
 	double server_conns;
 	double cpu_s, throttled, periods, limit_core_s;
 	uint64_t runq_hist[HIST_SLOTS];
+	double runq_wait_s;
+	/* The neighbours that held the CPU while it waited (RS-06), by id (rule_workload's
+	 * neighbours name them): their share of runq_wait_s in seconds. */
+	struct {
+		uint64_t id;
+		double s;
+	} caused[RULE_CAUSES];
 	bool listening, peer_replica;
 	uint16_t port;
 	/* Connections accepted by containers that listen without a readiness probe (RL-01 is a
@@ -66,7 +76,19 @@ struct rule_workload {
 	bool missing_resources, ro_unset, host_ns, privileged, host_path;
 	char missing_resources_container[64];
 	unsigned pods_here;
+	uint64_t self_id; /* its own id as a neighbour */
+	struct rule_neighbour {
+		uint64_t id; /* rule_neighbour_id(ns, kind, name); 0 unused */
+		char ns[64], kind[32], name[128];
+	} neighbours[RULE_NEIGHBOURS];
+	unsigned next_neighbour;
 };
+
+/* The id of a neighbour workload (never 0). */
+uint64_t rule_neighbour_id(const char *ns, const char *kind, const char *name);
+/* Adds s seconds of a neighbour's wait to bucket b: merged by id; when b is full, it replaces
+ * the smallest if larger. */
+void rule_bucket_cause(struct bucket *b, uint64_t id, double s);
 
 /* A threshold setting: its --rules-config key, SPEC §5 default and accepted range. */
 struct rule_knob {

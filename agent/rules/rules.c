@@ -132,6 +132,7 @@ static struct wl *wl_get(struct rules_engine *r, const struct rules_facts *f, do
 	snprintf(w->s.kind, sizeof(w->s.kind), "%s", f->workload_kind);
 	snprintf(w->s.name, sizeof(w->s.name), "%s", f->workload);
 	w->s.kind_bit = rule_kind_bit(w->s.kind);
+	w->s.self_id = rule_neighbour_id(w->s.ns, w->s.kind, w->s.name);
 	w->bucket_start = now;
 	return w;
 }
@@ -226,6 +227,29 @@ static void add_memory(struct bucket *b, const struct snap_delta *d)
 		b->oom_peak = d->mem_peak;
 }
 
+/* Adds the neighbours that held the CPU while the container waited to bucket b, and names
+ * them in w (the most recent RULE_NEIGHBOURS). */
+static void add_causes(struct wl *w, struct bucket *b, const struct snap_delta *d)
+{
+	for (unsigned i = 0; i < d->n_caused && i < SNAP_DELTA_CAUSES; i++) {
+		uint64_t id =
+			rule_neighbour_id(d->caused[i].ns, d->caused[i].kind, d->caused[i].name);
+		struct rule_neighbour *n = NULL;
+
+		for (unsigned k = 0; k < RULE_NEIGHBOURS && !n; k++)
+			n = w->s.neighbours[k].id == id ? &w->s.neighbours[k] : NULL;
+		if (!n) {
+			n = &w->s.neighbours[w->s.next_neighbour++ % RULE_NEIGHBOURS];
+			n->id = id;
+			snprintf(n->ns, sizeof(n->ns), "%s", d->caused[i].ns);
+			snprintf(n->kind, sizeof(n->kind), "%s", d->caused[i].kind);
+			snprintf(n->name, sizeof(n->name), "%s", d->caused[i].name);
+		}
+		rule_bucket_cause(b, id, d->caused[i].seconds);
+	}
+	b->runq_wait_s += d->runq_wait_seconds;
+}
+
 /* Adds what a container of w did in the last interval (d) to w's current bucket. */
 static void add_delta(struct wl *w, const struct snap_series *se, const struct rules_facts *f)
 {
@@ -244,6 +268,7 @@ static void add_delta(struct wl *w, const struct snap_series *se, const struct r
 	b->limit_core_s += d->cpu_limit_cores * d->seconds;
 	for (int h = 0; h < HIST_SLOTS; h++)
 		b->runq_hist[h] += d->runq_hist[h];
+	add_causes(w, b, d);
 	if (se->n_listen_ports) {
 		uint16_t port = served_port(se, f);
 
@@ -291,6 +316,9 @@ static void window_sum(const struct wl *w, struct bucket *out)
 		out->limit_core_s += b->limit_core_s;
 		for (int h = 0; h < HIST_SLOTS; h++)
 			out->runq_hist[h] += b->runq_hist[h];
+		out->runq_wait_s += b->runq_wait_s;
+		for (unsigned k = 0; k < RULE_CAUSES && b->caused[k].id; k++)
+			rule_bucket_cause(out, b->caused[k].id, b->caused[k].s);
 		out->listening |= b->listening;
 		out->peer_replica |= b->peer_replica;
 		if (b->port)

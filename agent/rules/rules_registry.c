@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* The registry of rule definitions: the families, and the helpers their messages share. */
 #include "rules/rule_def.h"
+#include "base/hash.h"
 #include "model/histogram.h"
 
 #include <stdio.h>
@@ -57,6 +58,32 @@ unsigned rule_kind_bit(const char *kind)
 			return kinds[i].bit;
 	}
 	return RK_OTHER;
+}
+
+uint64_t rule_neighbour_id(const char *ns, const char *kind, const char *name)
+{
+	uint64_t h = hash_add(hash_add(hash_add(HASH_FNV_OFFSET, ns), kind), name);
+
+	return h ? h : 1;
+}
+
+void rule_bucket_cause(struct bucket *b, uint64_t id, double s)
+{
+	unsigned small = 0;
+
+	for (unsigned i = 0; i < RULE_CAUSES; i++) {
+		if (b->caused[i].id == id || !b->caused[i].id) {
+			b->caused[i].id = id;
+			b->caused[i].s += s;
+			return;
+		}
+		if (b->caused[i].s < b->caused[small].s)
+			small = i;
+	}
+	if (s > b->caused[small].s) {
+		b->caused[small].id = id;
+		b->caused[small].s = s;
+	}
 }
 
 void rule_evidence(struct snap_finding *f, const char *name, double v)

@@ -147,6 +147,9 @@ static void rs05_describe(const struct rule_workload *w, const struct bucket *s,
 /* ---- RS-06 cpu-contention ---- */
 
 enum { RS06_RUNQ_P99 };
+/* A neighbour is named when it held the CPU for at least this share of the wait (what the
+ * message says, not whether the rule fires). */
+#define RS06_NAMED_SHARE 0.05
 
 static bool rs06_crosses(const double *th, const struct rule_workload *w, const struct bucket *b,
 			 double t)
@@ -156,18 +159,64 @@ static bool rs06_crosses(const double *th, const struct rule_workload *w, const 
 	return rule_p99(b->runq_hist) > th[RS06_RUNQ_P99] && b->throttled == 0;
 }
 
+/* The neighbour of w with id, or NULL when no longer named. */
+static const struct rule_neighbour *rs06_neighbour(const struct rule_workload *w, uint64_t id)
+{
+	for (unsigned k = 0; k < RULE_NEIGHBOURS; k++) {
+		if (w->neighbours[k].id == id)
+			return &w->neighbours[k];
+	}
+	return NULL;
+}
+
+/* ", Deployment batch/hog 85 %" for each neighbour other than w itself holding at least
+ * min_share of its wait, largest first (at most 3); their shares in the evidence. */
+static void rs06_neighbours(const struct rule_workload *w, const struct bucket *s, double min_share,
+			    struct snap_finding *f, char *out, size_t size)
+{
+	unsigned taken = 0;
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (int n = 0; n < 3 && s->runq_wait_s > 0; n++) {
+		const struct rule_neighbour *nb;
+		char ev[sizeof(nb->ns) + sizeof(nb->name) + 8];
+		int best = -1;
+
+		for (unsigned i = 0; i < RULE_CAUSES; i++) {
+			if (s->caused[i].id && s->caused[i].id != w->self_id &&
+			    !(taken & (1u << i)) &&
+			    (best < 0 || s->caused[i].s > s->caused[best].s))
+				best = (int)i;
+		}
+		if (best < 0 || s->caused[best].s < min_share * s->runq_wait_s)
+			break;
+		taken |= 1u << best;
+		if (!(nb = rs06_neighbour(w, s->caused[best].id)))
+			continue;
+		len += (size_t)snprintf(out + len, len < size ? size - len : 0,
+					"%s%s %s%s%s %.0f %%", len ? ", " : "", nb->kind, nb->ns,
+					nb->ns[0] ? "/" : "", nb->name,
+					100 * s->caused[best].s / s->runq_wait_s);
+		snprintf(ev, sizeof(ev), "share:%s%s%s", nb->ns, nb->ns[0] ? "/" : "", nb->name);
+		rule_evidence(f, ev, s->caused[best].s / s->runq_wait_s);
+	}
+}
+
 static void rs06_describe(const struct rule_workload *w, const struct bucket *s, double t,
 			  struct snap_finding *f)
 {
-	char a[32];
+	char a[32], who[512];
 
 	(void)t;
 	snprintf(a, sizeof(a), "%.1f ms", rule_p99(s->runq_hist) * 1e3);
+	rule_evidence(f, "runqueue_p99_seconds", rule_p99(s->runq_hist));
+	rs06_neighbours(w, s, RS06_NAMED_SHARE, f, who, sizeof(who));
 	snprintf(f->message, sizeof(f->message),
 		 "%s %s waits %s (p99) for a CPU without being throttled: the node is "
-		 "contended; raise its CPU request or spread it.",
-		 w->kind, w->name, a);
-	rule_evidence(f, "runqueue_p99_seconds", rule_p99(s->runq_hist));
+		 "contended%s%s%s; raise its CPU request or spread it.",
+		 w->kind, w->name, a, who[0] ? " (while it waited, the CPU ran " : "", who,
+		 who[0] ? " of that wait)" : "");
 }
 
 const struct rule_def rules_rs[] = {

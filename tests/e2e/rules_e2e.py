@@ -282,6 +282,15 @@ class Cluster:
         agent.wait_collections(2)
         self.launch()
 
+    def start_agent(self, window):
+        """Starts an agent judging over window seconds from the first bucket (collections every
+        0.25 s), then launch_when_known(). Returns the agent (stopped with the stack)."""
+        import kube_e2e as ke
+        agent = self.stack.enter_context(ke.KubeAgent(
+            self.api, "--interval", "0.25", "--window", str(window), "--warmup", "0"))
+        self.launch_when_known(agent)
+        return agent
+
     def api_paths(self):
         """The API paths the agent must have fetched before it judges the pods right."""
         return sorted(p for p in self.api.objects)

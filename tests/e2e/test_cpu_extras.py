@@ -2,6 +2,7 @@
 read from the cgroup's own files (cgroup v2 cpu.max, or the v1 cpu controller on hybrid
 hosts, at the same relative path)."""
 import os
+import subprocess
 import sys
 import time
 import unittest
@@ -10,6 +11,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 import bpfdiag_e2e as e2e  # noqa: E402
 
 BURN = "import time\nend=time.time()+%f\nwhile time.time()<end: pass\n"
+# Burns, then prints the kernel's own count of the time this task waited on a run queue.
+BURN_DELAY = BURN + "print(open('/proc/self/schedstat').read().split()[1])\n"
 
 
 def v1_cpu_root():
@@ -89,6 +92,29 @@ class CpuExtras(unittest.TestCase):
             # 99 Hz sampling of ~4 CPU-seconds: hundreds of samples, within a loose band.
             self.assertGreater(samples, cpu * 99 * 0.6)
             self.assertLess(samples, cpu * 99 * 1.4)
+
+    def test_runqueue_wait_both_methods(self):
+        """The run-queue wait agrees with the kernel's own run_delay of the tasks that waited,
+        read from sched_info at sched_switch (the default), and from sched_wakeup timestamps
+        (the fallback, asked for), each reported as the probe in use."""
+        for mode, probe, tolerance in (("sched-info", "sched_switch+sched_info", 0.02),
+                                       ("wakeup", "sched_switch+wakeup", 0.05)):
+            with self.subTest(mode=mode), e2e.FakePod() as pod, \
+                    e2e.Agent("--interval", "0.5", "--pin-dir", "none",
+                              "--cpu-probe", mode) as agent:
+                self.assertEqual(e2e.metric_value(agent.metrics(), "bpfdiag_agent_probe_info",
+                                                  family="cpu", probe=probe), 1)
+                procs = [pod.run([sys.executable, "-c", BURN_DELAY % 1.5],
+                                 stdout=subprocess.PIPE, text=True) for _ in range(3)]
+                truth = sum(int(p.communicate(timeout=60)[0]) for p in procs) / 1e9
+                agent.wait_collections(2)
+                m = agent.metrics()
+                wait = e2e.metric_value(m, "bpfdiag_cpu_runqueue_wait_seconds_total",
+                                        container_id=pod.container_id)
+                print("%s: agent %.4fs, kernel run_delay %.4fs" % (mode, wait, truth))
+                self.assertGreater(truth, 0.3)
+                # The agent also counts the waits after the tasks printed (their exit).
+                self.assertLess(abs(wait - truth), truth * tolerance + 0.005)
 
     def test_throttling_and_limit(self):
         with e2e.FakePod() as pod, Limit(pod, 0.2) as limit, \

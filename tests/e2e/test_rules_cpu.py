@@ -75,13 +75,7 @@ class RulesCpu(unittest.TestCase):
             cpu = str(max(os.sched_getaffinity(0)))
             for _ in range(4):
                 pod.start(["taskset", "-c", cpu, sys.executable, "-c", BUSY])
-            agent = stack.enter_context(ke.KubeAgent(
-                api, "--interval", "0.25", "--window", str(WINDOW), "--warmup", "0"))
-            paths = c.api_paths()
-            wait_until(lambda: all(api.count("get", p) for p in paths), 30, "workload GETs",
-                       agent)
-            agent.wait_collections(2)
-            c.launch()
+            agent = c.start_agent(WINDOW)
             self.run_checks(agent, enc, thumb, trans)
         print("total: %.1fs" % (time.time() - t0))
 

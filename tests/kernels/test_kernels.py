@@ -33,7 +33,8 @@ TIMEOUT = float(os.environ.get("BPFDIAG_QEMU_TIMEOUT", "240"))
 # at /sys/fs/cgroup/unified); tests/kernels/guest_init.sh switches it.
 CONFIGS = [
     ("unified", "auto", []),
-    ("unified", "fallback", ["--net-probe", "cgroup-skb", "--fs-probe", "raw"]),
+    ("unified", "fallback", ["--net-probe", "cgroup-skb", "--fs-probe", "raw", "--cpu-probe",
+                             "wakeup"]),
     ("hybrid", "hybrid", ["--net-probe", "tracepoint", "--fs-probe", "syscalls"]),
 ]
 
@@ -72,7 +73,10 @@ def expected_probes(version, name):
         net = "cgroup_skb"
     fs = "raw_syscalls" if args.get("--fs-probe") == "raw" else "syscalls"
     disk = "block_rq+dirtier" if version >= (5, 17) else "block_rq"
-    return {"cpu": "sched_switch", "samples": "perf_cpu_clock", "disk": disk, "fs": fs,
+    # Debian's kernels keep sched_info (CONFIG_SCHED_INFO=y, sched_info_on() since 5.14).
+    cpu = "sched_switch+wakeup" if args.get("--cpu-probe") == "wakeup" else \
+        "sched_switch+sched_info"
+    return {"cpu": cpu, "samples": "perf_cpu_clock", "disk": disk, "fs": fs,
             "net": net, "cgroup": "cgroup_rmdir"}
 
 
@@ -326,8 +330,9 @@ class KernelReach(unittest.TestCase):
             self.assertEqual(e2e.metric_value(samples, "bpfdiag_agent_probe_info",
                                               family=fam, probe=probe), 1,
                              "%s: %s should use %s" % (name, fam, probe))
-        self.assertIn("probes: cpu=sched_switch samples=99Hz disk=%s fs=%s net=%s "
-                      "lifecycle=cgroup_rmdir" % (want["disk"], want["fs"], want["net"]), log)
+        self.assertIn("probes: cpu=%s samples=99Hz disk=%s fs=%s net=%s "
+                      "lifecycle=cgroup_rmdir" % (want["cpu"], want["disk"], want["fs"],
+                                                  want["net"]), log)
         # A fallback the kernel forces is said once: info under auto, warn when the flag asked
         # for what the kernel lacks.
         asked = config_args(name).get("--net-probe", "auto")

@@ -783,6 +783,59 @@ static void test_local_cpu_rules(void **state)
 	rules_free(r);
 }
 
+/* Waits 8.4 ms (p99), 1 s of wait per second: 80 % while batch/hog ran, 15 % behind itself, 3 %
+ * behind web/tiny. */
+static void fill_contended(struct snap_delta *d, int t, const void *ctx)
+{
+	static const struct {
+		const char *ns, *kind, *name;
+		double s;
+	} who[] = { { "batch", "Deployment", "hog", 0.8 },
+		    { "", "systemd", "api.service", 0.15 },
+		    { "web", "Deployment", "tiny", 0.03 } };
+
+	(void)ctx;
+	if (t == 0)
+		return;
+	d->cpu_seconds = 0.5;
+	d->runq_hist[13] = 100;
+	d->runq_wait_seconds = 1.0;
+	for (unsigned i = 0; i < 3; i++) {
+		snprintf(d->caused[i].ns, sizeof(d->caused[i].ns), "%s", who[i].ns);
+		snprintf(d->caused[i].kind, sizeof(d->caused[i].kind), "%s", who[i].kind);
+		snprintf(d->caused[i].name, sizeof(d->caused[i].name), "%s", who[i].name);
+		d->caused[i].seconds = who[i].s;
+	}
+	d->n_caused = 3;
+}
+
+/* RS-06 names the neighbours that held the CPU with their share of the wait: not the workload
+ * itself, not one under 5 %. */
+static void test_rs06_names_neighbours(void **state)
+{
+	struct rules_engine *r = engine();
+	struct snapshot *s = run_local_with(r, "api.service", fill_contended, NULL);
+	const struct snap_finding *f = find(s, "RS-06");
+	bool share = false;
+
+	(void)state;
+	assert_non_null(f);
+	assert_non_null(strstr(f->message, "the CPU ran Deployment batch/hog 80 % of that wait"));
+	assert_null(strstr(f->message, "tiny"));
+	assert_null(strstr(f->message, "api.service 15"));
+	for (unsigned i = 0; i < f->n_evidence; i++) {
+		if (strcmp(f->evidence[i].name, "share:batch/hog") == 0) {
+			share = true;
+			assert_true(f->evidence[i].value > 0.79 && f->evidence[i].value < 0.81);
+		}
+		assert_null(strstr(f->evidence[i].name, "tiny"));
+		assert_null(strstr(f->evidence[i].name, "api.service"));
+	}
+	assert_true(share);
+	snapshot_unref(s);
+	rules_free(r);
+}
+
 struct mem_load {
 	double ws, limit;
 	int oom_at;
@@ -889,6 +942,7 @@ int main(void)
 		cmocka_unit_test(test_knob_ranges_from_definitions),
 		cmocka_unit_test(test_identity_is_the_whole_key),
 		cmocka_unit_test(test_local_cpu_rules),
+		cmocka_unit_test(test_rs06_names_neighbours),
 		cmocka_unit_test(test_memory_rules),
 	};
 
