@@ -402,6 +402,7 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 			     btf_has_tracepoint(vmlinux, "sock_send_length") &&
 			     btf_has_tracepoint(vmlinux, "sock_recv_length");
 	c->uring_btf = collector_uring_btf_ok(vmlinux); /* open_uring() decides */
+	c->cpu_sched_info = sched_info_kept(vmlinux); /* the cpu family decides */
 	btf__free(vmlinux);
 	vmlinux = NULL;
 	c->ncpus = libbpf_num_possible_cpus();
@@ -435,7 +436,7 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		}
 	}
 
-	c->cpu_sched_info = opts->cpu != PROBE_FALLBACK && sched_info_kept(vmlinux);
+	c->cpu_sched_info = opts->cpu != PROBE_FALLBACK && c->cpu_sched_info;
 	if (opts->cpu != PROBE_FALLBACK && !c->cpu_sched_info)
 		log_msg(opts->cpu == PROBE_PRIMARY ? LOG_WARN : LOG_INFO,
 			"cpu probes: the kernel keeps no sched_info (CONFIG_SCHED_INFO, or delay "
