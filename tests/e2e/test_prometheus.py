@@ -171,6 +171,16 @@ class PrometheusEndpoint(unittest.TestCase):
         samples = e2e.parse_prom(text)
         self.assertGreater(e2e.metric_value(samples, "bpfdiag_cpu_seconds_total",
                                             container_id=pod.container_id), 0.1)
+        # the identity labels are on the info series only; every sample has one label set
+        raw = e2e.parse_prom(text, join=False)
+        self.assertEqual([l for n, l, _ in raw if n != "bpfdiag_container_info" and
+                          ("pod_uid" in l or "container_id" in l)], [])
+        info = [l for n, l, _ in raw if n == "bpfdiag_container_info"
+                and l["container_id"] == pod.container_id]
+        self.assertEqual(len(info), 1, info)
+        self.assertEqual((info[0]["pod_uid"], info[0]["workload"]), (pod.uid, pod.container_id))
+        keys = [(n, tuple(sorted(l.items()))) for n, l, _ in raw]
+        self.assertEqual(len(keys), len(set(keys)), "a label set repeated")
         types = check_families(self, text)
         self.assertIn("histogram", types.values())  # the render-time histogram, live
         r = subprocess.run([promtool(), "check", "metrics"], input=text, capture_output=True,
@@ -267,9 +277,11 @@ class PrometheusEndpoint(unittest.TestCase):
                 with Prometheus(self.tmp, scrape) as prom:
                     up = prom.wait_query('up{job="bpfdiag"} == 1')
                     self.assertEqual(up[0]["metric"]["instance"], "127.0.0.1:%d" % agent.port)
+                    # the identity joins in from the info series, kube-state-metrics' way
                     res = prom.wait_query(
-                        'rate(bpfdiag_cpu_seconds_total{container_id="%s"}[5s]) > 0'
-                        % pod.container_id)
+                        'rate(bpfdiag_cpu_seconds_total[5s]) * on (namespace, pod, container, '
+                        'workload_kind, workload) group_left (pod_uid, container_id) '
+                        'bpfdiag_container_info{container_id="%s"} > 0' % pod.container_id)
                     self.assertEqual(len(res), 1, res)
                     labels = res[0]["metric"]
                     self.assertEqual(labels["pod_uid"], pod.uid)

@@ -89,9 +89,18 @@ static void test_prom_encode(void **state)
 	assert_non_null(strstr(sb.data,
 			       "bpfdiag_cpu_seconds_total{namespace=\"\",pod=\"\",container=\"\","
 			       "workload_kind=\"Container\",workload=\"we\\\"ird\\\\name\\nline\","
-			       "helm_release=\"\",pod_uid=\"uid-a\",container_id=\"\"} 1.5\n"));
-	assert_non_null(strstr(sb.data, "workload=\"/system.slice\",helm_release=\"\",pod_uid=\"\","
-					"container_id=\"\"} 2\n"));
+			       "helm_release=\"\"} 1.5\n"));
+	assert_non_null(strstr(sb.data, "workload=\"/system.slice\",helm_release=\"\"} 2\n"));
+	/* the identity labels are on the info series only, for the series that have one */
+	assert_null(strstr(sb.data,
+			   "bpfdiag_cpu_seconds_total{namespace=\"\",pod=\"\",container=\"\","
+			   "workload_kind=\"Container\",workload=\"we\\\"ird\\\\name\\nline\","
+			   "helm_release=\"\",pod_uid"));
+	assert_non_null(strstr(sb.data,
+			       "# TYPE bpfdiag_container_info gauge\n"
+			       "bpfdiag_container_info{namespace=\"\",pod=\"\",container=\"\","
+			       "workload_kind=\"Container\",workload=\"we\\\"ird\\\\name\\nline\","
+			       "helm_release=\"\",pod_uid=\"uid-a\",container_id=\"\"} 1\n"));
 	assert_non_null(strstr(sb.data, "\nbpfdiag_agent_collections_total 7\n"));
 	/* collector stats: one family header, samples grouped even when interleaved */
 	assert_non_null(strstr(sb.data, "# TYPE bpfdiag_agent_map_overflow_total counter\n"
@@ -99,7 +108,7 @@ static void test_prom_encode(void **state)
 					"bpfdiag_agent_map_overflow_total{map=\"b\"} 4\n"));
 	/* own labels follow the series labels */
 	assert_non_null(
-		strstr(sb.data, "container_id=\"\",direction=\"read\",device=\"vda\"} 4096\n"));
+		strstr(sb.data, "helm_release=\"\",direction=\"read\",device=\"vda\"} 4096\n"));
 	/* histograms: cumulative buckets, +Inf equal to _count, then _sum and _count */
 	assert_non_null(strstr(sb.data, "# TYPE bpfdiag_disk_latency_seconds histogram\n"));
 	assert_non_null(strstr(sb.data, ",direction=\"read\",le=\"0.001\"} 1\n"));
@@ -138,6 +147,65 @@ static void test_prom_encode(void **state)
 		assert_true(d < line);
 	}
 	strbuf_reset(&sb);
+	snapshot_unref(s);
+}
+
+/* A restarted container: the series of its previous instance (gone, final values) and of the
+ * new one share the six labels; only the live one is exposed, with its own info row. */
+static void test_prom_superseded_series(void **state)
+{
+	struct snapshot *s = snapshot_new(2);
+	struct strbuf sb = STRBUF_INIT;
+
+	(void)state;
+	assert_non_null(s);
+	for (int i = 0; i < 2; i++) {
+		s->series[i].labels[LBL_NAMESPACE] = strdup("prod");
+		s->series[i].labels[LBL_POD] = strdup("db-0");
+		s->series[i].labels[LBL_CONTAINER] = strdup("db");
+		s->series[i].labels[LBL_POD_UID] = strdup("uid-1");
+		s->series[i].labels[LBL_CONTAINER_ID] = strdup(i ? "new" : "old");
+		s->series[i].cgroups = i;
+		s->series[i].start_time = 100 + i;
+		assert_int_equal(snap_series_add(&s->series[i], M_CPU_SECONDS, NULL, 10 - 9 * i),
+				 0);
+	}
+	assert_int_equal(prom_encode(s, &sb), 0);
+	assert_non_null(strstr(sb.data, "helm_release=\"\"} 1\n"));
+	assert_null(strstr(sb.data, "helm_release=\"\"} 10\n"));
+	assert_non_null(strstr(sb.data, ",container_id=\"new\"} 1\n"));
+	assert_null(strstr(sb.data, "container_id=\"old\""));
+	assert_non_null(strstr(sb.data, "\nbpfdiag_agent_series_superseded 1\n"));
+	strbuf_reset(&sb);
+	snapshot_unref(s);
+}
+
+/* Rendered a part at a time, the exposition is the same bytes as in one go. */
+static void test_prom_stream_parts(void **state)
+{
+	struct snapshot *s = two_pods();
+	struct strbuf whole = STRBUF_INIT, parts = STRBUF_INIT;
+	struct prom_stream *ps;
+	int r, calls = 0;
+
+	(void)state;
+	assert_int_equal(prom_encode(s, &whole), 0);
+	ps = prom_stream_new(s, metric_descs, M_MAX);
+	assert_non_null(ps);
+	do {
+		size_t before = parts.len;
+
+		r = prom_stream_next(ps, &parts, 64);
+		assert_true(r >= 0);
+		assert_true(r == 0 || parts.len > before);
+		calls++;
+	} while (r > 0);
+	prom_stream_free(ps);
+	assert_true(calls > 10);
+	assert_int_equal(parts.len, whole.len);
+	assert_memory_equal(parts.data, whole.data, whole.len);
+	strbuf_reset(&whole);
+	strbuf_reset(&parts);
 	snapshot_unref(s);
 }
 
@@ -285,6 +353,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_prom_escape),
 		cmocka_unit_test(test_prom_encode),
+		cmocka_unit_test(test_prom_superseded_series),
+		cmocka_unit_test(test_prom_stream_parts),
 		cmocka_unit_test(test_pods_json_groups_by_uid),
 		cmocka_unit_test(test_parse_listen),
 		cmocka_unit_test(test_utf8_table),
