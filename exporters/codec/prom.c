@@ -122,18 +122,20 @@ static void point(struct strbuf *out, const struct metric_desc *d, const struct 
 		  const struct snap_point *pt)
 {
 	const struct snap_hist *h = pt->hist;
-	uint64_t cum = 0;
+	uint64_t cum = 0, counts[METRIC_HIST_MAX_BUCKETS];
+	const double *bounds;
 	char le[32];
+	int n;
 
 	if (d->type != MT_HISTOGRAM) {
 		sample(out, d, "", se, pt, NULL, pt->value);
 		return;
 	}
-	if (!h)
+	if (!h || (n = metric_hist_buckets(d, h, &bounds, counts)) < 0)
 		return;
-	for (unsigned b = 0; b < h->n_bounds; b++) {
-		cum += h->counts[b];
-		format_value(le, sizeof(le), h->bounds[b]);
+	for (int b = 0; b < n; b++) {
+		cum += counts[b];
+		format_value(le, sizeof(le), bounds[b]);
 		sample(out, d, "_bucket", se, pt, le, (double)cum);
 	}
 	sample(out, d, "_bucket", se, pt, "+Inf", (double)h->count);

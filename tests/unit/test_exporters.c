@@ -17,6 +17,7 @@
 #include "codec/api_json.h"
 #include "codec/prom.h"
 #include "hostile.h"
+#include "model/histogram.h"
 #include "transport/http.h"
 
 static struct snapshot *two_pods(void)
@@ -176,6 +177,43 @@ static void test_prom_superseded_series(void **state)
 	assert_non_null(strstr(sb.data, ",container_id=\"new\"} 1\n"));
 	assert_null(strstr(sb.data, "container_id=\"old\""));
 	assert_non_null(strstr(sb.data, "\nbpfdiag_agent_series_superseded 1\n"));
+	strbuf_reset(&sb);
+	snapshot_unref(s);
+}
+
+/* The kernel's 20 log2 slots fold into the catalogue's exported buckets, exactly: each
+ * exported bound is a slot bound, each slot lands in one bucket. */
+static void test_hist_folded_buckets(void **state)
+{
+	const struct metric_desc *d = &metric_descs[M_CPU_RUNQUEUE_LATENCY];
+	struct snapshot *s = snapshot_new(1);
+	struct strbuf sb = STRBUF_INIT;
+	uint64_t slots[HIST_SLOTS], counts[METRIC_HIST_MAX_BUCKETS], total = 0;
+	const double *bounds;
+	int n, lines = 0;
+
+	(void)state;
+	for (int i = 0; i < HIST_SLOTS; i++)
+		slots[i] = (uint64_t)i + 1;
+	assert_non_null(s);
+	assert_int_equal(snap_series_add_hist(&s->series[0], M_CPU_RUNQUEUE_LATENCY, NULL,
+					      hist_bounds, HIST_SLOTS - 1, slots, 1.0),
+			 0);
+	n = metric_hist_buckets(d, s->series[0].points[0].hist, &bounds, counts);
+	assert_int_equal(n, (int)d->n_export_bounds);
+	assert_true(n <= 10);
+	assert_ptr_equal(bounds, d->export_bounds);
+	for (int b = 0; b <= n; b++)
+		total += counts[b];
+	assert_int_equal(total, s->series[0].points[0].hist->count);
+	assert_int_equal(prom_encode(s, &sb), 0);
+	/* slots 0..12 end at or below 4.194304 ms: 1 + 2 + ... + 13 waits */
+	assert_non_null(strstr(sb.data, ",le=\"0.004194304\"} 91\n"));
+	assert_null(strstr(sb.data, ",le=\"0.000524288\"}"));
+	for (char *p = sb.data; (p = strstr(p, "bpfdiag_cpu_runqueue_latency_seconds_bucket{"));
+	     p++)
+		lines++;
+	assert_int_equal(lines, n + 1);
 	strbuf_reset(&sb);
 	snapshot_unref(s);
 }
@@ -355,6 +393,7 @@ int main(void)
 		cmocka_unit_test(test_prom_encode),
 		cmocka_unit_test(test_prom_superseded_series),
 		cmocka_unit_test(test_prom_stream_parts),
+		cmocka_unit_test(test_hist_folded_buckets),
 		cmocka_unit_test(test_pods_json_groups_by_uid),
 		cmocka_unit_test(test_parse_listen),
 		cmocka_unit_test(test_utf8_table),
