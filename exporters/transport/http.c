@@ -7,6 +7,7 @@
 #include "codec/prom.h"
 #include "transport/http_admit.h"
 #include "transport/http_auth.h"
+#include "transport/http_metrics.h"
 #include "transport/http_tls.h"
 
 #include <arpa/inet.h>
@@ -222,14 +223,10 @@ enum render_kind { RENDER_METRICS, RENDER_PODS, RENDER_FINDINGS };
 static int render(struct http_server *h, enum render_kind kind, const struct snapshot *s,
 		  struct strbuf *out)
 {
+	(void)h;
 	switch (kind) {
-	case RENDER_METRICS: {
-		int r = prom_encode(s, out);
-
-		if (!r && h->stats)
-			selfmetrics_prom_encode(h->stats, out);
-		return r ? r : strbuf_failed(out) ? -ENOMEM : 0;
-	}
+	case RENDER_METRICS: /* streamed: serve_metrics */
+		break;
 	case RENDER_PODS:
 		return api_pods_json(s, out);
 	case RENDER_FINDINGS:
@@ -238,13 +235,37 @@ static int render(struct http_server *h, enum render_kind kind, const struct sna
 	return -EINVAL;
 }
 
+static const char *const gzip_hdrs[] = { MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip",
+					 MHD_HTTP_HEADER_VARY, "Accept-Encoding", NULL };
+static const char *const plain_hdrs[] = { MHD_HTTP_HEADER_VARY, "Accept-Encoding", NULL };
+
+/* /metrics, rendered as it is sent; the response holds s and the render slot until it is
+ * freed. */
+static mhd_result serve_metrics(struct http_server *h, struct MHD_Connection *conn,
+				enum sm_path path, struct snapshot *s, bool gzip)
+{
+	struct MHD_Response *resp = http_metrics_response(s, gzip, h->stats, &h->renders);
+	mhd_result r;
+
+	if (!resp) {
+		snapshot_unref(s);
+		http_gate_leave(&h->renders);
+		return reply_text(h, conn, path, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n",
+				  NULL);
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, PROM_CONTENT_TYPE);
+	for (const char *const *p = gzip ? gzip_hdrs : plain_hdrs; p[0]; p += 2)
+		MHD_add_response_header(resp, p[0], p[1]);
+	r = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	selfmetrics_http_request(h->stats, path, MHD_HTTP_OK);
+	return r;
+}
+
 static mhd_result serve(struct http_server *h, struct MHD_Connection *conn, enum sm_path path,
 			enum render_kind kind, const char *type)
 {
 	static const char *const busy_hdrs[] = { "Retry-After", "1", NULL };
-	static const char *const gzip_hdrs[] = { MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip",
-						 MHD_HTTP_HEADER_VARY, "Accept-Encoding", NULL };
-	static const char *const plain_hdrs[] = { MHD_HTTP_HEADER_VARY, "Accept-Encoding", NULL };
 	struct strbuf sb = STRBUF_INIT;
 	struct snapshot *s;
 	const char *ae;
@@ -264,6 +285,9 @@ static mhd_result serve(struct http_server *h, struct MHD_Connection *conn, enum
 		return reply_text(h, conn, path, MHD_HTTP_SERVICE_UNAVAILABLE,
 				  "no collection yet\n", busy_hdrs);
 	}
+	ae = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+	if (kind == RENDER_METRICS)
+		return serve_metrics(h, conn, path, s, ae && http_accepts_gzip(ae));
 	t0 = clock_mono();
 	r = render(h, kind, s, &sb);
 	snapshot_unref(s);
@@ -274,7 +298,6 @@ static mhd_result serve(struct http_server *h, struct MHD_Connection *conn, enum
 		return reply_text(h, conn, path, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n",
 				  NULL);
 	}
-	ae = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
 	if (ae && http_accepts_gzip(ae) && gzip_compress(body, len, 6, &gz, &gzlen) == 0) {
 		free(body);
 		body = (char *)gz;

@@ -195,9 +195,14 @@ class PrometheusEndpoint(unittest.TestCase):
             self.assertEqual(st, 200)
             self.assertNotIn("Content-Encoding", h)
             self.assertEqual(h.get("Vary"), "Accept-Encoding")
+            # streamed as rendered (issue 19): chunked, no length known up front
+            self.assertEqual(h.get("Transfer-Encoding"), "chunked")
+            self.assertNotIn("Content-Length", h)
+            print("/metrics: %d bytes" % len(plain))
             st, h, body = raw_get(agent, "/metrics", {"Accept-Encoding": "br;q=1, gzip;q=0.5"})
             self.assertEqual(st, 200)
             self.assertEqual(h.get("Content-Encoding"), "gzip")
+            self.assertEqual(h.get("Transfer-Encoding"), "chunked")
             self.assertEqual(h.get("Content-Type"), "text/plain; version=0.0.4; charset=utf-8")
             self.assertLess(len(body), len(plain))
             self.assertEqual(without_http_selfmetrics(gzip.decompress(body).decode()),
