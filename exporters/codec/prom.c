@@ -119,8 +119,9 @@ static void sample(struct strbuf *out, const struct metric_desc *d, const char *
 }
 
 static void point(struct strbuf *out, const struct metric_desc *d, const struct snap_series *se,
-		  const struct snap_point *pt)
+		  const struct snap_point *pt, bool fold)
 {
+	static const struct metric_desc unfolded = { .type = MT_HISTOGRAM };
 	const struct snap_hist *h = pt->hist;
 	uint64_t cum = 0, counts[METRIC_HIST_MAX_BUCKETS];
 	const double *bounds;
@@ -131,7 +132,7 @@ static void point(struct strbuf *out, const struct metric_desc *d, const struct 
 		sample(out, d, "", se, pt, NULL, pt->value);
 		return;
 	}
-	if (!h || (n = metric_hist_buckets(d, h, &bounds, counts)) < 0)
+	if (!h || (n = metric_hist_buckets(fold ? d : &unfolded, h, &bounds, counts)) < 0)
 		return;
 	for (int b = 0; b < n; b++) {
 		cum += counts[b];
@@ -294,6 +295,7 @@ struct prom_stream {
 	size_t *cursor; /* per series: its next point; points are ordered by metric id */
 	bool *hidden; /* per series: superseded by a newer series with the same six labels */
 	size_t superseded;
+	unsigned flags;
 };
 
 /* Series order for finding equal six-label sets: the labels, then the preferred series last
@@ -351,7 +353,7 @@ static int hide_superseded(struct prom_stream *ps)
 }
 
 struct prom_stream *prom_stream_new(const struct snapshot *s, const struct metric_desc *cat,
-				    size_t n_cat)
+				    size_t n_cat, unsigned flags)
 {
 	struct prom_stream *ps = calloc(1, sizeof(*ps));
 	size_t n = s->n_series ? s->n_series : 1;
@@ -361,6 +363,7 @@ struct prom_stream *prom_stream_new(const struct snapshot *s, const struct metri
 	ps->s = s;
 	ps->cat = cat;
 	ps->n_cat = n_cat;
+	ps->flags = flags;
 	ps->cursor = calloc(n, sizeof(*ps->cursor));
 	ps->hidden = calloc(n, sizeof(*ps->hidden));
 	if (!ps->cursor || !ps->hidden || hide_superseded(ps))
@@ -393,7 +396,8 @@ static void series_points(struct prom_stream *ps, struct strbuf *out, size_t i)
 
 	while (*c < se->n_points && (unsigned)se->points[*c].metric == ps->m) {
 		if (!ps->hidden[i])
-			point(out, &ps->cat[ps->m], se, &se->points[*c]);
+			point(out, &ps->cat[ps->m], se, &se->points[*c],
+			      !(ps->flags & PROM_STREAM_SLOTS));
 		(*c)++;
 	}
 }
@@ -498,7 +502,7 @@ int prom_encode(const struct snapshot *s, struct strbuf *out)
 int prom_encode_catalogue(const struct snapshot *s, const struct metric_desc *cat, size_t n_cat,
 			  struct strbuf *out)
 {
-	struct prom_stream *ps = prom_stream_new(s, cat, n_cat);
+	struct prom_stream *ps = prom_stream_new(s, cat, n_cat, 0);
 	int r;
 
 	if (!ps)

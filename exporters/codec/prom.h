@@ -16,8 +16,11 @@ int prom_encode_catalogue(const struct snapshot *s, const struct metric_desc *ca
 /* The exposition rendered a part at a time (an HTTP response written as it goes). The stream
  * reads s, which must outlive it. */
 struct prom_stream;
+/* Histograms with every bound of the point (the kernel's slots), not the catalogue's folded
+ * buckets: the input of prom_proto_from_text. */
+#define PROM_STREAM_SLOTS 1u
 struct prom_stream *prom_stream_new(const struct snapshot *s, const struct metric_desc *cat,
-				    size_t n_cat);
+				    size_t n_cat, unsigned flags);
 /* Appends the next part, about want bytes or more, to out. Returns 1 while more is to come, 0
  * when the exposition is complete, -ENOMEM when out failed to grow. */
 int prom_stream_next(struct prom_stream *ps, struct strbuf *out, size_t want);

@@ -5,6 +5,7 @@
 #include "codec/api_json.h"
 #include "codec/gzip.h"
 #include "codec/prom.h"
+#include "codec/prom_proto.h"
 #include "transport/http_admit.h"
 #include "transport/http_auth.h"
 #include "transport/http_metrics.h"
@@ -218,15 +219,16 @@ static mhd_result reply_text(struct http_server *h, struct MHD_Connection *conn,
 			  hdrs);
 }
 
-enum render_kind { RENDER_METRICS, RENDER_PODS, RENDER_FINDINGS };
+enum render_kind { RENDER_METRICS, RENDER_METRICS_PROTO, RENDER_PODS, RENDER_FINDINGS };
 
 static int render(struct http_server *h, enum render_kind kind, const struct snapshot *s,
 		  struct strbuf *out)
 {
-	(void)h;
 	switch (kind) {
 	case RENDER_METRICS: /* streamed: serve_metrics */
 		break;
+	case RENDER_METRICS_PROTO:
+		return http_metrics_proto(s, h->stats, out);
 	case RENDER_PODS:
 		return api_pods_json(s, out);
 	case RENDER_FINDINGS:
@@ -450,6 +452,10 @@ static mhd_result handle(void *cls, struct MHD_Connection *conn, const char *url
 			return reply_text(h, conn, path, MHD_HTTP_UNAUTHORIZED,
 					  "unauthorized: send Authorization: Bearer <token>\n",
 					  auth_hdrs);
+		if (path == SM_PATH_METRICS &&
+		    prom_proto_accepted(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+								    MHD_HTTP_HEADER_ACCEPT)))
+			return serve(h, conn, path, RENDER_METRICS_PROTO, PROM_PROTO_CONTENT_TYPE);
 		if (path == SM_PATH_METRICS)
 			return serve(h, conn, path, RENDER_METRICS, PROM_CONTENT_TYPE);
 		if (path == SM_PATH_API_PODS)

@@ -3,9 +3,11 @@
 #include "base/clock.h"
 #include "codec/gzip.h"
 #include "codec/prom.h"
+#include "codec/prom_proto.h"
 #include "transport/http.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
@@ -84,8 +86,8 @@ static void body_free(void *cls)
 	free(b);
 }
 
-struct MHD_Response *http_metrics_response(struct snapshot *s, bool gzip,
-					   struct selfmetrics *stats, int *gate)
+struct MHD_Response *http_metrics_response(struct snapshot *s, bool gzip, struct selfmetrics *stats,
+					   int *gate)
 {
 	struct metrics_body *b = calloc(1, sizeof(*b));
 	struct MHD_Response *resp;
@@ -95,7 +97,7 @@ struct MHD_Response *http_metrics_response(struct snapshot *s, bool gzip,
 	b->s = s;
 	b->stats = stats;
 	b->gate = gate;
-	b->ps = prom_stream_new(s, metric_descs, M_MAX);
+	b->ps = prom_stream_new(s, metric_descs, M_MAX, 0);
 	b->gz = gzip ? gzip_stream_new(6) : NULL;
 	if (!b->ps || (gzip && !b->gz))
 		goto fail;
@@ -108,4 +110,24 @@ fail:
 	gzip_stream_free(b->gz);
 	free(b);
 	return NULL;
+}
+
+int http_metrics_proto(const struct snapshot *s, struct selfmetrics *stats, struct strbuf *out)
+{
+	struct prom_stream *ps = prom_stream_new(s, metric_descs, M_MAX, PROM_STREAM_SLOTS);
+	struct strbuf text = STRBUF_INIT;
+	int r;
+
+	if (!ps)
+		return -ENOMEM;
+	do
+		r = prom_stream_next(ps, &text, SIZE_MAX / 2);
+	while (r > 0);
+	prom_stream_free(ps);
+	if (!r && stats)
+		selfmetrics_prom_encode(stats, &text);
+	if (!r)
+		r = strbuf_failed(&text) ? -ENOMEM : prom_proto_from_text(text.data, text.len, out);
+	strbuf_reset(&text);
+	return r;
 }

@@ -17,7 +17,12 @@
  * may be NULL) at the end. It takes over the reference to s and one slot of the render gate
  * (*gate, left when libmicrohttpd frees the response). Returns NULL when out of memory; the
  * caller keeps both then. */
-struct MHD_Response *http_metrics_response(struct snapshot *s, bool gzip,
-					   struct selfmetrics *stats, int *gate);
+struct MHD_Response *http_metrics_response(struct snapshot *s, bool gzip, struct selfmetrics *stats,
+					   int *gate);
+
+/* The exposition as delimited MetricFamily protobuf (codec/prom_proto.h), self-metrics included,
+ * appended to out. Returns 0 or a negative errno. Rendered whole: the messages are about a
+ * third of the text. */
+int http_metrics_proto(const struct snapshot *s, struct selfmetrics *stats, struct strbuf *out);
 
 #endif

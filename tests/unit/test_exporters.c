@@ -16,6 +16,8 @@
 #include "base/utf8.h"
 #include "codec/api_json.h"
 #include "codec/prom.h"
+#include "codec/prom_proto.h"
+#include "io/prometheus/client/metrics.pb-c.h"
 #include "hostile.h"
 #include "model/histogram.h"
 #include "transport/http.h"
@@ -218,6 +220,107 @@ static void test_hist_folded_buckets(void **state)
 	snapshot_unref(s);
 }
 
+/* The protobuf exposition: a run-queue histogram of the kernel's slots becomes a native
+ * histogram of schema 0 (slot k → bucket k - 20) with its classic buckets folded as in the
+ * text; counters keep the six labels. */
+static void test_prom_proto_native(void **state)
+{
+	struct snapshot *s = snapshot_new(1);
+	struct strbuf text = STRBUF_INIT, pb = STRBUF_INIT;
+	uint64_t slots[HIST_SLOTS] = { 0 };
+	struct prom_stream *ps;
+	bool seen_hist = false, seen_cpu = false;
+	int r;
+
+	(void)state;
+	slots[10] = 100; /* [0.524, 1.049) ms */
+	slots[13] = 1; /* [4.19, 8.39) ms */
+	assert_non_null(s);
+	s->series[0].labels[LBL_WORKLOAD_KIND] = strdup("Container");
+	s->series[0].labels[LBL_CONTAINER_ID] = strdup("abc");
+	assert_int_equal(snap_series_add(&s->series[0], M_CPU_SECONDS, NULL, 2.5), 0);
+	assert_int_equal(snap_series_add_hist(&s->series[0], M_CPU_RUNQUEUE_LATENCY, NULL,
+					      hist_bounds, HIST_SLOTS - 1, slots, 0.06),
+			 0);
+	ps = prom_stream_new(s, metric_descs, M_MAX, PROM_STREAM_SLOTS);
+	assert_non_null(ps);
+	do
+		r = prom_stream_next(ps, &text, 1 << 20);
+	while (r > 0);
+	prom_stream_free(ps);
+	assert_int_equal(prom_proto_from_text(text.data, text.len, &pb), 0);
+	for (size_t off = 0; off < pb.len;) {
+		Io__Prometheus__Client__MetricFamily *f;
+		uint64_t len = 0;
+		int shift = 0;
+
+		while (pb.data[off] & 0x80) {
+			len |= (uint64_t)(pb.data[off++] & 0x7f) << shift;
+			shift += 7;
+		}
+		len |= (uint64_t)pb.data[off++] << shift;
+		assert_true(off + len <= pb.len);
+		f = io__prometheus__client__metric_family__unpack(NULL, len,
+								  (uint8_t *)pb.data + off);
+		assert_non_null(f);
+		off += len;
+		if (!strcmp(f->name, "bpfdiag_cpu_runqueue_latency_seconds")) {
+			Io__Prometheus__Client__Histogram *h = f->metric[0]->histogram;
+
+			seen_hist = true;
+			assert_int_equal(f->type, IO__PROMETHEUS__CLIENT__METRIC_TYPE__HISTOGRAM);
+			assert_non_null(h);
+			assert_int_equal(h->sample_count, 101);
+			assert_true(h->has_schema && h->schema == 0);
+			assert_int_equal(h->n_positive_span, 1);
+			assert_int_equal(h->positive_span[0]->offset, 10 - 20);
+			assert_int_equal(h->positive_span[0]->length, 4);
+			assert_int_equal(h->n_positive_delta, 4);
+			assert_int_equal(h->positive_delta[0], 100);
+			assert_int_equal(h->positive_delta[1], -100);
+			assert_int_equal(h->positive_delta[2], 0);
+			assert_int_equal(h->positive_delta[3], 1);
+			assert_int_equal(h->n_bucket,
+					 metric_descs[M_CPU_RUNQUEUE_LATENCY].n_export_bounds);
+			assert_int_equal(h->bucket[2]->cumulative_count, 100); /* le 1.048576 ms */
+			assert_int_equal(h->bucket[4]->cumulative_count, 100); /* le 4.194304 ms */
+			assert_int_equal(h->bucket[5]->cumulative_count, 101); /* le 8.388608 ms */
+		}
+		if (!strcmp(f->name, "bpfdiag_cpu_seconds_total")) {
+			seen_cpu = true;
+			assert_int_equal(f->type, IO__PROMETHEUS__CLIENT__METRIC_TYPE__COUNTER);
+			assert_int_equal(f->metric[0]->n_label, 6);
+			assert_string_equal(f->metric[0]->label[3]->name, "workload_kind");
+			assert_string_equal(f->metric[0]->label[3]->value, "Container");
+			assert_true(f->metric[0]->counter->value == 2.5);
+		}
+		if (!strcmp(f->name, "bpfdiag_container_info"))
+			assert_string_equal(f->metric[0]->label[7]->value, "abc");
+		io__prometheus__client__metric_family__free_unpacked(f, NULL);
+	}
+	assert_true(seen_hist && seen_cpu);
+	strbuf_reset(&text);
+	strbuf_reset(&pb);
+	snapshot_unref(s);
+}
+
+static void test_prom_proto_accept(void **state)
+{
+	(void)state;
+	assert_false(prom_proto_accepted(NULL));
+	assert_false(prom_proto_accepted("text/plain;version=0.0.4;q=1,*/*;q=0.1"));
+	assert_true(prom_proto_accepted(
+		"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+		"encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"));
+	assert_false(prom_proto_accepted(
+		"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+		"encoding=delimited;q=0.2,text/plain;version=0.0.4;q=0.3"));
+	assert_false(prom_proto_accepted("application/vnd.google.protobuf;encoding=delimited"));
+	assert_false(prom_proto_accepted(
+		"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+		"encoding=text"));
+}
+
 /* Rendered a part at a time, the exposition is the same bytes as in one go. */
 static void test_prom_stream_parts(void **state)
 {
@@ -228,7 +331,7 @@ static void test_prom_stream_parts(void **state)
 
 	(void)state;
 	assert_int_equal(prom_encode(s, &whole), 0);
-	ps = prom_stream_new(s, metric_descs, M_MAX);
+	ps = prom_stream_new(s, metric_descs, M_MAX, 0);
 	assert_non_null(ps);
 	do {
 		size_t before = parts.len;
@@ -394,6 +497,8 @@ int main(void)
 		cmocka_unit_test(test_prom_superseded_series),
 		cmocka_unit_test(test_prom_stream_parts),
 		cmocka_unit_test(test_hist_folded_buckets),
+		cmocka_unit_test(test_prom_proto_native),
+		cmocka_unit_test(test_prom_proto_accept),
 		cmocka_unit_test(test_pods_json_groups_by_uid),
 		cmocka_unit_test(test_parse_listen),
 		cmocka_unit_test(test_utf8_table),
