@@ -72,7 +72,8 @@ bool prom_proto_accepted(const char *accept)
 		if (tl == sizeof(type) - 1 && strncasecmp(p, type, tl) == 0) {
 			size_t pl = semi ? len - (size_t)(semi + 1 - p) : 0;
 
-			if (semi && has_param(semi + 1, pl, "proto=io.prometheus.client.MetricFamily") &&
+			if (semi &&
+			    has_param(semi + 1, pl, "proto=io.prometheus.client.MetricFamily") &&
 			    has_param(semi + 1, pl, "encoding=delimited"))
 				proto_q = range_q(semi + 1, pl);
 		} else if (tl) {

@@ -11,7 +11,7 @@
 #include "base/strbuf.h"
 #include "model/snapshot.h"
 
-#define PROM_PROTO_CONTENT_TYPE                                                       \
+#define PROM_PROTO_CONTENT_TYPE                                                      \
 	"application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; " \
 	"encoding=delimited"
 

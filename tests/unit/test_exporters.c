@@ -282,9 +282,9 @@ static void test_prom_proto_native(void **state)
 			assert_int_equal(h->positive_delta[3], 1);
 			assert_int_equal(h->n_bucket,
 					 metric_descs[M_CPU_RUNQUEUE_LATENCY].n_export_bounds);
-			assert_int_equal(h->bucket[2]->cumulative_count, 100); /* le 1.048576 ms */
-			assert_int_equal(h->bucket[4]->cumulative_count, 100); /* le 4.194304 ms */
-			assert_int_equal(h->bucket[5]->cumulative_count, 101); /* le 8.388608 ms */
+			assert_int_equal(h->bucket[1]->cumulative_count, 100); /* le 1.048576 ms */
+			assert_int_equal(h->bucket[3]->cumulative_count, 100); /* le 4.194304 ms */
+			assert_int_equal(h->bucket[4]->cumulative_count, 101); /* le 8.388608 ms */
 		}
 		if (!strcmp(f->name, "bpfdiag_cpu_seconds_total")) {
 			seen_cpu = true;
