@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "codec/prom_proto.h"
+#include "codec/accept.h"
 #include "io/prometheus/client/metrics.pb-c.h"
 #include "model/histogram.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 typedef Io__Prometheus__Client__MetricFamily Family;
 typedef Io__Prometheus__Client__Metric Metric;
@@ -19,72 +18,29 @@ typedef Io__Prometheus__Client__BucketSpan BucketSpan;
 
 /* ---- Accept ---- */
 
-/* The q of one media range's parameters (1 when absent). */
-static double range_q(const char *params, size_t len)
+struct proto_q {
+	double proto, other;
+};
+
+static void proto_item(const struct accept_item *it, void *ctx)
 {
-	for (const char *p = params; p && p < params + len;) {
-		const char *semi = memchr(p, ';', (size_t)(params + len - p));
+	struct proto_q *q = ctx;
 
-		while (p < params + len && isspace((unsigned char)*p))
-			p++;
-		if (p + 1 < params + len && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=')
-			return strtod(p + 2, NULL);
-		p = semi ? semi + 1 : NULL;
+	if (accept_is(it, "application/vnd.google.protobuf")) {
+		if (accept_has_param(it, "proto=io.prometheus.client.MetricFamily") &&
+		    accept_has_param(it, "encoding=delimited"))
+			q->proto = it->q;
+	} else if (it->q > q->other) {
+		q->other = it->q;
 	}
-	return 1;
-}
-
-static bool has_param(const char *params, size_t len, const char *want)
-{
-	size_t wl = strlen(want);
-
-	for (const char *p = params; p && p < params + len;) {
-		const char *semi = memchr(p, ';', (size_t)(params + len - p));
-		const char *end = semi ? semi : params + len;
-
-		while (p < end && isspace((unsigned char)*p))
-			p++;
-		while (end > p && isspace((unsigned char)end[-1]))
-			end--;
-		if ((size_t)(end - p) == wl && strncasecmp(p, want, wl) == 0)
-			return true;
-		p = semi ? semi + 1 : NULL;
-	}
-	return false;
 }
 
 bool prom_proto_accepted(const char *accept)
 {
-	static const char type[] = "application/vnd.google.protobuf";
-	double proto_q = 0, other_q = 0;
+	struct proto_q q = { 0, 0 };
 
-	for (const char *p = accept; p && *p;) {
-		const char *comma = strchr(p, ',');
-		size_t len = comma ? (size_t)(comma - p) : strlen(p), tl;
-		const char *semi;
-
-		while (len && isspace((unsigned char)*p))
-			p++, len--;
-		semi = memchr(p, ';', len);
-		tl = semi ? (size_t)(semi - p) : len;
-		while (tl && isspace((unsigned char)p[tl - 1]))
-			tl--;
-		if (tl == sizeof(type) - 1 && strncasecmp(p, type, tl) == 0) {
-			size_t pl = semi ? len - (size_t)(semi + 1 - p) : 0;
-
-			if (semi &&
-			    has_param(semi + 1, pl, "proto=io.prometheus.client.MetricFamily") &&
-			    has_param(semi + 1, pl, "encoding=delimited"))
-				proto_q = range_q(semi + 1, pl);
-		} else if (tl) {
-			double q = semi ? range_q(semi + 1, len - (size_t)(semi + 1 - p)) : 1;
-
-			if (q > other_q)
-				other_q = q;
-		}
-		p = comma ? comma + 1 : NULL;
-	}
-	return proto_q > 0 && proto_q >= other_q;
+	accept_each(accept, proto_item, &q);
+	return q.proto > 0 && q.proto >= q.other;
 }
 
 /* ---- the text, read back ---- */
@@ -116,14 +72,19 @@ struct sample {
 	double value;
 };
 
+static void labels_free(LabelPair **l, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(l[i]->name);
+		free(l[i]->value);
+		free(l[i]);
+	}
+	free(l);
+}
+
 static void sample_clear(struct sample *sm)
 {
-	for (size_t i = 0; i < sm->n_labels; i++) {
-		free(sm->labels[i]->name);
-		free(sm->labels[i]->value);
-		free(sm->labels[i]);
-	}
-	free(sm->labels);
+	labels_free(sm->labels, sm->n_labels);
 	free(sm->le);
 	memset(sm, 0, sizeof(*sm));
 }
@@ -213,12 +174,7 @@ static void metric_free(Metric *m)
 {
 	if (!m)
 		return;
-	for (size_t i = 0; i < m->n_label; i++) {
-		free(m->label[i]->name);
-		free(m->label[i]->value);
-		free(m->label[i]);
-	}
-	free(m->label);
+	labels_free(m->label, m->n_label);
 	free(m->gauge);
 	free(m->counter);
 	free(m->untyped);
@@ -274,32 +230,19 @@ static Metric *metric_add(struct family *fam, struct sample *sm)
 static int scalar(struct family *fam, struct sample *sm)
 {
 	Metric *m = metric_add(fam, sm);
+	Io__Prometheus__Client__Value *v = m ? malloc(sizeof(*v)) : NULL;
 
-	if (!m)
+	if (!v)
 		return -ENOMEM;
-	switch (fam->f.type) {
-	case IO__PROMETHEUS__CLIENT__METRIC_TYPE__COUNTER:
-		if (!(m->counter = malloc(sizeof(*m->counter))))
-			return -ENOMEM;
-		io__prometheus__client__counter__init(m->counter);
-		m->counter->has_value = true;
-		m->counter->value = sm->value;
-		break;
-	case IO__PROMETHEUS__CLIENT__METRIC_TYPE__GAUGE:
-		if (!(m->gauge = malloc(sizeof(*m->gauge))))
-			return -ENOMEM;
-		io__prometheus__client__gauge__init(m->gauge);
-		m->gauge->has_value = true;
-		m->gauge->value = sm->value;
-		break;
-	default:
-		if (!(m->untyped = malloc(sizeof(*m->untyped))))
-			return -ENOMEM;
-		io__prometheus__client__untyped__init(m->untyped);
-		m->untyped->has_value = true;
-		m->untyped->value = sm->value;
-		break;
-	}
+	io__prometheus__client__value__init(v);
+	v->has_value = true;
+	v->value = sm->value;
+	if (fam->f.type == IO__PROMETHEUS__CLIENT__METRIC_TYPE__COUNTER)
+		m->counter = v;
+	else if (fam->f.type == IO__PROMETHEUS__CLIENT__METRIC_TYPE__GAUGE)
+		m->gauge = v;
+	else
+		m->untyped = v;
 	return 0;
 }
 

@@ -2,6 +2,7 @@
 #include "transport/http.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "codec/accept.h"
 #include "codec/api_json.h"
 #include "codec/gzip.h"
 #include "codec/prom.h"
@@ -12,7 +13,6 @@
 #include "transport/http_tls.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -137,40 +137,26 @@ out:
 	return r;
 }
 
+struct gzip_q {
+	double gzip, star; /* -1: not listed */
+};
+
+static void gzip_item(const struct accept_item *it, void *ctx)
+{
+	struct gzip_q *q = ctx;
+
+	if (accept_is(it, "gzip") || accept_is(it, "x-gzip"))
+		q->gzip = it->q;
+	else if (accept_is(it, "*"))
+		q->star = it->q;
+}
+
 bool http_accepts_gzip(const char *ae)
 {
-	double gzip_q = -1, star_q = -1;
-	const char *p = ae;
+	struct gzip_q q = { -1, -1 };
 
-	while (p && *p) {
-		const char *end = strchr(p, ','), *semi, *q;
-		size_t len = end ? (size_t)(end - p) : strlen(p), nl;
-		double qv = 1;
-
-		while (len && isspace((unsigned char)*p))
-			p++, len--;
-		semi = memchr(p, ';', len);
-		nl = semi ? (size_t)(semi - p) : len;
-		while (nl && isspace((unsigned char)p[nl - 1]))
-			nl--;
-		/* Only q matters among the parameters: "gzip;q=0" refuses gzip. */
-		for (q = semi; q && q < p + len;
-		     q = memchr(q + 1, ';', (size_t)(p + len - q - 1))) {
-			const char *v = q + 1;
-
-			while (v < p + len && isspace((unsigned char)*v))
-				v++;
-			if (v + 1 < p + len && (v[0] == 'q' || v[0] == 'Q') && v[1] == '=')
-				qv = strtod(v + 2, NULL);
-		}
-		if ((nl == 4 && strncasecmp(p, "gzip", 4) == 0) ||
-		    (nl == 6 && strncasecmp(p, "x-gzip", 6) == 0))
-			gzip_q = qv;
-		else if (nl == 1 && p[0] == '*')
-			star_q = qv;
-		p = end ? end + 1 : NULL;
-	}
-	return gzip_q >= 0 ? gzip_q > 0 : star_q > 0;
+	accept_each(ae, gzip_item, &q);
+	return q.gzip >= 0 ? q.gzip > 0 : q.star > 0;
 }
 
 bool http_gate_try_enter(int *inflight, int max)
