@@ -41,8 +41,7 @@ static bool equal_param(const char *p, size_t n, const void *ctx)
 	return n == strlen(want) && strncasecmp(p, want, n) == 0;
 }
 
-void accept_each(const char *header, void (*fn)(const struct accept_item *it, void *ctx),
-		 void *ctx)
+void accept_each(const char *header, void (*fn)(const struct accept_item *it, void *ctx), void *ctx)
 {
 	for (const char *p = header; p && *p;) {
 		const char *comma = strchr(p, ',');

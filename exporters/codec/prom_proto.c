@@ -70,6 +70,7 @@ struct sample {
 	size_t n_labels;
 	char *le; /* NULL when absent */
 	double value;
+	bool same; /* the labels of the family's current metric (not parsed again) */
 };
 
 static void labels_free(LabelPair **l, size_t n)
@@ -168,6 +169,9 @@ struct family {
 	Family f;
 	const struct metric_desc *desc; /* the catalogue row of a histogram, or NULL */
 	size_t cap;
+	/* a histogram's current metric: its labels as the text has them, le left out */
+	const char *raw;
+	size_t raw_len;
 };
 
 static void metric_free(Metric *m)
@@ -263,7 +267,7 @@ static int hist_sample(struct family *fam, struct sample *sm)
 
 	if (!sfx)
 		return -EINVAL;
-	if (!m || !same_labels(m->label, m->n_label, sm->labels, sm->n_labels)) {
+	if (!m || (!sm->same && !same_labels(m->label, m->n_label, sm->labels, sm->n_labels))) {
 		if (!(m = metric_add(fam, sm)) || !(m->histogram = malloc(sizeof(*h))))
 			return -ENOMEM;
 		io__prometheus__client__histogram__init(m->histogram);
@@ -444,6 +448,57 @@ static int header_line(struct family *fam, const char *line, size_t len, struct 
 	return 0;
 }
 
+/* The label text of a histogram sample line without its le, which the exposition puts last. */
+static void raw_labels(const char *line, size_t len, const char **ret, size_t *ret_len)
+{
+	const char *open = memchr(line, '{', len), *sp = line + len, *le;
+
+	*ret = NULL;
+	*ret_len = 0;
+	while (sp > line && sp[-1] != ' ')
+		sp--;
+	if (!open || sp <= open + 1 || sp[-2] != '}')
+		return;
+	*ret = open + 1;
+	*ret_len = (size_t)(sp - 2 - *ret);
+	/* ,le=" cannot be inside a value: a value's quotes are escaped */
+	le = memmem(*ret, *ret_len, ",le=\"", 5);
+	if (le)
+		*ret_len = (size_t)(le - *ret);
+	else if (*ret_len >= 4 && !memcmp(*ret, "le=\"", 4))
+		*ret_len = 0;
+}
+
+/* A histogram sample line with the labels of the current metric: its name, le and value read
+ * without parsing the labels again. False when the labels differ. */
+static bool same_metric(const struct family *fam, const char *line, size_t len, struct sample *sm)
+{
+	size_t n = strcspn(line, "{ ");
+	const char *p = line + n + 1, *end = line + len, *q;
+
+	if (!fam->raw || n >= len || line[n] != '{' || n >= sizeof(sm->name) ||
+	    (size_t)(end - p) < fam->raw_len + 3 || memcmp(p, fam->raw, fam->raw_len))
+		return false;
+	p += fam->raw_len;
+	if (!strncmp(p, fam->raw_len ? ",le=\"" : "le=\"", fam->raw_len ? 5 : 4)) {
+		p += fam->raw_len ? 5 : 4;
+		q = memchr(p, '"', (size_t)(end - p));
+		if (!q || !(sm->le = strndup(p, (size_t)(q - p))))
+			return false;
+		p = q + 1;
+	}
+	if (end - p < 3 || p[0] != '}' || p[1] != ' ') {
+		free(sm->le);
+		sm->le = NULL;
+		return false;
+	}
+	memcpy(sm->name, line, n);
+	sm->name[n] = '\0';
+	sm->value = strtod(p + 2, NULL);
+	sm->same = true;
+	return true;
+}
+
 int prom_proto_from_text(const char *text, size_t len, struct strbuf *out)
 {
 	struct family fam = { 0 };
@@ -457,12 +512,18 @@ int prom_proto_from_text(const char *text, size_t len, struct strbuf *out)
 
 		if (ll && p[0] == '#') {
 			r = header_line(&fam, p, ll, out);
+		} else if (ll && fam.f.type == IO__PROMETHEUS__CLIENT__METRIC_TYPE__HISTOGRAM) {
+			if (!same_metric(&fam, p, ll, &sm)) {
+				r = fam.f.name ? parse_sample(p, ll, &sm) : -EINVAL;
+				raw_labels(p, ll, &fam.raw, &fam.raw_len);
+			}
+			if (!r)
+				r = hist_sample(&fam, &sm);
+			sample_clear(&sm);
 		} else if (ll) {
 			r = fam.f.name ? parse_sample(p, ll, &sm) : -EINVAL;
 			if (!r)
-				r = fam.f.type == IO__PROMETHEUS__CLIENT__METRIC_TYPE__HISTOGRAM ?
-					    hist_sample(&fam, &sm) :
-					    scalar(&fam, &sm);
+				r = scalar(&fam, &sm);
 			sample_clear(&sm);
 		}
 		p += ll + 1;

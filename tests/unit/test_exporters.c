@@ -225,9 +225,9 @@ static void test_hist_folded_buckets(void **state)
  * text; counters keep the six labels. */
 static void test_prom_proto_native(void **state)
 {
-	struct snapshot *s = snapshot_new(1);
+	struct snapshot *s = snapshot_new(2);
 	struct strbuf text = STRBUF_INIT, pb = STRBUF_INIT;
-	uint64_t slots[HIST_SLOTS] = { 0 };
+	uint64_t slots[HIST_SLOTS] = { 0 }, other[HIST_SLOTS] = { 0 };
 	struct prom_stream *ps;
 	bool seen_hist = false, seen_cpu = false;
 	int r;
@@ -241,6 +241,13 @@ static void test_prom_proto_native(void **state)
 	assert_int_equal(snap_series_add(&s->series[0], M_CPU_SECONDS, NULL, 2.5), 0);
 	assert_int_equal(snap_series_add_hist(&s->series[0], M_CPU_RUNQUEUE_LATENCY, NULL,
 					      hist_bounds, HIST_SLOTS - 1, slots, 0.06),
+			 0);
+	/* a second series whose labels extend the first's: its own histogram */
+	s->series[1].labels[LBL_WORKLOAD_KIND] = strdup("Container");
+	s->series[1].labels[LBL_WORKLOAD] = strdup("b");
+	other[0] = 7;
+	assert_int_equal(snap_series_add_hist(&s->series[1], M_CPU_RUNQUEUE_LATENCY, NULL,
+					      hist_bounds, HIST_SLOTS - 1, other, 0),
 			 0);
 	ps = prom_stream_new(s, metric_descs, M_MAX, PROM_STREAM_SLOTS);
 	assert_non_null(ps);
@@ -269,6 +276,10 @@ static void test_prom_proto_native(void **state)
 
 			seen_hist = true;
 			assert_int_equal(f->type, IO__PROMETHEUS__CLIENT__METRIC_TYPE__HISTOGRAM);
+			assert_int_equal(f->n_metric, 2);
+			assert_int_equal(f->metric[1]->histogram->sample_count, 7);
+			assert_int_equal(f->metric[1]->histogram->positive_span[0]->offset, -20);
+			assert_string_equal(f->metric[1]->label[4]->value, "b");
 			assert_non_null(h);
 			assert_int_equal(h->sample_count, 101);
 			assert_true(h->has_schema && h->schema == 0);
