@@ -223,9 +223,15 @@ static int render(struct http_server *h, enum render_kind kind, const struct sna
 	return -EINVAL;
 }
 
-static const char *const gzip_hdrs[] = { MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip",
-					 MHD_HTTP_HEADER_VARY, "Accept-Encoding", NULL };
-static const char *const plain_hdrs[] = { MHD_HTTP_HEADER_VARY, "Accept-Encoding", NULL };
+/* [0] the API, [1] /metrics, whose format also follows Accept: identity, then gzip. */
+static const char *const vary_hdrs[2][2][5] = {
+	{ { MHD_HTTP_HEADER_VARY, "Accept-Encoding", NULL },
+	  { MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip", MHD_HTTP_HEADER_VARY, "Accept-Encoding",
+	    NULL } },
+	{ { MHD_HTTP_HEADER_VARY, "Accept, Accept-Encoding", NULL },
+	  { MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip", MHD_HTTP_HEADER_VARY,
+	    "Accept, Accept-Encoding", NULL } },
+};
 
 /* /metrics, rendered as it is sent; the response holds s and the render slot until it is
  * freed. */
@@ -242,7 +248,7 @@ static mhd_result serve_metrics(struct http_server *h, struct MHD_Connection *co
 				  NULL);
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, PROM_CONTENT_TYPE);
-	for (const char *const *p = gzip ? gzip_hdrs : plain_hdrs; p[0]; p += 2)
+	for (const char *const *p = vary_hdrs[1][gzip]; p[0]; p += 2)
 		MHD_add_response_header(resp, p[0], p[1]);
 	r = MHD_queue_response(conn, MHD_HTTP_OK, resp);
 	MHD_destroy_response(resp);
@@ -295,7 +301,8 @@ static mhd_result serve(struct http_server *h, struct MHD_Connection *conn, enum
 	http_gate_leave(&h->renders);
 	if (gz)
 		selfmetrics_add(h->stats, h->stats ? &h->stats->gzip_responses : NULL, 1);
-	return reply_hdrs(h, conn, path, MHD_HTTP_OK, type, body, len, gz ? gzip_hdrs : plain_hdrs);
+	return reply_hdrs(h, conn, path, MHD_HTTP_OK, type, body, len,
+			  vary_hdrs[kind == RENDER_METRICS_PROTO][gz != NULL]);
 }
 
 /* True when the request may see /metrics and /api: no token configured, or the right one. */

@@ -199,7 +199,7 @@ class PrometheusEndpoint(unittest.TestCase):
             st, h, plain = raw_get(agent, "/metrics")
             self.assertEqual(st, 200)
             self.assertNotIn("Content-Encoding", h)
-            self.assertEqual(h.get("Vary"), "Accept-Encoding")
+            self.assertEqual(h.get("Vary"), "Accept, Accept-Encoding")  # text or protobuf
             # streamed as rendered (issue 19): chunked, no length known up front
             self.assertEqual(h.get("Transfer-Encoding"), "chunked")
             self.assertNotIn("Content-Length", h)
@@ -263,6 +263,7 @@ class PrometheusEndpoint(unittest.TestCase):
             self.assertEqual(st, 200)
             self.assertEqual(h.get("Content-Type"), "application/vnd.google.protobuf; "
                              "proto=io.prometheus.client.MetricFamily; encoding=delimited")
+            self.assertEqual(h.get("Vary"), "Accept, Accept-Encoding")
             self.assertLess(len(body), len(raw_get(agent, "/metrics")[2]))
         self.assertEqual(agent.proc.returncode, 0)
 
