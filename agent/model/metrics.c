@@ -1,7 +1,26 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "model/metrics.h"
+#include "model/snapshot.h"
 
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
+
+/* Exported histogram buckets: a subset of the kernel's log2 slot bounds (2^k × 1.024 µs), so
+ * folding the slots is exact. Run-queue wait: fine from 1 to 17 ms, where RS-06 decides (p99
+ * over 5 ms by default; configurable, 10 ms in the documented example), one bucket below
+ * 262 µs (healthy) and above 67 ms (saturated). Disk latency: one bucket per class of device: local NVMe (< 131 µs), SSD (< 524 µs,
+ * 1 ms), network block storage (4 ms), spinning disks (17 ms), stalls (67, 268 ms). */
+static const double runq_export_bounds[] = {
+	262.144e-6, 1.048576e-3, 2.097152e-3, 4.194304e-3, 8.388608e-3, 16.777216e-3, 67.108864e-3,
+};
+static const double disk_export_bounds[] = {
+	131.072e-6, 524.288e-6, 1.048576e-3, 4.194304e-3, 16.777216e-3, 67.108864e-3, 268.435456e-3,
+};
+
+#define EXPORT_BOUNDS(b) .export_bounds = (b), .n_export_bounds = sizeof(b) / sizeof((b)[0])
 
 #define OWN(...)            \
 	{                   \
@@ -29,6 +48,7 @@ const struct metric_desc metric_descs[M_MAX] = {
 		.help = "Run-queue waits, from wakeup or preemption to running.",
 		.otlp_name = "bpfdiag.cpu.runqueue.latency",
 		.otlp_unit = "s",
+		EXPORT_BOUNDS(runq_export_bounds),
 	},
 	[M_CPU_RUNQUEUE_WAIT_CAUSED] = {
 		.name = "bpfdiag_cpu_runqueue_wait_caused_seconds_total",
@@ -170,6 +190,7 @@ const struct metric_desc metric_descs[M_MAX] = {
 		.otlp_name = "bpfdiag.disk.latency",
 		.otlp_unit = "s",
 		.otlp_attrs = OWN("disk.io.direction"),
+		EXPORT_BOUNDS(disk_export_bounds),
 	},
 	[M_FS_WRITE_BYTES] = {
 		.name = "bpfdiag_fs_write_bytes_total",
@@ -238,3 +259,38 @@ const struct metric_desc metric_descs[M_MAX] = {
 		.otlp_unit = "{socket}",
 	},
 };
+
+static bool same_bound(double a, double b)
+{
+	return fabs(a - b) <= 1e-9 * fabs(b);
+}
+
+int metric_hist_buckets(const struct metric_desc *d, const struct snap_hist *h,
+			const double **ret_bounds, uint64_t counts[METRIC_HIST_MAX_BUCKETS])
+{
+	unsigned k = 0, n = d->n_export_bounds;
+
+	if (h->n_bounds + 1 > METRIC_HIST_MAX_BUCKETS)
+		return -E2BIG;
+	/* Every export bound must be one of h's: then each slot falls in one exported bucket. */
+	for (unsigned b = 0; b < h->n_bounds && k < n; b++)
+		if (same_bound(h->bounds[b], d->export_bounds[k]))
+			k++;
+	if (!n || k < n) {
+		memcpy(counts, h->counts, (h->n_bounds + 1) * sizeof(*counts));
+		*ret_bounds = h->bounds;
+		return (int)h->n_bounds;
+	}
+	memset(counts, 0, (n + 1) * sizeof(*counts));
+	k = 0;
+	for (unsigned b = 0; b <= h->n_bounds; b++) {
+		/* slot b (upper bound h->bounds[b], +Inf for the last) goes to the first exported
+		 * bucket whose bound is not below it */
+		while (k < n && b < h->n_bounds && h->bounds[b] > d->export_bounds[k] &&
+		       !same_bound(h->bounds[b], d->export_bounds[k]))
+			k++;
+		counts[b < h->n_bounds ? k : n] += h->counts[b];
+	}
+	*ret_bounds = d->export_bounds;
+	return (int)n;
+}

@@ -4,6 +4,8 @@
 #ifndef BPFDIAG_METRICS_H
 #define BPFDIAG_METRICS_H
 
+#include <stdint.h>
+
 enum metric_type { MT_COUNTER = 0, MT_GAUGE, MT_HISTOGRAM };
 
 /* Exposition order. Points of a series must come in this order. */
@@ -53,8 +55,24 @@ struct metric_desc {
 	const char *otlp_attrs[METRIC_MAX_OWN_LABELS];
 	/* Bit o: own label o is an OTLP attribute only, not a Prometheus label. */
 	unsigned otlp_only;
+	/* Histograms: the bucket bounds exported (seconds, ascending), a subset of the kernel's
+	 * log2 slot bounds chosen for the decisions the rules make (docs/METRICS.md); the
+	 * encoders fold the slots into them. NULL: every bound of the point. */
+	const double *export_bounds;
+	unsigned n_export_bounds;
 };
 
 extern const struct metric_desc metric_descs[M_MAX];
+
+struct snap_hist;
+
+#define METRIC_HIST_MAX_BUCKETS 64
+
+/* The buckets of h as exported under d: *ret_bounds the finite bounds, counts[0..n] the count
+ * of each bucket (not cumulative; counts[n] the +Inf bucket); returns n. d's export_bounds
+ * when each is a bound of h (folding is then exact), else h's own bounds. -E2BIG when h has
+ * more than METRIC_HIST_MAX_BUCKETS buckets. */
+int metric_hist_buckets(const struct metric_desc *d, const struct snap_hist *h,
+			const double **ret_bounds, uint64_t counts[METRIC_HIST_MAX_BUCKETS]);
 
 #endif

@@ -176,6 +176,9 @@ static HistogramDataPoint *hdp_new(const struct metric_desc *d, const struct sna
 {
 	const struct snap_hist *h = pt->hist;
 	HistogramDataPoint *p = malloc(sizeof(*p));
+	uint64_t counts[METRIC_HIST_MAX_BUCKETS];
+	const double *bounds;
+	int n;
 
 	if (!p)
 		return NULL;
@@ -190,16 +193,18 @@ static HistogramDataPoint *hdp_new(const struct metric_desc *d, const struct sna
 	p->sum_present_case =
 		OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT__SUM_PRESENT_SUM;
 	p->sum = h->sum;
-	/* OTLP buckets are per bucket like the snapshot's: n bounds, n + 1 counts. */
-	p->bucket_counts = malloc((h->n_bounds + 1) * sizeof(*p->bucket_counts));
+	/* OTLP buckets are per bucket like the snapshot's: n bounds, n + 1 counts; the same
+	 * folded buckets as /metrics. */
+	n = metric_hist_buckets(d, h, &bounds, counts);
+	p->bucket_counts = n < 0 ? NULL : malloc(((size_t)n + 1) * sizeof(*p->bucket_counts));
 	if (!p->bucket_counts) {
 		hdp_destroy(p);
 		return NULL;
 	}
-	memcpy(p->bucket_counts, h->counts, (h->n_bounds + 1) * sizeof(*p->bucket_counts));
-	p->n_bucket_counts = h->n_bounds + 1;
-	p->explicit_bounds = (double *)h->bounds; /* borrowed */
-	p->n_explicit_bounds = h->n_bounds;
+	memcpy(p->bucket_counts, counts, ((size_t)n + 1) * sizeof(*p->bucket_counts));
+	p->n_bucket_counts = (size_t)n + 1;
+	p->explicit_bounds = (double *)bounds; /* borrowed */
+	p->n_explicit_bounds = (size_t)n;
 	return p;
 }
 

@@ -72,15 +72,27 @@ static void value(struct strbuf *out, double v)
 	strbuf_puts(out, buf);
 }
 
-static void series_labels(struct strbuf *out, const struct metric_desc *d,
-			  const struct snap_series *se, const struct snap_point *pt, const char *le)
+/* The six SPEC §6 labels every per-container sample carries; the identity labels after them
+ * (pod_uid, container_id) are only on bpfdiag_container_info. */
+#define PROM_SERIES_LABELS (LBL_HELM_RELEASE + 1)
+_Static_assert(LBL_POD_UID == PROM_SERIES_LABELS && LBL_CONTAINER_ID == PROM_SERIES_LABELS + 1 &&
+		       LBL_MAX == PROM_SERIES_LABELS + 2,
+	       "the identity labels follow the six series labels");
+
+static void label_set(struct strbuf *out, const struct snap_series *se, int n)
 {
-	strbuf_puts(out, "{");
-	for (int l = 0; l < LBL_MAX; l++) {
+	for (int l = 0; l < n; l++) {
 		strbuf_printf(out, "%s%s=\"", l ? "," : "", series_label_names[l]);
 		prom_escape_label(out, se->labels[l]);
 		strbuf_puts(out, "\"");
 	}
+}
+
+static void series_labels(struct strbuf *out, const struct metric_desc *d,
+			  const struct snap_series *se, const struct snap_point *pt, const char *le)
+{
+	strbuf_puts(out, "{");
+	label_set(out, se, PROM_SERIES_LABELS);
 	for (int o = 0; o < METRIC_MAX_OWN_LABELS && d->own_labels[o]; o++) {
 		if (d->otlp_only & (1u << o))
 			continue;
@@ -107,21 +119,24 @@ static void sample(struct strbuf *out, const struct metric_desc *d, const char *
 }
 
 static void point(struct strbuf *out, const struct metric_desc *d, const struct snap_series *se,
-		  const struct snap_point *pt)
+		  const struct snap_point *pt, bool fold)
 {
+	static const struct metric_desc unfolded = { .type = MT_HISTOGRAM };
 	const struct snap_hist *h = pt->hist;
-	uint64_t cum = 0;
+	uint64_t cum = 0, counts[METRIC_HIST_MAX_BUCKETS];
+	const double *bounds;
 	char le[32];
+	int n;
 
 	if (d->type != MT_HISTOGRAM) {
 		sample(out, d, "", se, pt, NULL, pt->value);
 		return;
 	}
-	if (!h)
+	if (!h || (n = metric_hist_buckets(fold ? d : &unfolded, h, &bounds, counts)) < 0)
 		return;
-	for (unsigned b = 0; b < h->n_bounds; b++) {
-		cum += h->counts[b];
-		format_value(le, sizeof(le), h->bounds[b]);
+	for (int b = 0; b < n; b++) {
+		cum += counts[b];
+		format_value(le, sizeof(le), bounds[b]);
 		sample(out, d, "_bucket", se, pt, le, (double)cum);
 	}
 	sample(out, d, "_bucket", se, pt, "+Inf", (double)h->count);
@@ -267,34 +282,140 @@ static void kube_metrics(const struct snapshot *s, struct strbuf *out)
 			kube_cache_names, k->cache_entries, KUBE_CACHE_MAX);
 }
 
-int prom_encode(const struct snapshot *s, struct strbuf *out)
+enum prom_phase { PH_FAMILIES = 0, PH_INFO, PH_TAIL, PH_DONE };
+
+struct prom_stream {
+	const struct snapshot *s;
+	const struct metric_desc *cat;
+	size_t n_cat;
+	enum prom_phase phase;
+	unsigned m; /* family being rendered (PH_FAMILIES) */
+	size_t i; /* next series of family m, or of the info family */
+	bool headed; /* the header of family m, or of the info family, is out */
+	size_t *cursor; /* per series: its next point; points are ordered by metric id */
+	bool *hidden; /* per series: superseded by a newer series with the same six labels */
+	size_t superseded;
+	unsigned flags;
+};
+
+/* Series order for finding equal six-label sets: the labels, then the preferred series last
+ * (live before gone, later start before earlier, later position before earlier). */
+static int by_labels(const void *a, const void *b, void *base)
 {
-	return prom_encode_catalogue(s, metric_descs, M_MAX, out);
+	const struct snap_series *x = (const struct snap_series *)base + *(const size_t *)a,
+				 *y = (const struct snap_series *)base + *(const size_t *)b;
+
+	for (int l = 0; l < PROM_SERIES_LABELS; l++) {
+		int c = strcmp(x->labels[l], y->labels[l]);
+
+		if (c)
+			return c;
+	}
+	if ((x->cgroups > 0) != (y->cgroups > 0))
+		return x->cgroups > 0 ? 1 : -1;
+	if (x->start_time != y->start_time)
+		return x->start_time > y->start_time ? 1 : -1;
+	return *(const size_t *)a > *(const size_t *)b ? 1 : -1;
 }
 
-int prom_encode_catalogue(const struct snapshot *s, const struct metric_desc *cat, size_t n_cat,
-			  struct strbuf *out)
+static bool same_labels(const struct snap_series *x, const struct snap_series *y)
 {
-	/* Points of a series are ordered by metric id: one cursor per series walks them once,
-	 * so rendering is linear in the number of points. */
-	size_t *cursor = calloc(s->n_series ? s->n_series : 1, sizeof(*cursor));
+	for (int l = 0; l < PROM_SERIES_LABELS; l++)
+		if (strcmp(x->labels[l], y->labels[l]))
+			return false;
+	return true;
+}
 
-	if (!cursor)
+/* Marks the series that would repeat another's six labels (a restarted container whose
+ * previous instance is still in its final 5 minutes, a StatefulSet pod re-created under its
+ * name): one sample per label set, the preferred one. */
+static int hide_superseded(struct prom_stream *ps)
+{
+	const struct snapshot *s = ps->s;
+	size_t *order;
+
+	if (s->n_series < 2)
+		return 0;
+	order = malloc(s->n_series * sizeof(*order));
+	if (!order)
 		return -ENOMEM;
-	for (unsigned m = 0; m < n_cat; m++) {
-		const struct metric_desc *d = &cat[m];
-		static const char *const types[] = { "counter", "gauge", "histogram" };
-
-		header(out, d->name, types[d->type], d->help);
-		for (size_t i = 0; i < s->n_series; i++) {
-			const struct snap_series *se = &s->series[i];
-
-			while (cursor[i] < se->n_points &&
-			       (unsigned)se->points[cursor[i]].metric == m)
-				point(out, d, se, &se->points[cursor[i]++]);
+	for (size_t i = 0; i < s->n_series; i++)
+		order[i] = i;
+	qsort_r(order, s->n_series, sizeof(*order), by_labels, s->series);
+	for (size_t k = 0; k + 1 < s->n_series; k++) {
+		if (same_labels(&s->series[order[k]], &s->series[order[k + 1]])) {
+			ps->hidden[order[k]] = true;
+			ps->superseded++;
 		}
 	}
-	free(cursor);
+	free(order);
+	return 0;
+}
+
+struct prom_stream *prom_stream_new(const struct snapshot *s, const struct metric_desc *cat,
+				    size_t n_cat, unsigned flags)
+{
+	struct prom_stream *ps = calloc(1, sizeof(*ps));
+	size_t n = s->n_series ? s->n_series : 1;
+
+	if (!ps)
+		return NULL;
+	ps->s = s;
+	ps->cat = cat;
+	ps->n_cat = n_cat;
+	ps->flags = flags;
+	ps->cursor = calloc(n, sizeof(*ps->cursor));
+	ps->hidden = calloc(n, sizeof(*ps->hidden));
+	if (!ps->cursor || !ps->hidden || hide_superseded(ps))
+		return prom_stream_free(ps);
+	return ps;
+}
+
+struct prom_stream *prom_stream_free(struct prom_stream *ps)
+{
+	if (!ps)
+		return NULL;
+	free(ps->cursor);
+	free(ps->hidden);
+	free(ps);
+	return NULL;
+}
+
+static void family_header(struct strbuf *out, const struct metric_desc *d)
+{
+	static const char *const types[] = { "counter", "gauge", "histogram" };
+
+	header(out, d->name, types[d->type], d->help);
+}
+
+/* The points of family m of series i; its cursor walks each series' points once. */
+static void series_points(struct prom_stream *ps, struct strbuf *out, size_t i)
+{
+	const struct snap_series *se = &ps->s->series[i];
+	size_t *c = &ps->cursor[i];
+
+	while (*c < se->n_points && (unsigned)se->points[*c].metric == ps->m) {
+		if (!ps->hidden[i])
+			point(out, &ps->cat[ps->m], se, &se->points[*c],
+			      !(ps->flags & PROM_STREAM_SLOTS));
+		(*c)++;
+	}
+}
+
+static bool has_identity(const struct snap_series *se)
+{
+	return se->labels[LBL_POD_UID][0] || se->labels[LBL_CONTAINER_ID][0];
+}
+
+static void info_row(struct strbuf *out, const struct snap_series *se)
+{
+	strbuf_puts(out, "bpfdiag_container_info{");
+	label_set(out, se, LBL_MAX);
+	strbuf_puts(out, "} 1\n");
+}
+
+static void findings(const struct snapshot *s, struct strbuf *out)
+{
 	header(out, "bpfdiag_finding", "gauge",
 	       "An active finding of the rules engine (1 while it holds); details in "
 	       "/api/v1/findings.");
@@ -314,7 +435,81 @@ int prom_encode_catalogue(const struct snapshot *s, const struct metric_desc *ca
 		}
 		strbuf_puts(out, "} 1\n");
 	}
-	agent_metrics(s, out);
-	kube_metrics(s, out);
-	return strbuf_failed(out) ? -ENOMEM : 0;
+}
+
+int prom_stream_next(struct prom_stream *ps, struct strbuf *out, size_t want)
+{
+	const struct snapshot *s = ps->s;
+	size_t stop = out->len + want;
+
+	while (ps->phase != PH_DONE && out->len < stop && !strbuf_failed(out)) {
+		switch (ps->phase) {
+		case PH_FAMILIES:
+			if (ps->m >= ps->n_cat) {
+				ps->phase = PH_INFO;
+				ps->i = 0;
+				ps->headed = false;
+				break;
+			}
+			if (!ps->headed)
+				family_header(out, &ps->cat[ps->m]);
+			ps->headed = true;
+			while (ps->i < s->n_series && out->len < stop)
+				series_points(ps, out, ps->i++);
+			if (ps->i == s->n_series) {
+				ps->m++;
+				ps->i = 0;
+				ps->headed = false;
+			}
+			break;
+		case PH_INFO:
+			if (!ps->headed)
+				header(out, "bpfdiag_container_info", "gauge",
+				       "Identity of a container's series, always 1: join on "
+				       "namespace, pod and container for pod_uid and container_id.");
+			ps->headed = true;
+			for (; ps->i < s->n_series && out->len < stop; ps->i++)
+				if (!ps->hidden[ps->i] && has_identity(&s->series[ps->i]))
+					info_row(out, &s->series[ps->i]);
+			if (ps->i == s->n_series)
+				ps->phase = PH_TAIL;
+			break;
+		case PH_TAIL:
+			findings(s, out);
+			agent_metrics(s, out);
+			agent_metric(
+				out, "bpfdiag_agent_series_superseded", "gauge",
+				"Series left out of this exposition because a newer series has "
+				"the same six labels (a restarted or re-created container).",
+				NULL, (double)ps->superseded);
+			kube_metrics(s, out);
+			ps->phase = PH_DONE;
+			break;
+		case PH_DONE:
+			break;
+		}
+	}
+	if (strbuf_failed(out))
+		return -ENOMEM;
+	return ps->phase != PH_DONE;
+}
+
+int prom_encode(const struct snapshot *s, struct strbuf *out)
+{
+	return prom_encode_catalogue(s, metric_descs, M_MAX, out);
+}
+
+int prom_encode_catalogue(const struct snapshot *s, const struct metric_desc *cat, size_t n_cat,
+			  struct strbuf *out)
+{
+	struct prom_stream *ps = prom_stream_new(s, cat, n_cat, 0);
+	int r;
+
+	if (!ps)
+		return -ENOMEM;
+	do
+		r = prom_stream_next(ps, out, SIZE_MAX / 2);
+	while (r > 0);
+	prom_stream_free(ps);
+	return r;
 }

@@ -2,15 +2,17 @@
 #include "transport/http.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "codec/accept.h"
 #include "codec/api_json.h"
 #include "codec/gzip.h"
 #include "codec/prom.h"
+#include "codec/prom_proto.h"
 #include "transport/http_admit.h"
 #include "transport/http_auth.h"
+#include "transport/http_metrics.h"
 #include "transport/http_tls.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -135,40 +137,26 @@ out:
 	return r;
 }
 
+struct gzip_q {
+	double gzip, star; /* -1: not listed */
+};
+
+static void gzip_item(const struct accept_item *it, void *ctx)
+{
+	struct gzip_q *q = ctx;
+
+	if (accept_is(it, "gzip") || accept_is(it, "x-gzip"))
+		q->gzip = it->q;
+	else if (accept_is(it, "*"))
+		q->star = it->q;
+}
+
 bool http_accepts_gzip(const char *ae)
 {
-	double gzip_q = -1, star_q = -1;
-	const char *p = ae;
+	struct gzip_q q = { -1, -1 };
 
-	while (p && *p) {
-		const char *end = strchr(p, ','), *semi, *q;
-		size_t len = end ? (size_t)(end - p) : strlen(p), nl;
-		double qv = 1;
-
-		while (len && isspace((unsigned char)*p))
-			p++, len--;
-		semi = memchr(p, ';', len);
-		nl = semi ? (size_t)(semi - p) : len;
-		while (nl && isspace((unsigned char)p[nl - 1]))
-			nl--;
-		/* Only q matters among the parameters: "gzip;q=0" refuses gzip. */
-		for (q = semi; q && q < p + len;
-		     q = memchr(q + 1, ';', (size_t)(p + len - q - 1))) {
-			const char *v = q + 1;
-
-			while (v < p + len && isspace((unsigned char)*v))
-				v++;
-			if (v + 1 < p + len && (v[0] == 'q' || v[0] == 'Q') && v[1] == '=')
-				qv = strtod(v + 2, NULL);
-		}
-		if ((nl == 4 && strncasecmp(p, "gzip", 4) == 0) ||
-		    (nl == 6 && strncasecmp(p, "x-gzip", 6) == 0))
-			gzip_q = qv;
-		else if (nl == 1 && p[0] == '*')
-			star_q = qv;
-		p = end ? end + 1 : NULL;
-	}
-	return gzip_q >= 0 ? gzip_q > 0 : star_q > 0;
+	accept_each(ae, gzip_item, &q);
+	return q.gzip >= 0 ? q.gzip > 0 : q.star > 0;
 }
 
 bool http_gate_try_enter(int *inflight, int max)
@@ -217,19 +205,16 @@ static mhd_result reply_text(struct http_server *h, struct MHD_Connection *conn,
 			  hdrs);
 }
 
-enum render_kind { RENDER_METRICS, RENDER_PODS, RENDER_FINDINGS };
+enum render_kind { RENDER_METRICS, RENDER_METRICS_PROTO, RENDER_PODS, RENDER_FINDINGS };
 
 static int render(struct http_server *h, enum render_kind kind, const struct snapshot *s,
 		  struct strbuf *out)
 {
 	switch (kind) {
-	case RENDER_METRICS: {
-		int r = prom_encode(s, out);
-
-		if (!r && h->stats)
-			selfmetrics_prom_encode(h->stats, out);
-		return r ? r : strbuf_failed(out) ? -ENOMEM : 0;
-	}
+	case RENDER_METRICS: /* streamed: serve_metrics */
+		break;
+	case RENDER_METRICS_PROTO:
+		return http_metrics_proto(s, h->stats, out);
 	case RENDER_PODS:
 		return api_pods_json(s, out);
 	case RENDER_FINDINGS:
@@ -238,13 +223,43 @@ static int render(struct http_server *h, enum render_kind kind, const struct sna
 	return -EINVAL;
 }
 
+/* [0] the API, [1] /metrics, whose format also follows Accept: identity, then gzip. */
+static const char *const vary_hdrs[2][2][5] = {
+	{ { MHD_HTTP_HEADER_VARY, "Accept-Encoding", NULL },
+	  { MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip", MHD_HTTP_HEADER_VARY, "Accept-Encoding",
+	    NULL } },
+	{ { MHD_HTTP_HEADER_VARY, "Accept, Accept-Encoding", NULL },
+	  { MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip", MHD_HTTP_HEADER_VARY,
+	    "Accept, Accept-Encoding", NULL } },
+};
+
+/* /metrics, rendered as it is sent; the response holds s and the render slot until it is
+ * freed. */
+static mhd_result serve_metrics(struct http_server *h, struct MHD_Connection *conn,
+				enum sm_path path, struct snapshot *s, bool gzip)
+{
+	struct MHD_Response *resp = http_metrics_response(s, gzip, h->stats, &h->renders);
+	mhd_result r;
+
+	if (!resp) {
+		snapshot_unref(s);
+		http_gate_leave(&h->renders);
+		return reply_text(h, conn, path, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n",
+				  NULL);
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, PROM_CONTENT_TYPE);
+	for (const char *const *p = vary_hdrs[1][gzip]; p[0]; p += 2)
+		MHD_add_response_header(resp, p[0], p[1]);
+	r = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	selfmetrics_http_request(h->stats, path, MHD_HTTP_OK);
+	return r;
+}
+
 static mhd_result serve(struct http_server *h, struct MHD_Connection *conn, enum sm_path path,
 			enum render_kind kind, const char *type)
 {
 	static const char *const busy_hdrs[] = { "Retry-After", "1", NULL };
-	static const char *const gzip_hdrs[] = { MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip",
-						 MHD_HTTP_HEADER_VARY, "Accept-Encoding", NULL };
-	static const char *const plain_hdrs[] = { MHD_HTTP_HEADER_VARY, "Accept-Encoding", NULL };
 	struct strbuf sb = STRBUF_INIT;
 	struct snapshot *s;
 	const char *ae;
@@ -264,6 +279,9 @@ static mhd_result serve(struct http_server *h, struct MHD_Connection *conn, enum
 		return reply_text(h, conn, path, MHD_HTTP_SERVICE_UNAVAILABLE,
 				  "no collection yet\n", busy_hdrs);
 	}
+	ae = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+	if (kind == RENDER_METRICS)
+		return serve_metrics(h, conn, path, s, ae && http_accepts_gzip(ae));
 	t0 = clock_mono();
 	r = render(h, kind, s, &sb);
 	snapshot_unref(s);
@@ -274,7 +292,6 @@ static mhd_result serve(struct http_server *h, struct MHD_Connection *conn, enum
 		return reply_text(h, conn, path, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n",
 				  NULL);
 	}
-	ae = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
 	if (ae && http_accepts_gzip(ae) && gzip_compress(body, len, 6, &gz, &gzlen) == 0) {
 		free(body);
 		body = (char *)gz;
@@ -284,7 +301,8 @@ static mhd_result serve(struct http_server *h, struct MHD_Connection *conn, enum
 	http_gate_leave(&h->renders);
 	if (gz)
 		selfmetrics_add(h->stats, h->stats ? &h->stats->gzip_responses : NULL, 1);
-	return reply_hdrs(h, conn, path, MHD_HTTP_OK, type, body, len, gz ? gzip_hdrs : plain_hdrs);
+	return reply_hdrs(h, conn, path, MHD_HTTP_OK, type, body, len,
+			  vary_hdrs[kind == RENDER_METRICS_PROTO][gz != NULL]);
 }
 
 /* True when the request may see /metrics and /api: no token configured, or the right one. */
@@ -427,6 +445,10 @@ static mhd_result handle(void *cls, struct MHD_Connection *conn, const char *url
 			return reply_text(h, conn, path, MHD_HTTP_UNAUTHORIZED,
 					  "unauthorized: send Authorization: Bearer <token>\n",
 					  auth_hdrs);
+		if (path == SM_PATH_METRICS &&
+		    prom_proto_accepted(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+								    MHD_HTTP_HEADER_ACCEPT)))
+			return serve(h, conn, path, RENDER_METRICS_PROTO, PROM_PROTO_CONTENT_TYPE);
 		if (path == SM_PATH_METRICS)
 			return serve(h, conn, path, RENDER_METRICS, PROM_CONTENT_TYPE);
 		if (path == SM_PATH_API_PODS)

@@ -333,8 +333,27 @@ _SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
-def parse_prom(text):
-    """[(name, {label: value}, float)] of the sample lines."""
+SERIES_LABELS = ("namespace", "pod", "container", "workload_kind", "workload", "helm_release")
+IDENTITY_LABELS = ("pod_uid", "container_id")
+
+
+def join_info(samples):
+    """Each per-container sample with pod_uid and container_id from its bpfdiag_container_info
+    row (matched on the six series labels, as a PromQL group_left join does; "" without one),
+    so that tests select a container by its id."""
+    info = {tuple(l.get(k, "") for k in SERIES_LABELS): l
+            for n, l, _ in samples if n == "bpfdiag_container_info"}
+    out = []
+    for n, l, v in samples:
+        if n != "bpfdiag_container_info" and "container" in l and "workload" in l:
+            row = info.get(tuple(l.get(k, "") for k in SERIES_LABELS), {})
+            l = dict(l, **{k: row.get(k, "") for k in IDENTITY_LABELS})
+        out.append((n, l, v))
+    return out
+
+
+def parse_prom(text, join=True):
+    """[(name, {label: value}, float)] of the sample lines; join: with join_info applied."""
     out = []
     for line in text.splitlines():
         if not line or line.startswith("#"):
@@ -345,7 +364,7 @@ def parse_prom(text):
         labels = {k: bytes(v, "utf-8").decode("unicode_escape") for k, v in
                   _LABEL.findall(m.group(3) or "")}
         out.append((m.group(1), labels, float(m.group(4))))
-    return out
+    return join_info(out) if join else out
 
 
 def metric_value(samples, name, **labels):

@@ -71,6 +71,14 @@ class Fixtures(unittest.TestCase):
         weird = [l for n, l, v in samples if n == "bpfdiag_cpu_seconds_total"
                  and l["workload_kind"] == "Deployment"]
         self.assertEqual(weird[0]["workload"], 'web "quoted" \\ back\nslash')
+        # the identity labels: on bpfdiag_container_info only, joined on the series labels
+        raw = e2e.parse_prom(text, join=False)
+        self.assertEqual([n for n, l, _ in raw if n != "bpfdiag_container_info"
+                          and ("pod_uid" in l or "container_id" in l)], [])
+        info = [l for n, l, _ in raw if n == "bpfdiag_container_info"]
+        self.assertEqual([(l["workload_kind"], l["pod_uid"], l["container_id"]) for l in info],
+                         [("Deployment", "6f1c2b1e-0000-4000-8000-000000000001", "c0ffee00")])
+        self.assertEqual(weird[0]["container_id"], "c0ffee00")
         # histograms: cumulative buckets ending in +Inf == _count, with a _sum
         for name in ("bpfdiag_cpu_runqueue_latency_seconds", "bpfdiag_disk_latency_seconds"):
             groups = {}

@@ -23,9 +23,9 @@ HEADER_SECONDS = 5.0  # exporters/transport/http_admit.h
 PER_CLIENT = 32
 
 
-def raw_request(port, data, src="127.0.0.1", timeout=5):
+def raw_request(port, data, src="127.0.0.1", timeout=5, whole=False):
     """Sends data on a fresh connection; returns what came back until the server closed or
-    went quiet."""
+    went quiet (whole: until it closed, however long the answer)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout,
                                   source_address=(src, 0)) as s:
         s.sendall(data)
@@ -36,7 +36,7 @@ def raw_request(port, data, src="127.0.0.1", timeout=5):
                 if not chunk:
                     break
                 out += chunk
-                if b"\r\n\r\n" in out and b"Content-Length: 0" not in out and \
+                if not whole and b"\r\n\r\n" in out and b"Content-Length: 0" not in out and \
                         len(out) > 4096:
                     break
         return out
@@ -51,9 +51,23 @@ def fetch(port, path, timeout=3):
     """(status, body bytes, seconds) of GET path from 127.0.0.1."""
     t0 = time.monotonic()
     reply = raw_request(port, b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" %
-                        path.encode(), timeout=timeout)
+                        path.encode(), timeout=timeout, whole=True)
     head, _, body = reply.partition(b"\r\n\r\n")
+    if b"transfer-encoding: chunked" in head.lower():
+        body = dechunk(body)
     return status_of(head), body, time.monotonic() - t0
+
+
+def dechunk(data):
+    """The payload of a chunked body (/metrics is streamed: RFC 9112 chunked coding)."""
+    out = b""
+    while data:
+        size, _, data = data.partition(b"\r\n")
+        n = int(size.split(b";")[0], 16)
+        if n == 0:
+            break
+        out, data = out + data[:n], data[n + 2:]
+    return out
 
 
 def metrics(agent):

@@ -87,7 +87,8 @@ def catalogue():
     series, metrics = {}, []
     for section, cells in chartlib.markdown_rows(METRICS_MD):
         ticks = [re.findall(r"`([^`]+)`", c) for c in cells]
-        if section == "series labels" and len(ticks) > 1 and ticks[0] and ticks[1]:
+        if section in ("series labels", "container identity") and len(ticks) > 1 and \
+                ticks[0] and ticks[1]:
             series[ticks[0][0]] = ticks[1][0]
         elif section == "container metrics" and ticks[0] and \
                 ticks[0][0].startswith("bpfdiag_"):

@@ -79,10 +79,15 @@ def without_http_selfmetrics(text):
             and "bpfdiag_agent_auth_" not in l]
 
 
+PROTO_ACCEPT = ("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+                "encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2")
+
+
 class Prometheus:
     """A real Prometheus server on loopback, scraping every second, storage in a temp dir."""
 
-    def __init__(self, tmp, scrape_config):
+    def __init__(self, tmp, scrape_config, flags=()):
+        self.flags = list(flags)
         self.dir = tempfile.mkdtemp(prefix="prom-", dir=tmp)
         self.port = free_port()
         self.config = os.path.join(self.dir, "prometheus.yml")
@@ -100,7 +105,7 @@ class Prometheus:
         self.proc = subprocess.Popen(
             [binary, "--config.file=" + self.config,
              "--storage.tsdb.path=" + os.path.join(self.dir, "data"),
-             "--web.listen-address=127.0.0.1:%d" % self.port, "--log.level=warn"],
+             "--web.listen-address=127.0.0.1:%d" % self.port, "--log.level=warn"] + self.flags,
             stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -171,6 +176,16 @@ class PrometheusEndpoint(unittest.TestCase):
         samples = e2e.parse_prom(text)
         self.assertGreater(e2e.metric_value(samples, "bpfdiag_cpu_seconds_total",
                                             container_id=pod.container_id), 0.1)
+        # the identity labels are on the info series only; every sample has one label set
+        raw = e2e.parse_prom(text, join=False)
+        self.assertEqual([l for n, l, _ in raw if n != "bpfdiag_container_info" and
+                          ("pod_uid" in l or "container_id" in l)], [])
+        info = [l for n, l, _ in raw if n == "bpfdiag_container_info"
+                and l["container_id"] == pod.container_id]
+        self.assertEqual(len(info), 1, info)
+        self.assertEqual((info[0]["pod_uid"], info[0]["workload"]), (pod.uid, pod.container_id))
+        keys = [(n, tuple(sorted(l.items()))) for n, l, _ in raw]
+        self.assertEqual(len(keys), len(set(keys)), "a label set repeated")
         types = check_families(self, text)
         self.assertIn("histogram", types.values())  # the render-time histogram, live
         r = subprocess.run([promtool(), "check", "metrics"], input=text, capture_output=True,
@@ -184,10 +199,15 @@ class PrometheusEndpoint(unittest.TestCase):
             st, h, plain = raw_get(agent, "/metrics")
             self.assertEqual(st, 200)
             self.assertNotIn("Content-Encoding", h)
-            self.assertEqual(h.get("Vary"), "Accept-Encoding")
+            self.assertEqual(h.get("Vary"), "Accept, Accept-Encoding")  # text or protobuf
+            # streamed as rendered (issue 19): chunked, no length known up front
+            self.assertEqual(h.get("Transfer-Encoding"), "chunked")
+            self.assertNotIn("Content-Length", h)
+            print("/metrics: %d bytes" % len(plain))
             st, h, body = raw_get(agent, "/metrics", {"Accept-Encoding": "br;q=1, gzip;q=0.5"})
             self.assertEqual(st, 200)
             self.assertEqual(h.get("Content-Encoding"), "gzip")
+            self.assertEqual(h.get("Transfer-Encoding"), "chunked")
             self.assertEqual(h.get("Content-Type"), "text/plain; version=0.0.4; charset=utf-8")
             self.assertLess(len(body), len(plain))
             self.assertEqual(without_http_selfmetrics(gzip.decompress(body).decode()),
@@ -198,6 +218,53 @@ class PrometheusEndpoint(unittest.TestCase):
             self.assertGreaterEqual(e2e.metric_value(agent.metrics(),
                                                      "bpfdiag_agent_http_gzip_responses_total"),
                                     1)
+        self.assertEqual(agent.proc.returncode, 0)
+
+    def test_native_histograms_over_protobuf(self):
+        """Prometheus with native histograms asks for the protobuf format and gets the run-queue
+        histogram as a native one (schema 0): histogram_quantile over it answers a sane wait.
+        Without the Accept header the text is the classic exposition, unchanged."""
+        with e2e.FakePod() as pod, \
+                e2e.Agent("--interval", "0.5", "--pin-dir", "none") as agent:
+            # two burners per CPU in the pod: its tasks wait in the run queue
+            n = 2 * len(os.sched_getaffinity(0))
+            burners = [pod.run([sys.executable, "-c", BURN % 60]) for _ in range(n)]
+            try:
+                scrape = {"job_name": "bpfdiag",
+                          "static_configs": [{"targets": ["127.0.0.1:%d" % agent.port]}]}
+                with Prometheus(self.tmp, scrape,
+                                ["--enable-feature=native-histograms"]) as prom:
+                    # local mode: the pod's series has its container id as workload
+                    sel = ('bpfdiag_cpu_runqueue_latency_seconds{workload="%s"}'
+                           % pod.container_id)
+                    # a native histogram has no _bucket series: the family name selects it
+                    res = prom.wait_query('histogram_count(%s) > 0' % sel)
+                    self.assertEqual(len(res), 1, res)
+                    time.sleep(4)
+                    q = prom.query('histogram_quantile(0.99, rate(%s[3s]))' % sel)
+                    p99 = float(q[0]["value"][1]) if q else float("nan")
+                    print("Prometheus native histogram: run-queue p99 %.3g ms over 3 s" %
+                          (p99 * 1e3))
+                    self.assertTrue(1e-6 < p99 < 1.0, q)
+                    self.assertEqual(prom.query(
+                        'count(bpfdiag_cpu_runqueue_latency_seconds_bucket)'), [])
+                    # the agent's own counters arrived over protobuf too
+                    self.assertTrue(prom.query('bpfdiag_agent_collections_total > 0'))
+                    self.assertTrue(prom.query('bpfdiag_container_info{container_id="%s"}'
+                                               % pod.container_id))
+            finally:
+                for b in burners:
+                    b.kill()
+                    b.wait()
+            st, h, body = raw_get(agent, "/metrics")
+            self.assertEqual(h.get("Content-Type"), "text/plain; version=0.0.4; charset=utf-8")
+            self.assertIn(b"bpfdiag_cpu_runqueue_latency_seconds_bucket{", body)
+            st, h, body = raw_get(agent, "/metrics", {"Accept": PROTO_ACCEPT})
+            self.assertEqual(st, 200)
+            self.assertEqual(h.get("Content-Type"), "application/vnd.google.protobuf; "
+                             "proto=io.prometheus.client.MetricFamily; encoding=delimited")
+            self.assertEqual(h.get("Vary"), "Accept, Accept-Encoding")
+            self.assertLess(len(body), len(raw_get(agent, "/metrics")[2]))
         self.assertEqual(agent.proc.returncode, 0)
 
     def test_tls_and_token(self):
@@ -267,9 +334,11 @@ class PrometheusEndpoint(unittest.TestCase):
                 with Prometheus(self.tmp, scrape) as prom:
                     up = prom.wait_query('up{job="bpfdiag"} == 1')
                     self.assertEqual(up[0]["metric"]["instance"], "127.0.0.1:%d" % agent.port)
+                    # the identity joins in from the info series, kube-state-metrics' way
                     res = prom.wait_query(
-                        'rate(bpfdiag_cpu_seconds_total{container_id="%s"}[5s]) > 0'
-                        % pod.container_id)
+                        'rate(bpfdiag_cpu_seconds_total[5s]) * on (namespace, pod, container, '
+                        'workload_kind, workload) group_left (pod_uid, container_id) '
+                        'bpfdiag_container_info{container_id="%s"} > 0' % pod.container_id)
                     self.assertEqual(len(res), 1, res)
                     labels = res[0]["metric"]
                     self.assertEqual(labels["pod_uid"], pod.uid)

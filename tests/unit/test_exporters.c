@@ -16,7 +16,10 @@
 #include "base/utf8.h"
 #include "codec/api_json.h"
 #include "codec/prom.h"
+#include "codec/prom_proto.h"
+#include "io/prometheus/client/metrics.pb-c.h"
 #include "hostile.h"
+#include "model/histogram.h"
 #include "transport/http.h"
 
 static struct snapshot *two_pods(void)
@@ -89,9 +92,18 @@ static void test_prom_encode(void **state)
 	assert_non_null(strstr(sb.data,
 			       "bpfdiag_cpu_seconds_total{namespace=\"\",pod=\"\",container=\"\","
 			       "workload_kind=\"Container\",workload=\"we\\\"ird\\\\name\\nline\","
-			       "helm_release=\"\",pod_uid=\"uid-a\",container_id=\"\"} 1.5\n"));
-	assert_non_null(strstr(sb.data, "workload=\"/system.slice\",helm_release=\"\",pod_uid=\"\","
-					"container_id=\"\"} 2\n"));
+			       "helm_release=\"\"} 1.5\n"));
+	assert_non_null(strstr(sb.data, "workload=\"/system.slice\",helm_release=\"\"} 2\n"));
+	/* the identity labels are on the info series only, for the series that have one */
+	assert_null(strstr(sb.data,
+			   "bpfdiag_cpu_seconds_total{namespace=\"\",pod=\"\",container=\"\","
+			   "workload_kind=\"Container\",workload=\"we\\\"ird\\\\name\\nline\","
+			   "helm_release=\"\",pod_uid"));
+	assert_non_null(strstr(sb.data,
+			       "# TYPE bpfdiag_container_info gauge\n"
+			       "bpfdiag_container_info{namespace=\"\",pod=\"\",container=\"\","
+			       "workload_kind=\"Container\",workload=\"we\\\"ird\\\\name\\nline\","
+			       "helm_release=\"\",pod_uid=\"uid-a\",container_id=\"\"} 1\n"));
 	assert_non_null(strstr(sb.data, "\nbpfdiag_agent_collections_total 7\n"));
 	/* collector stats: one family header, samples grouped even when interleaved */
 	assert_non_null(strstr(sb.data, "# TYPE bpfdiag_agent_map_overflow_total counter\n"
@@ -99,7 +111,7 @@ static void test_prom_encode(void **state)
 					"bpfdiag_agent_map_overflow_total{map=\"b\"} 4\n"));
 	/* own labels follow the series labels */
 	assert_non_null(
-		strstr(sb.data, "container_id=\"\",direction=\"read\",device=\"vda\"} 4096\n"));
+		strstr(sb.data, "helm_release=\"\",direction=\"read\",device=\"vda\"} 4096\n"));
 	/* histograms: cumulative buckets, +Inf equal to _count, then _sum and _count */
 	assert_non_null(strstr(sb.data, "# TYPE bpfdiag_disk_latency_seconds histogram\n"));
 	assert_non_null(strstr(sb.data, ",direction=\"read\",le=\"0.001\"} 1\n"));
@@ -138,6 +150,214 @@ static void test_prom_encode(void **state)
 		assert_true(d < line);
 	}
 	strbuf_reset(&sb);
+	snapshot_unref(s);
+}
+
+/* A restarted container: the series of its previous instance (gone, final values) and of the
+ * new one share the six labels; only the live one is exposed, with its own info row. */
+static void test_prom_superseded_series(void **state)
+{
+	struct snapshot *s = snapshot_new(2);
+	struct strbuf sb = STRBUF_INIT;
+
+	(void)state;
+	assert_non_null(s);
+	for (int i = 0; i < 2; i++) {
+		s->series[i].labels[LBL_NAMESPACE] = strdup("prod");
+		s->series[i].labels[LBL_POD] = strdup("db-0");
+		s->series[i].labels[LBL_CONTAINER] = strdup("db");
+		s->series[i].labels[LBL_POD_UID] = strdup("uid-1");
+		s->series[i].labels[LBL_CONTAINER_ID] = strdup(i ? "new" : "old");
+		s->series[i].cgroups = i;
+		s->series[i].start_time = 100 + i;
+		assert_int_equal(snap_series_add(&s->series[i], M_CPU_SECONDS, NULL, 10 - 9 * i),
+				 0);
+	}
+	assert_int_equal(prom_encode(s, &sb), 0);
+	assert_non_null(strstr(sb.data, "helm_release=\"\"} 1\n"));
+	assert_null(strstr(sb.data, "helm_release=\"\"} 10\n"));
+	assert_non_null(strstr(sb.data, ",container_id=\"new\"} 1\n"));
+	assert_null(strstr(sb.data, "container_id=\"old\""));
+	assert_non_null(strstr(sb.data, "\nbpfdiag_agent_series_superseded 1\n"));
+	strbuf_reset(&sb);
+	snapshot_unref(s);
+}
+
+/* The kernel's 20 log2 slots fold into the catalogue's exported buckets, exactly: each
+ * exported bound is a slot bound, each slot lands in one bucket. */
+static void test_hist_folded_buckets(void **state)
+{
+	const struct metric_desc *d = &metric_descs[M_CPU_RUNQUEUE_LATENCY];
+	struct snapshot *s = snapshot_new(1);
+	struct strbuf sb = STRBUF_INIT;
+	uint64_t slots[HIST_SLOTS], counts[METRIC_HIST_MAX_BUCKETS], total = 0;
+	const double *bounds;
+	int n, lines = 0;
+
+	(void)state;
+	for (int i = 0; i < HIST_SLOTS; i++)
+		slots[i] = (uint64_t)i + 1;
+	assert_non_null(s);
+	assert_int_equal(snap_series_add_hist(&s->series[0], M_CPU_RUNQUEUE_LATENCY, NULL,
+					      hist_bounds, HIST_SLOTS - 1, slots, 1.0),
+			 0);
+	n = metric_hist_buckets(d, s->series[0].points[0].hist, &bounds, counts);
+	assert_int_equal(n, (int)d->n_export_bounds);
+	assert_true(n <= 10);
+	assert_ptr_equal(bounds, d->export_bounds);
+	for (int b = 0; b <= n; b++)
+		total += counts[b];
+	assert_int_equal(total, s->series[0].points[0].hist->count);
+	assert_int_equal(prom_encode(s, &sb), 0);
+	/* slots 0..12 end at or below 4.194304 ms: 1 + 2 + ... + 13 waits */
+	assert_non_null(strstr(sb.data, ",le=\"0.004194304\"} 91\n"));
+	assert_null(strstr(sb.data, ",le=\"0.000524288\"}"));
+	for (char *p = sb.data; (p = strstr(p, "bpfdiag_cpu_runqueue_latency_seconds_bucket{"));
+	     p++)
+		lines++;
+	assert_int_equal(lines, n + 1);
+	strbuf_reset(&sb);
+	snapshot_unref(s);
+}
+
+/* The protobuf exposition: a run-queue histogram of the kernel's slots becomes a native
+ * histogram of schema 0 (slot k → bucket k - 20) with its classic buckets folded as in the
+ * text; counters keep the six labels. */
+static void test_prom_proto_native(void **state)
+{
+	struct snapshot *s = snapshot_new(2);
+	struct strbuf text = STRBUF_INIT, pb = STRBUF_INIT;
+	uint64_t slots[HIST_SLOTS] = { 0 }, other[HIST_SLOTS] = { 0 };
+	struct prom_stream *ps;
+	bool seen_hist = false, seen_cpu = false;
+	int r;
+
+	(void)state;
+	slots[10] = 100; /* [0.524, 1.049) ms */
+	slots[13] = 1; /* [4.19, 8.39) ms */
+	assert_non_null(s);
+	s->series[0].labels[LBL_WORKLOAD_KIND] = strdup("Container");
+	s->series[0].labels[LBL_CONTAINER_ID] = strdup("abc");
+	assert_int_equal(snap_series_add(&s->series[0], M_CPU_SECONDS, NULL, 2.5), 0);
+	assert_int_equal(snap_series_add_hist(&s->series[0], M_CPU_RUNQUEUE_LATENCY, NULL,
+					      hist_bounds, HIST_SLOTS - 1, slots, 0.06),
+			 0);
+	/* a second series whose labels extend the first's: its own histogram */
+	s->series[1].labels[LBL_WORKLOAD_KIND] = strdup("Container");
+	s->series[1].labels[LBL_WORKLOAD] = strdup("b");
+	other[0] = 7;
+	assert_int_equal(snap_series_add_hist(&s->series[1], M_CPU_RUNQUEUE_LATENCY, NULL,
+					      hist_bounds, HIST_SLOTS - 1, other, 0),
+			 0);
+	ps = prom_stream_new(s, metric_descs, M_MAX, PROM_STREAM_SLOTS);
+	assert_non_null(ps);
+	do
+		r = prom_stream_next(ps, &text, 1 << 20);
+	while (r > 0);
+	prom_stream_free(ps);
+	assert_int_equal(prom_proto_from_text(text.data, text.len, &pb), 0);
+	for (size_t off = 0; off < pb.len;) {
+		Io__Prometheus__Client__MetricFamily *f;
+		uint64_t len = 0;
+		int shift = 0;
+
+		while (pb.data[off] & 0x80) {
+			len |= (uint64_t)(pb.data[off++] & 0x7f) << shift;
+			shift += 7;
+		}
+		len |= (uint64_t)pb.data[off++] << shift;
+		assert_true(off + len <= pb.len);
+		f = io__prometheus__client__metric_family__unpack(NULL, len,
+								  (uint8_t *)pb.data + off);
+		assert_non_null(f);
+		off += len;
+		if (!strcmp(f->name, "bpfdiag_cpu_runqueue_latency_seconds")) {
+			Io__Prometheus__Client__Histogram *h = f->metric[0]->histogram;
+
+			seen_hist = true;
+			assert_int_equal(f->type, IO__PROMETHEUS__CLIENT__METRIC_TYPE__HISTOGRAM);
+			assert_int_equal(f->n_metric, 2);
+			assert_int_equal(f->metric[1]->histogram->sample_count, 7);
+			assert_int_equal(f->metric[1]->histogram->positive_span[0]->offset, -20);
+			assert_string_equal(f->metric[1]->label[4]->value, "b");
+			assert_non_null(h);
+			assert_int_equal(h->sample_count, 101);
+			assert_true(h->has_schema && h->schema == 0);
+			assert_int_equal(h->n_positive_span, 1);
+			assert_int_equal(h->positive_span[0]->offset, 10 - 20);
+			assert_int_equal(h->positive_span[0]->length, 4);
+			assert_int_equal(h->n_positive_delta, 4);
+			assert_int_equal(h->positive_delta[0], 100);
+			assert_int_equal(h->positive_delta[1], -100);
+			assert_int_equal(h->positive_delta[2], 0);
+			assert_int_equal(h->positive_delta[3], 1);
+			assert_int_equal(h->n_bucket,
+					 metric_descs[M_CPU_RUNQUEUE_LATENCY].n_export_bounds);
+			assert_int_equal(h->bucket[1]->cumulative_count, 100); /* le 1.048576 ms */
+			assert_int_equal(h->bucket[3]->cumulative_count, 100); /* le 4.194304 ms */
+			assert_int_equal(h->bucket[4]->cumulative_count, 101); /* le 8.388608 ms */
+		}
+		if (!strcmp(f->name, "bpfdiag_cpu_seconds_total")) {
+			seen_cpu = true;
+			assert_int_equal(f->type, IO__PROMETHEUS__CLIENT__METRIC_TYPE__COUNTER);
+			assert_int_equal(f->metric[0]->n_label, 6);
+			assert_string_equal(f->metric[0]->label[3]->name, "workload_kind");
+			assert_string_equal(f->metric[0]->label[3]->value, "Container");
+			assert_true(f->metric[0]->counter->value == 2.5);
+		}
+		if (!strcmp(f->name, "bpfdiag_container_info"))
+			assert_string_equal(f->metric[0]->label[7]->value, "abc");
+		io__prometheus__client__metric_family__free_unpacked(f, NULL);
+	}
+	assert_true(seen_hist && seen_cpu);
+	strbuf_reset(&text);
+	strbuf_reset(&pb);
+	snapshot_unref(s);
+}
+
+static void test_prom_proto_accept(void **state)
+{
+	(void)state;
+	assert_false(prom_proto_accepted(NULL));
+	assert_false(prom_proto_accepted("text/plain;version=0.0.4;q=1,*/*;q=0.1"));
+	assert_true(prom_proto_accepted(
+		"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+		"encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"));
+	assert_false(prom_proto_accepted(
+		"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+		"encoding=delimited;q=0.2,text/plain;version=0.0.4;q=0.3"));
+	assert_false(prom_proto_accepted("application/vnd.google.protobuf;encoding=delimited"));
+	assert_false(prom_proto_accepted(
+		"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+		"encoding=text"));
+}
+
+/* Rendered a part at a time, the exposition is the same bytes as in one go. */
+static void test_prom_stream_parts(void **state)
+{
+	struct snapshot *s = two_pods();
+	struct strbuf whole = STRBUF_INIT, parts = STRBUF_INIT;
+	struct prom_stream *ps;
+	int r, calls = 0;
+
+	(void)state;
+	assert_int_equal(prom_encode(s, &whole), 0);
+	ps = prom_stream_new(s, metric_descs, M_MAX, 0);
+	assert_non_null(ps);
+	do {
+		size_t before = parts.len;
+
+		r = prom_stream_next(ps, &parts, 64);
+		assert_true(r >= 0);
+		assert_true(r == 0 || parts.len > before);
+		calls++;
+	} while (r > 0);
+	prom_stream_free(ps);
+	assert_true(calls > 10);
+	assert_int_equal(parts.len, whole.len);
+	assert_memory_equal(parts.data, whole.data, whole.len);
+	strbuf_reset(&whole);
+	strbuf_reset(&parts);
 	snapshot_unref(s);
 }
 
@@ -285,6 +505,11 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_prom_escape),
 		cmocka_unit_test(test_prom_encode),
+		cmocka_unit_test(test_prom_superseded_series),
+		cmocka_unit_test(test_prom_stream_parts),
+		cmocka_unit_test(test_hist_folded_buckets),
+		cmocka_unit_test(test_prom_proto_native),
+		cmocka_unit_test(test_prom_proto_accept),
 		cmocka_unit_test(test_pods_json_groups_by_uid),
 		cmocka_unit_test(test_parse_listen),
 		cmocka_unit_test(test_utf8_table),
