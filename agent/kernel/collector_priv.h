@@ -29,6 +29,9 @@ enum probe_slot {
 	PROBE_SLOTS
 };
 
+/* The fs family's program sets (--fs-probe). */
+enum fs_variant { FSV_FILESYSTEM = 0, FSV_SYSCALLS, FSV_RAW };
+
 /* A map whose fill and overflow are reported. */
 struct watched_map {
 	const char *name;
@@ -52,7 +55,8 @@ struct collector {
 	uint32_t max_cgroups;
 	/* The program variants this kernel takes, decided before each family loads. */
 	bool disk_folio; /* writeback_dirty_folio exists: writeback charged to the dirtier */
-	bool fs_syscalls; /* per-syscall tracepoints, else raw sys_enter/sys_exit */
+	enum fs_variant fs_variant;
+	uint32_t fs_tps; /* filesystem variant: bit i set when fs_tps[i]'s tracepoint exists */
 	bool net_tracepoints; /* sock_send_length/sock_recv_length, else cgroup_skb */
 	char *vals; /* scratch: ncpus per-CPU values */
 	size_t vals_stride_max;
