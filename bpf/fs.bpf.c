@@ -326,33 +326,34 @@ static __always_inline void cur_syscall(struct sys_io *io)
 	}
 }
 
-/* Whether this is the first event of the current syscall to count as a call: the kernel bumps
- * ioac.syscw (syscr) as each write (read) syscall returns, so the value names the syscall. */
-static __always_inline bool first_of_call(struct task_struct *t, int op)
+/* The mount of the current syscall's fd, resolved at its first event and kept in task storage
+ * for the others (a buffered write runs one event per folio); *first: this is the first. The
+ * kernel bumps ioac.syscw (syscr) as each write (read) syscall returns, so that value names the
+ * syscall. -1: not a regular file. */
+static __always_inline long syscall_mnt(struct sys_io *io, bool *first)
 {
+	struct task_struct *t = io->task;
 	struct fs_task *ft = bpf_task_storage_get(&fs_task, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	__u64 mark;
+	int i = io->op == FS_OP_READ;
+	__u64 mark = (i ? t->ioac.syscr : t->ioac.syscw) + 1;
+	long mnt;
 
-	if (!ft)
-		return true;
-	if (op == FS_OP_READ) {
-		mark = t->ioac.syscr + 1;
-		if (ft->read_mark == mark)
-			return false;
-		ft->read_mark = mark;
-	} else {
-		mark = t->ioac.syscw + 1;
-		if (ft->write_mark == mark)
-			return false;
-		ft->write_mark = mark;
+	*first = true;
+	if (ft && ft->mark[i] == mark) {
+		*first = false;
+		return ft->mnt[i];
 	}
-	return true;
+	mnt = file_mnt_id(fd_file(t, io->fd));
+	if (ft) {
+		ft->mark[i] = mark;
+		ft->mnt[i] = (__s32)mnt;
+	}
+	return mnt;
 }
 
-/* Adds bytes to the mount of f; call: the first event of its syscall. */
-static __always_inline void count_io(struct sys_io *io, struct file *f, __u64 bytes, bool call)
+/* Adds bytes to mnt; call: the first event of its syscall. */
+static __always_inline void count_io(struct sys_io *io, long mnt, __u64 bytes, bool call)
 {
-	long mnt = file_mnt_id(f);
 	struct fs_stats *s;
 
 	if (mnt < 0 || !bytes)
@@ -369,6 +370,15 @@ static __always_inline void count_io(struct sys_io *io, struct file *f, __u64 by
 	}
 }
 
+/* Bytes of a write or a direct read: every event of the syscall adds. */
+static __always_inline void count_syscall_io(struct sys_io *io, __u64 bytes)
+{
+	bool first;
+	long mnt = syscall_mnt(io, &first);
+
+	count_io(io, mnt, bytes, first);
+}
+
 /* Bytes written by a buffered write, chunk by chunk (exact: what was copied). */
 static __always_inline void buffered_write(__u64 copied)
 {
@@ -376,7 +386,7 @@ static __always_inline void buffered_write(__u64 copied)
 
 	cur_syscall(&io);
 	if (io.op == FS_OP_WRITE)
-		count_io(&io, fd_file(io.task, io.fd), copied, first_of_call(io.task, io.op));
+		count_syscall_io(&io, copied);
 }
 
 SEC("tp_btf/ext4_da_write_end")
@@ -422,7 +432,7 @@ int BPF_PROG(fs_dio_complete, struct kiocb *iocb, int error, ssize_t ret)
 		return 0;
 	cur_syscall(&io);
 	if (io.op == FS_OP_WRITE || io.op == FS_OP_READ)
-		count_io(&io, fd_file(io.task, io.fd), ret, first_of_call(io.task, io.op));
+		count_syscall_io(&io, ret);
 	return 0;
 }
 
@@ -451,10 +461,14 @@ int BPF_PROG(fs_filemap_get_pages, struct address_space *mapping, unsigned long 
 	struct sys_io io;
 	struct file *f;
 	__s64 pos, size, asked;
-	long nr;
+	long nr, mnt;
+	bool first;
 
 	cur_syscall(&io);
-	if (io.op != FS_OP_READ || !first_of_call(io.task, io.op))
+	if (io.op != FS_OP_READ)
+		return 0;
+	mnt = syscall_mnt(&io, &first);
+	if (!first || mnt < 0)
 		return 0;
 	f = fd_file(io.task, io.fd);
 	if (!f)
@@ -473,7 +487,7 @@ int BPF_PROG(fs_filemap_get_pages, struct address_space *mapping, unsigned long 
 	if (size < asked)
 		asked = size;
 	if (asked > 0)
-		count_io(&io, f, asked, true);
+		count_io(&io, mnt, asked, true);
 	return 0;
 }
 

@@ -21,10 +21,10 @@ struct fs_stats {
 	__u64 read_calls;
 };
 
-/* Task storage of the filesystem variant: which syscall was last counted as a call. */
+/* Task storage of the filesystem variant: the write and the read syscall last seen. */
 struct fs_task {
-	__u64 write_mark; /* ioac.syscw + 1 during the write syscall last counted */
-	__u64 read_mark; /* ioac.syscr + 1 during the read syscall last counted */
+	__u64 mark[2]; /* ioac.syscw + 1 ([0]), syscr + 1 ([1]) during the syscall last seen */
+	__s32 mnt[2]; /* the mount of its fd; -1: not a regular file */
 };
 
 /* A read or write syscall between entry and exit (syscall variants). */
