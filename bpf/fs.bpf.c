@@ -389,29 +389,19 @@ static __always_inline void buffered_write(__u64 copied)
 		count_syscall_io(&io, copied);
 }
 
-SEC("tp_btf/ext4_da_write_end")
-int BPF_PROG(fs_ext4_da_write_end, struct inode *inode, loff_t pos, unsigned int len,
-	     unsigned int copied)
-{
-	buffered_write(copied);
-	return 0;
-}
+/* ext4's write_end tracepoints (delalloc, nodelalloc, data=journal): one per folio copied. */
+#define EXT4_WRITE_END(name)                                                       \
+	SEC("tp_btf/" #name)                                                       \
+	int BPF_PROG(fs_##name, struct inode *inode, loff_t pos, unsigned int len, \
+		     unsigned int copied)                                          \
+	{                                                                          \
+		buffered_write(copied);                                            \
+		return 0;                                                          \
+	}
 
-SEC("tp_btf/ext4_write_end")
-int BPF_PROG(fs_ext4_write_end, struct inode *inode, loff_t pos, unsigned int len,
-	     unsigned int copied)
-{
-	buffered_write(copied);
-	return 0;
-}
-
-SEC("tp_btf/ext4_journalled_write_end")
-int BPF_PROG(fs_ext4_journalled_write_end, struct inode *inode, loff_t pos, unsigned int len,
-	     unsigned int copied)
-{
-	buffered_write(copied);
-	return 0;
-}
+EXT4_WRITE_END(ext4_da_write_end)
+EXT4_WRITE_END(ext4_write_end)
+EXT4_WRITE_END(ext4_journalled_write_end)
 
 /* xfs's buffered writes (iomap) have no per-chunk tracepoint: the request, at its start. */
 SEC("tp_btf/xfs_file_buffered_write")

@@ -133,6 +133,17 @@ static const struct snap_finding *find(const struct snapshot *s, const char *rul
 }
 
 /* Runs n one-second collections; returns the last snapshot (caller unrefs). */
+/* w->c[i] for each of the n names: a workload of that kind and name (its cgroup path and pod
+ * UID too). */
+static void workloads(struct world *w, const char *kind, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++) {
+		deployment(&w->c[i], names[i], names[i]);
+		snprintf(w->c[i].f.workload_kind, sizeof(w->c[i].f.workload_kind), "%s", kind);
+		snprintf(w->c[i].f.workload, sizeof(w->c[i].f.workload), "%s", names[i]);
+	}
+}
+
 static struct snapshot *run(struct rules_engine *r, struct world *w, double *now, int n)
 {
 	struct snapshot *s = NULL;
@@ -213,14 +224,10 @@ static void test_wk07_reads_keep_state(void **state)
 	struct snapshot *s;
 	const struct snap_finding *f;
 
-	(void)state;
-	for (int i = 0; i < 2; i++) {
-		static const char *const name[] = { "replica", "idle" };
+	static const char *const names[] = { "replica", "idle" };
 
-		deployment(&w.c[i], name[i], name[i]);
-		snprintf(w.c[i].f.workload_kind, sizeof(w.c[i].f.workload_kind), "StatefulSet");
-		snprintf(w.c[i].f.workload, sizeof(w.c[i].f.workload), "%s", name[i]);
-	}
+	(void)state;
+	workloads(&w, "StatefulSet", names, 2);
 	w.c[0].pvc_read_bps = 20 * MiB;
 	w.c[1].pvc_read_bps = 1024; /* below 4 KiB/s: a config read now and then */
 	s = run(r, &w, &now, 30);
@@ -367,15 +374,13 @@ static void test_wk03_rolling_update(void **state)
 	struct snapshot *s;
 	const struct snap_finding *f;
 
+	static const char *const names[] = { "wiki", "reports" };
+
 	(void)state;
 	/* one replica each, no HPA: only the strategy tells them apart */
-	for (int i = 0; i < 2; i++) {
-		static const char *const names[] = { "wiki", "reports" };
-
-		deployment(&w.c[i], names[i], names[i]);
-		snprintf(w.c[i].f.workload, sizeof(w.c[i].f.workload), "%s", names[i]);
+	workloads(&w, "Deployment", names, 2);
+	for (int i = 0; i < 2; i++)
 		snprintf(w.c[i].f.rwo_claim, sizeof(w.c[i].f.rwo_claim), "%s-pages", names[i]);
-	}
 	w.c[0].f.rolling_update = true;
 	s = run(r, &w, &now, 1);
 	f = find(s, "WK-03");
