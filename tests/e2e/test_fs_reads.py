@@ -7,11 +7,14 @@ read (it is exact but for the first read of a file at its end, which asks for mo
 there: the agent counts what the read returns). The same run with `--fs-probe syscalls`
 counts the same, and the writes too. With the default probes the agent holds no program on a
 syscall tracepoint (per-syscall or raw): nothing puts the node's syscalls on the tracing slow
-path; with `--fs-probe syscalls` it does, which is how this check is known to see them."""
+path; with `--fs-probe syscalls` it does, which is how this check is known to see them. On
+xfs (when mkfs.xfs is installed) writes, fsync and reads are exact too."""
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import unittest
 
@@ -82,6 +85,12 @@ WORKLOAD = textwrap.dedent("""
 
 SYSCALL_PROGS = ("fs_enter_", "fs_exit_", "fs_raw_")
 
+# 10 MiB buffered in 64 KiB writes and one fsync, 8 MiB O_DIRECT; both read back the same way.
+XFS_WORKLOAD = ("cd %(d)s && dd if=/dev/zero of=w.bin bs=64k count=160 conv=fsync status=none"
+                " && dd if=/dev/zero of=d.bin bs=1M count=8 oflag=direct status=none"
+                " && dd if=w.bin of=/dev/null bs=100k status=none"
+                " && dd if=d.bin of=/dev/null bs=1M iflag=direct status=none")
+
 
 def agent_fs_programs(pid):
     """Names of the fs programs the agent holds, and the syscall tracepoints it is attached
@@ -150,6 +159,41 @@ class FsReads(unittest.TestCase):
                   l.get("container_id") == pod.container_id}
         self.assertEqual({c: writes.get(c) for c in ("pvc", "emptydir", "rootfs")},
                          {"pvc": 16 * MiB, "emptydir": 4 * MiB, "rootfs": 2 * MiB})
+
+    def test_xfs(self):
+        """xfs through its own tracepoints (buffered writes, fsync) and the shared ones
+        (iomap direct I/O, page-cache reads): exact, as the syscall variant counts."""
+        if not shutil.which("mkfs.xfs"):
+            self.skipTest("mkfs.xfs not installed (xfsprogs)")
+        work = tempfile.mkdtemp(prefix="bpfdiag-e2e-xfs-", dir="/var/tmp")
+        img, mnt = os.path.join(work, "xfs.img"), os.path.join(work, "mnt")
+        os.makedirs(mnt)
+        with open(img, "wb") as f:
+            f.truncate(400 * MiB)
+        subprocess.run(["mkfs.xfs", "-q", "-f", img], check=True)
+        loop = subprocess.run(["losetup", "-f", "--show", img], check=True, capture_output=True,
+                              text=True).stdout.strip()
+        try:
+            subprocess.run(["mount", loop, mnt], check=True)
+            try:
+                with e2e.FakePod() as pod, \
+                        e2e.Agent("--interval", "0.5", "--pin-dir", "none") as a:
+                    p = pod.run(["sh", "-c", XFS_WORKLOAD % {"d": mnt}])
+                    self.assertEqual(p.wait(timeout=120), 0)
+                    a.wait_collections(2)
+                    m = a.metrics()
+            finally:
+                subprocess.run(["umount", mnt], check=True)
+        finally:
+            subprocess.run(["losetup", "-d", loop], check=True)
+            shutil.rmtree(work, ignore_errors=True)
+
+        def v(name):
+            return e2e.metric_value(m, name, container_id=pod.container_id, volume=mnt)
+        self.assertEqual(v("bpfdiag_fs_write_bytes_total"), 18 * MiB)
+        self.assertEqual(v("bpfdiag_fs_write_calls_total"), 160 + 8)
+        self.assertEqual(v("bpfdiag_fs_sync_calls_total"), 1)
+        self.assertEqual(v("bpfdiag_fs_read_bytes_total"), 18 * MiB)
 
     @staticmethod
     def reads(m, cid):
