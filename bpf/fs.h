@@ -17,9 +17,17 @@ struct fs_stats {
 	__u64 write_bytes; /* bytes written by write(2) and friends to regular files */
 	__u64 write_calls;
 	__u64 sync_calls; /* fsync, fdatasync, sync_file_range, msync(MS_SYNC) */
+	__u64 read_bytes; /* bytes read by read(2) and friends from regular files */
+	__u64 read_calls;
 };
 
-/* A write-like syscall between entry and exit. */
+/* Task storage of the filesystem variant: the write and the read syscall last seen. */
+struct fs_task {
+	__u64 mark[2]; /* ioac.syscw + 1 ([0]), syscr + 1 ([1]) during the syscall last seen */
+	__s32 mnt[2]; /* the mount of its fd; -1: not a regular file */
+};
+
+/* A read or write syscall between entry and exit (syscall variants). */
 struct fs_pending {
 	__u32 mnt_id;
 	__u32 nr; /* syscall number, checked at exit */

@@ -40,7 +40,8 @@ struct agent_opts {
 	bool pin_explicit; /* --pin-dir DIR given: a DIR that cannot hold pins is fatal */
 	double interval;
 	enum log_level level;
-	enum collector_probe_choice net, fs, uring, cpu; /* cli_parse_choice: ints */
+	enum collector_probe_choice net, uring, cpu; /* cli_parse_choice: ints */
+	enum collector_fs_probe fs;
 	bool bpf_stats;
 	uint32_t max_cgroups;
 	double window, warmup;
@@ -95,8 +96,10 @@ static int parse_max_cgroups(const struct cli_opt *opt, const char *value, enum 
 }
 
 _Static_assert(sizeof(enum collector_probe_choice) == sizeof(int), "choices are ints");
+_Static_assert(sizeof(enum collector_fs_probe) == sizeof(int), "choices are ints");
 static const char *const net_probes[] = { "auto", "tracepoint", "cgroup-skb", NULL };
-static const char *const fs_probes[] = { "auto", "syscalls", "raw", NULL };
+/* In enum collector_fs_probe's order. */
+static const char *const fs_probes[] = { "auto", "filesystem", "syscalls", "raw", NULL };
 static const char *const uring_probes[] = { "auto", "tp-btf", "tracepoint", "off", NULL };
 static const char *const cpu_probes[] = { "auto", "sched-info", "wakeup", NULL };
 
@@ -173,9 +176,11 @@ static const struct cli_opt agent_opts[] = {
 	  .def = "auto", .parse = cli_parse_choice, .off = OFF(net), .choices = net_probes,
 	  .want = "auto, tracepoint or cgroup-skb" },
 	{ "fs-probe", "MODE",
-	  "auto, syscalls (per-syscall tracepoints, needs tracefs) or raw (sys_enter/sys_exit)",
+	  "auto or filesystem (ext4/xfs/btrfs/iomap/page-cache tracepoints; no syscall pays), "
+	  "syscalls (per-syscall tracepoints: every filesystem, tmpfs too, but every syscall on "
+	  "the node takes the tracing slow path; needs tracefs) or raw (sys_enter/sys_exit)",
 	  .def = "auto", .parse = cli_parse_choice, .off = OFF(fs), .choices = fs_probes,
-	  .want = "auto, syscalls or raw" },
+	  .want = "auto, filesystem, syscalls or raw" },
 	{ "uring-probe", "MODE",
 	  "io_uring file I/O: auto, tp-btf (Linux >= 6.0), tracepoint (the fallback, needs "
 	  "tracefs) or off",

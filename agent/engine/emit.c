@@ -67,6 +67,8 @@ static int emit_acc(struct snap_series *out, const struct acc *a, unsigned m)
 			return snap_series_add(out, m, own, (double)t->fs.write_calls);
 		if (m == M_FS_SYNC_CALLS)
 			return snap_series_add(out, m, own, (double)t->fs.sync_calls);
+		if (m == M_FS_READ_BYTES)
+			return snap_series_add(out, m, own, (double)t->fs.read_bytes);
 		return 0;
 	case ACC_NET:
 		if (m == M_NETWORK_BYTES) {
@@ -310,6 +312,7 @@ static void delta(struct snap_series *out, struct series *se, double dt)
 			d->fs_write_bytes[a->cls] += (double)i->fs.write_bytes;
 			d->fs_write_calls[a->cls] += (double)i->fs.write_calls;
 			d->fs_sync_calls[a->cls] += (double)i->fs.sync_calls;
+			d->fs_read_bytes[a->cls] += (double)i->fs.read_bytes;
 			if (a->cls == VOLUME_EMPTYDIR && i->fs.write_bytes)
 				delta_emptydir(d, a->own[1], (double)i->fs.write_bytes);
 			/* Most bytes written; among volumes with none, most syncs (a workload that

@@ -147,14 +147,73 @@ static int cfg_disk(struct collector *c, struct disk_bpf *s)
 	return 0;
 }
 
+/* The filesystem variant's programs, each loaded when its tracepoint exists (in the kernel's
+ * BTF, or its module's when the filesystem is a module). */
+static const struct fs_tp {
+	const char *prog, *tracepoint, *module;
+} fs_tps[] = {
+	{ "fs_ext4_da_write_end", "ext4_da_write_end", "ext4" },
+	{ "fs_ext4_write_end", "ext4_write_end", "ext4" },
+	{ "fs_ext4_journalled_write_end", "ext4_journalled_write_end", "ext4" },
+	{ "fs_ext4_sync", "ext4_sync_file_enter", "ext4" },
+	{ "fs_xfs_buffered_write", "xfs_file_buffered_write", "xfs" },
+	{ "fs_xfs_sync", "xfs_file_fsync", "xfs" },
+	{ "fs_btrfs_sync", "btrfs_sync_file", "btrfs" },
+	{ "fs_dio_complete", "iomap_dio_complete", NULL },
+	{ "fs_filemap_get_pages", "mm_filemap_get_pages", NULL },
+};
+#define N_FS_TPS (sizeof(fs_tps) / sizeof(fs_tps[0]))
+
+static bool module_has_tracepoint(const struct btf *vmlinux, const char *module, const char *name)
+{
+	char path[128];
+	struct btf *b;
+	bool has;
+
+	snprintf(path, sizeof(path), "/sys/kernel/btf/%s", module);
+	if (access(path, R_OK))
+		return false;
+	b = btf__parse_split(path, (struct btf *)vmlinux);
+	has = b && btf_has_tracepoint(b, name);
+	btf__free(b);
+	return has;
+}
+
+/* Bit i: fs_tps[i] can attach here. */
+static uint32_t fs_tps_present(const struct btf *vmlinux)
+{
+	uint32_t m = 0;
+
+	for (size_t i = 0; i < N_FS_TPS; i++) {
+		if (btf_has_tracepoint(vmlinux, fs_tps[i].tracepoint) ||
+		    (fs_tps[i].module &&
+		     module_has_tracepoint(vmlinux, fs_tps[i].module, fs_tps[i].tracepoint)))
+			m |= 1u << i;
+	}
+	return m;
+}
+
 static int cfg_fs(struct collector *c, struct fs_bpf *s)
 {
 	struct bpf_program *p;
 
 	bpf_object__for_each_program(p, s->obj) {
-		bool raw = p == s->progs.fs_raw_enter || p == s->progs.fs_raw_exit;
+		const char *sec = bpf_program__section_name(p);
+		bool on;
 
-		bpf_program__set_autoload(p, c->fs_syscalls ? !raw : raw);
+		if (strncmp(sec, "tracepoint/syscalls/", 20) == 0)
+			on = c->fs_variant == FSV_SYSCALLS;
+		else if (strncmp(sec, "tp_btf/sys_", 11) == 0)
+			on = c->fs_variant == FSV_RAW;
+		else
+			on = false;
+		bpf_program__set_autoload(p, on);
+	}
+	for (size_t i = 0; c->fs_variant == FSV_FILESYSTEM && i < N_FS_TPS; i++) {
+		p = bpf_object__find_program_by_name(s->obj, fs_tps[i].prog);
+		if (!p)
+			return -ENOENT;
+		bpf_program__set_autoload(p, c->fs_tps & (1u << i));
 	}
 	return 0;
 }
@@ -366,6 +425,42 @@ static void open_uring(struct collector *c, enum collector_probe_choice choice, 
 	      URING_CNT_MAP_FULL);
 }
 
+/* The fs family in the variant asked for, each falling back to the next: filesystem
+ * tracepoints, per-syscall tracepoints (when tracefs has them), raw syscalls. */
+static int load_fs(struct collector *c, enum collector_fs_probe want, const char *pin)
+{
+	int r = -ENOENT;
+
+	c->fs_variant = want == FS_PROBE_SYSCALLS ? FSV_SYSCALLS :
+			want == FS_PROBE_RAW	  ? FSV_RAW :
+						    FSV_FILESYSTEM;
+	if (c->fs_variant == FSV_FILESYSTEM) {
+		r = c->fs_tps ? load_family(c, &fs_ops, pin, (void **)&c->fs) : -ENOENT;
+		if (!r)
+			return 0;
+		log_warn("fs probes: filesystem tracepoints failed (%s); trying per-syscall "
+			 "tracepoints",
+			 strerror(-r));
+		c->fs_variant = FSV_SYSCALLS;
+	}
+	if (c->fs_variant == FSV_SYSCALLS) {
+		if (tracefs_has("syscalls/sys_enter_write")) {
+			r = load_family(c, &fs_ops, pin, (void **)&c->fs);
+			if (!r)
+				return 0;
+			log_warn(
+				"fs probes: per-syscall tracepoints failed (%s); trying raw syscalls",
+				strerror(-r));
+		} else {
+			log_msg(want == FS_PROBE_SYSCALLS ? LOG_WARN : LOG_INFO,
+				"fs probes: per-syscall tracepoints not found in tracefs; using raw "
+				"syscall tracepoints");
+		}
+		c->fs_variant = FSV_RAW;
+	}
+	return load_family(c, &fs_ops, pin, (void **)&c->fs);
+}
+
 int collector__open(const struct collector_opts *opts, struct collector **ret, char *err,
 		    size_t errlen)
 {
@@ -403,6 +498,9 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 			     btf_has_tracepoint(vmlinux, "sock_recv_length");
 	c->uring_btf = collector_uring_btf_ok(vmlinux); /* open_uring() decides */
 	c->cpu_sched_info = sched_info_kept(vmlinux); /* the cpu family decides */
+	c->fs_tps = opts->fs == FS_PROBE_SYSCALLS || opts->fs == FS_PROBE_RAW ?
+			    0 :
+			    fs_tps_present(vmlinux); /* the filesystem variant's programs */
 	btf__free(vmlinux);
 	vmlinux = NULL;
 	c->ncpus = libbpf_num_possible_cpus();
@@ -484,22 +582,15 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		      DISK_CNT_INFLIGHT_FULL);
 	}
 
-	c->fs_syscalls = opts->fs != PROBE_FALLBACK && tracefs_has("syscalls/sys_enter_write");
-	if (opts->fs != PROBE_FALLBACK && !c->fs_syscalls)
-		log_msg(opts->fs == PROBE_PRIMARY ? LOG_WARN : LOG_INFO,
-			"fs probes: per-syscall tracepoints not found in tracefs; using raw "
-			"syscall tracepoints");
-	r = load_family(c, &fs_ops, pin, (void **)&c->fs);
-	if (r && c->fs_syscalls) {
-		log_warn("fs probes: per-syscall tracepoints failed (%s); trying raw syscalls",
-			 strerror(-r));
-		c->fs_syscalls = false;
-		r = load_family(c, &fs_ops, pin, (void **)&c->fs);
-	}
+	r = load_fs(c, opts->fs, pin);
 	if (r) {
 		family_failed("fs", r, "bpfdiag_fs_* metrics");
 	} else {
-		c->probe[SLOT_FS] = c->fs_syscalls ? "syscalls" : "raw_syscalls";
+		static const char *const names[] = { [FSV_FILESYSTEM] = "filesystem",
+						     [FSV_SYSCALLS] = "syscalls",
+						     [FSV_RAW] = "raw_syscalls" };
+
+		c->probe[SLOT_FS] = names[c->fs_variant];
 		feature(c, " fs=%s", c->probe[SLOT_FS]);
 		watch(c, "fs_stats", c->fs->maps.fs_stats, c->fs->maps.fs_counters,
 		      FS_CNT_MAP_FULL);

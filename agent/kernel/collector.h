@@ -13,6 +13,9 @@
 
 /* PROBE_OFF: the family is not loaded (only optional families offer it). */
 enum collector_probe_choice { PROBE_AUTO = 0, PROBE_PRIMARY, PROBE_FALLBACK, PROBE_OFF };
+/* The fs family's variants (--fs-probe): auto is filesystem, falling back to syscalls, then
+ * raw, when its programs do not load. */
+enum collector_fs_probe { FS_PROBE_AUTO = 0, FS_PROBE_FILESYSTEM, FS_PROBE_SYSCALLS, FS_PROBE_RAW };
 
 struct collector_opts {
 	const char *pin_dir; /* NULL: no pinning; maps then die with the process */
@@ -21,7 +24,7 @@ struct collector_opts {
 	uint32_t max_cgroups; /* 0: the built-in default */
 	enum collector_probe_choice
 		net; /* primary: sock_*_length tracepoints; fallback: cgroup_skb */
-	enum collector_probe_choice fs; /* primary: per-syscall tracepoints; fallback: raw syscalls */
+	enum collector_fs_probe fs; /* filesystem tracepoints, per-syscall ones, or raw syscalls */
 	enum collector_probe_choice uring; /* primary: tp_btf io_uring_complete; fallback: its
 					    * classic tracepoint */
 	/* run-queue wait; primary: the scheduler's sched_info read at sched_switch; fallback:
@@ -52,6 +55,8 @@ struct fs_rec {
 	uint64_t write_bytes; /* written by write(2) and friends to regular files */
 	uint64_t write_calls;
 	uint64_t sync_calls; /* fsync, fdatasync, sync_file_range, msync(MS_SYNC) */
+	uint64_t read_bytes; /* read by read(2) and friends from regular files */
+	uint64_t read_calls;
 };
 
 struct net_rec {

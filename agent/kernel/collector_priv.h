@@ -38,6 +38,9 @@ enum map_read_method {
 	MAP_READ_METHODS
 };
 
+/* The fs family's program sets (--fs-probe). */
+enum fs_variant { FSV_FILESYSTEM = 0, FSV_SYSCALLS, FSV_RAW };
+
 /* A map whose fill and overflow are reported. */
 struct watched_map {
 	const char *name;
@@ -63,7 +66,8 @@ struct collector {
 	/* The program variants this kernel takes, decided before each family loads. */
 	bool cpu_sched_info; /* run-queue wait from sched_info, else the sched_wakeup programs */
 	bool disk_folio; /* writeback_dirty_folio exists: writeback charged to the dirtier */
-	bool fs_syscalls; /* per-syscall tracepoints, else raw sys_enter/sys_exit */
+	enum fs_variant fs_variant;
+	uint32_t fs_tps; /* filesystem variant: bit i set when fs_tps[i]'s tracepoint exists */
 	bool net_tracepoints; /* sock_send_length/sock_recv_length, else cgroup_skb */
 	bool uring_btf; /* tp_btf io_uring_complete, else its classic tracepoint */
 	char *vals; /* scratch: ncpus per-CPU values */

@@ -18,7 +18,7 @@ _Static_assert(sizeof(struct disk_key) == 16, "disk_key layout");
 _Static_assert(sizeof(struct cpu_cause_key) == 16, "cpu_cause_key layout");
 _Static_assert(sizeof(struct disk_cg_stats) == 8 * (3 + HIST_SLOTS), "disk_cg_stats layout");
 _Static_assert(sizeof(struct fs_key) == 16, "fs_key layout");
-_Static_assert(sizeof(struct fs_stats) == 24, "fs_stats layout");
+_Static_assert(sizeof(struct fs_stats) == 40, "fs_stats layout");
 _Static_assert(sizeof(struct net_stats) == 8 * 7, "net_stats layout");
 _Static_assert(sizeof(struct net_peer_key) == 32, "net_peer_key layout");
 _Static_assert(sizeof(struct net_listen_key) == 16, "net_listen_key layout");
@@ -239,6 +239,8 @@ static void each_fs(struct collector *c, const void *key, const void *vals, size
 	r.write_bytes = field_sum(c, vals, stride, offsetof(struct fs_stats, write_bytes));
 	r.write_calls = field_sum(c, vals, stride, offsetof(struct fs_stats, write_calls));
 	r.sync_calls = field_sum(c, vals, stride, offsetof(struct fs_stats, sync_calls));
+	r.read_bytes = field_sum(c, vals, stride, offsetof(struct fs_stats, read_bytes));
+	r.read_calls = field_sum(c, vals, stride, offsetof(struct fs_stats, read_calls));
 	sink->fs(sink->ctx, k->cgroup_id, k->mnt_id, &r);
 }
 

@@ -225,6 +225,17 @@ const struct metric_desc metric_descs[M_MAX] = {
 				  "k8s.volume.type"),
 		.otlp_only = 1u << 3,
 	},
+	[M_FS_READ_BYTES] = {
+		.name = "bpfdiag_fs_read_bytes_total",
+		.type = MT_COUNTER,
+		.help = "Bytes read by read(2) and friends from regular files, by volume.",
+		.own_labels = OWN("volume_class", "volume", "persistentvolumeclaim", "volume_type"),
+		.otlp_name = "bpfdiag.fs.read.io",
+		.otlp_unit = "By",
+		.otlp_attrs = OWN("bpfdiag.volume.class", "k8s.volume.name", "bpfdiag.volume.claim",
+				  "k8s.volume.type"),
+		.otlp_only = 1u << 3,
+	},
 	[M_NETWORK_BYTES] = {
 		.name = "bpfdiag_network_bytes_total",
 		.type = MT_COUNTER,

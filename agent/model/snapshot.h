@@ -112,6 +112,7 @@ struct snap_delta {
 	 * mount was not found; pseudo filesystems are in no series) */
 	double fs_write_bytes[VOLUME_CLASS_MAX], fs_write_calls[VOLUME_CLASS_MAX];
 	double fs_sync_calls[VOLUME_CLASS_MAX];
+	double fs_read_bytes[VOLUME_CLASS_MAX]; /* bpfdiag_fs_read_bytes_total */
 	char pvc_volume[64]; /* the PVC volume written most in the interval (by bytes, then
 			      * sync calls); "" none */
 	/* fs_write_bytes[VOLUME_EMPTYDIR] by volume (pod volume names, DNS labels): the first

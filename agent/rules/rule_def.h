@@ -25,7 +25,8 @@
 struct bucket {
 	double seconds; /* observed time */
 	bool data;
-	double fs_bytes[VOLUME_CLASS_MAX], fs_syncs[VOLUME_CLASS_MAX];
+	double fs_bytes[VOLUME_CLASS_MAX], fs_syncs[VOLUME_CLASS_MAX]; /* written, sync calls */
+	double fs_read_bytes[VOLUME_CLASS_MAX];
 	double server_conns;
 	double cpu_s, throttled, periods, limit_core_s;
 	uint64_t runq_hist[HIST_SLOTS];

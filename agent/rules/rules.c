@@ -260,6 +260,7 @@ static void add_delta(struct wl *w, const struct snap_series *se, const struct r
 	for (int vc = 0; vc < VOLUME_CLASS_MAX; vc++) {
 		b->fs_bytes[vc] += d->fs_write_bytes[vc];
 		b->fs_syncs[vc] += d->fs_sync_calls[vc];
+		b->fs_read_bytes[vc] += d->fs_read_bytes[vc];
 	}
 	b->server_conns += d->conns_opened[ROLE_SERVER];
 	b->cpu_s += d->cpu_seconds;
@@ -308,6 +309,7 @@ static void window_sum(const struct wl *w, struct bucket *out)
 		for (int v = 0; v < VOLUME_CLASS_MAX; v++) {
 			out->fs_bytes[v] += b->fs_bytes[v];
 			out->fs_syncs[v] += b->fs_syncs[v];
+			out->fs_read_bytes[v] += b->fs_read_bytes[v];
 		}
 		out->server_conns += b->server_conns;
 		out->cpu_s += b->cpu_s;

@@ -178,7 +178,7 @@ static void wk06_describe(const struct rule_workload *w, const struct bucket *s,
 
 /* ---- WK-07 stateless-statefulset ---- */
 
-enum { WK07_WRITE_BPS };
+enum { WK07_WRITE_BPS, WK07_READ_BPS };
 
 static bool wk07_crosses(const double *th, const struct rule_workload *w, const struct bucket *b,
 			 double t)
@@ -191,21 +191,26 @@ static bool wk07_crosses(const double *th, const struct rule_workload *w, const 
 	(void)w;
 	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
 		syncs += b->fs_syncs[kept[i]];
-	return b->fs_bytes[VOLUME_PVC] / t < th[WK07_WRITE_BPS] && syncs == 0 && !b->peer_replica;
+	/* A claim read at a steady rate holds data the workload serves: state too. */
+	return b->fs_bytes[VOLUME_PVC] / t < th[WK07_WRITE_BPS] &&
+	       b->fs_read_bytes[VOLUME_PVC] / t < th[WK07_READ_BPS] && syncs == 0 &&
+	       !b->peer_replica;
 }
 
 static void wk07_describe(const struct rule_workload *w, const struct bucket *s, double t,
 			  struct snap_finding *f)
 {
-	char a[32];
+	char a[32], r[32];
 
 	rule_fmt_bytes(a, sizeof(a), s->fs_bytes[VOLUME_PVC] / t);
+	rule_fmt_bytes(r, sizeof(r), s->fs_read_bytes[VOLUME_PVC] / t);
 	snprintf(f->message, sizeof(f->message),
-		 "StatefulSet %s wrote only %s to its volumes with no fsync and no peer "
-		 "connections over the window: it keeps no state, so a Deployment (with an "
-		 "HPA) would scale and roll out more freely.",
-		 w->name, a);
+		 "StatefulSet %s wrote only %s to its volumes and read %s from its claims, with "
+		 "no fsync and no peer connections over the window: it keeps no state, so a "
+		 "Deployment (with an HPA) would scale and roll out more freely.",
+		 w->name, a, r);
 	rule_evidence(f, "pvc_write_bytes_per_second", s->fs_bytes[VOLUME_PVC] / t);
+	rule_evidence(f, "pvc_read_bytes_per_second", s->fs_read_bytes[VOLUME_PVC] / t);
 	rule_evidence(f, "window_seconds", s->seconds);
 }
 
@@ -353,6 +358,7 @@ const struct rule_def rules_wk[] = {
 		.kinds = RK_STATEFULSET,
 		.knobs = {
 			[WK07_WRITE_BPS] = { "pvc_write_bytes_per_second", 4 * KiB, 0, 1e12 },
+			[WK07_READ_BPS] = { "pvc_read_bytes_per_second", 4 * KiB, 0, 1e12 },
 		},
 		.crosses = wk07_crosses,
 		.describe = wk07_describe,

@@ -214,8 +214,9 @@ class Pod:
         return proc
 
     def workload(self, **cfg):
-        """Starts rules_workload.py with cfg; paths in cfg.write are container paths."""
-        for w in cfg.get("write", []):
+        """Starts rules_workload.py with cfg; paths in cfg.write and cfg.read are container
+        paths."""
+        for w in cfg.get("write", []) + cfg.get("read", []):
             w["path"] = self.mounts.path(w["path"])
         return self.start([sys.executable, WORKLOAD, json.dumps(cfg)], reports=True)
 

@@ -1,17 +1,18 @@
 """A configurable workload for the rules e2e tests, run inside a fake pod's cgroup (and its
-mount namespace): file writers with or without fsync, a TCP listener that answers each
+mount namespace): file writers with or without fsync, file readers, a TCP listener that answers each
 connection, a client that connects to a list of peers from its own pod IP, and a CPU burner.
 Configuration is one JSON argument:
 
   {"write": [{"name": "db", "path": P, "chunk": BYTES, "every": SEC, "fsync": bool,
               "wrap": BYTES}],
+   "read": [{"name": "db", "path": P, "size": BYTES, "chunk": BYTES, "every": SEC}],
    "listen": [IP, PORT],
    "connect": {"src": IP, "targets": [[IP, PORT], ...], "every": SEC},
    "burn": {"cpu": SEC, "every": SEC}}
 
 It prints one JSON line of cumulative counters every 0.25 s to stdout (a pipe, not a file, so
 the report itself is no file write): {"t": unix time, "written": {name: bytes}, "syncs":
-{name: calls}, "accepted": n, "connected": n, "errors": n, "cpu": process CPU seconds}. The
+{name: calls}, "read": {name: bytes}, "accepted": n, "connected": n, "errors": n, "cpu": process CPU seconds}. The
 test computes the workload's true rates from them. It runs until killed."""
 import json
 import os
@@ -22,7 +23,7 @@ import time
 
 cfg = json.loads(sys.argv[1])
 lock = threading.Lock()
-stats = {"written": {}, "syncs": {}, "accepted": 0, "connected": 0, "errors": 0}
+stats = {"written": {}, "syncs": {}, "read": {}, "accepted": 0, "connected": 0, "errors": 0}
 
 
 def bump(key, sub=None, n=1):
@@ -54,6 +55,27 @@ def writer(w):
         nxt += w["every"]
         time.sleep(max(0.0, nxt - time.monotonic()))
         nxt = max(nxt, time.monotonic() - w["every"])  # no catch-up bursts after a stall
+
+
+def reader(r):
+    """Writes a file of r["size"] bytes once, then reads it round and round (pread, from the
+    page cache after the first pass), r["chunk"] bytes every r["every"] seconds."""
+    os.makedirs(os.path.dirname(r["path"]), exist_ok=True)
+    fd = os.open(r["path"], os.O_RDWR | os.O_CREAT, 0o644)
+    block = b"r" * (1 << 20)
+    for off in range(0, r["size"], len(block)):
+        os.pwrite(fd, block[:r["size"] - off], off)
+    off = 0
+    nxt = time.monotonic()
+    while True:
+        if off >= r["size"]:
+            off = 0
+        n = len(os.pread(fd, r["chunk"], off))
+        off += n
+        bump("read", r["name"], n)
+        nxt += r["every"]
+        time.sleep(max(0.0, nxt - time.monotonic()))
+        nxt = max(nxt, time.monotonic() - r["every"])
 
 
 def serve(ip, port):
@@ -103,6 +125,7 @@ def burner(b):
 
 
 threads = [threading.Thread(target=writer, args=(w,), daemon=True) for w in cfg.get("write", [])]
+threads += [threading.Thread(target=reader, args=(r,), daemon=True) for r in cfg.get("read", [])]
 if cfg.get("listen"):
     ip, port = cfg["listen"]
     threads.append(threading.Thread(target=serve, args=(ip, port), daemon=True))

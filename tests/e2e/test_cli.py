@@ -143,6 +143,15 @@ class Cli(unittest.TestCase):
                                     env={"BPFDIAG_KUBE_API": "ftp://example.invalid"}),
                                 "--kube-api")
 
+    def test_fs_probe_choices(self):
+        """--fs-probe takes the four variants (filesystem tracepoints by default) and names
+        them when given anything else."""
+        for v in ("auto", "filesystem", "syscalls", "raw"):
+            r = run("agent", "--listen", "127.0.0.1:0", "--check-config", "--fs-probe", v)
+            self.assertEqual(r.returncode, 0, (v, r))
+        self.assert_usage_error(run("agent", "--check-config", "--fs-probe", "kprobe"),
+                                "auto, filesystem, syscalls or raw")
+
 
 class AgentEndpoints(unittest.TestCase):
     def test_endpoints_top_and_check(self):

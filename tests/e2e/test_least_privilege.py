@@ -89,7 +89,7 @@ class LeastPrivilege(unittest.TestCase):
             for family in ("cpu", "disk", "fs", "net", "cgroup", "uring"):
                 self.assertEqual(e2e.metric_value(m, "bpfdiag_agent_probe_up", family=family), 1,
                                  family)
-            self.assertIn("fs=syscalls", a.logs())
+            self.assertIn("fs=filesystem", a.logs())
             self.assertNotIn("error", a.logs().lower())
             p = pod.run([sys.executable, "-c", WORKLOAD, os.path.join(self.data, "f"),
                          str(srv.getsockname()[1])])

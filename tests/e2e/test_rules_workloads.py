@@ -40,6 +40,8 @@ Scenarios (namespace/name, what it does → expected findings):
   WK-07  shop/catalog          StatefulSet serving, writes nothing            → WK-07
          data/ledger           StatefulSet, 4 KiB records + fsync, 20/s, on its PVC → none
          data/quorum           StatefulSet, 2 replicas connected to each other → none
+         data/replica          StatefulSet reading its PVC at 20 MiB/s, writing nothing after
+                               its file (a read replica)                      → none
   WK-10  infra/log-shipper     Deployment, hostPath, one replica here         → WK-10
          infra/node-exporter   DaemonSet, hostNetwork+hostPID+hostPath, serves → none (also
                                WK-11's and SC-01's look-alike)
@@ -221,6 +223,12 @@ class Scenarios:
         pa, pb = free_port(a.ip), free_port(b.ip)
         a.workload(listen=[a.ip, pa], connect=dict(src=a.ip, targets=[[b.ip, pb]], every=0.2))
         b.workload(listen=[b.ip, pb], connect=dict(src=b.ip, targets=[[a.ip, pa]], every=0.2))
+        c.pvc("data", "data-replica-0", pv="pvc-replica")
+        replica = self.want(c.workload("StatefulSet", "replica", "data"))
+        self.p["replica"] = c.pod(replica, volumes=[claim("data-replica-0")],
+                                  pv="pvc-replica").workload(read=[dict(
+                                      name="segments", path="/data/segments", size=8 * MiB,
+                                      chunk=1 * MiB, every=0.05)])
         # WK-10, WK-11 and their look-alike
         ship = self.want(c.workload("Deployment", "log-shipper", "infra"), "WK-10")
         c.pod(ship, volumes=[host_path("varlog", "/var/log")]).workload()
@@ -405,8 +413,14 @@ class RulesWorkloads(unittest.TestCase):
                                  volume="thumbs"), 4 * MiB)
         self.assertGreater(total(fs_s, "data", "indexer", volume_class="pvc"), 40)
         self.assertEqual(total("bpfdiag_tcp_listening_sockets", "data", "indexer"), 0)
-        # WK-07: the ledger syncs its PVC
+        # WK-07: the ledger syncs its PVC; the replica reads its PVC (~20 MiB/s), as counted
         self.assertGreater(total(fs_s, "data", "ledger", volume_class="pvc"), 20)
+        got = total("bpfdiag_fs_read_bytes_total", "data", "replica", volume_class="pvc",
+                    volume="data", persistentvolumeclaim="data-replica-0")
+        self.assertGreater(got, 20 * MiB)
+        read = sc.p["replica"].rate(lambda d: d["read"].get("segments", 0), WINDOW)
+        print("replica reads: workload %.1f MiB/s" % (read / MiB))
+        self.assertGreater(read, 10 * MiB)
         # RL-01 / WK-11 look-alikes accept connections; WK-06 / WK-07 look-alikes connect
         for ns, name in (("shop", "frontend"), ("infra", "node-exporter"),
                          ("shop", "session-cache"), ("data", "quorum")):
@@ -468,7 +482,8 @@ class RulesWorkloads(unittest.TestCase):
         self.assertEqual(e["replicas"], 1)
         self.assertEqual(ev("mesh", "Deployment", "gossip", "WK-06"), {"replicas_on_node": 2})
         self.assertEqual(ev("shop", "StatefulSet", "catalog", "WK-07"),
-                         {"pvc_write_bytes_per_second": 0, "window_seconds": WINDOW})
+                         {"pvc_write_bytes_per_second": 0, "pvc_read_bytes_per_second": 0,
+                          "window_seconds": WINDOW})
         self.assertEqual(ev("infra", "Deployment", "log-shipper", "WK-10"),
                          {"replicas_on_node": 1})
         near(ev("infra", "DaemonSet", "ingress-proxy", "WK-11")["server_connections_per_second"],

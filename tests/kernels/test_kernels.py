@@ -71,7 +71,7 @@ def expected_probes(version, name):
     net = "sock_length" if version >= (6, 3) else "cgroup_skb"
     if args.get("--net-probe") == "cgroup-skb":
         net = "cgroup_skb"
-    fs = "raw_syscalls" if args.get("--fs-probe") == "raw" else "syscalls"
+    fs = {"raw": "raw_syscalls", "syscalls": "syscalls"}.get(args.get("--fs-probe"), "filesystem")
     disk = "block_rq+dirtier" if version >= (5, 17) else "block_rq"
     # Debian's kernels keep sched_info (CONFIG_SCHED_INFO=y, sched_info_on() since 5.14).
     cpu = "sched_switch+wakeup" if args.get("--cpu-probe") == "wakeup" else \

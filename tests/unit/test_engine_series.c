@@ -293,7 +293,7 @@ static void test_expiry(void **state)
 	assert_int_equal(series_table_size(f->t), 1);
 }
 
-/* The delta is typed: fs writes summed per volume class, the PVC written most in the interval,
+/* The delta is typed: fs writes and reads summed per volume class, the PVC written most in the interval,
  * disk by direction, connections by role, network by direction. */
 static void test_delta_typed(void **state)
 {
@@ -304,7 +304,8 @@ static void test_delta_typed(void **state)
 		   *wal = series_acc_fs(s, VOLUME_PVC, "wal", "wal-db-0"),
 		   *root = series_acc_fs(s, VOLUME_ROOTFS, "rootfs", ""),
 		   *unknown = series_acc_fs(s, VOLUME_UNKNOWN, "mount-44", "");
-	struct fs_rec d = { 4096, 1, 1 }, l = { 100, 2, 2 }, r = { 10, 1, 0 }, u = { 1, 1, 0 };
+	struct fs_rec d = { 4096, 1, 1, 1 << 20, 3 }, l = { 100, 2, 2, 7, 1 },
+		      r = { 10, 1, 0, 5, 1 }, u = { 1, 1, 0 };
 	struct disk_rec rd = { .bytes = 512, .ops = 1 }, wr = { .bytes = 8192, .ops = 2 };
 	struct net_rec n = { .tx_bytes = 70, .rx_bytes = 30, .conns_client = 1, .conns_server = 3 };
 	const struct snap_series *out;
@@ -328,6 +329,8 @@ static void test_delta_typed(void **state)
 	assert_true(out->delta.fs_write_bytes[VOLUME_ROOTFS] == 10);
 	assert_true(out->delta.fs_write_bytes[VOLUME_UNKNOWN] == 1);
 	assert_true(out->delta.fs_write_bytes[VOLUME_EMPTYDIR] == 0);
+	assert_true(out->delta.fs_read_bytes[VOLUME_PVC] == (1 << 20) + 7);
+	assert_true(out->delta.fs_read_bytes[VOLUME_ROOTFS] == 5);
 	assert_string_equal(out->delta.pvc_volume, "data");
 	assert_true(out->delta.disk_bytes[DISK_REC_READ] == 512);
 	assert_true(out->delta.disk_bytes[DISK_REC_WRITE] == 8192);
@@ -337,6 +340,8 @@ static void test_delta_typed(void **state)
 	assert_true(out->delta.conns_opened[ROLE_CLIENT] == 1);
 	assert_true(out->delta.conns_opened[ROLE_SERVER] == 3);
 	assert_true(point(out, M_FS_WRITE_BYTES, "pvc", "data") == 4096);
+	assert_true(point(out, M_FS_READ_BYTES, "pvc", "data") == 1 << 20);
+	assert_true(point(out, M_FS_READ_BYTES, "pvc", "wal") == 7);
 	assert_true(point(out, M_DISK_BYTES, "write", "vda") == 8192);
 	assert_true(point(out, M_TCP_CONNECTIONS_OPENED, "server", NULL) == 3);
 	assert_true(point(out, M_NETWORK_BYTES, "receive", NULL) == 30);

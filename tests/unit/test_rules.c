@@ -25,6 +25,7 @@ struct fake {
 	struct rules_facts f;
 	const char *path;
 	double pvc_bps, pvc_fsync_ps, rootfs_bps, rootfs_fsync_ps;
+	double pvc_read_bps; /* read from the PVC */
 	bool listening;
 	uint16_t first_port; /* another listener, listed before 5432 (0: none) */
 	double server_cps; /* connections accepted per second */
@@ -82,6 +83,7 @@ static struct snapshot *collect(struct world *w, double dt)
 			d->fs_write_bytes[VOLUME_PVC] = f->pvc_bps * dt;
 			d->fs_sync_calls[VOLUME_ROOTFS] = f->rootfs_fsync_ps * dt;
 			d->fs_sync_calls[VOLUME_PVC] = f->pvc_fsync_ps * dt;
+			d->fs_read_bytes[VOLUME_PVC] = f->pvc_read_bps * dt;
 			d->conns_opened[ROLE_SERVER] = f->server_cps * dt;
 			if (f->emptydir) {
 				d->fs_write_bytes[VOLUME_EMPTYDIR] = f->emptydir_bps * dt;
@@ -131,6 +133,17 @@ static const struct snap_finding *find(const struct snapshot *s, const char *rul
 }
 
 /* Runs n one-second collections; returns the last snapshot (caller unrefs). */
+/* w->c[i] for each of the n names: a workload of that kind and name (its cgroup path and pod
+ * UID too). */
+static void workloads(struct world *w, const char *kind, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++) {
+		deployment(&w->c[i], names[i], names[i]);
+		snprintf(w->c[i].f.workload_kind, sizeof(w->c[i].f.workload_kind), "%s", kind);
+		snprintf(w->c[i].f.workload, sizeof(w->c[i].f.workload), "%s", names[i]);
+	}
+}
+
 static struct snapshot *run(struct rules_engine *r, struct world *w, double *now, int n)
 {
 	struct snapshot *s = NULL;
@@ -197,6 +210,39 @@ static void test_wk05_fires_and_clears_with_hysteresis(void **state)
 	assert_null(find(s, "WK-05"));
 	assert_int_equal(w.cleared, 1);
 	assert_string_equal(w.last_rule, "WK-05");
+	snapshot_unref(s);
+	rules_free(r);
+}
+
+/* WK-07: a StatefulSet that neither writes nor syncs its claim is stateless, unless it reads
+ * the claim at a steady rate (a read replica serving its data). */
+static void test_wk07_reads_keep_state(void **state)
+{
+	struct world w = { .n = 2 };
+	struct rules_engine *r = engine();
+	double now = 0;
+	struct snapshot *s;
+	const struct snap_finding *f;
+
+	static const char *const names[] = { "replica", "idle" };
+
+	(void)state;
+	workloads(&w, "StatefulSet", names, 2);
+	w.c[0].pvc_read_bps = 20 * MiB;
+	w.c[1].pvc_read_bps = 1024; /* below 4 KiB/s: a config read now and then */
+	s = run(r, &w, &now, 30);
+	assert_int_equal(s->n_findings, 1);
+	f = find(s, "WK-07");
+	assert_non_null(f);
+	assert_string_equal(f->workload, "idle");
+	assert_string_equal(f->evidence[1].name, "pvc_read_bytes_per_second");
+	assert_true(f->evidence[1].value > 1000 && f->evidence[1].value < 1050);
+	assert_non_null(strstr(f->message, "read 1 KiB/s from its claims"));
+	snapshot_unref(s);
+	/* the replica stops reading: it is stateless now */
+	w.c[0].pvc_read_bps = 0;
+	s = run(r, &w, &now, 10);
+	assert_int_equal(s->n_findings, 2);
 	snapshot_unref(s);
 	rules_free(r);
 }
@@ -328,15 +374,13 @@ static void test_wk03_rolling_update(void **state)
 	struct snapshot *s;
 	const struct snap_finding *f;
 
+	static const char *const names[] = { "wiki", "reports" };
+
 	(void)state;
 	/* one replica each, no HPA: only the strategy tells them apart */
-	for (int i = 0; i < 2; i++) {
-		static const char *const names[] = { "wiki", "reports" };
-
-		deployment(&w.c[i], names[i], names[i]);
-		snprintf(w.c[i].f.workload, sizeof(w.c[i].f.workload), "%s", names[i]);
+	workloads(&w, "Deployment", names, 2);
+	for (int i = 0; i < 2; i++)
 		snprintf(w.c[i].f.rwo_claim, sizeof(w.c[i].f.rwo_claim), "%s-pages", names[i]);
-	}
 	w.c[0].f.rolling_update = true;
 	s = run(r, &w, &now, 1);
 	f = find(s, "WK-03");
@@ -929,6 +973,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wk05_fires_and_clears_with_hysteresis),
 		cmocka_unit_test(test_lookalikes_stay_quiet),
+		cmocka_unit_test(test_wk07_reads_keep_state),
 		cmocka_unit_test(test_warmup_init_sandbox_and_ignore),
 		cmocka_unit_test(test_static_rules),
 		cmocka_unit_test(test_wk03_rolling_update),
