@@ -112,6 +112,17 @@ struct snap_delta {
 	double conns_opened[ROLE_MAX]; /* bpfdiag_tcp_connections_opened_total by role */
 };
 
+/* The right-sizing recommendation of a series' container (rules/recommend.h), set by the
+ * rules engine; ready is false while its history is too short. */
+struct snap_rec {
+	bool ready;
+	bool cpu_floor; /* throttled: CPU use is a floor, the request is set above it */
+	bool oom; /* raised after an OOM kill */
+	double cpu_request; /* cores */
+	double mem_request, mem_limit; /* bytes; 0 when no working set was read */
+	double cpu_p, mem_peak; /* what they come from: p95 of CPU use (cores), peak working set */
+};
+
 struct snap_peer {
 	char addr[48]; /* text form: a.b.c.d or IPv6 */
 	uint16_t port; /* remote port (client role) or local listening port (server role) */
@@ -129,6 +140,7 @@ struct snap_series {
 	size_t n_points;
 	struct snap_rates rates;
 	struct snap_delta delta;
+	struct snap_rec rec;
 	uint16_t *listen_ports; /* TCP ports in LISTEN, ascending */
 	size_t n_listen_ports;
 	struct snap_peer *peers;

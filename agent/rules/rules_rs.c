@@ -13,16 +13,49 @@ static bool rs01_holds(const struct rule_workload *w)
 	return w->missing_resources;
 }
 
+/* "250m" or "1.50" (cores); "4096 MiB". */
+static void fmt_cpu(char *buf, size_t size, double cores)
+{
+	if (cores < 1)
+		snprintf(buf, size, "%.0fm", cores * 1000);
+	else
+		snprintf(buf, size, "%.2f", cores);
+}
+
 static void rs01_describe(const struct rule_workload *w, const struct bucket *s, double t,
 			  struct snap_finding *f)
 {
+	const struct rule_rec *r = &w->rec;
 	double cores = s->seconds > 0 ? s->cpu_s / t : 0;
+	char cpu[32], p[32];
 
+	if (!r->n) {
+		snprintf(f->message, sizeof(f->message),
+			 "%s %s container %s has no memory limit or no requests: set them from "
+			 "observed usage (%.2f CPU cores on average; no recommendation yet: too "
+			 "little history).",
+			 w->kind, w->name, w->missing_resources_container, cores);
+		rule_evidence(f, "cpu_cores", cores);
+		return;
+	}
+	fmt_cpu(cpu, sizeof(cpu), r->cpu_rec);
+	fmt_cpu(p, sizeof(p), r->cpu_p);
 	snprintf(f->message, sizeof(f->message),
-		 "%s %s container %s has no memory limit or no requests: set them from "
-		 "observed usage (%.2f CPU cores on average).",
-		 w->kind, w->name, w->missing_resources_container, cores);
+		 "%s %s container %s has no memory limit or no requests: set, from %.0f s of "
+		 "observed usage, requests cpu %s (p95 %s%s) and memory %.0f MiB, and a memory "
+		 "limit of %.0f MiB (peak working set %.0f MiB%s).",
+		 w->kind, w->name, w->missing_resources_container, r->observed, cpu, p,
+		 r->cpu_floor ? ", a floor: it was throttled" : "", r->mem_rec / MiB,
+		 r->mem_limit_rec / MiB, r->mem_peak / MiB,
+		 r->oom ? ", raised after an OOM kill" : "");
 	rule_evidence(f, "cpu_cores", cores);
+	rule_evidence(f, "cpu_p95_cores", r->cpu_p);
+	rule_evidence(f, "recommended_cpu_request_cores", r->cpu_rec);
+	rule_evidence(f, "memory_peak_bytes", r->mem_peak);
+	rule_evidence(f, "recommended_memory_request_bytes", r->mem_rec);
+	rule_evidence(f, "recommended_memory_limit_bytes", r->mem_limit_rec);
+	rule_evidence(f, "cpu_usage_is_floor", r->cpu_floor);
+	rule_evidence(f, "history_seconds", r->observed);
 }
 
 /* ---- RS-02 cpu-throttled ---- */
@@ -112,6 +145,62 @@ static void rs03_describe(const struct rule_workload *w, const struct bucket *s,
 	rule_evidence(f, "working_set_of_limit", s->mem_ratio);
 	rule_evidence(f, "oom_kills", s->oom_kills);
 	rule_evidence(f, "recommended_limit_bytes", next);
+}
+
+/* ---- RS-04 over-provisioned ---- */
+
+enum { RS04_REQUEST_OF_USE, RS04_CPU_SLACK, RS04_MEMORY_SLACK };
+
+static bool rs04_cpu_over(const double *th, const struct rule_rec *r)
+{
+	/* Throttled use is a floor: compare with the request set above it. */
+	double used = r->cpu_floor ? r->cpu_rec : r->cpu_p;
+
+	return r->cpu_request > 0 && r->cpu_request >= th[RS04_REQUEST_OF_USE] * used &&
+	       r->cpu_request - used >= th[RS04_CPU_SLACK];
+}
+
+static bool rs04_mem_over(const double *th, const struct rule_rec *r)
+{
+	/* After an OOM kill the peak was cut short: never over-provisioned then. */
+	return r->mem_request > 0 && r->mem_peak > 0 && !r->oom &&
+	       r->mem_request >= th[RS04_REQUEST_OF_USE] * r->mem_peak &&
+	       r->mem_request - r->mem_peak >= th[RS04_MEMORY_SLACK];
+}
+
+static bool rs04_crosses(const double *th, const struct rule_workload *w, const struct bucket *b,
+			 double t)
+{
+	(void)b;
+	(void)t;
+	return w->rec.n && (rs04_cpu_over(th, &w->rec) || rs04_mem_over(th, &w->rec));
+}
+
+static void rs04_describe(const struct rule_workload *w, const struct bucket *s, double t,
+			  struct snap_finding *f)
+{
+	const struct rule_rec *r = &w->rec;
+	char req[32], p[32], rec[32];
+
+	(void)s;
+	(void)t;
+	fmt_cpu(req, sizeof(req), r->cpu_request);
+	fmt_cpu(p, sizeof(p), r->cpu_p);
+	fmt_cpu(rec, sizeof(rec), r->cpu_rec);
+	snprintf(f->message, sizeof(f->message),
+		 "%s %s requests cpu %s and memory %.0f MiB but used %s (p95) and %.0f MiB "
+		 "(peak working set) over %.0f s: lower the requests to cpu %s and memory %.0f "
+		 "MiB.",
+		 w->kind, w->name, req, r->mem_request / MiB, p, r->mem_peak / MiB, r->observed,
+		 rec, r->mem_rec / MiB);
+	rule_evidence(f, "cpu_request_cores", r->cpu_request);
+	rule_evidence(f, "cpu_p95_cores", r->cpu_p);
+	rule_evidence(f, "recommended_cpu_request_cores", r->cpu_rec);
+	rule_evidence(f, "memory_request_bytes", r->mem_request);
+	rule_evidence(f, "memory_peak_bytes", r->mem_peak);
+	rule_evidence(f, "recommended_memory_request_bytes", r->mem_rec);
+	rule_evidence(f, "recommended_memory_limit_bytes", r->mem_limit_rec);
+	rule_evidence(f, "history_seconds", r->observed);
 }
 
 static bool rs05_window(const double *th, const struct rule_workload *w, const struct bucket *s)
@@ -211,6 +300,21 @@ const struct rule_def rules_rs[] = {
 		.crosses = rs03_crosses,
 		.window = rs03_window,
 		.describe = rs03_describe,
+	},
+	{
+		.id = RULE_RS04,
+		.code = "RS-04",
+		.name = "over-provisioned",
+		.severity = "low",
+		.suggests = "",
+		.kinds = RK_ALL,
+		.knobs = {
+			[RS04_REQUEST_OF_USE] = { "request_of_use", 3, 1, 1000 },
+			[RS04_CPU_SLACK] = { "cpu_slack_cores", 0.2, 0, 1024 },
+			[RS04_MEMORY_SLACK] = { "memory_slack_bytes", 268435456, 0, 1e15 },
+		},
+		.crosses = rs04_crosses,
+		.describe = rs04_describe,
 	},
 	{
 		.id = RULE_RS05,
