@@ -255,8 +255,8 @@ int rec_get(const struct recommender *r, const char *key, double now, struct rec
 		base = fmax(base, e->oom_limit * p->oom_bump);
 	}
 	if (base > 0) {
-		ret->mem_request = fmax(ceil_to(base * (1 + p->mem_request_margin), MiB),
-					p->mem_min);
+		ret->mem_request =
+			fmax(ceil_to(base * (1 + p->mem_request_margin), MiB), p->mem_min);
 		ret->mem_limit = fmax(ceil_to(base * (1 + p->mem_limit_margin), MiB), p->mem_min);
 	}
 	return 0;

@@ -115,8 +115,8 @@ static int reject(char *err, size_t errlen, const char *why)
 /* A record as saved by us: a terminated key, finite non-negative numbers. */
 static bool entry_valid(const struct rec_entry *e)
 {
-	const double v[] = { e->ref_time, e->first_seen, e->last_seen, e->observed,
-			     e->total_weight, e->throttled, e->periods, e->oom_limit };
+	const double v[] = { e->ref_time,     e->first_seen, e->last_seen, e->observed,
+			     e->total_weight, e->throttled,  e->periods,   e->oom_limit };
 
 	if (!memchr(e->key, '\0', sizeof(e->key)) || !e->key[0])
 		return false;

@@ -52,8 +52,7 @@ int rules_rec_series(struct recommender *rec, struct snap_series *se, const stru
 	char key[REC_KEY_MAX];
 	struct rec_values v;
 
-	rec_key(key, sizeof(key), f->ns, f->workload_kind, f->workload,
-		se->labels[LBL_CONTAINER]);
+	rec_key(key, sizeof(key), f->ns, f->workload_kind, f->workload, se->labels[LBL_CONTAINER]);
 	if (se->delta.seconds > 0 && rec_add(rec, key, &se->delta, now))
 		return -ENOMEM;
 	if (rec_get(rec, key, now, &v))
