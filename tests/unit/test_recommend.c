@@ -78,8 +78,9 @@ static void test_throttled_use_is_a_floor(void **state)
 
 	(void)state;
 	for (int i = 0; i < 60; i++) {
-		struct snap_delta d = { .seconds = 1, .cpu_seconds = 0.2, .periods = 10,
-					.throttled_periods = 8 };
+		struct snap_delta d = {
+			.seconds = 1, .cpu_seconds = 0.2, .periods = 10, .throttled_periods = 8
+		};
 
 		now += 1;
 		assert_int_equal(rec_add(r, "t", &d, now), 0);
@@ -95,8 +96,11 @@ static void test_throttled_use_is_a_floor(void **state)
 static void test_oom_kill_raises_memory(void **state)
 {
 	struct recommender *r = new_rec(1, 0);
-	struct snap_delta kill = { .seconds = 1, .cpu_seconds = 0.05, .mem_limit = 64 * MiB,
-				   .oom_kills = 1, .oom_working_set = 63 * MiB };
+	struct snap_delta kill = { .seconds = 1,
+				   .cpu_seconds = 0.05,
+				   .mem_limit = 64 * MiB,
+				   .oom_kills = 1,
+				   .oom_working_set = 63 * MiB };
 	struct rec_values v;
 	double now = 1e9;
 
@@ -286,8 +290,8 @@ static int box_facts(void *ctx, const struct snap_series *se, struct rules_facts
 	return 0;
 }
 
-static struct box make_box(const char *name, double cpu_request, double mem_request,
-			   double cores, double ws)
+static struct box make_box(const char *name, double cpu_request, double mem_request, double cores,
+			   double ws)
 {
 	struct box b = { .cores = cores, .ws = ws };
 
@@ -305,8 +309,7 @@ static struct box make_box(const char *name, double cpu_request, double mem_requ
 	return b;
 }
 
-static const struct snap_finding *find(const struct snapshot *s, const char *rule,
-				       const char *wl)
+static const struct snap_finding *find(const struct snapshot *s, const char *rule, const char *wl)
 {
 	for (size_t i = 0; i < s->n_findings; i++) {
 		if (strcmp(s->findings[i].rule, rule) == 0 &&

@@ -381,22 +381,23 @@ static void test_layout(void **state)
 	assert_int_equal((int)strlen(top_format_title(w, line, sizeof(line))),
 			 240 - w[TOP_COL_FINDINGS] + (int)strlen("FINDINGS"));
 	/* Between: text columns shrink, nothing hidden, still exactly as wide. */
-	top_layout(163, w);
-	assert_int_equal(line_width(w), 163);
+	top_layout(175, w);
+	assert_int_equal(line_width(w), 175);
 	for (int i = 0; i < TOP_COL_MAX; i++)
 		assert_true(w[i] > 0);
 	/* Narrow: KIND goes first, then retransmits; pod, workload, CPU and findings stay. */
-	top_layout(143, w);
+	top_layout(155, w);
 	assert_int_equal(w[TOP_COL_KIND], 0);
 	assert_true(w[TOP_COL_RETRANS] > 0);
-	assert_true(line_width(w) <= 143);
+	assert_true(line_width(w) <= 155);
 	assert_null(strstr(top_format_title(w, line, sizeof(line)), "KIND"));
 	assert_non_null(strstr(line, "FINDINGS"));
-	top_layout(103, w);
+	top_layout(115, w);
 	assert_int_equal(w[TOP_COL_RETRANS], 0);
 	assert_int_equal(w[TOP_COL_OOM], 0);
+	assert_int_equal(w[TOP_COL_REC], 0);
 	assert_int_equal(w[TOP_COL_IOPS], 0);
-	assert_true(line_width(w) <= 103);
+	assert_true(line_width(w) <= 115);
 	for (int c = 0; c < TOP_COL_MAX; c++) {
 		if (c == TOP_COL_POD || c == TOP_COL_WORKLOAD || c == TOP_COL_CPU ||
 		    c == TOP_COL_MEM || c == TOP_COL_FINDINGS)
