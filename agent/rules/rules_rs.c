@@ -27,7 +27,7 @@ static void rs01_describe(const struct rule_workload *w, const struct bucket *s,
 {
 	const struct rule_rec *r = &w->rec;
 	double cores = s->seconds > 0 ? s->cpu_s / t : 0;
-	char cpu[32], p[32];
+	char cpu[32], p[32], mem[160] = "";
 
 	if (!r->n) {
 		snprintf(f->message, sizeof(f->message),
@@ -40,14 +40,17 @@ static void rs01_describe(const struct rule_workload *w, const struct bucket *s,
 	}
 	fmt_cpu(cpu, sizeof(cpu), r->cpu_rec);
 	fmt_cpu(p, sizeof(p), r->cpu_p);
+	if (r->mem_rec > 0)
+		snprintf(mem, sizeof(mem),
+			 " and memory %.0f MiB, and a memory limit of %.0f MiB (peak working set "
+			 "%.0f MiB%s)",
+			 r->mem_rec / MiB, r->mem_limit_rec / MiB, r->mem_peak / MiB,
+			 r->oom ? ", raised after an OOM kill" : "");
 	snprintf(f->message, sizeof(f->message),
 		 "%s %s container %s has no memory limit or no requests: set, from %.0f s of "
-		 "observed usage, requests cpu %s (p95 %s%s) and memory %.0f MiB, and a memory "
-		 "limit of %.0f MiB (peak working set %.0f MiB%s).",
+		 "observed usage, requests cpu %s (p95 %s%s)%s.",
 		 w->kind, w->name, w->missing_resources_container, r->observed, cpu, p,
-		 r->cpu_floor ? ", a floor: it was throttled" : "", r->mem_rec / MiB,
-		 r->mem_limit_rec / MiB, r->mem_peak / MiB,
-		 r->oom ? ", raised after an OOM kill" : "");
+		 r->cpu_floor ? ", a floor: it was throttled" : "", mem);
 	rule_evidence(f, "cpu_cores", cores);
 	rule_evidence(f, "cpu_p95_cores", r->cpu_p);
 	rule_evidence(f, "recommended_cpu_request_cores", r->cpu_rec);
@@ -180,19 +183,24 @@ static void rs04_describe(const struct rule_workload *w, const struct bucket *s,
 			  struct snap_finding *f)
 {
 	const struct rule_rec *r = &w->rec;
-	char req[32], p[32], rec[32];
+	char req[32], p[32], rec[32], mem[160] = "";
 
 	(void)s;
 	(void)t;
 	fmt_cpu(req, sizeof(req), r->cpu_request);
 	fmt_cpu(p, sizeof(p), r->cpu_p);
 	fmt_cpu(rec, sizeof(rec), r->cpu_rec);
+	/* Memory only when it was read (a working set) and requested. */
+	if (r->mem_peak > 0 && r->mem_request > 0)
+		snprintf(mem, sizeof(mem),
+			 "; it requests memory %.0f MiB and its working set peaked at %.0f MiB: "
+			 "request %.0f MiB",
+			 r->mem_request / MiB, r->mem_peak / MiB, r->mem_rec / MiB);
 	snprintf(f->message, sizeof(f->message),
-		 "%s %s requests cpu %s and memory %.0f MiB but used %s (p95) and %.0f MiB "
-		 "(peak working set) over %.0f s: lower the requests to cpu %s and memory %.0f "
-		 "MiB.",
-		 w->kind, w->name, req, r->mem_request / MiB, p, r->mem_peak / MiB, r->observed,
-		 rec, r->mem_rec / MiB);
+		 "%s %s requests cpu %s but used %s (p95 over %.0f s)%s: lower the requests to "
+		 "cpu %s%s.",
+		 w->kind, w->name, req, p, r->observed, r->cpu_floor ? ", throttled (a floor)" : "",
+		 rec, mem);
 	rule_evidence(f, "cpu_request_cores", r->cpu_request);
 	rule_evidence(f, "cpu_p95_cores", r->cpu_p);
 	rule_evidence(f, "recommended_cpu_request_cores", r->cpu_rec);
