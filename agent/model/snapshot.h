@@ -141,6 +141,11 @@ struct snap_series {
 	struct snap_rates rates;
 	struct snap_delta delta;
 	struct snap_rec rec;
+	/* From the pod status (set by the rules engine with Kubernetes): the container's restarts
+	 * and its last termination's reason ("OOMKilled"; letters and digits only). */
+	bool has_status;
+	int restarts;
+	char last_reason[32];
 	uint16_t *listen_ports; /* TCP ports in LISTEN, ascending */
 	size_t n_listen_ports;
 	struct snap_peer *peers;

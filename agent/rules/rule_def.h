@@ -79,6 +79,10 @@ struct rule_workload {
 	char missing_resources_container[64];
 	unsigned pods_here;
 	struct rule_rec rec;
+	/* Pod status this tick: restarts of its containers summed; one last terminated
+	 * OOMKilled (within the window: the kill may predate the agent). */
+	int restarts;
+	bool last_oomkilled, oomkilled_in_window;
 };
 
 /* A threshold setting: its --rules-config key, SPEC §5 default and accepted range. */

@@ -436,6 +436,25 @@ static void judge(struct rules_engine *r, struct wl *w, double now, rules_event_
 	}
 }
 
+/* The pod status of a container onto its series (for /api/v1/pods) and its workload. */
+static void pod_status(const struct rules_engine *r, struct snap_series *se,
+		       const struct rules_facts *f, struct rule_workload *w, double now)
+{
+	bool oom = strcmp(f->last_reason, "OOMKilled") == 0;
+
+	if (f->local)
+		return;
+	se->has_status = true;
+	se->restarts = f->restarts;
+	snprintf(se->last_reason, sizeof(se->last_reason), "%s", f->last_reason);
+	if (!w)
+		return;
+	w->restarts += f->restarts;
+	w->last_oomkilled |= oom;
+	w->oomkilled_in_window |= oom && f->last_finished_at > 0 &&
+				  now - f->last_finished_at <= r->cfg.window;
+}
+
 struct tick_item {
 	struct wl *w;
 	const struct snap_series *se;
@@ -470,7 +489,10 @@ static int feed(struct rules_engine *r, struct snapshot *s, rules_facts_fn facts
 			w->s.pods_here = 0;
 			w->n_ips = 0;
 			memset(&w->s.rec, 0, sizeof(w->s.rec));
+			w->s.restarts = 0;
+			w->s.last_oomkilled = w->s.oomkilled_in_window = false;
 		}
+		pod_status(r, se, &it->f, w ? &w->s : NULL, now);
 		if (rules_rec_series(r->rec, se, &it->f, w ? &w->s : NULL, now))
 			goto oom;
 		if (!w)

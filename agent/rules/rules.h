@@ -64,6 +64,10 @@ struct rules_facts {
 	double cpu_limit; /* cores; 0 none */
 	/* The container's requests and memory limit from its pod spec (cores, bytes); 0 none. */
 	double cpu_request, memory_request, memory_limit;
+	/* From the pod status: restarts, the last termination's reason and end (unix seconds). */
+	int restarts;
+	char last_reason[32];
+	double last_finished_at;
 	bool readiness_probe;
 	uint16_t ports[8]; /* the container's declared TCP containerPorts */
 	unsigned n_ports;

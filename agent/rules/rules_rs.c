@@ -214,31 +214,47 @@ static void rs04_describe(const struct rule_workload *w, const struct bucket *s,
 static bool rs05_window(const double *th, const struct rule_workload *w, const struct bucket *s)
 {
 	(void)th;
-	(void)w;
-	return s->oom_kills > 0;
+	/* The kernel's count, or the pod status: a kill before the agent started, or one whose
+	 * cgroup was gone before it was read. */
+	return s->oom_kills > 0 || w->oomkilled_in_window;
 }
 
 static void rs05_describe(const struct rule_workload *w, const struct bucket *s, double t,
 			  struct snap_finding *f)
 {
+	char status[96] = "";
+
 	(void)t;
-	if (s->mem_limit > 0)
+	if (w->last_oomkilled)
+		snprintf(status, sizeof(status),
+			 "; its pods report %d restart(s), the last one OOMKilled", w->restarts);
+	if (!s->oom_kills)
+		snprintf(f->message, sizeof(f->message),
+			 "%s %s was OOM-killed%s (seen in its pod status, not by the kernel "
+			 "probes while the agent ran): %s.",
+			 w->kind, w->name, status,
+			 s->mem_limit > 0 || w->f.has_memory_limit ? "raise the memory limit" :
+								     "set a memory limit");
+	else if (s->mem_limit > 0)
 		snprintf(f->message, sizeof(f->message),
 			 "%s %s was OOM-killed %.0f time(s) in the window, its working set at "
-			 "%.0f MiB (usage peak %.0f MiB) of a %.0f MiB limit: raise the memory "
+			 "%.0f MiB (usage peak %.0f MiB) of a %.0f MiB limit%s: raise the memory "
 			 "limit.",
 			 w->kind, w->name, s->oom_kills, s->oom_ws / MiB, s->oom_peak / MiB,
-			 s->mem_limit / MiB);
+			 s->mem_limit / MiB, status);
 	else
-		snprintf(f->message, sizeof(f->message),
-			 "%s %s was OOM-killed %.0f time(s) in the window, its working set at "
-			 "%.0f MiB with no memory limit: the node ran out of memory; set requests "
-			 "and limits.",
-			 w->kind, w->name, s->oom_kills, s->oom_ws / MiB);
+		snprintf(
+			f->message, sizeof(f->message),
+			"%s %s was OOM-killed %.0f time(s) in the window, its working set at "
+			"%.0f MiB with no memory limit%s: the node ran out of memory; set requests "
+			"and limits.",
+			w->kind, w->name, s->oom_kills, s->oom_ws / MiB, status);
 	rule_evidence(f, "oom_kills", s->oom_kills);
 	rule_evidence(f, "working_set_bytes_at_kill", s->oom_ws);
 	rule_evidence(f, "limit_bytes", s->mem_limit);
 	rule_evidence(f, "peak_usage_bytes", s->oom_peak);
+	rule_evidence(f, "restarts", w->restarts);
+	rule_evidence(f, "last_terminated_oomkilled", w->last_oomkilled);
 }
 
 /* ---- RS-06 cpu-contention ---- */

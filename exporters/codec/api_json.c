@@ -82,6 +82,19 @@ static int add_rec(json_object *c, const struct snap_series *se)
 	return 0;
 }
 
+/* "restarts" and "last_termination_reason" from the pod status; null without Kubernetes. */
+static int add_status(json_object *c, const struct snap_series *se)
+{
+	if (!se->has_status)
+		return json_object_object_add(c, "restarts", NULL) ||
+		       json_object_object_add(c, "last_termination_reason", NULL);
+	if (json_object_object_add(c, "restarts", json_object_new_int(se->restarts)))
+		return -ENOMEM;
+	if (!se->last_reason[0])
+		return json_object_object_add(c, "last_termination_reason", NULL);
+	return add_str(c, "last_termination_reason", se->last_reason);
+}
+
 static json_object *container_json(const struct snap_series *se)
 {
 	const struct snap_rates *r = &se->rates;
@@ -108,7 +121,7 @@ static json_object *container_json(const struct snap_series *se)
 	    add_double(c, "memory_limit_bytes", se->delta.mem_limit) ||
 	    add_double(c, "oom_kills_total", snap_series_value(se, M_MEMORY_OOM_KILLS)) ||
 	    json_object_object_add(c, "cgroups", json_object_new_int(se->cgroups)) ||
-	    add_rec(c, se) || add_ports_peers(c, se)) {
+	    add_rec(c, se) || add_status(c, se) || add_ports_peers(c, se)) {
 		json_object_put(c);
 		return NULL;
 	}

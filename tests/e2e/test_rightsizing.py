@@ -136,6 +136,51 @@ class RightSizing(unittest.TestCase):
             self.assertLess(time.time() - t0, 10, "not from the state file")
             self.assertEqual(after, before)
 
+    def test_restarts_and_oomkilled_from_pod_status(self):
+        """The pod status says the container restarted twice, the last time OOMKilled (before
+        the agent could see it): /api/v1/pods shows it, and RS-05 fires with it in its
+        evidence; a look-alike whose last termination was an Error stays quiet."""
+        with ExitStack() as stack:
+            api = stack.enter_context(fk.FakeKubeApi(node=ke.NODE))
+            c = Cluster(api, stack)
+            pods = {}
+            for name, reason in (("crashy", "OOMKilled"), ("erred", "Error")):
+                wl = c.workload("Deployment", name, "shop")
+                pods[name] = c.pod(wl, resources=resources("100m"))
+                pods[name].start(["sleep", "600"])
+            agent = stack.enter_context(ke.KubeAgent(api, "--window", "6", "--warmup", "0"))
+            c.launch()
+            finished = fk.now3339()
+            for name, reason in (("crashy", "OOMKilled"), ("erred", "Error")):
+                def status(pod, reason=reason):
+                    st = pod["status"]["containerStatuses"][0]
+                    st.update(restartCount=2, lastState={"terminated": {
+                        "exitCode": 137 if reason == "OOMKilled" else 1, "reason": reason,
+                        "startedAt": finished, "finishedAt": finished}})
+                api.modify_pod(pods[name].uid, status)
+
+            def rs05():
+                return [f for f in findings(agent)
+                        if f["rule"] == "RS-05" and f["workload"] == "crashy"]
+            wait_until(rs05, 30, "RS-05 on crashy", agent)
+            f = rs05()[0]
+            print("RS-05:", f["message"], f["evidence"])
+            self.assertEqual(f["evidence"]["restarts"], 2)
+            self.assertEqual(f["evidence"]["last_terminated_oomkilled"], 1)
+            self.assertEqual(f["evidence"]["oom_kills"], 0)
+            self.assertIn("2 restart(s), the last one OOMKilled", f["message"])
+            status, body = agent.get("/api/v1/pods")
+            got = {p["pod"]: p["containers"][0] for p in json.loads(body)["pods"]
+                   if p["pod"] in (pods["crashy"].name, pods["erred"].name)}
+            self.assertEqual((got[pods["crashy"].name]["restarts"],
+                              got[pods["crashy"].name]["last_termination_reason"]),
+                             (2, "OOMKilled"))
+            self.assertEqual((got[pods["erred"].name]["restarts"],
+                              got[pods["erred"].name]["last_termination_reason"]),
+                             (2, "Error"))
+            agent.wait_collections(4)
+            self.assertNotIn("RS-05", fired(agent).get(("shop", "Deployment", "erred"), set()))
+
     def test_corrupt_state_file_is_ignored(self):
         with ExitStack() as stack:
             state = tempfile.mkdtemp(prefix="bpfdiag-state-")

@@ -396,6 +396,43 @@ static void test_rs04_and_rs01(void **state)
 	rules_free(r);
 }
 
+static void test_rs05_from_the_pod_status(void **state)
+{
+	struct box b[2] = {
+		make_box("crashy", 0.1, 64 * MiB, 0.05, 0),
+		make_box("erred", 0.1, 64 * MiB, 0.05, 0), /* its look-alike: not OOMKilled */
+	};
+	struct rules_config cfg;
+	struct rules_engine *r;
+	struct snapshot *s;
+	const struct snap_finding *f;
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		b[i].f.restarts = 2;
+		b[i].f.last_finished_at = 1e9 + 5;
+	}
+	snprintf(b[0].f.last_reason, sizeof(b[0].f.last_reason), "OOMKilled");
+	snprintf(b[1].f.last_reason, sizeof(b[1].f.last_reason), "Error");
+	rules_config_default(&cfg, 10, 0);
+	r = rules_new(&cfg);
+	assert_non_null(r);
+	s = run_boxes(r, b, 2, 12);
+	f = find(s, "RS-05", "crashy");
+	assert_non_null(f);
+	assert_true(evidence(f, "restarts") == 2);
+	assert_true(evidence(f, "last_terminated_oomkilled") == 1);
+	assert_true(evidence(f, "oom_kills") == 0);
+	assert_non_null(strstr(f->message, "2 restart(s), the last one OOMKilled"));
+	assert_null(find(s, "RS-05", "erred"));
+	/* the status onto the series, for /api/v1/pods */
+	assert_true(s->series[0].has_status);
+	assert_int_equal(s->series[0].restarts, 2);
+	assert_string_equal(s->series[0].last_reason, "OOMKilled");
+	snapshot_unref(s);
+	rules_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -407,6 +444,7 @@ int main(void)
 		cmocka_unit_test(test_state_round_trip),
 		cmocka_unit_test(test_state_bad_files_are_ignored),
 		cmocka_unit_test(test_rs04_and_rs01),
+		cmocka_unit_test(test_rs05_from_the_pod_status),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
