@@ -186,6 +186,9 @@ struct snap_agent {
 	uint64_t cgroups_removed; /* cgroups freed after their last read */
 	uint64_t cgroups_swept; /* of those, found gone by the periodic sweep */
 	uint64_t fs_pseudo_write_bytes; /* written to procfs, sysfs, cgroupfs, …: no volume */
+	/* OOM kills of the live series seen by one source only (the other missed them, or has
+	 * not seen them yet): [0] by oom:mark_victim, [1] by memory.events (engine/emit.c). */
+	uint64_t oom_kills_one_source[2];
 	uint64_t invalid_utf8_strings; /* strings snapshot_sanitize repaired (set by it) */
 	char features[256]; /* probes in use, e.g. "cpu=sched_switch net=sock_length" */
 	struct collector_stat *stats; /* the collector's (model/agent_stats.h names them) */
