@@ -25,6 +25,7 @@ struct pipeline {
 	char state_path[4096]; /* "" none */
 	double state_save, last_save; /* seconds; clock_mono of the last write */
 	int save_err; /* the last write's result: a failure is logged when it changes */
+	bool state_loaded;
 };
 
 /* Reads the state file into the rules' recommender: a missing file starts empty, a corrupt,
@@ -50,8 +51,8 @@ int pipeline__save(struct pipeline *p)
 {
 	int r;
 
-	if (!p->state_path[0])
-		return 0;
+	if (!p->state_path[0] || !p->state_loaded)
+		return 0; /* nothing was read: an empty write would lose the file */
 	r = rec_save(rules_recommender(p->rules), p->state_path);
 	if (r && r != p->save_err)
 		log_warn("state: cannot write %s: %s; right-sizing histories will not survive a "
@@ -91,7 +92,6 @@ int pipeline__new(const struct pipeline_opts *o, struct pipeline **ret, char *er
 		}
 		p->state_save = o->state_save > 0 ? o->state_save : 60;
 		p->last_save = clock_mono();
-		state_load(p);
 	}
 	if (o->kube) {
 		r = kube_meta__start(o->kube, &p->kube, err, errlen);
@@ -151,8 +151,15 @@ bool pipeline__ready(struct pipeline *p)
 int pipeline__collect(struct pipeline *p)
 {
 	struct snapshot *s = NULL;
-	int r = engine__collect(p->engine, &s);
+	int r;
 
+	/* The state file is read at the first collection: a start that fails on its options or
+	 * its probes says only why. */
+	if (p->state_path[0] && !p->state_loaded) {
+		p->state_loaded = true;
+		state_load(p);
+	}
+	r = engine__collect(p->engine, &s);
 	if (!r) {
 		struct rules_kube_ctx kctx = { .km = p->kube, .judge_host = p->judge_host };
 

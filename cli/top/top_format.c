@@ -36,18 +36,24 @@ void top_layout(int width, int widths[TOP_COL_MAX])
 	/* On narrow screens these go first, in this order; pod, workload, CPU, disk writes,
 	 * fsync, received bytes and findings stay. */
 	static const enum top_col drop[] = { TOP_COL_KIND,   TOP_COL_RETRANS, TOP_COL_OOM,
-					     TOP_COL_REC,    TOP_COL_IOPS,    TOP_COL_RUNQ,
-					     TOP_COL_NET_TX, TOP_COL_DISK_R,  TOP_COL_RELEASE,
-					     TOP_COL_NS };
+					     TOP_COL_IOPS,   TOP_COL_RUNQ,    TOP_COL_NET_TX,
+					     TOP_COL_DISK_R, TOP_COL_RELEASE, TOP_COL_NS };
 	bool shown[TOP_COL_MAX];
 	int fixed, pref, mins, n_drop = 0;
+
+	int all = -1;
 
 	for (int i = 0; i < TOP_COL_MAX; i++) {
 		widths[i] = cols[i].width;
 		shown[i] = true;
+		all += cols[i].width + 1;
 	}
 	if (width <= 0)
 		return;
+	/* The recommendations only where every column has its preferred width: they never make
+	 * another column narrower. */
+	if (width < all)
+		shown[TOP_COL_REC] = false;
 	for (;;) {
 		fixed = -1; /* n columns have n - 1 separators */
 		pref = mins = 0;
