@@ -30,9 +30,9 @@ struct {
 	__type(value, struct oom_victim);
 } oom_victims SEC(".maps");
 
-/* The OOM killer chose task as its victim (Linux >= 6.8 passes the task; user space turns the
- * program off where the tracepoint still has the old prototype). The victim's cgroup, not the
- * triggering task's (current): the one whose memory ran out is charged. */
+/* The OOM killer chose task as its victim (newer kernels pass the task, older ones a pid: user
+ * space turns the program off there). The victim's cgroup, not the triggering task's
+ * (current): the one whose memory ran out is charged. */
 SEC("tp_btf/mark_victim")
 int BPF_PROG(oom_mark_victim, struct task_struct *task, __u32 uid)
 {

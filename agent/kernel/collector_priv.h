@@ -54,7 +54,7 @@ struct collector {
 	bool disk_folio; /* writeback_dirty_folio exists: writeback charged to the dirtier */
 	bool fs_syscalls; /* per-syscall tracepoints, else raw sys_enter/sys_exit */
 	bool net_tracepoints; /* sock_send_length/sock_recv_length, else cgroup_skb */
-	bool oom_victim; /* mark_victim passes the victim task (Linux >= 6.8): OOM kills by BPF */
+	bool oom_victim; /* mark_victim passes the victim task (newer kernels; older: a pid only) */
 	char *vals; /* scratch: ncpus per-CPU values */
 	size_t vals_stride_max;
 	char features[256];
