@@ -22,6 +22,17 @@ static void fmt_cpu(char *buf, size_t size, double cores)
 		snprintf(buf, size, "%.2f", cores);
 }
 
+/* A workload's right-sizing as evidence: what it used and what is recommended. */
+static void rec_evidence(struct snap_finding *f, const struct rule_rec *r)
+{
+	rule_evidence(f, "cpu_p95_cores", r->cpu_p);
+	rule_evidence(f, "recommended_cpu_request_cores", r->cpu_rec);
+	rule_evidence(f, "memory_peak_bytes", r->mem_peak);
+	rule_evidence(f, "recommended_memory_request_bytes", r->mem_rec);
+	rule_evidence(f, "recommended_memory_limit_bytes", r->mem_limit_rec);
+	rule_evidence(f, "history_seconds", r->observed);
+}
+
 static void rs01_describe(const struct rule_workload *w, const struct bucket *s, double t,
 			  struct snap_finding *f)
 {
@@ -52,13 +63,8 @@ static void rs01_describe(const struct rule_workload *w, const struct bucket *s,
 		 w->kind, w->name, w->missing_resources_container, r->observed, cpu, p,
 		 r->cpu_floor ? ", a floor: it was throttled" : "", mem);
 	rule_evidence(f, "cpu_cores", cores);
-	rule_evidence(f, "cpu_p95_cores", r->cpu_p);
-	rule_evidence(f, "recommended_cpu_request_cores", r->cpu_rec);
-	rule_evidence(f, "memory_peak_bytes", r->mem_peak);
-	rule_evidence(f, "recommended_memory_request_bytes", r->mem_rec);
-	rule_evidence(f, "recommended_memory_limit_bytes", r->mem_limit_rec);
 	rule_evidence(f, "cpu_usage_is_floor", r->cpu_floor);
-	rule_evidence(f, "history_seconds", r->observed);
+	rec_evidence(f, r);
 }
 
 /* ---- RS-02 cpu-throttled ---- */
@@ -202,13 +208,8 @@ static void rs04_describe(const struct rule_workload *w, const struct bucket *s,
 		 w->kind, w->name, req, p, r->observed, r->cpu_floor ? ", throttled (a floor)" : "",
 		 rec, mem);
 	rule_evidence(f, "cpu_request_cores", r->cpu_request);
-	rule_evidence(f, "cpu_p95_cores", r->cpu_p);
-	rule_evidence(f, "recommended_cpu_request_cores", r->cpu_rec);
 	rule_evidence(f, "memory_request_bytes", r->mem_request);
-	rule_evidence(f, "memory_peak_bytes", r->mem_peak);
-	rule_evidence(f, "recommended_memory_request_bytes", r->mem_rec);
-	rule_evidence(f, "recommended_memory_limit_bytes", r->mem_limit_rec);
-	rule_evidence(f, "history_seconds", r->observed);
+	rec_evidence(f, r);
 }
 
 static bool rs05_window(const double *th, const struct rule_workload *w, const struct bucket *s)

@@ -42,16 +42,22 @@ def recs(agent, cid):
             and l.get("namespace")}
 
 
+def busy_pod(c, stack, wl, cpu):
+    """A pod of wl requesting cpu that runs DUTY in its container's cgroups (its memory
+    controller too); returns (pod, its Memory)."""
+    pod = c.pod(wl, resources=resources(cpu))
+    mem = stack.enter_context(Memory(pod.fp))
+    pod.start([sys.executable, "-c", DUTY], runner=mem.run)
+    return pod, mem
+
+
 class RightSizing(unittest.TestCase):
     def test_rs04_over_provisioned(self):
         window = 8.0
         with ExitStack() as stack:
             api = stack.enter_context(fk.FakeKubeApi(node=ke.NODE))
             c = Cluster(api, stack)
-            idle = c.workload("Deployment", "idle", "shop")
-            pod = c.pod(idle, resources=resources("2"))
-            mem = stack.enter_context(Memory(pod.fp))
-            pod.start([sys.executable, "-c", DUTY], runner=mem.run)
+            pod, mem = busy_pod(c, stack, c.workload("Deployment", "idle", "shop"), "2")
             snug = c.workload("Deployment", "snug", "shop")
             c.pod(snug, resources=resources("150m")).start([sys.executable, "-c", DUTY])
             agent = stack.enter_context(ke.KubeAgent(
@@ -101,10 +107,7 @@ class RightSizing(unittest.TestCase):
             stack.callback(lambda: [os.unlink(f) for f in glob.glob(state + "/*")] and None)
             api = stack.enter_context(fk.FakeKubeApi(node=ke.NODE))
             c = Cluster(api, stack)
-            wl = c.workload("Deployment", "steady", "shop")
-            pod = c.pod(wl, resources=resources("2"))
-            mem = stack.enter_context(Memory(pod.fp))
-            pod.start([sys.executable, "-c", DUTY], runner=mem.run)
+            pod, _ = busy_pod(c, stack, c.workload("Deployment", "steady", "shop"), "2")
             args = ("--interval", "1", "--window", "100", "--warmup", "0",
                     "--state-dir", state, "--state-save", "0.1")
             path = os.path.join(state, "recommendations.state")
