@@ -12,6 +12,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import bpfdiag_e2e as e2e  # noqa: E402
+import kube_e2e as ke  # noqa: E402
 
 # Holds n MiB of anonymous memory, touched page by page, until killed.
 HOLD = ("import sys, time\n"
@@ -25,6 +26,62 @@ GROW = ("chunks = []\n"
         "    c = bytearray(8 << 20)\n"
         "    for i in range(0, len(c), 4096): c[i] = 1\n"
         "    chunks.append(c)\n")
+# Grows to n MiB in 4 MiB steps, then holds it.
+GROW_TO = ("import sys, time\n"
+           "chunks = []\n"
+           "for _ in range(%d // 4):\n"
+           "    c = bytearray(4 << 20)\n"
+           "    for i in range(0, len(c), 4096): c[i] = 1\n"
+           "    chunks.append(c)\n"
+           "sys.stdout.write('grown\\n'); sys.stdout.flush()\n"
+           "time.sleep(600)\n")
+
+
+class PodMemory:
+    """A pod-level memory limit over two container cgroups (a, b: paths relative to the v2
+    root): the pod's v2 memory files when v2 has the controller, else v1 memory cgroups at the
+    same relative paths. procs(rel): the cgroup.procs files a process of that container joins."""
+
+    def __init__(self, root, rels, limit_mib):
+        self.root, self.rels, self.limit = root, rels, limit_mib
+        self.made = []
+
+    def __enter__(self):
+        pod_rel = os.path.dirname(self.rels[0])
+        with open(os.path.join(self.root, "cgroup.controllers")) as f:
+            self.v1 = None if "memory" in f.read().split() else e2e.cgroup1_root("memory")
+        if self.v1 is None:
+            cur = self.root
+            for part in pod_rel.strip("/").split("/"):
+                with open(os.path.join(cur, "cgroup.subtree_control"), "w") as f:
+                    f.write("+memory")
+                cur = os.path.join(cur, part)
+            self.write(cur, "memory.max", self.limit << 20)
+            self.write(cur, "memory.swap.max", 0)
+            return self
+        pod_dir, self.made = e2e.mkdirs_under(self.v1, pod_rel)
+        for rel in self.rels:
+            os.mkdir(self.v1 + rel)
+            self.made.append(self.v1 + rel)
+        self.write(pod_dir, "memory.limit_in_bytes", self.limit << 20)
+        if os.path.exists(os.path.join(pod_dir, "memory.memsw.limit_in_bytes")):
+            self.write(pod_dir, "memory.memsw.limit_in_bytes", self.limit << 20)
+        return self
+
+    @staticmethod
+    def write(d, name, value):
+        with open(os.path.join(d, name), "w") as f:
+            f.write(str(value))
+
+    def procs(self, rel):
+        out = [self.root + rel + "/cgroup.procs"]
+        if self.v1:
+            out.append(self.v1 + rel + "/cgroup.procs")
+        return out
+
+    def __exit__(self, *exc):
+        e2e.rmdirs(self.made)
+        return False
 
 
 class Memory:
@@ -203,6 +260,59 @@ class MemoryTest(unittest.TestCase):
                 quiet.kill()
                 quiet.wait()
                 quiet.stdout.close()
+
+    def test_oom_victim_is_charged_not_the_trigger(self):
+        """Two containers under one pod-level limit (96 MiB): a hog holding 56 MiB, then a
+        grower in the other container that allocates toward 44 MiB. The grower's allocation
+        triggers the OOM; the killer picks the larger, the hog. The kill is the victim's
+        container's (the hog's), in the metric and in the log line with its command and pid,
+        never the triggering container's."""
+        with e2e.FakePod() as pod, ke.ExtraContainer(pod) as other, \
+                e2e.Agent("--interval", "0.5", "--window", "5", "--warmup", "0") as agent:
+            rel_b = os.path.join(os.path.dirname(pod.rel), os.path.basename(other.path))
+            with PodMemory(pod.root, [pod.rel, rel_b], 96) as pm:
+                hog = e2e.run_in_cgroups(pm.procs(rel_b), [sys.executable, "-c", HOLD % 56],
+                                         stdout=subprocess.PIPE)
+                grower = None
+                try:
+                    self.assertEqual(hog.stdout.readline(), b"held\n")
+                    agent.wait_collections(2)
+                    grower = e2e.run_in_cgroups(pm.procs(pod.rel),
+                                                [sys.executable, "-c", GROW_TO % 44],
+                                                stdout=subprocess.PIPE)
+                    self.assertEqual(grower.stdout.readline(), b"grown\n")
+                    self.assertEqual(hog.wait(timeout=30), -9, "the hog was not OOM-killed")
+                    self.assertIsNone(grower.poll(), "the trigger was killed")
+                    victim, trigger = other.container_id, pod.container_id
+                    deadline = time.time() + 20
+                    while time.time() < deadline and e2e.metric_value(
+                            agent.metrics(), "bpfdiag_memory_oom_kills_total",
+                            container_id=victim) != 1:
+                        time.sleep(0.3)
+                    agent.wait_collections(2)
+                    m = agent.metrics()
+                    got = {c: e2e.metric_value(m, "bpfdiag_memory_oom_kills_total",
+                                               container_id=c) for c in (victim, trigger)}
+                    print("OOM kills: victim %s, trigger %s" % (got[victim], got[trigger]))
+                    self.assertEqual(got[victim], 1)
+                    self.assertIn(got[trigger], (0, None))
+                    lines = [l for l in agent.logs().splitlines() if "OOM kill: " in l]
+                    print("\n".join(lines))
+                    if "oom=mark_victim" not in agent.logs():
+                        print("skip the log line checks: the kernel's oom:mark_victim does "
+                              "not pass the victim task")
+                        return
+                    self.assertEqual(len(lines), 1, lines)
+                    self.assertIn("(pid %d) killed in container" % hog.pid, lines[0])
+                    self.assertIn(victim, lines[0])
+                    self.assertNotIn(trigger, lines[0])
+                finally:
+                    for p in (hog, grower):
+                        if p and p.poll() is None:
+                            p.kill()
+                        if p:
+                            p.wait()
+                            p.stdout.close()
 
 
 if __name__ == "__main__":
