@@ -2,7 +2,9 @@
 controller on hybrid hosts, at the same relative path): the working set agrees with usage -
 inactive_file within 2 % for a container holding a known allocation; a container forced past
 its memory limit is counted exactly once as OOM-killed, and RS-05 fires for it with the count
-and the working set at the kill in its evidence."""
+and the working set at the kill in its evidence; oom:mark_victim logs the victim's command and
+pid naming its container, charges the victim's container and not the one whose allocation
+triggered the OOM, and counts a kill whose cgroup is removed before the next collection."""
 import json
 import os
 import subprocess
@@ -313,6 +315,46 @@ class MemoryTest(unittest.TestCase):
                         if p:
                             p.wait()
                             p.stdout.close()
+
+    def test_oom_kill_of_a_cgroup_removed_before_the_next_collection(self):
+        """A container OOM-killed and its cgroup removed between two collections (3 s apart):
+        memory.events is gone with it, oom:mark_victim saw the kill, and its entry is read a
+        last time at cgroup_rmdir: counted once, by the tracepoint only."""
+        with e2e.FakePod() as pod, \
+                e2e.Agent("--interval", "3", "--window", "30", "--warmup", "0") as agent:
+            if "oom=mark_victim" not in agent.logs():
+                self.skipTest("the kernel's oom:mark_victim does not pass the victim task")
+            with ke.ExtraContainer(pod) as gone:
+                rel = os.path.join(os.path.dirname(pod.rel), os.path.basename(gone.path))
+                with PodMemory(pod.root, [rel], 64) as pm:
+                    calm = e2e.run_in_cgroups(pm.procs(rel), [sys.executable, "-c", HOLD % 4],
+                                              stdout=subprocess.PIPE)
+                    self.assertEqual(calm.stdout.readline(), b"held\n")
+                    calm.stdout.close()
+                    agent.wait_collections(2)  # the container has its series
+                    calm.kill()
+                    calm.wait()
+                    agent.wait_collections(1)  # right after a collection: 3 s to go
+                    t0 = time.time()
+                    p = e2e.run_in_cgroups(pm.procs(rel), [sys.executable, "-c", GROW])
+                    self.assertEqual(p.wait(timeout=30), -9, "the grower was not OOM-killed")
+                    if pm.v1:
+                        os.rmdir(pm.made.pop())  # the container's v1 memory cgroup
+                    os.rmdir(gone.path)
+                    print("killed and removed in %.2f s" % (time.time() - t0))
+                    self.assertLess(time.time() - t0, 2.5, "too slow: a collection came between")
+            agent.wait_collections(2)
+            m = agent.metrics()
+            cid = gone.container_id
+            kills = e2e.metric_value(m, "bpfdiag_memory_oom_kills_total", container_id=cid)
+            one = e2e.metric_value(m, "bpfdiag_agent_oom_kills_one_source", seen_by="tracepoint")
+            lines = [l for l in agent.logs().splitlines() if "OOM kill: " in l]
+            print("kills %s; seen by the tracepoint only %s\n%s" % (kills, one, "\n".join(lines)))
+            self.assertEqual(kills, 1)
+            self.assertEqual(one, 1)
+            self.assertEqual(len(lines), 1, lines)
+            self.assertIn(cid, lines[0])
+            self.assertIn("(pid %d)" % p.pid, lines[0])
 
 
 if __name__ == "__main__":
