@@ -9,7 +9,7 @@
 #define CLI_EXIT_USAGE 2
 #define DEFAULT_AGENT_URL "http://127.0.0.1:9810"
 
-/* Set when run as the kubectl plugin (kubectl-bpfdiag): check asks the whole cluster. */
+/* Set when run as the kubectl plugin (kubectl-bpfdiag): check and top ask the whole cluster. */
 extern bool cli_kubectl_plugin;
 
 int do_agent(int argc, char **argv);

@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <json-c/json.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,16 +20,21 @@
 #define CLUSTER_MAX_AGENTS 10000
 #define COL_MAX 40 /* widest padded column; the message is last and not padded */
 
-/* One agent pod and what it answered. */
-struct agent {
-	char *ns, *pod, *node;
-	char proxy[768]; /* the pod proxy path of its findings */
-	char why[256]; /* why it did not answer; "" when it did */
-	struct top_finding *fs;
+struct cluster {
+	struct cluster_opts o;
+	struct kube_target t;
+	char ua[64];
+	struct cluster_agent *a;
 	size_t n;
+	int cancel_fd; /* readable: end the requests in flight; -1: none */
+};
+
+/* A request in flight. */
+struct pending {
 	struct strbuf body;
-	CURL *curl;
 	struct curl_slist *hdrs;
+	CURL *curl;
+	struct cluster_reply *reply;
 };
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -54,9 +60,11 @@ static void blob_opts(CURL *c, const struct kube_blob *b, CURLoption file_opt, C
 }
 
 /* A GET of path on the API server, set up but not performed. */
-static CURL *request(const struct kube_target *t, const char *path, long timeout_ms,
-		     struct strbuf *body, struct curl_slist **hdrs)
+static CURL *request(const struct cluster *cl, const char *path, struct strbuf *body,
+		     struct curl_slist **hdrs)
 {
+	const struct kube_target *t = &cl->t;
+	long timeout_ms = (long)(cl->o.timeout * 1000);
 	CURL *c = curl_easy_init();
 	char *url = NULL;
 
@@ -77,7 +85,7 @@ static CURL *request(const struct kube_target *t, const char *path, long timeout
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	free(url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, *hdrs);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "bpfdiag-check");
+	curl_easy_setopt(c, CURLOPT_USERAGENT, cl->ua);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
@@ -104,18 +112,88 @@ static void status_message(const char *body, long status, char *buf, size_t len)
 	json_object_put(root);
 }
 
-static void agents_free(struct agent *a, size_t n)
+static void agents_free(struct cluster_agent *a, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; a && i < n; i++) {
 		free(a[i].ns);
 		free(a[i].pod);
 		free(a[i].node);
-		top_findings_free(a[i].fs, a[i].n);
-		strbuf_reset(&a[i].body);
-		curl_easy_cleanup(a[i].curl);
-		curl_slist_free_all(a[i].hdrs);
 	}
 	free(a);
+}
+
+int cluster_open(const struct cluster_opts *o, const char *cmd, struct cluster **ret, char *err,
+		 size_t errlen)
+{
+	struct cluster *c;
+	int r;
+
+	if (o->ns &&
+	    (!*o->ns || strspn(o->ns, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(o->ns))) {
+		snprintf(err, errlen, "bad --namespace '%s': want a namespace name", o->ns);
+		return -EINVAL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	c->o = *o;
+	c->cancel_fd = -1;
+	snprintf(c->ua, sizeof(c->ua), "bpfdiag-%s", cmd);
+	r = kube_target_resolve(o->kubeconfig, o->context, &c->t, err, errlen);
+	if (r) {
+		/* The reason, as "--cluster: <why>". */
+		char why[1024];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "--cluster: %s", why);
+		cluster_close(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+struct cluster *cluster_close(struct cluster *c)
+{
+	if (!c)
+		return NULL;
+	agents_free(c->a, c->n);
+	kube_target_clear(&c->t);
+	free(c);
+	return NULL;
+}
+
+void cluster_cancel_fd(struct cluster *c, int fd)
+{
+	c->cancel_fd = fd;
+}
+
+/* Runs m's transfers until they are done, or the cancel fd is readable. */
+static void run(const struct cluster *cl, CURLM *m)
+{
+	struct curl_waitfd w = { .fd = cl->cancel_fd, .events = CURL_WAIT_POLLIN };
+	int running = 0;
+
+	do {
+		if (curl_multi_perform(m, &running) != CURLM_OK)
+			break;
+		w.revents = 0;
+		if (running)
+			curl_multi_poll(m, &w, cl->cancel_fd >= 0 ? 1 : 0, 1000, NULL);
+	} while (running && !w.revents);
+}
+
+const struct cluster_agent *cluster_agents(const struct cluster *c, size_t *ret_n)
+{
+	*ret_n = c->n;
+	return c->a;
+}
+
+const char *cluster_source(const struct cluster *c)
+{
+	return c->t.source ? c->t.source : c->t.server;
 }
 
 /* The port named "metrics" of the pod's containers (the chart's), else the first one; and
@@ -152,169 +230,234 @@ static int64_t agent_port(json_object *pod, bool *ret_https)
 	return first;
 }
 
-/* The agent pods, from the API's pod list. Returns 0, or 2 after printing why. */
-static int list_agents(const struct kube_target *t, const struct cluster_opts *o,
-		       struct agent **ret, size_t *ret_n)
+/* One agent from an item of the pod list. Returns 0 or -ENOMEM. */
+static int agent_of(json_object *p, struct cluster_agent *a)
 {
+	json_object *meta = json_get_obj(p, "metadata");
+	const char *phase = json_get_str_or_empty(json_get_obj(p, "status"), "phase");
+	bool https;
+	int64_t port = agent_port(p, &https);
+
+	a->ns = strdup(json_get_str_or_empty(meta, "namespace"));
+	a->pod = strdup(json_get_str_or_empty(meta, "name"));
+	a->node = strdup(json_get_str_or_empty(json_get_obj(p, "spec"), "nodeName"));
+	if (!a->ns || !a->pod || !a->node)
+		return -ENOMEM;
+	if (!a->node[0])
+		snprintf(a->why, sizeof(a->why), "pod %s/%s is not scheduled", a->ns, a->pod);
+	else if (strcmp(phase, "Running") != 0)
+		snprintf(a->why, sizeof(a->why), "pod %s/%s is %s", a->ns, a->pod,
+			 phase[0] ? phase : "in no phase");
+	else if (port <= 0 || port > 65535)
+		snprintf(a->why, sizeof(a->why), "pod %s/%s has no port", a->ns, a->pod);
+	else
+		snprintf(a->proxy, sizeof(a->proxy), "/api/v1/namespaces/%s/pods/%s%s:%lld/proxy",
+			 a->ns, https ? "https:" : "", a->pod, (long long)port);
+	return 0;
+}
+
+static bool cancelled(const struct cluster *cl)
+{
+	struct pollfd p = { .fd = cl->cancel_fd, .events = POLLIN };
+
+	return cl->cancel_fd >= 0 && poll(&p, 1, 0) > 0;
+}
+
+/* One transfer, as curl_easy_perform but ended by the cancel fd too. */
+static CURLcode perform(const struct cluster *cl, CURL *c)
+{
+	CURLM *m = curl_multi_init();
+	CURLcode rc = CURLE_ABORTED_BY_CALLBACK;
+	CURLMsg *msg;
+	int left;
+
+	if (!m)
+		return CURLE_OUT_OF_MEMORY;
+	curl_multi_add_handle(m, c);
+	run(cl, m);
+	while ((msg = curl_multi_info_read(m, &left))) {
+		if (msg->msg == CURLMSG_DONE)
+			rc = msg->data.result;
+	}
+	curl_multi_remove_handle(m, c);
+	curl_multi_cleanup(m);
+	return rc;
+}
+
+int cluster_list(struct cluster *cl, char *err, size_t errlen)
+{
+	const struct cluster_opts *o = &cl->o;
+	const char *server = cl->t.server;
 	struct strbuf body = STRBUF_INIT;
 	struct curl_slist *hdrs = NULL;
 	json_object *root = NULL, *items;
-	struct agent *a = NULL;
+	struct cluster_agent *a = NULL;
 	char path[1024], why[512], *sel;
 	long status = 0;
 	size_t n = 0;
 	CURL *c;
 	CURLcode rc;
-	int r = CLI_EXIT_USAGE;
+	int r = -ENOMEM;
 
 	sel = curl_easy_escape(NULL, o->selector, 0);
-	if (!sel)
-		return cli_error("check", "out of memory");
+	if (!sel) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	if (o->ns)
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods?labelSelector=%s", o->ns,
 			 sel);
 	else
 		snprintf(path, sizeof(path), "/api/v1/pods?labelSelector=%s", sel);
 	curl_free(sel);
-	c = request(t, path, (long)(o->timeout * 1000), &body, &hdrs);
+	c = request(cl, path, &body, &hdrs);
 	if (!c) {
 		curl_slist_free_all(hdrs);
-		return cli_error("check", "out of memory");
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
-	rc = curl_easy_perform(c);
+	rc = perform(cl, c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_cleanup(c);
 	curl_slist_free_all(hdrs);
-	if (rc != CURLE_OK) {
-		r = cli_error("check", "--cluster: %s%s: %s", t->server, path,
-			      curl_easy_strerror(rc));
-		goto out;
-	}
 	strbuf_puts(&body, "");
-	if (status != 200) {
+	r = -EPROTO;
+	if (rc != CURLE_OK) {
+		snprintf(err, errlen, "--cluster: %s%s: %s", server, path, curl_easy_strerror(rc));
+		r = -ECONNREFUSED;
+	} else if (strbuf_failed(&body)) {
+		snprintf(err, errlen, "out of memory");
+		r = -ENOMEM;
+	} else if (status != 200) {
 		status_message(body.data, status, why, sizeof(why));
-		r = cli_error("check", "--cluster: listing the agent pods (%s%s): %s", t->server,
-			      path, why);
-		goto out;
-	}
-	root = json_tokener_parse(body.data);
-	items = json_get_arr(root, "items");
-	if (!items) {
-		r = cli_error("check", "--cluster: %s%s did not answer a pod list", t->server,
-			      path);
-		goto out;
-	}
-	n = json_object_array_length(items);
-	if (n == 0) {
-		r = cli_error("check", "--cluster: no agent pods (%s%s): is the chart installed%s?",
-			      o->selector, o->ns ? " in that namespace" : "",
-			      o->ns ? "" : " and may you list pods in all namespaces");
-		goto out;
-	}
-	if (n > CLUSTER_MAX_AGENTS)
-		n = CLUSTER_MAX_AGENTS;
-	a = calloc(n, sizeof(*a));
-	if (!a) {
-		r = cli_error("check", "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		json_object *p = json_object_array_get_idx(items, i);
-		json_object *meta = json_get_obj(p, "metadata");
-		const char *phase = json_get_str_or_empty(json_get_obj(p, "status"), "phase");
-		bool https;
-		int64_t port = agent_port(p, &https);
-
-		a[i].body = (struct strbuf)STRBUF_INIT;
-		a[i].ns = strdup(json_get_str_or_empty(meta, "namespace"));
-		a[i].pod = strdup(json_get_str_or_empty(meta, "name"));
-		a[i].node = strdup(json_get_str_or_empty(json_get_obj(p, "spec"), "nodeName"));
-		if (!a[i].ns || !a[i].pod || !a[i].node) {
+		snprintf(err, errlen, "--cluster: listing the agent pods (%s%s): %s", server, path,
+			 why);
+	} else if (!(items = json_get_arr(root = json_tokener_parse(body.data), "items"))) {
+		snprintf(err, errlen, "--cluster: %s%s did not answer a pod list", server, path);
+	} else if ((n = json_object_array_length(items)) == 0) {
+		snprintf(err, errlen, "--cluster: no agent pods (%s%s): is the chart installed%s?",
+			 o->selector, o->ns ? " in that namespace" : "",
+			 o->ns ? "" : " and may you list pods in all namespaces");
+		r = -ENOENT;
+	} else {
+		if (n > CLUSTER_MAX_AGENTS)
+			n = CLUSTER_MAX_AGENTS;
+		a = calloc(n, sizeof(*a));
+		r = a ? 0 : -ENOMEM;
+		for (size_t i = 0; i < n && !r; i++)
+			r = agent_of(json_object_array_get_idx(items, i), &a[i]);
+		if (r) {
+			snprintf(err, errlen, "out of memory");
 			agents_free(a, n);
-			a = NULL;
-			r = cli_error("check", "out of memory");
-			goto out;
+		} else {
+			agents_free(cl->a, cl->n);
+			cl->a = a;
+			cl->n = n;
 		}
-		if (!a[i].node[0])
-			snprintf(a[i].why, sizeof(a[i].why), "pod %s/%s is not scheduled", a[i].ns,
-				 a[i].pod);
-		else if (strcmp(phase, "Running") != 0)
-			snprintf(a[i].why, sizeof(a[i].why), "pod %s/%s is %s", a[i].ns, a[i].pod,
-				 phase[0] ? phase : "in no phase");
-		else if (port <= 0 || port > 65535)
-			snprintf(a[i].why, sizeof(a[i].why), "pod %s/%s has no port", a[i].ns,
-				 a[i].pod);
-		else
-			snprintf(a[i].proxy, sizeof(a[i].proxy),
-				 "/api/v1/namespaces/%s/pods/%s%s:%lld/proxy/api/v1/findings",
-				 a[i].ns, https ? "https:" : "", a[i].pod, (long long)port);
 	}
-	*ret = a;
-	*ret_n = n;
-	r = 0;
-out:
 	json_object_put(root);
 	strbuf_reset(&body);
 	return r;
 }
 
-/* Asks every agent with a proxy path, CLUSTER_PARALLEL at a time. */
-static int fetch_findings(const struct kube_target *t, const struct cluster_opts *o,
-			  struct agent *a, size_t n)
+void cluster_replies_free(struct cluster_reply *r, size_t n)
 {
+	for (size_t i = 0; r && i < n; i++)
+		free(r[i].body);
+	free(r);
+}
+
+/* Starts the GET of path on agent a, or gives the reply its why. */
+static void start(struct cluster *cl, CURLM *m, const struct cluster_agent *a, const char *path,
+		  struct pending *p)
+{
+	char full[1024];
+
+	p->body = (struct strbuf)STRBUF_INIT;
+	if (!a->proxy[0]) {
+		snprintf(p->reply->why, sizeof(p->reply->why), "%s", a->why);
+		return;
+	}
+	snprintf(full, sizeof(full), "%s%s", a->proxy, path);
+	p->curl = request(cl, full, &p->body, &p->hdrs);
+	if (!p->curl) {
+		snprintf(p->reply->why, sizeof(p->reply->why), "out of memory");
+		return;
+	}
+	curl_easy_setopt(p->curl, CURLOPT_PRIVATE, p);
+	curl_multi_add_handle(m, p->curl);
+}
+
+static void finish(struct pending *p, CURLcode result)
+{
+	struct cluster_reply *rep = p->reply;
+
+	curl_easy_getinfo(p->curl, CURLINFO_RESPONSE_CODE, &rep->status);
+	strbuf_puts(&p->body, "");
+	rep->body = strbuf_steal(&p->body, NULL);
+	if (result != CURLE_OK)
+		snprintf(rep->why, sizeof(rep->why), "%s", curl_easy_strerror(result));
+	else if (!rep->body)
+		snprintf(rep->why, sizeof(rep->why), "out of memory");
+	else if (rep->status != 200)
+		status_message(rep->body, rep->status, rep->why, sizeof(rep->why));
+}
+
+int cluster_get(struct cluster *cl, const char *const *paths, size_t n_paths,
+		struct cluster_reply **ret)
+{
+	size_t n = cl->n * n_paths;
+	struct cluster_reply *rep = calloc(n ? n : 1, sizeof(*rep));
+	struct pending *p = calloc(n ? n : 1, sizeof(*p));
 	CURLM *m = curl_multi_init();
-	int running = 0;
 	CURLMsg *msg;
 	int left;
 
-	if (!m)
+	if (!rep || !p || !m) {
+		free(rep);
+		free(p);
+		if (m)
+			curl_multi_cleanup(m);
 		return -ENOMEM;
+	}
 	curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, CLUSTER_PARALLEL);
 	for (size_t i = 0; i < n; i++) {
-		if (!a[i].proxy[0])
-			continue;
-		a[i].curl =
-			request(t, a[i].proxy, (long)(o->timeout * 1000), &a[i].body, &a[i].hdrs);
-		if (!a[i].curl) {
-			snprintf(a[i].why, sizeof(a[i].why), "out of memory");
-			continue;
-		}
-		curl_easy_setopt(a[i].curl, CURLOPT_PRIVATE, &a[i]);
-		curl_multi_add_handle(m, a[i].curl);
+		p[i].reply = &rep[i];
+		start(cl, m, &cl->a[i / n_paths], paths[i % n_paths], &p[i]);
 	}
-	do {
-		if (curl_multi_perform(m, &running) != CURLM_OK)
-			break;
-		if (running)
-			curl_multi_poll(m, NULL, 0, 1000, NULL);
-	} while (running);
+	run(cl, m);
 	while ((msg = curl_multi_info_read(m, &left))) {
-		struct agent *ag = NULL;
-		long status = 0;
+		struct pending *pp = NULL;
 
 		if (msg->msg != CURLMSG_DONE)
 			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&ag);
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-		strbuf_puts(&ag->body, "");
-		if (msg->data.result != CURLE_OK)
-			snprintf(ag->why, sizeof(ag->why), "%s",
-				 curl_easy_strerror(msg->data.result));
-		else if (status != 200)
-			status_message(ag->body.data, status, ag->why, sizeof(ag->why));
-		else if (top_findings_parse(ag->body.data, &ag->fs, &ag->n))
-			snprintf(ag->why, sizeof(ag->why), "did not answer a findings document");
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&pp);
+		finish(pp, msg->data.result);
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (a[i].curl) {
-			curl_multi_remove_handle(m, a[i].curl);
-			if (!a[i].why[0] && !a[i].fs && a[i].body.len == 0)
-				snprintf(a[i].why, sizeof(a[i].why), "no answer");
-		}
+		if (!p[i].curl)
+			continue;
+		if (!rep[i].body && !rep[i].why[0])
+			snprintf(rep[i].why, sizeof(rep[i].why), "%s",
+				 cancelled(cl) ? "cancelled" : "no answer");
+		curl_multi_remove_handle(m, p[i].curl);
+		curl_easy_cleanup(p[i].curl);
+		curl_slist_free_all(p[i].hdrs);
+		strbuf_reset(&p[i].body);
 	}
 	curl_multi_cleanup(m);
+	free(p);
+	*ret = rep;
 	return 0;
 }
+
+/* One agent and its findings, for check --cluster. */
+struct agent {
+	const char *ns, *pod, *node;
+	char why[256]; /* why it did not answer; "" when it did */
+	struct top_finding *fs;
+	size_t n;
+};
 
 /* One row of the merged table. */
 struct row {
@@ -435,21 +578,47 @@ static void print_json(const struct agent *a, size_t n)
 	json_object_put(root);
 }
 
+/* Every agent's findings: a[i] for agent i. Returns 0 or -ENOMEM. */
+static int fetch_findings(struct cluster *cl, struct agent **ret, size_t *ret_n)
+{
+	static const char *const path[] = { "/api/v1/findings" };
+	size_t n;
+	const struct cluster_agent *ca = cluster_agents(cl, &n);
+	struct cluster_reply *rep = NULL;
+	struct agent *a = calloc(n ? n : 1, sizeof(*a));
+	int r = a ? cluster_get(cl, path, 1, &rep) : -ENOMEM;
+
+	for (size_t i = 0; i < n && !r; i++) {
+		a[i] = (struct agent){ .ns = ca[i].ns, .pod = ca[i].pod, .node = ca[i].node };
+		if (rep[i].why[0])
+			snprintf(a[i].why, sizeof(a[i].why), "%s", rep[i].why);
+		else if (top_findings_parse(rep[i].body, &a[i].fs, &a[i].n))
+			snprintf(a[i].why, sizeof(a[i].why), "did not answer a findings document");
+	}
+	cluster_replies_free(rep, n);
+	if (r) {
+		free(a);
+		return r;
+	}
+	*ret = a;
+	*ret_n = n;
+	return 0;
+}
+
 int cluster_check(const struct cluster_opts *o)
 {
-	struct kube_target t = { 0 };
+	struct cluster *cl = NULL;
 	struct agent *a = NULL;
 	struct row *rows = NULL;
 	size_t n = 0, n_rows = 0, n_findings = 0, silent = 0;
 	char err[1024];
 	int r;
 
-	if (kube_target_resolve(o->kubeconfig, o->context, &t, err, sizeof(err)))
-		return cli_error("check", "--cluster: %s", err);
-	r = list_agents(&t, o, &a, &n);
-	if (r)
+	if (cluster_open(o, "check", &cl, err, sizeof(err)) || cluster_list(cl, err, sizeof(err))) {
+		r = cli_error("check", "%s", err);
 		goto out;
-	if (fetch_findings(&t, o, a, n)) {
+	}
+	if (fetch_findings(cl, &a, &n)) {
 		r = cli_error("check", "out of memory");
 		goto out;
 	}
@@ -478,11 +647,13 @@ int cluster_check(const struct cluster_opts *o)
 			puts("no findings");
 	}
 	fprintf(stderr, "bpfdiag check: %zu finding%s from %zu of %zu agents (%s)\n", n_findings,
-		n_findings == 1 ? "" : "s", n - silent, n, t.source ? t.source : t.server);
+		n_findings == 1 ? "" : "s", n - silent, n, cluster_source(cl));
 	r = n_findings ? 1 : silent ? CLI_EXIT_USAGE : 0;
 out:
 	free(rows);
-	agents_free(a, n);
-	kube_target_clear(&t);
+	for (size_t i = 0; i < n; i++)
+		top_findings_free(a[i].fs, a[i].n);
+	free(a);
+	cluster_close(cl);
 	return r;
 }

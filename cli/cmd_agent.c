@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -41,7 +42,7 @@ struct agent_opts {
 	bool pin_explicit; /* --pin-dir DIR given: a DIR that cannot hold pins is fatal */
 	double interval;
 	enum log_level level;
-	enum collector_probe_choice net, fs; /* cli_parse_choice: ints */
+	enum collector_probe_choice net, fs, uring; /* cli_parse_choice: ints */
 	bool bpf_stats;
 	uint32_t max_cgroups;
 	double window, warmup;
@@ -109,6 +110,7 @@ static int parse_max_cgroups(const struct cli_opt *opt, const char *value, enum 
 _Static_assert(sizeof(enum collector_probe_choice) == sizeof(int), "choices are ints");
 static const char *const net_probes[] = { "auto", "tracepoint", "cgroup-skb", NULL };
 static const char *const fs_probes[] = { "auto", "syscalls", "raw", NULL };
+static const char *const uring_probes[] = { "auto", "tp-btf", "tracepoint", "off", NULL };
 
 #define OFF(field) offsetof(struct agent_opts, field)
 #define SECS(max_) .parse = cli_parse_secs, .max = (max_)
@@ -192,6 +194,11 @@ static const struct cli_opt agent_opts[] = {
 	  "auto, syscalls (per-syscall tracepoints, needs tracefs) or raw (sys_enter/sys_exit)",
 	  .def = "auto", .parse = cli_parse_choice, .off = OFF(fs), .choices = fs_probes,
 	  .want = "auto, syscalls or raw" },
+	{ "uring-probe", "MODE",
+	  "io_uring file I/O: auto, tp-btf (Linux >= 6.0), tracepoint (the fallback, needs "
+	  "tracefs) or off",
+	  .def = "auto", .parse = cli_parse_choice, .off = OFF(uring), .choices = uring_probes,
+	  .want = "auto, tp-btf, tracepoint or off" },
 	{ "bpf-stats", "on|off",
 	  "turn on kernel BPF run-time statistics (needs CAP_SYS_ADMIN; they cost every BPF "
 	  "program on the node two clock reads per run; off, they are reported anyway when "
@@ -286,6 +293,7 @@ static int new_pipeline(const struct agent_opts *o, const struct rules_config *r
 			    .max_cgroups = o->max_cgroups,
 			    .net = o->net,
 			    .fs = o->fs,
+			    .uring = o->uring,
 			    .bpf_stats = o->bpf_stats,
 			    .series_retention = o->series_retention },
 		.kube = o->kube.enabled ? &ko : NULL,
@@ -302,6 +310,20 @@ static int new_pipeline(const struct agent_opts *o, const struct rules_config *r
 		log_info("kube: watching the pods of node %s at %s%s", o->node_name, o->kube.url,
 			 o->kube.in_cluster ? " (in-cluster)" : "");
 	return 0;
+}
+
+/* The descriptor limit up to its hard limit (2^20 at most): the engine keeps each container's
+ * cgroup directory open (host/cgroupfs.h), up to half the soft limit; past it, it reads by path
+ * as before. Every descriptor user here polls with epoll or poll, never select. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max < (1u << 20) ? rl.rlim_max : (1u << 20);
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		log_debug("cannot raise the descriptor limit: %s", strerror(errno));
 }
 
 int do_agent(int argc, char **argv)
@@ -335,6 +357,7 @@ int do_agent(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	heap_tune(); /* before any thread: see base/heap.h */
+	raise_nofile();
 	struct sigaction ign = { .sa_handler = SIG_IGN, .sa_flags = SA_RESTART };
 
 	sigaction(SIGPIPE, &ign, NULL); /* a scraper hanging up must not kill the agent */

@@ -24,11 +24,7 @@ struct check_opts {
 	double duration;
 	const char *rules_config;
 	bool cluster;
-	const char *kubeconfig;
-	const char *context;
-	const char *ns;
-	const char *selector;
-	double timeout;
+	struct cluster_opts co;
 };
 
 #define OFF(field) offsetof(struct check_opts, field)
@@ -46,22 +42,7 @@ static const struct cli_opt check_opts[] = {
 	{ "rules-config", "FILE",
 	  "in-process: JSON thresholds per rule, rules on/off, as the agent's (docs/RULES.md)",
 	  .parse = cli_parse_str, .off = OFF(rules_config) },
-	{ "cluster", NULL,
-	  "every agent of the cluster instead: read each one's findings through the API "
-	  "server's pod proxy and print one table (needs list on pods and get on pods/proxy)",
-	  .parse = cli_parse_flag, .off = OFF(cluster) },
-	{ "kubeconfig", "FILE",
-	  "--cluster: the kubeconfig (default $KUBECONFIG, ~/.kube/config, "
-	  "else the in-cluster service account)",
-	  .parse = cli_parse_str, .off = OFF(kubeconfig) },
-	{ "context", "NAME", "--cluster: the kubeconfig context (default its current-context)",
-	  .parse = cli_parse_str, .off = OFF(context) },
-	{ "namespace", "NS", "--cluster: the agents' namespace (default all namespaces)",
-	  .parse = cli_parse_str, .off = OFF(ns) },
-	{ "selector", "LABELS", "--cluster: label selector of the agent pods",
-	  .def = CLUSTER_AGENT_SELECTOR, .parse = cli_parse_str, .off = OFF(selector) },
-	{ "timeout", "SEC", "--cluster: how long each request may take", .def = "10",
-	  .parse = cli_parse_secs, .max = 300, .off = OFF(timeout), .want = "seconds in (0, 300]" },
+	CLUSTER_CLI_OPTS(struct check_opts, cluster, co, "findings", "10"),
 };
 
 static const struct cli_command check_cmd = {
@@ -188,18 +169,8 @@ int do_check(int argc, char **argv)
 	if (r)
 		return r < 0 ? 0 : r;
 	if (o.cluster || cli_kubectl_plugin) {
-		struct cluster_opts co = { .kubeconfig = o.kubeconfig,
-					   .context = o.context,
-					   .ns = o.ns,
-					   .selector = o.selector,
-					   .timeout = o.timeout,
-					   .json = o.json };
-
-		if (o.ns && (!*o.ns ||
-			     strspn(o.ns, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(o.ns)))
-			return cli_error("check", "bad --namespace '%s': want a namespace name",
-					 o.ns);
-		return cluster_check(&co);
+		o.co.json = o.json;
+		return cluster_check(&o.co);
 	}
 	r = ask_agent(&o, &answered, why, sizeof(why));
 	return answered ? r : check_local(&o, why);

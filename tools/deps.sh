@@ -24,7 +24,11 @@ runtime_pkgs=(libbpf1 libelf1 zlib1g libmicrohttpd12 libjson-c5 libcurl4 libncur
 # qemu-system-x86, busybox-static: the `kernels` test's guest.
 test_pkgs=(libcmocka-dev clang-format python3 curl procps util-linux mount e2fsprogs
 	python3-yaml buildah mmdebstrap prometheus openssl tmux qemu-system-x86 busybox-static)
-bench_pkgs=(stress-ng fio iperf3 libbpf-tools bpftool)
+# bench: the loads (stress-ng, fio, iperf3, perf's syscall bench, a real Redis and PostgreSQL
+# with their benchmarks) and the peers measured beside the agent (libbpf-tools). The servers'
+# packages must not start their daemons: the bench starts its own, on loopback, in a temp dir.
+bench_pkgs=(stress-ng fio iperf3 libbpf-tools bpftool linux-perf redis-server redis-tools
+	postgresql)
 # The test cluster (tools/cluster/cluster): Debian's containerd, runc and CNI plugins; iptables
 # for kube-proxy; openssl for its certificates; gcc, libc6-dev and buildah for the pause image.
 cluster_pkgs=(containerd runc containernetworking-plugins iptables iproute2 openssl e2fsprogs
@@ -76,8 +80,8 @@ apt_install() {
 	echo "bpfdiag: installing ${missing[*]}" >&2
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
-	# Packages with daemons (prometheus) must not start them: tests start their own, on
-	# loopback. A policy-rc.d that says no does that (Docker images ship one already).
+	# Packages with daemons (prometheus, redis-server, postgresql) must not start them: tests and
+	# the bench start their own, on loopback. A policy-rc.d that says no does that (Docker images ship one already).
 	local policy=/usr/sbin/policy-rc.d made_policy=0
 	if [ ! -e "$policy" ]; then
 		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1

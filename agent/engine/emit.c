@@ -339,10 +339,10 @@ int series_emit(struct series *se, double dt, struct snap_series *out)
 	bool has_net = false;
 
 	for (int l = 0; l < LBL_MAX; l++) {
-		if (se->labels[l][0] && !(out->labels[l] = strdup(se->labels[l])))
+		if (!(out->labels[l] = snap_intern(out->strings, se->labels[l])))
 			return -ENOMEM;
 	}
-	if (!(out->cgroup_path = strdup(se->cgroup_path)))
+	if (!(out->cgroup_path = snap_intern(out->strings, se->cgroup_path)))
 		return -ENOMEM;
 	out->cgroup_id = se->cgroup_id;
 	out->cgroups = se->members;

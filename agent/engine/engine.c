@@ -21,6 +21,7 @@ static struct cg *cg_free(struct cg *c)
 	if (!c)
 		return NULL;
 	member_free(&c->m);
+	cgroupfs_dirs_close(&c->dirs);
 	free(c->path);
 	free(c->listen);
 	free(c);
@@ -51,6 +52,7 @@ int engine__open(const struct engine_opts *opts, struct engine **ret, char *err,
 					.max_cgroups = opts->max_cgroups,
 					.net = opts->net,
 					.fs = opts->fs,
+					.uring = opts->uring,
 					.bpf_stats = opts->bpf_stats };
 	char root[PATH_MAX];
 	struct engine *e;
@@ -276,7 +278,7 @@ static int build_snapshot(struct engine *e, double dt, struct snapshot **ret)
 									    0;
 	}
 	qsort(s->series, s->n_series, sizeof(*s->series), series_emit_cmp);
-	if (e->node[0] && !(s->node = strdup(e->node)))
+	if (!(s->node = snap_intern(&s->strings, e->node)))
 		goto oom;
 	collector__stats(e->collector, &stats, &n_stats);
 	s->agent.stats = malloc((n_stats ? n_stats : 1) * sizeof(*stats));
@@ -312,6 +314,10 @@ static void read_cgroupfs(struct engine *e)
 	struct series *se;
 
 	while ((se = series_table_next(e->series, &it))) {
+		struct cg *c = idmap_get(e->cgs, se->cgroup_id);
+		/* The series' cgroup is its member of that id (series.h): its open directories. */
+		struct cgroupfs_dirs *dirs =
+			c && c->path && strcmp(c->path, se->cgroup_path) == 0 ? &c->dirs : NULL;
 		uint64_t cpu = 0;
 
 		se->n_ports = 0;
@@ -323,7 +329,7 @@ static void read_cgroupfs(struct engine *e)
 		 * every collection. */
 		cgroupfs_read_memory(engine__cgroup_root(e),
 				     e->v1_mem_root[0] ? e->v1_mem_root : NULL, se->cgroup_path,
-				     with_limit || !se->memfs_valid, &se->memfs);
+				     dirs, with_limit || !se->memfs_valid, &se->memfs);
 		se->memfs_valid = true;
 		/* Throttling and CPU stalls grow only while a cgroup runs: an idle one is read
 		 * once a minute, not every collection (files cost an open each). */
@@ -333,7 +339,8 @@ static void read_cgroupfs(struct engine *e)
 			continue;
 		se->cpufs_cpu = cpu;
 		cgroupfs_read_cpu(engine__cgroup_root(e), e->v1_cpu_root[0] ? e->v1_cpu_root : NULL,
-				  se->cgroup_path, with_limit || !se->cpufs_valid, &se->cpufs);
+				  se->cgroup_path, dirs, with_limit || !se->cpufs_valid,
+				  &se->cpufs);
 		se->cpufs_valid = true;
 	}
 }

@@ -18,7 +18,7 @@ struct engine_opts {
 	bool pin_required; /* a pin_dir that cannot be used fails the open */
 	const char *node_name;
 	uint32_t max_cgroups; /* 0: default */
-	enum collector_probe_choice net, fs;
+	enum collector_probe_choice net, fs, uring;
 	bool bpf_stats;
 	struct kube_meta *kube; /* NULL: local mode; else borrowed, must outlive the engine */
 	double series_retention; /* seconds a series outlives its last cgroup; 0: default */

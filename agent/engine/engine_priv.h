@@ -50,6 +50,7 @@ struct cg {
 	uint64_t oom_seen, oom_new;
 	uint32_t oom_pid;
 	char oom_comm[16];
+	struct cgroupfs_dirs dirs; /* its directories, open while its files are read */
 };
 
 struct engine {

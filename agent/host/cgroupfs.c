@@ -1,23 +1,93 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "host/cgroupfs.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
-static bool read_small(const char *dir, const char *path, const char *file, char *buf, size_t size)
+static unsigned dirs_open;
+
+unsigned cgroupfs_dirs_open(void)
+{
+	return __atomic_load_n(&dirs_open, __ATOMIC_RELAXED);
+}
+
+/* Half the descriptor limit, read once. */
+static unsigned dirs_cap(void)
+{
+	static unsigned cap;
+	struct rlimit rl;
+
+	if (!cap)
+		cap = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+				      rl.rlim_cur < 2u * 1048576 ?
+			      (unsigned)(rl.rlim_cur / 2) :
+			      1048576;
+	return cap;
+}
+
+static void dir_close(struct cgroupfs_dirs *d, enum cgroupfs_tree t)
+{
+	if (d->fdp1[t]) {
+		close(d->fdp1[t] - 1);
+		d->fdp1[t] = 0;
+		__atomic_sub_fetch(&dirs_open, 1, __ATOMIC_RELAXED);
+	}
+}
+
+void cgroupfs_dirs_close(struct cgroupfs_dirs *d)
+{
+	for (int t = 0; d && t < CGFS_TREES; t++)
+		dir_close(d, (enum cgroupfs_tree)t);
+}
+
+/* Opens file of the cgroup path under dir: relative to d's directory of tree t when d is given
+ * (opening it first), else by its whole path. Returns a descriptor or -1. */
+static int open_file(struct cgroupfs_dirs *d, enum cgroupfs_tree t, const char *dir,
+		     const char *path, const char *file)
 {
 	char p[PATH_MAX];
-	ssize_t n;
-	int fd;
+	int n = snprintf(p, sizeof(p), "%s%s", dir, strcmp(path, "/") ? path : ""), fd;
 
-	if (snprintf(p, sizeof(p), "%s%s/%s", dir, strcmp(path, "/") ? path : "", file) >=
-	    (int)sizeof(p))
-		return false;
-	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (n < 0 || (size_t)n >= sizeof(p))
+		return -1;
+	if (d && !d->fdp1[t] && cgroupfs_dirs_open() < dirs_cap()) {
+		int dfd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+		if (dfd < 0 && errno == ENOENT)
+			return -1; /* no such cgroup here: nor its file */
+		if (dfd >= 0) {
+			d->fdp1[t] = dfd + 1;
+			__atomic_add_fetch(&dirs_open, 1, __ATOMIC_RELAXED);
+		}
+	}
+	if (d && d->fdp1[t]) {
+		fd = openat(d->fdp1[t] - 1, file, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 || errno != ENOENT)
+			return fd;
+		/* A file this cgroup lacks, or the directory is gone (every cgroup directory has
+		 * cgroup.procs): then the path may name a new cgroup; open the file by path and
+		 * the directory again next time. */
+		if (faccessat(d->fdp1[t] - 1, "cgroup.procs", F_OK, 0) == 0)
+			return -1;
+		dir_close(d, t);
+	}
+	if (snprintf(p + n, sizeof(p) - (size_t)n, "/%s", file) >= (int)(sizeof(p) - (size_t)n))
+		return -1;
+	return open(p, O_RDONLY | O_CLOEXEC);
+}
+
+static bool read_small(struct cgroupfs_dirs *d, enum cgroupfs_tree t, const char *dir,
+		       const char *path, const char *file, char *buf, size_t size)
+{
+	int fd = open_file(d, t, dir, path, file);
+	ssize_t n;
+
 	if (fd < 0)
 		return false;
 	n = read(fd, buf, size - 1);
@@ -83,30 +153,30 @@ void cgroupfs_parse_pressure(const char *text, struct cgroupfs_cpu *ret)
 }
 
 void cgroupfs_read_cpu(const char *v2_root, const char *v1_cpu_root, const char *path,
-		       bool with_limit, struct cgroupfs_cpu *ret)
+		       struct cgroupfs_dirs *d, bool with_limit, struct cgroupfs_cpu *ret)
 {
 	char buf[1024];
 
 	ret->has_throttling = false;
-	if (read_small(v2_root, path, "cpu.stat", buf, sizeof(buf)))
+	if (read_small(d, CGFS_V2, v2_root, path, "cpu.stat", buf, sizeof(buf)))
 		cgroupfs_parse_cpu_stat(buf, ret);
 	if (!ret->has_throttling && v1_cpu_root &&
-	    read_small(v1_cpu_root, path, "cpu.stat", buf, sizeof(buf)))
+	    read_small(d, CGFS_V1_CPU, v1_cpu_root, path, "cpu.stat", buf, sizeof(buf)))
 		cgroupfs_parse_cpu_stat(buf, ret);
-	if (read_small(v2_root, path, "cpu.pressure", buf, sizeof(buf)))
+	if (read_small(d, CGFS_V2, v2_root, path, "cpu.pressure", buf, sizeof(buf)))
 		cgroupfs_parse_pressure(buf, ret);
 	if (!with_limit)
 		return;
 	ret->has_limit = false;
-	if (read_small(v2_root, path, "cpu.max", buf, sizeof(buf))) {
+	if (read_small(d, CGFS_V2, v2_root, path, "cpu.max", buf, sizeof(buf))) {
 		cgroupfs_parse_cpu_max(buf, ret);
-	} else if (v1_cpu_root &&
-		   read_small(v1_cpu_root, path, "cpu.cfs_quota_us", buf, sizeof(buf))) {
+	} else if (v1_cpu_root && read_small(d, CGFS_V1_CPU, v1_cpu_root, path, "cpu.cfs_quota_us",
+					     buf, sizeof(buf))) {
 		long long quota = strtoll(buf, NULL, 10);
 		char pbuf[64];
 
-		if (quota > 0 &&
-		    read_small(v1_cpu_root, path, "cpu.cfs_period_us", pbuf, sizeof(pbuf))) {
+		if (quota > 0 && read_small(d, CGFS_V1_CPU, v1_cpu_root, path, "cpu.cfs_period_us",
+					    pbuf, sizeof(pbuf))) {
 			long long period = strtoll(pbuf, NULL, 10);
 
 			if (period > 0) {
@@ -154,42 +224,47 @@ void cgroupfs_parse_oom_kill(const char *text, struct cgroupfs_mem *ret)
 	ret->has_oom = key_u64(text, "oom_kill", &ret->oom_kills);
 }
 
-static bool read_u64(const char *dir, const char *path, const char *file, uint64_t *ret)
+static bool read_u64(struct cgroupfs_dirs *d, enum cgroupfs_tree t, const char *dir,
+		     const char *path, const char *file, uint64_t *ret)
 {
 	char buf[64];
 	char *end;
 
-	if (!read_small(dir, path, file, buf, sizeof(buf)))
+	if (!read_small(d, t, dir, path, file, buf, sizeof(buf)))
 		return false;
 	*ret = strtoull(buf, &end, 10);
 	return end != buf;
 }
 
 void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const char *path,
-			  bool with_limit, struct cgroupfs_mem *ret)
+			  struct cgroupfs_dirs *d, bool with_limit, struct cgroupfs_mem *ret)
 {
 	char buf[8192]; /* memory.stat: ~1.5 KiB on v1, ~3 KiB on recent v2 kernels */
 	const char *root = v1_mem_root ? v1_mem_root : v2_root;
 	bool v1 = v1_mem_root != NULL;
+	enum cgroupfs_tree t = v1 ? CGFS_V1_MEM : CGFS_V2;
 	uint64_t kills = ret->oom_kills;
 
 	ret->has_usage = ret->has_oom = false;
-	if (!read_u64(root, path, v1 ? "memory.usage_in_bytes" : "memory.current", &ret->usage))
+	if (!read_u64(d, t, root, path, v1 ? "memory.usage_in_bytes" : "memory.current",
+		      &ret->usage))
 		return;
-	if (!read_small(root, path, "memory.stat", buf, sizeof(buf)))
+	if (!read_small(d, t, root, path, "memory.stat", buf, sizeof(buf)))
 		return;
-	if (!v1 && !read_u64(root, path, "memory.swap.current", &ret->swap))
+	if (!v1 && !read_u64(d, t, root, path, "memory.swap.current", &ret->swap))
 		ret->swap = 0;
 	cgroupfs_parse_memory_stat(buf, v1, ret);
 	ret->has_usage = true;
-	if (read_small(root, path, v1 ? "memory.oom_control" : "memory.events", buf, sizeof(buf)))
+	if (read_small(d, t, root, path, v1 ? "memory.oom_control" : "memory.events", buf,
+		       sizeof(buf)))
 		cgroupfs_parse_oom_kill(buf, ret);
 	if (ret->has_oom && ret->oom_kills != kills &&
-	    !read_u64(root, path, v1 ? "memory.max_usage_in_bytes" : "memory.peak", &ret->peak))
+	    !read_u64(d, t, root, path, v1 ? "memory.max_usage_in_bytes" : "memory.peak",
+		      &ret->peak))
 		ret->peak = 0;
 	if (with_limit) {
 		ret->has_limit = false;
-		if (read_small(root, path, v1 ? "memory.limit_in_bytes" : "memory.max", buf,
+		if (read_small(d, t, root, path, v1 ? "memory.limit_in_bytes" : "memory.max", buf,
 			       sizeof(buf)))
 			cgroupfs_parse_memory_limit(buf, ret);
 	}

@@ -21,6 +21,7 @@
 #include "disk.h"
 #include "fs.h"
 #include "net.h"
+#include "uring.h"
 
 #define PERF_SAMPLE_HZ 99
 
@@ -154,6 +155,13 @@ static int cfg_net(struct collector *c, struct net_bpf *s)
 	return 0;
 }
 
+static int cfg_uring(struct collector *c, struct uring_bpf *s)
+{
+	bpf_program__set_autoload(s->progs.uring_complete, c->uring_btf);
+	bpf_program__set_autoload(s->progs.uring_complete_tp, !c->uring_btf);
+	return 0;
+}
+
 static int cfg_cgroup(struct collector *c, struct cgroup_bpf *s)
 {
 	/* An older mark_victim passes a pid only: OOM kills are then memory.events' alone. */
@@ -269,6 +277,7 @@ FAMILY(disk, s->maps.disk_stats);
 FAMILY(fs, s->maps.fs_stats);
 FAMILY(net, s->maps.net_stats, s->maps.net_peers, s->maps.net_listen);
 FAMILY(cgroup, NULL);
+FAMILY(uring, s->maps.uring_stats);
 
 /* Opens, configures, pins, loads and attaches one family. A map pinned by another version has
  * another shape: it is unpinned and the load tried once more. Returns 0 or -errno. */
@@ -315,6 +324,34 @@ static void family_failed(const char *family, int r, const char *metrics)
 	log_warn("%s probes unavailable (%s): %s will be absent", family, strerror(-r), metrics);
 }
 
+/* io_uring is optional: any failure costs only its share of the fs metrics. */
+static void open_uring(struct collector *c, enum collector_probe_choice choice, const char *pin)
+{
+	int r;
+
+	c->uring_btf = choice != PROBE_FALLBACK && c->uring_btf;
+	if (choice != PROBE_FALLBACK && !c->uring_btf)
+		log_msg(choice == PROBE_PRIMARY ? LOG_WARN : LOG_INFO,
+			"io_uring probes: tp_btf io_uring_complete has no CQE argument (Linux < "
+			"6.0); using the classic tracepoint");
+	r = load_family(c, &uring_ops, pin, (void **)&c->uring);
+	if (r && c->uring_btf) {
+		log_warn("io_uring probes: tp_btf failed (%s); trying the classic tracepoint",
+			 strerror(-r));
+		c->uring_btf = false;
+		r = load_family(c, &uring_ops, pin, (void **)&c->uring);
+	}
+	if (r) {
+		family_failed("io_uring", r,
+			      "reads, writes and syncs submitted through io_uring in bpfdiag_fs_*");
+		return;
+	}
+	c->probe[SLOT_URING] = c->uring_btf ? "io_uring_complete" : "io_uring_complete_tp";
+	feature(c, " uring=%s", c->probe[SLOT_URING]);
+	watch(c, "uring_stats", c->uring->maps.uring_stats, c->uring->maps.uring_counters,
+	      URING_CNT_MAP_FULL);
+}
+
 int collector__open(const struct collector_opts *opts, struct collector **ret, char *err,
 		    size_t errlen)
 {
@@ -343,6 +380,16 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 	c->cgroup_fd = -1;
 	c->stats_fd = -1;
 	c->max_cgroups = opts->max_cgroups ? opts->max_cgroups : CPU_MAX_CGROUPS_DEFAULT;
+	/* Every decision the kernel's BTF informs is taken here, and the parse (7 MiB on 6.18) is
+	 * freed before the families load: libbpf parses the same BTF again for each load (11 MiB
+	 * while it lasts), and holding ours across those set the agent's peak RSS. */
+	c->disk_folio = btf_has_tracepoint(vmlinux, "writeback_dirty_folio");
+	c->net_tracepoints = opts->net != PROBE_FALLBACK &&
+			     btf_has_tracepoint(vmlinux, "sock_send_length") &&
+			     btf_has_tracepoint(vmlinux, "sock_recv_length");
+	c->uring_btf = collector_uring_btf_ok(vmlinux); /* open_uring() decides */
+	btf__free(vmlinux);
+	vmlinux = NULL;
 	c->ncpus = libbpf_num_possible_cpus();
 	if (c->ncpus <= 0) {
 		r = c->ncpus ? c->ncpus : -EINVAL;
@@ -395,7 +442,6 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		c->probe[SLOT_SAMPLES] = "perf_cpu_clock";
 	}
 
-	c->disk_folio = btf_has_tracepoint(vmlinux, "writeback_dirty_folio");
 	r = load_family(c, &disk_ops, pin, (void **)&c->disk);
 	if (r) {
 		family_failed("disk", r, "bpfdiag_disk_* metrics");
@@ -431,9 +477,6 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		      FS_CNT_PENDING_FULL);
 	}
 
-	c->net_tracepoints = opts->net != PROBE_FALLBACK &&
-			     btf_has_tracepoint(vmlinux, "sock_send_length") &&
-			     btf_has_tracepoint(vmlinux, "sock_recv_length");
 	if (opts->net != PROBE_FALLBACK && !c->net_tracepoints)
 		log_msg(opts->net == PROBE_PRIMARY ? LOG_WARN : LOG_INFO,
 			"net probes: sock_send_length/sock_recv_length not in this kernel (Linux "
@@ -479,6 +522,11 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		}
 	}
 
+	if (opts->uring != PROBE_OFF)
+		open_uring(c, opts->uring, pin);
+	else
+		feature(c, " uring=off");
+
 	if (opts->bpf_stats) {
 		c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 		if (c->stats_fd < 0 && !collector_bpf_stats_sysctl())
@@ -488,7 +536,6 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 				"bpfdiag_agent_bpf_run_seconds_total will be absent",
 				strerror(-c->stats_fd));
 	}
-	btf__free(vmlinux);
 	*ret = c;
 	return 0;
 fail:
@@ -515,7 +562,9 @@ struct collector *collector__destroy(struct collector *c)
 	fs_bpf__destroy(c->fs);
 	net_bpf__destroy(c->net);
 	cgroup_bpf__destroy(c->cg);
+	uring_bpf__destroy(c->uring);
 	free(c->vals);
+	free(c->batch);
 	free(c);
 	return NULL;
 }

@@ -11,7 +11,8 @@
 
 #include "hist.h"
 
-enum collector_probe_choice { PROBE_AUTO = 0, PROBE_PRIMARY, PROBE_FALLBACK };
+/* PROBE_OFF: the family is not loaded (only optional families offer it). */
+enum collector_probe_choice { PROBE_AUTO = 0, PROBE_PRIMARY, PROBE_FALLBACK, PROBE_OFF };
 
 struct collector_opts {
 	const char *pin_dir; /* NULL: no pinning; maps then die with the process */
@@ -21,6 +22,8 @@ struct collector_opts {
 	enum collector_probe_choice
 		net; /* primary: sock_*_length tracepoints; fallback: cgroup_skb */
 	enum collector_probe_choice fs; /* primary: per-syscall tracepoints; fallback: raw syscalls */
+	enum collector_probe_choice uring; /* primary: tp_btf io_uring_complete; fallback: its
+					    * classic tracepoint */
 	bool bpf_stats; /* enable kernel BPF run-time statistics (costs two clock reads per run) */
 };
 
@@ -75,7 +78,8 @@ struct collector_sink {
 	/* dev: the whole disk, major << 20 | minor */
 	void (*disk)(void *ctx, uint64_t cgroup_id, uint32_t dev, enum disk_rec_dir dir,
 		     const struct disk_rec *r);
-	/* mnt_id: the global mount id written to, as in /proc/<pid>/mountinfo; 0 unknown */
+	/* mnt_id: the global mount id written to, as in /proc/<pid>/mountinfo; 0 unknown. The fs
+	 * and io_uring families both deliver here: a key may come from each. */
 	void (*fs)(void *ctx, uint64_t cgroup_id, uint32_t mnt_id, const struct fs_rec *r);
 	void (*net)(void *ctx, uint64_t cgroup_id, const struct net_rec *r);
 	void (*oom)(void *ctx, uint64_t cgroup_id, const struct oom_rec *r);
@@ -101,6 +105,7 @@ enum collector_stat_kind {
 	CSTAT_DISK_ATTRIBUTIONS, /* subject: how block requests found their cgroup; requests */
 	CSTAT_BPF_RUN_SECONDS, /* subject: a BPF program; kernel time it ran */
 	CSTAT_BPF_RUNS, /* subject: a BPF program; its runs */
+	CSTAT_MAP_READS, /* subject: batch, or per_key where the kernel refused batch lookups */
 	CSTAT_KIND_MAX,
 };
 

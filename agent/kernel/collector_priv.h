@@ -13,6 +13,7 @@
 #include "disk.skel.h"
 #include "fs.skel.h"
 #include "net.skel.h"
+#include "uring.skel.h"
 
 #define COLLECTOR_MAX_STATS 128
 
@@ -25,8 +26,16 @@ enum probe_slot {
 	SLOT_FS,
 	SLOT_NET,
 	SLOT_CGROUP,
+	SLOT_URING,
 	SLOT_LISTENERS, /* where listeners that predate the probes come from (the engine says) */
 	PROBE_SLOTS
+};
+
+/* How map walks went (CSTAT_MAP_READS). */
+enum map_read_method {
+	MAP_READ_BATCH, /* bpf_map_lookup_batch */
+	MAP_READ_PER_KEY, /* the kernel refused batch lookups for the map's type */
+	MAP_READ_METHODS
 };
 
 /* A map whose fill and overflow are reported. */
@@ -44,6 +53,7 @@ struct collector {
 	struct fs_bpf *fs;
 	struct net_bpf *net;
 	struct cgroup_bpf *cg;
+	struct uring_bpf *uring; /* optional: NULL when down or off */
 	struct bpf_link **perf_links;
 	struct bpf_link *skb_links[2];
 	int cgroup_fd;
@@ -55,8 +65,13 @@ struct collector {
 	bool fs_syscalls; /* per-syscall tracepoints, else raw sys_enter/sys_exit */
 	bool net_tracepoints; /* sock_send_length/sock_recv_length, else cgroup_skb */
 	bool oom_victim; /* mark_victim passes the victim task (newer kernels; older: a pid only) */
+	bool uring_btf; /* tp_btf io_uring_complete, else its classic tracepoint */
 	char *vals; /* scratch: ncpus per-CPU values */
 	size_t vals_stride_max;
+	char *batch; /* scratch of the batched map walks: keys, then values */
+	size_t batch_size;
+	uint64_t batch_refused; /* 1 << map type: the kernel refused its batch lookups */
+	uint64_t map_reads[MAP_READ_METHODS];
 	char features[256];
 	const char *probe[PROBE_SLOTS]; /* mechanism in use per slot, NULL when down */
 	struct watched_map maps[16];
@@ -64,6 +79,23 @@ struct collector {
 	struct collector_stat stats[COLLECTOR_MAX_STATS];
 	size_t n_stats;
 };
+
+struct btf;
+
+typedef void (*entry_fn)(struct collector *c, const void *key, const void *vals, size_t stride,
+			 const void *arg);
+
+/* collector_read.c: calls each() for every entry of map with its values summed by the caller
+ * (stride 0: not per-CPU) and records the map's fill; field_sum() sums the u64 at off over the
+ * CPUs. Returns 0 or -errno. */
+int walk_map(struct collector *c, struct bpf_map *map, entry_fn each,
+	     const struct collector_sink *sink);
+uint64_t field_sum(const struct collector *c, const void *vals, size_t stride, size_t off);
+
+/* collector_uring.c: whether the kernel's io_uring_complete tracepoint hands its CQE to tp_btf
+ * (Linux >= 6.0: ctx, req, cqe), and the io_uring records read into the fs sink. */
+bool collector_uring_btf_ok(const struct btf *vmlinux);
+int collector_uring_read(struct collector *c, const struct collector_sink *sink);
 
 /* kernel.bpf_stats_enabled set by the administrator (no CAP_SYS_ADMIN needed to read it). */
 bool collector_bpf_stats_sysctl(void);

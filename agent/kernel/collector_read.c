@@ -2,10 +2,12 @@
 #include "kernel/collector_priv.h"
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "cpu.h"
 #include "disk.h"
 #include "fs.h"
@@ -28,23 +30,15 @@ static size_t percpu_stride(size_t size)
 	return (size + 7) & ~(size_t)7;
 }
 
-typedef void (*entry_fn)(struct collector *c, const void *key, const void *vals, size_t stride,
-			 const void *arg);
-
-/* Calls each() for every entry of a map (per-CPU or not) with its values (stride 0: not
- * per-CPU). Returns the number of entries, or -errno. */
-static long map_each(struct collector *c, struct bpf_map *map, entry_fn each, const void *arg)
+/* Calls each() for every entry of the map, two system calls per entry. Returns the number of
+ * entries, or -errno. */
+static long map_each_key(struct collector *c, int fd, size_t ksz, size_t stride, bool percpu,
+			 entry_fn each, const void *arg)
 {
-	size_t ksz = bpf_map__key_size(map), vsz = bpf_map__value_size(map);
-	bool percpu = bpf_map__type(map) == BPF_MAP_TYPE_PERCPU_HASH;
-	size_t stride = percpu ? percpu_stride(vsz) : vsz;
 	char key[64], next[64];
 	bool first = true;
 	long n = 0;
-	int fd = bpf_map__fd(map);
 
-	if (ksz > sizeof(key) || stride > c->vals_stride_max)
-		return -E2BIG;
 	while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
 		first = false;
 		memcpy(key, next, ksz);
@@ -56,10 +50,109 @@ static long map_each(struct collector *c, struct bpf_map *map, entry_fn each, co
 	return errno == ENOENT || !errno ? n : -errno;
 }
 
+/* A batch holds at least this many entries, more while they fit BATCH_BYTES; it grows (to
+ * BATCH_GROW_BYTES at most) only when one hash bucket holds more entries than it. */
+#define BATCH_MIN 16
+#define BATCH_BYTES (64 * 1024)
+#define BATCH_GROW_BYTES (16u << 20)
+
+/* Grows the batch scratch to size bytes. */
+static int batch_reserve(struct collector *c, size_t size)
+{
+	char *p;
+
+	if (size <= c->batch_size)
+		return 0;
+	p = realloc(c->batch, size);
+	if (!p)
+		return -ENOMEM;
+	c->batch = p;
+	c->batch_size = size;
+	return 0;
+}
+
+/* Calls each() for every entry of the map read with bpf_map_lookup_batch: a few system calls
+ * for the whole map. Returns the number of entries; -EOPNOTSUPP when the kernel refused the
+ * first batch, its error in *why (nothing was handed to each(): the caller may walk the map key
+ * by key), or another -errno. */
+static long map_each_batch(struct collector *c, int fd, size_t ksz, size_t elem, size_t stride,
+			   bool percpu, entry_fn each, const void *arg, int *why)
+{
+	size_t kspan = (ksz + 7) & ~(size_t)7;
+	size_t max = BATCH_BYTES / (kspan + elem);
+	uint64_t in[8], out[8]; /* the map's batch position (a bucket or a key) */
+	bool first = true, done = false;
+	long n = 0;
+
+	if (max < BATCH_MIN)
+		max = BATCH_MIN;
+	while (!done) {
+		uint32_t count = (uint32_t)max;
+		char *keys, *vals;
+		int err;
+
+		if (batch_reserve(c, max * (kspan + elem)))
+			return -ENOMEM;
+		keys = c->batch;
+		vals = c->batch + max * kspan;
+		err = bpf_map_lookup_batch(fd, first ? NULL : in, out, keys, vals, &count, NULL);
+		if (err < 0 && err != -ENOENT) {
+			/* ENOSPC: one hash bucket holds more entries than the batch; retry the same
+			 * position with room for twice as many. */
+			if (err == -ENOSPC && count == 0 &&
+			    max * 2 * (kspan + elem) <= BATCH_GROW_BYTES) {
+				max *= 2;
+				continue;
+			}
+			*why = err;
+			return first ? -EOPNOTSUPP : err;
+		}
+		done = err == -ENOENT;
+		for (uint32_t i = 0; i < count; i++)
+			each(c, keys + i * ksz, vals + i * elem, percpu ? stride : 0, arg);
+		n += count;
+		memcpy(in, out, sizeof(in));
+		first = false;
+	}
+	return n;
+}
+
+/* Calls each() for every entry of a map (per-CPU or not) with its values (stride 0: not
+ * per-CPU): batched where the kernel takes batch lookups for the map's type, else key by key
+ * (counted in c->map_reads; a type once refused is not asked again). Returns the number of
+ * entries, or -errno. */
+static long map_each(struct collector *c, struct bpf_map *map, entry_fn each, const void *arg)
+{
+	size_t ksz = bpf_map__key_size(map), vsz = bpf_map__value_size(map);
+	enum bpf_map_type type = bpf_map__type(map);
+	bool percpu = type == BPF_MAP_TYPE_PERCPU_HASH;
+	size_t stride = percpu ? percpu_stride(vsz) : vsz;
+	uint64_t bit = type < 64 ? 1ull << type : 0;
+	int fd = bpf_map__fd(map), why = 0;
+	long n;
+
+	if (ksz > 64 || stride > c->vals_stride_max)
+		return -E2BIG;
+	if (!(c->batch_refused & bit)) {
+		n = map_each_batch(c, fd, ksz, percpu ? stride * (size_t)c->ncpus : vsz, stride,
+				   percpu, each, arg, &why);
+		if (n != -EOPNOTSUPP) {
+			c->map_reads[MAP_READ_BATCH]++;
+			return n;
+		}
+		c->batch_refused |= bit;
+		log_info("BPF maps of type %s: the kernel refused batch lookups (%s); reading them "
+			 "key by key (bpfdiag_agent_map_reads_total{method=\"per_key\"})",
+			 libbpf_bpf_map_type_str(type), strerror(-why));
+	}
+	c->map_reads[MAP_READ_PER_KEY]++;
+	return map_each_key(c, fd, ksz, stride, percpu, each, arg);
+}
+
 /* map_each() over a map of records, counting its entries for the map's fill metric. Returns 0
  * or -errno. */
-static int walk_map(struct collector *c, struct bpf_map *map, entry_fn each,
-		    const struct collector_sink *sink)
+int walk_map(struct collector *c, struct bpf_map *map, entry_fn each,
+	     const struct collector_sink *sink)
 {
 	long n = map_each(c, map, each, sink);
 
@@ -88,7 +181,7 @@ static void sum_u64(const struct collector *c, const void *vals, size_t stride, 
 }
 
 /* The u64 at off of a per-CPU value, summed over CPUs. */
-static uint64_t field_sum(const struct collector *c, const void *vals, size_t stride, size_t off)
+uint64_t field_sum(const struct collector *c, const void *vals, size_t stride, size_t off)
 {
 	uint64_t v = 0;
 
@@ -196,6 +289,8 @@ int collector__read(struct collector *c, const struct collector_sink *sink)
 		r = walk_map(c, c->fs->maps.fs_stats, each_fs, sink);
 	if (!r && sink->net && c->net)
 		r = walk_map(c, c->net->maps.net_stats, each_net, sink);
+	if (!r && sink->fs && c->uring)
+		r = collector_uring_read(c, sink);
 	if (!r && sink->oom && c->cg && c->oom_victim)
 		r = walk_map(c, c->cg->maps.oom_victims, each_oom, sink);
 	return r;
@@ -310,6 +405,8 @@ long collector__forget(struct collector *c, bool (*is_gone)(void *ctx, uint64_t 
 		n += forget_in(c->disk->maps.disk_stats, is_gone, ctx);
 	if (c->fs)
 		n += forget_in(c->fs->maps.fs_stats, is_gone, ctx);
+	if (c->uring)
+		n += forget_in(c->uring->maps.uring_stats, is_gone, ctx);
 	if (c->net)
 		n += forget_in(c->net->maps.net_stats, is_gone, ctx) +
 		     forget_in(c->net->maps.net_peers, is_gone, ctx) +

@@ -8,13 +8,10 @@
 #include "disk.h"
 
 static const char *const slot_names[PROBE_SLOTS] = {
-	[SLOT_CPU] = "cpu",
-	[SLOT_SAMPLES] = "samples",
-	[SLOT_DISK] = "disk",
-	[SLOT_FS] = "fs",
-	[SLOT_NET] = "net",
-	[SLOT_CGROUP] = "cgroup",
-	[SLOT_LISTENERS] = "listeners",
+	[SLOT_CPU] = "cpu",	[SLOT_SAMPLES] = "samples",
+	[SLOT_DISK] = "disk",	[SLOT_FS] = "fs",
+	[SLOT_NET] = "net",	[SLOT_CGROUP] = "cgroup",
+	[SLOT_URING] = "uring", [SLOT_LISTENERS] = "listeners",
 };
 
 bool collector_bpf_stats_sysctl(void)
@@ -76,9 +73,9 @@ static void prog_stats(struct collector *c, struct bpf_object *obj)
 
 int collector__stats(struct collector *c, const struct collector_stat **ret, size_t *ret_n)
 {
-	static const char *const families[] = { "cpu", "disk", "fs", "net", "cgroup" };
-	const bool up[] = { c->cpu != NULL, c->disk != NULL, c->fs != NULL, c->net != NULL,
-			    c->cg != NULL };
+	static const char *const families[] = { "cpu", "disk", "fs", "net", "cgroup", "uring" };
+	const bool up[] = { c->cpu != NULL, c->disk != NULL, c->fs != NULL,
+			    c->net != NULL, c->cg != NULL,   c->uring != NULL };
 
 	c->n_stats = 0;
 	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
@@ -96,6 +93,8 @@ int collector__stats(struct collector *c, const struct collector_stat **ret, siz
 		stat_add(c, CSTAT_MAP_OVERFLOW,
 			 (double)percpu_counter(c, c->maps[i].counters_fd, c->maps[i].counter_idx),
 			 c->maps[i].name, NULL);
+	stat_add(c, CSTAT_MAP_READS, (double)c->map_reads[MAP_READ_BATCH], "batch", NULL);
+	stat_add(c, CSTAT_MAP_READS, (double)c->map_reads[MAP_READ_PER_KEY], "per_key", NULL);
 	stat_add(c, CSTAT_CPU_DROPPED_SECONDS,
 		 (double)percpu_counter(c, bpf_map__fd(c->cpu->maps.cpu_counters),
 					CPU_CNT_DROPPED_NS) /
@@ -117,6 +116,7 @@ int collector__stats(struct collector *c, const struct collector_stat **ret, siz
 		prog_stats(c, c->fs ? c->fs->obj : NULL);
 		prog_stats(c, c->net ? c->net->obj : NULL);
 		prog_stats(c, c->cg ? c->cg->obj : NULL);
+		prog_stats(c, c->uring ? c->uring->obj : NULL);
 	}
 	*ret = c->stats;
 	*ret_n = c->n_stats;

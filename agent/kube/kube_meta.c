@@ -341,6 +341,7 @@ void kube_meta__stats(struct kube_meta *km, struct kube_stats *ret)
 
 struct pods_ctx {
 	const struct kube_store *st;
+	struct snap_strings *strings;
 	struct snap_pod *pods;
 	size_t n;
 };
@@ -363,7 +364,7 @@ static int add_snap_pod(void *ctx, const struct kube_pod *p)
 	v[PLBL_HELM_RELEASE] = wi.helm.release;
 	v[PLBL_HELM_CHART] = wi.helm.chart;
 	for (int l = 0; l < PLBL_MAX; l++) {
-		if (!(sp->labels[l] = strdup(v[l])))
+		if (!(sp->labels[l] = snap_intern(pc->strings, v[l])))
 			return -ENOMEM;
 	}
 	return 0;
@@ -384,6 +385,7 @@ int kube_meta__fill_snapshot(struct kube_meta *km, struct snapshot *s)
 
 	pthread_mutex_lock(&km->lock);
 	pc.st = km->st;
+	pc.strings = &s->strings;
 	pc.pods = calloc(kube_store_n_pods(km->st) + 1, sizeof(*pc.pods));
 	r = pc.pods ? kube_store_foreach_pod(km->st, add_snap_pod, &pc) : -ENOMEM;
 	stats_locked(km, &s->agent.kube);

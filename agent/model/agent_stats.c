@@ -48,6 +48,11 @@ static const struct family_row collector_rows[CSTAT_KIND_MAX] = {
 				    { "program" } },
 	[CSTAT_BPF_RUNS] = { { "bpfdiag_agent_bpf_runs_total", true, "Runs of a BPF program." },
 			     { "program" } },
+	[CSTAT_MAP_READS] = { { "bpfdiag_agent_map_reads_total", true,
+				"Walks of the BPF maps by method: batch (bpf_map_lookup_batch), "
+				"per_key where the kernel refused batch lookups for a map type "
+				"(two system calls per entry)." },
+			      { "method" } },
 };
 
 static const struct agent_stat_family seeded_family = {

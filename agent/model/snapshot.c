@@ -27,6 +27,35 @@ const char *const pod_label_names[PLBL_MAX] = {
 
 static char empty[] = "";
 
+char *snap_intern(struct snap_strings *ss, const char *v)
+{
+	char *p, *fixed;
+
+	if (!v || !v[0])
+		return empty;
+	if (!ss)
+		return strdup(v);
+	if ((p = strpool_find(&ss->pool, v)))
+		return p; /* valid: only well-formed strings get in */
+	if (utf8_valid(v, strlen(v)))
+		return strpool_intern(&ss->pool, v);
+	/* Each use of an ill-formed string counts, as each heap copy would. */
+	ss->repaired++;
+	fixed = utf8_repair_dup(v);
+	if (!fixed)
+		return NULL;
+	p = strpool_intern(&ss->pool, fixed);
+	free(fixed);
+	return p;
+}
+
+/* Frees a string of the snapshot unless it is the shared "" or interned. */
+static void free_str(const struct snap_strings *ss, char *p)
+{
+	if (p != empty && !(ss && strpool_owns(&ss->pool, p)))
+		free(p);
+}
+
 struct snapshot *snapshot_new(size_t n)
 {
 	struct snapshot *s = calloc(1, sizeof(*s));
@@ -42,6 +71,7 @@ struct snapshot *snapshot_new(size_t n)
 	}
 	s->n_series = n;
 	for (size_t i = 0; i < n; i++) {
+		s->series[i].strings = &s->strings;
 		for (int l = 0; l < LBL_MAX; l++)
 			s->series[i].labels[l] = empty;
 		s->series[i].cgroup_path = empty;
@@ -55,12 +85,6 @@ struct snapshot *snapshot_ref(struct snapshot *s)
 	if (s)
 		__atomic_add_fetch(&s->refcnt, 1, __ATOMIC_RELAXED);
 	return s;
-}
-
-static void free_str(char *p)
-{
-	if (p != empty)
-		free(p);
 }
 
 static struct snap_point *push_point(struct snap_series *se, enum metric_id metric,
@@ -81,12 +105,10 @@ static struct snap_point *push_point(struct snap_series *se, enum metric_id metr
 	memset(p, 0, sizeof(*p));
 	p->metric = metric;
 	for (int i = 0; i < METRIC_MAX_OWN_LABELS; i++) {
-		const char *v = own && own[i] ? own[i] : "";
-
-		p->own[i] = v[0] ? strdup(v) : empty;
+		p->own[i] = snap_intern(se->strings, own ? own[i] : NULL);
 		if (!p->own[i]) {
 			for (int j = 0; j < i; j++)
-				free_str(p->own[j]);
+				free_str(se->strings, p->own[j]);
 			return NULL;
 		}
 	}
@@ -144,18 +166,21 @@ double snap_series_value(const struct snap_series *se, enum metric_id metric)
 
 struct snapshot *snapshot_unref(struct snapshot *s)
 {
+	const struct snap_strings *ss;
+
 	if (!s || __atomic_sub_fetch(&s->refcnt, 1, __ATOMIC_ACQ_REL) > 0)
 		return NULL;
+	ss = &s->strings;
 	for (size_t i = 0; i < s->n_series; i++) {
 		struct snap_series *se = &s->series[i];
 
 		for (int l = 0; l < LBL_MAX; l++)
-			free_str(se->labels[l]);
-		free_str(se->cgroup_path);
-		free_str(se->helm_chart);
+			free_str(ss, se->labels[l]);
+		free_str(ss, se->cgroup_path);
+		free_str(ss, se->helm_chart);
 		for (size_t p = 0; p < se->n_points; p++) {
 			for (int o = 0; o < METRIC_MAX_OWN_LABELS; o++)
-				free_str(se->points[p].own[o]);
+				free_str(ss, se->points[p].own[o]);
 			if (se->points[p].hist) {
 				free(se->points[p].hist->counts);
 				free(se->points[p].hist);
@@ -169,21 +194,23 @@ struct snapshot *snapshot_unref(struct snapshot *s)
 	free(s->findings);
 	for (size_t i = 0; i < s->n_pods; i++) {
 		for (int l = 0; l < PLBL_MAX; l++)
-			free_str(s->pods[i].labels[l]);
+			free_str(ss, s->pods[i].labels[l]);
 	}
 	free(s->pods);
-	free_str(s->node);
+	free_str(ss, s->node);
 	free(s->series);
+	strpool_destroy(&s->strings.pool);
 	free(s);
 	return NULL;
 }
 
-/* Repairs a heap string of the snapshot (the shared "" never needs it). */
-static uint64_t fix_str(char **p)
+/* Repairs a heap string of the snapshot (the shared "" never needs it, interned strings were
+ * repaired on the way in). */
+static uint64_t fix_str(const struct snap_strings *ss, char **p)
 {
 	char *r;
 
-	if (!*p || utf8_valid(*p, strlen(*p)))
+	if (!*p || **p == '\0' || strpool_owns(&ss->pool, *p) || utf8_valid(*p, strlen(*p)))
 		return 0;
 	r = utf8_repair_dup(*p);
 	if (!r)
@@ -197,21 +224,22 @@ static uint64_t fix_str(char **p)
 
 uint64_t snapshot_sanitize(struct snapshot *s)
 {
-	uint64_t n = 0;
+	const struct snap_strings *ss = &s->strings;
+	uint64_t n = s->strings.repaired;
 
-	n += fix_str(&s->node);
+	n += fix_str(ss, &s->node);
 	for (size_t i = 0; i < s->n_series; i++) {
 		struct snap_series *se = &s->series[i];
 
 		for (int l = 0; l < LBL_MAX; l++)
-			n += fix_str(&se->labels[l]);
-		n += fix_str(&se->cgroup_path) + fix_str(&se->helm_chart);
+			n += fix_str(ss, &se->labels[l]);
+		n += fix_str(ss, &se->cgroup_path) + fix_str(ss, &se->helm_chart);
 		n += FIX_BUF(se->delta.pvc_volume);
 		for (unsigned v = 0; v < se->delta.n_emptydir && v < SNAP_DELTA_EMPTYDIRS; v++)
 			n += FIX_BUF(se->delta.emptydir[v].name);
 		for (size_t p = 0; p < se->n_points; p++) {
 			for (int o = 0; o < METRIC_MAX_OWN_LABELS; o++)
-				n += fix_str(&se->points[p].own[o]);
+				n += fix_str(ss, &se->points[p].own[o]);
 		}
 	}
 	for (size_t i = 0; i < s->n_findings; i++) {
@@ -225,12 +253,13 @@ uint64_t snapshot_sanitize(struct snapshot *s)
 	}
 	for (size_t i = 0; i < s->n_pods; i++) {
 		for (int l = 0; l < PLBL_MAX; l++)
-			n += fix_str(&s->pods[i].labels[l]);
+			n += fix_str(ss, &s->pods[i].labels[l]);
 	}
 	n += FIX_BUF(s->agent.features);
 	for (size_t i = 0; i < s->agent.n_stats; i++)
 		n += FIX_BUF(s->agent.stats[i].subject) + FIX_BUF(s->agent.stats[i].mechanism);
 	s->agent.invalid_utf8_strings = n;
+	strpool_seal(&s->strings.pool);
 	return n;
 }
 

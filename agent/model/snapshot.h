@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/strpool.h"
 #include "kernel/collector.h"
 #include "model/agent_stats.h"
 #include "model/kinds.h"
@@ -28,6 +29,18 @@ enum series_label {
 };
 
 extern const char *const series_label_names[LBL_MAX];
+
+/* A snapshot's strings: label values, cgroup paths and the node name interned (each distinct
+ * string stored once) and made well-formed UTF-8 on the way in, so that snapshot_sanitize
+ * checks each distinct string once, not each use. */
+struct snap_strings {
+	struct strpool pool;
+	uint64_t repaired; /* ill-formed strings repaired on the way in */
+};
+
+/* Returns the interned, well-formed copy of v ("" for NULL or ""), or NULL when out of memory.
+ * ss NULL (a series built outside a snapshot): a heap copy, as is. */
+char *snap_intern(struct snap_strings *ss, const char *v);
 
 /* A histogram with fixed upper bounds (le); counts are per bucket, not cumulative. */
 struct snap_hist {
@@ -131,7 +144,8 @@ struct snap_peer {
 };
 
 struct snap_series {
-	char *labels[LBL_MAX]; /* never NULL; "" when unknown */
+	struct snap_strings *strings; /* the snapshot's (snapshot_new sets it) */
+	char *labels[LBL_MAX]; /* never NULL; "" when unknown; from snap_intern or the heap */
 	char *cgroup_path; /* the series' own cgroup, relative to the v2 mount */
 	char *helm_chart; /* helm.sh/chart of the workload, "" when unknown (OTLP resource only) */
 	double start_time; /* unix seconds its counters started from; 0: the agent's start */
@@ -229,12 +243,14 @@ struct snapshot {
 	size_t n_findings;
 	size_t n_pods; /* 0 in local mode */
 	struct snap_pod *pods; /* sorted by namespace, pod */
+	struct snap_strings strings;
 };
 
 /* Returns a snapshot with room for n series (labels set to ""), refcount 1, or NULL. */
 struct snapshot *snapshot_new(size_t n);
 /* Appends a counter or gauge point to se (points must come in metric id order). own holds
- * METRIC_MAX_OWN_LABELS own label values (copied; NULL entries become ""), or is NULL. Returns 0 or -ENOMEM. */
+ * METRIC_MAX_OWN_LABELS own label values (interned in se->strings; NULL entries become ""), or
+ * is NULL. Returns 0 or -ENOMEM. */
 int snap_series_add(struct snap_series *se, enum metric_id metric, const char *const *own,
 		    double value);
 /* Appends a histogram point: counts has n_bounds + 1 per-bucket entries (copied). */
@@ -245,7 +261,8 @@ int snap_series_add_hist(struct snap_series *se, enum metric_id metric, const ch
 double snap_series_value(const struct snap_series *se, enum metric_id metric);
 /* Makes every string of s well-formed UTF-8 (ill-formed bytes become U+FFFD; '?' when out of
  * memory) and sets s->agent.invalid_utf8_strings to the number of strings repaired, which it
- * returns. Call before s is shared. */
+ * returns: interned strings were repaired on the way in (counted then), heap strings are checked
+ * here. Seals s->strings (drops its index). Call once s is complete, before it is shared. */
 uint64_t snapshot_sanitize(struct snapshot *s);
 struct snapshot *snapshot_ref(struct snapshot *s);
 /* Drops a reference; frees on the last. Accepts NULL; returns NULL. */

@@ -11,6 +11,7 @@ static const struct {
 	int width, min; /* min 0: numeric, fixed width, right-aligned */
 	bool keep_end; /* cut long values keeping the end (paths, ids), else the start */
 } cols[TOP_COL_MAX] = {
+	[TOP_COL_NODE] = { "NODE", 16, 10, false },
 	[TOP_COL_NS] = { "NAMESPACE", 14, 9, false },
 	[TOP_COL_POD] = { "POD", 20, 14, false },
 	[TOP_COL_KIND] = { "KIND", 14, 10, false },
@@ -39,15 +40,16 @@ void top_layout(int width, int widths[TOP_COL_MAX])
 					     TOP_COL_IOPS,   TOP_COL_RUNQ,    TOP_COL_NET_TX,
 					     TOP_COL_DISK_R, TOP_COL_RELEASE, TOP_COL_NS };
 	bool shown[TOP_COL_MAX];
-	int fixed, pref, mins, n_drop = 0;
-
-	int all = -1;
+	int fixed, pref, mins, n_drop = 0, all = -1;
 
 	for (int i = 0; i < TOP_COL_MAX; i++) {
 		widths[i] = cols[i].width;
 		shown[i] = true;
 		all += cols[i].width + 1;
 	}
+	widths[TOP_COL_NODE] = 0;
+	shown[TOP_COL_NODE] = false;
+	all -= cols[TOP_COL_NODE].width + 1;
 	if (width <= 0)
 		return;
 	/* The recommendations only where every column has its preferred width: they never make
@@ -98,6 +100,14 @@ void top_layout(int width, int widths[TOP_COL_MAX])
 		}
 		widths[TOP_COL_WORKLOAD] += width - fixed - used;
 	}
+}
+
+void top_layout_nodes(int width, int widths[TOP_COL_MAX])
+{
+	int w = cols[TOP_COL_NODE].width;
+
+	top_layout(width > 0 ? width - w - 1 : width, widths);
+	widths[TOP_COL_NODE] = w;
 }
 
 int top_sort_column(enum top_sort key)
@@ -231,7 +241,8 @@ static void row_texts(const struct top_row *row, char marker, char v[TOP_COL_MAX
 		/* A container line: its name under the pod's, its id as the workload. */
 		snprintf(name, ROW_NAME_MAX, "  %s%s%s", c->name[0] ? c->name : "(container)",
 			 c->ports[0] ? " :" : "", c->ports);
-		text[TOP_COL_NS] = " "; /* blank, not "-": reads as "same as above" */
+		text[TOP_COL_NODE] = " "; /* blank, not "-": reads as "same as above" */
+		text[TOP_COL_NS] = " ";
 		text[TOP_COL_POD] = name;
 		text[TOP_COL_KIND] = "container";
 		text[TOP_COL_WORKLOAD] = c->id[0] ? c->id : c->cgroup_path;
@@ -242,6 +253,7 @@ static void row_texts(const struct top_row *row, char marker, char v[TOP_COL_MAX
 			snprintf(name, ROW_NAME_MAX, "%c%s", marker, p->pod);
 		else
 			snprintf(name, ROW_NAME_MAX, "%s", p->pod);
+		text[TOP_COL_NODE] = p->node ? p->node : "";
 		text[TOP_COL_NS] = p->ns;
 		text[TOP_COL_POD] = name;
 		text[TOP_COL_KIND] = p->kind;
@@ -267,6 +279,8 @@ static void row_texts(const struct top_row *row, char marker, char v[TOP_COL_MAX
 
 void top_layout_fit(const struct top_row *rows, size_t n, int widths[TOP_COL_MAX])
 {
+	bool nodes = false;
+
 	for (int i = 0; i < TOP_COL_MAX; i++)
 		widths[i] = (int)strlen(cols[i].title);
 	for (size_t j = 0; j < n; j++) {
@@ -280,7 +294,10 @@ void top_layout_fit(const struct top_row *rows, size_t n, int widths[TOP_COL_MAX
 			if (l > widths[i])
 				widths[i] = l < TOP_CELL_MAX ? l : TOP_CELL_MAX;
 		}
+		nodes |= rows[j].pod->node && rows[j].pod->node[0];
 	}
+	if (!nodes)
+		widths[TOP_COL_NODE] = 0;
 }
 
 char *top_format_row(const struct top_row *row, const int widths[TOP_COL_MAX], char marker,

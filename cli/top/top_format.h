@@ -11,7 +11,8 @@
 #include "top/top_rows.h"
 
 enum top_col {
-	TOP_COL_NS = 0,
+	TOP_COL_NODE = 0, /* a cluster's model only (top_layout_nodes) */
+	TOP_COL_NS,
 	TOP_COL_POD,
 	TOP_COL_KIND,
 	TOP_COL_WORKLOAD,
@@ -38,9 +39,11 @@ enum top_col {
 /* The recommended requests "120m/96Mi" (CPU cores, memory bytes), "-" when there is none. */
 char *top_fmt_rec(double cpu, double mem, char *buf, size_t size);
 void top_layout(int width, int widths[TOP_COL_MAX]);
+/* The same with the NODE column first, for a cluster's model (top_layout hides it). */
+void top_layout_nodes(int width, int widths[TOP_COL_MAX]);
 /* Column widths that fit every row's content whole (text output without a terminal, rows
  * formatted without a marker): each column as wide as its longest value or its title, up to
- * TOP_CELL_MAX. */
+ * TOP_CELL_MAX; NODE only when a row has a node. */
 #define TOP_CELL_MAX 1000
 void top_layout_fit(const struct top_row *rows, size_t n, int widths[TOP_COL_MAX]);
 /* The column a sort key orders by, or -1 (name). */

@@ -29,6 +29,7 @@ static void pod_clear(struct top_pod *p)
 	free(p->workload);
 	free(p->release);
 	free(p->key);
+	free(p->node);
 	free(p->finding_ids);
 	for (size_t i = 0; i < p->n_ctrs; i++)
 		container_clear(&p->ctrs[i]);
@@ -38,7 +39,7 @@ static void pod_clear(struct top_pod *p)
 static void finding_clear(struct top_finding *f)
 {
 	char **strs[] = { &f->ns,	&f->kind,      &f->workload, &f->release, &f->rule,
-			  &f->severity, &f->suggested, &f->message,  &f->since };
+			  &f->severity, &f->suggested, &f->message,  &f->since,	  &f->node };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		free(*strs[i]);
@@ -77,6 +78,12 @@ struct top_snapshot *top_snapshot_free(struct top_snapshot *s)
 		pod_clear(&s->pods[i]);
 	free(s->pods);
 	top_findings_free(s->findings, s->n_findings);
+	for (size_t i = 0; i < s->n_nodes; i++) {
+		free(s->nodes[i].name);
+		free(s->nodes[i].agent);
+		free(s->nodes[i].why);
+	}
+	free(s->nodes);
 	free(s->node);
 	free(s);
 	return NULL;
@@ -204,9 +211,15 @@ static int cmp_findings(const void *a, const void *b)
 	if (x->sev != y->sev)
 		return x->sev > y->sev ? -1 : 1;
 	if ((c = strcmp(x->ns, y->ns)) || (c = strcmp(x->workload, y->workload)) ||
-	    (c = strcmp(x->kind, y->kind)) || (c = strcmp(x->rule, y->rule)))
+	    (c = strcmp(x->kind, y->kind)) || (c = strcmp(x->rule, y->rule)) ||
+	    (c = strcmp(x->message, y->message)))
 		return c;
-	return strcmp(x->message, y->message);
+	return strcmp(x->node ? x->node : "", y->node ? y->node : "");
+}
+
+void top_findings_sort(struct top_finding *fs, size_t n)
+{
+	qsort(fs, n, sizeof(*fs), cmp_findings);
 }
 
 static bool finding_of(const struct top_finding *f, const struct top_pod *p)
@@ -249,7 +262,7 @@ static int tag_pod(struct top_pod *p, const struct top_finding *fs, size_t n)
 
 int top_snapshot_take_findings(struct top_snapshot *s, struct top_finding *fs, size_t n)
 {
-	qsort(fs, n, sizeof(*fs), cmp_findings);
+	top_findings_sort(fs, n);
 	for (size_t i = 0; i < s->n_pods; i++) {
 		if (tag_pod(&s->pods[i], fs, n)) {
 			top_findings_free(fs, n);

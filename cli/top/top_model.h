@@ -51,6 +51,7 @@ struct top_container {
 
 struct top_pod {
 	char *ns, *pod, *uid, *kind, *workload, *release;
+	char *node; /* a cluster's model: the node (top_merge.h); NULL for one agent's */
 	char *key; /* stable identity across refreshes: the uid, else kind/workload */
 	struct top_rates r;
 	struct top_container *ctrs;
@@ -66,6 +67,7 @@ struct top_evidence {
 
 struct top_finding {
 	char *ns, *kind, *workload, *release, *rule, *severity, *suggested, *message, *since;
+	char *node; /* a cluster's model: the node whose agent found it; NULL for one agent's */
 	enum top_severity sev;
 	struct top_evidence *ev;
 	size_t n_ev;
@@ -82,8 +84,18 @@ struct top_health {
 	char probes_down[64]; /* "net fs", families whose probe_up is 0 */
 };
 
+/* A cluster's model: one node and what its agent answered. */
+struct top_node {
+	char *name, *agent; /* the node; its agent pod, "namespace/name" */
+	char *why; /* "" when the agent answered, else why not (NO-ANSWER) */
+	size_t n_pods, n_findings;
+	double time; /* of its pods document */
+	struct top_health health;
+	char health_note[160];
+};
+
 struct top_snapshot {
-	char *node;
+	char *node; /* "" in a cluster's model: see nodes */
 	double time; /* unix seconds of the collection, 0 when the document has none */
 	struct top_pod *pods;
 	size_t n_pods;
@@ -94,6 +106,8 @@ struct top_snapshot {
 	char findings_note[160];
 	struct top_health health;
 	char health_note[160]; /* why health is unknown */
+	struct top_node *nodes; /* a cluster's model: every agent's node, by name; else NULL */
+	size_t n_nodes;
 };
 
 /* A snapshot with room for n pods (none used yet), node and time set, notes "not read".
@@ -123,6 +137,8 @@ int top_finding_init(struct top_finding *f, const char *ns, const char *kind, co
 		     const char *suggested, const char *message, const char *since);
 /* Appends one evidence value; beyond TOP_MAX_EVIDENCE it is dropped. Returns 0 or -ENOMEM. */
 int top_finding_add_evidence(struct top_finding *f, const char *name, double value);
+/* Sorts findings worst first (then by namespace, workload, kind, rule, message, node). */
+void top_findings_sort(struct top_finding *fs, size_t n);
 /* Frees n findings and the array. Accepts NULL. */
 void top_findings_free(struct top_finding *fs, size_t n);
 /* Hands n findings (the array is taken, also on failure) to s: sorted worst first, every pod

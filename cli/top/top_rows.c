@@ -43,7 +43,8 @@ bool top_pod_matches(const struct top_pod *p, const struct top_filter *f)
 	if (!t || !t[0])
 		return true;
 	if (has_ci(p->ns, t) || has_ci(p->pod, t) || has_ci(p->kind, t) || has_ci(p->workload, t) ||
-	    has_ci(p->release, t) || has_ci(p->finding_ids, t) || has_ci(p->uid, t))
+	    has_ci(p->release, t) || has_ci(p->finding_ids, t) || has_ci(p->uid, t) ||
+	    has_ci(p->node, t))
 		return true;
 	for (size_t i = 0; i < p->n_ctrs; i++) {
 		if (has_ci(p->ctrs[i].name, t) || has_ci(p->ctrs[i].id, t) ||
@@ -65,7 +66,8 @@ bool top_finding_matches(const struct top_finding *fi, const struct top_filter *
 		return false;
 	t = f->text;
 	return !t || !t[0] || has_ci(fi->ns, t) || has_ci(fi->kind, t) || has_ci(fi->workload, t) ||
-	       has_ci(fi->release, t) || has_ci(fi->rule, t) || has_ci(fi->message, t);
+	       has_ci(fi->release, t) || has_ci(fi->rule, t) || has_ci(fi->message, t) ||
+	       has_ci(fi->node, t);
 }
 
 bool top_keyset_has(const struct top_keyset *ks, const char *key)

@@ -28,7 +28,7 @@ const char *top_sort_name(enum top_sort key);
 int top_sort_parse(const char *s, enum top_sort *ret);
 
 /* Filters; NULL or "" matches everything. ns and release must equal the pod's; text is a
- * case-insensitive substring of any of its names, ids, cgroup paths or finding ids. */
+ * case-insensitive substring of any of its names, ids, cgroup paths, finding ids or node. */
 struct top_filter {
 	const char *text, *ns, *release;
 };

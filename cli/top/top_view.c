@@ -3,6 +3,8 @@
 #include "base/clock.h"
 #include "top/top_format.h"
 #include "top/top_health.h"
+#include "top/top_merge.h"
+#include "top/top_panel.h"
 
 #include <curses.h>
 #include <term.h>
@@ -19,7 +21,9 @@
 #include <unistd.h>
 
 #define LINE_MAX_BYTES 1024
-#define HEADER_LINES 5 /* title, totals, health, findings/sort/filters, column titles */
+#define HEADER_LINES 5
+#define NOTHING_NEW_WAIT \
+	0.1 /* seconds before asking a background source again */ /* title, totals, health, findings/sort/filters, column titles */
 
 /* Colour pairs; every one of them also carries a non-colour cue (a word, bold, reverse). */
 enum { PAIR_TITLE = 1, PAIR_BAD, PAIR_WARN, PAIR_OK, PAIR_INFO };
@@ -122,20 +126,25 @@ static void select_row(struct view *v, long delta)
 	row_key(&v->rows[v->sel], v->sel_key, sizeof(v->sel_key));
 }
 
-static void fetch(struct view *v)
+/* Returns false when the source had nothing new (ask again shortly). */
+static bool fetch(struct view *v)
 {
 	struct top_snapshot *s = NULL;
 	char err[512];
+	int r = top_source__fetch(v->src, &s, NULL, err, sizeof(err));
 
-	if (top_source__fetch(v->src, &s, NULL, err, sizeof(err))) {
+	if (r == -EAGAIN)
+		return false; /* a source polling in the background has nothing new yet */
+	if (r) {
 		snprintf(v->error, sizeof(v->error), "%s", err);
-		return;
+		return true;
 	}
 	top_snapshot_free(v->snap);
 	v->snap = s;
 	v->error[0] = '\0';
 	v->fetched_at = clock_unix();
 	rebuild(v);
+	return true;
 }
 
 /* Writes s at (y, x), clipped to the screen width, with attr. */
@@ -180,9 +189,13 @@ static void draw_header(struct view *v, int widths[TOP_COL_MAX])
 	attron(pair_attr(v, PAIR_TITLE) | A_REVERSE);
 	mvhline(0, 0, ' ', COLS);
 	attroff(pair_attr(v, PAIR_TITLE) | A_REVERSE);
+	if (s && s->n_nodes)
+		snprintf(line, sizeof(line), "%zu nodes", s->n_nodes);
+	else
+		snprintf(line, sizeof(line), "node %s", s && s->node[0] ? s->node : "?");
 	putf(0, 0, pair_attr(v, PAIR_TITLE) | A_REVERSE | A_BOLD,
-	     " bpfdiag top  node %s  %s  %s  every %gs", s && s->node[0] ? s->node : "?",
-	     top_source__name(v->src), t, v->o->interval);
+	     " bpfdiag top  %s  %s  %s  every %gs", line, top_source__name(v->src), t,
+	     v->o->interval);
 	if (!s) {
 		if (v->error[0])
 			putf(2, 0, pair_attr(v, PAIR_BAD) | A_BOLD, "UNREACHABLE: %s (retrying)",
@@ -191,7 +204,7 @@ static void draw_header(struct view *v, int widths[TOP_COL_MAX])
 			put(2, 0, A_BOLD,
 			    top_source__in_process(v->src) ?
 				    "starting the in-process collector..." :
-				    "reading the agent...");
+				    "reading the agent(s)...");
 		return;
 	}
 	/* Line 1: node totals. */
@@ -203,9 +216,16 @@ static void draw_header(struct view *v, int widths[TOP_COL_MAX])
 	     top_fmt_bytes(s->total.disk_w, b[2], sizeof(b[2])), s->total.iops, s->total.fsync,
 	     top_fmt_bytes(s->total.net_rx, b[3], sizeof(b[3])),
 	     top_fmt_bytes(s->total.net_tx, b[4], sizeof(b[4])), s->total.retrans, s->n_pods);
-	/* Line 2: agent health, or why there is none; a fetch error overrides. */
-	hl = top_health_line(s, clock_unix(), stale_after, line, sizeof(line));
-	x = putf(2, 0, A_NORMAL, "%s ", top_source__in_process(v->src) ? "collector" : "agent");
+	/* Line 2: agent health, or why there is none (a cluster's: the agents that answered and
+	 * the nodes whose did not); a fetch error overrides. */
+	if (s->n_nodes)
+		hl = top_nodes_line(s, line, sizeof(line));
+	else
+		hl = top_health_line(s, clock_unix(), stale_after, line, sizeof(line));
+	x = putf(2, 0, A_NORMAL, "%s ",
+		 s->n_nodes			? "agents" :
+		 top_source__in_process(v->src) ? "collector" :
+						  "agent");
 	if (v->error[0]) {
 		putf(2, x, pair_attr(v, PAIR_BAD) | A_BOLD,
 		     "UNREACHABLE: %s (retrying; data from %s)", v->error, t);
@@ -323,79 +343,11 @@ static void draw_rows(struct view *v, const int widths[TOP_COL_MAX], int y0, int
 	}
 }
 
-/* Word-wraps s into lines of at most width bytes, calling out for each. */
-static void wrap(const char *s, int width, void (*out)(void *ud, const char *line), void *ud)
-{
-	char line[LINE_MAX_BYTES];
-	size_t n = strlen(s);
-
-	if (width < 10)
-		width = 10;
-	if (width >= (int)sizeof(line))
-		width = (int)sizeof(line) - 1;
-	while (n > (size_t)width) {
-		size_t cut = (size_t)width;
-
-		while (cut > 0 && s[cut] != ' ')
-			cut--;
-		if (!cut)
-			cut = (size_t)width;
-		memcpy(line, s, cut);
-		line[cut] = '\0';
-		out(ud, line);
-		s += cut;
-		n -= cut;
-		while (*s == ' ') {
-			s++;
-			n--;
-		}
-	}
-	if (n)
-		out(ud, s);
-}
-
-/* The findings panel as lines (text + attribute), built before drawing so it can scroll. */
-struct panel {
-	char (*text)[LINE_MAX_BYTES];
-	attr_t *attr;
-	size_t n, cap;
-	attr_t cur;
-	bool failed;
-};
-
-static void panel_add(void *ud, const char *line)
-{
-	struct panel *p = ud;
-
-	if (p->failed)
-		return;
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 64;
-		char(*t)[LINE_MAX_BYTES] = realloc(p->text, cap * sizeof(*t));
-		attr_t *a;
-
-		if (!t) {
-			p->failed = true;
-			return;
-		}
-		p->text = t;
-		a = realloc(p->attr, cap * sizeof(*a));
-		if (!a) {
-			p->failed = true;
-			return;
-		}
-		p->attr = a;
-		p->cap = cap;
-	}
-	snprintf(p->text[p->n], LINE_MAX_BYTES, "%s%s", p->cur & A_BOLD ? "" : "      ", line);
-	p->attr[p->n++] = p->cur;
-}
-
 static void draw_findings(struct view *v, int y0, int y1)
 {
 	const struct top_snapshot *s = v->snap;
 	struct top_filter f = filter_of(v);
-	struct panel p = { 0 };
+	struct top_panel p = { 0 };
 	char line[LINE_MAX_BYTES], ev[LINE_MAX_BYTES];
 	size_t shown = 0;
 	int rows = y1 - y0 - 1;
@@ -410,20 +362,21 @@ static void draw_findings(struct view *v, int y0, int y1)
 			continue;
 		shown++;
 		p.cur = severity_attr(v, fi->sev) | A_BOLD;
-		snprintf(line, sizeof(line), "%-4s %-6s %s%s%s/%s%s%s%s%s  since %s",
+		snprintf(line, sizeof(line), "%-4s %-6s %s%s%s/%s%s%s%s%s  since %s%s%s",
 			 top_severity_tag(fi->sev)[0] ? top_severity_tag(fi->sev) : fi->severity,
 			 fi->rule, fi->ns, fi->ns[0] ? " " : "", fi->kind, fi->workload,
 			 fi->release[0] ? "  release " : "", fi->release,
 			 fi->suggested[0] ? "  -> " : "", fi->suggested,
-			 fi->since[0] ? fi->since : "?");
-		panel_add(&p, line);
+			 fi->since[0] ? fi->since : "?", fi->node ? "  node " : "",
+			 fi->node ? fi->node : "");
+		top_panel_add(&p, line);
 		p.cur = A_NORMAL;
-		wrap(fi->message, COLS - 8, panel_add, &p);
+		top_panel_wrap(&p, fi->message, COLS - 8);
 		if (fi->n_ev) {
 			snprintf(line, sizeof(line), "evidence: %s",
 				 top_fmt_evidence(fi, ev, sizeof(ev)));
 			p.cur = A_DIM;
-			wrap(line, COLS - 8, panel_add, &p);
+			top_panel_wrap(&p, line, COLS - 8);
 		}
 	}
 	putf(y0, 0, A_REVERSE | A_BOLD, " FINDINGS %zu%s  (up/down/PgUp/PgDn scroll, f close)",
@@ -438,8 +391,7 @@ static void draw_findings(struct view *v, int y0, int y1)
 	for (int i = 0; i < rows && v->findings_top + (size_t)i < p.n; i++)
 		put(y0 + 1 + i, 0, p.attr[v->findings_top + (size_t)i],
 		    p.text[v->findings_top + (size_t)i]);
-	free(p.text);
-	free(p.attr);
+	top_panel_clear(&p);
 }
 
 static const char *const help_lines[] = {
@@ -459,7 +411,8 @@ static const char *const help_lines[] = {
 	"",
 	"Columns: CPU% of one CPU, RQP99 run-queue wait p99, DISK_R/DISK_W block bytes/s,",
 	"IOPS block requests/s, FSYNC sync calls/s, NET_RX/NET_TX bytes/s, RETR TCP",
-	"retransmits/s, RELEASE Helm release, FINDINGS rule ids of the workload's findings.",
+	"retransmits/s, RELEASE Helm release, FINDINGS rule ids of the workload's findings;",
+	"with --cluster, NODE the pod's node (the filter text matches it too).",
 	"In a prompt: Enter applies, Esc cancels, Backspace and Ctrl-U edit.",
 };
 
@@ -479,7 +432,10 @@ static void draw(struct view *v)
 		refresh();
 		return;
 	}
-	top_layout(COLS, widths);
+	if (v->snap && v->snap->n_nodes)
+		top_layout_nodes(COLS, widths);
+	else
+		top_layout(COLS, widths);
 	if (v->help_open) {
 		draw_help();
 		put(bottom, 0, A_REVERSE, "any key closes the help");
@@ -703,10 +659,9 @@ int top_view_run(struct top_source *src, const struct top_view_opts *o, char *er
 		int ch;
 
 		if (wait <= 0) {
-			fetch(&v);
-			next = clock_mono() + o->interval;
-			wait = o->interval;
-			redraw = true;
+			redraw = fetch(&v);
+			wait = redraw ? o->interval : NOTHING_NEW_WAIT;
+			next = clock_mono() + wait;
 		}
 		if (redraw)
 			draw(&v);

@@ -56,5 +56,20 @@ exec mosquitto -c /tmp/m.conf"""
 MOSQUITTO_LOAD = """until mosquitto_pub -h 127.0.0.1 -t up -m 1 2>/dev/null; do sleep 1; done
 while :; do date +%s%N; sleep 0.05; done | mosquitto_pub -h 127.0.0.1 -t bench/ticks -q 1 -l"""
 
+# fio's io_uring engine (issue 18 §3): rounds of exactly 8 MiB of direct writes into the PVC, an
+# IORING_OP_FSYNC after every 4, ten seconds apart; each round logs what fio says it did
+# ("round N BYTES FSYNCS"), for test_cluster_workloads to compare with the agent's counts.
+FIO_URING = """set -e
+fallocate -l 8M /data/fio.bin
+i=0
+while :; do
+  i=$((i + 1))
+  fio --name=r$i --ioengine=io_uring --filename=/data/fio.bin --rw=write --bs=64k --size=8M \\
+    --direct=1 --iodepth=1 --fsync=4 --fallocate=none --output-format=json > /tmp/fio.json
+  python3 -c 'import json, sys; j = json.load(open("/tmp/fio.json"))["jobs"][0]
+print("round", sys.argv[1], j["write"]["io_bytes"], j["sync"]["total_ios"], flush=True)' $i
+  sleep 10
+done"""
+
 LOG_COLLECTOR = """while :; do find /data -maxdepth 2 -type f -name '*.log' -size -20M \\
   -exec cat {} + >/dev/null 2>&1; sleep 2; done"""

@@ -3,7 +3,9 @@ rbac.findingsReader bound to a ServiceAccount; a kubeconfig holding only that ac
 and the cluster's CA reads the agent's findings through the real API server's pod proxy with
 --namespace (exactly the Role's rights), and is refused without it (listing pods in all
 namespaces is more than the Role grants). The admin kubeconfig tools/cluster writes (client
-certificate) reads them in all namespaces."""
+certificate) reads them in all namespaces. `bpfdiag top --cluster --once` (and `--json`) reads
+the agent's pods the same way: one node, its agent answering, every pod with that node."""
+import json
 import os
 import tempfile
 import unittest
@@ -51,6 +53,28 @@ class ClusterCheck(unittest.TestCase):
     def test_admin_client_certificate(self):
         self.assert_answered(self.check())
 
+    def top(self, *args):
+        return cl.in_ns(BIN, "top", "--cluster", "--once", "--timeout", "10", *args,
+                        check=False, timeout=60)
+
+    def test_top_cluster(self):
+        node = self.pod["spec"]["nodeName"]
+        r = self.top()
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("agents 1 of 1 answer", r.stdout)
+        self.assertNotIn("NO-ANSWER", r.stdout)
+        self.assertRegex(r.stdout, r"(?m)^NODE +NAMESPACE +POD ")
+        self.assertRegex(r.stdout, r"(?m)^%s +%s +\d+ +\d+ [A-Z]+: " % (
+            node, AGENT_NS + "/" + self.pod["metadata"]["name"]))
+        # the agent's own pod is among the pods it sees, on its node
+        r = self.top("--json", "--namespace", AGENT_NS)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertEqual([(n["node"], n["pod"], n["answered"]) for n in doc["nodes"]],
+                         [(node, self.pod["metadata"]["name"], True)])
+        self.assertTrue(doc["pods"] and all(p["node"] == node for p in doc["pods"]))
+        self.assertIn(self.pod["metadata"]["name"], {p["pod"] for p in doc["pods"]})
+
     def test_findings_reader_token(self):
         token = kubectl("create", "token", VIEWER, "-n", AGENT_NS).stdout.strip()
         server = kubectl("config", "view", "--raw", "-o",
@@ -64,6 +88,10 @@ class ClusterCheck(unittest.TestCase):
                     "current-context: v\n" % (server, ca, token))
             f.flush()
             self.assert_answered(self.check("--kubeconfig", f.name, "--namespace", AGENT_NS))
+            # top --cluster needs no more than check --cluster
+            r = self.top("--kubeconfig", f.name, "--namespace", AGENT_NS)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("agents 1 of 1 answer", r.stdout)
             r = self.check("--kubeconfig", f.name)
             self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
             self.assertIn("HTTP 403", r.stderr)

@@ -4,14 +4,18 @@ PostgreSQL, Redis, RabbitMQ, Mosquitto and nginx (Debian's packages, in an image
 run under real load (pgbench, redis-benchmark, a pika publisher with confirms, mosquitto_pub,
 HTTP requests), each once as the controller kind that fits it and once as one that does not,
 plus a node-local log collector reading a hostPath (as a Deployment and as a DaemonSet), an idle
-StatefulSet whose only process sleeps, and a CronJob. Each is a `helm install` of the small
+StatefulSet whose only process sleeps, a CronJob, two Deployments mounting a ReadWriteOnce claim
+(strategy RollingUpdate: WK-03; its look-alike with Recreate: nothing), and fio's io_uring engine
+writing and fsyncing a PVC in rounds. Each is a `helm install` of the small
 test chart tests/cluster/charts/testapp, so the release annotations are Helm's own. They all
 start before the agent, as on a node where the agent is installed last.
 
 Asserted: each misfit gets its finding with the suggested kind, no WK finding lands on a fit,
 every series of every test pod carries its workload kind, workload and Helm release, a PVC is
 classified as `pvc` with its claim's name (not as the host path where its device is also
-mounted), writes to /proc are no volume, and the idle pod has container series from the start.
+mounted), writes to /proc are no volume, the idle pod has container series from the start, and
+a round of io_uring writes and fsyncs into a PVC is counted as fio counts it (within 1 %; the
+fsyncs exactly).
 """
 import json
 import sys
@@ -20,8 +24,9 @@ import unittest
 
 import clusterlib as cl
 from clusterlib import kubectl, kjson
-from scenarios import (LOG_COLLECTOR, MOSQUITTO, MOSQUITTO_LOAD, NGINX, NGINX_LOAD, PGBENCH,
-                       POSTGRES, RABBITMQ, RABBITMQ_LOAD, REDIS_AOF, REDIS_CACHE, REDIS_LOAD)
+from scenarios import (FIO_URING, LOG_COLLECTOR, MOSQUITTO, MOSQUITTO_LOAD, NGINX, NGINX_LOAD,
+                       PGBENCH, POSTGRES, RABBITMQ, RABBITMQ_LOAD, REDIS_AOF, REDIS_CACHE,
+                       REDIS_LOAD)
 
 NS = "bpfdiag-apps"
 
@@ -55,6 +60,16 @@ WORKLOADS = {
     "logs-ds": ({"kind": "DaemonSet", "main": LOG_COLLECTOR,
                  "data": {"type": "hostPath", "hostPath": "/var/log"}}, None),
     "tick-cron": ({"kind": "CronJob", "main": "echo tick; sleep 45"}, None),
+    # A ReadWriteOnce claim on a Deployment: RollingUpdate deadlocks a rollout on Multi-Attach
+    # (WK-03, even at one replica); Recreate does not.
+    "rwo-rolling": ({"kind": "Deployment", "main": "exec sleep infinity",
+                     "strategy": "RollingUpdate", "data": {"type": "pvc", "size": "64Mi"}},
+                    ("WK-03", "StatefulSet")),
+    "rwo-recreate": ({"kind": "Deployment", "main": "exec sleep infinity",
+                      "strategy": "Recreate", "data": {"type": "pvc", "size": "64Mi"}}, None),
+    # io_uring into a PVC; it serves nothing, so no WK-05, and Recreate, so no WK-03.
+    "fio-uring": ({"kind": "Deployment", "main": FIO_URING, "strategy": "Recreate",
+                   "data": {"type": "pvc", "size": "64Mi"}}, None),
 }
 KINDS = {"StatefulSet": "StatefulSet", "Deployment": "Deployment", "DaemonSet": "DaemonSet",
          "CronJob": "CronJob"}
@@ -218,6 +233,45 @@ class Workloads(unittest.TestCase):
         self.assertEqual(len(idle), 1)
         self.assertEqual([c["name"] for c in idle[0]["containers"]], ["main"])
         self.assertGreater(idle[0]["containers"][0]["cgroup_id"], 0)
+
+    def test_6_io_uring_into_a_pvc_is_counted(self):
+        pod = self.pods_of("fio-uring")[0]["metadata"]["name"]
+
+        def rounds():
+            out = kubectl("logs", "-n", NS, pod, "-c", "main", check=False).stdout
+            return [tuple(int(x) for x in l.split()[1:]) for l in out.splitlines()
+                    if l.startswith("round ")]
+
+        def pvc():
+            got = [0, 0]
+            for n, l, v in self.samples():
+                if l.get("pod") == pod and l.get("volume_class") == "pvc":
+                    if n == "bpfdiag_fs_write_bytes_total":
+                        got[0] += v
+                    elif n == "bpfdiag_fs_sync_calls_total":
+                        got[1] += v
+            return got
+
+        def between_rounds():
+            """The agent's counts once a round has ended and been collected (interval 2 s;
+            rounds are 10 s apart), with the rounds fio had logged then."""
+            n = len(cl.wait("a fio round", rounds, 60, 1))
+            cl.wait("the next fio round", lambda: len(rounds()) > n, 30, 0.5)
+            time.sleep(5)
+            got, done = pvc(), rounds()
+            return got, done
+        (b0, s0), done0 = between_rounds()
+        (b1, s1), done1 = between_rounds()
+        new = done1[len(done0):]
+        wrote, synced = sum(r[1] for r in new), sum(r[2] for r in new)
+        cl.log("io_uring: pvc %d bytes, %d fsyncs for fio's %d bytes, %d fsyncs in %d rounds" % (
+            b1 - b0, s1 - s0, wrote, synced, len(new)))
+        self.assertTrue(new)
+        self.assertLess(abs((b1 - b0) - wrote) / wrote, 0.01, self.evidence())
+        self.assertEqual(s1 - s0, synced, self.evidence())
+        labels = [l for n, l, v in self.samples() if n == "bpfdiag_fs_write_bytes_total"
+                  and l.get("pod") == pod and l.get("volume_class") == "pvc"]
+        self.assertEqual({l.get("persistentvolumeclaim") for l in labels}, {"fio-uring-data"})
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The image of the cluster tests' workloads: Debian bookworm (minbase) with PostgreSQL, Redis,
 # RabbitMQ, Mosquitto and nginx, and their load generators (pgbench, redis-benchmark, pika,
-# mosquitto_pub, curl), made with mmdebstrap from the Debian mirror and committed with buildah: no
-# container registry is needed.
+# mosquitto_pub, curl), and fio (for its io_uring engine), made with mmdebstrap from the Debian
+# mirror and committed with buildah: no container registry is needed.
 #
 # Idempotent: the image is tagged with a hash of its inputs, and buildah's storage is the cache
 # (a first run takes two or three minutes; later ones, seconds). Writes the image as an OCI
@@ -12,7 +12,7 @@
 set -euo pipefail
 
 SUITE=bookworm
-PKGS=postgresql,postgresql-client,redis-server,redis-tools,rabbitmq-server,python3-pika,mosquitto,mosquitto-clients,nginx,curl,procps,python3,ca-certificates
+PKGS=postgresql,postgresql-client,redis-server,redis-tools,rabbitmq-server,python3-pika,mosquitto,mosquitto-clients,nginx,curl,procps,python3,ca-certificates,fio
 out=${1:?usage: $0 OUT|--ref}
 cache=${BPFDIAG_CACHE:-/var/cache/bpfdiag}/image
 mirror=${BPFDIAG_DEBIAN_MIRROR:-}

@@ -360,16 +360,16 @@ def metric_value(samples, name, **labels):
     return found[0] if found else None
 
 
-def prog_ids_of(pid):
-    """BPF program ids a process holds (its fds' fdinfo), so that other agents running on the
-    same machine do not count."""
+def prog_ids_of(pid, kind="prog"):
+    """BPF program ids (kind "map": map ids) a process holds (its fds' fdinfo), so that other
+    agents running on the same machine do not count."""
     ids = set()
     fd_dir = "/proc/%d/fdinfo" % pid
     for fd in os.listdir(fd_dir):
         try:
             with open(os.path.join(fd_dir, fd)) as f:
                 for line in f:
-                    if line.startswith("prog_id:"):
+                    if line.startswith(kind + "_id:"):
                         ids.add(int(line.split()[1]))
         except OSError:
             pass

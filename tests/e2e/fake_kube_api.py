@@ -25,6 +25,7 @@ import random
 import re
 import socket
 import ssl
+import sys
 import threading
 import time
 import urllib.error
@@ -48,6 +49,14 @@ def status(code, reason, message):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # As a real API server's: a client asking every agent at once opens a dozen connections;
+    # socketserver's default backlog of 5 drops SYNs beyond it (retried only after a second).
+    request_queue_size = 128
+
+    def handle_error(self, request, client_address):
+        # A client that gave up on a slow pod proxy (its timeout) is no error of the server.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class FakeKubeApi:

@@ -272,6 +272,16 @@ class Cluster:
         for p in self.procs:
             p.launch()
 
+    def launch_when_known(self, agent):
+        """launch(), once the agent has fetched every workload, claim and HPA list and
+        collected twice since: static rules (WK-03) judge them at once."""
+        paths = self.api_paths()
+        wait_until(lambda: all(self.api.count("get", p) for p in paths), 30,
+                   lambda: "GETs of %s" % [p for p in paths if not self.api.count("get", p)],
+                   agent)
+        agent.wait_collections(2)
+        self.launch()
+
     def api_paths(self):
         """The API paths the agent must have fetched before it judges the pods right."""
         return sorted(p for p in self.api.objects)

@@ -189,6 +189,13 @@ class Churn(unittest.TestCase):
                 self.assertGreater(overflow, 0)
                 self.assertGreater(e2e.metric_value(m, "bpfdiag_agent_cpu_dropped_seconds_total"),
                                    0)
+                # The full map was read in batches (bpf_map_lookup_batch; this kernel takes
+                # them for every map type the agent walks), never key by key.
+                batch = e2e.metric_value(m, "bpfdiag_agent_map_reads_total", method="batch")
+                per_key = e2e.metric_value(m, "bpfdiag_agent_map_reads_total", method="per_key")
+                print("map walks: %d batched, %d per key" % (batch, per_key))
+                self.assertGreater(batch, 0)
+                self.assertEqual(per_key, 0)
                 self.assertEqual(agent.get("/healthz")[0], 200)
                 self.assertIsNone(agent.proc.poll())
         finally:

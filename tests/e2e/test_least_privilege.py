@@ -86,7 +86,7 @@ class LeastPrivilege(unittest.TestCase):
             self.assertRegex(status, r"Uid:\s+65534\s")
             self.assertNotRegex(status, r"CapEff:\s+000001ff")  # not all capabilities
             m = a.metrics()
-            for family in ("cpu", "disk", "fs", "net", "cgroup"):
+            for family in ("cpu", "disk", "fs", "net", "cgroup", "uring"):
                 self.assertEqual(e2e.metric_value(m, "bpfdiag_agent_probe_up", family=family), 1,
                                  family)
             self.assertIn("fs=syscalls", a.logs())

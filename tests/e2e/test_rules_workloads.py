@@ -303,12 +303,7 @@ class RulesWorkloads(unittest.TestCase):
             print("agent ready: %.1fs" % (time.time() - t0))
             # Workloads start once the agent knows every workload, claim and HPA list (see
             # the module docstring).
-            paths = c.api_paths()
-            wait_until(lambda: all(api.count("get", p) for p in paths), 30,
-                       lambda: "GETs of %s" % [p for p in paths if not api.count("get", p)],
-                       agent)
-            agent.wait_collections(2)
-            c.launch()
+            c.launch_when_known(agent)
             print("workloads launched: %.1fs" % (time.time() - t0))
             self.run_checks(agent, c, sc)
             print("checked: %.1fs" % (time.time() - t0))

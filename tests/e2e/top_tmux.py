@@ -124,7 +124,7 @@ def table(screen):
     title up to the first blank line, the findings panel or the bottom bar."""
     lines = screen.splitlines()
     for i, l in enumerate(lines):
-        if re.match(r"^\s*(NAMESPACE\s+)?POD\s", l) and "CPU%" in l:
+        if re.match(r"^\s*(NODE\s+)?(NAMESPACE\s+)?POD\s", l) and "CPU%" in l:
             rows = []
             for r in lines[i + 1:len(lines) - 1]:  # the last line is the key/prompt bar
                 if not r.strip() or r.startswith(" FINDINGS"):

@@ -304,6 +304,112 @@ static void test_memory_files(void **state)
 	assert_false(m.has_oom);
 }
 
+static void put(const char *dir, const char *file, const char *text)
+{
+	char p[PATH_MAX + 32];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, file);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* A cgroup made at the path (v2 files), with its CPU and memory values. */
+static void make_cgroup(const char *dir, unsigned periods, unsigned long usage)
+{
+	char text[128];
+
+	assert_int_equal(mkdir(dir, 0755), 0);
+	put(dir, "cgroup.procs", "");
+	snprintf(text, sizeof(text),
+		 "usage_usec 9\nnr_periods %u\nnr_throttled 1\n"
+		 "throttled_usec 5\n",
+		 periods);
+	put(dir, "cpu.stat", text);
+	put(dir, "cpu.pressure", "some avg10=0.00 total=7\nfull avg10=0.00 total=3\n");
+	snprintf(text, sizeof(text), "%lu\n", usage);
+	put(dir, "memory.current", text);
+	put(dir, "memory.stat", "anon 10\nfile 20\ninactive_file 5\n");
+	put(dir, "memory.events", "oom_kill 0\n");
+}
+
+static void remove_cgroup(const char *dir)
+{
+	static const char *const files[] = { "cgroup.procs",   "cpu.stat",    "cpu.pressure",
+					     "memory.current", "memory.stat", "memory.events" };
+	char p[PATH_MAX + 32];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
+		unlink(p);
+	}
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* Files read through the cgroup's open directory: the same values as by path; a file the
+ * cgroup lacks keeps the directory; a cgroup removed and made again at the same path is read
+ * anew; closing gives the descriptors back. */
+static void test_dirs_held_open(void **state)
+{
+	char root[] = "/tmp/bpfdiag-cgfs-XXXXXX", dir[PATH_MAX];
+	struct cgroupfs_dirs d = { 0 };
+	struct cgroupfs_cpu c = { 0 };
+	struct cgroupfs_mem m = { 0 };
+	unsigned before = cgroupfs_dirs_open();
+	int fdp1;
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	snprintf(dir, sizeof(dir), "%s/pod", root);
+	make_cgroup(dir, 11, 1000);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, &m);
+	assert_true(c.has_throttling && c.has_pressure);
+	assert_int_equal(c.nr_periods, 11);
+	assert_true(m.has_usage);
+	assert_int_equal(m.usage, 1000);
+	assert_int_equal(m.anon, 10);
+	assert_int_not_equal(d.fdp1[CGFS_V2], 0);
+	assert_int_equal(d.fdp1[CGFS_V1_CPU], 0);
+	assert_int_equal(cgroupfs_dirs_open(), before + 1);
+	fdp1 = d.fdp1[CGFS_V2];
+
+	{
+		char p[PATH_MAX + 16];
+
+		snprintf(p, sizeof(p), "%s/cpu.pressure", dir);
+		assert_int_equal(unlink(p), 0);
+	}
+	memset(&c, 0, sizeof(c));
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
+	assert_false(c.has_pressure);
+	assert_true(c.has_throttling);
+	assert_int_equal(d.fdp1[CGFS_V2], fdp1);
+
+	remove_cgroup(dir);
+	make_cgroup(dir, 22, 2000);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, &m);
+	assert_int_equal(c.nr_periods, 22);
+	assert_int_equal(m.usage, 2000);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
+	assert_int_equal(c.nr_periods, 22);
+	assert_int_not_equal(d.fdp1[CGFS_V2], 0);
+	assert_int_equal(cgroupfs_dirs_open(), before + 1);
+
+	cgroupfs_dirs_close(&d);
+	assert_int_equal(d.fdp1[CGFS_V2], 0);
+	assert_int_equal(cgroupfs_dirs_open(), before);
+	/* No such cgroup: nothing read, nothing held. */
+	cgroupfs_read_cpu(root, NULL, "/gone", &d, false, &c);
+	assert_false(c.has_throttling);
+	assert_int_equal(d.fdp1[CGFS_V2], 0);
+	remove_cgroup(dir);
+	rmdir(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -313,6 +419,7 @@ int main(void)
 		cmocka_unit_test(test_cpu_stat),
 		cmocka_unit_test(test_cpu_max_and_pressure),
 		cmocka_unit_test(test_memory_files),
+		cmocka_unit_test(test_dirs_held_open),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

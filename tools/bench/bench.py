@@ -4,24 +4,30 @@
   1. BPF cost per event (kernel.bpf_stats_enabled: run_time_ns / run_cnt) of each of our
      programs, next to an empty tp_btf sched_switch program (the floor) and libbpf-tools
      runqlat and biolatency, under the same load (stress-ng --switch; fio random I/O).
-  2. Workload overhead: stress-ng context switches, fio IOPS and iperf3 loopback throughput
-     with the agent off and on, interleaved, median ratio.
-  3. Agent cost: CPU seconds per minute and peak RSS at 10, 100 and 1000 live kubelet-layout
-     container cgroups with a little activity each, scraped every 15 s; /metrics render time
-     and size at 1000.
+  2. Workload overhead: stress-ng context switches, getppid() calls (`perf bench syscall
+     basic`: the tax on system calls the agent does not trace), fio IOPS, iperf3 loopback
+     throughput, redis-benchmark against a real Redis and pgbench against a real PostgreSQL,
+     with the agent off and on in interleaved pairs, median ratio.
+  3. Agent cost: CPU seconds per minute, RSS, /metrics render time and bytes per container at
+     10, 100 and 1000 live kubelet-layout container cgroups with a little activity each,
+     scraped every 15 s.
   4. Accuracy figures from the e2e ground-truth tests.
+Then one line per goal of issue 19, met or not.
 
-Run as root on a BPF-capable host: `make bench` (or tools/bench/bench.py --quick). Prints a
-table and writes docs/PERFORMANCE.md."""
+Run as root on a BPF-capable host: `make bench` (about 10 minutes; BENCH_ARGS=--quick for a
+2-minute smoke run). Prints the report and replaces the block between the bench.py markers of
+docs/PERFORMANCE.md, keeping the hand-written rest."""
 import argparse
 import contextlib
 import datetime
+import glob
 import json
 import os
 import platform
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -161,54 +167,204 @@ def bpf_cost(seconds, workdir):
 
 # ---- 2. workload overhead ----
 
+def free_port():
+    with contextlib.closing(socket.socket()) as so:
+        so.bind(("127.0.0.1", 0))
+        return so.getsockname()[1]
+
+
+def syscall_tax(seconds):
+    """getppid() calls per second (`perf bench syscall basic`): a system call the agent does
+    not trace, so what it loses is the tax every task on the node pays. Median of runs of 2 M
+    calls for the given time."""
+    rates, t0 = [], time.time()
+    while time.time() - t0 < seconds or not rates:
+        out = sh("perf", "bench", "syscall", "basic", "-l", "2000000")
+        m = re.search(r"(\d+) ops/sec", out)
+        if not m:
+            raise RuntimeError("perf bench syscall basic: no ops/sec in %r" % out)
+        rates.append(float(m.group(1)))
+    return statistics.median(rates)
+
+
+class Redis:
+    """A throwaway redis-server on loopback (its own port and dir, nothing saved); run(seconds)
+    gives redis-benchmark's SET and GET requests per second, averaged."""
+
+    def __init__(self, workdir):
+        self.dir = os.path.join(workdir, "redis")
+        self.port = free_port()
+        self.requests = 20000
+
+    def __enter__(self):
+        os.mkdir(self.dir)
+        self.proc = Proc(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                          "--dir", self.dir, "--save", "", "--appendonly", "no"],
+                         ready=r"Ready to accept connections").__enter__()
+        rps = self.bench(self.requests)  # warm up and size the runs
+        self.requests = max(20000, int(rps))  # about a second per test
+        return self
+
+    def bench(self, n):
+        out = sh("redis-benchmark", "-h", "127.0.0.1", "-p", str(self.port), "-t", "set,get",
+                 "-n", str(n), "-c", "16", "--csv")
+        rps = [float(m) for m in re.findall(r'^"(?:SET|GET)","([\d.]+)"', out, re.M)]
+        if len(rps) != 2:
+            raise RuntimeError("redis-benchmark: unexpected output %r" % out)
+        return statistics.mean(rps)
+
+    def run(self, seconds):
+        # SET and GET each take about a second with self.requests.
+        return self.bench(int(self.requests * seconds / 2))
+
+    def __exit__(self, *exc):
+        return self.proc.__exit__(*exc)
+
+
+class Postgres:
+    """A throwaway PostgreSQL cluster (initdb into a temp dir, run as the unprivileged
+    `postgres` user, unix socket only); run(seconds) gives pgbench's TPC-B-like transactions per
+    second with 4 clients. synchronous_commit is off: commits do not wait on the disk's
+    flush, whose latency on a shared VM would bury the agent's cost."""
+
+    def __init__(self, workdir, user="postgres"):
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not bins:
+            raise RuntimeError("no initdb under /usr/lib/postgresql/*/bin (tools/deps.sh bench)")
+        self.bin = os.path.dirname(bins[-1])
+        self.user = user
+        self.dir = tempfile.mkdtemp(prefix="bpfdiag-bench-pg-", dir=workdir)
+        self.port = free_port()
+
+    def as_user(self, *argv, **kw):
+        return sh("runuser", "-u", self.user, "--", *argv, **kw)
+
+    def __enter__(self):
+        os.chmod(os.path.dirname(self.dir), 0o711)
+        shutil.chown(self.dir, self.user, self.user)
+        data = os.path.join(self.dir, "data")
+        self.as_user(os.path.join(self.bin, "initdb"), "-D", data, "-U", "postgres",
+                     "--auth=trust", "--no-sync")
+        self.proc = Proc(["runuser", "-u", self.user, "--", os.path.join(self.bin, "postgres"),
+                          "-D", data, "-k", self.dir, "-p", str(self.port),
+                          "-c", "listen_addresses=", "-c", "synchronous_commit=off"],
+                         ready=r"ready to accept connections").__enter__()
+        self.as_user(os.path.join(self.bin, "pgbench"), "-h", self.dir, "-p", str(self.port),
+                     "-U", "postgres", "-i", "-q", "-s", "4", "postgres")
+        return self
+
+    def run(self, seconds):
+        out = self.as_user(os.path.join(self.bin, "pgbench"), "-h", self.dir, "-p",
+                           str(self.port), "-U", "postgres", "-c", "4", "-j", "2", "-n", "-T",
+                           str(max(1, seconds)), "postgres")
+        m = re.search(r"^tps = ([\d.]+)", out, re.M)
+        if not m:
+            raise RuntimeError("pgbench: no tps in %r" % out)
+        return float(m.group(1))
+
+    def __exit__(self, *exc):
+        return self.proc.__exit__(*exc)
+
+
+# Goals of the workload section: the largest loss of throughput the agent may cause (None: shown,
+# no goal).
+LOSS_GOALS = {"stress-ng switch ops/s": 0.05, "getppid calls/s": 0.02, "fio IOPS": 0.01,
+              "iperf3 bit/s": 0.01, "redis-benchmark req/s": None, "pgbench TPS": None}
+
+
 def overhead(seconds, pairs, workdir):
-    log("[2/4] workload overhead, agent off vs on, %d interleaved pairs" % pairs)
-    runs = {"stress-ng switch ops/s": stress_switch, "fio IOPS": lambda s: fio(s, workdir),
-            "iperf3 bit/s": iperf}
+    """Every workload with the agent off and on, in pairs: one agent start per pair serves all
+    workloads; the order flips every pair (off-on, on-off, ...) so a drift of the machine
+    falls on both sides. Per workload: median off, median on, median of the pairs' ratios."""
+    log("[2/4] workload overhead, agent off vs on, %d interleaved pairs of %d s" % (
+        pairs, seconds))
+    with Redis(workdir) as redis, Postgres(workdir) as pg:
+        runs = {"stress-ng switch ops/s": stress_switch, "getppid calls/s": syscall_tax,
+                "fio IOPS": lambda s: fio(s, workdir), "iperf3 bit/s": iperf,
+                "redis-benchmark req/s": redis.run, "pgbench TPS": pg.run}
+        got = {name: ([], []) for name in runs}
+
+        def phase(on):
+            with agent() if on else contextlib.nullcontext():
+                for name, fn in runs.items():
+                    got[name][on].append(fn(seconds))
+
+        for i in range(pairs):
+            for on in ((False, True) if i % 2 == 0 else (True, False)):
+                phase(on)
     out = {}
-    for name, fn in runs.items():
-        ratios, offs, ons = [], [], []
-        for _ in range(pairs):
-            off = fn(seconds)
-            with agent():
-                on = fn(seconds)
-            offs.append(off)
-            ons.append(on)
-            ratios.append(on / off if off else float("nan"))
+    for name, (offs, ons) in got.items():
+        ratios = [on / off if off else float("nan") for off, on in zip(offs, ons)]
         out[name] = (statistics.median(offs), statistics.median(ons), statistics.median(ratios))
     return out
 
 
 # ---- 3. agent cost at scale ----
 
+def cgroup1_roots():
+    """Mount points of the cgroup v1 cpu and memory hierarchies (a hybrid host), by controller."""
+    roots = {}
+    with open("/proc/self/mountinfo") as f:
+        for l in f:
+            pre, _, post = l.partition(" - ")
+            fields = post.split()
+            if fields and fields[0] == "cgroup":
+                for c in ("cpu", "memory"):
+                    if c in fields[2].split(","):
+                        roots.setdefault(c, pre.split()[4])
+    return roots
+
+
 class Cgroups:
-    """n kubelet-layout container cgroups, each with a shell that wakes every 2 s."""
+    """n kubelet-layout container cgroups, each with a shell that wakes every 2 s. Memory and
+    CPU are accounted as kubelet sets them up: the controllers enabled down the v2 tree, or on
+    a hybrid host the same paths in the v1 cpu and memory hierarchies, so that the agent reads
+    each container's memory and cpu files as on a node."""
 
     def __init__(self, n):
         self.n = n
         self.root = cgroup2_root()
+        with open(os.path.join(self.root, "cgroup.controllers")) as f:
+            have = f.read().split()
+        self.v2_ctl = [c for c in ("cpu", "memory", "io") if c in have]
+        self.v1 = [r for c, r in cgroup1_roots().items() if c not in have]
         self.made = []
         self.procs = []
 
-    def __enter__(self):
-        base = os.path.join(self.root, "kubepods.slice")
-        qos = os.path.join(base, "kubepods-burstable.slice")
-        for d in (base, qos):
+    def mkdir(self, rel, leaf=False):
+        """Makes the cgroup rel in v2 (and the v1 hierarchies); returns its cgroup.procs files."""
+        procs = []
+        for root in [self.root] + self.v1:
+            d = os.path.join(root, rel)
             if not os.path.isdir(d):
                 os.mkdir(d)
                 self.made.append(d)
+            if root == self.root and not leaf and self.v2_ctl:
+                with contextlib.suppress(OSError):
+                    with open(os.path.join(d, "cgroup.subtree_control"), "w") as f:
+                        f.write(" ".join("+" + c for c in self.v2_ctl))
+            procs.append(os.path.join(d, "cgroup.procs"))
+        return procs
+
+    def __enter__(self):
+        if self.v2_ctl:
+            with contextlib.suppress(OSError):
+                with open(os.path.join(self.root, "cgroup.subtree_control"), "w") as f:
+                    f.write(" ".join("+" + c for c in self.v2_ctl))
+        qos = "kubepods.slice/kubepods-burstable.slice"
+        self.mkdir("kubepods.slice")
+        self.mkdir(qos)
         for _ in range(self.n):
             uid = str(uuid.uuid4()).replace("-", "_")
             pod = os.path.join(qos, "kubepods-burstable-pod%s.slice" % uid)
-            ctr = os.path.join(pod, "cri-containerd-%s.scope" % uuid.uuid4().hex * 2)
-            os.mkdir(pod)
-            os.mkdir(ctr)
-            self.made += [pod, ctr]
-            procs = os.path.join(ctr, "cgroup.procs")
+            self.mkdir(pod)
+            procs = self.mkdir(os.path.join(pod, "cri-containerd-%s.scope" % (
+                uuid.uuid4().hex * 2)), leaf=True)
 
             def enter(procs=procs):
-                with open(procs, "w") as f:
-                    f.write(str(os.getpid()))
+                for p in procs:
+                    with open(p, "w") as f:
+                        f.write(str(os.getpid()))
 
             self.procs.append(subprocess.Popen(["sh", "-c", "while :; do sleep 2; done"],
                                                preexec_fn=enter))
@@ -217,7 +373,7 @@ class Cgroups:
     def __exit__(self, *exc):
         for p in self.procs:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGKILL) if False else p.kill()
+                p.kill()
         for p in self.procs:
             p.wait()
         for d in reversed(self.made):
@@ -242,23 +398,16 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def peak_rss_mib(pid):
+def status_mib(pid):
+    """VmHWM (peak RSS), VmRSS and its anonymous part, from /proc/PID/status, in MiB."""
+    got = {}
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def agent_port(a):
-    log_text = ""
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        m = re.search(r"\(port (\d+)\)", a.log)
-        if m:
-            return int(m.group(1))
-        time.sleep(0.1)
-    raise RuntimeError("no port in agent log")
+            k, _, v = line.partition(":")
+            if k in ("VmHWM", "VmRSS", "RssAnon"):
+                got[k] = int(v.split()[0]) / 1024
+    return got.get("VmHWM", float("nan")), got.get("VmRSS", float("nan")), \
+        got.get("RssAnon", float("nan"))
 
 
 def scale(levels, seconds):
@@ -277,18 +426,33 @@ def scale(levels, seconds):
                     m = re.search(r"\(port (\d+)\).*\n.*first collection", logf.read())
                     port = int(m.group(1)) if m else None
                     time.sleep(0.2)
+                if not port:
+                    logf.seek(0)
+                    raise RuntimeError("agent not ready: %s" % logf.read()[-2000:])
                 time.sleep(6)  # past the first walks of a large tree
                 c0, t0 = cpu_seconds(a.pid), time.time()
                 renders = []
-                size = 0
-                while time.time() - t0 < seconds:
+                while True:
                     s = time.time()
                     with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port) as r:
-                        size = len(r.read())
+                        body = r.read()
+                    size = len(body)
+                    series = sum(1 for l in body.split(b"\n") if l and not l.startswith(b"#"))
                     renders.append(time.time() - s)
+                    if time.time() - t0 + 15 > seconds:
+                        break
                     time.sleep(15)
+                time.sleep(max(0, seconds - (time.time() - t0)))
                 cpu = (cpu_seconds(a.pid) - c0) / (time.time() - t0) * 60
-                rows.append((n, cpu, peak_rss_mib(a.pid), statistics.median(renders), size))
+                # What Prometheus transfers: it asks for gzip.
+                req = urllib.request.Request("http://127.0.0.1:%d/metrics" % port,
+                                             headers={"Accept-Encoding": "gzip"})
+                with urllib.request.urlopen(req) as r:
+                    gz = len(r.read()) if r.headers.get("Content-Encoding") == "gzip" else 0
+                peak, rss, anon = status_mib(a.pid)
+                rows.append({"n": n, "cpu": cpu, "peak": peak, "rss": rss, "anon": anon,
+                             "render": statistics.median(renders), "size": size,
+                             "series": series, "gzip": gz})
             finally:
                 a.send_signal(signal.SIGTERM)
                 a.wait(timeout=30)
@@ -326,98 +490,176 @@ def machine():
                                           platform.machine(), platform.release())
 
 
+def goals(cost, over, sc):
+    """One line per goal of issue 19: (goal, measured, met); met is None when not measured."""
+    G = []
+    ours = {n: ns for w, n, _, ns in cost if w == "bpfdiag"}
+    floor = [ns for w, n, _, ns in cost if w == "floor"]
+    if floor and "cpu_sched_switch" in ours:
+        x = ours["cpu_sched_switch"] / floor[0]
+        G.append(("sched_switch ≤ 2 × the empty-program floor",
+                  "%.2f × (%.0f vs %.0f ns)" % (x, ours["cpu_sched_switch"], floor[0]), x <= 2))
+    else:
+        G.append(("sched_switch ≤ 2 × the empty-program floor", "not measured", None))
+    # Under stress-ng --switch every wakeup program attached would have run.
+    woke = sorted(n for n in ours if "wakeup" in n and "wakeup_new" not in n)
+    if not ours:
+        G.append(("no sched_wakeup program on the default path", "not measured", None))
+    else:
+        G.append(("no sched_wakeup program on the default path",
+                  ", ".join(woke) + " ran" if woke else "none ran", not woke))
+    for name, goal in LOSS_GOALS.items():
+        if goal is None:
+            continue
+        if name not in over:
+            G.append(("%s loss ≤ %g %%" % (name, goal * 100), "not measured", None))
+            continue
+        off, on, ratio = over[name]
+        if name == "getppid calls/s":
+            # A tax on every system call: the time each takes grows by 1/ratio - 1.
+            tax = 1 / ratio - 1 if ratio else float("inf")
+            G.append(("getppid (untraced system call) tax ≤ +%g %%" % (goal * 100),
+                      "%+.1f ns (%+.1f %%)" % (1e9 / on - 1e9 / off, tax * 100),
+                      tax <= goal + 1e-9))
+            continue
+        loss = 1 - ratio
+        G.append(("%s loss ≤ %g %%" % (name, goal * 100), "%+.1f %%" % (loss * 100),
+                  loss <= goal + 1e-9))
+    if sc:
+        r = sc[-1]
+        n = r["n"]
+        per = r["size"] / n
+        G.append(("RSS ≤ 40 MiB at %d containers" % n, "%.1f MiB peak" % r["peak"],
+                  r["peak"] <= 40))
+        G.append(("/metrics ≤ 2 KiB per container and ≤ 25 ms at %d" % n,
+                  "%.2f KiB, %.1f ms" % (per / 1024, r["render"] * 1e3),
+                  per <= 2048 and r["render"] <= 0.025))
+        pct = r["cpu"] / 60 * 100
+        G.append(("agent CPU ≤ 0.5 %% of a core at %d containers" % n, "%.2f %%" % pct,
+                  pct <= 0.5))
+    return G
+
+
 def report(args, cost, switches, iops, over, sc, acc):
     L = []
-    L.append("# Performance\n")
-    L.append("Measured by `tools/bench/bench.py` (`make bench`) on %s, %s. The machine is a "
-             "shared 2-core VM: absolute numbers are noisy, so ratios measured in the same "
-             "run are what to compare.\n" % (machine(), datetime.date.today().isoformat()))
-    L.append("## 1. BPF cost per event\n")
+    L.append("Measured by `tools/bench/bench.py` (`make bench`%s) on %s, %s. Absolute figures "
+             "vary between machines and runs; the goals are ratios measured side by side in "
+             "this one run.\n" % (" --quick: a smoke run, not a measurement" if args.quick
+                                   else "", machine(), datetime.date.today().isoformat()))
+    L.append("## Goals (issue 19)\n")
+    L.append("| goal | measured | met |\n|---|---|---|")
+    for t, m, ok in goals(cost, over, sc):
+        L.append("| %s | %s | %s |" % (t, m, "—" if ok is None else "met" if ok else
+                                       "**not met**"))
+    L.append("\n## 1. BPF cost per event\n")
     L.append("Same run, same load (stress-ng --switch 2: %.0f switches/s; fio 4k random "
              "direct I/O: %.0f IOPS), kernel.bpf_stats_enabled.\n" % (switches, iops))
     L.append("| who | program | events | ns/event |\n|---|---|---|---|")
     for who, name, runs, ns in sorted(cost, key=lambda r: (r[0], -r[2])):
         L.append("| %s | %s | %d | %.0f |" % (who, name, runs, ns))
     ours = {n: ns for w, n, _, ns in cost if w == "bpfdiag"}
-    peer = {n: ns for w, n, _, ns in cost if w == "runqlat"}
     floor = [ns for w, n, _, ns in cost if w == "floor"]
-    rq_switch = [ns for n, ns in peer.items() if "switch" in n]
-    verdicts = []
-    if "cpu_sched_switch" in ours and rq_switch:
-        ratio = ours["cpu_sched_switch"] / rq_switch[0]
-        verdicts.append(("sched_switch ≤ 0.5 × runqlat's", "%.2f ×" % ratio, ratio <= 0.5))
     if floor and "cpu_sched_switch" in ours:
         L.append("\nFloor (an empty tp_btf sched_switch program): %.0f ns/event; our "
                  "sched_switch handler costs %.0f ns above it.\n" % (
                      floor[0], ours["cpu_sched_switch"] - floor[0]))
     L.append("\n## 2. Workload overhead\n")
-    L.append("Median of %d interleaved off/on pairs of %d s.\n" % (args.pairs, args.seconds))
+    L.append("Median of %d interleaved off/on pairs of %d s per workload (one agent start per "
+             "pair; the order flips every pair). getppid: `perf bench syscall basic`, a system "
+             "call the agent does not trace. redis-benchmark: SET and GET, 16 clients, a "
+             "loopback redis-server. pgbench: TPC-B-like, 4 clients, a unix-socket PostgreSQL "
+             "with synchronous_commit off.\n" % (args.pairs, args.seconds))
     L.append("| workload | agent off | agent on | on/off |\n|---|---|---|---|")
     for name, (off, on, ratio) in over.items():
         L.append("| %s | %.4g | %.4g | %.3f |" % (name, off, on, ratio))
-        target = 0.97 if "switch" in name else 0.99
-        verdicts.append(("%s loss ≤ %d %%" % (name, round((1 - target) * 100)),
-                         "%.1f %%" % ((1 - ratio) * 100), ratio >= target))
     L.append("\n## 3. Agent cost\n")
     L.append("Live kubelet-layout container cgroups, each with a shell waking every 2 s; "
-             "collection every 5 s; /metrics scraped every 15 s.\n")
-    L.append("| cgroups | CPU s/min | % of one core | peak RSS MiB | /metrics render | "
-             "/metrics size |\n|---|---|---|---|---|---|")
-    for n, cpu, rss, render, size in sc:
-        L.append("| %d | %.2f | %.2f %% | %.1f | %.1f ms | %d KiB |" % (
-            n, cpu, cpu / 60 * 100, rss, render * 1e3, size // 1024))
-    if sc:
-        n, cpu, rss, render, size = sc[-1]
-        verdicts.append(("agent ≤ 1 %% of a core at %d cgroups" % n, "%.2f %%" % (cpu / 0.6),
-                         cpu / 60 <= 0.01))
-        verdicts.append(("RSS ≤ 32 MiB at %d cgroups" % n, "%.1f MiB" % rss, rss <= 32))
-        verdicts.append(("/metrics ≤ 50 ms at %d cgroups" % n, "%.1f ms" % (render * 1e3),
-                         render <= 0.05))
+             "collection every 5 s; /metrics scraped every 15 s; %d s per level.\n"
+             % args.scale_seconds)
+    L.append("| containers | CPU s/min | % of one core | peak RSS MiB | RSS MiB (anon) | "
+             "/metrics render | /metrics size (gzip) | series | bytes per container (gzip) |\n"
+             "|---|---|---|---|---|---|---|---|---|")
+    for r in sc:
+        L.append("| %d | %.2f | %.2f %% | %.1f | %.1f (%.1f) | %.1f ms | %d KiB (%d KiB) | %d | "
+                 "%d (%d) |" % (r["n"], r["cpu"], r["cpu"] / 60 * 100, r["peak"], r["rss"],
+                                r["anon"], r["render"] * 1e3, r["size"] // 1024,
+                                r["gzip"] // 1024, r["series"], r["size"] // r["n"],
+                                r["gzip"] // r["n"]))
+    if len(sc) > 1:
+        a, b = sc[0], sc[-1]
+        dn = b["n"] - a["n"]
+        L.append("\nEach container beyond %d adds %.1f series and %.0f bytes to /metrics, "
+                 "%.1f KiB of RSS (%.1f KiB anonymous) and %.1f ms of agent CPU per minute."
+                 % (a["n"], (b["series"] - a["series"]) / dn, (b["size"] - a["size"]) / dn,
+                    (b["rss"] - a["rss"]) * 1024 / dn, (b["anon"] - a["anon"]) * 1024 / dn,
+                    (b["cpu"] - a["cpu"]) * 1e3 / dn))
     L.append("\n## 4. Accuracy (e2e ground truth)\n")
     for line in acc:
         L.append("- " + line)
-    L.append("\n## Targets\n")
-    L.append("| target | measured | met |\n|---|---|---|")
-    for t, m, ok in verdicts:
-        L.append("| %s | %s | %s |" % (t, m, "yes" if ok else "**not yet**"))
     L.append("\nNotes: section 1 turns on kernel.bpf_stats_enabled for its duration (two clock "
              "reads per program run, for ours and the peers' alike); sections 2 and 3 run the "
              "agent as deployed, statistics off.\n")
     return "\n".join(L)
 
 
+BEGIN, END = "<!-- bench.py: begin -->", "<!-- bench.py: end -->"
+
+
+def write_doc(path, text):
+    """Replaces the part of path between the markers with text; the rest (hand-written
+    analysis) stays. A file without the markers gets a title and the block."""
+    try:
+        with open(path) as f:
+            doc = f.read()
+    except FileNotFoundError:
+        doc = ""
+    block = "%s\n%s\n%s" % (BEGIN, text.rstrip("\n"), END)
+    if BEGIN in doc and END in doc:
+        doc = doc[:doc.index(BEGIN)] + block + doc[doc.index(END) + len(END):]
+    else:
+        doc = "# Performance\n\n" + block + "\n"
+    with open(path, "w") as f:
+        f.write(doc)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="short runs (smoke test)")
-    ap.add_argument("--seconds", type=int, default=8)
-    ap.add_argument("--pairs", type=int, default=3)
+    ap.add_argument("--quick", action="store_true",
+                    help="short runs for development (about 2 minutes; numbers not meaningful)")
+    ap.add_argument("--seconds", type=int, default=5, help="per workload run")
+    ap.add_argument("--pairs", type=int, default=5)
     ap.add_argument("--scale", default="10,100,1000")
-    ap.add_argument("--scale-seconds", type=int, default=60)
-    ap.add_argument("--output", default=os.path.join(REPO, "docs", "PERFORMANCE.md"))
+    ap.add_argument("--scale-seconds", type=int, default=46)
+    ap.add_argument("--no-accuracy", action="store_true", help="skip the e2e accuracy tests")
+    ap.add_argument("--output", default=os.path.join(REPO, "docs", "PERFORMANCE.md"),
+                    help="the file whose bench.py block is replaced ('-': print only)")
     args = ap.parse_args()
     if args.quick:
-        args.seconds, args.pairs, args.scale, args.scale_seconds = 3, 1, "10,100", 16
+        args.seconds, args.pairs, args.scale, args.scale_seconds = 2, 1, "10,100", 16
+        args.no_accuracy = True
     if os.geteuid() != 0:
         sys.exit("bench: run as root (BPF, cgroups, sysctl)")
-    for tool in ("stress-ng", "fio", "iperf3", "runqlat", "biolatency", "bpftool"):
+    for tool in ("stress-ng", "fio", "iperf3", "runqlat", "biolatency", "bpftool", "perf",
+                 "redis-server", "redis-benchmark", "runuser"):
         if not shutil.which(tool):
             sys.exit("bench: %s is missing (tools/deps.sh bench installs it)" % tool)
     for b in (BIN, FLOOR):
         if not os.access(b, os.X_OK):
             sys.exit("bench: %s is missing (run make)" % b)
     workdir = tempfile.mkdtemp(prefix="bpfdiag-bench-", dir="/var/tmp")
+    t0 = time.time()
     try:
-        cost, switches, iops = bpf_cost(args.seconds, workdir)
+        cost, switches, iops = bpf_cost(args.seconds * 2, workdir)
         over = overhead(args.seconds, args.pairs, workdir)
         sc = scale([int(x) for x in args.scale.split(",")], args.scale_seconds)
-        acc = accuracy()
+        acc = [] if args.no_accuracy else accuracy()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     text = report(args, cost, switches, iops, over, sc, acc)
     print(text)
+    log("bench took %.0f s" % (time.time() - t0))
     if args.output != "-":
-        with open(args.output, "w") as f:
-            f.write(text)
+        write_doc(args.output, text)
         log("wrote %s" % args.output)
 
 
