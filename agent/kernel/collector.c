@@ -388,6 +388,7 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 			     btf_has_tracepoint(vmlinux, "sock_send_length") &&
 			     btf_has_tracepoint(vmlinux, "sock_recv_length");
 	c->uring_btf = collector_uring_btf_ok(vmlinux); /* open_uring() decides */
+	c->oom_victim = btf_tracepoint_takes_task(vmlinux, "mark_victim");
 	btf__free(vmlinux);
 	vmlinux = NULL;
 	c->ncpus = libbpf_num_possible_cpus();
@@ -502,7 +503,6 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		      NET_CNT_LISTEN_FULL);
 	}
 
-	c->oom_victim = btf_tracepoint_takes_task(vmlinux, "mark_victim");
 	r = load_family(c, &cgroup_ops, NULL, (void **)&c->cg);
 	if (r) {
 		family_failed("cgroup lifecycle", r, "nothing (removed cgroups are swept instead)");
