@@ -23,6 +23,38 @@ struct {
 	__type(value, __u64);
 } cgroup_counters SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CGROUP_MAX_OOM);
+	__type(key, __u64);
+	__type(value, struct oom_victim);
+} oom_victims SEC(".maps");
+
+/* The OOM killer chose task as its victim (newer kernels pass the task, older ones a pid: user
+ * space turns the program off there). The victim's cgroup, not the triggering task's
+ * (current): the one whose memory ran out is charged. */
+SEC("tp_btf/mark_victim")
+int BPF_PROG(oom_mark_victim, struct task_struct *task, __u32 uid)
+{
+	struct oom_victim fresh = {}, *v;
+	__u64 id = task->cgroups->dfl_cgrp->kn->id;
+
+	v = bpf_map_lookup_elem(&oom_victims, &id);
+	if (!v) {
+		bpf_map_update_elem(&oom_victims, &id, &fresh, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&oom_victims, &id);
+		if (!v) {
+			counter_add(&cgroup_counters, CGROUP_CNT_OOM_FULL, 1);
+			return 0;
+		}
+	}
+	__sync_fetch_and_add(&v->kills, 1);
+	v->last_ns = bpf_ktime_get_ns();
+	v->last_pid = task->tgid;
+	bpf_probe_read_kernel_str(v->last_comm, sizeof(v->last_comm), task->comm);
+	return 0;
+}
+
 SEC("tp_btf/cgroup_rmdir")
 int BPF_PROG(cgroup_rmdir, struct cgroup *cgrp, const char *path)
 {

@@ -4,10 +4,22 @@
 #define BPFDIAG_CGROUP_H
 
 #define CGROUP_MAX_DEAD 8192
+#define CGROUP_MAX_OOM 4096
 
 enum cgroup_counter {
 	CGROUP_CNT_DEAD_FULL = 0, /* cgroup_dead had no room: the periodic sweep catches these */
+	CGROUP_CNT_OOM_FULL, /* oom_victims had no room: memory.events still counts the kill */
 	CGROUP_CNT_MAX,
+};
+
+/* OOM kills of a cgroup's tasks (oom:mark_victim), keyed by the VICTIM's cgroup v2 id, and
+ * the last victim. Deleted with the cgroup's other entries after its last read. */
+struct oom_victim {
+	__u64 kills;
+	__u64 last_ns; /* bpf_ktime_get_ns() of the last kill */
+	__u32 last_pid; /* the victim's thread-group id */
+	__u32 pad;
+	char last_comm[16];
 };
 
 #endif

@@ -36,6 +36,8 @@ struct agent_opts {
 	const char *cgroup_root;
 	const char *proc_root;
 	const char *pin_dir;
+	const char *state_dir; /* NULL: none */
+	double state_save;
 	bool judge_host;
 	bool pin_explicit; /* --pin-dir DIR given: a DIR that cannot hold pins is fatal */
 	double interval;
@@ -62,6 +64,17 @@ static int parse_pin_dir(const struct cli_opt *opt, const char *value, enum cli_
 	o->pin_dir = strcmp(value, "none") == 0 ? NULL : value;
 	/* --pin-dir DIR given: a DIR that cannot hold pins is fatal; the default is not. */
 	o->pin_explicit = src == CLI_SRC_ARGV && o->pin_dir;
+	return 0;
+}
+
+static int parse_state_dir(const struct cli_opt *opt, const char *value, enum cli_source src,
+			   void *opts)
+{
+	struct agent_opts *o = opts;
+
+	(void)opt;
+	(void)src;
+	o->state_dir = strcmp(value, "none") == 0 ? NULL : value;
 	return 0;
 }
 
@@ -148,6 +161,12 @@ static const struct cli_opt agent_opts[] = {
 	  .parse = cli_parse_flag, .off = OFF(check_config) },
 	{ "pin-dir", "DIR|none", "pinned maps directory", .def = "/sys/fs/bpf/bpfdiag",
 	  .parse = parse_pin_dir },
+	{ "state-dir", "DIR|none",
+	  "where right-sizing histories are kept across restarts (recommendations.state; the "
+	  "directory must exist)",
+	  "BPFDIAG_STATE_DIR", "/var/lib/bpfdiag", .parse = parse_state_dir },
+	{ "state-save", "SEC", "how often the state file is written (default 60; and at exit)",
+	  SECS(86400), .off = OFF(state_save), .want = "seconds in (0, 86400]" },
 	{ "tls-cert", "FILE", "serve HTTPS with this PEM certificate (and --tls-key)",
 	  .parse = cli_parse_str, .off = OFF(tls_cert) },
 	{ "tls-key", "FILE", "the PEM private key of --tls-cert", .parse = cli_parse_str,
@@ -292,6 +311,8 @@ static int new_pipeline(const struct agent_opts *o, const struct rules_config *r
 		.kube = o->kube.enabled ? &ko : NULL,
 		.rules = *rcfg,
 		.judge_host = o->judge_host,
+		.state_dir = o->state_dir,
+		.state_save = o->state_save,
 	};
 	char err[512];
 
@@ -420,6 +441,7 @@ int do_agent(int argc, char **argv)
 		if (read(sfd, &si, sizeof(si)) == sizeof(si))
 			log_info("signal %u: shutting down", si.ssi_signo);
 	}
+	pipeline__save(pl);
 	r = 0;
 cleanup:
 	/* The exporters read the pipeline's slot: they stop first. */

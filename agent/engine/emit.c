@@ -49,6 +49,8 @@ static int emit_acc(struct snap_series *out, const struct acc *a, unsigned m)
 		return 0;
 	case ACC_SAMPLES:
 		return m == M_CPU_SAMPLES ? snap_series_add(out, m, NULL, (double)t->samples) : 0;
+	case ACC_OOM: /* bpfdiag_memory_oom_kills_total comes from oom_count */
+		return 0;
 	case ACC_DISK:
 		if (m == M_DISK_BYTES)
 			return snap_series_add(out, m, own, (double)t->disk.bytes);
@@ -153,7 +155,9 @@ static int emit_memfs(struct snap_series *out, const struct series *se, unsigned
 			out, m, type,
 			(double)(f->pgfault > f->pgmajfault ? f->pgfault - f->pgmajfault : 0));
 	case M_MEMORY_OOM_KILLS:
-		return f->has_oom ? snap_series_add(out, m, NULL, (double)f->oom_kills) : 0;
+		return f->has_oom || se->oom_t ?
+			       snap_series_add(out, m, NULL, (double)(se->oom_e0 + se->oom_k)) :
+			       0;
 	}
 	return 0;
 }
@@ -221,6 +225,34 @@ static void delta_causes(struct series *se, struct snap_delta *d)
 		se->causes[i].interval_ns = 0;
 }
 
+/* OOM kills, counted once from two sources: the tracepoint oom:mark_victim (the victim's
+ * cgroup, seen even when the cgroup is gone before it is read) and memory.events oom_kill (the
+ * kernel's own count, also when the probe is down or its map full). Each is taken from its
+ * baseline (at the agent's first collection: history of unknown age, not counted) and the
+ * count is the larger of the two, never decreasing: a kill both see is one kill, and one the
+ * sources see in different collections (the map and the file are read at different moments)
+ * is counted when the first sees it. */
+static void oom_count(struct series *se, double dt)
+{
+	uint64_t t = 0, e = se->memfs.has_oom ? se->memfs.oom_kills : 0, k;
+
+	for (const struct acc *a = se->accs; a; a = a->next)
+		t += a->kind == ACC_OOM ? a->total.oom_kills : 0;
+	if (!se->oom_based) {
+		se->oom_based = true;
+		if (!se->collected && dt <= 0) {
+			se->oom_t0 = t;
+			se->oom_e0 = e;
+		}
+	}
+	se->oom_t = t > se->oom_t0 ? t - se->oom_t0 : 0;
+	se->oom_e = e > se->oom_e0 ? e - se->oom_e0 : 0;
+	k = se->oom_t > se->oom_e ? se->oom_t : se->oom_e;
+	se->oom_gain = k > se->oom_k ? k - se->oom_k : 0;
+	if (k > se->oom_k)
+		se->oom_k = k;
+}
+
 /* The memory gauges now and the counters' gains since the previous snapshot. On the agent's
  * first collection (dt 0) the OOM kills are history of unknown age: not an increase. A series
  * new later counts its cgroup's kills: a container killed within its first interval (a crash
@@ -230,6 +262,7 @@ static void delta_memfs(struct series *se, struct snap_delta *d, double dt)
 	const struct cgroupfs_mem *f = &se->memfs;
 	struct cgroupfs_mem *last = &se->memfs_last;
 
+	d->oom_kills = (double)se->oom_gain;
 	if (!f->has_usage)
 		return;
 	if (se->members > 0) {
@@ -241,8 +274,7 @@ static void delta_memfs(struct series *se, struct snap_delta *d, double dt)
 		d->mem_limit = f->has_limit ? (double)f->limit : 0;
 	}
 	d->major_faults = (double)counter_gain(f->pgmajfault, last->pgmajfault);
-	if (f->has_oom && (se->collected || dt > 0))
-		d->oom_kills = (double)counter_gain(f->oom_kills, last->oom_kills);
+	(void)dt;
 	if (d->oom_kills > 0) {
 		uint64_t before = cgroupfs_mem_working_set(last),
 			 after = cgroupfs_mem_working_set(f);
@@ -334,6 +366,7 @@ static void delta(struct snap_series *out, struct series *se, double dt)
 			break;
 		case ACC_SAMPLES:
 		case ACC_DISKLAT:
+		case ACC_OOM:
 			break;
 		}
 		memset(&a->interval, 0, sizeof(a->interval));
@@ -382,6 +415,7 @@ int series_emit(struct series *se, double dt, struct snap_series *out)
 	out->cgroups = se->members;
 	for (const struct acc *a = se->accs; a; a = a->next)
 		has_net |= a->kind == ACC_NET;
+	oom_count(se, dt);
 	/* Points in catalogue order: metric by metric, the accumulators that feed it. */
 	for (unsigned m = 0; m < M_MAX; m++) {
 		if (emit_cpufs(out, se, m) || emit_memfs(out, se, m) || emit_causes(out, se, m))

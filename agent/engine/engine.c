@@ -193,6 +193,56 @@ static void on_net(void *ctx, uint64_t cgid, const struct net_rec *r)
 	take(ctx, cgid, FAM_NET, 0, r, sizeof(*r));
 }
 
+/* oom:mark_victim's count of the cgroup: a stream like the others, and the last victim for the
+ * log line. */
+static void on_oom(void *ctx, uint64_t cgid, const struct oom_rec *r)
+{
+	struct read_ctx *rc = ctx;
+	struct cg *c;
+
+	take(rc, cgid, FAM_OOM, 0, &r->kills, sizeof(r->kills));
+	c = idmap_get(rc->e->cgs, cgid);
+	if (!c || r->kills <= c->oom_seen)
+		return;
+	c->oom_new += r->kills - c->oom_seen;
+	c->oom_seen = r->kills;
+	c->oom_pid = r->last_pid;
+	memcpy(c->oom_comm, r->last_comm, sizeof(c->oom_comm));
+}
+
+/* One log line per cgroup whose tasks were OOM-killed since the last collection, naming the
+ * victim (its command and pid) and its container. */
+static void log_oom_victims(struct engine *e)
+{
+	size_t pos = 0;
+	uint64_t key;
+	void *v;
+
+	while (idmap_next(e->cgs, &pos, &key, &v)) {
+		struct cg *c = v;
+		const struct series *se = c->m.series;
+
+		if (!c->oom_new)
+			continue;
+		if (se)
+			log_info(
+				"OOM kill: %s (pid %u) killed in container %s of pod %s/%s (%s %s), "
+				"cgroup %s; %llu kill(s) seen by oom:mark_victim",
+				c->oom_comm, c->oom_pid,
+				se->labels[LBL_CONTAINER][0] ? se->labels[LBL_CONTAINER] : "-",
+				se->labels[LBL_NAMESPACE][0] ? se->labels[LBL_NAMESPACE] : "-",
+				se->labels[LBL_POD][0] ? se->labels[LBL_POD] : "-",
+				se->labels[LBL_WORKLOAD_KIND], se->labels[LBL_WORKLOAD],
+				se->cgroup_path, (unsigned long long)c->oom_new);
+		else
+			log_info("OOM kill: %s (pid %u) killed in cgroup id %llu (no path known); "
+				 "%llu kill(s) seen by oom:mark_victim",
+				 c->oom_comm, c->oom_pid, (unsigned long long)c->id,
+				 (unsigned long long)c->oom_new);
+		c->oom_new = 0;
+	}
+}
+
 static void on_removed(void *ctx, uint64_t id)
 {
 	struct engine *e = ctx;
@@ -246,6 +296,10 @@ static int build_snapshot(struct engine *e, double dt, struct snapshot **ret)
 	while ((se = series_table_next(e->series, &it))) {
 		if (series_emit(se, dt, &s->series[i++]))
 			goto oom;
+		s->agent.oom_kills_one_source[0] += se->oom_t > se->oom_e ? se->oom_t - se->oom_e :
+									    0;
+		s->agent.oom_kills_one_source[1] += se->oom_e > se->oom_t ? se->oom_e - se->oom_t :
+									    0;
 	}
 	qsort(s->series, s->n_series, sizeof(*s->series), series_emit_cmp);
 	if (!(s->node = snap_intern(&s->strings, e->node)))
@@ -342,7 +396,8 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 					     .cpu_samples = on_cpu_samples,
 					     .disk = on_disk,
 					     .fs = on_fs,
-					     .net = on_net };
+					     .net = on_net,
+					     .oom = on_oom };
 	double t0 = clock_mono(), dt;
 	uint64_t unresolved = 0, key, kgen = e->kube ? kube_meta__generation(e->kube) : 0;
 	struct snapshot *s = NULL;
@@ -386,6 +441,7 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 	}
 	if (collector__take_causes(e->collector, on_cause, e) < 0)
 		log_debug("reading the run-queue waits caused by neighbours failed");
+	log_oom_victims(e);
 	read_cgroupfs(e);
 	if (engine_seed_listeners(e)) {
 		r = -ENOMEM;

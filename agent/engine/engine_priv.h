@@ -46,6 +46,10 @@ struct cg {
 	unsigned seed_tries;
 	struct cg_listen *listen; /* seeded offsets, by port */
 	size_t n_listen;
+	/* oom:mark_victim: kills seen so far, the last victim, and a log line due. */
+	uint64_t oom_seen, oom_new;
+	uint32_t oom_pid;
+	char oom_comm[16];
 	struct cgroupfs_dirs dirs; /* its directories, open while its files are read */
 };
 

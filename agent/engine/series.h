@@ -19,7 +19,7 @@
 #include "model/snapshot.h"
 
 /* The probe family a stream of a cgroup comes from. */
-enum stream_family { FAM_CPU = 0, FAM_SAMPLES, FAM_DISK, FAM_FS, FAM_NET };
+enum stream_family { FAM_CPU = 0, FAM_SAMPLES, FAM_DISK, FAM_FS, FAM_NET, FAM_OOM };
 
 /* What a stream counts: the record of its family. Every field of a record is a u64 counter
  * (collector.h), so gains and sums run over all of them alike; the meaning of each is read by
@@ -30,10 +30,11 @@ union counts {
 	struct disk_rec disk;
 	struct fs_rec fs;
 	struct net_rec net;
+	uint64_t oom_kills; /* oom:mark_victim kills of the cgroup's tasks */
 };
 
 /* What an accumulator sums, and the own labels it carries. */
-enum acc_kind { ACC_CPU = 0, ACC_SAMPLES, ACC_DISK, ACC_DISKLAT, ACC_FS, ACC_NET };
+enum acc_kind { ACC_CPU = 0, ACC_SAMPLES, ACC_DISK, ACC_DISKLAT, ACC_FS, ACC_NET, ACC_OOM };
 
 /* Totals of one own-label combination within a series, fed by its members' gains: counts stay
  * monotonic whatever happens to the members. */
@@ -72,6 +73,11 @@ struct series {
 	struct cgroupfs_mem memfs; /* its memory files, read every collection (the limit less) */
 	bool memfs_valid; /* memfs was read once: its limit is known */
 	struct cgroupfs_mem memfs_last; /* memfs at the previous snapshot, for the delta */
+	/* OOM kills from two sources, counted once (emit.c, oom_count): since the baseline
+	 * (history at the agent's first collection), by the tracepoint (oom_t) and by
+	 * memory.events (oom_e); oom_k the count so far, never decreasing. */
+	bool oom_based;
+	uint64_t oom_t0, oom_e0, oom_t, oom_e, oom_k, oom_gain;
 	uint16_t *ports; /* listening ports, rebuilt every collection */
 	size_t n_ports;
 	uint64_t listening; /* listening sockets of its members, rebuilt every collection */

@@ -164,6 +164,9 @@ int engine_bind_stream(struct engine *e, struct cg *c, struct stream *s)
 	case FAM_NET:
 		acc = series_acc(se, ACC_NET);
 		break;
+	case FAM_OOM:
+		acc = series_acc(se, ACC_OOM);
+		break;
 	}
 	if (!acc)
 		return -ENOMEM;

@@ -83,6 +83,30 @@ static bool btf_has_tracepoint(const struct btf *vmlinux, const char *name)
 	return btf__find_by_name_kind(vmlinux, tname, BTF_KIND_TYPEDEF) >= 0;
 }
 
+/* Whether tracepoint name's first argument (after the context) is a struct task_struct *. */
+static bool btf_tracepoint_takes_task(const struct btf *vmlinux, const char *name)
+{
+	char tname[128];
+	const struct btf_type *t;
+	const struct btf_param *p;
+	int id;
+
+	snprintf(tname, sizeof(tname), "btf_trace_%s", name);
+	id = btf__find_by_name_kind(vmlinux, tname, BTF_KIND_TYPEDEF);
+	if (id < 0)
+		return false;
+	t = btf__type_by_id(vmlinux, btf__resolve_type(vmlinux, (__u32)id));
+	if (!t || !btf_is_ptr(t) || !(t = btf__type_by_id(vmlinux, t->type)) ||
+	    !btf_is_func_proto(t) || btf_vlen(t) < 2)
+		return false;
+	p = btf_params(t);
+	t = btf__type_by_id(vmlinux, p[1].type);
+	if (!t || !btf_is_ptr(t) || !(t = btf__type_by_id(vmlinux, t->type)))
+		return false;
+	return btf_is_struct(t) &&
+	       strcmp(btf__name_by_offset(vmlinux, t->name_off), "task_struct") == 0;
+}
+
 /* Effective ids and capabilities decide, as when libbpf opens the file: access(2) would ask
  * with the real uid and ignore CAP_DAC_READ_SEARCH. */
 static bool tracefs_has(const char *event)
@@ -236,9 +260,8 @@ static int cfg_uring(struct collector *c, struct uring_bpf *s)
 
 static int cfg_cgroup(struct collector *c, struct cgroup_bpf *s)
 {
-	(void)c;
-	(void)s;
-	return 0;
+	/* An older mark_victim passes a pid only: OOM kills are then memory.events' alone. */
+	return bpf_program__set_autoload(s->progs.oom_mark_victim, c->oom_victim);
 }
 
 static int attach_perf(struct collector *c)
@@ -501,6 +524,7 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 	c->fs_tps = opts->fs == FS_PROBE_SYSCALLS || opts->fs == FS_PROBE_RAW ?
 			    0 :
 			    fs_tps_present(vmlinux); /* the filesystem variant's programs */
+	c->oom_victim = btf_tracepoint_takes_task(vmlinux, "mark_victim");
 	btf__free(vmlinux);
 	vmlinux = NULL;
 	c->ncpus = libbpf_num_possible_cpus();
@@ -631,6 +655,15 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		c->probe[SLOT_CGROUP] = "cgroup_rmdir";
 		watch(c, "cgroup_dead", c->cg->maps.cgroup_dead, c->cg->maps.cgroup_counters,
 		      CGROUP_CNT_DEAD_FULL);
+		if (c->oom_victim) {
+			feature(c, " oom=mark_victim");
+			watch(c, "oom_victims", c->cg->maps.oom_victims,
+			      c->cg->maps.cgroup_counters, CGROUP_CNT_OOM_FULL);
+		} else {
+			log_info(
+				"oom:mark_victim does not pass the victim task on this kernel: OOM "
+				"kills are counted from memory.events only");
+		}
 	}
 
 	if (opts->uring != PROBE_OFF)

@@ -67,6 +67,14 @@ struct net_rec {
 	uint64_t conns_server; /* as server */
 };
 
+/* OOM kills of a cgroup's tasks seen by oom:mark_victim (the victim's cgroup), and the last
+ * victim. */
+struct oom_rec {
+	uint64_t kills;
+	uint32_t last_pid;
+	char last_comm[16];
+};
+
 enum disk_rec_dir { DISK_REC_READ = 0, DISK_REC_WRITE = 1 };
 
 /* Where collector__read delivers, one function per family; a NULL function skips its map. */
@@ -82,6 +90,7 @@ struct collector_sink {
 	 * and io_uring families both deliver here: a key may come from each. */
 	void (*fs)(void *ctx, uint64_t cgroup_id, uint32_t mnt_id, const struct fs_rec *r);
 	void (*net)(void *ctx, uint64_t cgroup_id, const struct net_rec *r);
+	void (*oom)(void *ctx, uint64_t cgroup_id, const struct oom_rec *r);
 };
 
 struct collector_peer {

@@ -69,6 +69,7 @@ struct collector {
 	enum fs_variant fs_variant;
 	uint32_t fs_tps; /* filesystem variant: bit i set when fs_tps[i]'s tracepoint exists */
 	bool net_tracepoints; /* sock_send_length/sock_recv_length, else cgroup_skb */
+	bool oom_victim; /* mark_victim passes the victim task (newer kernels; older: a pid only) */
 	bool uring_btf; /* tp_btf io_uring_complete, else its classic tracepoint */
 	char *vals; /* scratch: ncpus per-CPU values */
 	size_t vals_stride_max;

@@ -12,8 +12,10 @@
 #include "disk.h"
 #include "fs.h"
 #include "net.h"
+#include "cgroup.h"
 
 _Static_assert(sizeof(struct cpu_cg_stats) == 8 * (4 + HIST_SLOTS), "cpu_cg_stats layout");
+_Static_assert(sizeof(struct oom_victim) == 40, "oom_victim layout");
 _Static_assert(sizeof(struct disk_key) == 16, "disk_key layout");
 _Static_assert(sizeof(struct cpu_cause_key) == 16, "cpu_cause_key layout");
 _Static_assert(sizeof(struct disk_cg_stats) == 8 * (3 + HIST_SLOTS), "disk_cg_stats layout");
@@ -260,6 +262,22 @@ static void each_net(struct collector *c, const void *key, const void *vals, siz
 	sink->net(sink->ctx, id, &r);
 }
 
+static void each_oom(struct collector *c, const void *key, const void *vals, size_t stride,
+		     const void *arg)
+{
+	const struct collector_sink *sink = arg;
+	const struct oom_victim *v = vals;
+	struct oom_rec r = { .kills = v->kills, .last_pid = v->last_pid };
+	uint64_t id;
+
+	(void)c;
+	(void)stride;
+	memcpy(&id, key, 8);
+	memcpy(r.last_comm, v->last_comm, sizeof(r.last_comm));
+	r.last_comm[sizeof(r.last_comm) - 1] = '\0';
+	sink->oom(sink->ctx, id, &r);
+}
+
 int collector__read(struct collector *c, const struct collector_sink *sink)
 {
 	int r = 0;
@@ -276,6 +294,8 @@ int collector__read(struct collector *c, const struct collector_sink *sink)
 		r = walk_map(c, c->net->maps.net_stats, each_net, sink);
 	if (!r && sink->fs && c->uring)
 		r = collector_uring_read(c, sink);
+	if (!r && sink->oom && c->cg && c->oom_victim)
+		r = walk_map(c, c->cg->maps.oom_victims, each_oom, sink);
 	return r;
 }
 
@@ -424,5 +444,7 @@ long collector__forget(struct collector *c, bool (*is_gone)(void *ctx, uint64_t 
 		n += forget_in(c->net->maps.net_stats, is_gone, ctx) +
 		     forget_in(c->net->maps.net_peers, is_gone, ctx) +
 		     forget_in(c->net->maps.net_listen, is_gone, ctx);
+	if (c->cg)
+		n += forget_in(c->cg->maps.oom_victims, is_gone, ctx);
 	return n;
 }

@@ -106,6 +106,10 @@ struct kube_container {
 	bool sidecar; /* an init container with restartPolicy Always */
 	int restart_count;
 	double started_at; /* state.running.startedAt, unix seconds; 0 unknown */
+	/* lastState.terminated.reason ("OOMKilled", "Error", "Completed"; letters and digits
+	 * only, else "") and finishedAt (unix seconds; 0 unknown). */
+	char last_reason[KUBE_SHORT_MAX + 1];
+	double last_finished_at;
 	struct kube_resources res;
 	bool readiness_probe;
 	bool liveness_probe;

@@ -99,6 +99,23 @@ static void parse_specs(struct kube_pod *p, json_object *arr, enum kube_containe
 	}
 }
 
+/* A termination reason as Kubernetes writes them (a CamelCase word), else "". */
+static void parse_reason(const char *s, char *out, size_t size)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (!s)
+		return;
+	for (; s[n]; n++) {
+		if (n + 1 >= size ||
+		    !((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
+		      (s[n] >= '0' && s[n] <= '9')))
+			return;
+	}
+	memcpy(out, s, n + 1);
+}
+
 static void parse_statuses(struct kube_pod *p, json_object *arr, enum kube_container_type type)
 {
 	size_t n = arr ? json_object_array_length(arr) : 0;
@@ -130,6 +147,9 @@ static void parse_statuses(struct kube_pod *p, json_object *arr, enum kube_conta
 			c->restart_count = (int)restarts;
 		if (kube_time_parse(json_get_str(running, "startedAt"), &c->started_at))
 			c->started_at = 0;
+		parse_reason(json_get_str(last, "reason"), c->last_reason, sizeof(c->last_reason));
+		if (kube_time_parse(json_get_str(last, "finishedAt"), &c->last_finished_at))
+			c->last_finished_at = 0;
 	}
 }
 

@@ -269,6 +269,16 @@ const struct metric_desc metric_descs[M_MAX] = {
 		.otlp_name = "bpfdiag.tcp.listening_sockets",
 		.otlp_unit = "{socket}",
 	},
+	[M_RECOMMENDATION] = {
+		.name = "bpfdiag_recommendation",
+		.type = MT_GAUGE,
+		.help = "Recommended CPU request (cores) and memory request and limit (bytes) of the "
+			"container, from its observed use.",
+		.own_labels = OWN("resource", "kind"),
+		.otlp_name = "bpfdiag.recommendation",
+		.otlp_unit = "1",
+		.otlp_attrs = OWN("bpfdiag.recommendation.resource", "bpfdiag.recommendation.kind"),
+	},
 };
 
 static bool same_bound(double a, double b)

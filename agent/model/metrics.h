@@ -39,6 +39,7 @@ enum metric_id {
 	M_TCP_CONNECTIONS_OPENED,
 	M_TCP_RETRANSMITS,
 	M_TCP_LISTENING_SOCKETS,
+	M_RECOMMENDATION, /* last: added by the rules engine after emission */
 	M_MAX,
 };
 

@@ -134,6 +134,17 @@ struct snap_delta {
 	double conns_opened[ROLE_MAX]; /* bpfdiag_tcp_connections_opened_total by role */
 };
 
+/* The right-sizing recommendation of a series' container (rules/recommend.h), set by the
+ * rules engine; ready is false while its history is too short. */
+struct snap_rec {
+	bool ready;
+	bool cpu_floor; /* throttled: CPU use is a floor, the request is set above it */
+	bool oom; /* raised after an OOM kill */
+	double cpu_request; /* cores */
+	double mem_request, mem_limit; /* bytes; 0 when no working set was read */
+	double cpu_p, mem_peak; /* what they come from: p95 of CPU use (cores), peak working set */
+};
+
 struct snap_peer {
 	char addr[48]; /* text form: a.b.c.d or IPv6 */
 	uint16_t port; /* remote port (client role) or local listening port (server role) */
@@ -152,6 +163,12 @@ struct snap_series {
 	size_t n_points;
 	struct snap_rates rates;
 	struct snap_delta delta;
+	struct snap_rec rec;
+	/* From the pod status (set by the rules engine with Kubernetes): the container's restarts
+	 * and its last termination's reason ("OOMKilled"; letters and digits only). */
+	bool has_status;
+	int restarts;
+	char last_reason[32];
 	uint16_t *listen_ports; /* TCP ports in LISTEN, ascending */
 	size_t n_listen_ports;
 	struct snap_peer *peers;
@@ -192,6 +209,9 @@ struct snap_agent {
 	uint64_t cgroups_removed; /* cgroups freed after their last read */
 	uint64_t cgroups_swept; /* of those, found gone by the periodic sweep */
 	uint64_t fs_pseudo_write_bytes; /* written to procfs, sysfs, cgroupfs, …: no volume */
+	/* OOM kills of the live series seen by one source only (the other missed them, or has
+	 * not seen them yet): [0] by oom:mark_victim, [1] by memory.events (engine/emit.c). */
+	uint64_t oom_kills_one_source[2];
 	uint64_t invalid_utf8_strings; /* strings snapshot_sanitize repaired (set by it) */
 	char features[256]; /* probes in use, e.g. "cpu=sched_switch net=sock_length" */
 	struct collector_stat *stats; /* the collector's (model/agent_stats.h names them) */

@@ -11,6 +11,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "rules/recommend.h"
 #include "rules/rules_kube.h"
 
 struct pipeline {
@@ -21,7 +22,48 @@ struct pipeline {
 	struct rules_engine *rules;
 	struct snapshot_slot slot;
 	int collected; /* atomic: a snapshot was published */
+	char state_path[4096]; /* "" none */
+	double state_save, last_save; /* seconds; clock_mono of the last write */
+	int save_err; /* the last write's result: a failure is logged when it changes */
+	bool state_loaded;
 };
+
+/* Reads the state file into the rules' recommender: a missing file starts empty, a corrupt,
+ * foreign or other-version one is logged and ignored (the next write replaces it). */
+static void state_load(struct pipeline *p)
+{
+	char why[256];
+	int r = rec_load(rules_recommender(p->rules), p->state_path, why, sizeof(why));
+
+	if (r >= 0)
+		log_info("state: %d right-sizing histories read from %s", r, p->state_path);
+	else if (r == -ENOENT)
+		log_info("state: no %s yet: right-sizing histories start empty", p->state_path);
+	else if (r == -EINVAL)
+		log_warn("state: %s ignored: %s; right-sizing histories start empty", p->state_path,
+			 why);
+	else
+		log_warn("state: cannot read %s: %s; right-sizing histories start empty",
+			 p->state_path, strerror(-r));
+}
+
+int pipeline__save(struct pipeline *p)
+{
+	int r;
+
+	if (!p->state_path[0] || !p->state_loaded)
+		return 0; /* nothing was read: an empty write would lose the file */
+	r = rec_save(rules_recommender(p->rules), p->state_path);
+	if (r && r != p->save_err)
+		log_warn("state: cannot write %s: %s; right-sizing histories will not survive a "
+			 "restart",
+			 p->state_path, strerror(-r));
+	else if (!r && p->save_err)
+		log_info("state: %s written again", p->state_path);
+	p->save_err = r;
+	p->last_save = clock_mono();
+	return r;
+}
 
 int pipeline__new(const struct pipeline_opts *o, struct pipeline **ret, char *err, size_t errlen)
 {
@@ -40,6 +82,16 @@ int pipeline__new(const struct pipeline_opts *o, struct pipeline **ret, char *er
 		snprintf(err, errlen, "out of memory");
 		pipeline__free(p);
 		return -ENOMEM;
+	}
+	if (o->state_dir) {
+		if (snprintf(p->state_path, sizeof(p->state_path), "%s/recommendations.state",
+			     o->state_dir) >= (int)sizeof(p->state_path)) {
+			snprintf(err, errlen, "--state-dir: path too long");
+			pipeline__free(p);
+			return -ENAMETOOLONG;
+		}
+		p->state_save = o->state_save > 0 ? o->state_save : 60;
+		p->last_save = clock_mono();
 	}
 	if (o->kube) {
 		r = kube_meta__start(o->kube, &p->kube, err, errlen);
@@ -99,8 +151,15 @@ bool pipeline__ready(struct pipeline *p)
 int pipeline__collect(struct pipeline *p)
 {
 	struct snapshot *s = NULL;
-	int r = engine__collect(p->engine, &s);
+	int r;
 
+	/* The state file is read at the first collection: a start that fails on its options or
+	 * its probes says only why. */
+	if (p->state_path[0] && !p->state_loaded) {
+		p->state_loaded = true;
+		state_load(p);
+	}
+	r = engine__collect(p->engine, &s);
 	if (!r) {
 		struct rules_kube_ctx kctx = { .km = p->kube, .judge_host = p->judge_host };
 
@@ -112,6 +171,8 @@ int pipeline__collect(struct pipeline *p)
 		snapshot_unref(s);
 		return r;
 	}
+	if (p->state_path[0] && clock_mono() - p->last_save >= p->state_save)
+		pipeline__save(p);
 	if (!collected(p)) {
 		size_t n = s->n_series;
 

@@ -27,6 +27,11 @@ struct pipeline_opts {
 	const struct kube_meta_opts *kube; /* NULL: local mode, no Kubernetes */
 	struct rules_config rules;
 	bool judge_host; /* with Kubernetes, also judge cgroups outside pods */
+	/* Right-sizing histories kept across restarts: the state file <state_dir>/
+	 * recommendations.state, read by pipeline__new, written every state_save seconds (of
+	 * collections) and by pipeline__save. NULL: not kept. */
+	const char *state_dir;
+	double state_save;
 };
 
 struct pipeline;
@@ -41,6 +46,9 @@ int pipeline__load(struct pipeline *p, char *err, size_t errlen);
 /* Stops everything. Accepts NULL; returns NULL. */
 struct pipeline *pipeline__free(struct pipeline *p);
 
+/* Writes the state file now (at a clean exit); logs a failure. Returns 0 or a negative errno
+ * (0 without a state directory). */
+int pipeline__save(struct pipeline *p);
 /* One collection, judged and published. Returns 0, or a negative errno when the collection
  * failed (nothing is published; the previous snapshot stays). */
 int pipeline__collect(struct pipeline *p);

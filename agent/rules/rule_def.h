@@ -55,6 +55,18 @@ struct bucket {
 	double oom_kills, oom_ws, oom_peak; /* oom_peak: the peak usage (memory.peak) then */
 };
 
+/* A workload's right-sizing this collection (rules_rec.c): its containers that have a
+ * recommendation, each container name once (replicas share a history), summed. */
+struct rule_rec {
+	unsigned n;
+	char names[8][64];
+	double cpu_request, mem_request; /* the containers' requests (0: none set) */
+	double cpu_p, cpu_rec; /* the percentile of CPU use and the recommended request, cores */
+	double mem_peak, mem_rec, mem_limit_rec; /* bytes */
+	bool cpu_floor, oom;
+	double observed; /* seconds: the shortest history of them */
+};
+
 /* Workload kinds, as bits of struct rule_def's kinds. */
 enum {
 	RK_DEPLOYMENT = 1 << 0,
@@ -83,6 +95,11 @@ struct rule_workload {
 		char ns[64], kind[32], name[128];
 	} neighbours[RULE_NEIGHBOURS];
 	unsigned next_neighbour;
+	struct rule_rec rec;
+	/* Pod status this tick: restarts of its containers summed; one last terminated
+	 * OOMKilled (within the window: the kill may predate the agent). */
+	int restarts;
+	bool last_oomkilled, oomkilled_in_window;
 };
 
 /* The id of a neighbour workload (never 0). */
@@ -122,6 +139,13 @@ struct rule_def {
 	void (*describe)(const struct rule_workload *w, const struct bucket *s, double t,
 			 struct snap_finding *f);
 };
+
+/* Right-sizing glue (rules_rec.c): adds series se's last interval to its container's history
+ * (facts f) and, when it has a recommendation, adds the bpfdiag_recommendation points and
+ * se->rec, and merges it into w's summary (w NULL: none). Returns 0 or -ENOMEM. */
+struct recommender;
+int rules_rec_series(struct recommender *rec, struct snap_series *se, const struct rules_facts *f,
+		     struct rule_workload *w, double now);
 
 /* The definition of rule id (every id below RULE_MAX has one), or NULL. */
 const struct rule_def *rule_def_of(enum rule_id id);

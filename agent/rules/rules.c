@@ -4,6 +4,7 @@
  * definitions (rule_def.h) this file knows by id only. */
 #include "rules/rule_def.h"
 #include "base/strmap.h"
+#include "rules/recommend.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -46,6 +47,7 @@ struct rules_engine {
 	struct rules_config cfg;
 	struct strmap wls; /* workload key (wl_key) → struct wl */
 	uint64_t tick;
+	struct recommender *rec; /* right-sizing histories */
 };
 
 int rules_local_facts(void *ctx, const struct snap_series *se, struct rules_facts *ret)
@@ -69,12 +71,20 @@ struct rules_engine *rules_new(const struct rules_config *cfg)
 
 	if (!r)
 		return NULL;
+	struct rec_params rp;
+
 	r->cfg = *cfg;
-	if (strmap_init(&r->wls)) {
-		free(r);
-		return NULL;
-	}
+	/* A recommendation needs one bucket's worth of history. */
+	rec_params_default(&rp, cfg->window / BUCKETS);
+	if (!(r->rec = rec_new(&rp)))
+		goto fail;
+	if (strmap_init(&r->wls))
+		goto fail;
 	return r;
+fail:
+	rec_free(r->rec);
+	free(r);
+	return NULL;
 }
 
 struct rules_engine *rules_free(struct rules_engine *r)
@@ -82,8 +92,14 @@ struct rules_engine *rules_free(struct rules_engine *r)
 	if (!r)
 		return NULL;
 	strmap_destroy(&r->wls, wl_free);
+	rec_free(r->rec);
 	free(r);
 	return NULL;
+}
+
+struct recommender *rules_recommender(struct rules_engine *r)
+{
+	return r->rec;
 }
 
 static bool ignored(const struct rules_facts *f, enum rule_id id)
@@ -450,6 +466,25 @@ static void judge(struct rules_engine *r, struct wl *w, double now, rules_event_
 	}
 }
 
+/* The pod status of a container onto its series (for /api/v1/pods) and its workload. */
+static void pod_status(const struct rules_engine *r, struct snap_series *se,
+		       const struct rules_facts *f, struct rule_workload *w, double now)
+{
+	bool oom = strcmp(f->last_reason, "OOMKilled") == 0;
+
+	if (f->local)
+		return;
+	se->has_status = true;
+	se->restarts = f->restarts;
+	snprintf(se->last_reason, sizeof(se->last_reason), "%s", f->last_reason);
+	if (!w)
+		return;
+	w->restarts += f->restarts;
+	w->last_oomkilled |= oom;
+	w->oomkilled_in_window |= oom && f->last_finished_at > 0 &&
+				  now - f->last_finished_at <= r->cfg.window;
+}
+
 struct tick_item {
 	struct wl *w;
 	const struct snap_series *se;
@@ -458,7 +493,7 @@ struct tick_item {
 
 /* Facts of each judged container and its workload's view of this tick (pass 1), then what
  * each did since the last collection into its workload's bucket (pass 2). */
-static int feed(struct rules_engine *r, const struct snapshot *s, rules_facts_fn facts, void *fctx,
+static int feed(struct rules_engine *r, struct snapshot *s, rules_facts_fn facts, void *fctx,
 		double now)
 {
 	struct tick_item *items = calloc(s->n_series ? s->n_series : 1, sizeof(*items));
@@ -467,26 +502,31 @@ static int feed(struct rules_engine *r, const struct snapshot *s, rules_facts_fn
 	if (!items)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->n_series; i++) {
-		const struct snap_series *se = &s->series[i];
+		struct snap_series *se = &s->series[i];
 		struct tick_item *it = &items[n_items];
-		struct wl *w;
+		struct wl *w = NULL;
 
 		memset(&it->f, 0, sizeof(it->f));
-		if (!facts || facts(fctx, se, &it->f) || !it->f.known || it->f.sandbox ||
-		    it->f.init)
+		if (!facts || facts(fctx, se, &it->f) || !it->f.known || it->f.sandbox)
 			continue;
-		w = wl_get(r, &it->f, now);
-		if (!w) {
-			free(items);
-			return -ENOMEM;
-		}
-		if (w->tick != r->tick) {
+		/* An init container is right-sized too, but judged by no rule. */
+		if (!it->f.init && !(w = wl_get(r, &it->f, now)))
+			goto oom;
+		if (w && w->tick != r->tick) {
 			w->tick = r->tick;
 			w->s.missing_resources = w->s.ro_unset = false;
 			w->s.host_ns = w->s.privileged = w->s.host_path = w->pending = false;
 			w->s.pods_here = 0;
 			w->n_ips = 0;
+			memset(&w->s.rec, 0, sizeof(w->s.rec));
+			w->s.restarts = 0;
+			w->s.last_oomkilled = w->s.oomkilled_in_window = false;
 		}
+		pod_status(r, se, &it->f, w ? &w->s : NULL, now);
+		if (rules_rec_series(r->rec, se, &it->f, w ? &w->s : NULL, now))
+			goto oom;
+		if (!w)
+			continue;
 		merge_facts(w, &it->f);
 		it->w = w;
 		it->se = se;
@@ -505,6 +545,9 @@ static int feed(struct rules_engine *r, const struct snapshot *s, rules_facts_fn
 	}
 	free(items);
 	return 0;
+oom:
+	free(items);
+	return -ENOMEM;
 }
 
 /* The snapshot carries the active findings. */

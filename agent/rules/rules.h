@@ -27,6 +27,7 @@ enum rule_id {
 	RULE_RS01, /* missing-resources */
 	RULE_RS02, /* cpu-throttled */
 	RULE_RS03, /* memory-near-limit */
+	RULE_RS04, /* over-provisioned */
 	RULE_RS05, /* oom-killed */
 	RULE_RS06, /* cpu-contention */
 	RULE_RL01, /* missing-probes */
@@ -36,7 +37,7 @@ enum rule_id {
 };
 
 /* Most threshold settings a rule has (its definition names them: struct rule_def). */
-#define RULES_MAX_KNOBS 2
+#define RULES_MAX_KNOBS 3
 
 /* Thresholds (SPEC §5 defaults, from each rule's definition), overridable by --rules-config. */
 struct rules_config {
@@ -61,6 +62,12 @@ struct rules_facts {
 	double started_at; /* unix seconds; 0 unknown */
 	bool has_cpu_request, has_memory_request, has_memory_limit, has_cpu_limit;
 	double cpu_limit; /* cores; 0 none */
+	/* The container's requests and memory limit from its pod spec (cores, bytes); 0 none. */
+	double cpu_request, memory_request, memory_limit;
+	/* From the pod status: restarts, the last termination's reason and end (unix seconds). */
+	int restarts;
+	char last_reason[32];
+	double last_finished_at;
 	bool readiness_probe;
 	uint16_t ports[8]; /* the container's declared TCP containerPorts */
 	unsigned n_ports;
@@ -90,6 +97,7 @@ struct rules_event {
 typedef void (*rules_event_fn)(void *ctx, const struct rules_event *ev);
 
 struct rules_engine;
+struct recommender;
 
 /* Defaults of SPEC §5 for a window and warm-up. */
 void rules_config_default(struct rules_config *cfg, double window, double warmup);
@@ -114,6 +122,9 @@ int rules_local_facts(void *ctx, const struct snap_series *se, struct rules_fact
 struct rules_engine *rules_new(const struct rules_config *cfg);
 /* Accepts NULL; returns NULL. */
 struct rules_engine *rules_free(struct rules_engine *r);
+/* The engine's right-sizing histories (rules/recommend.h): fed by rules_update, saved and
+ * loaded by the caller. */
+struct recommender *rules_recommender(struct rules_engine *r);
 /* Feeds one collection (snapshots in time order), evaluates, and copies the active findings
  * into s (s->findings). now: unix seconds. Events go to ev. Returns 0 or -ENOMEM. */
 int rules_update(struct rules_engine *r, struct snapshot *s, rules_facts_fn facts, void *fctx,

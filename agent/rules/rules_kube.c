@@ -56,6 +56,12 @@ int rules_kube_facts(void *ctx, const struct snap_series *se, struct rules_facts
 		ret->has_memory_limit = ct->res.memory_limit >= 0;
 		ret->has_cpu_limit = ct->res.cpu_limit > 0;
 		ret->cpu_limit = ct->res.cpu_limit > 0 ? ct->res.cpu_limit : 0;
+		ret->cpu_request = ct->res.cpu_request > 0 ? ct->res.cpu_request : 0;
+		ret->memory_request = ct->res.memory_request > 0 ? ct->res.memory_request : 0;
+		ret->memory_limit = ct->res.memory_limit > 0 ? ct->res.memory_limit : 0;
+		ret->restarts = ct->restart_count;
+		snprintf(ret->last_reason, sizeof(ret->last_reason), "%s", ct->last_reason);
+		ret->last_finished_at = ct->last_finished_at;
 		ret->readiness_probe = ct->readiness_probe;
 		for (unsigned i = 0; i < ct->n_ports && ret->n_ports < 8; i++)
 			ret->ports[ret->n_ports++] = ct->ports[i];

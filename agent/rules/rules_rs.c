@@ -13,16 +13,58 @@ static bool rs01_holds(const struct rule_workload *w)
 	return w->missing_resources;
 }
 
+/* "250m" or "1.50" (cores); "4096 MiB". */
+static void fmt_cpu(char *buf, size_t size, double cores)
+{
+	if (cores < 1)
+		snprintf(buf, size, "%.0fm", cores * 1000);
+	else
+		snprintf(buf, size, "%.2f", cores);
+}
+
+/* A workload's right-sizing as evidence: what it used and what is recommended. */
+static void rec_evidence(struct snap_finding *f, const struct rule_rec *r)
+{
+	rule_evidence(f, "cpu_p95_cores", r->cpu_p);
+	rule_evidence(f, "recommended_cpu_request_cores", r->cpu_rec);
+	rule_evidence(f, "memory_peak_bytes", r->mem_peak);
+	rule_evidence(f, "recommended_memory_request_bytes", r->mem_rec);
+	rule_evidence(f, "recommended_memory_limit_bytes", r->mem_limit_rec);
+	rule_evidence(f, "history_seconds", r->observed);
+}
+
 static void rs01_describe(const struct rule_workload *w, const struct bucket *s, double t,
 			  struct snap_finding *f)
 {
+	const struct rule_rec *r = &w->rec;
 	double cores = s->seconds > 0 ? s->cpu_s / t : 0;
+	char cpu[32], p[32], mem[160] = "";
 
+	if (!r->n) {
+		snprintf(f->message, sizeof(f->message),
+			 "%s %s container %s has no memory limit or no requests: set them from "
+			 "observed usage (%.2f CPU cores on average; no recommendation yet: too "
+			 "little history).",
+			 w->kind, w->name, w->missing_resources_container, cores);
+		rule_evidence(f, "cpu_cores", cores);
+		return;
+	}
+	fmt_cpu(cpu, sizeof(cpu), r->cpu_rec);
+	fmt_cpu(p, sizeof(p), r->cpu_p);
+	if (r->mem_rec > 0)
+		snprintf(mem, sizeof(mem),
+			 " and memory %.0f MiB, and a memory limit of %.0f MiB (peak working set "
+			 "%.0f MiB%s)",
+			 r->mem_rec / MiB, r->mem_limit_rec / MiB, r->mem_peak / MiB,
+			 r->oom ? ", raised after an OOM kill" : "");
 	snprintf(f->message, sizeof(f->message),
-		 "%s %s container %s has no memory limit or no requests: set them from "
-		 "observed usage (%.2f CPU cores on average).",
-		 w->kind, w->name, w->missing_resources_container, cores);
+		 "%s %s container %s has no memory limit or no requests: set, from %.0f s of "
+		 "observed usage, requests cpu %s (p95 %s%s)%s.",
+		 w->kind, w->name, w->missing_resources_container, r->observed, cpu, p,
+		 r->cpu_floor ? ", a floor: it was throttled" : "", mem);
 	rule_evidence(f, "cpu_cores", cores);
+	rule_evidence(f, "cpu_usage_is_floor", r->cpu_floor);
+	rec_evidence(f, r);
 }
 
 /* ---- RS-02 cpu-throttled ---- */
@@ -114,34 +156,106 @@ static void rs03_describe(const struct rule_workload *w, const struct bucket *s,
 	rule_evidence(f, "recommended_limit_bytes", next);
 }
 
+/* ---- RS-04 over-provisioned ---- */
+
+enum { RS04_REQUEST_OF_USE, RS04_CPU_SLACK, RS04_MEMORY_SLACK };
+
+static bool rs04_cpu_over(const double *th, const struct rule_rec *r)
+{
+	/* Throttled use is a floor: compare with the request set above it. */
+	double used = r->cpu_floor ? r->cpu_rec : r->cpu_p;
+
+	return r->cpu_request > 0 && r->cpu_request >= th[RS04_REQUEST_OF_USE] * used &&
+	       r->cpu_request - used >= th[RS04_CPU_SLACK];
+}
+
+static bool rs04_mem_over(const double *th, const struct rule_rec *r)
+{
+	/* After an OOM kill the peak was cut short: never over-provisioned then. */
+	return r->mem_request > 0 && r->mem_peak > 0 && !r->oom &&
+	       r->mem_request >= th[RS04_REQUEST_OF_USE] * r->mem_peak &&
+	       r->mem_request - r->mem_peak >= th[RS04_MEMORY_SLACK];
+}
+
+static bool rs04_crosses(const double *th, const struct rule_workload *w, const struct bucket *b,
+			 double t)
+{
+	(void)b;
+	(void)t;
+	return w->rec.n && (rs04_cpu_over(th, &w->rec) || rs04_mem_over(th, &w->rec));
+}
+
+static void rs04_describe(const struct rule_workload *w, const struct bucket *s, double t,
+			  struct snap_finding *f)
+{
+	const struct rule_rec *r = &w->rec;
+	char req[32], p[32], rec[32], mem[160] = "";
+
+	(void)s;
+	(void)t;
+	fmt_cpu(req, sizeof(req), r->cpu_request);
+	fmt_cpu(p, sizeof(p), r->cpu_p);
+	fmt_cpu(rec, sizeof(rec), r->cpu_rec);
+	/* Memory only when it was read (a working set) and requested. */
+	if (r->mem_peak > 0 && r->mem_request > 0)
+		snprintf(mem, sizeof(mem),
+			 "; it requests memory %.0f MiB and its working set peaked at %.0f MiB: "
+			 "request %.0f MiB",
+			 r->mem_request / MiB, r->mem_peak / MiB, r->mem_rec / MiB);
+	snprintf(f->message, sizeof(f->message),
+		 "%s %s requests cpu %s but used %s (p95 over %.0f s)%s: lower the requests to "
+		 "cpu %s%s.",
+		 w->kind, w->name, req, p, r->observed, r->cpu_floor ? ", throttled (a floor)" : "",
+		 rec, mem);
+	rule_evidence(f, "cpu_request_cores", r->cpu_request);
+	rule_evidence(f, "memory_request_bytes", r->mem_request);
+	rec_evidence(f, r);
+}
+
 static bool rs05_window(const double *th, const struct rule_workload *w, const struct bucket *s)
 {
 	(void)th;
-	(void)w;
-	return s->oom_kills > 0;
+	/* The kernel's count, or the pod status: a kill before the agent started, or one whose
+	 * cgroup was gone before it was read. */
+	return s->oom_kills > 0 || w->oomkilled_in_window;
 }
 
 static void rs05_describe(const struct rule_workload *w, const struct bucket *s, double t,
 			  struct snap_finding *f)
 {
+	char status[96] = "";
+
 	(void)t;
-	if (s->mem_limit > 0)
+	if (w->last_oomkilled)
+		snprintf(status, sizeof(status),
+			 "; its pods report %d restart(s), the last one OOMKilled", w->restarts);
+	if (!s->oom_kills)
+		snprintf(f->message, sizeof(f->message),
+			 "%s %s was OOM-killed%s (seen in its pod status, not by the kernel "
+			 "probes while the agent ran): %s.",
+			 w->kind, w->name, status,
+			 s->mem_limit > 0 || w->f.has_memory_limit ? "raise the memory limit" :
+								     "set a memory limit");
+	else if (s->mem_limit > 0)
 		snprintf(f->message, sizeof(f->message),
 			 "%s %s was OOM-killed %.0f time(s) in the window, its working set at "
-			 "%.0f MiB (usage peak %.0f MiB) of a %.0f MiB limit: raise the memory "
+			 "%.0f MiB (usage peak %.0f MiB) of a %.0f MiB limit%s: raise the memory "
 			 "limit.",
 			 w->kind, w->name, s->oom_kills, s->oom_ws / MiB, s->oom_peak / MiB,
-			 s->mem_limit / MiB);
+			 s->mem_limit / MiB, status);
 	else
-		snprintf(f->message, sizeof(f->message),
-			 "%s %s was OOM-killed %.0f time(s) in the window, its working set at "
-			 "%.0f MiB with no memory limit: the node ran out of memory; set requests "
-			 "and limits.",
-			 w->kind, w->name, s->oom_kills, s->oom_ws / MiB);
+		snprintf(
+			f->message, sizeof(f->message),
+			"%s %s was OOM-killed %.0f time(s) in the window, its working set at "
+			"%.0f MiB with no memory limit%s: the node ran out of memory; set requests "
+			"and limits.",
+			w->kind, w->name, s->oom_kills, s->oom_ws / MiB, status);
 	rule_evidence(f, "oom_kills", s->oom_kills);
 	rule_evidence(f, "working_set_bytes_at_kill", s->oom_ws);
 	rule_evidence(f, "limit_bytes", s->mem_limit);
 	rule_evidence(f, "peak_usage_bytes", s->oom_peak);
+	rule_evidence(f, "restarts", w->restarts);
+	rule_evidence(f, "last_terminated_oomkilled", w->last_oomkilled);
 }
 
 /* ---- RS-06 cpu-contention ---- */
@@ -260,6 +374,21 @@ const struct rule_def rules_rs[] = {
 		.crosses = rs03_crosses,
 		.window = rs03_window,
 		.describe = rs03_describe,
+	},
+	{
+		.id = RULE_RS04,
+		.code = "RS-04",
+		.name = "over-provisioned",
+		.severity = "low",
+		.suggests = "",
+		.kinds = RK_ALL,
+		.knobs = {
+			[RS04_REQUEST_OF_USE] = { "request_of_use", 3, 1, 1000 },
+			[RS04_CPU_SLACK] = { "cpu_slack_cores", 0.2, 0, 1024 },
+			[RS04_MEMORY_SLACK] = { "memory_slack_bytes", 268435456, 0, 1e15 },
+		},
+		.crosses = rs04_crosses,
+		.describe = rs04_describe,
 	},
 	{
 		.id = RULE_RS05,

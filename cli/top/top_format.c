@@ -27,6 +27,7 @@ static const struct {
 	[TOP_COL_RETRANS] = { "RETR", 5, 0, false },
 	[TOP_COL_MEM] = { "MEM", 7, 0, false },
 	[TOP_COL_OOM] = { "OOM", 4, 0, false },
+	[TOP_COL_REC] = { "REC", 11, 0, false },
 	[TOP_COL_RELEASE] = { "RELEASE", 14, 10, false },
 	[TOP_COL_FINDINGS] = { "FINDINGS", 16, 11, false },
 };
@@ -39,16 +40,22 @@ void top_layout(int width, int widths[TOP_COL_MAX])
 					     TOP_COL_IOPS,   TOP_COL_RUNQ,    TOP_COL_NET_TX,
 					     TOP_COL_DISK_R, TOP_COL_RELEASE, TOP_COL_NS };
 	bool shown[TOP_COL_MAX];
-	int fixed, pref, mins, n_drop = 0;
+	int fixed, pref, mins, n_drop = 0, all = -1;
 
 	for (int i = 0; i < TOP_COL_MAX; i++) {
 		widths[i] = cols[i].width;
 		shown[i] = true;
+		all += cols[i].width + 1;
 	}
 	widths[TOP_COL_NODE] = 0;
 	shown[TOP_COL_NODE] = false;
+	all -= cols[TOP_COL_NODE].width + 1;
 	if (width <= 0)
 		return;
+	/* The recommendations only where every column has its preferred width: they never make
+	 * another column narrower. */
+	if (width < all)
+		shown[TOP_COL_REC] = false;
 	for (;;) {
 		fixed = -1; /* n columns have n - 1 separators */
 		pref = mins = 0;
@@ -267,6 +274,7 @@ static void row_texts(const struct top_row *row, char marker, char v[TOP_COL_MAX
 	text[TOP_COL_MEM] = top_fmt_bytes(r->mem_ws, v[TOP_COL_MEM], sizeof(v[0]));
 	snprintf(v[TOP_COL_OOM], sizeof(v[0]), "%.0f", r->oom_kills);
 	text[TOP_COL_OOM] = v[TOP_COL_OOM];
+	text[TOP_COL_REC] = top_fmt_rec(r->rec_cpu, r->rec_mem, v[TOP_COL_REC], sizeof(v[0]));
 }
 
 void top_layout_fit(const struct top_row *rows, size_t n, int widths[TOP_COL_MAX])
@@ -331,5 +339,27 @@ char *top_fmt_evidence(const struct top_finding *fi, char *buf, size_t size)
 			break;
 		len += (size_t)n;
 	}
+	return buf;
+}
+
+char *top_fmt_rec(double cpu, double mem, char *buf, size_t size)
+{
+	char c[16], m[16];
+
+	if (!(cpu > 0)) {
+		snprintf(buf, size, "-");
+		return buf;
+	}
+	if (cpu < 1)
+		snprintf(c, sizeof(c), "%.0fm", cpu * 1000);
+	else
+		snprintf(c, sizeof(c), "%.1f", cpu);
+	if (!(mem > 0))
+		snprintf(m, sizeof(m), "-");
+	else if (mem < 1024.0 * 1024 * 1024)
+		snprintf(m, sizeof(m), "%.0fMi", mem / (1024.0 * 1024));
+	else
+		snprintf(m, sizeof(m), "%.1fGi", mem / (1024.0 * 1024 * 1024));
+	snprintf(buf, size, "%s/%s", c, m);
 	return buf;
 }

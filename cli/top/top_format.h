@@ -27,6 +27,7 @@ enum top_col {
 	TOP_COL_RETRANS,
 	TOP_COL_MEM,
 	TOP_COL_OOM,
+	TOP_COL_REC,
 	TOP_COL_RELEASE,
 	TOP_COL_FINDINGS,
 	TOP_COL_MAX,
@@ -35,6 +36,8 @@ enum top_col {
 /* Column widths for a line of width characters (0: the plain-text defaults, all columns).
  * Text columns share what the numeric ones leave, never below their minimum; when even that
  * does not fit, less important columns are hidden (width 0) until it does. */
+/* The recommended requests "120m/96Mi" (CPU cores, memory bytes), "-" when there is none. */
+char *top_fmt_rec(double cpu, double mem, char *buf, size_t size);
 void top_layout(int width, int widths[TOP_COL_MAX]);
 /* The same with the NODE column first, for a cluster's model (top_layout hides it). */
 void top_layout_nodes(int width, int widths[TOP_COL_MAX]);

@@ -37,6 +37,8 @@ static int parse_container(json_object *c, struct top_pod *p)
 		.retrans = json_get_num(c, "retransmits_per_second"),
 		.mem_ws = json_get_num(c, "memory_working_set_bytes"),
 		.oom_kills = json_get_num(c, "oom_kills_total"),
+		.rec_cpu = json_get_num(json_get(c, "recommendation"), "cpu_request_cores"),
+		.rec_mem = json_get_num(json_get(c, "recommendation"), "memory_request_bytes"),
 	};
 
 	ctr = top_pod_add_container(

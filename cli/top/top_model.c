@@ -104,6 +104,8 @@ void top_rates_add(struct top_rates *sum, const struct top_rates *r)
 	sum->retrans += r->retrans;
 	sum->mem_ws += r->mem_ws;
 	sum->oom_kills += r->oom_kills;
+	sum->rec_cpu += r->rec_cpu;
+	sum->rec_mem += r->rec_mem;
 }
 
 int top_pod_init(struct top_pod *p, const char *ns, const char *pod, const char *uid,

@@ -38,6 +38,8 @@ struct top_rates {
 	double retrans; /* per second */
 	double mem_ws; /* memory working set, bytes (a gauge: summed over containers) */
 	double oom_kills; /* OOM kills since the series began (a counter's total) */
+	/* Recommended CPU request (cores) and memory request (bytes); 0 none yet. */
+	double rec_cpu, rec_mem;
 };
 
 struct top_container {

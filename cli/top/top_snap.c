@@ -26,6 +26,8 @@ static int add_container(struct top_pod *p, const struct snap_series *se)
 		.retrans = sr->retransmits_per_s,
 		.mem_ws = se->delta.mem_working_set,
 		.oom_kills = snap_series_value(se, M_MEMORY_OOM_KILLS),
+		.rec_cpu = se->rec.ready ? se->rec.cpu_request : 0,
+		.rec_mem = se->rec.ready ? se->rec.mem_request : 0,
 	};
 	struct top_container *c = top_pod_add_container(p, se->labels[LBL_CONTAINER],
 							se->labels[LBL_CONTAINER_ID],

@@ -57,6 +57,44 @@ static int add_ports_peers(json_object *c, const struct snap_series *se)
 	return 0;
 }
 
+/* "recommendation": the container's right-sizing, null while it has too little history. */
+static int add_rec(json_object *c, const struct snap_series *se)
+{
+	const struct snap_rec *r = &se->rec;
+	json_object *o;
+
+	if (!r->ready)
+		return json_object_object_add(c, "recommendation", NULL);
+	o = json_object_new_object();
+	if (!o || json_object_object_add(c, "recommendation", o)) {
+		json_object_put(o);
+		return -ENOMEM;
+	}
+	if (add_double(o, "cpu_request_cores", r->cpu_request) ||
+	    add_double(o, "memory_request_bytes", r->mem_request) ||
+	    add_double(o, "memory_limit_bytes", r->mem_limit) ||
+	    add_double(o, "cpu_p95_cores", r->cpu_p) ||
+	    add_double(o, "memory_peak_bytes", r->mem_peak) ||
+	    json_object_object_add(o, "cpu_usage_is_floor",
+				   json_object_new_boolean(r->cpu_floor)) ||
+	    json_object_object_add(o, "raised_after_oom_kill", json_object_new_boolean(r->oom)))
+		return -ENOMEM;
+	return 0;
+}
+
+/* "restarts" and "last_termination_reason" from the pod status; null without Kubernetes. */
+static int add_status(json_object *c, const struct snap_series *se)
+{
+	if (!se->has_status)
+		return json_object_object_add(c, "restarts", NULL) ||
+		       json_object_object_add(c, "last_termination_reason", NULL);
+	if (json_object_object_add(c, "restarts", json_object_new_int(se->restarts)))
+		return -ENOMEM;
+	if (!se->last_reason[0])
+		return json_object_object_add(c, "last_termination_reason", NULL);
+	return add_str(c, "last_termination_reason", se->last_reason);
+}
+
 static json_object *container_json(const struct snap_series *se)
 {
 	const struct snap_rates *r = &se->rates;
@@ -83,7 +121,7 @@ static json_object *container_json(const struct snap_series *se)
 	    add_double(c, "memory_limit_bytes", se->delta.mem_limit) ||
 	    add_double(c, "oom_kills_total", snap_series_value(se, M_MEMORY_OOM_KILLS)) ||
 	    json_object_object_add(c, "cgroups", json_object_new_int(se->cgroups)) ||
-	    add_ports_peers(c, se)) {
+	    add_rec(c, se) || add_status(c, se) || add_ports_peers(c, se)) {
 		json_object_put(c);
 		return NULL;
 	}

@@ -210,6 +210,14 @@ static void agent_metrics(const struct snapshot *s, struct strbuf *out)
 		"Bytes written to pseudo filesystems (procfs, sysfs, cgroupfs, ...): no volume, "
 		"in no bpfdiag_fs_* series.",
 		NULL, (double)a->fs_pseudo_write_bytes);
+	header(out, "bpfdiag_agent_oom_kills_one_source", "gauge",
+	       "OOM kills of live series seen by one source only: counted once, from it.");
+	for (int i = 0; i < 2; i++) {
+		strbuf_printf(out, "bpfdiag_agent_oom_kills_one_source{seen_by=\"%s\"} ",
+			      i ? "memory_events" : "tracepoint");
+		value(out, (double)a->oom_kills_one_source[i]);
+		strbuf_puts(out, "\n");
+	}
 	agent_metric(out, "bpfdiag_agent_invalid_utf8_strings", "gauge",
 		     "Strings from outside (cgroup, pod, volume names...) in the last collection "
 		     "that held invalid UTF-8; each bad byte is exported as U+FFFD.",

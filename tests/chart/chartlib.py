@@ -125,7 +125,7 @@ class Rendered:
 # The agent's options (SPEC §2 plus the TLS/auth options of §6): the chart may pass no other.
 AGENT_FLAGS = {"--listen", "--node-name", "--kube-api", "--kube-token-file", "--kube-ca-file",
                "--cgroup-root", "--proc-root", "--interval", "--window", "--warmup",
-               "--rules-config", "--otlp-endpoint", "--otlp-interval", "--pin-dir",
+               "--rules-config", "--otlp-endpoint", "--otlp-interval", "--pin-dir", "--state-dir",
                "--log-level", "--tls-cert", "--tls-key", "--auth-token-file"}
 
 # Labels Prometheus attaches to every scraped series.

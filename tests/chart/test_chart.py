@@ -143,10 +143,17 @@ class Defaults(unittest.TestCase):
         want = {"/sys/fs/cgroup": ("/sys/fs/cgroup", True),
                 "/sys/fs/bpf": ("/sys/fs/bpf", False),
                 "/sys/kernel/tracing": ("/sys/kernel/tracing", True),
-                "/host/proc": ("/proc", True)}
+                "/host/proc": ("/proc", True),
+                "/var/lib/bpfdiag": ("/var/lib/bpfdiag", False)}
         host = {path: (vol["hostPath"]["path"], ro) for path, (vol, ro) in m.items()
                 if "hostPath" in vol}
         self.assertEqual(host, want)
+        # The right-sizing state file's directory: created on the node, off with "none".
+        self.assertEqual(m["/var/lib/bpfdiag"][0]["hostPath"]["type"], "DirectoryOrCreate")
+        self.assertEqual(self.r.args()["--state-dir"], "/var/lib/bpfdiag")
+        off = Rendered(sets=["agent.stateDir=none"])
+        self.assertEqual(off.args()["--state-dir"], "none")
+        self.assertNotIn("/var/lib/bpfdiag", off.mounts())
         vol, ro = m["/tmp"]
         self.assertIn("emptyDir", vol)
         self.assertFalse(ro)

@@ -236,6 +236,10 @@ class Agent:
             # Tests pin only where they ask to (a Bpffs of their own): the default pin
             # directory would mount a bpffs at /sys/fs/bpf and leave it behind.
             self.args += ["--pin-dir", "none"]
+        if "--state-dir" not in self.args:
+            # Right-sizing histories only where a test asks (a directory of its own): the
+            # default /var/lib/bpfdiag would carry them from test to test.
+            self.args += ["--state-dir", "none"]
         self.prefix = list(prefix or [])  # e.g. setpriv, to run with fewer privileges
         self.env = dict(os.environ, **(env or {}))
         self.ssl = ssl.create_default_context(cafile=ca_file) if ca_file else None

@@ -395,7 +395,7 @@ class TopText(unittest.TestCase):
             title = lines[3]
             self.assertEqual(title.split(), ["NAMESPACE", "POD", "KIND", "WORKLOAD", "CPU%",
                                              "RQP99", "DISK_R", "DISK_W", "IOPS", "FSYNC",
-                                             "NET_RX", "NET_TX", "RETR", "MEM", "OOM",
+                                             "NET_RX", "NET_TX", "RETR", "MEM", "OOM", "REC",
                                              "RELEASE", "FINDINGS"])
             rows = [top_tmux.cells(title, l) for l in lines[4:8]]
             # Without a terminal no name is cut (issue 14: grep finds every pod).

@@ -286,6 +286,9 @@ static void test_pod_parse_real(void **state)
 	assert_true(c->ready);
 	assert_true(c->running);
 	assert_float_equal(c->started_at, 1714557608.0, 1e-6);
+	/* lastState.terminated: why and when the previous instance ended */
+	assert_string_equal(c->last_reason, "OOMKilled");
+	assert_float_equal(c->last_finished_at, 1714557607.0, 1e-6);
 	assert_float_equal(c->res.cpu_request, 0.1, 1e-9);
 	assert_float_equal(c->res.cpu_limit, 0.5, 1e-9);
 	assert_float_equal(c->res.memory_request, 134217728, 0.5);
@@ -306,6 +309,7 @@ static void test_pod_parse_real(void **state)
 	assert_float_equal(c->res.cpu_limit, -1, 1e-9);
 	assert_true(c->privileged);
 	assert_float_equal(c->started_at, 1714557606.25, 1e-6);
+	assert_string_equal(c->last_reason, ""); /* lastState {} */
 	/* volumes */
 	assert_int_equal(p->n_volumes, 6);
 	assert_int_equal(p->volumes[0].kind, KUBE_VOL_PVC);

@@ -380,11 +380,14 @@ static void test_layout(void **state)
 	/* The last column is not padded. */
 	assert_int_equal((int)strlen(top_format_title(w, line, sizeof(line))),
 			 240 - w[TOP_COL_FINDINGS] + (int)strlen("FINDINGS"));
-	/* Between: text columns shrink, nothing hidden, still exactly as wide. */
+	assert_true(w[TOP_COL_REC] > 0);
+	/* Between: text columns shrink, nothing hidden but the recommendations (shown only where
+	 * every other column has its preferred width), still exactly as wide. */
 	top_layout(163, w);
+	assert_int_equal(w[TOP_COL_REC], 0);
 	assert_int_equal(line_width(w), 163);
 	for (int i = 0; i < TOP_COL_MAX; i++)
-		assert_true(i == TOP_COL_NODE ? w[i] == 0 : w[i] > 0);
+		assert_true(i == TOP_COL_NODE || i == TOP_COL_REC ? w[i] == 0 : w[i] > 0);
 	/* Narrow: KIND goes first, then retransmits; pod, workload, CPU and findings stay. */
 	top_layout(143, w);
 	assert_int_equal(w[TOP_COL_KIND], 0);
@@ -395,6 +398,7 @@ static void test_layout(void **state)
 	top_layout(103, w);
 	assert_int_equal(w[TOP_COL_RETRANS], 0);
 	assert_int_equal(w[TOP_COL_OOM], 0);
+	assert_int_equal(w[TOP_COL_REC], 0);
 	assert_int_equal(w[TOP_COL_IOPS], 0);
 	assert_true(line_width(w) <= 103);
 	for (int c = 0; c < TOP_COL_MAX; c++) {
