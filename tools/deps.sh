@@ -21,9 +21,10 @@ runtime_pkgs=(libbpf1 libelf1 zlib1g libmicrohttpd12 libjson-c5 libcurl4 libncur
 # mount, e2fsprogs: fake pods' volumes; python3-yaml: rendered chart manifests; buildah and
 # mmdebstrap: the container image test; prometheus: promtool and the server the exporter tests
 # scrape with; openssl: their self-signed certificates; tmux: the full-screen top tests;
-# qemu-system-x86, busybox-static: the `kernels` test's guest.
-test_pkgs=(libcmocka-dev clang-format python3 curl procps util-linux mount e2fsprogs
-	python3-yaml buildah mmdebstrap prometheus openssl tmux qemu-system-x86 busybox-static)
+# qemu-system-x86, busybox-static: the `kernels` test's guest; fio: test_uring's io_uring load;
+# xfsprogs: test_fs_reads' xfs volume.
+test_pkgs=(libcmocka-dev clang-format python3 curl procps util-linux mount e2fsprogs xfsprogs
+	python3-yaml buildah mmdebstrap prometheus openssl tmux qemu-system-x86 busybox-static fio)
 # bench: the loads (stress-ng, fio, iperf3, perf's syscall bench, a real Redis and PostgreSQL
 # with their benchmarks) and the peers measured beside the agent (libbpf-tools). The servers'
 # packages must not start their daemons: the bench starts its own, on loopback, in a temp dir.
