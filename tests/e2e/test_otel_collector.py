@@ -90,8 +90,8 @@ def catalogue():
         if section in ("series labels", "container identity") and len(ticks) > 1 and \
                 ticks[0] and ticks[1]:
             series[ticks[0][0]] = ticks[1][0]
-        elif section == "container metrics" and ticks[0] and \
-                ticks[0][0].startswith("bpfdiag_"):
+        elif section == "container metrics" and len(cells) >= 5 and ticks[0] and \
+                ticks[0][0].startswith("bpfdiag_"):  # not the bucket and volume tables
             m = re.match(r"`([^`]+)` \(([^)]*)\)", cells[2])
             # "OTLP only: `x` → `attr`": attributes /metrics has no label for
             shown = re.findall(r"`([^`]+)`", cells[3].split("OTLP only:")[0])
