@@ -187,6 +187,11 @@ static const struct fs_tp {
 	{ "fs_filemap_get_pages", "mm_filemap_get_pages", NULL },
 };
 #define N_FS_TPS (sizeof(fs_tps) / sizeof(fs_tps[0]))
+/* auto takes the filesystem variant only where direct I/O and buffered reads are seen too
+ * (iomap_dio_complete, mm_filemap_get_pages: Linux 6.11 and later); on older kernels it would
+ * miss them, so the per-syscall variant counts instead. */
+#define FS_TPS_CORE ((1u << (N_FS_TPS - 2)) | (1u << (N_FS_TPS - 1)))
+_Static_assert(N_FS_TPS == 9, "fs_dio_complete and fs_filemap_get_pages are the last two");
 
 static bool module_has_tracepoint(const struct btf *vmlinux, const char *module, const char *name)
 {
@@ -457,6 +462,13 @@ static int load_fs(struct collector *c, enum collector_fs_probe want, const char
 	c->fs_variant = want == FS_PROBE_SYSCALLS ? FSV_SYSCALLS :
 			want == FS_PROBE_RAW	  ? FSV_RAW :
 						    FSV_FILESYSTEM;
+	if (want == FS_PROBE_AUTO && (c->fs_tps & FS_TPS_CORE) != FS_TPS_CORE) {
+		log_info(
+			"fs probes: no iomap_dio_complete or mm_filemap_get_pages tracepoint "
+			"(Linux < 6.11): the filesystem ones would miss direct I/O and reads; using "
+			"per-syscall tracepoints (--fs-probe filesystem forces them)");
+		c->fs_variant = FSV_SYSCALLS;
+	}
 	if (c->fs_variant == FSV_FILESYSTEM) {
 		r = c->fs_tps ? load_family(c, &fs_ops, pin, (void **)&c->fs) : -ENOENT;
 		if (!r)

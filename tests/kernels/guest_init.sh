@@ -41,7 +41,8 @@ result "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_c
 [ -r /sys/kernel/btf/vmlinux ] && result "btf=yes" || result "btf=no"
 # The tracepoints the probe choices depend on, as this kernel has them.
 for tp in block/block_rq_issue block/block_io_start sock/sock_send_length \
-	writeback/writeback_dirty_folio syscalls/sys_enter_write; do
+	writeback/writeback_dirty_folio syscalls/sys_enter_write iomap/iomap_dio_complete \
+	filemap/mm_filemap_get_pages; do
 	[ -e "/sys/kernel/tracing/events/$tp" ] && has=yes || has=no
 	result "tp_${tp#*/}=$has"
 done
