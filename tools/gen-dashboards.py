@@ -307,6 +307,23 @@ def workload():
         ("sum by (pod) (bpfdiag_memory_oom_kills_total{%s})" % W, "{{pod}}")], "short",
         "Kills by the kernel's OOM killer in the pod's containers, since they started (RS-05)."),
         12, 8)
+    b.row("Right-sizing and neighbours")
+    b.add(table("Recommended CPU request (cores)",
+                'bpfdiag_recommendation{%s, resource="cpu"}' % W,
+                ["pod", "container", "kind"], value_name="cores",
+                description="p95 of per-interval CPU use over the window, raised when the "
+                "container was throttled (docs/RULES.md, Right-sizing; RS-01, RS-04)."), 12, 8)
+    b.add(table("Recommended memory (bytes)",
+                'bpfdiag_recommendation{%s, resource="memory"}' % W,
+                ["pod", "container", "kind"], value_name="bytes", unit="bytes",
+                description="Daily peak working set + 15 % (request) and + 30 % (limit), raised "
+                "after an OOM kill (docs/RULES.md, Right-sizing)."), 12, 8)
+    b.add(timeseries("Run-queue wait caused by neighbours", [
+        ("sum by (neighbour_namespace, neighbour_workload) (rate("
+         "bpfdiag_cpu_runqueue_wait_caused_seconds_total{%s}[%s]))" % (W, RATE),
+         "{{neighbour_namespace}}/{{neighbour_workload}}")], "s",
+        "Seconds per second this workload's tasks waited for a CPU held by each neighbour "
+        "workload (top 3 per container, waits of 100 us or more; RS-06)."), 24, 8)
     b.row("Disk and volumes")
     b.add(timeseries("Disk throughput by device", [
         by_pod("bpfdiag_disk_bytes_total", by="device, direction",
