@@ -343,6 +343,11 @@ def workload():
                legend="{{volume_class}} {{volume}}")], "binBps",
         "Logical write() bytes per volume: rootfs, emptydir, pvc, config, memory, hostpath."),
         12, 8)
+    b.add(timeseries("Reads by volume class", [
+        by_pod("bpfdiag_fs_read_bytes_total", by="volume_class, volume",
+               legend="{{volume_class}} {{volume}}")], "binBps",
+        "Logical read bytes per volume (page cache hits included): a StatefulSet that reads "
+        "its PVC steadily keeps state (WK-07)."), 12, 8)
     b.add(timeseries("fsync rate by volume class", [
         by_pod("bpfdiag_fs_sync_calls_total", by="volume_class, volume",
                legend="{{volume_class}} {{volume}}")], "ops",

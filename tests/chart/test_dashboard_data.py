@@ -48,6 +48,7 @@ ACTIVE = ("bpfdiag_cpu_seconds_total", "bpfdiag_cpu_throttled_seconds_total",
           "bpfdiag_cpu_limit_cores", "bpfdiag_cpu_samples_total", "bpfdiag_disk_bytes_total",
           "bpfdiag_disk_operations_total", "bpfdiag_fs_write_bytes_total",
           "bpfdiag_fs_sync_calls_total", "bpfdiag_fs_write_calls_total",
+          "bpfdiag_fs_read_bytes_total",
           "bpfdiag_network_bytes_total", "bpfdiag_tcp_connections_opened_total",
           "bpfdiag_tcp_listening_sockets")
 
@@ -105,6 +106,9 @@ WRITER = textwrap.dedent("""
         for _ in range(2):
             os.write(fd, buf)
         os.close(fd)
+        with open(root + "/data/db", "rb") as f:  # reads by volume (WK-07's other half)
+            while f.read(64 << 10):
+                pass
         time.sleep(0.3)
 """)
 
