@@ -213,7 +213,10 @@ class Agent:
 
     def __init__(self, release="bpfdiag", sets=()):
         self.release = release
-        self.sets = ["image.pullPolicy=Never"] + list(sets)
+        # The right-sizing state lives in the cluster's own directory, which `cluster down`
+        # removes, not in the host's /var/lib/bpfdiag (the chart's default).
+        self.sets = ["image.pullPolicy=Never",
+                     "agent.stateDir=/var/lib/bpfdiag-cluster/agent-state"] + list(sets)
 
     def install(self):
         # NOTES.txt: the pods need host access, so the namespace enforces "privileged".

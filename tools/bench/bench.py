@@ -111,7 +111,7 @@ class Proc:
 
 def agent(*extra):
     return Proc([BIN, "agent", "--listen", "127.0.0.1:0", "--kube-api", "none", "--pin-dir",
-                 "none"] + list(extra), ready=r"first collection done")
+                 "none", "--state-dir", "none"] + list(extra), ready=r"first collection done")
 
 
 # ---- 1. BPF cost per event ----
@@ -417,13 +417,14 @@ def scale(levels, seconds):
         with Cgroups(n):
             logf = tempfile.NamedTemporaryFile("w+", prefix="bpfdiag-bench-")
             a = subprocess.Popen([BIN, "agent", "--listen", "127.0.0.1:0", "--kube-api", "none",
-                                  "--pin-dir", "none"], stdout=logf, stderr=logf)
+                                  "--pin-dir", "none", "--state-dir", "none"],
+                                 stdout=logf, stderr=logf)
             try:
                 port = None
                 deadline = time.time() + 30
                 while time.time() < deadline and not port:
                     logf.seek(0)
-                    m = re.search(r"\(port (\d+)\).*\n.*first collection", logf.read())
+                    m = re.search(r"\(port (\d+)\)(?s:.*)first collection", logf.read())
                     port = int(m.group(1)) if m else None
                     time.sleep(0.2)
                 if not port:
