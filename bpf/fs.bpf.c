@@ -295,6 +295,7 @@ struct sys_io {
 	struct task_struct *task;
 	struct pt_regs *regs;
 	unsigned long fd;
+	struct file *file; /* set by syscall_mnt() at the syscall's first event */
 	int op;
 };
 
@@ -343,7 +344,8 @@ static __always_inline long syscall_mnt(struct sys_io *io, bool *first)
 		*first = false;
 		return ft->mnt[i];
 	}
-	mnt = file_mnt_id(fd_file(t, io->fd));
+	io->file = fd_file(t, io->fd);
+	mnt = file_mnt_id(io->file);
 	if (ft) {
 		ft->mark[i] = mark;
 		ft->mnt[i] = (__s32)mnt;
@@ -460,9 +462,7 @@ int BPF_PROG(fs_filemap_get_pages, struct address_space *mapping, unsigned long 
 	mnt = syscall_mnt(&io, &first);
 	if (!first || mnt < 0)
 		return 0;
-	f = fd_file(io.task, io.fd);
-	if (!f)
-		return 0;
+	f = io.file; /* a regular file: mnt >= 0 */
 	nr = SYSCALL_NR(io.regs);
 	pos = (nr == NR_pread64 || nr == NR_preadv || nr == NR_preadv2) ?
 		      (__s64)SYSCALL_ARG4(io.regs) :

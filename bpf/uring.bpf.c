@@ -34,7 +34,7 @@ struct {
 	__uint(max_entries, URING_MAX_KEYS_DEFAULT);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct fs_key);
-	__type(value, struct uring_stats);
+	__type(value, struct fs_stats);
 } uring_stats SEC(".maps");
 
 struct {
@@ -81,10 +81,10 @@ static __always_inline enum uring_kind op_kind(__u8 op)
 
 static __always_inline void on_complete(struct io_kiocb *req, int res)
 {
-	static const struct uring_stats zero;
+	static const struct fs_stats zero;
 	enum uring_kind kind;
 	struct task_struct *task;
-	struct uring_stats *s;
+	struct fs_stats *s;
 	struct fs_key k = {};
 	long mnt;
 

@@ -96,6 +96,9 @@ typedef void (*entry_fn)(struct collector *c, const void *key, const void *vals,
 int walk_map(struct collector *c, struct bpf_map *map, entry_fn each,
 	     const struct collector_sink *sink);
 uint64_t field_sum(const struct collector *c, const void *vals, size_t stride, size_t off);
+/* An entry of a map of struct fs_stats (the fs family's, io_uring's) handed to sink->fs. */
+void each_fs(struct collector *c, const void *key, const void *vals, size_t stride,
+	     const void *arg);
 
 /* collector_uring.c: whether the kernel's io_uring_complete tracepoint hands its CQE to tp_btf
  * (Linux >= 6.0: ctx, req, cqe), and the io_uring records read into the fs sink. */

@@ -231,8 +231,7 @@ static void each_disk(struct collector *c, const void *key, const void *vals, si
 		   k->dir == DISK_WRITE ? DISK_REC_WRITE : DISK_REC_READ, &r);
 }
 
-static void each_fs(struct collector *c, const void *key, const void *vals, size_t stride,
-		    const void *arg)
+void each_fs(struct collector *c, const void *key, const void *vals, size_t stride, const void *arg)
 {
 	const struct collector_sink *sink = arg;
 	const struct fs_key *k = key;

@@ -10,8 +10,6 @@
 #include "fs.h"
 #include "uring.h"
 
-_Static_assert(sizeof(struct uring_stats) == 8 * 5, "uring_stats layout");
-
 /* The type id behind typedefs and qualifiers. */
 static int skip_mods(const struct btf *btf, int id)
 {
@@ -45,21 +43,7 @@ bool collector_uring_btf_ok(const struct btf *btf)
 	return is_ptr_to(btf, skip_mods(btf, (int)btf_params(t)[3].type), "io_uring_cqe");
 }
 
-static void each_uring(struct collector *c, const void *key, const void *vals, size_t stride,
-		       const void *arg)
-{
-	const struct collector_sink *sink = arg;
-	const struct fs_key *k = key;
-	struct fs_rec r = { 0 };
-
-	r.write_bytes = field_sum(c, vals, stride, offsetof(struct uring_stats, write_bytes));
-	r.write_calls = field_sum(c, vals, stride, offsetof(struct uring_stats, write_calls));
-	r.sync_calls = field_sum(c, vals, stride, offsetof(struct uring_stats, sync_calls));
-	/* read_bytes and read_calls are counted in the map; struct fs_rec carries no reads yet. */
-	sink->fs(sink->ctx, k->cgroup_id, k->mnt_id, &r);
-}
-
 int collector_uring_read(struct collector *c, const struct collector_sink *sink)
 {
-	return walk_map(c, c->uring->maps.uring_stats, each_uring, sink);
+	return walk_map(c, c->uring->maps.uring_stats, each_fs, sink);
 }

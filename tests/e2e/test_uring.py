@@ -3,7 +3,7 @@ io_uring engine:
 - a pod's io_uring writes into its PVC, direct and buffered, land in the pod's `pvc` series
   within 1 % of what fio wrote (exactly, in practice), and so do fio's fsyncs (IORING_OP_FSYNC);
   io_uring writes into the pod's rootfs stay out of the PVC; io_uring reads are counted in the
-  family's map for the pod's cgroup (they reach the series once the fs records carry reads);
+  family's map for the pod's cgroup and reach the PVC's bpfdiag_fs_read_bytes_total exactly;
 - the classic-tracepoint fallback counts the same; `--uring-probe off` leaves the family down
   and the agent up, and proves fio's I/O went through io_uring: without the family no syscall
   probe counts any of it;
@@ -142,12 +142,17 @@ class Uring(unittest.TestCase):
             self.assertEqual(pvc(), (b0, s0))
             self.assertLess(abs(rootfs - wrote) / wrote, 0.01)
 
-            # Reads: in the family's map, charged to the pod's cgroup.
+            # Reads: in the family's map, charged to the pod's cgroup, and on the PVC's read
+            # series exactly once (the fs family leaves io_uring's direct reads to this one).
+            rd0 = series(agent, "bpfdiag_fs_read_bytes_total", cid, "pvc")
             read, _ = self.fio(agent, pod, vol, fio_job("read", vol.rootfs + "/data/direct.bin",
                                                  32 * MiB, rw="read"))
             got = uring_reads(agent.proc.pid, os.stat(pod.path).st_ino)
             print("reads: %d bytes in uring_stats for fio's %d" % (got, read))
             self.assertEqual(got, read)
+            rd = series(agent, "bpfdiag_fs_read_bytes_total", cid, "pvc") - rd0
+            print("reads: pvc +%d bytes in bpfdiag_fs_read_bytes_total" % rd)
+            self.assertEqual(rd, read)
             self.assertEqual(pvc(), (b0, s0))
 
     def test_fallback_and_off(self):
