@@ -283,16 +283,29 @@ static const struct rule_neighbour *rs06_neighbour(const struct rule_workload *w
 	return NULL;
 }
 
+/* The wait the causes are a share of. The kernel side adds causes at once but flushes the wait
+ * itself from a per-CPU record up to about 10 ms later, so at a window's edge the causes can be
+ * slightly ahead of it: never more than the causes themselves, so no share exceeds 100 %. */
+static double rs06_wait(const struct bucket *s)
+{
+	double caused = 0;
+
+	for (unsigned i = 0; i < RULE_CAUSES; i++)
+		caused += s->caused[i].id ? s->caused[i].s : 0;
+	return caused > s->runq_wait_s ? caused : s->runq_wait_s;
+}
+
 /* ", Deployment batch/hog 85 %" for each neighbour other than w itself holding at least
  * min_share of its wait, largest first (at most 3); their shares in the evidence. */
 static void rs06_neighbours(const struct rule_workload *w, const struct bucket *s, double min_share,
 			    struct snap_finding *f, char *out, size_t size)
 {
+	const double wait = rs06_wait(s);
 	unsigned taken = 0;
 	size_t len = 0;
 
 	out[0] = '\0';
-	for (int n = 0; n < 3 && s->runq_wait_s > 0; n++) {
+	for (int n = 0; n < 3 && wait > 0; n++) {
 		const struct rule_neighbour *nb;
 		char ev[sizeof(nb->ns) + sizeof(nb->name) + 8];
 		int best = -1;
@@ -303,7 +316,7 @@ static void rs06_neighbours(const struct rule_workload *w, const struct bucket *
 			    (best < 0 || s->caused[i].s > s->caused[best].s))
 				best = (int)i;
 		}
-		if (best < 0 || s->caused[best].s < min_share * s->runq_wait_s)
+		if (best < 0 || s->caused[best].s < min_share * wait)
 			break;
 		taken |= 1u << best;
 		if (!(nb = rs06_neighbour(w, s->caused[best].id)))
@@ -311,9 +324,9 @@ static void rs06_neighbours(const struct rule_workload *w, const struct bucket *
 		len += (size_t)snprintf(out + len, len < size ? size - len : 0,
 					"%s%s %s%s%s %.0f %%", len ? ", " : "", nb->kind, nb->ns,
 					nb->ns[0] ? "/" : "", nb->name,
-					100 * s->caused[best].s / s->runq_wait_s);
+					100 * s->caused[best].s / wait);
 		snprintf(ev, sizeof(ev), "share:%s%s%s", nb->ns, nb->ns[0] ? "/" : "", nb->name);
-		rule_evidence(f, ev, s->caused[best].s / s->runq_wait_s);
+		rule_evidence(f, ev, s->caused[best].s / wait);
 	}
 }
 
