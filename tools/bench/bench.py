@@ -272,7 +272,7 @@ LOSS_GOALS = {"stress-ng switch ops/s": 0.05, "getppid calls/s": 0.02, "fio IOPS
               "iperf3 bit/s": 0.01, "redis-benchmark req/s": None, "pgbench TPS": None}
 
 
-def overhead(seconds, pairs, workdir):
+def overhead(seconds, pairs, workdir, only=None):
     """Every workload with the agent off and on, in pairs: one agent start per pair serves all
     workloads; the order flips every pair (off-on, on-off, ...) so a drift of the machine
     falls on both sides. Per workload: median off, median on, median of the pairs' ratios."""
@@ -282,6 +282,8 @@ def overhead(seconds, pairs, workdir):
         runs = {"stress-ng switch ops/s": stress_switch, "getppid calls/s": syscall_tax,
                 "fio IOPS": lambda s: fio(s, workdir), "iperf3 bit/s": iperf,
                 "redis-benchmark req/s": redis.run, "pgbench TPS": pg.run}
+        if only:
+            runs = {n: f for n, f in runs.items() if any(w in n for w in only)}
         got = {name: ([], []) for name in runs}
 
         def phase(on):
@@ -632,6 +634,10 @@ def main():
     ap.add_argument("--scale", default="10,100,1000")
     ap.add_argument("--scale-seconds", type=int, default=46)
     ap.add_argument("--no-accuracy", action="store_true", help="skip the e2e accuracy tests")
+    ap.add_argument("--sections", default="1,2,3,4",
+                    help="which sections to run (development; the goals need all of them)")
+    ap.add_argument("--workloads", default="",
+                    help="section 2 only for these comma-separated names (e.g. iperf3,pgbench)")
     ap.add_argument("--output", default=os.path.join(REPO, "docs", "PERFORMANCE.md"),
                     help="the file whose bench.py block is replaced ('-': print only)")
     args = ap.parse_args()
@@ -650,15 +656,20 @@ def main():
     workdir = tempfile.mkdtemp(prefix="bpfdiag-bench-", dir="/var/tmp")
     t0 = time.time()
     try:
-        cost, switches, iops = bpf_cost(args.seconds * 2, workdir)
-        over = overhead(args.seconds, args.pairs, workdir)
-        sc = scale([int(x) for x in args.scale.split(",")], args.scale_seconds)
-        acc = [] if args.no_accuracy else accuracy()
+        run = set(args.sections.split(","))
+        cost, switches, iops = bpf_cost(args.seconds * 2, workdir) if "1" in run else ([], 0, 0)
+        over = overhead(args.seconds, args.pairs, workdir,
+                        [w for w in args.workloads.split(",") if w]) if "2" in run else {}
+        sc = scale([int(x) for x in args.scale.split(",")], args.scale_seconds) \
+            if "3" in run else []
+        acc = [] if args.no_accuracy or "4" not in run else accuracy()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     text = report(args, cost, switches, iops, over, sc, acc)
     print(text)
     log("bench took %.0f s" % (time.time() - t0))
+    if args.sections != "1,2,3,4" or args.workloads:
+        args.output = "-"  # a partial run never replaces the documented one
     if args.output != "-":
         write_doc(args.output, text)
         log("wrote %s" % args.output)
