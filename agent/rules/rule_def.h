@@ -21,7 +21,8 @@
 #define RULE_NEIGHBOURS 6 /* neighbours named per workload (the most recent) */
 
 /* What a workload did in one bucket: its containers' deltas summed over the bucket's
- * collections (or, for a finding's text, the window's buckets summed). */
+ * collections (or, for a finding's text, the window's buckets summed). The engine keeps its
+ * closed buckets packed (mostly zeros): what the definitions read is this whole struct. */
 struct bucket {
 	double seconds; /* observed time */
 	bool data;
@@ -59,7 +60,7 @@ struct bucket {
  * recommendation, each container name once (replicas share a history), summed. */
 struct rule_rec {
 	unsigned n;
-	char names[8][64];
+	const char *names[8]; /* the snapshot's container labels: compared within the tick only */
 	double cpu_request, mem_request; /* the containers' requests (0: none set) */
 	double cpu_p, cpu_rec; /* the percentile of CPU use and the recommended request, cores */
 	double mem_peak, mem_rec, mem_limit_rec; /* bytes */
@@ -80,20 +81,33 @@ enum {
 /* The kind bit of a workload kind ("Deployment" → RK_DEPLOYMENT). */
 unsigned rule_kind_bit(const char *kind);
 
+/* The facts of a workload's last container that the definitions read (pod-level facts are
+ * the pods'): the rest of struct rules_facts is merged into struct rule_workload or not kept. */
+struct rule_facts {
+	bool local, has_cpu_limit, has_memory_limit, rolling_update;
+	int32_t replicas, hpa_max;
+	const char *rwo_claim; /* never NULL; "" none */
+	const char *ignore_rules; /* never NULL */
+};
+
+/* A neighbour workload, named once for every workload it held the CPU of (the engine's). */
+struct rule_neighbour {
+	uint64_t id; /* rule_neighbour_id(ns, kind, name) */
+	const char *ns, *kind, *name;
+	unsigned refs; /* workloads naming it */
+};
+
 /* What the rules know of a workload this collection: its identity and its containers' facts
- * on this node, merged. */
+ * on this node, merged. Strings are never NULL. */
 struct rule_workload {
-	char ns[64], kind[64], name[254], helm[254];
+	const char *ns, *kind, *name, *helm;
 	unsigned kind_bit; /* RK_* of kind */
-	struct rules_facts f; /* facts of its last container (pod-level facts are the pods') */
+	struct rule_facts f; /* facts of its last container */
 	bool missing_resources, ro_unset, host_ns, privileged, host_path;
-	char missing_resources_container[64];
+	const char *missing_resources_container;
 	unsigned pods_here;
 	uint64_t self_id; /* its own id as a neighbour */
-	struct rule_neighbour {
-		uint64_t id; /* rule_neighbour_id(ns, kind, name); 0 unused */
-		char ns[64], kind[32], name[128];
-	} neighbours[RULE_NEIGHBOURS];
+	const struct rule_neighbour *neighbours[RULE_NEIGHBOURS]; /* NULL unused */
 	unsigned next_neighbour;
 	struct rule_rec rec;
 	/* Pod status this tick: restarts of its containers summed; one last terminated

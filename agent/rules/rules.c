@@ -5,6 +5,7 @@
 #include "rules/rule_def.h"
 #include "base/strmap.h"
 #include "rules/recommend.h"
+#include "rules/rule_window.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,41 +15,132 @@
 #define BUCKETS 10
 #define EXPIRE_TICKS 120
 
+/* A workload's pods this tick, for feed only: their UIDs and addresses point into the tick's
+ * facts (so they cost nothing between ticks). */
+struct wl_pods {
+	const char *uids[8];
+	const char *ips[16];
+	unsigned n_ips;
+};
+
+/* A workload, kept EXPIRE_TICKS after it was last seen: sized to what it holds (its strings,
+ * its window packed, its findings while they hold), as the bench's 1000 containers are 1000
+ * workloads (test_workload_memory_bound). */
 struct wl {
 	struct rule_workload s; /* what the definitions read */
 	uint64_t tick;
 	bool pending; /* a container's workload metadata is still due: judge nothing yet */
-	char pod_uids[8][40];
-	char pod_ips[16][46];
-	unsigned n_ips;
+	struct wl_pods *pods; /* during feed of tick `tick` */
 	double bucket_start;
 	struct bucket cur;
-	struct bucket ring[BUCKETS];
+	struct rule_ring ring; /* the closed buckets */
 	uint16_t crossed[RULE_MAX]; /* bit i: bucket i of the ring crossed */
 	unsigned n_buckets; /* closed buckets so far, capped at BUCKETS */
 	unsigned head;
 	bool active[RULE_MAX];
-	double since[RULE_MAX];
-	/* Allocated while the rule is judged to hold (about 1.5 KiB each), so that the many
-	 * workloads with no finding, kept EXPIRE_TICKS after they were last seen, stay small. */
-	struct snap_finding *finding[RULE_MAX];
+	/* By rule, allocated while the rule is judged to hold (about 1.5 KiB each; since: the
+	 * finding's), the array with the first: most workloads have no finding. */
+	struct snap_finding **finding;
+	char id[]; /* s.ns, s.kind and s.name */
 };
-
-static void wl_free(void *v)
-{
-	struct wl *w = v;
-
-	for (int id = 0; w && id < RULE_MAX; id++)
-		free(w->finding[id]);
-	free(w);
-}
 
 struct rules_engine {
 	struct rules_config cfg;
 	struct strmap wls; /* workload key (wl_key) → struct wl */
+	struct strmap nbs; /* neighbour key (ident_key) → struct rule_neighbour, shared */
 	uint64_t tick;
 	struct recommender *rec; /* right-sizing histories */
 };
+
+/* An allocated string of s, or "" (never allocated): a workload's strings that change with its
+ * facts. Returns 0 or -ENOMEM (*dst unchanged). */
+static int own_str(const char **dst, const char *src)
+{
+	char *c = NULL;
+
+	if (strcmp(*dst, src) == 0)
+		return 0;
+	if (src[0] && !(c = strdup(src)))
+		return -ENOMEM;
+	if ((*dst)[0])
+		free((char *)*dst);
+	*dst = c ? c : "";
+	return 0;
+}
+
+static void own_str_free(const char **s)
+{
+	if ((*s)[0])
+		free((char *)*s);
+	*s = "";
+}
+
+/* The identity of a workload as a map key: namespace, kind and name, each but the last
+ * prefixed by its length, so that no two identities share a key whatever their bytes. */
+static void ident_key(const char *ns, const char *kind, const char *name, char *buf, size_t size)
+{
+	snprintf(buf, size, "%zu/%s%zu/%s%s", strlen(ns), ns, strlen(kind), kind, name);
+}
+
+/* The size of ident_key's buffer for a name of len bytes (ns, kind and name together). */
+#define IDENT_KEY_SIZE(len) (2 * 21 + (len) + 1)
+
+/* The neighbour ns/kind/name with a reference taken, or NULL when out of memory. */
+static struct rule_neighbour *nb_get(struct rules_engine *r, const char *ns, const char *kind,
+				     const char *name)
+{
+	size_t ln = strlen(ns) + 1, lk = strlen(kind) + 1, lw = strlen(name) + 1;
+	char key[IDENT_KEY_SIZE(ln + lk + lw)];
+	struct rule_neighbour *n;
+	char *p;
+
+	ident_key(ns, kind, name, key, sizeof(key));
+	if ((n = strmap_get(&r->nbs, key))) {
+		n->refs++;
+		return n;
+	}
+	if (!(n = malloc(sizeof(*n) + ln + lk + lw)))
+		return NULL;
+	p = (char *)(n + 1);
+	n->ns = memcpy(p, ns, ln);
+	n->kind = memcpy(p + ln, kind, lk);
+	n->name = memcpy(p + ln + lk, name, lw);
+	n->id = rule_neighbour_id(ns, kind, name);
+	n->refs = 1;
+	if (strmap_put(&r->nbs, key, n)) {
+		free(n);
+		return NULL;
+	}
+	return n;
+}
+
+/* Drops a reference to neighbour n (NULL: none); the last frees it. */
+static void nb_put(struct rules_engine *r, const struct rule_neighbour *n)
+{
+	if (!n || --((struct rule_neighbour *)n)->refs)
+		return;
+
+	char key[IDENT_KEY_SIZE(strlen(n->ns) + strlen(n->kind) + strlen(n->name))];
+
+	ident_key(n->ns, n->kind, n->name, key, sizeof(key));
+	strmap_del(&r->nbs, key);
+	free((void *)n);
+}
+
+static void wl_free(struct rules_engine *r, struct wl *w)
+{
+	for (int id = 0; w->finding && id < RULE_MAX; id++)
+		free(w->finding[id]);
+	free(w->finding);
+	for (unsigned k = 0; k < RULE_NEIGHBOURS; k++)
+		nb_put(r, w->s.neighbours[k]);
+	own_str_free(&w->s.helm);
+	own_str_free(&w->s.missing_resources_container);
+	own_str_free(&w->s.f.rwo_claim);
+	own_str_free(&w->s.f.ignore_rules);
+	rule_ring_free(&w->ring);
+	free(w);
+}
 
 int rules_local_facts(void *ctx, const struct snap_series *se, struct rules_facts *ret)
 {
@@ -80,6 +172,10 @@ struct rules_engine *rules_new(const struct rules_config *cfg)
 		goto fail;
 	if (strmap_init(&r->wls))
 		goto fail;
+	if (strmap_init(&r->nbs)) {
+		strmap_destroy(&r->wls, NULL);
+		goto fail;
+	}
 	return r;
 fail:
 	rec_free(r->rec);
@@ -91,10 +187,51 @@ struct rules_engine *rules_free(struct rules_engine *r)
 {
 	if (!r)
 		return NULL;
-	strmap_destroy(&r->wls, wl_free);
+	STRMAP_FOREACH(&r->wls, e)
+	{
+		struct wl *w = e->val;
+
+		strmap_del(&r->wls, e->key);
+		wl_free(r, w);
+	}
+	strmap_destroy(&r->wls, NULL);
+	strmap_destroy(&r->nbs, free); /* empty: the workloads held them */
 	rec_free(r->rec);
 	free(r);
 	return NULL;
+}
+
+size_t rules_workloads_bytes(const struct rules_engine *r, size_t *n)
+{
+	/* What an allocation costs beyond its size, about: glibc's header and rounding. */
+	const size_t hdr = 16;
+	size_t sum = r->wls.nb * sizeof(void *) + r->nbs.nb * sizeof(void *);
+
+	*n = r->wls.n;
+	STRMAP_FOREACH(&r->wls, e)
+	{
+		const struct wl *w = e->val;
+		const char *own[] = { w->s.helm, w->s.missing_resources_container, w->s.f.rwo_claim,
+				      w->s.f.ignore_rules };
+
+		sum += sizeof(struct strmap_ent) + strlen(e->key) + 1 + 2 * hdr;
+		sum += sizeof(*w) + strlen(w->s.ns) + strlen(w->s.kind) + strlen(w->s.name) + 3 +
+		       hdr;
+		for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+			sum += own[i][0] ? strlen(own[i]) + 1 + hdr : 0;
+		sum += w->ring.len + (w->ring.buf ? hdr : 0);
+		for (int id = 0; w->finding && id < RULE_MAX; id++)
+			sum += w->finding[id] ? sizeof(*w->finding[id]) + hdr : 0;
+		sum += w->finding ? RULE_MAX * sizeof(*w->finding) + hdr : 0;
+	}
+	STRMAP_FOREACH(&r->nbs, e)
+	{
+		const struct rule_neighbour *nb = e->val;
+
+		sum += sizeof(struct strmap_ent) + strlen(e->key) + 1 + 2 * hdr;
+		sum += sizeof(*nb) + strlen(nb->ns) + strlen(nb->kind) + strlen(nb->name) + 3 + hdr;
+	}
+	return sum;
 }
 
 struct recommender *rules_recommender(struct rules_engine *r)
@@ -102,9 +239,9 @@ struct recommender *rules_recommender(struct rules_engine *r)
 	return r->rec;
 }
 
-static bool ignored(const struct rules_facts *f, enum rule_id id)
+static bool ignored(const char *s, enum rule_id id)
 {
-	const char *s = f->ignore_rules, *code = rule_code(id);
+	const char *code = rule_code(id);
 	size_t n = strlen(code);
 
 	if (!s[0])
@@ -122,49 +259,53 @@ static bool ignored(const struct rules_facts *f, enum rule_id id)
 	return false;
 }
 
-/* The identity of a workload as a map key: namespace, kind and name, each but the last
- * prefixed by its length, so that no two identities share a key whatever their bytes. */
-static void wl_key(const struct rules_facts *f, char *buf, size_t size)
-{
-	snprintf(buf, size, "%zu/%s%zu/%s%s", strlen(f->ns), f->ns, strlen(f->workload_kind),
-		 f->workload_kind, f->workload);
-}
-
 static struct wl *wl_get(struct rules_engine *r, const struct rules_facts *f, double now)
 {
-	char key[sizeof(f->ns) + sizeof(f->workload_kind) + sizeof(f->workload) + 48];
+	size_t ln = strlen(f->ns) + 1, lk = strlen(f->workload_kind) + 1,
+	       lw = strlen(f->workload) + 1;
+	char key[IDENT_KEY_SIZE(ln + lk + lw)];
 	struct wl *w;
 
-	wl_key(f, key, sizeof(key));
+	ident_key(f->ns, f->workload_kind, f->workload, key, sizeof(key));
 	w = strmap_get(&r->wls, key);
 	if (w)
 		return w;
-	w = calloc(1, sizeof(*w));
+	w = calloc(1, sizeof(*w) + ln + lk + lw);
 	if (!w || strmap_put(&r->wls, key, w)) {
 		free(w);
 		return NULL;
 	}
-	snprintf(w->s.ns, sizeof(w->s.ns), "%s", f->ns);
-	snprintf(w->s.kind, sizeof(w->s.kind), "%s", f->workload_kind);
-	snprintf(w->s.name, sizeof(w->s.name), "%s", f->workload);
+	w->s.ns = memcpy(w->id, f->ns, ln);
+	w->s.kind = memcpy(w->id + ln, f->workload_kind, lk);
+	w->s.name = memcpy(w->id + ln + lk, f->workload, lw);
+	w->s.helm = w->s.missing_resources_container = "";
+	w->s.f.rwo_claim = w->s.f.ignore_rules = "";
 	w->s.kind_bit = rule_kind_bit(w->s.kind);
 	w->s.self_id = rule_neighbour_id(w->s.ns, w->s.kind, w->s.name);
 	w->bucket_start = now;
 	return w;
 }
 
-/* Merges a container's facts into its workload's view of this tick. */
-static void merge_facts(struct wl *w, const struct rules_facts *f)
+/* Merges a container's facts into its workload's view of this tick (f: the tick's, which the
+ * pods' UIDs and addresses point into). Returns 0 or -ENOMEM. */
+static int merge_facts(struct wl *w, const struct rules_facts *f)
 {
 	struct rule_workload *s = &w->s;
+	struct wl_pods *p = w->pods;
 	bool seen_pod = false;
 
-	s->f = *f;
-	snprintf(s->helm, sizeof(s->helm), "%s", f->helm_release);
+	s->f.local = f->local;
+	s->f.has_cpu_limit = f->has_cpu_limit;
+	s->f.has_memory_limit = f->has_memory_limit;
+	s->f.rolling_update = f->rolling_update;
+	s->f.replicas = f->replicas;
+	s->f.hpa_max = f->hpa_max;
+	if (own_str(&s->f.rwo_claim, f->rwo_claim) ||
+	    own_str(&s->f.ignore_rules, f->ignore_rules) || own_str(&s->helm, f->helm_release))
+		return -ENOMEM;
 	if (!f->has_memory_limit || !f->has_cpu_request || !f->has_memory_request) {
-		if (!s->missing_resources)
-			snprintf(s->missing_resources_container,
-				 sizeof(s->missing_resources_container), "%s", f->container);
+		if (!s->missing_resources && own_str(&s->missing_resources_container, f->container))
+			return -ENOMEM;
 		s->missing_resources = true;
 	}
 	if (!f->read_only_root_fs)
@@ -178,16 +319,15 @@ static void merge_facts(struct wl *w, const struct rules_facts *f)
 	if (f->pending)
 		w->pending = true;
 	for (unsigned i = 0; i < s->pods_here && i < 8; i++)
-		seen_pod |= strcmp(w->pod_uids[i], f->pod_uid) == 0;
+		seen_pod |= strcmp(p->uids[i], f->pod_uid) == 0;
 	if (!seen_pod) {
 		if (s->pods_here < 8)
-			snprintf(w->pod_uids[s->pods_here], sizeof(w->pod_uids[0]), "%s",
-				 f->pod_uid);
+			p->uids[s->pods_here] = f->pod_uid;
 		s->pods_here++;
-		for (unsigned i = 0; i < f->n_pod_ips && w->n_ips < 16; i++)
-			snprintf(w->pod_ips[w->n_ips++], sizeof(w->pod_ips[0]), "%s",
-				 f->pod_ips[i]);
+		for (unsigned i = 0; i < f->n_pod_ips && i < 4 && p->n_ips < 16; i++)
+			p->ips[p->n_ips++] = f->pod_ips[i]; /* 4: pod_ips' size */
 	}
+	return 0;
 }
 
 /* The port a finding names for a listening container: the first it listens on that its pod
@@ -244,34 +384,51 @@ static void add_memory(struct bucket *b, const struct snap_delta *d)
 }
 
 /* Adds the neighbours that held the CPU while the container waited to bucket b, and names
- * them in w (the most recent RULE_NEIGHBOURS). */
-static void add_causes(struct wl *w, struct bucket *b, const struct snap_delta *d)
+ * them in w (the most recent RULE_NEIGHBOURS). Returns 0, or -ENOMEM with nothing added. */
+static int add_causes(struct rules_engine *r, struct wl *w, struct bucket *b,
+		      const struct snap_delta *d)
 {
-	for (unsigned i = 0; i < d->n_caused && i < SNAP_DELTA_CAUSES; i++) {
-		uint64_t id =
-			rule_neighbour_id(d->caused[i].ns, d->caused[i].kind, d->caused[i].name);
-		struct rule_neighbour *n = NULL;
+	const unsigned n = d->n_caused < SNAP_DELTA_CAUSES ? d->n_caused : SNAP_DELTA_CAUSES;
+	struct rule_neighbour *got[SNAP_DELTA_CAUSES] = { 0 };
 
-		for (unsigned k = 0; k < RULE_NEIGHBOURS && !n; k++)
-			n = w->s.neighbours[k].id == id ? &w->s.neighbours[k] : NULL;
-		if (!n) {
-			n = &w->s.neighbours[w->s.next_neighbour++ % RULE_NEIGHBOURS];
-			n->id = id;
-			snprintf(n->ns, sizeof(n->ns), "%s", d->caused[i].ns);
-			snprintf(n->kind, sizeof(n->kind), "%s", d->caused[i].kind);
-			snprintf(n->name, sizeof(n->name), "%s", d->caused[i].name);
+	for (unsigned i = 0; i < n; i++) {
+		if (!(got[i] = nb_get(r, d->caused[i].ns, d->caused[i].kind, d->caused[i].name))) {
+			for (unsigned k = 0; k < i; k++)
+				nb_put(r, got[k]);
+			return -ENOMEM;
 		}
+	}
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t id = got[i]->id;
+		bool named = false;
+
+		for (unsigned k = 0; k < RULE_NEIGHBOURS && !named; k++)
+			named = w->s.neighbours[k] && w->s.neighbours[k]->id == id;
+		if (!named) {
+			const struct rule_neighbour **slot =
+				&w->s.neighbours[w->s.next_neighbour++ % RULE_NEIGHBOURS];
+
+			nb_put(r, *slot);
+			*slot = got[i];
+			got[i] = NULL;
+		}
+		nb_put(r, got[i]);
 		rule_bucket_cause(b, id, d->caused[i].seconds);
 	}
 	b->runq_wait_s += d->runq_wait_seconds;
+	return 0;
 }
 
-/* Adds what a container of w did in the last interval (d) to w's current bucket. */
-static void add_delta(struct wl *w, const struct snap_series *se, const struct rules_facts *f)
+/* Adds what a container of w did in the last interval (d) to w's current bucket. Returns 0, or
+ * -ENOMEM with nothing added. */
+static int add_delta(struct rules_engine *r, struct wl *w, const struct snap_series *se,
+		     const struct rules_facts *f)
 {
 	const struct snap_delta *d = &se->delta;
 	struct bucket *b = &w->cur;
 
+	if (add_causes(r, w, b, d))
+		return -ENOMEM;
 	b->data = true;
 	for (int vc = 0; vc < VOLUME_CLASS_MAX; vc++) {
 		b->fs_bytes[vc] += d->fs_write_bytes[vc];
@@ -285,7 +442,6 @@ static void add_delta(struct wl *w, const struct snap_series *se, const struct r
 	b->limit_core_s += d->cpu_limit_cores * d->seconds;
 	for (int h = 0; h < HIST_SLOTS; h++)
 		b->runq_hist[h] += d->runq_hist[h];
-	add_causes(w, b, d);
 	if (se->n_listen_ports) {
 		uint16_t port = served_port(se, f);
 
@@ -302,65 +458,16 @@ static void add_delta(struct wl *w, const struct snap_series *se, const struct r
 	add_memory(b, d);
 	/* A connection to another replica's address: peers of one workload. */
 	for (size_t k = 0; k < se->n_peers; k++) {
-		for (unsigned j = 0; j < w->n_ips; j++) {
+		for (unsigned j = 0; j < w->pods->n_ips; j++) {
 			bool own = false;
 
 			for (unsigned o = 0; o < f->n_pod_ips; o++)
-				own |= strcmp(f->pod_ips[o], w->pod_ips[j]) == 0;
-			if (!own && strcmp(se->peers[k].addr, w->pod_ips[j]) == 0)
+				own |= strcmp(f->pod_ips[o], w->pods->ips[j]) == 0;
+			if (!own && strcmp(se->peers[k].addr, w->pods->ips[j]) == 0)
 				b->peer_replica = true;
 		}
 	}
-}
-
-/* Sum of the window's buckets, for a finding's text. */
-static void window_sum(const struct wl *w, struct bucket *out)
-{
-	memset(out, 0, sizeof(*out));
-	for (unsigned i = 0; i < w->n_buckets; i++) {
-		const struct bucket *b = &w->ring[i];
-
-		out->seconds += b->seconds;
-		out->data |= b->data;
-		for (int v = 0; v < VOLUME_CLASS_MAX; v++) {
-			out->fs_bytes[v] += b->fs_bytes[v];
-			out->fs_syncs[v] += b->fs_syncs[v];
-			out->fs_read_bytes[v] += b->fs_read_bytes[v];
-		}
-		out->server_conns += b->server_conns;
-		out->cpu_s += b->cpu_s;
-		out->throttled += b->throttled;
-		out->periods += b->periods;
-		out->limit_core_s += b->limit_core_s;
-		for (int h = 0; h < HIST_SLOTS; h++)
-			out->runq_hist[h] += b->runq_hist[h];
-		out->runq_wait_s += b->runq_wait_s;
-		for (unsigned k = 0; k < RULE_CAUSES && b->caused[k].id; k++)
-			rule_bucket_cause(out, b->caused[k].id, b->caused[k].s);
-		out->listening |= b->listening;
-		out->peer_replica |= b->peer_replica;
-		if (b->port)
-			out->port = b->port;
-		out->unprobed_conns += b->unprobed_conns;
-		if (b->unprobed_port)
-			out->unprobed_port = b->unprobed_port;
-		if (b->pvc_volume[0])
-			snprintf(out->pvc_volume, sizeof(out->pvc_volume), "%s", b->pvc_volume);
-		out->unbounded_emptydir_bytes += b->unbounded_emptydir_bytes;
-		if (b->unbounded_emptydir[0])
-			snprintf(out->unbounded_emptydir, sizeof(out->unbounded_emptydir), "%s",
-				 b->unbounded_emptydir);
-		if (b->mem_ratio > out->mem_ratio || (!out->mem_limit && b->mem_ws > out->mem_ws)) {
-			out->mem_ratio = b->mem_ratio;
-			out->mem_ws = b->mem_ws;
-			out->mem_limit = b->mem_limit;
-		}
-		out->oom_kills += b->oom_kills;
-		if (b->oom_ws > out->oom_ws)
-			out->oom_ws = b->oom_ws;
-		if (b->oom_peak > out->oom_peak)
-			out->oom_peak = b->oom_peak;
-	}
+	return 0;
 }
 
 /* Does rule d apply to w: its kind (SPEC §5 "applies to"), or in local mode the rules that
@@ -372,18 +479,30 @@ static bool applies(const struct rule_def *d, const struct rule_workload *w)
 	return !d->applies || d->applies(w);
 }
 
-/* Fills the finding's identity, then its text and evidence from the window. Returns 0 or
+/* The window's buckets summed, for a finding's text: computed once per judge (in *sum, which
+ * *have says is filled). */
+static const struct bucket *window_sum(const struct wl *w, struct bucket *sum, bool *have)
+{
+	if (!*have)
+		rule_ring_sum(&w->ring, w->n_buckets, sum);
+	*have = true;
+	return sum;
+}
+
+/* Fills the finding's identity, then its text and evidence from the window s. Returns 0 or
  * -ENOMEM. */
 static int describe(const struct rules_config *c, struct wl *w, const struct rule_def *d,
-		    double now)
+		    const struct bucket *s, double now)
 {
-	struct snap_finding *f = w->finding[d->id];
-	struct bucket s;
+	struct snap_finding *f;
+	double since;
 
+	if (!w->finding && !(w->finding = calloc(RULE_MAX, sizeof(*w->finding))))
+		return -ENOMEM;
+	f = w->finding[d->id];
 	if (!f && !(f = w->finding[d->id] = malloc(sizeof(*f))))
 		return -ENOMEM;
-
-	window_sum(w, &s);
+	since = w->active[d->id] ? f->since : now;
 	memset(f, 0, sizeof(*f));
 	snprintf(f->ns, sizeof(f->ns), "%s", w->s.ns);
 	snprintf(f->workload_kind, sizeof(f->workload_kind), "%s", w->s.kind);
@@ -394,18 +513,20 @@ static int describe(const struct rules_config *c, struct wl *w, const struct rul
 	snprintf(f->severity, sizeof(f->severity), "%s",
 		 c->severity[d->id][0] ? c->severity[d->id] : d->severity);
 	snprintf(f->suggested_kind, sizeof(f->suggested_kind), "%s", d->suggests);
-	f->since = w->active[d->id] ? w->since[d->id] : now;
-	d->describe(&w->s, &s, s.seconds > 0 ? s.seconds : 1, f);
+	f->since = since;
+	d->describe(&w->s, s, s->seconds > 0 ? s->seconds : 1, f);
 	return 0;
 }
 
-/* Closes the current bucket: pushes it and its verdicts into the ring. */
-static void close_bucket(const struct rules_config *c, struct wl *w)
+/* Closes the current bucket: pushes it and its verdicts into the ring. Returns 0, or -ENOMEM
+ * with the bucket still open. */
+static int close_bucket(const struct rules_config *c, struct wl *w)
 {
 	const struct bucket *b = &w->cur;
 	unsigned slot = w->head;
 
-	w->ring[slot] = w->cur;
+	if (rule_ring_put(&w->ring, slot, w->n_buckets, b))
+		return -ENOMEM;
 	for (int id = 0; id < RULE_MAX; id++) {
 		const struct rule_def *d = rule_def_of((enum rule_id)id);
 		uint16_t bit = (uint16_t)(1u << slot);
@@ -419,17 +540,20 @@ static void close_bucket(const struct rules_config *c, struct wl *w)
 	if (w->n_buckets < BUCKETS)
 		w->n_buckets++;
 	memset(&w->cur, 0, sizeof(w->cur));
+	return 0;
 }
 
 static void judge(struct rules_engine *r, struct wl *w, double now, rules_event_fn ev, void *ectx)
 {
 	const struct rules_config *c = &r->cfg;
+	struct bucket sum;
+	bool have_sum = false;
 
 	for (int i = 0; i < RULE_MAX; i++) {
 		const struct rule_def *d = rule_def_of((enum rule_id)i);
 		bool on = w->active[i], want;
 
-		if (!c->enabled[i] || !applies(d, &w->s) || ignored(&w->s.f, d->id)) {
+		if (!c->enabled[i] || !applies(d, &w->s) || ignored(w->s.f.ignore_rules, d->id)) {
 			want = false;
 		} else if (d->holds) {
 			want = d->holds(&w->s);
@@ -438,22 +562,17 @@ static void judge(struct rules_engine *r, struct wl *w, double now, rules_event_
 			double ratio = (double)__builtin_popcount(w->crossed[i]) / BUCKETS;
 
 			want = on ? ratio >= c->clear_ratio : ratio >= c->fire_ratio;
-			if (!want && d->window) {
-				struct bucket sum;
-
-				window_sum(w, &sum);
-				want = d->window(c->threshold[i], &w->s, &sum);
-			}
+			if (!want && d->window)
+				want = d->window(c->threshold[i], &w->s,
+						 window_sum(w, &sum, &have_sum));
 		}
 		/* Out of memory: the rule keeps its state and is judged again next tick. */
-		if (want && describe(c, w, d, now))
+		if (want && describe(c, w, d, window_sum(w, &sum, &have_sum), now))
 			continue;
 		if (want == on)
 			continue;
+		/* since: now when it starts (describe), kept when it clears */
 		w->active[i] = want;
-		if (want)
-			w->since[i] = now;
-		w->finding[i]->since = w->since[i];
 		if (ev) {
 			struct rules_event e = { .started = want, .finding = w->finding[i] };
 
@@ -497,10 +616,11 @@ static int feed(struct rules_engine *r, struct snapshot *s, rules_facts_fn facts
 		double now)
 {
 	struct tick_item *items = calloc(s->n_series ? s->n_series : 1, sizeof(*items));
-	size_t n_items = 0;
+	struct wl_pods *pods = calloc(s->n_series ? s->n_series : 1, sizeof(*pods));
+	size_t n_items = 0, n_pods = 0;
 
-	if (!items)
-		return -ENOMEM;
+	if (!items || !pods)
+		goto oom;
 	for (size_t i = 0; i < s->n_series; i++) {
 		struct snap_series *se = &s->series[i];
 		struct tick_item *it = &items[n_items];
@@ -517,7 +637,7 @@ static int feed(struct rules_engine *r, struct snapshot *s, rules_facts_fn facts
 			w->s.missing_resources = w->s.ro_unset = false;
 			w->s.host_ns = w->s.privileged = w->s.host_path = w->pending = false;
 			w->s.pods_here = 0;
-			w->n_ips = 0;
+			w->pods = &pods[n_pods++];
 			memset(&w->s.rec, 0, sizeof(w->s.rec));
 			w->s.restarts = 0;
 			w->s.last_oomkilled = w->s.oomkilled_in_window = false;
@@ -527,7 +647,8 @@ static int feed(struct rules_engine *r, struct snapshot *s, rules_facts_fn facts
 			goto oom;
 		if (!w)
 			continue;
-		merge_facts(w, &it->f);
+		if (merge_facts(w, &it->f))
+			goto oom;
 		it->w = w;
 		it->se = se;
 		n_items++;
@@ -538,14 +659,18 @@ static int feed(struct rules_engine *r, struct snapshot *s, rules_facts_fn facts
 
 		/* A series' first collection has no increase yet, but for OOM kills (emit.c): a
 		 * young container's kills count too, as crash-looping ones never grow old. */
-		if (!young && it->se->delta.seconds > 0)
-			add_delta(it->w, it->se, &it->f);
-		else if (it->se->delta.oom_kills > 0)
+		if (!young && it->se->delta.seconds > 0) {
+			if (add_delta(r, it->w, it->se, &it->f))
+				goto oom;
+		} else if (it->se->delta.oom_kills > 0) {
 			add_memory(&it->w->cur, &it->se->delta);
+		}
 	}
+	free(pods);
 	free(items);
 	return 0;
 oom:
+	free(pods);
 	free(items);
 	return -ENOMEM;
 }
@@ -582,7 +707,7 @@ int rules_update(struct rules_engine *r, struct snapshot *s, rules_facts_fn fact
 {
 	const struct rules_config *c = &r->cfg;
 	double blen = c->window / BUCKETS;
-	int err;
+	int err, oom = 0;
 
 	r->tick++;
 	err = feed(r, s, facts, fctx, now);
@@ -593,9 +718,13 @@ int rules_update(struct rules_engine *r, struct snapshot *s, rules_facts_fn fact
 	{
 		struct wl *w = e->val;
 
+		/* Out of memory: the bucket stays open and closes at a later tick. */
 		while (now - w->bucket_start >= blen) {
 			w->cur.seconds = blen;
-			close_bucket(c, w);
+			if (close_bucket(c, w)) {
+				oom = -ENOMEM;
+				break;
+			}
 			w->bucket_start += blen;
 		}
 		/* Until the workload's GET answers, its kind, Helm release and ignore-rules
@@ -619,7 +748,8 @@ int rules_update(struct rules_engine *r, struct snapshot *s, rules_facts_fn fact
 				ev(ectx, &ce);
 			}
 		}
-		wl_free(w);
+		wl_free(r, w);
 	}
-	return copy_findings(r, s);
+	err = copy_findings(r, s);
+	return err ? err : oom;
 }

@@ -125,6 +125,10 @@ struct rules_engine *rules_free(struct rules_engine *r);
 /* The engine's right-sizing histories (rules/recommend.h): fed by rules_update, saved and
  * loaded by the caller. */
 struct recommender *rules_recommender(struct rules_engine *r);
+/* The heap the engine holds for its workloads (their windows, strings, findings and the
+ * neighbours they name; each allocation counted with a 16-byte header), in bytes, and their
+ * number in *n. */
+size_t rules_workloads_bytes(const struct rules_engine *r, size_t *n);
 /* Feeds one collection (snapshots in time order), evaluates, and copies the active findings
  * into s (s->findings). now: unix seconds. Events go to ev. Returns 0 or -ENOMEM. */
 int rules_update(struct rules_engine *r, struct snapshot *s, rules_facts_fn facts, void *fctx,

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
 
 static int add_points(struct snap_series *se, const struct rec_values *v)
@@ -32,7 +31,7 @@ static void merge(struct rule_rec *s, const char *name, const struct rules_facts
 			return; /* another replica of a container counted already */
 	}
 	if (s->n < 8)
-		snprintf(s->names[s->n], sizeof(s->names[0]), "%s", name);
+		s->names[s->n] = name;
 	s->observed = s->n ? fmin(s->observed, v->observed) : v->observed;
 	s->n++;
 	s->cpu_request += f->cpu_request;

@@ -277,8 +277,8 @@ static bool rs06_crosses(const double *th, const struct rule_workload *w, const 
 static const struct rule_neighbour *rs06_neighbour(const struct rule_workload *w, uint64_t id)
 {
 	for (unsigned k = 0; k < RULE_NEIGHBOURS; k++) {
-		if (w->neighbours[k].id == id)
-			return &w->neighbours[k];
+		if (w->neighbours[k] && w->neighbours[k]->id == id)
+			return w->neighbours[k];
 	}
 	return NULL;
 }
@@ -307,7 +307,10 @@ static void rs06_neighbours(const struct rule_workload *w, const struct bucket *
 	out[0] = '\0';
 	for (int n = 0; n < 3 && wait > 0; n++) {
 		const struct rule_neighbour *nb;
-		char ev[sizeof(nb->ns) + sizeof(nb->name) + 8];
+		/* "share:", a namespace and a name as the snapshot bounds them (struct
+		 * snap_delta's caused) */
+		char ev[sizeof(((struct snap_delta *)0)->caused[0].ns) +
+			sizeof(((struct snap_delta *)0)->caused[0].name) + 8];
 		int best = -1;
 
 		for (unsigned i = 0; i < RULE_CAUSES; i++) {

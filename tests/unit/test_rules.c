@@ -620,7 +620,12 @@ static void test_registry_defines_every_rule(void **state)
 	assert_int_equal(n, RULE_MAX);
 	for (int i = 0; i < RULE_MAX; i++) {
 		const struct rule_def *d = rule_def_of((enum rule_id)i);
-		struct rule_workload w = { .kind = "Deployment", .name = "x" };
+		struct rule_workload w = { .ns = "",
+					   .kind = "Deployment",
+					   .name = "x",
+					   .helm = "",
+					   .missing_resources_container = "",
+					   .f = { .rwo_claim = "", .ignore_rules = "" } };
 		struct bucket b = { 0 };
 		struct snap_finding f = { 0 };
 		bool sev_ok = false;
