@@ -20,6 +20,8 @@ struct rule_ring {
 /* Puts bucket b into slot of the n slots filled (slot == n: a new one). Returns 0, or -ENOMEM
  * with the ring unchanged. */
 int rule_ring_put(struct rule_ring *r, unsigned slot, unsigned n, const struct bucket *b);
+/* Bucket slot of the n filled into b (slot >= n: an empty bucket). */
+void rule_ring_get(const struct rule_ring *r, unsigned slot, unsigned n, struct bucket *b);
 /* The n filled slots summed in slot order into out, as a finding's text reads the window. */
 void rule_ring_sum(const struct rule_ring *r, unsigned n, struct bucket *out);
 /* Frees the buckets; the ring is empty again. */

@@ -15,12 +15,16 @@
 #define BUCKETS 10
 #define EXPIRE_TICKS 120
 
-/* A workload's pods this tick, for feed only: their UIDs and addresses point into the tick's
- * facts (so they cost nothing between ticks). */
-struct wl_pods {
+#define NONE SIZE_MAX
+
+/* A workload in this tick, for feed only: its pods' UIDs and addresses (pointing into the
+ * tick's facts, so they cost nothing between ticks) and its containers (tick items). */
+struct wl_tick {
+	struct wl *w;
 	const char *uids[8];
 	const char *ips[16];
 	unsigned n_ips;
+	size_t first, last; /* items, linked by their next; NONE: none */
 };
 
 /* A workload, kept EXPIRE_TICKS after it was last seen: sized to what it holds (its strings,
@@ -30,9 +34,9 @@ struct wl {
 	struct rule_workload s; /* what the definitions read */
 	uint64_t tick;
 	bool pending; /* a container's workload metadata is still due: judge nothing yet */
-	struct wl_pods *pods; /* during feed of tick `tick` */
+	struct wl_tick *t; /* during feed of tick `tick` */
 	double bucket_start;
-	struct bucket cur;
+	struct rule_ring cur; /* the open bucket in slot 0, packed; empty: nothing added yet */
 	struct rule_ring ring; /* the closed buckets */
 	uint16_t crossed[RULE_MAX]; /* bit i: bucket i of the ring crossed */
 	unsigned n_buckets; /* closed buckets so far, capped at BUCKETS */
@@ -138,6 +142,7 @@ static void wl_free(struct rules_engine *r, struct wl *w)
 	own_str_free(&w->s.missing_resources_container);
 	own_str_free(&w->s.f.rwo_claim);
 	own_str_free(&w->s.f.ignore_rules);
+	rule_ring_free(&w->cur);
 	rule_ring_free(&w->ring);
 	free(w);
 }
@@ -220,6 +225,7 @@ size_t rules_workloads_bytes(const struct rules_engine *r, size_t *n)
 		for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
 			sum += own[i][0] ? strlen(own[i]) + 1 + hdr : 0;
 		sum += w->ring.len + (w->ring.buf ? hdr : 0);
+		sum += w->cur.len + (w->cur.buf ? hdr : 0);
 		for (int id = 0; w->finding && id < RULE_MAX; id++)
 			sum += w->finding[id] ? sizeof(*w->finding[id]) + hdr : 0;
 		sum += w->finding ? RULE_MAX * sizeof(*w->finding) + hdr : 0;
@@ -291,7 +297,7 @@ static struct wl *wl_get(struct rules_engine *r, const struct rules_facts *f, do
 static int merge_facts(struct wl *w, const struct rules_facts *f)
 {
 	struct rule_workload *s = &w->s;
-	struct wl_pods *p = w->pods;
+	struct wl_tick *p = w->t;
 	bool seen_pod = false;
 
 	s->f.local = f->local;
@@ -419,13 +425,12 @@ static int add_causes(struct rules_engine *r, struct wl *w, struct bucket *b,
 	return 0;
 }
 
-/* Adds what a container of w did in the last interval (d) to w's current bucket. Returns 0, or
+/* Adds what a container of w did in the last interval (d) to w's open bucket b. Returns 0, or
  * -ENOMEM with nothing added. */
-static int add_delta(struct rules_engine *r, struct wl *w, const struct snap_series *se,
-		     const struct rules_facts *f)
+static int add_delta(struct rules_engine *r, struct wl *w, struct bucket *b,
+		     const struct snap_series *se, const struct rules_facts *f)
 {
 	const struct snap_delta *d = &se->delta;
-	struct bucket *b = &w->cur;
 
 	if (add_causes(r, w, b, d))
 		return -ENOMEM;
@@ -458,12 +463,12 @@ static int add_delta(struct rules_engine *r, struct wl *w, const struct snap_ser
 	add_memory(b, d);
 	/* A connection to another replica's address: peers of one workload. */
 	for (size_t k = 0; k < se->n_peers; k++) {
-		for (unsigned j = 0; j < w->pods->n_ips; j++) {
+		for (unsigned j = 0; j < w->t->n_ips; j++) {
 			bool own = false;
 
 			for (unsigned o = 0; o < f->n_pod_ips; o++)
-				own |= strcmp(f->pod_ips[o], w->pods->ips[j]) == 0;
-			if (!own && strcmp(se->peers[k].addr, w->pods->ips[j]) == 0)
+				own |= strcmp(f->pod_ips[o], w->t->ips[j]) == 0;
+			if (!own && strcmp(se->peers[k].addr, w->t->ips[j]) == 0)
 				b->peer_replica = true;
 		}
 	}
@@ -518,13 +523,16 @@ static int describe(const struct rules_config *c, struct wl *w, const struct rul
 	return 0;
 }
 
-/* Closes the current bucket: pushes it and its verdicts into the ring. Returns 0, or -ENOMEM
- * with the bucket still open. */
-static int close_bucket(const struct rules_config *c, struct wl *w)
+/* Closes the open bucket, seconds long: pushes it and its verdicts into the ring. Returns 0,
+ * or -ENOMEM with the bucket still open. */
+static int close_bucket(const struct rules_config *c, struct wl *w, double seconds)
 {
-	const struct bucket *b = &w->cur;
+	struct bucket cur;
+	const struct bucket *b = &cur;
 	unsigned slot = w->head;
 
+	rule_ring_get(&w->cur, 0, w->cur.len ? 1 : 0, &cur);
+	cur.seconds = seconds;
 	if (rule_ring_put(&w->ring, slot, w->n_buckets, b))
 		return -ENOMEM;
 	for (int id = 0; id < RULE_MAX; id++) {
@@ -539,7 +547,7 @@ static int close_bucket(const struct rules_config *c, struct wl *w)
 	w->head = (w->head + 1) % BUCKETS;
 	if (w->n_buckets < BUCKETS)
 		w->n_buckets++;
-	memset(&w->cur, 0, sizeof(w->cur));
+	rule_ring_free(&w->cur);
 	return 0;
 }
 
@@ -605,10 +613,38 @@ static void pod_status(const struct rules_engine *r, struct snap_series *se,
 }
 
 struct tick_item {
-	struct wl *w;
 	const struct snap_series *se;
 	struct rules_facts f;
+	size_t next; /* the next item of its workload, NONE: the last */
 };
+
+/* What the containers of workload t did since the last collection, into its open bucket.
+ * Returns 0, or -ENOMEM with nothing added. */
+static int add_tick(struct rules_engine *r, struct wl_tick *t, const struct tick_item *items,
+		    double now)
+{
+	struct wl *w = t->w;
+	struct bucket cur;
+	bool added = false;
+
+	rule_ring_get(&w->cur, 0, w->cur.len ? 1 : 0, &cur);
+	for (size_t i = t->first; i != NONE; i = items[i].next) {
+		const struct tick_item *it = &items[i];
+		bool young = it->f.started_at > 0 && now - it->f.started_at < r->cfg.warmup;
+
+		/* A series' first collection has no increase yet, but for OOM kills (emit.c): a
+		 * young container's kills count too, as crash-looping ones never grow old. */
+		if (!young && it->se->delta.seconds > 0) {
+			if (add_delta(r, w, &cur, it->se, &it->f))
+				return -ENOMEM;
+			added = true;
+		} else if (it->se->delta.oom_kills > 0) {
+			add_memory(&cur, &it->se->delta);
+			added = true;
+		}
+	}
+	return added ? rule_ring_put(&w->cur, 0, w->cur.len ? 1 : 0, &cur) : 0;
+}
 
 /* Facts of each judged container and its workload's view of this tick (pass 1), then what
  * each did since the last collection into its workload's bucket (pass 2). */
@@ -616,10 +652,10 @@ static int feed(struct rules_engine *r, struct snapshot *s, rules_facts_fn facts
 		double now)
 {
 	struct tick_item *items = calloc(s->n_series ? s->n_series : 1, sizeof(*items));
-	struct wl_pods *pods = calloc(s->n_series ? s->n_series : 1, sizeof(*pods));
-	size_t n_items = 0, n_pods = 0;
+	struct wl_tick *ticks = calloc(s->n_series ? s->n_series : 1, sizeof(*ticks));
+	size_t n_items = 0, n_ticks = 0;
 
-	if (!items || !pods)
+	if (!items || !ticks)
 		goto oom;
 	for (size_t i = 0; i < s->n_series; i++) {
 		struct snap_series *se = &s->series[i];
@@ -637,7 +673,9 @@ static int feed(struct rules_engine *r, struct snapshot *s, rules_facts_fn facts
 			w->s.missing_resources = w->s.ro_unset = false;
 			w->s.host_ns = w->s.privileged = w->s.host_path = w->pending = false;
 			w->s.pods_here = 0;
-			w->pods = &pods[n_pods++];
+			w->t = &ticks[n_ticks++];
+			w->t->w = w;
+			w->t->first = w->t->last = NONE;
 			memset(&w->s.rec, 0, sizeof(w->s.rec));
 			w->s.restarts = 0;
 			w->s.last_oomkilled = w->s.oomkilled_in_window = false;
@@ -649,28 +687,24 @@ static int feed(struct rules_engine *r, struct snapshot *s, rules_facts_fn facts
 			continue;
 		if (merge_facts(w, &it->f))
 			goto oom;
-		it->w = w;
 		it->se = se;
-		n_items++;
+		it->next = NONE;
+		if (w->t->last == NONE)
+			w->t->first = n_items;
+		else
+			items[w->t->last].next = n_items;
+		w->t->last = n_items++;
 	}
-	for (size_t i = 0; i < n_items; i++) {
-		const struct tick_item *it = &items[i];
-		bool young = it->f.started_at > 0 && now - it->f.started_at < r->cfg.warmup;
-
-		/* A series' first collection has no increase yet, but for OOM kills (emit.c): a
-		 * young container's kills count too, as crash-looping ones never grow old. */
-		if (!young && it->se->delta.seconds > 0) {
-			if (add_delta(r, it->w, it->se, &it->f))
-				goto oom;
-		} else if (it->se->delta.oom_kills > 0) {
-			add_memory(&it->w->cur, &it->se->delta);
-		}
+	/* By workload, its containers in order: one bucket unpacked at a time. */
+	for (size_t i = 0; i < n_ticks; i++) {
+		if (add_tick(r, &ticks[i], items, now))
+			goto oom;
 	}
-	free(pods);
+	free(ticks);
 	free(items);
 	return 0;
 oom:
-	free(pods);
+	free(ticks);
 	free(items);
 	return -ENOMEM;
 }
@@ -720,8 +754,7 @@ int rules_update(struct rules_engine *r, struct snapshot *s, rules_facts_fn fact
 
 		/* Out of memory: the bucket stays open and closes at a later tick. */
 		while (now - w->bucket_start >= blen) {
-			w->cur.seconds = blen;
-			if (close_bucket(c, w)) {
+			if (close_bucket(c, w, blen)) {
 				oom = -ENOMEM;
 				break;
 			}

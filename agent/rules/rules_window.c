@@ -101,6 +101,19 @@ int rule_ring_put(struct rule_ring *r, unsigned slot, unsigned n, const struct b
 	return 0;
 }
 
+void rule_ring_get(const struct rule_ring *r, unsigned slot, unsigned n, struct bucket *b)
+{
+	size_t off = 0;
+
+	if (slot >= n) {
+		memset(b, 0, sizeof(*b));
+		return;
+	}
+	for (unsigned i = 0; i < slot; i++)
+		off += unpack(r->buf + off, NULL);
+	unpack(r->buf + off, b);
+}
+
 void rule_ring_free(struct rule_ring *r)
 {
 	free(r->buf);
