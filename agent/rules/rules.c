@@ -17,6 +17,26 @@
 
 #define NONE SIZE_MAX
 
+/* What a tick keeps of a container's facts for its second pass (struct rules_facts is 2.3 KB,
+ * and a tick holds one per container). */
+struct tick_facts {
+	double started_at;
+	bool readiness_probe;
+	uint16_t ports[8];
+	unsigned n_ports;
+	char pod_uid[40];
+	char pod_ips[4][46];
+	unsigned n_pod_ips;
+	char (*unbounded_emptydirs)[64]; /* allocated when there are any */
+	unsigned n_unbounded_emptydirs;
+};
+
+#define SAME_SIZE(m) (sizeof(((struct tick_facts *)0)->m) == sizeof(((struct rules_facts *)0)->m))
+_Static_assert(SAME_SIZE(ports) && SAME_SIZE(pod_uid) && SAME_SIZE(pod_ips) &&
+		       sizeof(*((struct tick_facts *)0)->unbounded_emptydirs) ==
+			       sizeof(((struct rules_facts *)0)->unbounded_emptydirs[0]),
+	       "a tick's facts are copies");
+
 /* A workload in this tick, for feed only: its pods' UIDs and addresses (pointing into the
  * tick's facts, so they cost nothing between ticks) and its containers (tick items). */
 struct wl_tick {
@@ -292,9 +312,9 @@ static struct wl *wl_get(struct rules_engine *r, const struct rules_facts *f, do
 	return w;
 }
 
-/* Merges a container's facts into its workload's view of this tick (f: the tick's, which the
- * pods' UIDs and addresses point into). Returns 0 or -ENOMEM. */
-static int merge_facts(struct wl *w, const struct rules_facts *f)
+/* Merges a container's facts f into its workload's view of this tick (tf: the tick's copy,
+ * which the pods' UIDs and addresses point into). Returns 0 or -ENOMEM. */
+static int merge_facts(struct wl *w, const struct rules_facts *f, const struct tick_facts *tf)
 {
 	struct rule_workload *s = &w->s;
 	struct wl_tick *p = w->t;
@@ -325,13 +345,13 @@ static int merge_facts(struct wl *w, const struct rules_facts *f)
 	if (f->pending)
 		w->pending = true;
 	for (unsigned i = 0; i < s->pods_here && i < 8; i++)
-		seen_pod |= strcmp(p->uids[i], f->pod_uid) == 0;
+		seen_pod |= strcmp(p->uids[i], tf->pod_uid) == 0;
 	if (!seen_pod) {
 		if (s->pods_here < 8)
-			p->uids[s->pods_here] = f->pod_uid;
+			p->uids[s->pods_here] = tf->pod_uid;
 		s->pods_here++;
-		for (unsigned i = 0; i < f->n_pod_ips && i < 4 && p->n_ips < 16; i++)
-			p->ips[p->n_ips++] = f->pod_ips[i]; /* 4: pod_ips' size */
+		for (unsigned i = 0; i < tf->n_pod_ips && p->n_ips < 16; i++)
+			p->ips[p->n_ips++] = tf->pod_ips[i];
 	}
 	return 0;
 }
@@ -339,7 +359,7 @@ static int merge_facts(struct wl *w, const struct rules_facts *f)
 /* The port a finding names for a listening container: the first it listens on that its pod
  * spec declares as a containerPort (RabbitMQ listens on epmd's 4369 before its own 5672), else
  * the first it listens on. */
-static uint16_t served_port(const struct snap_series *se, const struct rules_facts *f)
+static uint16_t served_port(const struct snap_series *se, const struct tick_facts *f)
 {
 	for (size_t i = 0; i < se->n_listen_ports; i++) {
 		for (unsigned j = 0; j < f->n_ports; j++) {
@@ -352,7 +372,7 @@ static uint16_t served_port(const struct snap_series *se, const struct rules_fac
 
 /* Adds the container's writes to its emptyDir volumes without a sizeLimit to bucket b. */
 static void add_unbounded_emptydirs(struct bucket *b, const struct snap_delta *d,
-				    const struct rules_facts *f)
+				    const struct tick_facts *f)
 {
 	double most = 0;
 
@@ -428,7 +448,7 @@ static int add_causes(struct rules_engine *r, struct wl *w, struct bucket *b,
 /* Adds what a container of w did in the last interval (d) to w's open bucket b. Returns 0, or
  * -ENOMEM with nothing added. */
 static int add_delta(struct rules_engine *r, struct wl *w, struct bucket *b,
-		     const struct snap_series *se, const struct rules_facts *f)
+		     const struct snap_series *se, const struct tick_facts *f)
 {
 	const struct snap_delta *d = &se->delta;
 
@@ -614,9 +634,44 @@ static void pod_status(const struct rules_engine *r, struct snap_series *se,
 
 struct tick_item {
 	const struct snap_series *se;
-	struct rules_facts f;
+	struct tick_facts f;
 	size_t next; /* the next item of its workload, NONE: the last */
 };
+
+/* The tick's copy of facts f (the bounds: struct rules_facts' arrays). Returns 0 or -ENOMEM. */
+static int tick_facts_of(struct tick_facts *t, const struct rules_facts *f)
+{
+	const unsigned max_ips = sizeof(f->pod_ips) / sizeof(f->pod_ips[0]);
+	const unsigned max_ports = sizeof(f->ports) / sizeof(f->ports[0]);
+	const unsigned max_dirs =
+		sizeof(f->unbounded_emptydirs) / sizeof(f->unbounded_emptydirs[0]);
+
+	t->started_at = f->started_at;
+	t->readiness_probe = f->readiness_probe;
+	t->n_ports = f->n_ports < max_ports ? f->n_ports : max_ports;
+	memcpy(t->ports, f->ports, sizeof(t->ports));
+	memcpy(t->pod_uid, f->pod_uid, sizeof(t->pod_uid));
+	t->n_pod_ips = f->n_pod_ips < max_ips ? f->n_pod_ips : max_ips;
+	memcpy(t->pod_ips, f->pod_ips, sizeof(t->pod_ips));
+	t->n_unbounded_emptydirs = f->n_unbounded_emptydirs < max_dirs ? f->n_unbounded_emptydirs :
+									 max_dirs;
+	if (!t->n_unbounded_emptydirs)
+		return 0;
+	t->unbounded_emptydirs =
+		malloc(t->n_unbounded_emptydirs * sizeof(f->unbounded_emptydirs[0]));
+	if (!t->unbounded_emptydirs)
+		return -ENOMEM;
+	memcpy(t->unbounded_emptydirs, f->unbounded_emptydirs,
+	       t->n_unbounded_emptydirs * sizeof(f->unbounded_emptydirs[0]));
+	return 0;
+}
+
+static void free_items(struct tick_item *items, size_t n)
+{
+	for (size_t i = 0; items && i < n; i++)
+		free(items[i].f.unbounded_emptydirs);
+	free(items);
+}
 
 /* What the containers of workload t did since the last collection, into its open bucket.
  * Returns 0, or -ENOMEM with nothing added. */
@@ -654,6 +709,7 @@ static int feed(struct rules_engine *r, struct snapshot *s, rules_facts_fn facts
 	struct tick_item *items = calloc(s->n_series ? s->n_series : 1, sizeof(*items));
 	struct wl_tick *ticks = calloc(s->n_series ? s->n_series : 1, sizeof(*ticks));
 	size_t n_items = 0, n_ticks = 0;
+	struct rules_facts f;
 
 	if (!items || !ticks)
 		goto oom;
@@ -662,11 +718,11 @@ static int feed(struct rules_engine *r, struct snapshot *s, rules_facts_fn facts
 		struct tick_item *it = &items[n_items];
 		struct wl *w = NULL;
 
-		memset(&it->f, 0, sizeof(it->f));
-		if (!facts || facts(fctx, se, &it->f) || !it->f.known || it->f.sandbox)
+		memset(&f, 0, sizeof(f));
+		if (!facts || facts(fctx, se, &f) || !f.known || f.sandbox)
 			continue;
 		/* An init container is right-sized too, but judged by no rule. */
-		if (!it->f.init && !(w = wl_get(r, &it->f, now)))
+		if (!f.init && !(w = wl_get(r, &f, now)))
 			goto oom;
 		if (w && w->tick != r->tick) {
 			w->tick = r->tick;
@@ -680,12 +736,12 @@ static int feed(struct rules_engine *r, struct snapshot *s, rules_facts_fn facts
 			w->s.restarts = 0;
 			w->s.last_oomkilled = w->s.oomkilled_in_window = false;
 		}
-		pod_status(r, se, &it->f, w ? &w->s : NULL, now);
-		if (rules_rec_series(r->rec, se, &it->f, w ? &w->s : NULL, now))
+		pod_status(r, se, &f, w ? &w->s : NULL, now);
+		if (rules_rec_series(r->rec, se, &f, w ? &w->s : NULL, now))
 			goto oom;
 		if (!w)
 			continue;
-		if (merge_facts(w, &it->f))
+		if (tick_facts_of(&it->f, &f) || merge_facts(w, &f, &it->f))
 			goto oom;
 		it->se = se;
 		it->next = NONE;
@@ -701,11 +757,12 @@ static int feed(struct rules_engine *r, struct snapshot *s, rules_facts_fn facts
 			goto oom;
 	}
 	free(ticks);
-	free(items);
+	free_items(items, n_items);
 	return 0;
 oom:
 	free(ticks);
-	free(items);
+	/* with the item that failed, whose copy may hold names */
+	free_items(items, items && n_items < s->n_series ? n_items + 1 : n_items);
 	return -ENOMEM;
 }
 
