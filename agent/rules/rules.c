@@ -58,6 +58,7 @@ struct wl {
 	double bucket_start;
 	struct rule_ring cur; /* the open bucket in slot 0, packed; empty: nothing added yet */
 	struct rule_ring ring; /* the closed buckets */
+	struct rule_ring sum; /* their sum in slot 0 once computed, until the next closes */
 	uint16_t crossed[RULE_MAX]; /* bit i: bucket i of the ring crossed */
 	unsigned n_buckets; /* closed buckets so far, capped at BUCKETS */
 	unsigned head;
@@ -164,6 +165,7 @@ static void wl_free(struct rules_engine *r, struct wl *w)
 	own_str_free(&w->s.f.ignore_rules);
 	rule_ring_free(&w->cur);
 	rule_ring_free(&w->ring);
+	rule_ring_free(&w->sum);
 	free(w);
 }
 
@@ -246,6 +248,7 @@ size_t rules_workloads_bytes(const struct rules_engine *r, size_t *n)
 			sum += own[i][0] ? strlen(own[i]) + 1 + hdr : 0;
 		sum += w->ring.len + (w->ring.buf ? hdr : 0);
 		sum += w->cur.len + (w->cur.buf ? hdr : 0);
+		sum += w->sum.len + (w->sum.buf ? hdr : 0);
 		for (int id = 0; w->finding && id < RULE_MAX; id++)
 			sum += w->finding[id] ? sizeof(*w->finding[id]) + hdr : 0;
 		sum += w->finding ? RULE_MAX * sizeof(*w->finding) + hdr : 0;
@@ -504,13 +507,21 @@ static bool applies(const struct rule_def *d, const struct rule_workload *w)
 	return !d->applies || d->applies(w);
 }
 
-/* The window's buckets summed, for a finding's text: computed once per judge (in *sum, which
- * *have says is filled). */
-static const struct bucket *window_sum(const struct wl *w, struct bucket *sum, bool *have)
+/* The window's buckets summed, for a finding's text and the rules judged on the whole window
+ * (every workload, every tick): into *sum, once per judge (*have), and kept packed until a
+ * bucket closes. */
+static const struct bucket *window_sum(struct wl *w, struct bucket *sum, bool *have)
 {
-	if (!*have)
-		rule_ring_sum(&w->ring, w->n_buckets, sum);
+	if (*have)
+		return sum;
 	*have = true;
+	if (w->sum.len) {
+		rule_ring_get(&w->sum, 0, 1, sum);
+		return sum;
+	}
+	rule_ring_sum(&w->ring, w->n_buckets, sum);
+	/* Out of memory: summed again next time. */
+	(void)rule_ring_put(&w->sum, 0, 0, sum);
 	return sum;
 }
 
@@ -568,6 +579,7 @@ static int close_bucket(const struct rules_config *c, struct wl *w, double secon
 	if (w->n_buckets < BUCKETS)
 		w->n_buckets++;
 	rule_ring_free(&w->cur);
+	rule_ring_free(&w->sum);
 	return 0;
 }
 
