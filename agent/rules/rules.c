@@ -63,7 +63,7 @@ struct wl {
 	unsigned n_buckets; /* closed buckets so far, capped at BUCKETS */
 	unsigned head;
 	bool active[RULE_MAX];
-	/* By rule, allocated while the rule is judged to hold (about 1.5 KiB each; since: the
+	/* By rule, allocated while the rule is judged to hold (about 2 KiB each; since: the
 	 * finding's), the array with the first: most workloads have no finding. */
 	struct snap_finding **finding;
 	char id[]; /* s.ns, s.kind and s.name */
@@ -71,14 +71,14 @@ struct wl {
 
 struct rules_engine {
 	struct rules_config cfg;
-	struct strmap wls; /* workload key (wl_key) → struct wl */
+	struct strmap wls; /* workload key (ident_key) → struct wl */
 	struct strmap nbs; /* neighbour key (ident_key) → struct rule_neighbour, shared */
 	uint64_t tick;
 	struct recommender *rec; /* right-sizing histories */
 };
 
-/* An allocated string of s, or "" (never allocated): a workload's strings that change with its
- * facts. Returns 0 or -ENOMEM (*dst unchanged). */
+/* Sets *dst to a copy of src: allocated, or the literal "" when empty. For a workload's
+ * strings that change with its facts. Returns 0 or -ENOMEM (*dst unchanged). */
 static int own_str(const char **dst, const char *src)
 {
 	char *c = NULL;
@@ -107,7 +107,7 @@ static void ident_key(const char *ns, const char *kind, const char *name, char *
 	snprintf(buf, size, "%zu/%s%zu/%s%s", strlen(ns), ns, strlen(kind), kind, name);
 }
 
-/* The size of ident_key's buffer for a name of len bytes (ns, kind and name together). */
+/* The size of ident_key's buffer for ns, kind and name of len bytes together. */
 #define IDENT_KEY_SIZE(len) (2 * 21 + (len) + 1)
 
 /* The neighbour ns/kind/name with a reference taken, or NULL when out of memory. */
