@@ -72,9 +72,6 @@ static void value(struct strbuf *out, double v)
 	strbuf_puts(out, buf);
 }
 
-/* The six SPEC §6 labels every per-container sample carries; the identity labels after them
- * (pod_uid, container_id) are only on bpfdiag_container_info. */
-#define PROM_SERIES_LABELS (LBL_HELM_RELEASE + 1)
 _Static_assert(LBL_POD_UID == PROM_SERIES_LABELS && LBL_CONTAINER_ID == PROM_SERIES_LABELS + 1 &&
 		       LBL_MAX == PROM_SERIES_LABELS + 2,
 	       "the identity labels follow the six series labels");
@@ -334,13 +331,9 @@ static bool same_labels(const struct snap_series *x, const struct snap_series *y
 	return true;
 }
 
-/* Marks the series that would repeat another's six labels (a restarted container whose
- * previous instance is still in its final 5 minutes, a StatefulSet pod re-created under its
- * name): one sample per label set, the preferred one. */
-static int hide_superseded(struct prom_stream *ps)
+int prom_superseded(const struct snapshot *s, bool *hidden)
 {
-	const struct snapshot *s = ps->s;
-	size_t *order;
+	size_t *order, n = 0;
 
 	if (s->n_series < 2)
 		return 0;
@@ -352,12 +345,12 @@ static int hide_superseded(struct prom_stream *ps)
 	qsort_r(order, s->n_series, sizeof(*order), by_labels, s->series);
 	for (size_t k = 0; k + 1 < s->n_series; k++) {
 		if (same_labels(&s->series[order[k]], &s->series[order[k + 1]])) {
-			ps->hidden[order[k]] = true;
-			ps->superseded++;
+			hidden[order[k]] = true;
+			n++;
 		}
 	}
 	free(order);
-	return 0;
+	return (int)(n > INT32_MAX ? INT32_MAX : n);
 }
 
 struct prom_stream *prom_stream_new(const struct snapshot *s, const struct metric_desc *cat,
@@ -365,6 +358,7 @@ struct prom_stream *prom_stream_new(const struct snapshot *s, const struct metri
 {
 	struct prom_stream *ps = calloc(1, sizeof(*ps));
 	size_t n = s->n_series ? s->n_series : 1;
+	int r;
 
 	if (!ps)
 		return NULL;
@@ -374,8 +368,12 @@ struct prom_stream *prom_stream_new(const struct snapshot *s, const struct metri
 	ps->flags = flags;
 	ps->cursor = calloc(n, sizeof(*ps->cursor));
 	ps->hidden = calloc(n, sizeof(*ps->hidden));
-	if (!ps->cursor || !ps->hidden || hide_superseded(ps))
+	if (!ps->cursor || !ps->hidden)
 		return prom_stream_free(ps);
+	r = prom_superseded(s, ps->hidden);
+	if (r < 0)
+		return prom_stream_free(ps);
+	ps->superseded = (size_t)r;
 	return ps;
 }
 
@@ -410,14 +408,14 @@ static void series_points(struct prom_stream *ps, struct strbuf *out, size_t i)
 	}
 }
 
-static bool has_identity(const struct snap_series *se)
+bool prom_has_identity(const struct snap_series *se)
 {
 	return se->labels[LBL_POD_UID][0] || se->labels[LBL_CONTAINER_ID][0];
 }
 
 static void info_row(struct strbuf *out, const struct snap_series *se)
 {
-	strbuf_puts(out, "bpfdiag_container_info{");
+	strbuf_puts(out, PROM_INFO_NAME "{");
 	label_set(out, se, LBL_MAX);
 	strbuf_puts(out, "} 1\n");
 }
@@ -443,6 +441,17 @@ static void findings(const struct snapshot *s, struct strbuf *out)
 		}
 		strbuf_puts(out, "} 1\n");
 	}
+}
+
+void prom_tail(const struct snapshot *s, size_t superseded, struct strbuf *out)
+{
+	findings(s, out);
+	agent_metrics(s, out);
+	agent_metric(out, "bpfdiag_agent_series_superseded", "gauge",
+		     "Series left out of this exposition because a newer series has "
+		     "the same six labels (a restarted or re-created container).",
+		     NULL, (double)superseded);
+	kube_metrics(s, out);
 }
 
 int prom_stream_next(struct prom_stream *ps, struct strbuf *out, size_t want)
@@ -472,25 +481,16 @@ int prom_stream_next(struct prom_stream *ps, struct strbuf *out, size_t want)
 			break;
 		case PH_INFO:
 			if (!ps->headed)
-				header(out, "bpfdiag_container_info", "gauge",
-				       "Identity of a container's series, always 1: join on "
-				       "namespace, pod and container for pod_uid and container_id.");
+				header(out, PROM_INFO_NAME, "gauge", PROM_INFO_HELP);
 			ps->headed = true;
 			for (; ps->i < s->n_series && out->len < stop; ps->i++)
-				if (!ps->hidden[ps->i] && has_identity(&s->series[ps->i]))
+				if (!ps->hidden[ps->i] && prom_has_identity(&s->series[ps->i]))
 					info_row(out, &s->series[ps->i]);
 			if (ps->i == s->n_series)
 				ps->phase = PH_TAIL;
 			break;
 		case PH_TAIL:
-			findings(s, out);
-			agent_metrics(s, out);
-			agent_metric(
-				out, "bpfdiag_agent_series_superseded", "gauge",
-				"Series left out of this exposition because a newer series has "
-				"the same six labels (a restarted or re-created container).",
-				NULL, (double)ps->superseded);
-			kube_metrics(s, out);
+			prom_tail(s, ps->superseded, out);
 			ps->phase = PH_DONE;
 			break;
 		case PH_DONE:

@@ -25,6 +25,22 @@ struct prom_stream *prom_stream_new(const struct snapshot *s, const struct metri
  * when the exposition is complete, -ENOMEM when out failed to grow. */
 int prom_stream_next(struct prom_stream *ps, struct strbuf *out, size_t want);
 struct prom_stream *prom_stream_free(struct prom_stream *ps);
+/* The parts of the exposition the protobuf encoder (prom_proto.h) shares with the text. */
+#define PROM_INFO_NAME "bpfdiag_container_info"
+#define PROM_INFO_HELP                                                 \
+	"Identity of a container's series, always 1: join on namespace, " \
+	"pod and container for pod_uid and container_id."
+/* The six SPEC §6 labels every per-container sample carries (series_label_names[0, 6)); the
+ * identity labels after them are only on PROM_INFO_NAME. */
+#define PROM_SERIES_LABELS (LBL_HELM_RELEASE + 1)
+/* True when se has a row of PROM_INFO_NAME (a pod UID or a container id). */
+bool prom_has_identity(const struct snap_series *se);
+/* Sets hidden[i] for each series of s superseded by a newer one with the same six labels
+ * (hidden: s->n_series entries, false on entry). Returns how many, or -ENOMEM. */
+int prom_superseded(const struct snapshot *s, bool *hidden);
+/* Appends what follows the container families in text: findings, the agent's metrics from s
+ * (superseded: the series left out), the Kubernetes client's. */
+void prom_tail(const struct snapshot *s, size_t superseded, struct strbuf *out);
 /* Appends v as a label value: backslash, double quote and newline escaped. */
 void prom_escape_label(struct strbuf *out, const char *v);
 /* Appends v as HELP text: backslash and newline escaped. */
