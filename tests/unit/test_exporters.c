@@ -4,6 +4,7 @@
  * listen-address parser. */
 #include <errno.h>
 #include <json-c/json.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -315,6 +316,65 @@ static void test_prom_proto_native(void **state)
 	snapshot_unref(s);
 }
 
+/* The text's numbers: what the fast paths print (integers, nanoseconds and microseconds in
+ * seconds) is what %.15g (or %.17g when that does not read back) printed, and reads back as
+ * the same double. */
+static void test_prom_values_round_trip(void **state)
+{
+	enum { N = 4000 };
+	struct snapshot *s = snapshot_new(N);
+	struct strbuf sb = STRBUF_INIT;
+	double v[N];
+	const char *p;
+	uint64_t x = 88172645463325252ull;
+
+	(void)state;
+	assert_non_null(s);
+	for (int i = 0; i < N; i++) {
+		char w[16];
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		switch (i % 8) {
+		case 0: v[i] = (double)(x % 100000000000000ull) / 1e9; break; /* ns */
+		case 1: v[i] = (double)(x % 10000000000ull) / 1e6; break; /* µs */
+		case 2: v[i] = (double)(x % 1000000) / 1e9; break; /* small */
+		case 3: v[i] = (double)(x % 100000000000000000ull) / 1e9; break; /* > 15 digits */
+		case 4: v[i] = (double)(x >> 11) / 9007199254740992.0 * 1e3; break; /* any */
+		case 5: v[i] = (double)(x % 1000000000000000ull); break; /* integer */
+		case 6: v[i] = -(double)(x % 1000000000000ull) / 1e9; break;
+		default: v[i] = (double)(x >> 11) * 1e6; break; /* large */
+		}
+		snprintf(w, sizeof(w), "w%d", i);
+		s->series[i].labels[LBL_WORKLOAD] = strdup(w);
+		assert_int_equal(snap_series_add(&s->series[i], M_CPU_SECONDS, NULL, v[i]), 0);
+	}
+	assert_int_equal(prom_encode(s, &sb), 0);
+	p = sb.data;
+	for (int i = 0; i < N; i++) {
+		char want[32], got[40];
+		const char *e;
+
+		snprintf(want, sizeof(want), "%.15g", v[i]);
+		if (strtod(want, NULL) != v[i])
+			snprintf(want, sizeof(want), "%.17g", v[i]);
+		if (v[i] == (double)(long long)v[i] && fabs(v[i]) < 1e15)
+			snprintf(want, sizeof(want), "%lld", (long long)v[i]);
+		p = strstr(p, "bpfdiag_cpu_seconds_total{");
+		assert_non_null(p);
+		p = strchr(p, '}') + 2;
+		e = strchr(p, '\n');
+		assert_true(e - p < (ptrdiff_t)sizeof(got));
+		memcpy(got, p, (size_t)(e - p));
+		got[e - p] = '\0';
+		assert_string_equal(got, want);
+		assert_true(strtod(got, NULL) == v[i]);
+	}
+	strbuf_reset(&sb);
+	snapshot_unref(s);
+}
+
 /* The protobuf of the text, as prom_proto_from_text reads back PROM_STREAM_SLOTS text. */
 static void proto_of_text(const struct snapshot *s, struct strbuf *pb)
 {
@@ -622,6 +682,7 @@ int main(void)
 		cmocka_unit_test(test_prom_proto_native),
 		cmocka_unit_test(test_prom_proto_accept),
 		cmocka_unit_test(test_prom_proto_stream_is_the_text),
+		cmocka_unit_test(test_prom_values_round_trip),
 		cmocka_unit_test(test_pods_json_groups_by_uid),
 		cmocka_unit_test(test_parse_listen),
 		cmocka_unit_test(test_utf8_table),
