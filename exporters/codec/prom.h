@@ -27,7 +27,7 @@ int prom_stream_next(struct prom_stream *ps, struct strbuf *out, size_t want);
 struct prom_stream *prom_stream_free(struct prom_stream *ps);
 /* The parts of the exposition the protobuf encoder (prom_proto.h) shares with the text. */
 #define PROM_INFO_NAME "bpfdiag_container_info"
-#define PROM_INFO_HELP                                                 \
+#define PROM_INFO_HELP                                                    \
 	"Identity of a container's series, always 1: join on namespace, " \
 	"pod and container for pod_uid and container_id."
 /* The six SPEC §6 labels every per-container sample carries (series_label_names[0, 6)); the

@@ -751,8 +751,8 @@ static void pw_family_head(struct pw *w, const char *name, const char *help, uns
 static unsigned proto_type(enum metric_type t)
 {
 	return t == MT_COUNTER ? IO__PROMETHEUS__CLIENT__METRIC_TYPE__COUNTER :
-	       t == MT_GAUGE	 ? IO__PROMETHEUS__CLIENT__METRIC_TYPE__GAUGE :
-				   IO__PROMETHEUS__CLIENT__METRIC_TYPE__HISTOGRAM;
+	       t == MT_GAUGE   ? IO__PROMETHEUS__CLIENT__METRIC_TYPE__GAUGE :
+				 IO__PROMETHEUS__CLIENT__METRIC_TYPE__HISTOGRAM;
 }
 
 /* Writes the length of family m and its header: sized over every point still to come. */
@@ -900,7 +900,8 @@ int prom_proto_stream_next(struct prom_proto_stream *ps, struct strbuf *out, siz
 				const struct metric_desc *d = &ps->cat[ps->m];
 				size_t *c = &ps->cursor[ps->i];
 
-				for (; *c < se->n_points && (unsigned)se->points[*c].metric == ps->m;
+				for (;
+				     *c < se->n_points && (unsigned)se->points[*c].metric == ps->m;
 				     (*c)++)
 					if (!ps->hidden[ps->i] && exported(d, &se->points[*c]))
 						pw_metric(&w, ps, ps->i, d, &se->points[*c]);

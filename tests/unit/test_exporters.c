@@ -337,14 +337,30 @@ static void test_prom_values_round_trip(void **state)
 		x ^= x >> 7;
 		x ^= x << 17;
 		switch (i % 8) {
-		case 0: v[i] = (double)(x % 100000000000000ull) / 1e9; break; /* ns */
-		case 1: v[i] = (double)(x % 10000000000ull) / 1e6; break; /* µs */
-		case 2: v[i] = (double)(x % 1000000) / 1e9; break; /* small */
-		case 3: v[i] = (double)(x % 100000000000000000ull) / 1e9; break; /* > 15 digits */
-		case 4: v[i] = (double)(x >> 11) / 9007199254740992.0 * 1e3; break; /* any */
-		case 5: v[i] = (double)(x % 1000000000000000ull); break; /* integer */
-		case 6: v[i] = -(double)(x % 1000000000000ull) / 1e9; break;
-		default: v[i] = (double)(x >> 11) * 1e6; break; /* large */
+		case 0:
+			v[i] = (double)(x % 100000000000000ull) / 1e9;
+			break; /* ns */
+		case 1:
+			v[i] = (double)(x % 10000000000ull) / 1e6;
+			break; /* µs */
+		case 2:
+			v[i] = (double)(x % 1000000) / 1e9;
+			break; /* small */
+		case 3:
+			v[i] = (double)(x % 100000000000000000ull) / 1e9;
+			break; /* > 15 digits */
+		case 4:
+			v[i] = (double)(x >> 11) / 9007199254740992.0 * 1e3;
+			break; /* any */
+		case 5:
+			v[i] = (double)(x % 1000000000000000ull);
+			break; /* integer */
+		case 6:
+			v[i] = -(double)(x % 1000000000000ull) / 1e9;
+			break;
+		default:
+			v[i] = (double)(x >> 11) * 1e6;
+			break; /* large */
 		}
 		snprintf(w, sizeof(w), "w%d", i);
 		s->series[i].labels[LBL_WORKLOAD] = strdup(w);
@@ -415,8 +431,7 @@ static void test_prom_proto_stream_is_the_text(void **state)
 	slots[0] = 3;
 	slots[7] = 1000000;
 	slots[19] = 2;
-	assert_int_equal(snap_series_add(&s->series[1], M_CPU_RUNQUEUE_WAIT_SECONDS, NULL, 0.1),
-			 0);
+	assert_int_equal(snap_series_add(&s->series[1], M_CPU_RUNQUEUE_WAIT_SECONDS, NULL, 0.1), 0);
 	assert_int_equal(snap_series_add_hist(&s->series[1], M_CPU_RUNQUEUE_LATENCY, NULL,
 					      hist_bounds, HIST_SLOTS - 1, none, 0),
 			 0);
