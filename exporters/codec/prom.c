@@ -388,12 +388,8 @@ struct prom_stream {
 	unsigned m; /* family being rendered (PH_FAMILIES) */
 	size_t i; /* next series of family m, or of the info family */
 	bool headed; /* the header of family m, or of the info family, is out */
-	size_t *cursor; /* per series: its next point; points are ordered by metric id */
-	bool *hidden; /* per series: superseded by a newer series with the same six labels */
-	size_t superseded;
+	struct prom_walk w; /* label blocks: namespace="…",…,helm_release="…" escaped */
 	unsigned flags;
-	struct strbuf lbl; /* per series: its six labels, escaped, once per exposition */
-	size_t *lbl_off; /* series i's are lbl.data[lbl_off[i], lbl_off[i + 1]) */
 	struct le_cache le;
 };
 
@@ -447,12 +443,49 @@ int prom_superseded(const struct snapshot *s, bool *hidden)
 	return (int)(n > INT32_MAX ? INT32_MAX : n);
 }
 
+void prom_walk_free(struct prom_walk *w)
+{
+	free(w->cursor);
+	free(w->hidden);
+	free(w->lbl_off);
+	strbuf_reset(&w->lbl);
+	memset(w, 0, sizeof(*w));
+}
+
+int prom_walk_init(struct prom_walk *w, const struct snapshot *s,
+		   void (*block)(struct strbuf *out, const struct snap_series *se))
+{
+	size_t n = s->n_series ? s->n_series : 1;
+	int r;
+
+	memset(w, 0, sizeof(*w));
+	w->cursor = calloc(n, sizeof(*w->cursor));
+	w->hidden = calloc(n, sizeof(*w->hidden));
+	w->lbl_off = calloc(n + 1, sizeof(*w->lbl_off));
+	r = w->cursor && w->hidden && w->lbl_off ? prom_superseded(s, w->hidden) : -ENOMEM;
+	if (r >= 0) {
+		w->superseded = (size_t)r;
+		/* each series' labels are written once, not once per point */
+		for (size_t i = 0; i < s->n_series; i++) {
+			block(&w->lbl, &s->series[i]);
+			w->lbl_off[i + 1] = w->lbl.len;
+		}
+		r = strbuf_failed(&w->lbl) ? -ENOMEM : 0;
+	}
+	if (r < 0)
+		prom_walk_free(w);
+	return r < 0 ? r : 0;
+}
+
+static void text_block(struct strbuf *out, const struct snap_series *se)
+{
+	label_set(out, se, PROM_SERIES_LABELS);
+}
+
 struct prom_stream *prom_stream_new(const struct snapshot *s, const struct metric_desc *cat,
 				    size_t n_cat, unsigned flags)
 {
 	struct prom_stream *ps = calloc(1, sizeof(*ps));
-	size_t n = s->n_series ? s->n_series : 1;
-	int r;
 
 	if (!ps)
 		return NULL;
@@ -460,21 +493,10 @@ struct prom_stream *prom_stream_new(const struct snapshot *s, const struct metri
 	ps->cat = cat;
 	ps->n_cat = n_cat;
 	ps->flags = flags;
-	ps->cursor = calloc(n, sizeof(*ps->cursor));
-	ps->hidden = calloc(n, sizeof(*ps->hidden));
-	ps->lbl_off = calloc(n + 1, sizeof(*ps->lbl_off));
-	if (!ps->cursor || !ps->hidden || !ps->lbl_off)
-		return prom_stream_free(ps);
-	r = prom_superseded(s, ps->hidden);
-	if (r < 0)
-		return prom_stream_free(ps);
-	ps->superseded = (size_t)r;
-	for (size_t i = 0; i < s->n_series; i++) {
-		label_set(&ps->lbl, &s->series[i], PROM_SERIES_LABELS);
-		ps->lbl_off[i + 1] = ps->lbl.len;
+	if (prom_walk_init(&ps->w, s, text_block)) {
+		free(ps);
+		return NULL;
 	}
-	if (strbuf_failed(&ps->lbl))
-		return prom_stream_free(ps);
 	return ps;
 }
 
@@ -482,10 +504,7 @@ struct prom_stream *prom_stream_free(struct prom_stream *ps)
 {
 	if (!ps)
 		return NULL;
-	free(ps->cursor);
-	free(ps->hidden);
-	free(ps->lbl_off);
-	strbuf_reset(&ps->lbl);
+	prom_walk_free(&ps->w);
 	free(ps);
 	return NULL;
 }
@@ -501,12 +520,12 @@ static void family_header(struct strbuf *out, const struct metric_desc *d)
 static void series_points(struct prom_stream *ps, struct strbuf *out, size_t i)
 {
 	const struct snap_series *se = &ps->s->series[i];
-	struct line_labels ll = { .block = ps->lbl.data + ps->lbl_off[i],
-				  .block_len = ps->lbl_off[i + 1] - ps->lbl_off[i] };
-	size_t *c = &ps->cursor[i];
+	struct line_labels ll = { .block = ps->w.lbl.data + ps->w.lbl_off[i],
+				  .block_len = ps->w.lbl_off[i + 1] - ps->w.lbl_off[i] };
+	size_t *c = &ps->w.cursor[i];
 
 	while (*c < se->n_points && (unsigned)se->points[*c].metric == ps->m) {
-		if (!ps->hidden[i])
+		if (!ps->w.hidden[i])
 			point(out, &ps->cat[ps->m], &ll, &se->points[*c],
 			      !(ps->flags & PROM_STREAM_SLOTS), &ps->le);
 		(*c)++;
@@ -523,7 +542,8 @@ static void info_row(struct strbuf *out, const struct prom_stream *ps, size_t i)
 	const struct snap_series *se = &ps->s->series[i];
 
 	strbuf_puts(out, PROM_INFO_NAME "{");
-	strbuf_append(out, ps->lbl.data + ps->lbl_off[i], ps->lbl_off[i + 1] - ps->lbl_off[i]);
+	strbuf_append(out, ps->w.lbl.data + ps->w.lbl_off[i],
+		      ps->w.lbl_off[i + 1] - ps->w.lbl_off[i]);
 	for (int l = PROM_SERIES_LABELS; l < LBL_MAX; l++) {
 		strbuf_append(out, ",", 1);
 		strbuf_puts(out, series_label_names[l]);
@@ -598,13 +618,13 @@ int prom_stream_next(struct prom_stream *ps, struct strbuf *out, size_t want)
 				header(out, PROM_INFO_NAME, "gauge", PROM_INFO_HELP);
 			ps->headed = true;
 			for (; ps->i < s->n_series && out->len < stop; ps->i++)
-				if (!ps->hidden[ps->i] && prom_has_identity(&s->series[ps->i]))
+				if (!ps->w.hidden[ps->i] && prom_has_identity(&s->series[ps->i]))
 					info_row(out, ps, ps->i);
 			if (ps->i == s->n_series)
 				ps->phase = PH_TAIL;
 			break;
 		case PH_TAIL:
-			prom_tail(s, ps->superseded, out);
+			prom_tail(s, ps->w.superseded, out);
 			ps->phase = PH_DONE;
 			break;
 		case PH_DONE:

@@ -624,11 +624,7 @@ struct prom_proto_stream {
 	unsigned m; /* family being written */
 	size_t i; /* next series of family m, or of the info family */
 	bool headed; /* the length and header of the current family are out */
-	size_t *cursor; /* per series: its next point */
-	bool *hidden; /* per series: superseded (prom_superseded) */
-	size_t superseded;
-	struct strbuf lbl; /* per series: its six labels as Metric.label fields */
-	size_t *lbl_off; /* series i's are lbl.data[lbl_off[i], lbl_off[i + 1]) */
+	struct prom_walk w; /* label blocks: the six labels as Metric.label fields */
 };
 
 /* Histogram (Metric field 7) of a point: the classic buckets as the text has them and, when
@@ -703,7 +699,7 @@ static void pw_histogram(struct pw *w, const struct metric_desc *d, const struct
 static void pw_metric_body(struct pw *w, const struct prom_proto_stream *ps, size_t i,
 			   const struct metric_desc *d, const struct snap_point *pt)
 {
-	pw_raw(w, ps->lbl.data + ps->lbl_off[i], ps->lbl_off[i + 1] - ps->lbl_off[i]);
+	pw_raw(w, ps->w.lbl.data + ps->w.lbl_off[i], ps->w.lbl_off[i + 1] - ps->w.lbl_off[i]);
 	for (int o = 0; o < METRIC_MAX_OWN_LABELS && d->own_labels[o]; o++)
 		if (!(d->otlp_only & (1u << o)))
 			pw_label(w, d->own_labels[o], pt->own[o]);
@@ -766,8 +762,8 @@ static void family_start(struct prom_proto_stream *ps, struct pw *w)
 	for (size_t i = 0; i < s->n_series; i++) {
 		const struct snap_series *se = &s->series[i];
 
-		for (size_t k = ps->cursor[i];
-		     !ps->hidden[i] && k < se->n_points && (unsigned)se->points[k].metric == ps->m;
+		for (size_t k = ps->w.cursor[i]; !ps->w.hidden[i] && k < se->n_points &&
+						 (unsigned)se->points[k].metric == ps->m;
 		     k++)
 			if (exported(d, &se->points[k]))
 				pw_metric(&c, ps, i, d, &se->points[k]);
@@ -780,7 +776,7 @@ static void info_labels(struct pw *w, const struct prom_proto_stream *ps, size_t
 {
 	const struct snap_series *se = &ps->s->series[i];
 
-	pw_raw(w, ps->lbl.data + ps->lbl_off[i], ps->lbl_off[i + 1] - ps->lbl_off[i]);
+	pw_raw(w, ps->w.lbl.data + ps->w.lbl_off[i], ps->w.lbl_off[i + 1] - ps->w.lbl_off[i]);
 	for (int l = PROM_SERIES_LABELS; l < LBL_MAX; l++)
 		pw_label(w, series_label_names[l], se->labels[l]);
 	pw_tag(w, 2, WT_LEN); /* gauge 1 */
@@ -805,11 +801,19 @@ static void info_start(struct prom_proto_stream *ps, struct pw *w)
 	pw_family_head(&c, PROM_INFO_NAME, PROM_INFO_HELP,
 		       IO__PROMETHEUS__CLIENT__METRIC_TYPE__GAUGE);
 	for (size_t i = 0; i < ps->s->n_series; i++)
-		if (!ps->hidden[i] && prom_has_identity(&ps->s->series[i]))
+		if (!ps->w.hidden[i] && prom_has_identity(&ps->s->series[i]))
 			info_metric(&c, ps, i);
 	pw_varint(w, c.n);
 	pw_family_head(w, PROM_INFO_NAME, PROM_INFO_HELP,
 		       IO__PROMETHEUS__CLIENT__METRIC_TYPE__GAUGE);
+}
+
+static void proto_block(struct strbuf *out, const struct snap_series *se)
+{
+	struct pw w = { .out = out };
+
+	for (int l = 0; l < PROM_SERIES_LABELS; l++)
+		pw_label(&w, series_label_names[l], se->labels[l]);
 }
 
 struct prom_proto_stream *prom_proto_stream_new(const struct snapshot *s,
@@ -817,8 +821,6 @@ struct prom_proto_stream *prom_proto_stream_new(const struct snapshot *s,
 						prom_text_fn *more, void *ctx)
 {
 	struct prom_proto_stream *ps = calloc(1, sizeof(*ps));
-	size_t n = s->n_series ? s->n_series : 1;
-	int r;
 
 	if (!ps)
 		return NULL;
@@ -827,25 +829,10 @@ struct prom_proto_stream *prom_proto_stream_new(const struct snapshot *s,
 	ps->n_cat = n_cat;
 	ps->more = more;
 	ps->ctx = ctx;
-	ps->cursor = calloc(n, sizeof(*ps->cursor));
-	ps->hidden = calloc(n, sizeof(*ps->hidden));
-	ps->lbl_off = calloc(n + 1, sizeof(*ps->lbl_off));
-	if (!ps->cursor || !ps->hidden || !ps->lbl_off)
-		return prom_proto_stream_free(ps);
-	r = prom_superseded(s, ps->hidden);
-	if (r < 0)
-		return prom_proto_stream_free(ps);
-	ps->superseded = (size_t)r;
-	/* each series' six labels are encoded once, not once per point */
-	for (size_t i = 0; i < s->n_series; i++) {
-		struct pw w = { .out = &ps->lbl };
-
-		for (int l = 0; l < PROM_SERIES_LABELS; l++)
-			pw_label(&w, series_label_names[l], s->series[i].labels[l]);
-		ps->lbl_off[i + 1] = ps->lbl.len;
+	if (prom_walk_init(&ps->w, s, proto_block)) {
+		free(ps);
+		return NULL;
 	}
-	if (strbuf_failed(&ps->lbl))
-		return prom_proto_stream_free(ps);
 	return ps;
 }
 
@@ -853,10 +840,7 @@ struct prom_proto_stream *prom_proto_stream_free(struct prom_proto_stream *ps)
 {
 	if (!ps)
 		return NULL;
-	free(ps->cursor);
-	free(ps->hidden);
-	free(ps->lbl_off);
-	strbuf_reset(&ps->lbl);
+	prom_walk_free(&ps->w);
 	free(ps);
 	return NULL;
 }
@@ -868,7 +852,7 @@ static int proto_tail(struct prom_proto_stream *ps, struct strbuf *out)
 	struct strbuf text = STRBUF_INIT;
 	int r;
 
-	prom_tail(ps->s, ps->superseded, &text);
+	prom_tail(ps->s, ps->w.superseded, &text);
 	if (ps->more)
 		ps->more(ps->ctx, &text);
 	r = strbuf_failed(&text) ? -ENOMEM : prom_proto_from_text(text.data, text.len, out);
@@ -898,12 +882,12 @@ int prom_proto_stream_next(struct prom_proto_stream *ps, struct strbuf *out, siz
 			for (; ps->i < s->n_series && out->len < stop; ps->i++) {
 				const struct snap_series *se = &s->series[ps->i];
 				const struct metric_desc *d = &ps->cat[ps->m];
-				size_t *c = &ps->cursor[ps->i];
+				size_t *c = &ps->w.cursor[ps->i];
 
 				for (;
 				     *c < se->n_points && (unsigned)se->points[*c].metric == ps->m;
 				     (*c)++)
-					if (!ps->hidden[ps->i] && exported(d, &se->points[*c]))
+					if (!ps->w.hidden[ps->i] && exported(d, &se->points[*c]))
 						pw_metric(&w, ps, ps->i, d, &se->points[*c]);
 			}
 			if (ps->i == s->n_series) {
@@ -917,7 +901,7 @@ int prom_proto_stream_next(struct prom_proto_stream *ps, struct strbuf *out, siz
 				info_start(ps, &w);
 			ps->headed = true;
 			for (; ps->i < s->n_series && out->len < stop; ps->i++)
-				if (!ps->hidden[ps->i] && prom_has_identity(&s->series[ps->i]))
+				if (!ps->w.hidden[ps->i] && prom_has_identity(&s->series[ps->i]))
 					info_metric(&w, ps, ps->i);
 			if (ps->i == s->n_series)
 				ps->phase = PP_TAIL;

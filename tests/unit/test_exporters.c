@@ -221,6 +221,25 @@ static void test_hist_folded_buckets(void **state)
 	snapshot_unref(s);
 }
 
+/* The delimited MetricFamily at *off of pb, decoded; *off moves past it. */
+static Io__Prometheus__Client__MetricFamily *next_family(const struct strbuf *pb, size_t *off)
+{
+	Io__Prometheus__Client__MetricFamily *f;
+	uint64_t len = 0;
+	int shift = 0;
+
+	while (pb->data[*off] & 0x80) {
+		len |= (uint64_t)(pb->data[(*off)++] & 0x7f) << shift;
+		shift += 7;
+	}
+	len |= (uint64_t)pb->data[(*off)++] << shift;
+	assert_true(*off + len <= pb->len);
+	f = io__prometheus__client__metric_family__unpack(NULL, len, (uint8_t *)pb->data + *off);
+	assert_non_null(f);
+	*off += len;
+	return f;
+}
+
 /* The protobuf exposition: a run-queue histogram of the kernel's slots becomes a native
  * histogram of schema 0 (slot k → bucket k - 20) with its classic buckets folded as in the
  * text; counters keep the six labels. */
@@ -258,20 +277,8 @@ static void test_prom_proto_native(void **state)
 	prom_stream_free(ps);
 	assert_int_equal(prom_proto_from_text(text.data, text.len, &pb), 0);
 	for (size_t off = 0; off < pb.len;) {
-		Io__Prometheus__Client__MetricFamily *f;
-		uint64_t len = 0;
-		int shift = 0;
+		Io__Prometheus__Client__MetricFamily *f = next_family(&pb, &off);
 
-		while (pb.data[off] & 0x80) {
-			len |= (uint64_t)(pb.data[off++] & 0x7f) << shift;
-			shift += 7;
-		}
-		len |= (uint64_t)pb.data[off++] << shift;
-		assert_true(off + len <= pb.len);
-		f = io__prometheus__client__metric_family__unpack(NULL, len,
-								  (uint8_t *)pb.data + off);
-		assert_non_null(f);
-		off += len;
 		if (!strcmp(f->name, "bpfdiag_cpu_runqueue_latency_seconds")) {
 			Io__Prometheus__Client__Histogram *h = f->metric[0]->histogram;
 
@@ -466,19 +473,8 @@ static void test_prom_proto_stream_is_the_text(void **state)
 	}
 	/* and it says what the text says: the superseded series is absent, series 2 present */
 	for (size_t off = 0, fams = 0; off < want.len; fams++) {
-		Io__Prometheus__Client__MetricFamily *f;
-		uint64_t len = 0;
-		int shift = 0;
+		Io__Prometheus__Client__MetricFamily *f = next_family(&want, &off);
 
-		while (want.data[off] & 0x80) {
-			len |= (uint64_t)(want.data[off++] & 0x7f) << shift;
-			shift += 7;
-		}
-		len |= (uint64_t)want.data[off++] << shift;
-		f = io__prometheus__client__metric_family__unpack(NULL, len,
-								  (uint8_t *)want.data + off);
-		assert_non_null(f);
-		off += len;
 		if (fams < M_MAX)
 			assert_string_equal(f->name, metric_descs[fams].name);
 		if (!strcmp(f->name, "bpfdiag_cpu_runqueue_latency_seconds")) {
