@@ -299,7 +299,8 @@ def workload():
         ("sum(bpfdiag_memory_usage_bytes{%s})" % W, "usage"),
         ("sum(bpfdiag_memory_rss_bytes{%s})" % W, "rss"),
         ("sum(bpfdiag_memory_page_cache_bytes{%s})" % W, "page cache"),
-        ("sum(bpfdiag_memory_swap_bytes{%s})" % W, "swap")], "bytes"), 12, 8)
+        # absent where the cgroups cannot swap (docs/METRICS.md): none swapped
+        ("sum(bpfdiag_memory_swap_bytes{%s}) or vector(0)" % W, "swap")], "bytes"), 12, 8)
     b.add(timeseries("Page faults", [
         by_pod("bpfdiag_memory_page_faults_total", by="pod, type",
                legend="{{pod}} {{type}}")], "short"), 12, 8)

@@ -98,19 +98,22 @@ static int emit_cpufs(struct snap_series *out, const struct series *se, unsigned
 {
 	const struct cgroupfs_cpu *f = &se->cpufs;
 	const char *kind[METRIC_MAX_OWN_LABELS] = { NULL };
+	/* Periods are counted only under a CPU quota: without one (and nothing counted under an
+	 * earlier one) the three counters are 0 for good and absent, as cAdvisor leaves out its
+	 * container_cpu_cfs_* series. */
+	bool throttling = f->has_throttling &&
+			  (f->has_limit || f->nr_periods || f->nr_throttled || f->throttled_usec);
 
 	if (!se->cpufs_valid)
 		return 0;
 	switch (m) {
 	case M_CPU_THROTTLED_SECONDS:
-		return f->has_throttling ?
-			       snap_series_add(out, m, NULL, (double)f->throttled_usec / 1e6) :
-			       0;
+		return throttling ? snap_series_add(out, m, NULL, (double)f->throttled_usec / 1e6) :
+				    0;
 	case M_CPU_THROTTLED_PERIODS:
-		return f->has_throttling ? snap_series_add(out, m, NULL, (double)f->nr_throttled) :
-					   0;
+		return throttling ? snap_series_add(out, m, NULL, (double)f->nr_throttled) : 0;
 	case M_CPU_PERIODS:
-		return f->has_throttling ? snap_series_add(out, m, NULL, (double)f->nr_periods) : 0;
+		return throttling ? snap_series_add(out, m, NULL, (double)f->nr_periods) : 0;
 	case M_CPU_LIMIT_CORES:
 		return f->has_limit ? snap_series_add(out, m, NULL, f->limit_cores) : 0;
 	case M_CPU_PRESSURE_SECONDS:
@@ -138,8 +141,8 @@ static int emit_memfs(struct snap_series *out, const struct series *se, unsigned
 		return now ? snap_series_add(out, m, NULL, (double)f->anon) : 0;
 	case M_MEMORY_PAGE_CACHE_BYTES:
 		return now ? snap_series_add(out, m, NULL, (double)f->file) : 0;
-	case M_MEMORY_SWAP_BYTES:
-		return now ? snap_series_add(out, m, NULL, (double)f->swap) : 0;
+	case M_MEMORY_SWAP_BYTES: /* absent where swap cannot be used (cgroupfs.h) */
+		return now && f->has_swap ? snap_series_add(out, m, NULL, (double)f->swap) : 0;
 	case M_MEMORY_USAGE_BYTES:
 		return now ? snap_series_add(out, m, NULL, (double)f->usage) : 0;
 	case M_MEMORY_LIMIT_BYTES:

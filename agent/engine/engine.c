@@ -337,6 +337,8 @@ static void read_cgroupfs(struct engine *e)
 	struct strmap_iter it = STRMAP_ITER_INIT;
 	struct series *se;
 
+	if (with_limit)
+		e->host_swap = cgroupfs_host_swap();
 	while ((se = series_table_next(e->series, &it))) {
 		struct cg *c = idmap_get(e->cgs, se->cgroup_id);
 		/* The series' cgroup is its member of that id (series.h): its open directories. */
@@ -354,6 +356,7 @@ static void read_cgroupfs(struct engine *e)
 		cgroupfs_read_memory(engine__cgroup_root(e),
 				     e->v1_mem_root[0] ? e->v1_mem_root : NULL, se->cgroup_path,
 				     dirs, with_limit || !se->memfs_valid, &se->memfs);
+		se->memfs.has_swap = se->memfs.has_swap && (e->host_swap || se->memfs.swap);
 		se->memfs_valid = true;
 		/* Throttling and CPU stalls grow only while a cgroup runs: an idle one is read
 		 * once a minute, not every collection (files cost an open each). */

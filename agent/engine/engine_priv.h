@@ -58,6 +58,7 @@ struct engine {
 	char *proc_root;
 	char v1_cpu_root[PATH_MAX];
 	char v1_mem_root[PATH_MAX]; /* the v1 memory controller's mount, "" none */
+	bool host_swap; /* the host has swap space (read with the limits, once a minute) */
 	struct collector *collector;
 	struct cgroup_tree *tree;
 	struct idmap *cgs; /* id → struct cg */

@@ -200,8 +200,25 @@ void cgroupfs_parse_memory_stat(const char *text, bool v1, struct cgroupfs_mem *
 	key_u64(text, v1 ? "total_pgmajfault" : "pgmajfault", &ret->pgmajfault);
 	if (v1) {
 		ret->swap = 0;
-		key_u64(text, "total_swap", &ret->swap);
+		ret->has_swap = key_u64(text, "total_swap", &ret->swap);
 	}
+}
+
+bool cgroupfs_host_swap(void)
+{
+	char line[256];
+	bool swap = false;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "SwapTotal:", 10)) {
+			swap = strtoull(line + 10, NULL, 10) > 0;
+			break;
+		}
+	fclose(f);
+	return swap;
 }
 
 void cgroupfs_parse_memory_limit(const char *text, struct cgroupfs_mem *ret)
@@ -251,7 +268,9 @@ void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const ch
 		return;
 	if (!read_small(d, t, root, path, "memory.stat", buf, sizeof(buf)))
 		return;
-	if (!v1 && !read_u64(d, t, root, path, "memory.swap.current", &ret->swap))
+	if (!v1)
+		ret->has_swap = read_u64(d, t, root, path, "memory.swap.current", &ret->swap);
+	if (!v1 && !ret->has_swap)
 		ret->swap = 0;
 	cgroupfs_parse_memory_stat(buf, v1, ret);
 	ret->has_usage = true;

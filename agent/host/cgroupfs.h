@@ -58,6 +58,10 @@ struct cgroupfs_mem {
 	uint64_t file; /* file (v1: total_cache) */
 	uint64_t inactive_file; /* inactive_file (v1: total_inactive_file) */
 	uint64_t swap; /* memory.swap.current (v1: total_swap) */
+	/* swap was read (the kernel accounts it) and the host has swap (cgroupfs_host_swap) or
+	 * the cgroup uses some: otherwise swap is 0 for good and bpfdiag_memory_swap_bytes is
+	 * absent */
+	bool has_swap;
 	uint64_t pgfault, pgmajfault; /* counters: all faults, major faults */
 	bool has_oom;
 	uint64_t oom_kills; /* memory.events oom_kill (v1: memory.oom_control oom_kill) */
@@ -66,6 +70,8 @@ struct cgroupfs_mem {
 	uint64_t limit; /* memory.max (v1: memory.limit_in_bytes); has_limit false when unlimited */
 };
 
+/* True when the host has swap space (/proc/meminfo SwapTotal above 0); false when unreadable. */
+bool cgroupfs_host_swap(void);
 /* Parses memory.stat: v1 selects the total_* keys of the v1 controller. */
 void cgroupfs_parse_memory_stat(const char *text, bool v1, struct cgroupfs_mem *ret);
 /* Parses memory.max (v2, "max" or bytes) or memory.limit_in_bytes (v1, where "unlimited" is a

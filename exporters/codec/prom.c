@@ -47,34 +47,99 @@ static void header(struct strbuf *out, const char *name, const char *type, const
 	strbuf_printf(out, "\n# TYPE %s %s\n", name, type);
 }
 
-/* Doubles the way Prometheus parses them: shortest round-trip form, and +Inf/-Inf/NaN. */
-static void format_value(char *buf, size_t len, double v)
+/* n in decimal at b; returns its length. */
+static size_t fmt_u64(char *b, uint64_t n)
 {
-	if (isnan(v))
-		snprintf(buf, len, "NaN");
-	else if (isinf(v))
-		snprintf(buf, len, "%s", v > 0 ? "+Inf" : "-Inf");
-	else if (v == (double)(long long)v && fabs(v) < 1e15)
-		snprintf(buf, len, "%lld", (long long)v);
-	else {
-		/* Shortest of %.15g/%.17g that reads back as the same double. */
-		snprintf(buf, len, "%.15g", v);
-		if (strtod(buf, NULL) != v)
-			snprintf(buf, len, "%.17g", v);
+	char t[20];
+	size_t k = 0;
+
+	do
+		t[k++] = (char)('0' + n % 10);
+	while (n /= 10);
+	for (size_t i = 0; i < k; i++)
+		b[i] = t[k - 1 - i];
+	return k;
+}
+
+/* v as the decimal n / 10^9 when that is the double v exactly and has at most 15 significant
+ * digits: then it is what %.15g prints (the double is within 2^-53 of that decimal, far inside
+ * half a step of 15 digits) and reads back as v. Counters of nanoseconds and microseconds
+ * turned into seconds all are. Returns the length, 0 otherwise. */
+static size_t fmt_nanos(char *b, double v)
+{
+	uint64_t n, ip, fp;
+	size_t k = 0, digits;
+	char frac[9];
+	int nf = 9;
+
+	if (!(v >= 1e-4 && v < 1e6))
+		return 0;
+	n = (uint64_t)llround(v * 1e9);
+	if ((double)n / 1e9 != v)
+		return 0;
+	ip = n / 1000000000u;
+	fp = n % 1000000000u;
+	for (int i = 8; i >= 0; i--, fp /= 10)
+		frac[i] = (char)('0' + fp % 10);
+	while (nf > 0 && frac[nf - 1] == '0')
+		nf--;
+	/* significant digits: from the first non-zero one */
+	if (ip) {
+		digits = fmt_u64(b, ip) + (size_t)nf;
+		k = digits - (size_t)nf;
+	} else {
+		int z = 0;
+
+		while (z < nf && frac[z] == '0')
+			z++;
+		digits = (size_t)(nf - z);
+		b[k++] = '0';
 	}
+	if (digits > 15)
+		return 0;
+	if (nf) {
+		b[k++] = '.';
+		memcpy(b + k, frac, (size_t)nf);
+		k += (size_t)nf;
+	}
+	return k;
+}
+
+/* Doubles the way Prometheus parses them: shortest round-trip form, and +Inf/-Inf/NaN. Returns
+ * the length written to buf (32 bytes). */
+static size_t format_value(char *buf, size_t len, double v)
+{
+	size_t k;
+
+	if (isnan(v))
+		return (size_t)snprintf(buf, len, "NaN");
+	if (isinf(v))
+		return (size_t)snprintf(buf, len, "%s", v > 0 ? "+Inf" : "-Inf");
+	if (v == (double)(long long)v && fabs(v) < 1e15) {
+		k = v < 0 ? 1 : 0;
+		buf[0] = '-';
+		k += fmt_u64(buf + k, (uint64_t)fabs(v));
+		buf[k] = '\0';
+		return k;
+	}
+	if ((k = fmt_nanos(buf, v))) {
+		buf[k] = '\0';
+		return k;
+	}
+	/* Shortest of %.15g/%.17g that reads back as the same double. */
+	snprintf(buf, len, "%.15g", v);
+	if (strtod(buf, NULL) != v)
+		snprintf(buf, len, "%.17g", v);
+	return strlen(buf);
 }
 
 static void value(struct strbuf *out, double v)
 {
 	char buf[32];
 
-	format_value(buf, sizeof(buf), v);
-	strbuf_puts(out, buf);
+	strbuf_append(out, buf, format_value(buf, sizeof(buf), v));
 }
 
-/* The six SPEC §6 labels every per-container sample carries; the identity labels after them
- * (pod_uid, container_id) are only on bpfdiag_container_info. */
-#define PROM_SERIES_LABELS (LBL_HELM_RELEASE + 1)
 _Static_assert(LBL_POD_UID == PROM_SERIES_LABELS && LBL_CONTAINER_ID == PROM_SERIES_LABELS + 1 &&
 		       LBL_MAX == PROM_SERIES_LABELS + 2,
 	       "the identity labels follow the six series labels");
@@ -88,60 +153,83 @@ static void label_set(struct strbuf *out, const struct snap_series *se, int n)
 	}
 }
 
-static void series_labels(struct strbuf *out, const struct metric_desc *d,
-			  const struct snap_series *se, const struct snap_point *pt, const char *le)
-{
-	strbuf_puts(out, "{");
-	label_set(out, se, PROM_SERIES_LABELS);
-	for (int o = 0; o < METRIC_MAX_OWN_LABELS && d->own_labels[o]; o++) {
-		if (d->otlp_only & (1u << o))
-			continue;
-		strbuf_printf(out, ",%s=\"", d->own_labels[o]);
-		prom_escape_label(out, pt->own[o]);
-		strbuf_puts(out, "\"");
-	}
-	if (le) {
-		strbuf_printf(out, ",le=\"%s\"", le);
-	}
-	strbuf_puts(out, "}");
-}
+/* The text of one sample line's labels after the six series labels. */
+struct line_labels {
+	const char *block; /* the series' six labels, escaped: namespace="…",…,helm_release="…" */
+	size_t block_len;
+	const char *le; /* NULL: none */
+	size_t le_len;
+};
 
 static void sample(struct strbuf *out, const struct metric_desc *d, const char *suffix,
-		   const struct snap_series *se, const struct snap_point *pt, const char *le,
-		   double v)
+		   const struct line_labels *ll, const struct snap_point *pt, double v)
 {
 	strbuf_puts(out, d->name);
 	strbuf_puts(out, suffix);
-	series_labels(out, d, se, pt, le);
-	strbuf_puts(out, " ");
+	strbuf_append(out, "{", 1);
+	strbuf_append(out, ll->block, ll->block_len);
+	for (int o = 0; o < METRIC_MAX_OWN_LABELS && d->own_labels[o]; o++) {
+		if (d->otlp_only & (1u << o))
+			continue;
+		strbuf_append(out, ",", 1);
+		strbuf_puts(out, d->own_labels[o]);
+		strbuf_append(out, "=\"", 2);
+		prom_escape_label(out, pt->own[o]);
+		strbuf_append(out, "\"", 1);
+	}
+	if (ll->le) {
+		strbuf_append(out, ",le=\"", 5);
+		strbuf_append(out, ll->le, ll->le_len);
+		strbuf_append(out, "\"", 1);
+	}
+	strbuf_append(out, "} ", 2);
 	value(out, v);
-	strbuf_puts(out, "\n");
+	strbuf_append(out, "\n", 1);
 }
 
-static void point(struct strbuf *out, const struct metric_desc *d, const struct snap_series *se,
-		  const struct snap_point *pt, bool fold)
+/* The le texts of a histogram's bounds, formatted once per set of bounds (the catalogue's, or
+ * the kernel's slots), not once per line. */
+struct le_cache {
+	const double *bounds;
+	int n;
+	char le[METRIC_HIST_MAX_BUCKETS][32];
+	size_t len[METRIC_HIST_MAX_BUCKETS];
+};
+
+static void point(struct strbuf *out, const struct metric_desc *d, struct line_labels *ll,
+		  const struct snap_point *pt, bool fold, struct le_cache *lc)
 {
 	static const struct metric_desc unfolded = { .type = MT_HISTOGRAM };
 	const struct snap_hist *h = pt->hist;
 	uint64_t cum = 0, counts[METRIC_HIST_MAX_BUCKETS];
 	const double *bounds;
-	char le[32];
 	int n;
 
+	ll->le = NULL;
 	if (d->type != MT_HISTOGRAM) {
-		sample(out, d, "", se, pt, NULL, pt->value);
+		sample(out, d, "", ll, pt, pt->value);
 		return;
 	}
 	if (!h || (n = metric_hist_buckets(fold ? d : &unfolded, h, &bounds, counts)) < 0)
 		return;
+	if (lc->bounds != bounds || lc->n != n) {
+		for (int b = 0; b < n; b++)
+			lc->len[b] = format_value(lc->le[b], sizeof(lc->le[b]), bounds[b]);
+		lc->bounds = bounds;
+		lc->n = n;
+	}
 	for (int b = 0; b < n; b++) {
 		cum += counts[b];
-		format_value(le, sizeof(le), bounds[b]);
-		sample(out, d, "_bucket", se, pt, le, (double)cum);
+		ll->le = lc->le[b];
+		ll->le_len = lc->len[b];
+		sample(out, d, "_bucket", ll, pt, (double)cum);
 	}
-	sample(out, d, "_bucket", se, pt, "+Inf", (double)h->count);
-	sample(out, d, "_sum", se, pt, NULL, h->sum);
-	sample(out, d, "_count", se, pt, NULL, (double)h->count);
+	ll->le = "+Inf";
+	ll->le_len = 4;
+	sample(out, d, "_bucket", ll, pt, (double)h->count);
+	ll->le = NULL;
+	sample(out, d, "_sum", ll, pt, h->sum);
+	sample(out, d, "_count", ll, pt, (double)h->count);
 }
 
 static void agent_metric(struct strbuf *out, const char *name, const char *type, const char *help,
@@ -300,10 +388,9 @@ struct prom_stream {
 	unsigned m; /* family being rendered (PH_FAMILIES) */
 	size_t i; /* next series of family m, or of the info family */
 	bool headed; /* the header of family m, or of the info family, is out */
-	size_t *cursor; /* per series: its next point; points are ordered by metric id */
-	bool *hidden; /* per series: superseded by a newer series with the same six labels */
-	size_t superseded;
+	struct prom_walk w; /* label blocks: namespace="…",…,helm_release="…" escaped */
 	unsigned flags;
+	struct le_cache le;
 };
 
 /* Series order for finding equal six-label sets: the labels, then the preferred series last
@@ -334,13 +421,9 @@ static bool same_labels(const struct snap_series *x, const struct snap_series *y
 	return true;
 }
 
-/* Marks the series that would repeat another's six labels (a restarted container whose
- * previous instance is still in its final 5 minutes, a StatefulSet pod re-created under its
- * name): one sample per label set, the preferred one. */
-static int hide_superseded(struct prom_stream *ps)
+int prom_superseded(const struct snapshot *s, bool *hidden)
 {
-	const struct snapshot *s = ps->s;
-	size_t *order;
+	size_t *order, n = 0;
 
 	if (s->n_series < 2)
 		return 0;
@@ -352,19 +435,57 @@ static int hide_superseded(struct prom_stream *ps)
 	qsort_r(order, s->n_series, sizeof(*order), by_labels, s->series);
 	for (size_t k = 0; k + 1 < s->n_series; k++) {
 		if (same_labels(&s->series[order[k]], &s->series[order[k + 1]])) {
-			ps->hidden[order[k]] = true;
-			ps->superseded++;
+			hidden[order[k]] = true;
+			n++;
 		}
 	}
 	free(order);
-	return 0;
+	return (int)(n > INT32_MAX ? INT32_MAX : n);
+}
+
+void prom_walk_free(struct prom_walk *w)
+{
+	free(w->cursor);
+	free(w->hidden);
+	free(w->lbl_off);
+	strbuf_reset(&w->lbl);
+	memset(w, 0, sizeof(*w));
+}
+
+int prom_walk_init(struct prom_walk *w, const struct snapshot *s,
+		   void (*block)(struct strbuf *out, const struct snap_series *se))
+{
+	size_t n = s->n_series ? s->n_series : 1;
+	int r;
+
+	memset(w, 0, sizeof(*w));
+	w->cursor = calloc(n, sizeof(*w->cursor));
+	w->hidden = calloc(n, sizeof(*w->hidden));
+	w->lbl_off = calloc(n + 1, sizeof(*w->lbl_off));
+	r = w->cursor && w->hidden && w->lbl_off ? prom_superseded(s, w->hidden) : -ENOMEM;
+	if (r >= 0) {
+		w->superseded = (size_t)r;
+		/* each series' labels are written once, not once per point */
+		for (size_t i = 0; i < s->n_series; i++) {
+			block(&w->lbl, &s->series[i]);
+			w->lbl_off[i + 1] = w->lbl.len;
+		}
+		r = strbuf_failed(&w->lbl) ? -ENOMEM : 0;
+	}
+	if (r < 0)
+		prom_walk_free(w);
+	return r < 0 ? r : 0;
+}
+
+static void text_block(struct strbuf *out, const struct snap_series *se)
+{
+	label_set(out, se, PROM_SERIES_LABELS);
 }
 
 struct prom_stream *prom_stream_new(const struct snapshot *s, const struct metric_desc *cat,
 				    size_t n_cat, unsigned flags)
 {
 	struct prom_stream *ps = calloc(1, sizeof(*ps));
-	size_t n = s->n_series ? s->n_series : 1;
 
 	if (!ps)
 		return NULL;
@@ -372,10 +493,10 @@ struct prom_stream *prom_stream_new(const struct snapshot *s, const struct metri
 	ps->cat = cat;
 	ps->n_cat = n_cat;
 	ps->flags = flags;
-	ps->cursor = calloc(n, sizeof(*ps->cursor));
-	ps->hidden = calloc(n, sizeof(*ps->hidden));
-	if (!ps->cursor || !ps->hidden || hide_superseded(ps))
-		return prom_stream_free(ps);
+	if (prom_walk_init(&ps->w, s, text_block)) {
+		free(ps);
+		return NULL;
+	}
 	return ps;
 }
 
@@ -383,8 +504,7 @@ struct prom_stream *prom_stream_free(struct prom_stream *ps)
 {
 	if (!ps)
 		return NULL;
-	free(ps->cursor);
-	free(ps->hidden);
+	prom_walk_free(&ps->w);
 	free(ps);
 	return NULL;
 }
@@ -400,25 +520,37 @@ static void family_header(struct strbuf *out, const struct metric_desc *d)
 static void series_points(struct prom_stream *ps, struct strbuf *out, size_t i)
 {
 	const struct snap_series *se = &ps->s->series[i];
-	size_t *c = &ps->cursor[i];
+	struct line_labels ll = { .block = ps->w.lbl.data + ps->w.lbl_off[i],
+				  .block_len = ps->w.lbl_off[i + 1] - ps->w.lbl_off[i] };
+	size_t *c = &ps->w.cursor[i];
 
 	while (*c < se->n_points && (unsigned)se->points[*c].metric == ps->m) {
-		if (!ps->hidden[i])
-			point(out, &ps->cat[ps->m], se, &se->points[*c],
-			      !(ps->flags & PROM_STREAM_SLOTS));
+		if (!ps->w.hidden[i])
+			point(out, &ps->cat[ps->m], &ll, &se->points[*c],
+			      !(ps->flags & PROM_STREAM_SLOTS), &ps->le);
 		(*c)++;
 	}
 }
 
-static bool has_identity(const struct snap_series *se)
+bool prom_has_identity(const struct snap_series *se)
 {
 	return se->labels[LBL_POD_UID][0] || se->labels[LBL_CONTAINER_ID][0];
 }
 
-static void info_row(struct strbuf *out, const struct snap_series *se)
+static void info_row(struct strbuf *out, const struct prom_stream *ps, size_t i)
 {
-	strbuf_puts(out, "bpfdiag_container_info{");
-	label_set(out, se, LBL_MAX);
+	const struct snap_series *se = &ps->s->series[i];
+
+	strbuf_puts(out, PROM_INFO_NAME "{");
+	strbuf_append(out, ps->w.lbl.data + ps->w.lbl_off[i],
+		      ps->w.lbl_off[i + 1] - ps->w.lbl_off[i]);
+	for (int l = PROM_SERIES_LABELS; l < LBL_MAX; l++) {
+		strbuf_append(out, ",", 1);
+		strbuf_puts(out, series_label_names[l]);
+		strbuf_append(out, "=\"", 2);
+		prom_escape_label(out, se->labels[l]);
+		strbuf_append(out, "\"", 1);
+	}
 	strbuf_puts(out, "} 1\n");
 }
 
@@ -443,6 +575,17 @@ static void findings(const struct snapshot *s, struct strbuf *out)
 		}
 		strbuf_puts(out, "} 1\n");
 	}
+}
+
+void prom_tail(const struct snapshot *s, size_t superseded, struct strbuf *out)
+{
+	findings(s, out);
+	agent_metrics(s, out);
+	agent_metric(out, "bpfdiag_agent_series_superseded", "gauge",
+		     "Series left out of this exposition because a newer series has "
+		     "the same six labels (a restarted or re-created container).",
+		     NULL, (double)superseded);
+	kube_metrics(s, out);
 }
 
 int prom_stream_next(struct prom_stream *ps, struct strbuf *out, size_t want)
@@ -472,25 +615,16 @@ int prom_stream_next(struct prom_stream *ps, struct strbuf *out, size_t want)
 			break;
 		case PH_INFO:
 			if (!ps->headed)
-				header(out, "bpfdiag_container_info", "gauge",
-				       "Identity of a container's series, always 1: join on "
-				       "namespace, pod and container for pod_uid and container_id.");
+				header(out, PROM_INFO_NAME, "gauge", PROM_INFO_HELP);
 			ps->headed = true;
 			for (; ps->i < s->n_series && out->len < stop; ps->i++)
-				if (!ps->hidden[ps->i] && has_identity(&s->series[ps->i]))
-					info_row(out, &s->series[ps->i]);
+				if (!ps->w.hidden[ps->i] && prom_has_identity(&s->series[ps->i]))
+					info_row(out, ps, ps->i);
 			if (ps->i == s->n_series)
 				ps->phase = PH_TAIL;
 			break;
 		case PH_TAIL:
-			findings(s, out);
-			agent_metrics(s, out);
-			agent_metric(
-				out, "bpfdiag_agent_series_superseded", "gauge",
-				"Series left out of this exposition because a newer series has "
-				"the same six labels (a restarted or re-created container).",
-				NULL, (double)ps->superseded);
-			kube_metrics(s, out);
+			prom_tail(s, ps->w.superseded, out);
 			ps->phase = PH_DONE;
 			break;
 		case PH_DONE:

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "codec/prom_proto.h"
 #include "codec/accept.h"
+#include "codec/prom.h"
 #include "io/prometheus/client/metrics.pb-c.h"
 #include "model/histogram.h"
 
@@ -532,4 +533,390 @@ int prom_proto_from_text(const char *text, size_t len, struct strbuf *out)
 		r = family_flush(&fam, out);
 	family_clear(&fam);
 	return r;
+}
+
+/* ---- straight from the snapshot ---- */
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "doubles are written as they are held");
+
+/* Wire types and the fields written (metrics.proto). */
+enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2 };
+
+/* A writer: appends to out, or only counts (out NULL) to size a message before it is written. */
+struct pw {
+	struct strbuf *out;
+	size_t n;
+};
+
+static void pw_raw(struct pw *w, const void *p, size_t len)
+{
+	if (w->out)
+		strbuf_append(w->out, p, len);
+	w->n += len;
+}
+
+static void pw_varint(struct pw *w, uint64_t v)
+{
+	uint8_t b[10];
+	size_t n = 0;
+
+	do {
+		b[n++] = (uint8_t)((v & 0x7f) | (v >> 7 ? 0x80 : 0));
+		v >>= 7;
+	} while (v);
+	pw_raw(w, b, n);
+}
+
+static void pw_tag(struct pw *w, unsigned field, unsigned wt)
+{
+	pw_varint(w, (uint64_t)field << 3 | wt);
+}
+
+static void pw_double(struct pw *w, unsigned field, double v)
+{
+	uint8_t b[8];
+
+	pw_tag(w, field, WT_I64);
+	memcpy(b, &v, 8); /* little-endian hosts (x86_64, aarch64) */
+	pw_raw(w, b, 8);
+}
+
+static void pw_bytes(struct pw *w, unsigned field, const char *p, size_t len)
+{
+	pw_tag(w, field, WT_LEN);
+	pw_varint(w, len);
+	pw_raw(w, p, len);
+}
+
+static void pw_string(struct pw *w, unsigned field, const char *v)
+{
+	pw_bytes(w, field, v, strlen(v));
+}
+
+static uint64_t zigzag(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+/* Metric.label (1): a LabelPair. */
+static void pw_label(struct pw *w, const char *name, const char *value)
+{
+	size_t nl = strlen(name), vl = strlen(value);
+	struct pw c = { 0 };
+
+	pw_bytes(&c, 1, name, nl);
+	pw_bytes(&c, 2, value, vl);
+	pw_tag(w, 1, WT_LEN);
+	pw_varint(w, c.n);
+	pw_bytes(w, 1, name, nl);
+	pw_bytes(w, 2, value, vl);
+}
+
+enum proto_phase { PP_FAMILIES = 0, PP_INFO, PP_TAIL, PP_DONE };
+
+struct prom_proto_stream {
+	const struct snapshot *s;
+	const struct metric_desc *cat;
+	size_t n_cat;
+	prom_text_fn *more;
+	void *ctx;
+	enum proto_phase phase;
+	unsigned m; /* family being written */
+	size_t i; /* next series of family m, or of the info family */
+	bool headed; /* the length and header of the current family are out */
+	struct prom_walk w; /* label blocks: the six labels as Metric.label fields */
+};
+
+/* Histogram (Metric field 7) of a point: the classic buckets as the text has them and, when
+ * the buckets are the kernel's slots, the native schema-0 buckets (as nativize does). */
+static void pw_histogram(struct pw *w, const struct metric_desc *d, const struct snap_hist *h)
+{
+	static const struct metric_desc unfolded = { .type = MT_HISTOGRAM };
+	uint64_t counts[METRIC_HIST_MAX_BUCKETS], cum = 0;
+	bool native = h->n_bounds == HIST_SLOTS - 1;
+	const double *bounds;
+	int first = -1, last = -1, n;
+
+	for (unsigned i = 0; native && i < h->n_bounds; i++)
+		native = fabs(h->bounds[i] - hist_bounds[i]) <= 1e-9 * hist_bounds[i];
+	n = metric_hist_buckets(native ? d : &unfolded, h, &bounds, counts);
+	if (n < 0)
+		return;
+	pw_tag(w, 1, WT_VARINT);
+	pw_varint(w, h->count);
+	pw_double(w, 2, h->sum);
+	for (int b = 0; b < n; b++) {
+		struct pw c = { 0 };
+
+		cum += counts[b];
+		pw_tag(&c, 1, WT_VARINT);
+		pw_varint(&c, cum);
+		pw_double(&c, 2, bounds[b]);
+		pw_tag(w, 3, WT_LEN);
+		pw_varint(w, c.n);
+		pw_tag(w, 1, WT_VARINT);
+		pw_varint(w, cum);
+		pw_double(w, 2, bounds[b]);
+	}
+	if (!native)
+		return;
+	for (int k = 0; k < HIST_SLOTS; k++) {
+		if (h->counts[k] && first < 0)
+			first = k;
+		if (h->counts[k])
+			last = k;
+	}
+	pw_tag(w, 5, WT_VARINT);
+	pw_varint(w, 0); /* schema 0 */
+	pw_double(w, 6, 0); /* zero_threshold */
+	pw_tag(w, 7, WT_VARINT);
+	pw_varint(w, 0); /* zero_count */
+	{
+		/* no observation: a no-op span, which still marks the histogram native */
+		int64_t off = first < 0 ? 0 : first + PROM_NATIVE_SLOT_OFFSET;
+		uint64_t len = first < 0 ? 0 : (uint64_t)(last - first + 1);
+		struct pw c = { 0 };
+
+		pw_tag(&c, 1, WT_VARINT);
+		pw_varint(&c, zigzag(off));
+		pw_tag(&c, 2, WT_VARINT);
+		pw_varint(&c, len);
+		pw_tag(w, 12, WT_LEN);
+		pw_varint(w, c.n);
+		pw_tag(w, 1, WT_VARINT);
+		pw_varint(w, zigzag(off));
+		pw_tag(w, 2, WT_VARINT);
+		pw_varint(w, len);
+	}
+	for (int k = first; first >= 0 && k <= last; k++) {
+		pw_tag(w, 13, WT_VARINT);
+		pw_varint(w, zigzag((int64_t)h->counts[k] -
+				    (k > first ? (int64_t)h->counts[k - 1] : 0)));
+	}
+}
+
+/* The body of the Metric of point pt of series i. */
+static void pw_metric_body(struct pw *w, const struct prom_proto_stream *ps, size_t i,
+			   const struct metric_desc *d, const struct snap_point *pt)
+{
+	pw_raw(w, ps->w.lbl.data + ps->w.lbl_off[i], ps->w.lbl_off[i + 1] - ps->w.lbl_off[i]);
+	for (int o = 0; o < METRIC_MAX_OWN_LABELS && d->own_labels[o]; o++)
+		if (!(d->otlp_only & (1u << o)))
+			pw_label(w, d->own_labels[o], pt->own[o]);
+	if (d->type == MT_HISTOGRAM) {
+		struct pw c = { 0 };
+
+		pw_histogram(&c, d, pt->hist);
+		pw_tag(w, 7, WT_LEN);
+		pw_varint(w, c.n);
+		pw_histogram(w, d, pt->hist);
+		return;
+	}
+	pw_tag(w, d->type == MT_COUNTER ? 3 : 2, WT_LEN); /* counter, gauge */
+	pw_varint(w, 9);
+	pw_double(w, 1, pt->value);
+}
+
+/* A point that makes a Metric: a histogram without buckets makes none (as in the text). */
+static bool exported(const struct metric_desc *d, const struct snap_point *pt)
+{
+	return d->type != MT_HISTOGRAM ||
+	       (pt->hist && pt->hist->n_bounds + 1 <= METRIC_HIST_MAX_BUCKETS);
+}
+
+/* MetricFamily.metric (4) of point pt of series i. */
+static void pw_metric(struct pw *w, const struct prom_proto_stream *ps, size_t i,
+		      const struct metric_desc *d, const struct snap_point *pt)
+{
+	struct pw c = { 0 };
+
+	pw_metric_body(&c, ps, i, d, pt);
+	pw_tag(w, 4, WT_LEN);
+	pw_varint(w, c.n);
+	pw_metric_body(w, ps, i, d, pt);
+}
+
+static void pw_family_head(struct pw *w, const char *name, const char *help, unsigned type)
+{
+	pw_string(w, 1, name);
+	pw_string(w, 2, help);
+	pw_tag(w, 3, WT_VARINT);
+	pw_varint(w, type);
+}
+
+static unsigned proto_type(enum metric_type t)
+{
+	return t == MT_COUNTER ? IO__PROMETHEUS__CLIENT__METRIC_TYPE__COUNTER :
+	       t == MT_GAUGE   ? IO__PROMETHEUS__CLIENT__METRIC_TYPE__GAUGE :
+				 IO__PROMETHEUS__CLIENT__METRIC_TYPE__HISTOGRAM;
+}
+
+/* Writes the length of family m and its header: sized over every point still to come. */
+static void family_start(struct prom_proto_stream *ps, struct pw *w)
+{
+	const struct snapshot *s = ps->s;
+	const struct metric_desc *d = &ps->cat[ps->m];
+	struct pw c = { 0 };
+
+	pw_family_head(&c, d->name, d->help, proto_type(d->type));
+	for (size_t i = 0; i < s->n_series; i++) {
+		const struct snap_series *se = &s->series[i];
+
+		for (size_t k = ps->w.cursor[i]; !ps->w.hidden[i] && k < se->n_points &&
+						 (unsigned)se->points[k].metric == ps->m;
+		     k++)
+			if (exported(d, &se->points[k]))
+				pw_metric(&c, ps, i, d, &se->points[k]);
+	}
+	pw_varint(w, c.n);
+	pw_family_head(w, d->name, d->help, proto_type(d->type));
+}
+
+static void info_labels(struct pw *w, const struct prom_proto_stream *ps, size_t i)
+{
+	const struct snap_series *se = &ps->s->series[i];
+
+	pw_raw(w, ps->w.lbl.data + ps->w.lbl_off[i], ps->w.lbl_off[i + 1] - ps->w.lbl_off[i]);
+	for (int l = PROM_SERIES_LABELS; l < LBL_MAX; l++)
+		pw_label(w, series_label_names[l], se->labels[l]);
+	pw_tag(w, 2, WT_LEN); /* gauge 1 */
+	pw_varint(w, 9);
+	pw_double(w, 1, 1);
+}
+
+static void info_metric(struct pw *w, const struct prom_proto_stream *ps, size_t i)
+{
+	struct pw c = { 0 };
+
+	info_labels(&c, ps, i);
+	pw_tag(w, 4, WT_LEN);
+	pw_varint(w, c.n);
+	info_labels(w, ps, i);
+}
+
+static void info_start(struct prom_proto_stream *ps, struct pw *w)
+{
+	struct pw c = { 0 };
+
+	pw_family_head(&c, PROM_INFO_NAME, PROM_INFO_HELP,
+		       IO__PROMETHEUS__CLIENT__METRIC_TYPE__GAUGE);
+	for (size_t i = 0; i < ps->s->n_series; i++)
+		if (!ps->w.hidden[i] && prom_has_identity(&ps->s->series[i]))
+			info_metric(&c, ps, i);
+	pw_varint(w, c.n);
+	pw_family_head(w, PROM_INFO_NAME, PROM_INFO_HELP,
+		       IO__PROMETHEUS__CLIENT__METRIC_TYPE__GAUGE);
+}
+
+static void proto_block(struct strbuf *out, const struct snap_series *se)
+{
+	struct pw w = { .out = out };
+
+	for (int l = 0; l < PROM_SERIES_LABELS; l++)
+		pw_label(&w, series_label_names[l], se->labels[l]);
+}
+
+struct prom_proto_stream *prom_proto_stream_new(const struct snapshot *s,
+						const struct metric_desc *cat, size_t n_cat,
+						prom_text_fn *more, void *ctx)
+{
+	struct prom_proto_stream *ps = calloc(1, sizeof(*ps));
+
+	if (!ps)
+		return NULL;
+	ps->s = s;
+	ps->cat = cat;
+	ps->n_cat = n_cat;
+	ps->more = more;
+	ps->ctx = ctx;
+	if (prom_walk_init(&ps->w, s, proto_block)) {
+		free(ps);
+		return NULL;
+	}
+	return ps;
+}
+
+struct prom_proto_stream *prom_proto_stream_free(struct prom_proto_stream *ps)
+{
+	if (!ps)
+		return NULL;
+	prom_walk_free(&ps->w);
+	free(ps);
+	return NULL;
+}
+
+/* The agent's own metrics (a few hundred samples): the text's, converted, so that they have
+ * one encoder. */
+static int proto_tail(struct prom_proto_stream *ps, struct strbuf *out)
+{
+	struct strbuf text = STRBUF_INIT;
+	int r;
+
+	prom_tail(ps->s, ps->w.superseded, &text);
+	if (ps->more)
+		ps->more(ps->ctx, &text);
+	r = strbuf_failed(&text) ? -ENOMEM : prom_proto_from_text(text.data, text.len, out);
+	strbuf_reset(&text);
+	return r;
+}
+
+int prom_proto_stream_next(struct prom_proto_stream *ps, struct strbuf *out, size_t want)
+{
+	const struct snapshot *s = ps->s;
+	size_t stop = out->len + want;
+	struct pw w = { .out = out };
+	int r = 0;
+
+	while (ps->phase != PP_DONE && out->len < stop && !strbuf_failed(out) && !r) {
+		switch (ps->phase) {
+		case PP_FAMILIES:
+			if (ps->m >= ps->n_cat) {
+				ps->phase = PP_INFO;
+				ps->i = 0;
+				ps->headed = false;
+				break;
+			}
+			if (!ps->headed)
+				family_start(ps, &w);
+			ps->headed = true;
+			for (; ps->i < s->n_series && out->len < stop; ps->i++) {
+				const struct snap_series *se = &s->series[ps->i];
+				const struct metric_desc *d = &ps->cat[ps->m];
+				size_t *c = &ps->w.cursor[ps->i];
+
+				for (;
+				     *c < se->n_points && (unsigned)se->points[*c].metric == ps->m;
+				     (*c)++)
+					if (!ps->w.hidden[ps->i] && exported(d, &se->points[*c]))
+						pw_metric(&w, ps, ps->i, d, &se->points[*c]);
+			}
+			if (ps->i == s->n_series) {
+				ps->m++;
+				ps->i = 0;
+				ps->headed = false;
+			}
+			break;
+		case PP_INFO:
+			if (!ps->headed)
+				info_start(ps, &w);
+			ps->headed = true;
+			for (; ps->i < s->n_series && out->len < stop; ps->i++)
+				if (!ps->w.hidden[ps->i] && prom_has_identity(&s->series[ps->i]))
+					info_metric(&w, ps, ps->i);
+			if (ps->i == s->n_series)
+				ps->phase = PP_TAIL;
+			break;
+		case PP_TAIL:
+			r = proto_tail(ps, out);
+			ps->phase = PP_DONE;
+			break;
+		case PP_DONE:
+			break;
+		}
+	}
+	if (r)
+		return r;
+	if (strbuf_failed(out))
+		return -ENOMEM;
+	return ps->phase != PP_DONE;
 }

@@ -212,9 +212,8 @@ static int render(struct http_server *h, enum render_kind kind, const struct sna
 {
 	switch (kind) {
 	case RENDER_METRICS: /* streamed: serve_metrics */
-		break;
 	case RENDER_METRICS_PROTO:
-		return http_metrics_proto(s, h->stats, out);
+		break;
 	case RENDER_PODS:
 		return api_pods_json(s, out);
 	case RENDER_FINDINGS:
@@ -236,9 +235,9 @@ static const char *const vary_hdrs[2][2][5] = {
 /* /metrics, rendered as it is sent; the response holds s and the render slot until it is
  * freed. */
 static mhd_result serve_metrics(struct http_server *h, struct MHD_Connection *conn,
-				enum sm_path path, struct snapshot *s, bool gzip)
+				enum sm_path path, struct snapshot *s, bool proto, bool gzip)
 {
-	struct MHD_Response *resp = http_metrics_response(s, gzip, h->stats, &h->renders);
+	struct MHD_Response *resp = http_metrics_response(s, proto, gzip, h->stats, &h->renders);
 	mhd_result r;
 
 	if (!resp) {
@@ -247,7 +246,8 @@ static mhd_result serve_metrics(struct http_server *h, struct MHD_Connection *co
 		return reply_text(h, conn, path, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n",
 				  NULL);
 	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, PROM_CONTENT_TYPE);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				proto ? PROM_PROTO_CONTENT_TYPE : PROM_CONTENT_TYPE);
 	for (const char *const *p = vary_hdrs[1][gzip]; p[0]; p += 2)
 		MHD_add_response_header(resp, p[0], p[1]);
 	r = MHD_queue_response(conn, MHD_HTTP_OK, resp);
@@ -280,8 +280,9 @@ static mhd_result serve(struct http_server *h, struct MHD_Connection *conn, enum
 				  "no collection yet\n", busy_hdrs);
 	}
 	ae = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
-	if (kind == RENDER_METRICS)
-		return serve_metrics(h, conn, path, s, ae && http_accepts_gzip(ae));
+	if (kind == RENDER_METRICS || kind == RENDER_METRICS_PROTO)
+		return serve_metrics(h, conn, path, s, kind == RENDER_METRICS_PROTO,
+				     ae && http_accepts_gzip(ae));
 	t0 = clock_mono();
 	r = render(h, kind, s, &sb);
 	snapshot_unref(s);

@@ -14,7 +14,8 @@
 
 struct metrics_body {
 	struct snapshot *s;
-	struct prom_stream *ps;
+	struct prom_stream *ps; /* text, or */
+	struct prom_proto_stream *pps; /* protobuf */
 	struct gzip_stream *gz; /* NULL: identity encoding */
 	struct selfmetrics *stats;
 	int *gate;
@@ -32,9 +33,10 @@ static int fill(struct metrics_body *b)
 	double t0 = clock_mono();
 	int r;
 
-	r = prom_stream_next(b->ps, dst, HTTP_METRICS_PART);
+	r = b->pps ? prom_proto_stream_next(b->pps, dst, HTTP_METRICS_PART) :
+		     prom_stream_next(b->ps, dst, HTTP_METRICS_PART);
 	if (r == 0) {
-		if (b->stats)
+		if (b->stats && !b->pps) /* the protobuf stream converts them itself (self_text) */
 			selfmetrics_prom_encode(b->stats, dst);
 		b->rendered = true;
 		r = strbuf_failed(dst) ? -ENOMEM : 0;
@@ -78,6 +80,7 @@ static void body_free(void *cls)
 	struct metrics_body *b = cls;
 
 	prom_stream_free(b->ps);
+	prom_proto_stream_free(b->pps);
 	gzip_stream_free(b->gz);
 	strbuf_reset(&b->text);
 	strbuf_reset(&b->out);
@@ -86,8 +89,13 @@ static void body_free(void *cls)
 	free(b);
 }
 
-struct MHD_Response *http_metrics_response(struct snapshot *s, bool gzip, struct selfmetrics *stats,
-					   int *gate)
+static void self_text(void *ctx, struct strbuf *text)
+{
+	selfmetrics_prom_encode(ctx, text);
+}
+
+struct MHD_Response *http_metrics_response(struct snapshot *s, bool proto, bool gzip,
+					   struct selfmetrics *stats, int *gate)
 {
 	struct metrics_body *b = calloc(1, sizeof(*b));
 	struct MHD_Response *resp;
@@ -97,9 +105,13 @@ struct MHD_Response *http_metrics_response(struct snapshot *s, bool gzip, struct
 	b->s = s;
 	b->stats = stats;
 	b->gate = gate;
-	b->ps = prom_stream_new(s, metric_descs, M_MAX, 0);
+	if (proto)
+		b->pps = prom_proto_stream_new(s, metric_descs, M_MAX, stats ? self_text : NULL,
+					       stats);
+	else
+		b->ps = prom_stream_new(s, metric_descs, M_MAX, 0);
 	b->gz = gzip ? gzip_stream_new(6) : NULL;
-	if (!b->ps || (gzip && !b->gz))
+	if ((!b->ps && !b->pps) || (gzip && !b->gz))
 		goto fail;
 	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_METRICS_PART, body_read, b,
 						 body_free);
@@ -107,27 +119,8 @@ struct MHD_Response *http_metrics_response(struct snapshot *s, bool gzip, struct
 		return resp;
 fail:
 	prom_stream_free(b->ps);
+	prom_proto_stream_free(b->pps);
 	gzip_stream_free(b->gz);
 	free(b);
 	return NULL;
-}
-
-int http_metrics_proto(const struct snapshot *s, struct selfmetrics *stats, struct strbuf *out)
-{
-	struct prom_stream *ps = prom_stream_new(s, metric_descs, M_MAX, PROM_STREAM_SLOTS);
-	struct strbuf text = STRBUF_INIT;
-	int r;
-
-	if (!ps)
-		return -ENOMEM;
-	do
-		r = prom_stream_next(ps, &text, SIZE_MAX / 2);
-	while (r > 0);
-	prom_stream_free(ps);
-	if (!r && stats)
-		selfmetrics_prom_encode(stats, &text);
-	if (!r)
-		r = strbuf_failed(&text) ? -ENOMEM : prom_proto_from_text(text.data, text.len, out);
-	strbuf_reset(&text);
-	return r;
 }

@@ -265,6 +265,14 @@ class PrometheusEndpoint(unittest.TestCase):
                              "proto=io.prometheus.client.MetricFamily; encoding=delimited")
             self.assertEqual(h.get("Vary"), "Accept, Accept-Encoding")
             self.assertLess(len(body), len(raw_get(agent, "/metrics")[2]))
+            # streamed like the text, and gzip-compressed as it goes when asked (Prometheus
+            # asks): the first message is the first family of the catalogue
+            st, h, gz = raw_get(agent, "/metrics", {"Accept": PROTO_ACCEPT,
+                                                    "Accept-Encoding": "gzip"})
+            self.assertEqual(h.get("Content-Encoding"), "gzip")
+            plain = gzip.decompress(gz)
+            self.assertIn(b"\n\x19bpfdiag_cpu_seconds_total", plain[:40])
+            self.assertIn(b"bpfdiag_agent_collections_total", plain)
         self.assertEqual(agent.proc.returncode, 0)
 
     def test_tls_and_token(self):

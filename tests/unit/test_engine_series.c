@@ -450,6 +450,51 @@ static void test_cpufs_delta(void **state)
 	assert_true(out->delta.cpu_limit_cores == 0);
 }
 
+static bool has_point(const struct snap_series *se, enum metric_id m)
+{
+	for (size_t i = 0; i < se->n_points; i++)
+		if (se->points[i].metric == m)
+			return true;
+	return false;
+}
+
+/* Series that cannot move are not exported: the throttling counters of a cgroup without a CPU
+ * quota (none counted under an earlier one), swap where the cgroup cannot swap. */
+static void test_structurally_absent(void **state)
+{
+	struct fixture *f = *state;
+	struct series *s = series(f, "/free", "/free");
+	const struct snap_series *out;
+
+	s->cpufs = (struct cgroupfs_cpu){ .has_throttling = true, .has_pressure = true };
+	s->cpufs_valid = true;
+	s->memfs = (struct cgroupfs_mem){ .has_usage = true, .usage = 1 << 20 };
+	s->members = 1;
+	out = emit(f, s, 0);
+	assert_false(has_point(out, M_CPU_PERIODS));
+	assert_false(has_point(out, M_CPU_THROTTLED_PERIODS));
+	assert_false(has_point(out, M_CPU_THROTTLED_SECONDS));
+	assert_false(has_point(out, M_CPU_LIMIT_CORES));
+	assert_false(has_point(out, M_MEMORY_SWAP_BYTES));
+	assert_true(point(out, M_CPU_PRESSURE_SECONDS, "some", NULL) == 0);
+	assert_true(point(out, M_MEMORY_USAGE_BYTES, NULL, NULL) == 1 << 20);
+	/* a quota: the counters from 0 */
+	s->cpufs.has_limit = true;
+	s->cpufs.limit_cores = 1;
+	s->memfs.has_swap = true;
+	out = emit(f, s, 5);
+	assert_true(point(out, M_CPU_PERIODS, NULL, NULL) == 0);
+	assert_true(point(out, M_CPU_THROTTLED_PERIODS, NULL, NULL) == 0);
+	assert_true(point(out, M_CPU_THROTTLED_SECONDS, NULL, NULL) == 0);
+	assert_true(point(out, M_MEMORY_SWAP_BYTES, NULL, NULL) == 0);
+	/* the quota removed: what was counted under it stays exported */
+	s->cpufs.has_limit = false;
+	s->cpufs.nr_periods = 7;
+	out = emit(f, s, 5);
+	assert_true(point(out, M_CPU_PERIODS, NULL, NULL) == 7);
+	assert_true(point(out, M_CPU_THROTTLED_SECONDS, NULL, NULL) == 0);
+}
+
 /* Memory: gauges now (working set = usage - inactive_file), page faults by type, OOM kills as
  * gains; the agent's first collection counts no kill (history of unknown age), a series new
  * later counts its cgroup's (a container killed within its first interval). */
@@ -514,6 +559,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delta_typed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_emptydirs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cpufs_delta, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_structurally_absent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_memfs_delta, setup, teardown),
 	};
 

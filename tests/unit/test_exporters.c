@@ -4,6 +4,7 @@
  * listen-address parser. */
 #include <errno.h>
 #include <json-c/json.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -220,6 +221,25 @@ static void test_hist_folded_buckets(void **state)
 	snapshot_unref(s);
 }
 
+/* The delimited MetricFamily at *off of pb, decoded; *off moves past it. */
+static Io__Prometheus__Client__MetricFamily *next_family(const struct strbuf *pb, size_t *off)
+{
+	Io__Prometheus__Client__MetricFamily *f;
+	uint64_t len = 0;
+	int shift = 0;
+
+	while (pb->data[*off] & 0x80) {
+		len |= (uint64_t)(pb->data[(*off)++] & 0x7f) << shift;
+		shift += 7;
+	}
+	len |= (uint64_t)pb->data[(*off)++] << shift;
+	assert_true(*off + len <= pb->len);
+	f = io__prometheus__client__metric_family__unpack(NULL, len, (uint8_t *)pb->data + *off);
+	assert_non_null(f);
+	*off += len;
+	return f;
+}
+
 /* The protobuf exposition: a run-queue histogram of the kernel's slots becomes a native
  * histogram of schema 0 (slot k → bucket k - 20) with its classic buckets folded as in the
  * text; counters keep the six labels. */
@@ -257,20 +277,8 @@ static void test_prom_proto_native(void **state)
 	prom_stream_free(ps);
 	assert_int_equal(prom_proto_from_text(text.data, text.len, &pb), 0);
 	for (size_t off = 0; off < pb.len;) {
-		Io__Prometheus__Client__MetricFamily *f;
-		uint64_t len = 0;
-		int shift = 0;
+		Io__Prometheus__Client__MetricFamily *f = next_family(&pb, &off);
 
-		while (pb.data[off] & 0x80) {
-			len |= (uint64_t)(pb.data[off++] & 0x7f) << shift;
-			shift += 7;
-		}
-		len |= (uint64_t)pb.data[off++] << shift;
-		assert_true(off + len <= pb.len);
-		f = io__prometheus__client__metric_family__unpack(NULL, len,
-								  (uint8_t *)pb.data + off);
-		assert_non_null(f);
-		off += len;
 		if (!strcmp(f->name, "bpfdiag_cpu_runqueue_latency_seconds")) {
 			Io__Prometheus__Client__Histogram *h = f->metric[0]->histogram;
 
@@ -312,6 +320,180 @@ static void test_prom_proto_native(void **state)
 	assert_true(seen_hist && seen_cpu);
 	strbuf_reset(&text);
 	strbuf_reset(&pb);
+	snapshot_unref(s);
+}
+
+/* The text's numbers: what the fast paths print (integers, nanoseconds and microseconds in
+ * seconds) is what %.15g (or %.17g when that does not read back) printed, and reads back as
+ * the same double. */
+static void test_prom_values_round_trip(void **state)
+{
+	enum { N = 4000 };
+	struct snapshot *s = snapshot_new(N);
+	struct strbuf sb = STRBUF_INIT;
+	double v[N];
+	const char *p;
+	uint64_t x = 88172645463325252ull;
+
+	(void)state;
+	assert_non_null(s);
+	for (int i = 0; i < N; i++) {
+		char w[16];
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		switch (i % 8) {
+		case 0:
+			v[i] = (double)(x % 100000000000000ull) / 1e9;
+			break; /* ns */
+		case 1:
+			v[i] = (double)(x % 10000000000ull) / 1e6;
+			break; /* µs */
+		case 2:
+			v[i] = (double)(x % 1000000) / 1e9;
+			break; /* small */
+		case 3:
+			v[i] = (double)(x % 100000000000000000ull) / 1e9;
+			break; /* > 15 digits */
+		case 4:
+			v[i] = (double)(x >> 11) / 9007199254740992.0 * 1e3;
+			break; /* any */
+		case 5:
+			v[i] = (double)(x % 1000000000000000ull);
+			break; /* integer */
+		case 6:
+			v[i] = -(double)(x % 1000000000000ull) / 1e9;
+			break;
+		default:
+			v[i] = (double)(x >> 11) * 1e6;
+			break; /* large */
+		}
+		snprintf(w, sizeof(w), "w%d", i);
+		s->series[i].labels[LBL_WORKLOAD] = strdup(w);
+		assert_int_equal(snap_series_add(&s->series[i], M_CPU_SECONDS, NULL, v[i]), 0);
+	}
+	assert_int_equal(prom_encode(s, &sb), 0);
+	p = sb.data;
+	for (int i = 0; i < N; i++) {
+		char want[32], got[40];
+		const char *e;
+
+		snprintf(want, sizeof(want), "%.15g", v[i]);
+		if (strtod(want, NULL) != v[i])
+			snprintf(want, sizeof(want), "%.17g", v[i]);
+		if (v[i] == (double)(long long)v[i] && fabs(v[i]) < 1e15)
+			snprintf(want, sizeof(want), "%lld", (long long)v[i]);
+		p = strstr(p, "bpfdiag_cpu_seconds_total{");
+		assert_non_null(p);
+		p = strchr(p, '}') + 2;
+		e = strchr(p, '\n');
+		assert_true(e - p < (ptrdiff_t)sizeof(got));
+		memcpy(got, p, (size_t)(e - p));
+		got[e - p] = '\0';
+		assert_string_equal(got, want);
+		assert_true(strtod(got, NULL) == v[i]);
+	}
+	strbuf_reset(&sb);
+	snapshot_unref(s);
+}
+
+/* The protobuf of the text, as prom_proto_from_text reads back PROM_STREAM_SLOTS text. */
+static void proto_of_text(const struct snapshot *s, struct strbuf *pb)
+{
+	struct prom_stream *ps = prom_stream_new(s, metric_descs, M_MAX, PROM_STREAM_SLOTS);
+	struct strbuf text = STRBUF_INIT;
+	int r;
+
+	assert_non_null(ps);
+	do
+		r = prom_stream_next(ps, &text, 1 << 20);
+	while (r > 0);
+	prom_stream_free(ps);
+	strbuf_puts(&text, "# HELP extra_total An appended family.\n"
+			   "# TYPE extra_total counter\nextra_total 3\n");
+	assert_int_equal(prom_proto_from_text(text.data, text.len, pb), 0);
+	strbuf_reset(&text);
+}
+
+static void extra_family(void *ctx, struct strbuf *text)
+{
+	assert_string_equal(ctx, "ctx");
+	strbuf_puts(text, "# HELP extra_total An appended family.\n"
+			  "# TYPE extra_total counter\nextra_total 3\n");
+}
+
+/* The protobuf written straight from a snapshot, in parts of any size, is byte for byte what
+ * the text says read back: every family, label (escaped ones, own labels, the info family's
+ * identity), counter and gauge value, classic bucket (folded, or a histogram's own bounds) and
+ * native bucket; superseded series left out. */
+static void test_prom_proto_stream_is_the_text(void **state)
+{
+	struct snapshot *s = two_pods();
+	struct strbuf want = STRBUF_INIT;
+	uint64_t slots[HIST_SLOTS] = { 0 }, none[HIST_SLOTS] = { 0 };
+	size_t parts[] = { 1, 100, 4096, 1 << 20 };
+
+	(void)state;
+	slots[0] = 3;
+	slots[7] = 1000000;
+	slots[19] = 2;
+	assert_int_equal(snap_series_add(&s->series[1], M_CPU_RUNQUEUE_WAIT_SECONDS, NULL, 0.1), 0);
+	assert_int_equal(snap_series_add_hist(&s->series[1], M_CPU_RUNQUEUE_LATENCY, NULL,
+					      hist_bounds, HIST_SLOTS - 1, none, 0),
+			 0);
+	assert_int_equal(snap_series_add_hist(&s->series[2], M_CPU_RUNQUEUE_LATENCY, NULL,
+					      hist_bounds, HIST_SLOTS - 1, slots, 123.456789),
+			 0);
+	assert_int_equal(snap_series_add(&s->series[2], M_MEMORY_RSS_BYTES, NULL, 1e18), 0);
+	s->series[2].labels[LBL_CONTAINER_ID] = strdup("ab\"c");
+	/* series 2 and 1 share their six labels: series 1, gone, is superseded */
+	free(s->series[1].labels[LBL_WORKLOAD_KIND]);
+	free(s->series[1].labels[LBL_WORKLOAD]);
+	s->series[1].labels[LBL_WORKLOAD_KIND] = strdup("Container");
+	s->series[1].labels[LBL_WORKLOAD] = strdup("c2");
+	s->series[2].cgroups = 1;
+	s->agent.collections = 7;
+	proto_of_text(s, &want);
+	for (size_t p = 0; p < sizeof(parts) / sizeof(parts[0]); p++) {
+		struct prom_proto_stream *ps =
+			prom_proto_stream_new(s, metric_descs, M_MAX, extra_family, "ctx");
+		struct strbuf got = STRBUF_INIT;
+		int r;
+
+		assert_non_null(ps);
+		do
+			r = prom_proto_stream_next(ps, &got, parts[p]);
+		while (r > 0);
+		assert_int_equal(r, 0);
+		prom_proto_stream_free(ps);
+		assert_int_equal(got.len, want.len);
+		assert_memory_equal(got.data, want.data, want.len);
+		strbuf_reset(&got);
+	}
+	/* and it says what the text says: the superseded series is absent, series 2 present */
+	for (size_t off = 0, fams = 0; off < want.len; fams++) {
+		Io__Prometheus__Client__MetricFamily *f = next_family(&want, &off);
+
+		if (fams < M_MAX)
+			assert_string_equal(f->name, metric_descs[fams].name);
+		if (!strcmp(f->name, "bpfdiag_cpu_runqueue_latency_seconds")) {
+			assert_int_equal(f->n_metric, 1);
+			assert_int_equal(f->metric[0]->histogram->sample_count, 1000005);
+			assert_int_equal(f->metric[0]->histogram->positive_span[0]->length,
+					 HIST_SLOTS);
+		}
+		if (!strcmp(f->name, "bpfdiag_cpu_runqueue_wait_seconds_total"))
+			assert_int_equal(f->n_metric, 0);
+		if (!strcmp(f->name, "bpfdiag_container_info")) {
+			assert_int_equal(f->n_metric, 2);
+			assert_string_equal(f->metric[1]->label[7]->value, "ab\"c");
+		}
+		if (!strcmp(f->name, "extra_total"))
+			assert_true(f->metric[0]->counter->value == 3);
+		io__prometheus__client__metric_family__free_unpacked(f, NULL);
+	}
+	strbuf_reset(&want);
 	snapshot_unref(s);
 }
 
@@ -510,6 +692,8 @@ int main(void)
 		cmocka_unit_test(test_hist_folded_buckets),
 		cmocka_unit_test(test_prom_proto_native),
 		cmocka_unit_test(test_prom_proto_accept),
+		cmocka_unit_test(test_prom_proto_stream_is_the_text),
+		cmocka_unit_test(test_prom_values_round_trip),
 		cmocka_unit_test(test_pods_json_groups_by_uid),
 		cmocka_unit_test(test_parse_listen),
 		cmocka_unit_test(test_utf8_table),

@@ -285,6 +285,15 @@ static void test_memory_files(void **state)
 	assert_int_equal(m.pgfault, 45);
 	assert_int_equal(m.pgmajfault, 40);
 	assert_int_equal(m.swap, 50);
+	assert_true(m.has_swap);
+	{
+		/* v1 without swap accounting: no total_swap, no swap */
+		struct cgroupfs_mem n = { .swap = 9, .has_swap = true };
+
+		cgroupfs_parse_memory_stat("total_cache 10\ntotal_rss 20\n", true, &n);
+		assert_false(n.has_swap);
+		assert_int_equal(n.swap, 0);
+	}
 	/* floored at 0: inactive_file can exceed a racing usage read */
 	m.usage = 20;
 	assert_int_equal(cgroupfs_mem_working_set(&m), 0);
