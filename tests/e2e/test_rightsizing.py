@@ -118,11 +118,23 @@ class RightSizing(unittest.TestCase):
                 wait_until(lambda: recs(first, pod.container_id), 60,
                            "a recommendation for steady", first)
                 agent_pid = first.proc.pid
-                # Right after a write (every collection here), the values the file holds.
-                m0 = os.stat(path).st_mtime_ns
-                wait_until(lambda: os.stat(path).st_mtime_ns != m0, 10, "a state write",
-                           first)
-                before = recs(first, pod.container_id)
+                # The values the file holds: read right after a write (every collection
+                # here), twice (a collection writes the file just before it publishes, so a
+                # read in between still sees the previous one), then the agent is stopped
+                # and the file checked unchanged since the write: no later collection wrote
+                # other values before the kill. Else try again with the next write.
+                for _ in range(10):
+                    m0 = os.stat(path).st_mtime_ns
+                    m1 = wait_until(lambda: os.stat(path).st_mtime_ns != m0 and
+                                    os.stat(path).st_mtime_ns, 10, "a state write", first)
+                    before = recs(first, pod.container_id)
+                    again = recs(first, pod.container_id)
+                    os.kill(agent_pid, signal.SIGSTOP)
+                    if before == again and os.stat(path).st_mtime_ns == m1:
+                        break
+                    os.kill(agent_pid, signal.SIGCONT)
+                else:
+                    self.fail("no quiet moment between two state writes")
                 os.kill(agent_pid, signal.SIGKILL)
                 first.proc.wait()
                 first.exit_code = 0  # killed on purpose
