@@ -16,7 +16,6 @@ sys.path.insert(0, os.path.dirname(__file__))
 import bpfdiag_e2e as e2e  # noqa: E402
 
 BPF = "/sys/fs/bpf"
-BUSY = "while True: pass\n"
 
 
 class FreshBpffs:
@@ -44,11 +43,9 @@ class Bpffs(unittest.TestCase):
     def test_default_mounts_bpffs_and_counters_survive_restart(self):
         with FreshBpffs(), e2e.FakePod() as pod:
             self.assertNotEqual(e2e.fs_type(BPF), "bpf")
-            # Busy until killed, once the second agent has collected: a fixed burn could end
-            # before two agent starts do on a slow machine, and then nothing is "still
-            # counting" after the restart.
-            p = pod.run([sys.executable, "-c", BUSY])
-            try:
+            # Busy until the second agent has collected: a fixed burn could end before two
+            # agent starts do on a slow machine, and then nothing is "still counting".
+            with e2e.Busy(pod) as busy:
                 with e2e.Agent("--interval", "0.5", default_pin=True) as a:
                     self.assertIn("no bpffs was mounted at /sys/fs/bpf: mounted one there",
                                   a.logs())
@@ -63,16 +60,8 @@ class Bpffs(unittest.TestCase):
                     self.assertNotIn("mounted one there", b.logs())
                     self.assertNotIn("not on a bpffs", b.logs())
                     after = self.cpu(b, pod)
-                    b.wait_collections(2)
-                    self.assertIsNone(p.poll(), "the burner stopped early")
-                    p.kill()
-                    p.wait()
-                    b.wait_collections(2)
+                    self.assertTrue(busy.stop(b), "the burner stopped early")
                     final = self.cpu(b, pod)
-            finally:
-                if p.poll() is None:
-                    p.kill()
-                p.wait()
             print("default pin dir: before kill %.3fs, after restart %.3fs, final %.3fs, "
                   "cpu.stat %.3fs" % (before, after, final, pod.usage_seconds()))
             self.assertGreater(before, 0.2)

@@ -14,7 +14,6 @@ sys.path.insert(0, os.path.dirname(__file__))
 import bpfdiag_e2e as e2e  # noqa: E402
 
 BURN = "import time\nend=time.process_time()+%f\nwhile time.process_time()<end: pass\n"
-BUSY = "while True: pass\n"
 
 
 def map_has(pin_dir, name, cgroup_id):
@@ -46,26 +45,16 @@ class Lifecycle(unittest.TestCase):
         kill, right after the restart, at the end, and cpu.stat's usage. The burner runs
         until the second agent has collected twice (not for a fixed time, which two agent
         starts on a slow machine could outlast), then is killed."""
-        with e2e.FakePod() as pod:
-            p = pod.run([sys.executable, "-c", BUSY])
-            try:
-                with e2e.Agent("--interval", "0.5", "--pin-dir", pin) as a:
-                    a.wait_collections(2)
-                    before = self.cpu(a, pod)
-                    a.proc.send_signal(signal.SIGKILL)
-                    a.proc.wait()
-                with e2e.Agent("--interval", "0.5", "--pin-dir", pin) as b:
-                    after = self.cpu(b, pod)
-                    b.wait_collections(2)
-                    self.assertIsNone(p.poll(), "the burner stopped early")
-                    p.kill()
-                    p.wait()
-                    b.wait_collections(2)
-                    return before, after, self.cpu(b, pod), pod.usage_seconds()
-            finally:
-                if p.poll() is None:
-                    p.kill()
-                p.wait()
+        with e2e.FakePod() as pod, e2e.Busy(pod) as busy:
+            with e2e.Agent("--interval", "0.5", "--pin-dir", pin) as a:
+                a.wait_collections(2)
+                before = self.cpu(a, pod)
+                a.proc.send_signal(signal.SIGKILL)
+                a.proc.wait()
+            with e2e.Agent("--interval", "0.5", "--pin-dir", pin) as b:
+                after = self.cpu(b, pod)
+                self.assertTrue(busy.stop(b), "the burner stopped early")
+                return before, after, self.cpu(b, pod), pod.usage_seconds()
 
     def test_restart_keeps_counts(self):
         before, after, final, truth = self.restart(self.pin)
