@@ -434,8 +434,8 @@ class TopText(unittest.TestCase):
             # Three tables at 0.3 s take about a second; wait for them to be printed (read as
             # they come) rather than a fixed time a slow start could outlast.
             head, deadline = [], time.monotonic() + 30
-            while sum(l.count("bpfdiag top - ") for l in head) < 3 and \
-                    time.monotonic() < deadline:
+            while min("".join(head).count(x) for x in ("bpfdiag top - ", "orders-db-7f8b9-xyz12 "))\
+                    < 3 and time.monotonic() < deadline:
                 if not select.select([p.stdout], [], [], 1.0)[0]:
                     continue  # nothing printed yet: look at the deadline again
                 line = p.stdout.readline()
