@@ -213,6 +213,35 @@ class FakePod:
         return False
 
 
+class Busy:
+    """A busy loop in a FakePod until stop() or the end of the with block: load that lasts as
+    long as the test needs it (a fixed burn could end first on a slow machine)."""
+
+    def __init__(self, pod):
+        self.pod = pod
+        self.proc = None
+
+    def __enter__(self):
+        self.proc = self.pod.run([sys.executable, "-c", "while True: pass\n"])
+        return self
+
+    def stop(self, agent):
+        """Kills the loop once agent has collected twice while it ran, then waits for two
+        more collections (its last slice charged and read). False if it had stopped."""
+        agent.wait_collections(2)
+        alive = self.proc.poll() is None
+        self.proc.kill()
+        self.proc.wait()
+        agent.wait_collections(2)
+        return alive
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        return False
+
+
 def terminate(proc, timeout=15):
     """SIGTERM to a child still running, SIGKILL if it has not exited after timeout seconds."""
     if proc and proc.poll() is None:

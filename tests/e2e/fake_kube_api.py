@@ -237,8 +237,9 @@ class FakeKubeApi:
         with self.cond:
             return sum(1 for k, p, q, h in self.requests if k == kind and contains in p)
 
-    def wait_watchers(self, n=1, timeout=10):
-        """Waits until n watches are live: what push_raw sends reaches them."""
+    def wait_watchers(self, n=1, timeout=30):
+        """Waits until n watches are live: what push_raw sends reaches them. (A watch comes
+        within a second or two of a start or a fault here; 30 s is for a loaded CI machine.)"""
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.live >= n:

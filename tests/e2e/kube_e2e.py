@@ -84,8 +84,10 @@ class KubeAgent(e2e.Agent):
         return sum(1 for line in self.logs().splitlines() if needle in line)
 
 
-def wait_for(fn, timeout=15, what="condition", agent=None):
-    """Polls fn until it returns something truthy; returns it."""
+def wait_for(fn, timeout=30, what="condition", agent=None):
+    """Polls fn until it returns something truthy; returns it. The default deadline is for
+    conditions a collection or two bring about (seconds on this VM): 30 s leaves room for a
+    loaded CI machine running an ASan build, and costs nothing while the condition comes."""
     deadline = time.time() + timeout
     last = None
     while time.time() < deadline:

@@ -144,11 +144,17 @@ class Churn(unittest.TestCase):
                     self.assertGreater(n, RATE * CHURN_SECONDS / 2 * 0.5)
                     removed = self.settle(agent, [c for c, _ in random.sample(done, 40)],
                                           removed + int(n * 0.95))
-                    time.sleep(4)  # past the series retention
-                    agent.wait_collections(2)
+                    # Past the series retention (3 s after each removal, one collection a
+                    # second): wait for the series to go rather than a fixed time, which a
+                    # collection delayed on a loaded machine could outlast.
                     ours = {cid for _, cid in done}
-                    left = {l.get("container_id") for n_, l, v in agent.metrics()
-                            if n_ == "bpfdiag_cpu_seconds_total"} & ours
+                    deadline = time.time() + 30
+                    while True:
+                        left = {l.get("container_id") for n_, l, v in agent.metrics()
+                                if n_ == "bpfdiag_cpu_seconds_total"} & ours
+                        if not left or time.time() > deadline:
+                            break
+                        time.sleep(0.5)
                     rounds.append((n, removed, rss_kib(agent.proc.pid)))
                     print("round %d: %d cgroups churned (%.0f/s); after: sampled entries freed, "
                           "%d of their series left, %d removed in all, RSS %d KiB (start %d)"

@@ -38,12 +38,19 @@ class CpuAttribution(unittest.TestCase):
             # Two burners in a, one in b: the kernel schedules them across both CPUs.
             procs = [a.run([sys.executable, "-c", BURN % 1.5]) for _ in range(2)]
             procs.append(b.run([sys.executable, "-c", BURN % 1.0]))
-            # While they run, the counter already moves (slices in progress are counted).
-            time.sleep(1.0)
-            live = e2e.metric_value(agent.metrics(), "bpfdiag_cpu_seconds_total",
-                                    container_id=a.container_id)
+            # While they run, the counter already moves (slices in progress are counted): wait
+            # for it rather than a fixed time (the burners compete with the agent for the two
+            # CPUs, so a collection may come late), but only as long as a's burners run.
+            while True:
+                live = e2e.metric_value(agent.metrics(), "bpfdiag_cpu_seconds_total",
+                                        container_id=a.container_id)
+                running = any(p.poll() is None for p in procs[:2])  # after the read
+                if live or not running:
+                    break
+                time.sleep(0.05)
             self.assertIsNotNone(live, "no live series for the busy container")
             self.assertGreater(live, 0.0)
+            self.assertTrue(running, "the counter moved only once the burners were done")
             for p in procs:
                 self.assertEqual(p.wait(timeout=60), 0)
             agent.wait_collections(2)

@@ -244,6 +244,21 @@ class Hostile(unittest.TestCase):
         name = 'bpfdiag_agent_http_requests_total{path="/healthz",code="400"}'
         self.assertEqual(value(after, name) - value(before, name), 1)
 
+    def connections(self):
+        """The agent's open HTTP connections (the gauge is read when rendered: live)."""
+        return value(metrics(self.agent), "bpfdiag_agent_http_connections")
+
+    def quiet_connections(self):
+        """connections() once two reads agree (earlier clients' closes have been seen)."""
+        last, deadline = None, time.monotonic() + 5
+        while time.monotonic() < deadline:
+            now = self.connections()
+            if now == last:
+                return now
+            last = now
+            time.sleep(0.05)
+        return last
+
     def test_one_client_past_its_share_gives_way(self):
         """One address opening more connections than its share (32) without sending a request,
         one after the other: its oldest connections are closed to make room (exactly the 8 past
@@ -251,20 +266,44 @@ class Hostile(unittest.TestCase):
         replaced, and the endpoint stays open to others. (Connections accepted at the same
         instant can pass the share by those in flight: a known race, docs/SECURITY.md.)"""
         before = metrics(self.agent)
+        # The known race is the test's to avoid: each connection past the share must find
+        # the ones before it registered. The 32 are opened 20 ms apart, then the open
+        # connections (the scrape's own included, as in base) are waited for; each one past
+        # the share is opened once the previous one has closed its victim (its accept
+        # decision, which its registration follows within the same accept) and 20 ms more.
+        # All of it takes about a second, well inside the 5 s header deadline.
+        base = self.quiet_connections()
         socks = []
+
+        def connect():
+            socks.append(socket.create_connection(("127.0.0.1", self.agent.port), timeout=2,
+                                                  source_address=("127.0.0.6", 0)))
+            socks[-1].setblocking(False)
+
+        def victims():
+            n = 0
+            for s in socks:
+                with contextlib.suppress(BlockingIOError, ConnectionResetError):
+                    n += s.recv(1, socket.MSG_PEEK) == b""
+            return n
         try:
-            for _ in range(PER_CLIENT + 8):
-                socks.append(socket.create_connection(("127.0.0.1", self.agent.port),
-                                                      timeout=2,
-                                                      source_address=("127.0.0.6", 0)))
-                time.sleep(0.02)  # accepted and registered before the next
+            for _ in range(PER_CLIENT):
+                connect()
+                time.sleep(0.02)
+            deadline = time.monotonic() + 2
+            while self.connections() != base + PER_CLIENT and time.monotonic() < deadline:
+                time.sleep(0.02)
+            for i in range(8):
+                connect()
+                deadline = time.monotonic() + 1
+                while victims() < i + 1 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                time.sleep(0.02)
             status, _, took = fetch(self.agent.port, "/healthz")
             self.assertEqual(status, 200)
             # The replaced connections' FINs may take a moment on a loaded machine: wait for
             # them (bounded, well inside the header deadline), then hold that exactly the 8
             # past the share were closed.
-            for s in socks:
-                s.setblocking(False)
             closed, deadline = set(), time.monotonic() + 1.5
 
             def look():

@@ -14,7 +14,6 @@ agent is up (an idle container is never in the BPF maps).
 import json
 import os
 import sys
-import time
 import unittest
 from contextlib import ExitStack
 
@@ -45,6 +44,17 @@ def finding(agent, kind, name, rule):
                                                                               rule):
             return f
     return None
+
+
+def asleep(pid, comm):
+    """pid runs comm (after its exec) and is in an interruptible sleep."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return False
+    name, state = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2]
+    return name == comm and state == "S"
 
 
 class IdlePods(unittest.TestCase):
@@ -81,7 +91,9 @@ class IdlePods(unittest.TestCase):
                                owner=fk.owner_ref("ReplicaSet", "later-6c9f7d5b8", "apps/v1"),
                                labels={"app": "later", "pod-template-hash": "6c9f7d5b8"},
                                ip="10.244.1.42"))
-            time.sleep(0.2)  # let sleep exec and settle: it must not run after this
+            # It must not run after this: wait until it has exec'd and sleeps (a fixed pause
+            # could end before the fork and exec on a loaded machine).
+            wait_for(lambda: asleep(sleeper.pid, "sleep"), what="sleep to exec and sleep")
             idle_cpu = idle.usage_seconds()
 
             agent = stack.enter_context(ke.KubeAgent(

@@ -126,10 +126,18 @@ class Collector:
 
     def __init__(self, binary, tmp):
         self.binary = binary
-        self.otlp_port = fk.free_port()
-        self.prom_port = fk.free_port()
         self.dir = tempfile.mkdtemp(prefix="otelcol-", dir=tmp)
         self.config = os.path.join(self.dir, "config.yaml")
+        self.choose_ports()
+        self.log_path = os.path.join(self.dir, "log")
+        self.log = open(self.log_path, "a+")
+        self.proc = None
+        self.starts = self.rebinds = 0
+
+    def choose_ports(self):
+        """Free ports for its receiver and its exporter, in its config."""
+        self.otlp_port = fk.free_port()
+        self.prom_port = fk.free_port()
         with open(self.config, "w") as f:
             json.dump({  # JSON is YAML
                 "receivers": {"otlp": {"protocols": {"http": {
@@ -143,10 +151,6 @@ class Collector:
                             "pipelines": {"metrics": {"receivers": ["otlp"],
                                                       "exporters": ["prometheus", "debug"]}}},
             }, f)
-        self.log_path = os.path.join(self.dir, "log")
-        self.log = open(self.log_path, "a+")
-        self.proc = None
-        self.starts = 0
 
     @property
     def url(self):
@@ -160,6 +164,15 @@ class Collector:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                # free_port() is free when asked, not when the Collector binds it: another
+                # process may take it meanwhile. At the first start (no agent has its URL
+                # yet), try other ports; a restart must keep its ports.
+                if self.starts == 1 and "address already in use" in self.logs()[mark:] and \
+                        self.rebinds < 3:
+                    self.rebinds += 1
+                    self.choose_ports()
+                    self.starts = 0
+                    return self.start()
                 raise AssertionError("otelcol exited %d:\n%s" % (self.proc.returncode,
                                                                  self.logs()))
             if "Everything is ready" in self.logs()[mark:]:

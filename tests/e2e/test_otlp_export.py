@@ -276,7 +276,12 @@ class OtlpExport(unittest.TestCase):
         url = "http://127.0.0.1:%d" % free_port()
         with e2e.Agent("--interval", "0.2", "--pin-dir", "none", "--otlp-endpoint", url,
                        "--otlp-interval", "0.2") as agent:
-            time.sleep(4)
+            # Four refused attempts take 1.6 s at the longest backoff draws (0.2 s, then 0.1-0.2,
+            # 0.2-0.4, 0.4-0.8 s): waited for, not slept on.
+            deadline = time.monotonic() + 30
+            while agent_metric(agent, "bpfdiag_agent_otlp_exports_total",
+                               result="retryable_error") < 4 and time.monotonic() < deadline:
+                time.sleep(0.2)
             self.assertGreaterEqual(agent_metric(agent, "bpfdiag_agent_otlp_exports_total",
                                                  result="retryable_error"), 4)
             self.assertEqual(agent.get("/healthz")[0], 200)

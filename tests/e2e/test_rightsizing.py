@@ -42,6 +42,19 @@ def recs(agent, cid):
             and l.get("namespace")}
 
 
+def same_collection(agent, cid):
+    """(recs(agent, cid), the /api/v1/pods body) of one collection: read again while a
+    collection was published between the reads (bpfdiag_agent_collections_total moved)."""
+    for _ in range(20):
+        c0 = e2e.metric_value(agent.metrics(), "bpfdiag_agent_collections_total")
+        got = recs(agent, cid)
+        status, body = agent.get("/api/v1/pods")
+        assert status == 200, (status, body)
+        if e2e.metric_value(agent.metrics(), "bpfdiag_agent_collections_total") == c0:
+            return got, body
+    raise AssertionError("a collection between every two reads")
+
+
 def busy_pod(c, stack, wl, cpu):
     """A pod of wl requesting cpu that runs DUTY in its container's cgroups (its memory
     controller too); returns (pod, its Memory)."""
@@ -84,8 +97,9 @@ class RightSizing(unittest.TestCase):
             self.assertIn("lower the requests to cpu", f["message"])
             self.assertEqual((f["severity"], f["suggested_kind"]), ("low", ""))
             self.assertNotIn("RS-04", fired(agent).get(("shop", "Deployment", "snug"), set()))
-            # The same recommendation as a gauge and in /api/v1/pods.
-            got = recs(agent, pod.container_id)
+            # The same recommendation as a gauge and in /api/v1/pods, read from one collection
+            # (the values may move from one to the next as the histories grow).
+            got, body = same_collection(agent, pod.container_id)
             self.assertLess(abs(got[("cpu", "request")] - used) / used, 0.25)
             # The memory pair: the peak working set (the cgroup's own files) + 15 % and + 30 %.
             peak = mem.working_set()
@@ -93,7 +107,6 @@ class RightSizing(unittest.TestCase):
             self.assertGreaterEqual(got[("memory", "request")], 16 << 20)
             self.assertGreaterEqual(got[("memory", "request")], peak * 1.15)
             self.assertGreaterEqual(got[("memory", "limit")], got[("memory", "request")])
-            status, body = agent.get("/api/v1/pods")
             pods = {p["pod"]: p for p in json.loads(body)["pods"]}
             rec = pods[pod.name]["containers"][0]["recommendation"]
             self.assertEqual(rec["cpu_request_cores"], got[("cpu", "request")])
@@ -118,11 +131,23 @@ class RightSizing(unittest.TestCase):
                 wait_until(lambda: recs(first, pod.container_id), 60,
                            "a recommendation for steady", first)
                 agent_pid = first.proc.pid
-                # Right after a write (every collection here), the values the file holds.
-                m0 = os.stat(path).st_mtime_ns
-                wait_until(lambda: os.stat(path).st_mtime_ns != m0, 10, "a state write",
-                           first)
-                before = recs(first, pod.container_id)
+                # The values the file holds: read right after a write (every collection
+                # here), twice (a collection writes the file just before it publishes, so a
+                # read in between still sees the previous one), then the agent is stopped
+                # and the file checked unchanged since the write: no later collection wrote
+                # other values before the kill. Else try again with the next write.
+                for _ in range(10):
+                    m0 = os.stat(path).st_mtime_ns
+                    m1 = wait_until(lambda: os.stat(path).st_mtime_ns != m0 and
+                                    os.stat(path).st_mtime_ns, 10, "a state write", first)
+                    before = recs(first, pod.container_id)
+                    again = recs(first, pod.container_id)
+                    os.kill(agent_pid, signal.SIGSTOP)
+                    if before == again and os.stat(path).st_mtime_ns == m1:
+                        break
+                    os.kill(agent_pid, signal.SIGCONT)
+                else:
+                    self.fail("no quiet moment between two state writes")
                 os.kill(agent_pid, signal.SIGKILL)
                 first.proc.wait()
                 first.exit_code = 0  # killed on purpose

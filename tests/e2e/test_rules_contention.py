@@ -72,7 +72,12 @@ class RulesContention(unittest.TestCase):
         print("api: wait %.3fs, caused by batch/hog %.3fs" % (wait, caused or 0))
         self.assertIsNotNone(caused, "no caused-by series for shop/api")
         self.assertGreater(caused, 0.5 * wait)
-        self.assertLessEqual(caused, wait * 1.01)
+        # A wait and the causes it charges are added at the same switch-out, but the wait goes
+        # through the CPU's pending record (flushed at its next switch to another cgroup or
+        # its next 99 Hz sample, bpf/cpu.bpf.c): at a collection the api's last wait on its
+        # pinned CPU may be missing from the total while its causes are in. One such wait is
+        # a few slices of the hog's threads (p99 ~17 ms here): 50 ms covers it.
+        self.assertLessEqual(caused, wait * 1.01 + 0.05)
         neighbours = [l for n, l, v in m
                       if n == "bpfdiag_cpu_runqueue_wait_caused_seconds_total" and
                       l.get("workload") == "api"]

@@ -18,6 +18,9 @@ from fake_kube_api import FakeKubeApi  # noqa: E402
 from test_cpu_extras import Limit  # noqa: E402
 
 BURN = "import time\nend=time.time()+%f\nwhile time.time()<end: pass\n"
+# Busy until the test kills it: the load lasts as long as the test waits for its findings (a
+# fixed burn could end first on a slow machine, and the findings with it).
+BUSY = "while True: pass\n"
 
 
 def findings(agent):
@@ -46,7 +49,7 @@ class RulesLocal(unittest.TestCase):
         with FakeKubeApi(node=kube_e2e.NODE) as api, e2e.FakePod(rel="/" + unit) as host, \
                 kube_e2e.KubeAgent(api, *args) as quiet, \
                 kube_e2e.KubeAgent(api, *args, "--judge-host-cgroups") as judged:
-            procs = [host.run([sys.executable, "-c", BURN % 12]) for _ in range(4)]
+            procs = [host.run([sys.executable, "-c", BUSY]) for _ in range(4)]
             try:
                 f = wait_for(lambda: [x for x in findings(judged) if x["rule"] == "RS-06"
                                       and x["workload"] == unit])
@@ -70,9 +73,9 @@ class RulesLocal(unittest.TestCase):
                 Limit(limited, 0.2) as limit, \
                 e2e.Agent("--interval", "0.5", "--pin-dir", "none", "--window", "5",
                           "--warmup", "0") as agent:
-            procs = [busy.run([sys.executable, "-c", BURN % 12]) for _ in range(4)]
-            procs.append(limit.run([sys.executable, "-c", BURN % 12]))
-            procs.append(idle.run(["sleep", "12"]))
+            procs = [busy.run([sys.executable, "-c", BUSY]) for _ in range(4)]
+            procs.append(limit.run([sys.executable, "-c", BUSY]))
+            procs.append(idle.run(["sleep", "600"]))
             try:
                 def mine():
                     f = findings(agent)

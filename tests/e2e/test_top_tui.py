@@ -4,6 +4,7 @@ findings panel, help, resizing, colours with and without colour, a vanishing age
 (q, Ctrl-C, SIGTERM) with the terminal restored; and the plain-text and JSON outputs."""
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -430,9 +431,20 @@ class TopText(unittest.TestCase):
             p = subprocess.Popen([e2e.BIN, "top", "--interval", "0.3", "--agent", agent.url],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  stdin=subprocess.DEVNULL, text=True)
-            time.sleep(1.5)
+            # Three tables at 0.3 s take about a second; wait for them to be printed (read as
+            # they come) rather than a fixed time a slow start could outlast.
+            head, deadline = [], time.monotonic() + 30
+            while min("".join(head).count(x) for x in ("bpfdiag top - ", "orders-db-7f8b9-xyz12 "))\
+                    < 3 and time.monotonic() < deadline:
+                if not select.select([p.stdout], [], [], 1.0)[0]:
+                    continue  # nothing printed yet: look at the deadline again
+                line = p.stdout.readline()
+                if not line:
+                    break
+                head.append(line)
             p.send_signal(signal.SIGTERM)
             out, err = p.communicate(timeout=15)
+            out = "".join(head) + out
             self.assertEqual(p.returncode, 0, err)
             self.assertGreaterEqual(out.count("bpfdiag top - "), 3, out)
             self.assertGreaterEqual(out.count("orders-db-7f8b9-xyz12 "), 3)
