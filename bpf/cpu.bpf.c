@@ -16,12 +16,15 @@
  * counters, and the switch-out charges them as above.
  *
  * Per-switch cost: one task-storage lookup for prev, and the slice is added to a per-CPU pending
- * record (a one-entry per-CPU array, inlined by the verifier) instead of the per-cgroup hash. The
- * record is flushed to cpu_stats when the CPU charges another cgroup, once it holds
- * CPU_FLUSH_NS of CPU time, and at every cpu-clock sample (99 Hz per CPU, idle CPUs included);
- * without the sampler, also when the CPU goes idle. Counts therefore reach cpu_stats at most
- * about 10 ms late per CPU, and none are lost when a task exits (its last switch-out is charged)
- * or its cgroup is removed (the record is flushed within that bound, then read once more).
+ * record (a one-entry per-CPU array, inlined by the verifier) instead of the per-cgroup hash.
+ * Each CPU has CPU_PENDING_SLOTS records, one per cgroup, the slot chosen by the cgroup id's low
+ * bits, so a CPU that alternates between a few cgroups (a database and its clients, the node's
+ * daemons) does not go to the hash at each switch between them. A record is flushed to
+ * cpu_stats when its slot is needed by another cgroup, once it holds CPU_FLUSH_NS of CPU time,
+ * and all of them at every cpu-clock sample (99 Hz per CPU, idle CPUs included); without the
+ * sampler, also when the CPU goes idle. Counts therefore reach cpu_stats at most about 10 ms
+ * late per CPU, and none are lost when a task exits (its last switch-out is charged) or its
+ * cgroup is removed (the record is flushed within that bound, then read once more).
  *
  * Noisy neighbours: a task's wait ended when its slice began (its arrival), so at its
  * switch-out the wait spans [arrival - wait, arrival]. Each CPU keeps the starts of its last
@@ -104,32 +107,39 @@ struct {
 
 static const struct cpu_cg_stats zero_stats;
 
-/* Adds this CPU's pending record to cpu_stats and empties it. */
-static __always_inline void flush(struct cpu_pending *pd)
+/* Adds a pending record to cpu_stats and empties it. */
+static __always_inline void flush_slot(struct cpu_pending_cg *pc)
 {
 	struct cpu_cg_stats *s;
 
-	if (!pd->cgid)
+	if (!pc->cgid)
 		return;
-	s = lookup_or_init(&cpu_stats, &pd->cgid, &zero_stats);
+	s = lookup_or_init(&cpu_stats, &pc->cgid, &zero_stats);
 	if (!s) {
 		counter_add(&cpu_counters, CPU_CNT_MAP_FULL, 1);
-		counter_add(&cpu_counters, CPU_CNT_DROPPED_NS, pd->s.oncpu_ns);
+		counter_add(&cpu_counters, CPU_CNT_DROPPED_NS, pc->s.oncpu_ns);
 	} else {
-		s->oncpu_ns += pd->s.oncpu_ns;
-		s->switches += pd->s.switches;
-		if (pd->s.rq_count || pd->s.rq_wait_ns) {
-			s->rq_wait_ns += pd->s.rq_wait_ns;
-			s->rq_count += pd->s.rq_count;
+		s->oncpu_ns += pc->s.oncpu_ns;
+		s->switches += pc->s.switches;
+		if (pc->s.rq_count || pc->s.rq_wait_ns) {
+			s->rq_wait_ns += pc->s.rq_wait_ns;
+			s->rq_count += pc->s.rq_count;
 			for (int i = 0; i < HIST_SLOTS; i++)
-				s->rq_hist[i] += pd->s.rq_hist[i];
+				s->rq_hist[i] += pc->s.rq_hist[i];
 		}
 	}
-	if (pd->s.rq_count || pd->s.rq_wait_ns)
-		__builtin_memset(&pd->s, 0, sizeof(pd->s));
+	if (pc->s.rq_count || pc->s.rq_wait_ns)
+		__builtin_memset(&pc->s, 0, sizeof(pc->s));
 	else
-		pd->s.oncpu_ns = pd->s.switches = 0;
-	pd->cgid = 0;
+		pc->s.oncpu_ns = pc->s.switches = 0;
+	pc->cgid = 0;
+}
+
+/* Adds every pending record of this CPU to cpu_stats. */
+static __always_inline void flush(struct cpu_pending *pd)
+{
+	for (int i = 0; i < CPU_PENDING_SLOTS; i++)
+		flush_slot(&pd->cg[i]);
 }
 
 static __always_inline struct cpu_pending *pending(void)
@@ -179,33 +189,33 @@ static __always_inline struct task_cpu *task_cpu(struct task_struct *p)
 	return tc;
 }
 
-/* This CPU's pending record, made t's cgroup's (the previous owner's flushed). */
-static __always_inline struct cpu_pending *pending_for(__u64 cgid)
+/* The pending record of cgid's slot, made cgid's (the previous owner's flushed). */
+static __always_inline struct cpu_cg_stats *pending_for(struct cpu_pending *pd, __u64 cgid)
 {
-	struct cpu_pending *pd = pending();
+	struct cpu_pending_cg *pc = &pd->cg[cgid & (CPU_PENDING_SLOTS - 1)];
 
-	if (pd && (pd->cgid != cgid || pd->s.oncpu_ns >= CPU_FLUSH_NS)) {
-		flush(pd);
-		pd->cgid = cgid;
+	if (pc->cgid != cgid || pc->s.oncpu_ns >= CPU_FLUSH_NS) {
+		flush_slot(pc);
+		pc->cgid = cgid;
 	}
-	return pd;
+	return &pc->s;
 }
 
 /* Charges t the CPU time it gained since it was last charged. */
-static __always_inline void charge_runtime(struct cpu_pending *pd, struct task_struct *t,
+static __always_inline void charge_runtime(struct cpu_cg_stats *s, struct task_struct *t,
 					   struct task_cpu *tc)
 {
 	__u64 rt = t->se.sum_exec_runtime;
 
 	if (rt > tc->charged) {
-		pd->s.oncpu_ns += rt - tc->charged;
+		s->oncpu_ns += rt - tc->charged;
 		tc->charged = rt;
 	}
 }
 
 /* Charges t the run-queue waits it had since they were last charged. Returns the wait when
  * there was exactly one (it ended when the current slice began), else 0. */
-static __always_inline __u64 charge_waits(struct cpu_pending *pd, struct task_struct *t,
+static __always_inline __u64 charge_waits(struct cpu_cg_stats *s, struct task_struct *t,
 					  struct task_cpu *tc)
 {
 	__u64 n = wait_count(t, tc), dn, dw;
@@ -216,14 +226,14 @@ static __always_inline __u64 charge_waits(struct cpu_pending *pd, struct task_st
 	dw = wait_total(t, tc) - tc->delay_seen;
 	tc->count_seen = n;
 	tc->delay_seen += dw;
-	pd->s.rq_wait_ns += dw;
-	pd->s.rq_count += dn;
+	s->rq_wait_ns += dw;
+	s->rq_count += dn;
 	/* One wait is exact; several (a missed switch-out) go in at their mean. */
 	if (dn == 1) {
-		pd->s.rq_hist[hist_slot(dw)]++;
+		s->rq_hist[hist_slot(dw)]++;
 		return dw;
 	}
-	pd->s.rq_hist[hist_slot(dw / dn)] += dn;
+	s->rq_hist[hist_slot(dw / dn)] += dn;
 	return 0;
 }
 
@@ -310,16 +320,17 @@ int BPF_PROG(cpu_sched_switch, bool preempt, struct task_struct *prev, struct ta
 
 	/* The slice that ends now, charged to prev's cgroup as of now: a task moved during its
 	 * slice is charged where cpu.stat charges it. The idle task (pid 0) is nobody's work. */
-	if (prev->pid && (tc = task_cpu(prev)) && (pd = pending_for(task_cgroup_id(prev)))) {
-		__u64 wait, start = arrival(prev, tc);
+	if (prev->pid && (tc = task_cpu(prev)) && (pd = pending())) {
+		__u64 cgid = task_cgroup_id(prev), wait, start = arrival(prev, tc);
+		struct cpu_cg_stats *s = pending_for(pd, cgid);
 
-		charge_runtime(pd, prev, tc);
-		pd->s.switches++;
-		wait = charge_waits(pd, prev, tc);
+		charge_runtime(s, prev, tc);
+		s->switches++;
+		wait = charge_waits(s, prev, tc);
 		if (wait >= CPU_CAUSE_MIN_NS)
-			blame(pd, pd->cgid, start, wait);
+			blame(pd, cgid, start, wait);
 		pd->ring[pd->head & (CPU_RING - 1)] =
-			(struct cpu_slice){ .cgid = pd->cgid, .start = start };
+			(struct cpu_slice){ .cgid = cgid, .start = start };
 		pd->head++;
 		/* Preempted while runnable: it waits in the run queue from now. */
 		if (!wait_from_sched_info && task_state(prev) == 0)
@@ -353,8 +364,8 @@ int cpu_clock_sample(struct bpf_perf_event_data *ctx)
 	}
 	cgid = task_cgroup_id(t);
 	/* A task that keeps the CPU is charged as it runs, not only when it switches out. */
-	if ((tc = task_cpu(t)) && (pd = pending_for(cgid))) {
-		charge_runtime(pd, t, tc);
+	if ((tc = task_cpu(t)) && (pd = pending())) {
+		charge_runtime(pending_for(pd, cgid), t, tc);
 		flush(pd);
 	}
 	n = lookup_or_init(&cpu_samples, &cgid, &zero64);

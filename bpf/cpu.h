@@ -16,7 +16,7 @@ struct cpu_cg_stats {
 	__u64 rq_hist[HIST_SLOTS]; /* waits per log2 µs slot */
 };
 
-/* A CPU's pending record holds at most this much CPU time before it is flushed to cpu_stats
+/* A pending record holds at most this much CPU time before it is flushed to cpu_stats
  * (bpf/cpu.bpf.c says when else it is flushed). */
 #define CPU_FLUSH_NS (4ULL * 1000 * 1000)
 
@@ -32,13 +32,23 @@ struct cpu_slice {
 	__u64 start; /* the task's arrival, clock of the wait method (sched_info: the run queue's) */
 };
 
-/* Per-CPU value of the one-entry cpu_pending array: what this CPU charged to one cgroup and has
- * not yet added to cpu_stats, and its last slices. */
-struct cpu_pending {
+/* What a CPU charged to one cgroup and has not yet added to cpu_stats. */
+struct cpu_pending_cg {
 	__u64 cgid; /* 0: empty */
 	struct cpu_cg_stats s;
+};
+
+/* A CPU keeps pending records for this many cgroups at once (a power of two), the slot chosen by
+ * the cgroup id's low bits: a CPU that alternates between a few cgroups adds to cpu_stats when a
+ * slot changes hands, not at every switch between them. */
+#define CPU_PENDING_SLOTS 4
+
+/* Per-CPU value of the one-entry cpu_pending array: the pending records and the CPU's last
+ * slices. */
+struct cpu_pending {
 	__u64 head; /* the next ring slot */
 	struct cpu_slice ring[CPU_RING];
+	struct cpu_pending_cg cg[CPU_PENDING_SLOTS];
 };
 
 /* Key of cpu_causes (value: u64 ns of the victim's wait while the culprit ran). */

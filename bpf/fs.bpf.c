@@ -473,7 +473,7 @@ int BPF_PROG(fs_filemap_get_pages, struct address_space *mapping, unsigned long 
 		asked = SYSCALL_ARG3(io.regs);
 	else
 		asked = iov_len((const struct iovec *)SYSCALL_ARG2(io.regs), SYSCALL_ARG3(io.regs));
-	size = BPF_CORE_READ(mapping, host, i_size) - pos;
+	size = mapping->host->i_size - pos;
 	if (size < asked)
 		asked = size;
 	if (asked > 0)

@@ -496,6 +496,58 @@ static int load_fs(struct collector *c, enum collector_fs_probe want, const char
 	return load_family(c, &fs_ops, pin, (void **)&c->fs);
 }
 
+/* The fs family is optional: a failure costs only its metrics. */
+static void open_fs(struct collector *c, enum collector_fs_probe want, const char *pin)
+{
+	int r = load_fs(c, want, pin);
+
+	if (r) {
+		family_failed("fs", r, "bpfdiag_fs_* metrics");
+	} else {
+		static const char *const names[] = { [FSV_FILESYSTEM] = "filesystem",
+						     [FSV_SYSCALLS] = "syscalls",
+						     [FSV_RAW] = "raw_syscalls" };
+
+		c->probe[SLOT_FS] = names[c->fs_variant];
+		feature(c, " fs=%s", c->probe[SLOT_FS]);
+		watch(c, "fs_stats", c->fs->maps.fs_stats, c->fs->maps.fs_counters,
+		      FS_CNT_MAP_FULL);
+		watch(c, "fs_pending", c->fs->maps.fs_pending, c->fs->maps.fs_counters,
+		      FS_CNT_PENDING_FULL);
+	}
+}
+
+/* The net family is optional: a failure costs only its metrics. */
+static void open_net(struct collector *c, const struct collector_opts *opts, const char *pin)
+{
+	int r;
+
+	if (opts->net != PROBE_FALLBACK && !c->net_tracepoints)
+		log_msg(opts->net == PROBE_PRIMARY ? LOG_WARN : LOG_INFO,
+			"net probes: sock_send_length/sock_recv_length not in this kernel (Linux "
+			">= 6.3); using cgroup_skb");
+	r = load_family(c, &net_ops, pin, (void **)&c->net);
+	if (!r && !c->net_tracepoints) {
+		r = attach_skb(c, opts->cgroup_root);
+		if (r) {
+			net_bpf__destroy(c->net);
+			c->net = NULL;
+		}
+	}
+	if (r) {
+		family_failed("net", r, "bpfdiag_network_* and bpfdiag_tcp_* metrics");
+	} else {
+		c->probe[SLOT_NET] = c->net_tracepoints ? "sock_length" : "cgroup_skb";
+		feature(c, " net=%s", c->probe[SLOT_NET]);
+		watch(c, "net_stats", c->net->maps.net_stats, c->net->maps.net_counters,
+		      NET_CNT_MAP_FULL);
+		watch(c, "net_peers", c->net->maps.net_peers, c->net->maps.net_counters,
+		      NET_CNT_PEERS_FULL);
+		watch(c, "net_listen", c->net->maps.net_listen, c->net->maps.net_counters,
+		      NET_CNT_LISTEN_FULL);
+	}
+}
+
 int collector__open(const struct collector_opts *opts, struct collector **ret, char *err,
 		    size_t errlen)
 {
@@ -533,7 +585,8 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 			     btf_has_tracepoint(vmlinux, "sock_recv_length");
 	c->uring_btf = collector_uring_btf_ok(vmlinux); /* open_uring() decides */
 	c->cpu_sched_info = sched_info_kept(vmlinux); /* the cpu family decides */
-	c->fs_tps = opts->fs == FS_PROBE_SYSCALLS || opts->fs == FS_PROBE_RAW ?
+	c->fs_tps = opts->fs == FS_PROBE_SYSCALLS || opts->fs == FS_PROBE_RAW ||
+				    opts->fs == FS_PROBE_OFF ?
 			    0 :
 			    fs_tps_present(vmlinux); /* the filesystem variant's programs */
 	c->oom_victim = btf_tracepoint_takes_task(vmlinux, "mark_victim");
@@ -618,46 +671,14 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		      DISK_CNT_INFLIGHT_FULL);
 	}
 
-	r = load_fs(c, opts->fs, pin);
-	if (r) {
-		family_failed("fs", r, "bpfdiag_fs_* metrics");
-	} else {
-		static const char *const names[] = { [FSV_FILESYSTEM] = "filesystem",
-						     [FSV_SYSCALLS] = "syscalls",
-						     [FSV_RAW] = "raw_syscalls" };
-
-		c->probe[SLOT_FS] = names[c->fs_variant];
-		feature(c, " fs=%s", c->probe[SLOT_FS]);
-		watch(c, "fs_stats", c->fs->maps.fs_stats, c->fs->maps.fs_counters,
-		      FS_CNT_MAP_FULL);
-		watch(c, "fs_pending", c->fs->maps.fs_pending, c->fs->maps.fs_counters,
-		      FS_CNT_PENDING_FULL);
-	}
-
-	if (opts->net != PROBE_FALLBACK && !c->net_tracepoints)
-		log_msg(opts->net == PROBE_PRIMARY ? LOG_WARN : LOG_INFO,
-			"net probes: sock_send_length/sock_recv_length not in this kernel (Linux "
-			">= 6.3); using cgroup_skb");
-	r = load_family(c, &net_ops, pin, (void **)&c->net);
-	if (!r && !c->net_tracepoints) {
-		r = attach_skb(c, opts->cgroup_root);
-		if (r) {
-			net_bpf__destroy(c->net);
-			c->net = NULL;
-		}
-	}
-	if (r) {
-		family_failed("net", r, "bpfdiag_network_* and bpfdiag_tcp_* metrics");
-	} else {
-		c->probe[SLOT_NET] = c->net_tracepoints ? "sock_length" : "cgroup_skb";
-		feature(c, " net=%s", c->probe[SLOT_NET]);
-		watch(c, "net_stats", c->net->maps.net_stats, c->net->maps.net_counters,
-		      NET_CNT_MAP_FULL);
-		watch(c, "net_peers", c->net->maps.net_peers, c->net->maps.net_counters,
-		      NET_CNT_PEERS_FULL);
-		watch(c, "net_listen", c->net->maps.net_listen, c->net->maps.net_counters,
-		      NET_CNT_LISTEN_FULL);
-	}
+	if (opts->fs != FS_PROBE_OFF)
+		open_fs(c, opts->fs, pin);
+	else
+		feature(c, " fs=off");
+	if (opts->net != PROBE_OFF)
+		open_net(c, opts, pin);
+	else
+		feature(c, " net=off");
 
 	r = load_family(c, &cgroup_ops, NULL, (void **)&c->cg);
 	if (r) {

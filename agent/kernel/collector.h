@@ -14,8 +14,14 @@
 /* PROBE_OFF: the family is not loaded (only optional families offer it). */
 enum collector_probe_choice { PROBE_AUTO = 0, PROBE_PRIMARY, PROBE_FALLBACK, PROBE_OFF };
 /* The fs family's variants (--fs-probe): auto is filesystem, falling back to syscalls, then
- * raw, when its programs do not load. */
-enum collector_fs_probe { FS_PROBE_AUTO = 0, FS_PROBE_FILESYSTEM, FS_PROBE_SYSCALLS, FS_PROBE_RAW };
+ * raw, when its programs do not load; off: not loaded. */
+enum collector_fs_probe {
+	FS_PROBE_AUTO = 0,
+	FS_PROBE_FILESYSTEM,
+	FS_PROBE_SYSCALLS,
+	FS_PROBE_RAW,
+	FS_PROBE_OFF
+};
 
 struct collector_opts {
 	const char *pin_dir; /* NULL: no pinning; maps then die with the process */
@@ -23,8 +29,8 @@ struct collector_opts {
 	const char *cgroup_root; /* the v2 mount: cgroup_skb attaches there */
 	uint32_t max_cgroups; /* 0: the built-in default */
 	enum collector_probe_choice
-		net; /* primary: sock_*_length tracepoints; fallback: cgroup_skb */
-	enum collector_fs_probe fs; /* filesystem tracepoints, per-syscall ones, or raw syscalls */
+		net; /* primary: sock_*_length tracepoints; fallback: cgroup_skb; or off */
+	enum collector_fs_probe fs; /* filesystem tracepoints, per-syscall ones, raw syscalls, off */
 	enum collector_probe_choice uring; /* primary: tp_btf io_uring_complete; fallback: its
 					    * classic tracepoint */
 	/* run-queue wait; primary: the scheduler's sched_info read at sched_switch; fallback:

@@ -144,16 +144,40 @@ class Cli(unittest.TestCase):
                                 "--kube-api")
 
     def test_fs_probe_choices(self):
-        """--fs-probe takes the four variants (filesystem tracepoints by default) and names
-        them when given anything else."""
-        for v in ("auto", "filesystem", "syscalls", "raw"):
+        """--fs-probe takes the four variants (filesystem tracepoints by default) and off, and
+        names them when given anything else; --net-probe likewise."""
+        for v in ("auto", "filesystem", "syscalls", "raw", "off"):
             r = run("agent", "--listen", "127.0.0.1:0", "--check-config", "--fs-probe", v)
             self.assertEqual(r.returncode, 0, (v, r))
         self.assert_usage_error(run("agent", "--check-config", "--fs-probe", "kprobe"),
-                                "auto, filesystem, syscalls or raw")
+                                "auto, filesystem, syscalls, raw or off")
+        for v in ("auto", "tracepoint", "cgroup-skb", "off"):
+            r = run("agent", "--listen", "127.0.0.1:0", "--check-config", "--net-probe", v)
+            self.assertEqual(r.returncode, 0, (v, r))
+        self.assert_usage_error(run("agent", "--check-config", "--net-probe", "xdp"),
+                                "auto, tracepoint, cgroup-skb or off")
 
 
 class AgentEndpoints(unittest.TestCase):
+    def test_fs_and_net_probes_off(self):
+        """--fs-probe off and --net-probe off leave those families unloaded (no program of
+        theirs runs: a measurement can tell their cost apart), the rest working."""
+        with e2e.Agent("--interval", "0.5", "--pin-dir", "none", "--fs-probe", "off",
+                       "--net-probe", "off") as agent:
+            m = agent.metrics()
+            for family in ("fs", "net"):
+                self.assertEqual(e2e.metric_value(m, "bpfdiag_agent_probe_up", family=family),
+                                 0, family)
+            self.assertEqual(e2e.metric_value(m, "bpfdiag_agent_probe_up", family="cpu"), 1)
+            self.assertIn("fs=off net=off", agent.logs())
+            names = set()
+            for i in e2e.prog_ids_of(agent.proc.pid):
+                r = subprocess.run(["bpftool", "-j", "prog", "show", "id", str(i)],
+                                   capture_output=True, text=True, check=True)
+                names.add(json.loads(r.stdout).get("name", ""))
+            self.assertIn("cpu_sched_switch", names)
+            self.assertEqual({n for n in names if n.startswith(("fs_", "net_"))}, set())
+
     def test_endpoints_top_and_check(self):
         with e2e.FakePod() as pod, e2e.Agent("--interval", "0.5", "--pin-dir", "none") as agent:
             self.assertEqual(agent.get("/healthz"), (200, "ok\n"))
