@@ -466,6 +466,8 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 	s->agent.cgroup_scan_truncated = cgroup_tree_truncated(e->tree);
 	s->agent.cgroups_removed = e->removed;
 	s->agent.cgroups_swept = e->swept;
+	s->agent.cgroupfs_held = cgroupfs_held();
+	s->agent.cgroupfs_unheld_reads = cgroupfs_unheld_reads();
 	s->agent.fs_pseudo_write_bytes = e->pseudo.total.fs.write_bytes;
 	s->agent.last_collection_seconds = clock_mono() - t0;
 	*ret = s;

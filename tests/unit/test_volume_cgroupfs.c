@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* Volume classes from real-shaped container/host mountinfo pairs (inline, and the fixtures of a
  * node with local PVs, CSI staging mounts, subPaths and pseudo filesystems read through a fake
- * proc root), and the cgroupfs parsers (cpu.stat v2 and v1, cpu.max, PSI). */
+ * proc root), the cgroupfs parsers (cpu.stat v2 and v1, cpu.max, PSI), and the cgroup files
+ * held open (read from offset 0, given back, capped). */
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -348,17 +351,37 @@ static void remove_cgroup(const char *dir)
 	assert_int_equal(rmdir(dir), 0);
 }
 
-/* Files read through the cgroup's open directory: the same values as by path; a file the
- * cgroup lacks keeps the directory; a cgroup removed and made again at the same path is read
- * anew; closing gives the descriptors back. */
+/* What kernfs does to the held files of a removed cgroup (a read fails with ENODEV): here the
+ * held descriptors are made to fail a read (a directory in their place: EISDIR). */
+static void fail_held(const struct cgroupfs_dirs *d, const char *root)
+{
+	int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	assert_true(dfd >= 0);
+	for (int f = 0; f < CGF_FILES; f++)
+		if (d->filep1[f])
+			assert_int_equal(dup2(dfd, d->filep1[f] - 1), d->filep1[f] - 1);
+	close(dfd);
+}
+
+static bool fd_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+/* Files read through the cgroup's open directory: the same values as by path; the files read
+ * every collection are held open and read again from offset 0 (new contents, no new
+ * descriptor); a file the cgroup lacks keeps the directory; a cgroup removed and made again at
+ * the same path is read anew; closing gives every descriptor back. */
 static void test_dirs_held_open(void **state)
 {
 	char root[] = "/tmp/bpfdiag-cgfs-XXXXXX", dir[PATH_MAX];
 	struct cgroupfs_dirs d = { 0 };
 	struct cgroupfs_cpu c = { 0 };
 	struct cgroupfs_mem m = { 0 };
-	unsigned before = cgroupfs_dirs_open();
-	int fdp1;
+	unsigned before = cgroupfs_held();
+	uint64_t unheld = cgroupfs_unheld_reads();
+	int fdp1, held[CGF_FILES];
 
 	(void)state;
 	assert_non_null(mkdtemp(root));
@@ -373,21 +396,49 @@ static void test_dirs_held_open(void **state)
 	assert_int_equal(m.anon, 10);
 	assert_int_not_equal(d.fdp1[CGFS_V2], 0);
 	assert_int_equal(d.fdp1[CGFS_V1_CPU], 0);
-	assert_int_equal(cgroupfs_dirs_open(), before + 1);
+	/* The directory and the files read every collection; memory.swap.current is missing. */
+	assert_int_not_equal(d.filep1[CGF_CPU_STAT], 0);
+	assert_int_not_equal(d.filep1[CGF_CPU_PRESSURE], 0);
+	assert_int_not_equal(d.filep1[CGF_MEM_USAGE], 0);
+	assert_int_not_equal(d.filep1[CGF_MEM_STAT], 0);
+	assert_int_equal(d.filep1[CGF_MEM_SWAP], 0);
+	assert_int_not_equal(d.filep1[CGF_MEM_EVENTS], 0);
+	assert_int_equal(cgroupfs_held(), before + 6);
 	fdp1 = d.fdp1[CGFS_V2];
+	memcpy(held, d.filep1, sizeof(held));
 
+	/* New contents (the same files, rewritten): read through the same descriptors. */
+	put(dir, "cpu.stat", "nr_periods 12\nnr_throttled 2\nthrottled_usec 6\n");
+	put(dir, "memory.current", "1500\n");
+	put(dir, "memory.stat", "anon 15\nfile 20\ninactive_file 5\n");
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, &m);
+	assert_int_equal(c.nr_periods, 12);
+	assert_int_equal(c.throttled_usec, 6);
+	assert_int_equal(m.usage, 1500);
+	assert_int_equal(m.anon, 15);
+	assert_memory_equal(held, d.filep1, sizeof(held));
+	assert_int_equal(cgroupfs_held(), before + 6);
+	assert_int_equal(cgroupfs_unheld_reads(), unheld);
+
+	/* A held file gone (its read fails): opened again, found missing, not held. */
 	{
 		char p[PATH_MAX + 16];
 
 		snprintf(p, sizeof(p), "%s/cpu.pressure", dir);
 		assert_int_equal(unlink(p), 0);
 	}
+	fail_held(&d, root);
 	memset(&c, 0, sizeof(c));
 	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
 	assert_false(c.has_pressure);
 	assert_true(c.has_throttling);
+	assert_int_equal(d.filep1[CGF_CPU_PRESSURE], 0);
 	assert_int_equal(d.fdp1[CGFS_V2], fdp1);
 
+	/* Removed and made again: the held files fail their reads (ENODEV on kernfs), the
+	 * directory is found stale; all are opened anew. */
+	fail_held(&d, root);
 	remove_cgroup(dir);
 	make_cgroup(dir, 22, 2000);
 	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
@@ -397,15 +448,86 @@ static void test_dirs_held_open(void **state)
 	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
 	assert_int_equal(c.nr_periods, 22);
 	assert_int_not_equal(d.fdp1[CGFS_V2], 0);
-	assert_int_equal(cgroupfs_dirs_open(), before + 1);
+	assert_int_equal(cgroupfs_held(), before + 6);
+	memcpy(held, d.filep1, sizeof(held));
+	held[0] = d.fdp1[CGFS_V2]; /* the directory in the place of cpu.stat's */
+	assert_true(fd_open(held[0] - 1));
 
 	cgroupfs_dirs_close(&d);
 	assert_int_equal(d.fdp1[CGFS_V2], 0);
-	assert_int_equal(cgroupfs_dirs_open(), before);
+	for (int f = 0; f < CGF_FILES; f++)
+		assert_int_equal(d.filep1[f], 0);
+	assert_int_equal(cgroupfs_held(), before);
+	assert_false(fd_open(held[0] - 1));
+	assert_false(fd_open(held[CGF_MEM_STAT] - 1));
 	/* No such cgroup: nothing read, nothing held. */
 	cgroupfs_read_cpu(root, NULL, "/gone", &d, false, &c);
 	assert_false(c.has_throttling);
 	assert_int_equal(d.fdp1[CGFS_V2], 0);
+	assert_int_equal(cgroupfs_held(), before);
+	remove_cgroup(dir);
+	rmdir(root);
+}
+
+/* Past the cap on held descriptors, files are opened for each read (counted), with the same
+ * values; when open() finds the descriptors spent, the cap drops to what is held. */
+static void test_held_cap(void **state)
+{
+	char root[] = "/tmp/bpfdiag-cgfs-XXXXXX", dir[PATH_MAX];
+	struct cgroupfs_dirs d = { 0 }, d2 = { 0 };
+	struct cgroupfs_cpu c = { 0 };
+	struct cgroupfs_mem m = { 0 };
+	unsigned before = cgroupfs_held();
+	uint64_t unheld = cgroupfs_unheld_reads();
+	struct rlimit rl, low;
+	int probe;
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	snprintf(dir, sizeof(dir), "%s/pod", root);
+	make_cgroup(dir, 11, 1000);
+	cgroupfs_set_held_cap(before + 2); /* the directory and cpu.stat */
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, &m);
+	assert_int_equal(cgroupfs_held(), before + 2);
+	assert_int_not_equal(d.filep1[CGF_CPU_STAT], 0);
+	assert_int_equal(d.filep1[CGF_MEM_STAT], 0);
+	assert_true(c.has_pressure);
+	assert_int_equal(m.usage, 1000);
+	assert_int_equal(m.anon, 10);
+	/* cpu.pressure, memory.current, memory.stat and memory.events: opened, read, closed. */
+	assert_int_equal(cgroupfs_unheld_reads(), unheld + 4);
+	put(dir, "memory.current", "1200\n");
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, &m);
+	assert_int_equal(m.usage, 1200);
+	assert_int_equal(cgroupfs_held(), before + 2);
+	cgroupfs_dirs_close(&d);
+	assert_int_equal(cgroupfs_held(), before);
+
+	/* Descriptors spent: a soft limit of three more than are open now. */
+	cgroupfs_set_held_cap(1000);
+	probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_true(probe >= 0);
+	close(probe);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	low = rl;
+	low.rlim_cur = (rlim_t)probe + 3;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, &m);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_int_equal(cgroupfs_held(), before + 3); /* directory, cpu.stat, cpu.pressure */
+	assert_false(m.has_usage); /* memory.current found no descriptor left */
+	unheld = cgroupfs_unheld_reads();
+	cgroupfs_read_memory(root, NULL, "/pod", &d2, false, &m);
+	assert_true(m.has_usage);
+	assert_int_equal(m.usage, 1200);
+	assert_int_equal(cgroupfs_held(), before + 3); /* the cap is what was held */
+	assert_true(cgroupfs_unheld_reads() > unheld);
+	cgroupfs_dirs_close(&d);
+	cgroupfs_dirs_close(&d2);
+	assert_int_equal(cgroupfs_held(), before);
+	cgroupfs_set_held_cap(0);
 	remove_cgroup(dir);
 	rmdir(root);
 }
@@ -420,6 +542,7 @@ int main(void)
 		cmocka_unit_test(test_cpu_max_and_pressure),
 		cmocka_unit_test(test_memory_files),
 		cmocka_unit_test(test_dirs_held_open),
+		cmocka_unit_test(test_held_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
