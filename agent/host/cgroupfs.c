@@ -220,6 +220,30 @@ void cgroupfs_parse_pressure(const char *text, struct cgroupfs_cpu *ret)
 		ret->pressure_full_usec = strtoull(t + 6, NULL, 10);
 }
 
+/* Reads the CPU quota (cpu.max, v1 cpu.cfs_quota_us and cpu.cfs_period_us) into ret. */
+static void read_cpu_limit(const char *v2_root, const char *v1_cpu_root, const char *path,
+			   struct cgroupfs_dirs *d, struct cgroupfs_cpu *ret)
+{
+	char buf[64], pbuf[64];
+	long long quota, period;
+
+	ret->has_limit = false;
+	if (!v1_cpu_root) {
+		if (read_file(d, CGFS_V2, NOT_HELD, v2_root, path, "cpu.max", buf, sizeof(buf)))
+			cgroupfs_parse_cpu_max(buf, ret);
+		return;
+	}
+	if (!read_file(d, CGFS_V1_CPU, NOT_HELD, v1_cpu_root, path, "cpu.cfs_quota_us", buf,
+		       sizeof(buf)) ||
+	    (quota = strtoll(buf, NULL, 10)) <= 0 ||
+	    !read_file(d, CGFS_V1_CPU, NOT_HELD, v1_cpu_root, path, "cpu.cfs_period_us", pbuf,
+		       sizeof(pbuf)) ||
+	    (period = strtoll(pbuf, NULL, 10)) <= 0)
+		return;
+	ret->limit_cores = (double)quota / (double)period;
+	ret->has_limit = true;
+}
+
 void cgroupfs_read_cpu(const char *v2_root, const char *v1_cpu_root, const char *path,
 		       struct cgroupfs_dirs *d, bool with_limit, struct cgroupfs_cpu *ret)
 {
@@ -229,33 +253,21 @@ void cgroupfs_read_cpu(const char *v2_root, const char *v1_cpu_root, const char 
 	enum cgroupfs_tree cpu_tree = v1_cpu_root ? CGFS_V1_CPU : CGFS_V2;
 	char buf[1024];
 
-	ret->has_throttling = false;
-	if (read_file(d, cpu_tree, CGF_CPU_STAT, cpu_root, path, "cpu.stat", buf, sizeof(buf)))
-		cgroupfs_parse_cpu_stat(buf, ret);
+	if (with_limit)
+		read_cpu_limit(v2_root, v1_cpu_root, path, d, ret);
+	/* The throttling counters move only under the cgroup's own quota: read with the limit,
+	 * and in between only where there is one (held open there, not elsewhere). */
+	if (with_limit || ret->has_limit) {
+		ret->has_throttling = false;
+		if (read_file(d, cpu_tree, ret->has_limit ? CGF_CPU_STAT : NOT_HELD, cpu_root, path,
+			      "cpu.stat", buf, sizeof(buf)))
+			cgroupfs_parse_cpu_stat(buf, ret);
+		if (!ret->has_limit && d)
+			release(&d->filep1[CGF_CPU_STAT]);
+	}
 	if (read_file(d, CGFS_V2, CGF_CPU_PRESSURE, v2_root, path, "cpu.pressure", buf,
 		      sizeof(buf)))
 		cgroupfs_parse_pressure(buf, ret);
-	if (!with_limit)
-		return;
-	ret->has_limit = false;
-	if (!v1_cpu_root) {
-		if (read_file(d, CGFS_V2, NOT_HELD, v2_root, path, "cpu.max", buf, sizeof(buf)))
-			cgroupfs_parse_cpu_max(buf, ret);
-	} else if (read_file(d, CGFS_V1_CPU, NOT_HELD, v1_cpu_root, path, "cpu.cfs_quota_us", buf,
-			     sizeof(buf))) {
-		long long quota = strtoll(buf, NULL, 10);
-		char pbuf[64];
-
-		if (quota > 0 && read_file(d, CGFS_V1_CPU, NOT_HELD, v1_cpu_root, path,
-					   "cpu.cfs_period_us", pbuf, sizeof(pbuf))) {
-			long long period = strtoll(pbuf, NULL, 10);
-
-			if (period > 0) {
-				ret->limit_cores = (double)quota / (double)period;
-				ret->has_limit = true;
-			}
-		}
-	}
 }
 
 void cgroupfs_parse_memory_stat(const char *text, bool v1, struct cgroupfs_mem *ret)
@@ -308,7 +320,8 @@ static bool read_u64(struct cgroupfs_dirs *d, enum cgroupfs_tree t, int f, const
 }
 
 void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const char *path,
-			  struct cgroupfs_dirs *d, bool with_limit, struct cgroupfs_mem *ret)
+			  struct cgroupfs_dirs *d, bool with_limit, bool with_events,
+			  struct cgroupfs_mem *ret)
 {
 	char buf[8192]; /* memory.stat: ~1.5 KiB on v1, ~3 KiB on recent v2 kernels */
 	const char *root = v1_mem_root ? v1_mem_root : v2_root;
@@ -316,7 +329,7 @@ void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const ch
 	enum cgroupfs_tree t = v1 ? CGFS_V1_MEM : CGFS_V2;
 	uint64_t kills = ret->oom_kills;
 
-	ret->has_usage = ret->has_oom = false;
+	ret->has_usage = false;
 	if (!read_u64(d, t, CGF_MEM_USAGE, root, path,
 		      v1 ? "memory.usage_in_bytes" : "memory.current", &ret->usage))
 		return;
@@ -326,9 +339,12 @@ void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const ch
 		ret->swap = 0;
 	cgroupfs_parse_memory_stat(buf, v1, ret);
 	ret->has_usage = true;
-	if (read_file(d, t, CGF_MEM_EVENTS, root, path, v1 ? "memory.oom_control" : "memory.events",
-		      buf, sizeof(buf)))
-		cgroupfs_parse_oom_kill(buf, ret);
+	if (with_events) {
+		ret->has_oom = false;
+		if (read_file(d, t, NOT_HELD, root, path,
+			      v1 ? "memory.oom_control" : "memory.events", buf, sizeof(buf)))
+			cgroupfs_parse_oom_kill(buf, ret);
+	}
 	if (ret->has_oom && ret->oom_kills != kills &&
 	    !read_u64(d, t, NOT_HELD, root, path, v1 ? "memory.max_usage_in_bytes" : "memory.peak",
 		      &ret->peak))

@@ -29,17 +29,16 @@ void cgroupfs_parse_pressure(const char *text, struct cgroupfs_cpu *ret);
 /* The hierarchies a cgroup's files are read from. */
 enum cgroupfs_tree { CGFS_V2, CGFS_V1_CPU, CGFS_V1_MEM, CGFS_TREES };
 
-/* The files read every collection (or, for cpu.stat, every collection of a cgroup with a CPU
- * quota): held open and read with pread() at offset 0, which makes kernfs format the file anew
+/* The files read every collection (cpu.stat: of a cgroup with a CPU quota): held open and read with pread() at offset 0, which makes kernfs format the file anew
  * (a seq file starts again at 0), so a collection costs no open() or close() of them. Files
- * read on a slower cadence (cpu.max, memory.max, memory.events, ...) are opened for each read. */
+ * read on a slower cadence (cpu.max, memory.max, memory.events, ...) are opened for each read.
+ * What the engine reads when, and how late a reading may be: engine.c, read_cgroupfs. */
 enum cgroupfs_file {
 	CGF_CPU_STAT, /* cpu.stat of the hierarchy the cpu controller is on */
 	CGF_CPU_PRESSURE,
 	CGF_MEM_USAGE, /* memory.current (v1: memory.usage_in_bytes) */
 	CGF_MEM_STAT,
 	CGF_MEM_SWAP, /* memory.swap.current (v2) */
-	CGF_MEM_EVENTS, /* memory.events (v1: memory.oom_control) */
 	CGF_FILES
 };
 
@@ -68,7 +67,10 @@ uint64_t cgroupfs_unheld_reads(void);
 void cgroupfs_set_held_cap(unsigned cap);
 
 /* Reads the files of path (relative to the mounts), through dirs when not NULL. v1_cpu_root
- * may be NULL. Missing files leave the matching has_* false. */
+ * may be NULL: the cpu controller is on v2. cpu.pressure is read each call; the quota only
+ * with with_limit (else the previous one stays); cpu.stat's throttling counters only with
+ * with_limit or where the last quota read found one (they move only under the cgroup's own
+ * quota), else the previous ones stay. Missing files leave the matching has_* false. */
 void cgroupfs_read_cpu(const char *v2_root, const char *v1_cpu_root, const char *path,
 		       struct cgroupfs_dirs *dirs, bool with_limit, struct cgroupfs_cpu *ret);
 
@@ -106,9 +108,11 @@ static inline uint64_t cgroupfs_mem_working_set(const struct cgroupfs_mem *m)
 /* Reads the memory files of path: those of v1_mem_root when it is given (a controller lives in
  * one hierarchy: mounted on v1, it is not on v2), else the v2 files. The limit is read only
  * with with_limit (it changes rarely: the caller reads it on a cadence, as cpu.max), else the
- * previous one stays; the peak only when the OOM-kill count grew (it is reported at a kill).
- * Missing files leave the matching has_* false. */
+ * previous one stays; memory.events (v1: memory.oom_control) only with with_events, else the
+ * previous OOM-kill count stays; the peak only when the OOM-kill count grew (it is reported at
+ * a kill). Missing files leave the matching has_* false. */
 void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const char *path,
-			  struct cgroupfs_dirs *dirs, bool with_limit, struct cgroupfs_mem *ret);
+			  struct cgroupfs_dirs *dirs, bool with_limit, bool with_events,
+			  struct cgroupfs_mem *ret);
 
 #endif
