@@ -131,7 +131,8 @@ static int open_file(struct cgroupfs_dirs *d, enum cgroupfs_tree t, const char *
 /* Reads file of the cgroup into buf (NUL-terminated): through its held descriptor when it is
  * one of d's held files (f < CGF_FILES), else opened for this read. A held file is read from
  * offset 0 (kernfs formats it anew); a failed read closes it (ENODEV: its cgroup is gone) and
- * opens it again. */
+ * opens it again. One the cgroup lacks (PSI off, no swap accounting) is not looked for again
+ * until d->missing is cleared. */
 static bool read_file(struct cgroupfs_dirs *d, enum cgroupfs_tree t, int f, const char *dir,
 		      const char *path, const char *file, char *buf, size_t size)
 {
@@ -139,6 +140,8 @@ static bool read_file(struct cgroupfs_dirs *d, enum cgroupfs_tree t, int f, cons
 	ssize_t n;
 	int fd;
 
+	if (keep && (d->missing & (1u << f)))
+		return false;
 	if (keep && d->filep1[f]) {
 		n = pread(d->filep1[f] - 1, buf, size - 1, 0);
 		if (n > 0) {
@@ -148,8 +151,12 @@ static bool read_file(struct cgroupfs_dirs *d, enum cgroupfs_tree t, int f, cons
 		release(&d->filep1[f]);
 	}
 	fd = open_file(d, t, dir, path, file);
-	if (fd < 0)
+	if (fd < 0) {
+		/* The directory still open: the cgroup is there, without this file. */
+		if (keep && errno == ENOENT && d->fdp1[t])
+			d->missing |= (uint8_t)(1u << f);
 		return false;
+	}
 	n = read(fd, buf, size - 1);
 	if (keep && n > 0 && cgroupfs_held() < cap()) {
 		hold(&d->filep1[f], fd);
@@ -253,6 +260,8 @@ void cgroupfs_read_cpu(const char *v2_root, const char *v1_cpu_root, const char 
 	enum cgroupfs_tree cpu_tree = v1_cpu_root ? CGFS_V1_CPU : CGFS_V2;
 	char buf[1024];
 
+	if (with_limit && d)
+		d->missing = 0; /* look for missing files again */
 	if (with_limit)
 		read_cpu_limit(v2_root, v1_cpu_root, path, d, ret);
 	/* The throttling counters move only under the cgroup's own quota: read with the limit,
@@ -330,6 +339,8 @@ void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const ch
 	uint64_t kills = ret->oom_kills;
 
 	ret->has_usage = false;
+	if (with_limit && d)
+		d->missing = 0; /* look for missing files again */
 	if (!read_u64(d, t, CGF_MEM_USAGE, root, path,
 		      v1 ? "memory.usage_in_bytes" : "memory.current", &ret->usage))
 		return;

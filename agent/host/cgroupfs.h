@@ -54,6 +54,8 @@ enum cgroupfs_file {
 struct cgroupfs_dirs {
 	int fdp1[CGFS_TREES]; /* descriptor + 1; 0: not open */
 	int filep1[CGF_FILES]; /* descriptor + 1 of a held file; 0: not held */
+	uint8_t missing; /* 1 << enum cgroupfs_file: the cgroup lacks it (PSI off, no swap
+			  * accounting); looked for again at the next read with the limit */
 };
 
 /* Closes d's directories and files (when its cgroup path changes or its owner goes). */
@@ -66,7 +68,8 @@ uint64_t cgroupfs_unheld_reads(void);
 /* Sets the cap on held descriptors (tests); 0: half the soft descriptor limit, read anew. */
 void cgroupfs_set_held_cap(unsigned cap);
 
-/* Reads the files of path (relative to the mounts), through dirs when not NULL. v1_cpu_root
+/* Reads the files of path (relative to the mounts), through dirs when not NULL (a read with
+ * the limit looks again for files found missing). v1_cpu_root
  * may be NULL: the cpu controller is on v2. cpu.pressure is read each call; the quota only
  * with with_limit (else the previous one stays); cpu.stat's throttling counters only with
  * with_limit or where the last quota read found one (they move only under the cgroup's own

@@ -373,7 +373,8 @@ static bool fd_open(int fd)
 
 /* Files read through the cgroup's open directory: the same values as by path; the files read
  * every collection are held open and read again from offset 0 (new contents, no new
- * descriptor); a file the cgroup lacks keeps the directory; a cgroup removed and made again at
+ * descriptor); a file the cgroup lacks keeps the directory and is looked for again with the
+ * limit; a cgroup removed and made again at
  * the same path is read anew; closing gives every descriptor back. */
 static void test_dirs_held_open(void **state)
 {
@@ -436,6 +437,14 @@ static void test_dirs_held_open(void **state)
 	assert_true(c.has_throttling);
 	assert_int_equal(d.filep1[CGF_CPU_PRESSURE], 0);
 	assert_int_equal(d.fdp1[CGFS_V2], fdp1);
+	/* Missing: not looked for again until a read with the limit. */
+	put(dir, "cpu.pressure", "some avg10=0.00 total=9\nfull avg10=0.00 total=3\n");
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
+	assert_false(c.has_pressure);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
+	assert_true(c.has_pressure);
+	assert_int_equal(c.pressure_some_usec, 9);
+	assert_int_not_equal(d.filep1[CGF_CPU_PRESSURE], 0);
 
 	/* Removed and made again: the held files fail their reads (ENODEV on kernfs), the
 	 * directory is found stale; all are opened anew. */
