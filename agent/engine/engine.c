@@ -337,9 +337,9 @@ oom:
  * - memory.current and memory.stat (v1: memory.usage_in_bytes, memory.stat), and v2's
  *   memory.swap.current: every collection (memory changes without the cgroup running:
  *   reclaim, another's page cache).
- * - memory.events (v1: memory.oom_control), for OOM kills: when oom:mark_victim saw a kill in
- *   the series, else every LIMIT_EVERY collections (kills the tracepoint misses are counted
- *   up to that late).
+ * - memory.events (v1: memory.oom_control), for OOM kills: where oom:mark_victim is attached,
+ *   when it saw a kill in the series, else every LIMIT_EVERY collections (kills it misses, its
+ *   map full, are counted up to that late); without it, every collection.
  * - the limits (memory.max, cpu.max): every LIMIT_EVERY collections.
  * - cpu.pressure: when the series' CPU time grew (stalls need runnable tasks), else every
  *   LIMIT_EVERY collections.
@@ -349,6 +349,7 @@ oom:
 static void read_cgroupfs(struct engine *e)
 {
 	bool with_limit = e->collections % LIMIT_EVERY == 0;
+	bool oom_probe = collector__oom_probe(e->collector);
 	struct strmap_iter it = STRMAP_ITER_INIT;
 	struct series *se;
 
@@ -373,7 +374,8 @@ static void read_cgroupfs(struct engine *e)
 		cgroupfs_read_memory(engine__cgroup_root(e),
 				     e->v1_mem_root[0] ? e->v1_mem_root : NULL, se->cgroup_path,
 				     dirs, with_limit || first,
-				     with_limit || first || kills != se->memfs_kills, &se->memfs);
+				     !oom_probe || with_limit || first || kills != se->memfs_kills,
+				     &se->memfs);
 		se->memfs_valid = true;
 		se->memfs_kills = kills;
 		if (se->cpufs_valid && !with_limit && cpu == se->cpufs_cpu)
