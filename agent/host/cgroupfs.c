@@ -56,11 +56,14 @@ static void unheld(const char *why)
 	}
 }
 
-/* open() failed: with the descriptors spent, hold no more than now. */
+/* open() failed: with the descriptors spent, hold an eighth fewer than now (held files are
+ * given back as they are read, leaving room for the reads that open their files). */
 static void spent(int err)
 {
-	if ((err == EMFILE || err == ENFILE) && cgroupfs_held() < cap())
-		held_cap = cgroupfs_held() ? cgroupfs_held() : 1;
+	unsigned h = cgroupfs_held();
+
+	if ((err == EMFILE || err == ENFILE) && h - h / 8 < cap())
+		held_cap = h - h / 8 ? h - h / 8 : 1;
 }
 
 static void release(int *fdp1)
@@ -131,7 +134,7 @@ static int open_file(struct cgroupfs_dirs *d, enum cgroupfs_tree t, const char *
 /* Reads file of the cgroup into buf (NUL-terminated): through its held descriptor when it is
  * one of d's held files (f < CGF_FILES), else opened for this read. A held file is read from
  * offset 0 (kernfs formats it anew); a failed read closes it (ENODEV: its cgroup is gone) and
- * opens it again. One the cgroup lacks (PSI off, no swap accounting) is not looked for again
+ * opens it again; one read while more than the cap are held is closed after the read. One the cgroup lacks (PSI off, no swap accounting) is not looked for again
  * until d->missing is cleared. */
 static bool read_file(struct cgroupfs_dirs *d, enum cgroupfs_tree t, int f, const char *dir,
 		      const char *path, const char *file, char *buf, size_t size)
@@ -146,6 +149,8 @@ static bool read_file(struct cgroupfs_dirs *d, enum cgroupfs_tree t, int f, cons
 		n = pread(d->filep1[f] - 1, buf, size - 1, 0);
 		if (n > 0) {
 			buf[n] = '\0';
+			if (cgroupfs_held() > cap()) /* the cap was lowered: give it back */
+				release(&d->filep1[f]);
 			return true;
 		}
 		release(&d->filep1[f]);

@@ -49,8 +49,9 @@ enum cgroupfs_file {
  * path) is closed and opened anew; a directory removed (and made again) is noticed and opened
  * anew. Held descriptors (directories and files) are capped at half the descriptor limit (the
  * agent raises it to the hard limit at start): past it, or when open() finds the descriptors
- * spent (EMFILE, ENFILE; the cap then drops to what is held), files are opened and closed for
- * each read as before, counted by cgroupfs_unheld_reads() and logged once. */
+ * spent (EMFILE, ENFILE; the cap then drops to an eighth below what is held, and held files
+ * past it are closed as they are read), files are opened and closed for each read as before,
+ * counted by cgroupfs_unheld_reads() and logged once. */
 struct cgroupfs_dirs {
 	int fdp1[CGFS_TREES]; /* descriptor + 1; 0: not open */
 	int filep1[CGF_FILES]; /* descriptor + 1 of a held file; 0: not held */

@@ -480,7 +480,8 @@ static void test_dirs_held_open(void **state)
 }
 
 /* Past the cap on held descriptors, files are opened for each read (counted), with the same
- * values; when open() finds the descriptors spent, the cap drops to what is held. */
+ * values; when open() finds the descriptors spent, the cap drops below what is held, and held
+ * files past it are given back as they are read. */
 static void test_held_cap(void **state)
 {
 	char root[] = "/tmp/bpfdiag-cgfs-XXXXXX", dir[PATH_MAX];
@@ -533,8 +534,16 @@ static void test_held_cap(void **state)
 	cgroupfs_read_memory(root, NULL, "/pod", &d2, false, true, &m);
 	assert_true(m.has_usage);
 	assert_int_equal(m.usage, 1200);
-	assert_int_equal(cgroupfs_held(), before + 3); /* the cap is what was held */
+	assert_int_equal(cgroupfs_held(), before + 3); /* the cap: an eighth below what was held */
 	assert_true(cgroupfs_unheld_reads() > unheld);
+	/* A cap below what is held: held files are given back as they are read, same values. */
+	cgroupfs_set_held_cap(before + 1);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
+	assert_true(c.has_pressure);
+	assert_int_equal(c.pressure_some_usec, 7);
+	assert_int_equal(d.filep1[CGF_CPU_STAT], 0);
+	assert_int_equal(d.filep1[CGF_CPU_PRESSURE], 0);
+	assert_int_equal(cgroupfs_held(), before + 1); /* the directory */
 	cgroupfs_dirs_close(&d);
 	cgroupfs_dirs_close(&d2);
 	assert_int_equal(cgroupfs_held(), before);
