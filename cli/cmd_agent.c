@@ -327,8 +327,8 @@ static int new_pipeline(const struct agent_opts *o, const struct rules_config *r
 }
 
 /* The descriptor limit up to its hard limit (2^20 at most): the engine keeps each container's
- * cgroup directory open (host/cgroupfs.h), up to half the soft limit; past it, it reads by path
- * as before. Every descriptor user here polls with epoll or poll, never select. */
+ * cgroup directories and the files it reads every collection open (host/cgroupfs.h), up to
+ * half the soft limit; past it, it opens them for each read as before. Every descriptor user here polls with epoll or poll, never select. */
 static void raise_nofile(void)
 {
 	struct rlimit rl;

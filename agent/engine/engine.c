@@ -331,9 +331,25 @@ oom:
 	return -ENOMEM;
 }
 
+/* Reads the cgroups' own files, each where it can change, at the rates below. Counters stay
+ * exact and monotonic: a file not read keeps its previous values, and a reading skipped is at
+ * most one slow period (LIMIT_EVERY collections, a minute at the 5 s default) late.
+ * - memory.current and memory.stat (v1: memory.usage_in_bytes, memory.stat), and v2's
+ *   memory.swap.current: every collection (memory changes without the cgroup running:
+ *   reclaim, another's page cache).
+ * - memory.events (v1: memory.oom_control), for OOM kills: where oom:mark_victim is attached,
+ *   when it saw a kill in the series, else every LIMIT_EVERY collections (kills it misses, its
+ *   map full, are counted up to that late); without it, every collection.
+ * - the limits (memory.max, cpu.max): every LIMIT_EVERY collections.
+ * - cpu.pressure: when the series' CPU time grew (stalls need runnable tasks), else every
+ *   LIMIT_EVERY collections.
+ * - cpu.stat's throttling: with the limit, and when the CPU time grew only where that read found
+ *   a quota (the counters move only under the cgroup's own quota: one set meanwhile is seen up
+ *   to LIMIT_EVERY collections late). CPU time itself comes from BPF. */
 static void read_cgroupfs(struct engine *e)
 {
 	bool with_limit = e->collections % LIMIT_EVERY == 0;
+	bool oom_probe = collector__oom_probe(e->collector);
 	struct strmap_iter it = STRMAP_ITER_INIT;
 	struct series *se;
 
@@ -344,24 +360,27 @@ static void read_cgroupfs(struct engine *e)
 		/* The series' cgroup is its member of that id (series.h): its open directories. */
 		struct cgroupfs_dirs *dirs =
 			c && c->path && strcmp(c->path, se->cgroup_path) == 0 ? &c->dirs : NULL;
-		uint64_t cpu = 0;
+		uint64_t cpu = 0, kills = 0;
+		bool first;
 
 		se->n_ports = 0;
 		se->n_peers = 0;
 		se->listening = 0;
 		if (!se->members || strcmp(se->cgroup_path, "/") == 0)
 			continue;
-		/* Memory changes without the cgroup running (reclaim, another's page cache): read
-		 * every collection. */
+		for (const struct acc *a = se->accs; a; a = a->next) {
+			cpu = a->kind == ACC_CPU ? a->total.cpu.oncpu_ns : cpu;
+			kills += a->kind == ACC_OOM ? a->total.oom_kills : 0;
+		}
+		first = !se->memfs_valid;
 		cgroupfs_read_memory(engine__cgroup_root(e),
 				     e->v1_mem_root[0] ? e->v1_mem_root : NULL, se->cgroup_path,
-				     dirs, with_limit || !se->memfs_valid, &se->memfs);
+				     dirs, with_limit || first,
+				     !oom_probe || with_limit || first || kills != se->memfs_kills,
+				     &se->memfs);
 		se->memfs.has_swap = se->memfs.has_swap && (e->host_swap || se->memfs.swap);
 		se->memfs_valid = true;
-		/* Throttling and CPU stalls grow only while a cgroup runs: an idle one is read
-		 * once a minute, not every collection (files cost an open each). */
-		for (const struct acc *a = se->accs; a; a = a->next)
-			cpu = a->kind == ACC_CPU ? a->total.cpu.oncpu_ns : cpu;
+		se->memfs_kills = kills;
 		if (se->cpufs_valid && !with_limit && cpu == se->cpufs_cpu)
 			continue;
 		se->cpufs_cpu = cpu;
@@ -469,6 +488,8 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 	s->agent.cgroup_scan_truncated = cgroup_tree_truncated(e->tree);
 	s->agent.cgroups_removed = e->removed;
 	s->agent.cgroups_swept = e->swept;
+	s->agent.cgroupfs_held = cgroupfs_held();
+	s->agent.cgroupfs_unheld_reads = cgroupfs_unheld_reads();
 	s->agent.fs_pseudo_write_bytes = e->pseudo.total.fs.write_bytes;
 	s->agent.last_collection_seconds = clock_mono() - t0;
 	*ret = s;

@@ -72,6 +72,7 @@ struct series {
 	struct cgroupfs_cpu cpufs_last; /* cpufs at the previous snapshot, for the delta */
 	struct cgroupfs_mem memfs; /* its memory files, read every collection (the limit less) */
 	bool memfs_valid; /* memfs was read once: its limit is known */
+	uint64_t memfs_kills; /* its oom:mark_victim kills when memfs was last read */
 	struct cgroupfs_mem memfs_last; /* memfs at the previous snapshot, for the delta */
 	/* OOM kills from two sources, counted once (emit.c, oom_count): since the baseline
 	 * (history at the agent's first collection), by the tracepoint (oom_t) and by

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "host/cgroupfs.h"
 
+#include "base/log.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,40 +12,81 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-static unsigned dirs_open;
+static unsigned held; /* descriptors held, directories and files */
+static unsigned held_cap; /* 0: not read yet */
+static uint64_t unheld_reads;
+static bool unheld_logged;
 
-unsigned cgroupfs_dirs_open(void)
+unsigned cgroupfs_held(void)
 {
-	return __atomic_load_n(&dirs_open, __ATOMIC_RELAXED);
+	return __atomic_load_n(&held, __ATOMIC_RELAXED);
 }
 
-/* Half the descriptor limit, read once. */
-static unsigned dirs_cap(void)
+uint64_t cgroupfs_unheld_reads(void)
 {
-	static unsigned cap;
+	return __atomic_load_n(&unheld_reads, __ATOMIC_RELAXED);
+}
+
+void cgroupfs_set_held_cap(unsigned cap)
+{
+	held_cap = cap;
+}
+
+/* Half the descriptor limit, read once (after the agent raised it). */
+static unsigned cap(void)
+{
 	struct rlimit rl;
 
-	if (!cap)
-		cap = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-				      rl.rlim_cur < 2u * 1048576 ?
-			      (unsigned)(rl.rlim_cur / 2) :
-			      1048576;
-	return cap;
+	if (!held_cap)
+		held_cap = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+					   rl.rlim_cur < 2u * 1048576 ?
+				   (unsigned)(rl.rlim_cur / 2) :
+				   1048576;
+	return held_cap;
 }
 
-static void dir_close(struct cgroupfs_dirs *d, enum cgroupfs_tree t)
+static void unheld(const char *why)
 {
-	if (d->fdp1[t]) {
-		close(d->fdp1[t] - 1);
-		d->fdp1[t] = 0;
-		__atomic_sub_fetch(&dirs_open, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&unheld_reads, 1, __ATOMIC_RELAXED);
+	if (!unheld_logged) {
+		unheld_logged = true;
+		log_warn("cgroup files: %u descriptors held (%s); further cgroup files are opened "
+			 "for each read (bpfdiag_agent_cgroupfs_unheld_reads_total)",
+			 cgroupfs_held(), why);
 	}
+}
+
+/* open() failed: with the descriptors spent, hold an eighth fewer than now (held files are
+ * given back as they are read, leaving room for the reads that open their files). */
+static void spent(int err)
+{
+	unsigned h = cgroupfs_held();
+
+	if ((err == EMFILE || err == ENFILE) && h - h / 8 < cap())
+		held_cap = h - h / 8 ? h - h / 8 : 1;
+}
+
+static void release(int *fdp1)
+{
+	if (*fdp1) {
+		close(*fdp1 - 1);
+		*fdp1 = 0;
+		__atomic_sub_fetch(&held, 1, __ATOMIC_RELAXED);
+	}
+}
+
+static void hold(int *fdp1, int fd)
+{
+	*fdp1 = fd + 1;
+	__atomic_add_fetch(&held, 1, __ATOMIC_RELAXED);
 }
 
 void cgroupfs_dirs_close(struct cgroupfs_dirs *d)
 {
 	for (int t = 0; d && t < CGFS_TREES; t++)
-		dir_close(d, (enum cgroupfs_tree)t);
+		release(&d->fdp1[t]);
+	for (int f = 0; d && f < CGF_FILES; f++)
+		release(&d->filep1[f]);
 }
 
 /* Opens file of the cgroup path under dir: relative to d's directory of tree t when d is given
@@ -56,47 +99,84 @@ static int open_file(struct cgroupfs_dirs *d, enum cgroupfs_tree t, const char *
 
 	if (n < 0 || (size_t)n >= sizeof(p))
 		return -1;
-	if (d && !d->fdp1[t] && cgroupfs_dirs_open() < dirs_cap()) {
+	if (d && !d->fdp1[t] && cgroupfs_held() < cap()) {
 		int dfd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
 
 		if (dfd < 0 && errno == ENOENT)
 			return -1; /* no such cgroup here: nor its file */
-		if (dfd >= 0) {
-			d->fdp1[t] = dfd + 1;
-			__atomic_add_fetch(&dirs_open, 1, __ATOMIC_RELAXED);
-		}
+		if (dfd >= 0)
+			hold(&d->fdp1[t], dfd);
+		else
+			spent(errno);
 	}
 	if (d && d->fdp1[t]) {
 		fd = openat(d->fdp1[t] - 1, file, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0 || errno != ENOENT)
+		if (fd >= 0 || errno != ENOENT) {
+			if (fd < 0)
+				spent(errno);
 			return fd;
+		}
 		/* A file this cgroup lacks, or the directory is gone (every cgroup directory has
 		 * cgroup.procs): then the path may name a new cgroup; open the file by path and
 		 * the directory again next time. */
 		if (faccessat(d->fdp1[t] - 1, "cgroup.procs", F_OK, 0) == 0)
 			return -1;
-		dir_close(d, t);
+		release(&d->fdp1[t]);
 	}
 	if (snprintf(p + n, sizeof(p) - (size_t)n, "/%s", file) >= (int)(sizeof(p) - (size_t)n))
 		return -1;
-	return open(p, O_RDONLY | O_CLOEXEC);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		spent(errno);
+	return fd;
 }
 
-static bool read_small(struct cgroupfs_dirs *d, enum cgroupfs_tree t, const char *dir,
-		       const char *path, const char *file, char *buf, size_t size)
+/* Reads file of the cgroup into buf (NUL-terminated): through its held descriptor when it is
+ * one of d's held files (f < CGF_FILES), else opened for this read. A held file is read from
+ * offset 0 (kernfs formats it anew); a failed read closes it (ENODEV: its cgroup is gone) and
+ * opens it again; one read while more than the cap are held is closed after the read. One the cgroup lacks (PSI off, no swap accounting) is not looked for again
+ * until d->missing is cleared. */
+static bool read_file(struct cgroupfs_dirs *d, enum cgroupfs_tree t, int f, const char *dir,
+		      const char *path, const char *file, char *buf, size_t size)
 {
-	int fd = open_file(d, t, dir, path, file);
+	bool keep = d && f < CGF_FILES;
 	ssize_t n;
+	int fd;
 
-	if (fd < 0)
+	if (keep && (d->missing & (1u << f)))
 		return false;
+	if (keep && d->filep1[f]) {
+		n = pread(d->filep1[f] - 1, buf, size - 1, 0);
+		if (n > 0) {
+			buf[n] = '\0';
+			if (cgroupfs_held() > cap()) /* the cap was lowered: give it back */
+				release(&d->filep1[f]);
+			return true;
+		}
+		release(&d->filep1[f]);
+	}
+	fd = open_file(d, t, dir, path, file);
+	if (fd < 0) {
+		/* The directory still open: the cgroup is there, without this file. */
+		if (keep && errno == ENOENT && d->fdp1[t])
+			d->missing |= (uint8_t)(1u << f);
+		return false;
+	}
 	n = read(fd, buf, size - 1);
-	close(fd);
+	if (keep && n > 0 && cgroupfs_held() < cap()) {
+		hold(&d->filep1[f], fd);
+	} else {
+		if (keep && n > 0)
+			unheld("half the descriptor limit, or none left");
+		close(fd);
+	}
 	if (n <= 0)
 		return false;
 	buf[n] = '\0';
 	return true;
 }
+
+#define NOT_HELD CGF_FILES /* read_file's f for a file read on a slower cadence */
 
 static bool key_u64(const char *text, const char *key, uint64_t *ret)
 {
@@ -152,39 +232,56 @@ void cgroupfs_parse_pressure(const char *text, struct cgroupfs_cpu *ret)
 		ret->pressure_full_usec = strtoull(t + 6, NULL, 10);
 }
 
+/* Reads the CPU quota (cpu.max, v1 cpu.cfs_quota_us and cpu.cfs_period_us) into ret. */
+static void read_cpu_limit(const char *v2_root, const char *v1_cpu_root, const char *path,
+			   struct cgroupfs_dirs *d, struct cgroupfs_cpu *ret)
+{
+	char buf[64], pbuf[64];
+	long long quota, period;
+
+	ret->has_limit = false;
+	if (!v1_cpu_root) {
+		if (read_file(d, CGFS_V2, NOT_HELD, v2_root, path, "cpu.max", buf, sizeof(buf)))
+			cgroupfs_parse_cpu_max(buf, ret);
+		return;
+	}
+	if (!read_file(d, CGFS_V1_CPU, NOT_HELD, v1_cpu_root, path, "cpu.cfs_quota_us", buf,
+		       sizeof(buf)) ||
+	    (quota = strtoll(buf, NULL, 10)) <= 0 ||
+	    !read_file(d, CGFS_V1_CPU, NOT_HELD, v1_cpu_root, path, "cpu.cfs_period_us", pbuf,
+		       sizeof(pbuf)) ||
+	    (period = strtoll(pbuf, NULL, 10)) <= 0)
+		return;
+	ret->limit_cores = (double)quota / (double)period;
+	ret->has_limit = true;
+}
+
 void cgroupfs_read_cpu(const char *v2_root, const char *v1_cpu_root, const char *path,
 		       struct cgroupfs_dirs *d, bool with_limit, struct cgroupfs_cpu *ret)
 {
+	/* The cpu controller lives in one hierarchy: on v1 when it is mounted there (v2's
+	 * cpu.stat then has no throttling keys). */
+	const char *cpu_root = v1_cpu_root ? v1_cpu_root : v2_root;
+	enum cgroupfs_tree cpu_tree = v1_cpu_root ? CGFS_V1_CPU : CGFS_V2;
 	char buf[1024];
 
-	ret->has_throttling = false;
-	if (read_small(d, CGFS_V2, v2_root, path, "cpu.stat", buf, sizeof(buf)))
-		cgroupfs_parse_cpu_stat(buf, ret);
-	if (!ret->has_throttling && v1_cpu_root &&
-	    read_small(d, CGFS_V1_CPU, v1_cpu_root, path, "cpu.stat", buf, sizeof(buf)))
-		cgroupfs_parse_cpu_stat(buf, ret);
-	if (read_small(d, CGFS_V2, v2_root, path, "cpu.pressure", buf, sizeof(buf)))
-		cgroupfs_parse_pressure(buf, ret);
-	if (!with_limit)
-		return;
-	ret->has_limit = false;
-	if (read_small(d, CGFS_V2, v2_root, path, "cpu.max", buf, sizeof(buf))) {
-		cgroupfs_parse_cpu_max(buf, ret);
-	} else if (v1_cpu_root && read_small(d, CGFS_V1_CPU, v1_cpu_root, path, "cpu.cfs_quota_us",
-					     buf, sizeof(buf))) {
-		long long quota = strtoll(buf, NULL, 10);
-		char pbuf[64];
-
-		if (quota > 0 && read_small(d, CGFS_V1_CPU, v1_cpu_root, path, "cpu.cfs_period_us",
-					    pbuf, sizeof(pbuf))) {
-			long long period = strtoll(pbuf, NULL, 10);
-
-			if (period > 0) {
-				ret->limit_cores = (double)quota / (double)period;
-				ret->has_limit = true;
-			}
-		}
+	if (with_limit && d)
+		d->missing = 0; /* look for missing files again */
+	if (with_limit)
+		read_cpu_limit(v2_root, v1_cpu_root, path, d, ret);
+	/* The throttling counters move only under the cgroup's own quota: read with the limit,
+	 * and in between only where there is one (held open there, not elsewhere). */
+	if (with_limit || ret->has_limit) {
+		ret->has_throttling = false;
+		if (read_file(d, cpu_tree, ret->has_limit ? CGF_CPU_STAT : NOT_HELD, cpu_root, path,
+			      "cpu.stat", buf, sizeof(buf)))
+			cgroupfs_parse_cpu_stat(buf, ret);
+		if (!ret->has_limit && d)
+			release(&d->filep1[CGF_CPU_STAT]);
 	}
+	if (read_file(d, CGFS_V2, CGF_CPU_PRESSURE, v2_root, path, "cpu.pressure", buf,
+		      sizeof(buf)))
+		cgroupfs_parse_pressure(buf, ret);
 }
 
 void cgroupfs_parse_memory_stat(const char *text, bool v1, struct cgroupfs_mem *ret)
@@ -241,20 +338,21 @@ void cgroupfs_parse_oom_kill(const char *text, struct cgroupfs_mem *ret)
 	ret->has_oom = key_u64(text, "oom_kill", &ret->oom_kills);
 }
 
-static bool read_u64(struct cgroupfs_dirs *d, enum cgroupfs_tree t, const char *dir,
+static bool read_u64(struct cgroupfs_dirs *d, enum cgroupfs_tree t, int f, const char *dir,
 		     const char *path, const char *file, uint64_t *ret)
 {
 	char buf[64];
 	char *end;
 
-	if (!read_small(d, t, dir, path, file, buf, sizeof(buf)))
+	if (!read_file(d, t, f, dir, path, file, buf, sizeof(buf)))
 		return false;
 	*ret = strtoull(buf, &end, 10);
 	return end != buf;
 }
 
 void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const char *path,
-			  struct cgroupfs_dirs *d, bool with_limit, struct cgroupfs_mem *ret)
+			  struct cgroupfs_dirs *d, bool with_limit, bool with_events,
+			  struct cgroupfs_mem *ret)
 {
 	char buf[8192]; /* memory.stat: ~1.5 KiB on v1, ~3 KiB on recent v2 kernels */
 	const char *root = v1_mem_root ? v1_mem_root : v2_root;
@@ -262,29 +360,35 @@ void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const ch
 	enum cgroupfs_tree t = v1 ? CGFS_V1_MEM : CGFS_V2;
 	uint64_t kills = ret->oom_kills;
 
-	ret->has_usage = ret->has_oom = false;
-	if (!read_u64(d, t, root, path, v1 ? "memory.usage_in_bytes" : "memory.current",
-		      &ret->usage))
+	ret->has_usage = false;
+	if (with_limit && d)
+		d->missing = 0; /* look for missing files again */
+	if (!read_u64(d, t, CGF_MEM_USAGE, root, path,
+		      v1 ? "memory.usage_in_bytes" : "memory.current", &ret->usage))
 		return;
-	if (!read_small(d, t, root, path, "memory.stat", buf, sizeof(buf)))
+	if (!read_file(d, t, CGF_MEM_STAT, root, path, "memory.stat", buf, sizeof(buf)))
 		return;
 	if (!v1)
-		ret->has_swap = read_u64(d, t, root, path, "memory.swap.current", &ret->swap);
+		ret->has_swap =
+			read_u64(d, t, CGF_MEM_SWAP, root, path, "memory.swap.current", &ret->swap);
 	if (!v1 && !ret->has_swap)
 		ret->swap = 0;
 	cgroupfs_parse_memory_stat(buf, v1, ret);
 	ret->has_usage = true;
-	if (read_small(d, t, root, path, v1 ? "memory.oom_control" : "memory.events", buf,
-		       sizeof(buf)))
-		cgroupfs_parse_oom_kill(buf, ret);
+	if (with_events) {
+		ret->has_oom = false;
+		if (read_file(d, t, NOT_HELD, root, path,
+			      v1 ? "memory.oom_control" : "memory.events", buf, sizeof(buf)))
+			cgroupfs_parse_oom_kill(buf, ret);
+	}
 	if (ret->has_oom && ret->oom_kills != kills &&
-	    !read_u64(d, t, root, path, v1 ? "memory.max_usage_in_bytes" : "memory.peak",
+	    !read_u64(d, t, NOT_HELD, root, path, v1 ? "memory.max_usage_in_bytes" : "memory.peak",
 		      &ret->peak))
 		ret->peak = 0;
 	if (with_limit) {
 		ret->has_limit = false;
-		if (read_small(d, t, root, path, v1 ? "memory.limit_in_bytes" : "memory.max", buf,
-			       sizeof(buf)))
+		if (read_file(d, t, NOT_HELD, root, path,
+			      v1 ? "memory.limit_in_bytes" : "memory.max", buf, sizeof(buf)))
 			cgroupfs_parse_memory_limit(buf, ret);
 	}
 }

@@ -29,22 +29,52 @@ void cgroupfs_parse_pressure(const char *text, struct cgroupfs_cpu *ret);
 /* The hierarchies a cgroup's files are read from. */
 enum cgroupfs_tree { CGFS_V2, CGFS_V1_CPU, CGFS_V1_MEM, CGFS_TREES };
 
-/* A cgroup's directories held open (O_PATH), so that each read opens its file relative to them
- * instead of walking the cgroup's path through kernfs again (a fifth of the agent's CPU at
- * 1000 containers). All zeros: none open. A directory removed (and made again) is noticed and
- * opened anew; open directories are capped at half the descriptor limit (past it, files are
- * opened by path as before). */
-struct cgroupfs_dirs {
-	int fdp1[CGFS_TREES]; /* descriptor + 1; 0: not open */
+/* The files read every collection (cpu.stat: of a cgroup with a CPU quota): held open and read with pread() at offset 0, which makes kernfs format the file anew
+ * (a seq file starts again at 0), so a collection costs no open() or close() of them. Files
+ * read on a slower cadence (cpu.max, memory.max, memory.events, ...) are opened for each read.
+ * What the engine reads when, and how late a reading may be: engine.c, read_cgroupfs. */
+enum cgroupfs_file {
+	CGF_CPU_STAT, /* cpu.stat of the hierarchy the cpu controller is on */
+	CGF_CPU_PRESSURE,
+	CGF_MEM_USAGE, /* memory.current (v1: memory.usage_in_bytes) */
+	CGF_MEM_STAT,
+	CGF_MEM_SWAP, /* memory.swap.current (v2) */
+	CGF_FILES
 };
 
-/* Closes d's directories (when its cgroup path changes or its owner goes). */
-void cgroupfs_dirs_close(struct cgroupfs_dirs *d);
-/* Directories open now, over every struct cgroupfs_dirs. */
-unsigned cgroupfs_dirs_open(void);
+/* A cgroup's directories held open (O_PATH), so that each read opens its file relative to them
+ * instead of walking the cgroup's path through kernfs again (a fifth of the agent's CPU at
+ * 1000 containers), and its files read every collection held open too. All zeros: none open.
+ * A held file whose read fails (ENODEV: its cgroup was removed, perhaps made again at the same
+ * path) is closed and opened anew; a directory removed (and made again) is noticed and opened
+ * anew. Held descriptors (directories and files) are capped at half the descriptor limit (the
+ * agent raises it to the hard limit at start): past it, or when open() finds the descriptors
+ * spent (EMFILE, ENFILE; the cap then drops to an eighth below what is held, and held files
+ * past it are closed as they are read), files are opened and closed for each read as before,
+ * counted by cgroupfs_unheld_reads() and logged once. */
+struct cgroupfs_dirs {
+	int fdp1[CGFS_TREES]; /* descriptor + 1; 0: not open */
+	int filep1[CGF_FILES]; /* descriptor + 1 of a held file; 0: not held */
+	uint8_t missing; /* 1 << enum cgroupfs_file: the cgroup lacks it (PSI off, no swap
+			  * accounting); looked for again at the next read with the limit */
+};
 
-/* Reads the files of path (relative to the mounts), through dirs when not NULL. v1_cpu_root
- * may be NULL. Missing files leave the matching has_* false. */
+/* Closes d's directories and files (when its cgroup path changes or its owner goes). */
+void cgroupfs_dirs_close(struct cgroupfs_dirs *d);
+/* Descriptors held now (directories and files), over every struct cgroupfs_dirs. */
+unsigned cgroupfs_held(void);
+/* Reads of a file of enum cgroupfs_file that opened and closed it because the held
+ * descriptors were at their cap (bpfdiag_agent_cgroupfs_unheld_reads_total). */
+uint64_t cgroupfs_unheld_reads(void);
+/* Sets the cap on held descriptors (tests); 0: half the soft descriptor limit, read anew. */
+void cgroupfs_set_held_cap(unsigned cap);
+
+/* Reads the files of path (relative to the mounts), through dirs when not NULL (a read with
+ * the limit looks again for files found missing). v1_cpu_root
+ * may be NULL: the cpu controller is on v2. cpu.pressure is read each call; the quota only
+ * with with_limit (else the previous one stays); cpu.stat's throttling counters only with
+ * with_limit or where the last quota read found one (they move only under the cgroup's own
+ * quota), else the previous ones stay. Missing files leave the matching has_* false. */
 void cgroupfs_read_cpu(const char *v2_root, const char *v1_cpu_root, const char *path,
 		       struct cgroupfs_dirs *dirs, bool with_limit, struct cgroupfs_cpu *ret);
 
@@ -88,9 +118,11 @@ static inline uint64_t cgroupfs_mem_working_set(const struct cgroupfs_mem *m)
 /* Reads the memory files of path: those of v1_mem_root when it is given (a controller lives in
  * one hierarchy: mounted on v1, it is not on v2), else the v2 files. The limit is read only
  * with with_limit (it changes rarely: the caller reads it on a cadence, as cpu.max), else the
- * previous one stays; the peak only when the OOM-kill count grew (it is reported at a kill).
- * Missing files leave the matching has_* false. */
+ * previous one stays; memory.events (v1: memory.oom_control) only with with_events, else the
+ * previous OOM-kill count stays; the peak only when the OOM-kill count grew (it is reported at
+ * a kill). Missing files leave the matching has_* false. */
 void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const char *path,
-			  struct cgroupfs_dirs *dirs, bool with_limit, struct cgroupfs_mem *ret);
+			  struct cgroupfs_dirs *dirs, bool with_limit, bool with_events,
+			  struct cgroupfs_mem *ret);
 
 #endif

@@ -746,6 +746,11 @@ struct collector *collector__destroy(struct collector *c)
 	return NULL;
 }
 
+bool collector__oom_probe(const struct collector *c)
+{
+	return c->cg && c->oom_victim;
+}
+
 const char *collector__features(const struct collector *c)
 {
 	return c->features;

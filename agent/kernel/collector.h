@@ -171,6 +171,8 @@ long collector__forget(struct collector *c, bool (*is_gone)(void *ctx, uint64_t 
 int collector__stats(struct collector *c, const struct collector_stat **ret, size_t *ret_n);
 /* One line naming the probes in use, e.g. "net=tracepoint fs=syscalls disk=on". */
 const char *collector__features(const struct collector *c);
+/* oom:mark_victim is attached: it counts OOM kills as they happen. */
+bool collector__oom_probe(const struct collector *c);
 /* Names (a static string) where listening sockets that predate the probes are read from, for
  * bpfdiag_agent_probe_info{family="listeners"} and the features line. Returns -EOPNOTSUPP when
  * the net family is down: nothing then tracks listeners, and nothing should be seeded. */

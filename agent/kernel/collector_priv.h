@@ -76,6 +76,7 @@ struct collector {
 	char *batch; /* scratch of the batched map walks: keys, then values */
 	size_t batch_size;
 	uint64_t batch_refused; /* 1 << map type: the kernel refused its batch lookups */
+	bool causes_batch_refused; /* and batch lookup-and-delete of cpu_causes */
 	uint64_t map_reads[MAP_READ_METHODS];
 	char features[256];
 	const char *probe[PROBE_SLOTS]; /* mechanism in use per slot, NULL when down */

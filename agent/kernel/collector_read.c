@@ -72,12 +72,12 @@ static int batch_reserve(struct collector *c, size_t size)
 	return 0;
 }
 
-/* Calls each() for every entry of the map read with bpf_map_lookup_batch: a few system calls
- * for the whole map. Returns the number of entries; -EOPNOTSUPP when the kernel refused the
- * first batch, its error in *why (nothing was handed to each(): the caller may walk the map key
- * by key), or another -errno. */
+/* Calls each() for every entry of the map read with bpf_map_lookup_batch (take: and deleted,
+ * bpf_map_lookup_and_delete_batch): a few system calls for the whole map. Returns the number of
+ * entries; -EOPNOTSUPP when the kernel refused the first batch, its error in *why (nothing was
+ * handed to each(): the caller may walk the map key by key), or another -errno. */
 static long map_each_batch(struct collector *c, int fd, size_t ksz, size_t elem, size_t stride,
-			   bool percpu, entry_fn each, const void *arg, int *why)
+			   bool percpu, bool take, entry_fn each, const void *arg, int *why)
 {
 	size_t kspan = (ksz + 7) & ~(size_t)7;
 	size_t max = BATCH_BYTES / (kspan + elem);
@@ -96,7 +96,10 @@ static long map_each_batch(struct collector *c, int fd, size_t ksz, size_t elem,
 			return -ENOMEM;
 		keys = c->batch;
 		vals = c->batch + max * kspan;
-		err = bpf_map_lookup_batch(fd, first ? NULL : in, out, keys, vals, &count, NULL);
+		err = take ? bpf_map_lookup_and_delete_batch(fd, first ? NULL : in, out, keys, vals,
+							     &count, NULL) :
+			     bpf_map_lookup_batch(fd, first ? NULL : in, out, keys, vals, &count,
+						  NULL);
 		if (err < 0 && err != -ENOENT) {
 			/* ENOSPC: one hash bucket holds more entries than the batch; retry the same
 			 * position with room for twice as many. */
@@ -136,7 +139,7 @@ static long map_each(struct collector *c, struct bpf_map *map, entry_fn each, co
 		return -E2BIG;
 	if (!(c->batch_refused & bit)) {
 		n = map_each_batch(c, fd, ksz, percpu ? stride * (size_t)c->ncpus : vsz, stride,
-				   percpu, each, arg, &why);
+				   percpu, false, each, arg, &why);
 		if (n != -EOPNOTSUPP) {
 			c->map_reads[MAP_READ_BATCH]++;
 			return n;
@@ -353,29 +356,80 @@ int collector__read_peers(struct collector *c, collector_peer_fn fn, void *ctx)
 	return 0;
 }
 
-long collector__take_causes(struct collector *c, collector_cause_fn fn, void *ctx)
+struct cause_arg {
+	collector_cause_fn fn;
+	void *ctx;
+};
+
+static void each_cause(struct collector *c, const void *key, const void *vals, size_t stride,
+		       const void *arg)
 {
-	int fd = bpf_map__fd(c->cpu->maps.cpu_causes);
-	struct cpu_cause_key key, next;
+	const struct cause_arg *ca = arg;
+	struct cpu_cause_key k;
+	uint64_t ns;
+
+	(void)c;
+	(void)stride;
+	memcpy(&k, key, sizeof(k));
+	memcpy(&ns, vals, sizeof(ns));
+	if (ns)
+		ca->fn(ca->ctx, k.victim, k.culprit, ns);
+}
+
+/* Takes every entry of cpu_causes key by key, where the kernel refuses batch lookup-and-delete:
+ * the keys are listed in one walk, then each is taken. (A walk restarted from the first key
+ * after each delete scans the empty buckets before it every time: quadratic in the map's size.)
+ * Pairs added meanwhile are taken by the next read. */
+static long take_causes_by_key(struct collector *c, int fd, const struct cause_arg *ca)
+{
+	struct cpu_cause_key key, *keys;
+	size_t n_keys = 0, i;
 	long n = 0;
 	uint64_t ns;
 
-	/* Delete as we go: restart from the first key each time. A wait added between the lookup
-	 * and the delete of its pair is lost (nanoseconds, once per pair and read). */
-	while (bpf_map_get_next_key(fd, NULL, &next) == 0) {
-		key = next;
-		/* Hash maps take lookup-and-delete from Linux 5.14; before, two calls. */
-		if (bpf_map_lookup_and_delete_elem(fd, &key, &ns) &&
-		    (errno == ENOENT || bpf_map_lookup_elem(fd, &key, &ns) ||
-		     bpf_map_delete_elem(fd, &key))) {
+	while (bpf_map_get_next_key(fd, n_keys ? &key : NULL, &key) == 0) {
+		if (batch_reserve(c, (n_keys + 1) * sizeof(key)))
+			return -ENOMEM;
+		memcpy(c->batch + n_keys++ * sizeof(key), &key, sizeof(key));
+	}
+	keys = (struct cpu_cause_key *)(void *)c->batch;
+	for (i = 0; i < n_keys; i++) {
+		/* Hash maps take lookup-and-delete from Linux 5.14; before, two calls (a wait
+		 * added between them is lost: nanoseconds, once per pair and read). */
+		if (bpf_map_lookup_and_delete_elem(fd, &keys[i], &ns) &&
+		    (errno == ENOENT || bpf_map_lookup_elem(fd, &keys[i], &ns) ||
+		     bpf_map_delete_elem(fd, &keys[i]))) {
 			if (errno == ENOENT)
 				continue;
 			return -errno;
 		}
 		n++;
-		if (ns)
-			fn(ctx, key.victim, key.culprit, ns);
+		each_cause(c, &keys[i], &ns, 0, ca);
 	}
+	return n;
+}
+
+long collector__take_causes(struct collector *c, collector_cause_fn fn, void *ctx)
+{
+	const struct cause_arg ca = { fn, ctx };
+	int fd = bpf_map__fd(c->cpu->maps.cpu_causes), why = 0;
+	long n = -EOPNOTSUPP;
+
+	if (!c->causes_batch_refused) {
+		n = map_each_batch(c, fd, sizeof(struct cpu_cause_key), sizeof(uint64_t), 0, false,
+				   true, each_cause, &ca, &why);
+		if (n == -EOPNOTSUPP) {
+			c->causes_batch_refused = true;
+			log_info(
+				"cpu_causes: the kernel refused batch lookup-and-delete (%s); taking "
+				"it key by key",
+				strerror(-why));
+		}
+	}
+	if (n == -EOPNOTSUPP)
+		n = take_causes_by_key(c, fd, &ca);
+	if (n < 0)
+		return n;
 	for (unsigned i = 0; i < c->n_maps; i++) {
 		if (c->maps[i].map == c->cpu->maps.cpu_causes)
 			c->maps[i].entries = (uint64_t)n;

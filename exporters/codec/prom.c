@@ -293,6 +293,13 @@ static void agent_metrics(const struct snapshot *s, struct strbuf *out)
 	agent_metric(out, "bpfdiag_agent_cgroups_swept_total", "counter",
 		     "Removed cgroups found by the periodic sweep rather than the rmdir probe.",
 		     NULL, (double)a->cgroups_swept);
+	agent_metric(out, "bpfdiag_agent_cgroupfs_held_descriptors", "gauge",
+		     "Cgroup directories and files held open between collections.", NULL,
+		     (double)a->cgroupfs_held);
+	agent_metric(out, "bpfdiag_agent_cgroupfs_unheld_reads_total", "counter",
+		     "Reads of cgroup files that are held open, opened and closed instead because "
+		     "held descriptors reached half the descriptor limit.",
+		     NULL, (double)a->cgroupfs_unheld_reads);
 	agent_metric(
 		out, "bpfdiag_agent_fs_pseudo_write_bytes_total", "counter",
 		"Bytes written to pseudo filesystems (procfs, sysfs, cgroupfs, ...): no volume, "

@@ -1,7 +1,7 @@
 """Lifecycle: counters survive an agent restart (SIGKILL mid-workload, maps pinned) and stay
-monotonic; a removed cgroup's map entries are freed after a final read (cgroup_rmdir), and
-entries of cgroups removed while no agent ran are swept; SIGTERM exits cleanly with every
-program detached; the raw-syscall fs fallback counts sync calls exactly."""
+monotonic; a removed cgroup's map entries are freed after a final read (cgroup_rmdir) and its
+held descriptors closed, and entries of cgroups removed while no agent ran are swept; SIGTERM
+exits cleanly with every program detached; the raw-syscall fs fallback counts sync calls exactly."""
 import os
 import shutil
 import signal
@@ -21,6 +21,19 @@ def map_has(pin_dir, name, cgroup_id):
     r = subprocess.run(["bpftool", "map", "lookup", "pinned", os.path.join(pin_dir, name),
                         "key"] + key.split(), capture_output=True, text=True)
     return r.returncode == 0
+
+
+def fds_under(pid, path):
+    """The agent's descriptors open on path or beneath it (a removed cgroup's: "(deleted)")."""
+    got = []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except FileNotFoundError:
+            continue
+        if target == path or target.startswith(path + "/") or target.startswith(path + " "):
+            got.append(target)
+    return got
 
 
 def prog_exists(prog_id):
@@ -78,9 +91,15 @@ class Lifecycle(unittest.TestCase):
                 self.assertEqual(pod.run([sys.executable, "-c", BURN % 0.2]).wait(), 0)
                 agent.wait_collections(2)
                 self.assertTrue(map_has(self.pin, "cpu_stats", cgid))
+                # Its directory and the files read every collection are held open...
+                held = fds_under(agent.proc.pid, pod.path)
+                self.assertIn(pod.path, held)
+                self.assertIn(pod.path + "/cpu.pressure", held)
                 final = self.cpu(agent, pod)
             agent.wait_collections(3)
             self.assertFalse(map_has(self.pin, "cpu_stats", cgid))
+            # ...and closed when it is freed.
+            self.assertEqual(fds_under(agent.proc.pid, pod.path), [])
             m = agent.metrics()
             self.assertGreaterEqual(e2e.metric_value(m, "bpfdiag_agent_cgroups_removed_total"), 1)
             # The series keeps its final total for a while after the cgroup is gone.

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* Volume classes from real-shaped container/host mountinfo pairs (inline, and the fixtures of a
  * node with local PVs, CSI staging mounts, subPaths and pseudo filesystems read through a fake
- * proc root), and the cgroupfs parsers (cpu.stat v2 and v1, cpu.max, PSI). */
+ * proc root), the cgroupfs parsers (cpu.stat v2 and v1, cpu.max, PSI), and the cgroup files
+ * held open (read from offset 0, given back, capped). */
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -338,6 +341,7 @@ static void make_cgroup(const char *dir, unsigned periods, unsigned long usage)
 		 periods);
 	put(dir, "cpu.stat", text);
 	put(dir, "cpu.pressure", "some avg10=0.00 total=7\nfull avg10=0.00 total=3\n");
+	put(dir, "cpu.max", "50000 100000\n");
 	snprintf(text, sizeof(text), "%lu\n", usage);
 	put(dir, "memory.current", text);
 	put(dir, "memory.stat", "anon 10\nfile 20\ninactive_file 5\n");
@@ -346,8 +350,9 @@ static void make_cgroup(const char *dir, unsigned periods, unsigned long usage)
 
 static void remove_cgroup(const char *dir)
 {
-	static const char *const files[] = { "cgroup.procs",   "cpu.stat",    "cpu.pressure",
-					     "memory.current", "memory.stat", "memory.events" };
+	static const char *const files[] = { "cgroup.procs", "cpu.stat",       "cpu.pressure",
+					     "cpu.max",	     "memory.current", "memory.stat",
+					     "memory.events" };
 	char p[PATH_MAX + 32];
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
@@ -357,24 +362,45 @@ static void remove_cgroup(const char *dir)
 	assert_int_equal(rmdir(dir), 0);
 }
 
-/* Files read through the cgroup's open directory: the same values as by path; a file the
- * cgroup lacks keeps the directory; a cgroup removed and made again at the same path is read
- * anew; closing gives the descriptors back. */
+/* What kernfs does to the held files of a removed cgroup (a read fails with ENODEV): here the
+ * held descriptors are made to fail a read (a directory in their place: EISDIR). */
+static void fail_held(const struct cgroupfs_dirs *d, const char *root)
+{
+	int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	assert_true(dfd >= 0);
+	for (int f = 0; f < CGF_FILES; f++)
+		if (d->filep1[f])
+			assert_int_equal(dup2(dfd, d->filep1[f] - 1), d->filep1[f] - 1);
+	close(dfd);
+}
+
+static bool fd_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+/* Files read through the cgroup's open directory: the same values as by path; the files read
+ * every collection are held open and read again from offset 0 (new contents, no new
+ * descriptor); a file the cgroup lacks keeps the directory and is looked for again with the
+ * limit; a cgroup removed and made again at
+ * the same path is read anew; closing gives every descriptor back. */
 static void test_dirs_held_open(void **state)
 {
 	char root[] = "/tmp/bpfdiag-cgfs-XXXXXX", dir[PATH_MAX];
 	struct cgroupfs_dirs d = { 0 };
 	struct cgroupfs_cpu c = { 0 };
 	struct cgroupfs_mem m = { 0 };
-	unsigned before = cgroupfs_dirs_open();
-	int fdp1;
+	unsigned before = cgroupfs_held();
+	uint64_t unheld = cgroupfs_unheld_reads();
+	int fdp1, held[CGF_FILES];
 
 	(void)state;
 	assert_non_null(mkdtemp(root));
 	snprintf(dir, sizeof(dir), "%s/pod", root);
 	make_cgroup(dir, 11, 1000);
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
-	cgroupfs_read_memory(root, NULL, "/pod", &d, false, &m);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, &m);
 	assert_true(c.has_throttling && c.has_pressure);
 	assert_int_equal(c.nr_periods, 11);
 	assert_true(m.has_usage);
@@ -382,39 +408,223 @@ static void test_dirs_held_open(void **state)
 	assert_int_equal(m.anon, 10);
 	assert_int_not_equal(d.fdp1[CGFS_V2], 0);
 	assert_int_equal(d.fdp1[CGFS_V1_CPU], 0);
-	assert_int_equal(cgroupfs_dirs_open(), before + 1);
+	/* The directory and the files read every collection; memory.swap.current is missing. */
+	assert_int_not_equal(d.filep1[CGF_CPU_STAT], 0);
+	assert_int_not_equal(d.filep1[CGF_CPU_PRESSURE], 0);
+	assert_int_not_equal(d.filep1[CGF_MEM_USAGE], 0);
+	assert_int_not_equal(d.filep1[CGF_MEM_STAT], 0);
+	assert_int_equal(d.filep1[CGF_MEM_SWAP], 0);
+	assert_int_equal(cgroupfs_held(), before + 5);
 	fdp1 = d.fdp1[CGFS_V2];
+	memcpy(held, d.filep1, sizeof(held));
 
+	/* New contents (the same files, rewritten): read through the same descriptors. */
+	put(dir, "cpu.stat", "nr_periods 12\nnr_throttled 2\nthrottled_usec 6\n");
+	put(dir, "memory.current", "1500\n");
+	put(dir, "memory.stat", "anon 15\nfile 20\ninactive_file 5\n");
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, &m);
+	assert_int_equal(c.nr_periods, 12);
+	assert_int_equal(c.throttled_usec, 6);
+	assert_int_equal(m.usage, 1500);
+	assert_int_equal(m.anon, 15);
+	assert_memory_equal(held, d.filep1, sizeof(held));
+	assert_int_equal(cgroupfs_held(), before + 5);
+	assert_int_equal(cgroupfs_unheld_reads(), unheld);
+
+	/* A held file gone (its read fails): opened again, found missing, not held. */
 	{
 		char p[PATH_MAX + 16];
 
 		snprintf(p, sizeof(p), "%s/cpu.pressure", dir);
 		assert_int_equal(unlink(p), 0);
 	}
+	fail_held(&d, root);
 	memset(&c, 0, sizeof(c));
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
 	assert_false(c.has_pressure);
 	assert_true(c.has_throttling);
+	assert_int_equal(d.filep1[CGF_CPU_PRESSURE], 0);
 	assert_int_equal(d.fdp1[CGFS_V2], fdp1);
+	/* Missing: not looked for again until a read with the limit. */
+	put(dir, "cpu.pressure", "some avg10=0.00 total=9\nfull avg10=0.00 total=3\n");
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
+	assert_false(c.has_pressure);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
+	assert_true(c.has_pressure);
+	assert_int_equal(c.pressure_some_usec, 9);
+	assert_int_not_equal(d.filep1[CGF_CPU_PRESSURE], 0);
 
+	/* Removed and made again: the held files fail their reads (ENODEV on kernfs), the
+	 * directory is found stale; all are opened anew. */
+	fail_held(&d, root);
 	remove_cgroup(dir);
 	make_cgroup(dir, 22, 2000);
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
-	cgroupfs_read_memory(root, NULL, "/pod", &d, false, &m);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, &m);
 	assert_int_equal(c.nr_periods, 22);
 	assert_int_equal(m.usage, 2000);
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
 	assert_int_equal(c.nr_periods, 22);
 	assert_int_not_equal(d.fdp1[CGFS_V2], 0);
-	assert_int_equal(cgroupfs_dirs_open(), before + 1);
+	assert_int_equal(cgroupfs_held(), before + 5);
+	memcpy(held, d.filep1, sizeof(held));
+	held[0] = d.fdp1[CGFS_V2]; /* the directory in the place of cpu.stat's */
+	assert_true(fd_open(held[0] - 1));
 
 	cgroupfs_dirs_close(&d);
 	assert_int_equal(d.fdp1[CGFS_V2], 0);
-	assert_int_equal(cgroupfs_dirs_open(), before);
+	for (int f = 0; f < CGF_FILES; f++)
+		assert_int_equal(d.filep1[f], 0);
+	assert_int_equal(cgroupfs_held(), before);
+	assert_false(fd_open(held[0] - 1));
+	assert_false(fd_open(held[CGF_MEM_STAT] - 1));
 	/* No such cgroup: nothing read, nothing held. */
-	cgroupfs_read_cpu(root, NULL, "/gone", &d, false, &c);
+	cgroupfs_read_cpu(root, NULL, "/gone", &d, true, &c);
 	assert_false(c.has_throttling);
 	assert_int_equal(d.fdp1[CGFS_V2], 0);
+	assert_int_equal(cgroupfs_held(), before);
+	remove_cgroup(dir);
+	rmdir(root);
+}
+
+/* Past the cap on held descriptors, files are opened for each read (counted), with the same
+ * values; when open() finds the descriptors spent, the cap drops below what is held, and held
+ * files past it are given back as they are read. */
+static void test_held_cap(void **state)
+{
+	char root[] = "/tmp/bpfdiag-cgfs-XXXXXX", dir[PATH_MAX];
+	struct cgroupfs_dirs d = { 0 }, d2 = { 0 };
+	struct cgroupfs_cpu c = { 0 };
+	struct cgroupfs_mem m = { 0 };
+	unsigned before = cgroupfs_held();
+	uint64_t unheld = cgroupfs_unheld_reads();
+	struct rlimit rl, low;
+	int probe;
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	snprintf(dir, sizeof(dir), "%s/pod", root);
+	make_cgroup(dir, 11, 1000);
+	cgroupfs_set_held_cap(before + 2); /* the directory and cpu.stat */
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, &m);
+	assert_int_equal(cgroupfs_held(), before + 2);
+	assert_int_not_equal(d.filep1[CGF_CPU_STAT], 0);
+	assert_int_equal(d.filep1[CGF_MEM_STAT], 0);
+	assert_true(c.has_pressure);
+	assert_int_equal(m.usage, 1000);
+	assert_int_equal(m.anon, 10);
+	/* cpu.pressure, memory.current and memory.stat: opened, read, closed. */
+	assert_int_equal(cgroupfs_unheld_reads(), unheld + 3);
+	put(dir, "memory.current", "1200\n");
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, &m);
+	assert_int_equal(m.usage, 1200);
+	assert_int_equal(cgroupfs_held(), before + 2);
+	cgroupfs_dirs_close(&d);
+	assert_int_equal(cgroupfs_held(), before);
+
+	/* Descriptors spent: a soft limit of three more than are open now. */
+	cgroupfs_set_held_cap(1000);
+	probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_true(probe >= 0);
+	close(probe);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	low = rl;
+	low.rlim_cur = (rlim_t)probe + 3;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, &m);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	/* The directory, cpu.stat and cpu.pressure (cpu.max was opened and closed). */
+	assert_int_equal(cgroupfs_held(), before + 3);
+	assert_false(m.has_usage); /* memory.current found no descriptor left */
+	unheld = cgroupfs_unheld_reads();
+	cgroupfs_read_memory(root, NULL, "/pod", &d2, false, true, &m);
+	assert_true(m.has_usage);
+	assert_int_equal(m.usage, 1200);
+	assert_int_equal(cgroupfs_held(), before + 3); /* the cap: an eighth below what was held */
+	assert_true(cgroupfs_unheld_reads() > unheld);
+	/* A cap below what is held: held files are given back as they are read, same values. */
+	cgroupfs_set_held_cap(before + 1);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
+	assert_true(c.has_pressure);
+	assert_int_equal(c.pressure_some_usec, 7);
+	assert_int_equal(d.filep1[CGF_CPU_STAT], 0);
+	assert_int_equal(d.filep1[CGF_CPU_PRESSURE], 0);
+	assert_int_equal(cgroupfs_held(), before + 1); /* the directory */
+	cgroupfs_dirs_close(&d);
+	cgroupfs_dirs_close(&d2);
+	assert_int_equal(cgroupfs_held(), before);
+	cgroupfs_set_held_cap(0);
+	remove_cgroup(dir);
+	rmdir(root);
+}
+
+/* What is read when: cpu.stat's throttling with the limit and, in between, only under a quota
+ * (then held); memory.events only when asked; values not read stay. */
+static void test_read_rates(void **state)
+{
+	char root[] = "/tmp/bpfdiag-cgfs-XXXXXX", dir[PATH_MAX];
+	struct cgroupfs_dirs d = { 0 };
+	struct cgroupfs_cpu c = { 0 };
+	struct cgroupfs_mem m = { 0 };
+	unsigned before = cgroupfs_held();
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	snprintf(dir, sizeof(dir), "%s/pod", root);
+	make_cgroup(dir, 11, 1000);
+	put(dir, "cpu.max", "max 100000\n");
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
+	assert_false(c.has_limit);
+	assert_true(c.has_throttling);
+	assert_int_equal(c.nr_periods, 11);
+	assert_int_equal(d.filep1[CGF_CPU_STAT], 0); /* no quota: not held */
+	assert_int_not_equal(d.filep1[CGF_CPU_PRESSURE], 0);
+	/* Between limit reads, no quota: cpu.stat is not read, its counters stay. */
+	put(dir, "cpu.stat", "nr_periods 12\nnr_throttled 1\nthrottled_usec 5\n");
+	put(dir, "cpu.pressure", "some avg10=0.00 total=8\nfull avg10=0.00 total=4\n");
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
+	assert_true(c.has_throttling);
+	assert_int_equal(c.nr_periods, 11);
+	assert_int_equal(c.pressure_some_usec, 8);
+	/* A quota set: seen at the next limit read, then cpu.stat is read (and held) each time. */
+	put(dir, "cpu.max", "50000 100000\n");
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
+	assert_false(c.has_limit);
+	assert_int_equal(c.nr_periods, 11);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
+	assert_true(c.has_limit);
+	assert_int_equal(c.nr_periods, 12);
+	assert_int_not_equal(d.filep1[CGF_CPU_STAT], 0);
+	put(dir, "cpu.stat", "nr_periods 13\nnr_throttled 2\nthrottled_usec 9\n");
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
+	assert_int_equal(c.nr_periods, 13);
+	assert_int_equal(c.throttled_usec, 9);
+	/* The quota removed: the last counters read, cpu.stat given back. */
+	put(dir, "cpu.max", "max 100000\n");
+	put(dir, "cpu.stat", "nr_periods 14\nnr_throttled 2\nthrottled_usec 9\n");
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
+	assert_false(c.has_limit);
+	assert_int_equal(c.nr_periods, 14);
+	assert_int_equal(d.filep1[CGF_CPU_STAT], 0);
+
+	/* memory.events: read only when asked; the count stays in between. */
+	put(dir, "memory.events", "oom 1\noom_kill 1\n");
+	cgroupfs_read_memory(root, NULL, "/pod", &d, true, true, &m);
+	assert_true(m.has_oom);
+	assert_int_equal(m.oom_kills, 1);
+	put(dir, "memory.events", "oom 2\noom_kill 2\n");
+	put(dir, "memory.current", "3000\n");
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, &m);
+	assert_int_equal(m.usage, 3000);
+	assert_true(m.has_oom);
+	assert_int_equal(m.oom_kills, 1);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, &m);
+	assert_int_equal(m.oom_kills, 2);
+	cgroupfs_dirs_close(&d);
+	assert_int_equal(cgroupfs_held(), before);
 	remove_cgroup(dir);
 	rmdir(root);
 }
@@ -429,6 +639,8 @@ int main(void)
 		cmocka_unit_test(test_cpu_max_and_pressure),
 		cmocka_unit_test(test_memory_files),
 		cmocka_unit_test(test_dirs_held_open),
+		cmocka_unit_test(test_held_cap),
+		cmocka_unit_test(test_read_rates),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
