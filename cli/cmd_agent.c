@@ -110,7 +110,7 @@ static int parse_max_cgroups(const struct cli_opt *opt, const char *value, enum 
 
 _Static_assert(sizeof(enum collector_probe_choice) == sizeof(int), "choices are ints");
 _Static_assert(sizeof(enum collector_fs_probe) == sizeof(int), "choices are ints");
-static const char *const net_probes[] = { "auto", "tracepoint", "cgroup-skb", NULL };
+static const char *const net_probes[] = { "auto", "tracepoint", "cgroup-skb", "off", NULL };
 /* In enum collector_fs_probe's order. */
 static const char *const fs_probes[] = { "auto", "filesystem", "syscalls", "raw", NULL };
 static const char *const uring_probes[] = { "auto", "tp-btf", "tracepoint", "off", NULL };
@@ -191,9 +191,10 @@ static const struct cli_opt agent_opts[] = {
 	{ "log-level", "LEVEL", "error, warn, info or debug", .def = "info",
 	  .parse = parse_log_level, .off = OFF(level), .want = "error, warn, info or debug" },
 	{ "net-probe", "MODE",
-	  "auto, tracepoint (sock_send/recv_length, Linux >= 6.3) or cgroup-skb (the fallback)",
+	  "auto, tracepoint (sock_send/recv_length, Linux >= 6.3), cgroup-skb (the fallback) "
+	  "or off (no network or TCP metrics; no probe runs per send, receive or packet)",
 	  .def = "auto", .parse = cli_parse_choice, .off = OFF(net), .choices = net_probes,
-	  .want = "auto, tracepoint or cgroup-skb" },
+	  .want = "auto, tracepoint, cgroup-skb or off" },
 	{ "fs-probe", "MODE",
 	  "auto or filesystem (ext4/xfs/btrfs/iomap/page-cache tracepoints; no syscall pays), "
 	  "syscalls (per-syscall tracepoints: every filesystem, tmpfs too, but every syscall on "

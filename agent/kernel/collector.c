@@ -496,6 +496,38 @@ static int load_fs(struct collector *c, enum collector_fs_probe want, const char
 	return load_family(c, &fs_ops, pin, (void **)&c->fs);
 }
 
+/* The net family: the sock_*_length tracepoints, else cgroup_skb on the v2 root. Optional: a
+ * failure costs only its metrics. */
+static void open_net(struct collector *c, const struct collector_opts *opts, const char *pin)
+{
+	int r;
+
+	if (opts->net != PROBE_FALLBACK && !c->net_tracepoints)
+		log_msg(opts->net == PROBE_PRIMARY ? LOG_WARN : LOG_INFO,
+			"net probes: sock_send_length/sock_recv_length not in this kernel (Linux "
+			">= 6.3); using cgroup_skb");
+	r = load_family(c, &net_ops, pin, (void **)&c->net);
+	if (!r && !c->net_tracepoints) {
+		r = attach_skb(c, opts->cgroup_root);
+		if (r) {
+			net_bpf__destroy(c->net);
+			c->net = NULL;
+		}
+	}
+	if (r) {
+		family_failed("net", r, "bpfdiag_network_* and bpfdiag_tcp_* metrics");
+	} else {
+		c->probe[SLOT_NET] = c->net_tracepoints ? "sock_length" : "cgroup_skb";
+		feature(c, " net=%s", c->probe[SLOT_NET]);
+		watch(c, "net_stats", c->net->maps.net_stats, c->net->maps.net_counters,
+		      NET_CNT_MAP_FULL);
+		watch(c, "net_peers", c->net->maps.net_peers, c->net->maps.net_counters,
+		      NET_CNT_PEERS_FULL);
+		watch(c, "net_listen", c->net->maps.net_listen, c->net->maps.net_counters,
+		      NET_CNT_LISTEN_FULL);
+	}
+}
+
 int collector__open(const struct collector_opts *opts, struct collector **ret, char *err,
 		    size_t errlen)
 {
@@ -634,29 +666,12 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		      FS_CNT_PENDING_FULL);
 	}
 
-	if (opts->net != PROBE_FALLBACK && !c->net_tracepoints)
-		log_msg(opts->net == PROBE_PRIMARY ? LOG_WARN : LOG_INFO,
-			"net probes: sock_send_length/sock_recv_length not in this kernel (Linux "
-			">= 6.3); using cgroup_skb");
-	r = load_family(c, &net_ops, pin, (void **)&c->net);
-	if (!r && !c->net_tracepoints) {
-		r = attach_skb(c, opts->cgroup_root);
-		if (r) {
-			net_bpf__destroy(c->net);
-			c->net = NULL;
-		}
-	}
-	if (r) {
-		family_failed("net", r, "bpfdiag_network_* and bpfdiag_tcp_* metrics");
+	if (opts->net == PROBE_OFF) {
+		feature(c, " net=off");
+		log_info("net probes off (--net-probe off): bpfdiag_network_* and bpfdiag_tcp_* "
+			 "metrics are absent");
 	} else {
-		c->probe[SLOT_NET] = c->net_tracepoints ? "sock_length" : "cgroup_skb";
-		feature(c, " net=%s", c->probe[SLOT_NET]);
-		watch(c, "net_stats", c->net->maps.net_stats, c->net->maps.net_counters,
-		      NET_CNT_MAP_FULL);
-		watch(c, "net_peers", c->net->maps.net_peers, c->net->maps.net_counters,
-		      NET_CNT_PEERS_FULL);
-		watch(c, "net_listen", c->net->maps.net_listen, c->net->maps.net_counters,
-		      NET_CNT_LISTEN_FULL);
+		open_net(c, opts, pin);
 	}
 
 	r = load_family(c, &cgroup_ops, NULL, (void **)&c->cg);
