@@ -516,16 +516,15 @@ static void open_net(struct collector *c, const struct collector_opts *opts, con
 	}
 	if (r) {
 		family_failed("net", r, "bpfdiag_network_* and bpfdiag_tcp_* metrics");
-	} else {
-		c->probe[SLOT_NET] = c->net_tracepoints ? "sock_length" : "cgroup_skb";
-		feature(c, " net=%s", c->probe[SLOT_NET]);
-		watch(c, "net_stats", c->net->maps.net_stats, c->net->maps.net_counters,
-		      NET_CNT_MAP_FULL);
-		watch(c, "net_peers", c->net->maps.net_peers, c->net->maps.net_counters,
-		      NET_CNT_PEERS_FULL);
-		watch(c, "net_listen", c->net->maps.net_listen, c->net->maps.net_counters,
-		      NET_CNT_LISTEN_FULL);
+		return;
 	}
+	c->probe[SLOT_NET] = c->net_tracepoints ? "sock_length" : "cgroup_skb";
+	feature(c, " net=%s", c->probe[SLOT_NET]);
+	watch(c, "net_stats", c->net->maps.net_stats, c->net->maps.net_counters, NET_CNT_MAP_FULL);
+	watch(c, "net_peers", c->net->maps.net_peers, c->net->maps.net_counters,
+	      NET_CNT_PEERS_FULL);
+	watch(c, "net_listen", c->net->maps.net_listen, c->net->maps.net_counters,
+	      NET_CNT_LISTEN_FULL);
 }
 
 int collector__open(const struct collector_opts *opts, struct collector **ret, char *err,
