@@ -191,8 +191,8 @@ static const struct cli_opt agent_opts[] = {
 	{ "log-level", "LEVEL", "error, warn, info or debug", .def = "info",
 	  .parse = parse_log_level, .off = OFF(level), .want = "error, warn, info or debug" },
 	{ "net-probe", "MODE",
-	  "auto, tracepoint (sock_send/recv_length, Linux >= 6.3), cgroup-skb (the fallback) or "
-	  "off (no network metrics)",
+	  "auto, tracepoint (sock_send/recv_length, Linux >= 6.3), cgroup-skb (the fallback) "
+	  "or off (no network or TCP metrics; no probe runs per send, receive or packet)",
 	  .def = "auto", .parse = cli_parse_choice, .off = OFF(net), .choices = net_probes,
 	  .want = "auto, tracepoint, cgroup-skb or off" },
 	{ "fs-probe", "MODE",

@@ -517,7 +517,8 @@ static void open_fs(struct collector *c, enum collector_fs_probe want, const cha
 	}
 }
 
-/* The net family is optional: a failure costs only its metrics. */
+/* The net family: the sock_*_length tracepoints, else cgroup_skb on the v2 root. Optional: a
+ * failure costs only its metrics. */
 static void open_net(struct collector *c, const struct collector_opts *opts, const char *pin)
 {
 	int r;
@@ -677,8 +678,11 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		feature(c, " fs=off");
 	if (opts->net != PROBE_OFF)
 		open_net(c, opts, pin);
-	else
+	else {
 		feature(c, " net=off");
+		log_info("net probes off (--net-probe off): bpfdiag_network_* and bpfdiag_tcp_* "
+			 "metrics are absent");
+	}
 
 	r = load_family(c, &cgroup_ops, NULL, (void **)&c->cg);
 	if (r) {

@@ -4,6 +4,7 @@ connections by role, listening sockets and ports, and peers."""
 import json
 import os
 import socket
+import subprocess
 import sys
 import textwrap
 import threading
@@ -52,6 +53,17 @@ def serve_once(srv, result):
     result.append(n)
 
 
+def start_server():
+    """A loopback listener served once by serve_once on a thread: (socket, result, thread)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    got = []
+    t = threading.Thread(target=serve_once, args=(srv, got))
+    t.start()
+    return srv, got, t
+
+
 def retrans_segs():
     """The host's TCP RetransSegs (/proc/net/snmp)."""
     with open("/proc/net/snmp") as f:
@@ -61,12 +73,7 @@ def retrans_segs():
 
 class Network(unittest.TestCase):
     def run_mode(self, mode, feature):
-        srv = socket.socket()
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(1)
-        got = []
-        t = threading.Thread(target=serve_once, args=(srv, got))
-        t.start()
+        srv, got, t = start_server()
         with e2e.FakePod() as pod, \
                 e2e.Agent("--interval", "0.5", "--pin-dir", "none", "--net-probe", mode) as agent:
             self.assertIn("net=" + feature, agent.logs())
@@ -137,6 +144,42 @@ class Network(unittest.TestCase):
 
     def test_cgroup_skb_fallback(self):
         self.run_mode("cgroup-skb", "cgroup_skb")
+
+    def test_off(self):
+        """--net-probe off: no net program is loaded, the family reports down, and the bytes a
+        pod sends leave no series (nothing else counts them)."""
+        srv, got, t = start_server()
+        with e2e.FakePod() as pod, \
+                e2e.Agent("--interval", "0.5", "--net-probe", "off") as agent:
+            try:
+                self.assertIn("net=off", agent.logs())
+                names = set()
+                for i in e2e.prog_ids_of(agent.proc.pid):
+                    r = subprocess.run(["bpftool", "-j", "prog", "show", "id", str(i)],
+                                       capture_output=True, text=True)
+                    if r.returncode == 0:
+                        names.add(json.loads(r.stdout).get("name", ""))
+                self.assertTrue(any(n.startswith("cpu_") for n in names))  # names were read
+                self.assertEqual({n for n in names if n.startswith("net_")}, set())
+                pod.run([sys.executable, "-c",
+                         "import socket, sys\n"
+                         "c = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n"
+                         "c.sendall(b't' * 100000)\n"
+                         "c.shutdown(socket.SHUT_WR)\n"
+                         "while c.recv(1 << 16): pass\n",
+                         str(srv.getsockname()[1])]).wait(timeout=60)
+                t.join(timeout=60)
+                self.assertEqual(got, [100000])
+                agent.wait_collections(2)
+                m = agent.metrics()
+                self.assertEqual(e2e.metric_value(m, "bpfdiag_agent_probe_up", family="net"), 0)
+                self.assertIsNone(e2e.metric_value(m, "bpfdiag_agent_probe_info",
+                                                   family="net", probe="sock_length"))
+                self.assertIsNone(e2e.metric_value(m, "bpfdiag_network_bytes_total",
+                                                   container_id=pod.container_id,
+                                                   direction="transmit"))
+            finally:
+                srv.close()
 
 
 if __name__ == "__main__":
