@@ -27,6 +27,15 @@ static const double disk_export_bounds[] = {
 		__VA_ARGS__ \
 	}
 
+/* The fs family's series are per volume: the same labels and attributes on each (volume_type is
+ * OTLP only, the fourth label). */
+#define FS_VOLUME_LABELS \
+	.own_labels = OWN("volume_class", "volume", "persistentvolumeclaim", "volume_type")
+#define FS_VOLUME_ATTRS                                                                      \
+	.otlp_attrs = OWN("bpfdiag.volume.class", "k8s.volume.name", "bpfdiag.volume.claim", \
+			  "k8s.volume.type"),                                                \
+	.otlp_only = 1u << 3
+
 const struct metric_desc metric_descs[M_MAX] = {
 	[M_CPU_SECONDS] = {
 		.name = "bpfdiag_cpu_seconds_total",
@@ -196,45 +205,37 @@ const struct metric_desc metric_descs[M_MAX] = {
 		.name = "bpfdiag_fs_write_bytes_total",
 		.type = MT_COUNTER,
 		.help = "Bytes written by write(2) and friends to regular files, by volume.",
-		.own_labels = OWN("volume_class", "volume", "persistentvolumeclaim", "volume_type"),
+		FS_VOLUME_LABELS,
 		.otlp_name = "bpfdiag.fs.write.io",
 		.otlp_unit = "By",
-		.otlp_attrs = OWN("bpfdiag.volume.class", "k8s.volume.name", "bpfdiag.volume.claim",
-				  "k8s.volume.type"),
-		.otlp_only = 1u << 3,
+		FS_VOLUME_ATTRS,
 	},
 	[M_FS_WRITE_CALLS] = {
 		.name = "bpfdiag_fs_write_calls_total",
 		.type = MT_COUNTER,
 		.help = "write(2)-family calls to regular files, by volume.",
-		.own_labels = OWN("volume_class", "volume", "persistentvolumeclaim", "volume_type"),
+		FS_VOLUME_LABELS,
 		.otlp_name = "bpfdiag.fs.write.calls",
 		.otlp_unit = "{call}",
-		.otlp_attrs = OWN("bpfdiag.volume.class", "k8s.volume.name", "bpfdiag.volume.claim",
-				  "k8s.volume.type"),
-		.otlp_only = 1u << 3,
+		FS_VOLUME_ATTRS,
 	},
 	[M_FS_SYNC_CALLS] = {
 		.name = "bpfdiag_fs_sync_calls_total",
 		.type = MT_COUNTER,
 		.help = "fsync, fdatasync, sync_file_range and msync(MS_SYNC) calls, by volume.",
-		.own_labels = OWN("volume_class", "volume", "persistentvolumeclaim", "volume_type"),
+		FS_VOLUME_LABELS,
 		.otlp_name = "bpfdiag.fs.sync.calls",
 		.otlp_unit = "{call}",
-		.otlp_attrs = OWN("bpfdiag.volume.class", "k8s.volume.name", "bpfdiag.volume.claim",
-				  "k8s.volume.type"),
-		.otlp_only = 1u << 3,
+		FS_VOLUME_ATTRS,
 	},
 	[M_FS_READ_BYTES] = {
 		.name = "bpfdiag_fs_read_bytes_total",
 		.type = MT_COUNTER,
 		.help = "Bytes read by read(2) and friends from regular files, by volume.",
-		.own_labels = OWN("volume_class", "volume", "persistentvolumeclaim", "volume_type"),
+		FS_VOLUME_LABELS,
 		.otlp_name = "bpfdiag.fs.read.io",
 		.otlp_unit = "By",
-		.otlp_attrs = OWN("bpfdiag.volume.class", "k8s.volume.name", "bpfdiag.volume.claim",
-				  "k8s.volume.type"),
-		.otlp_only = 1u << 3,
+		FS_VOLUME_ATTRS,
 	},
 	[M_NETWORK_BYTES] = {
 		.name = "bpfdiag_network_bytes_total",
