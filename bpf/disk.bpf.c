@@ -23,7 +23,16 @@ struct {
 	__type(value, struct disk_cg_stats);
 } disk_stats SEC(".maps");
 
-/* Issue and completion may run on different CPUs: a shared hash keyed by the request. */
+/* Issue and completion may run on different CPUs: a shared record per request. Most requests
+ * take the slot their address hashes to (an inlined array lookup, a compare-and-swap; no hash
+ * update, lookup and delete); one whose slot another request in flight holds goes to the hash. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << DISK_INFLIGHT_SLOT_BITS);
+	__type(key, __u32);
+	__type(value, struct disk_inflight_slot);
+} disk_inflight_slots SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, DISK_MAX_INFLIGHT);
@@ -31,13 +40,15 @@ struct {
 	__type(value, struct disk_inflight);
 } disk_inflight SEC(".maps");
 
-/* bio → cgroup of the task that submitted it, for requests issued from another context. */
+/* bio → cgroup of the task that submitted it, for requests issued from another context: a
+ * direct-mapped cache (a bio evicted by a later one hashing to its slot before it is issued
+ * loses its submitter, as the least recent entry of an LRU would). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, DISK_MAX_INFLIGHT);
-	__type(key, __u64);
-	__type(value, __u64);
-} disk_submitter SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << DISK_SUBMITTER_SLOT_BITS);
+	__type(key, __u32);
+	__type(value, struct disk_submitter_slot);
+} disk_submitters SEC(".maps");
 
 /* inode → cgroup that last dirtied its pages: a cache (LRU) consulted for writeback. */
 struct {
@@ -76,32 +87,105 @@ int BPF_PROG(disk_dirty_folio, struct folio *folio, struct address_space *mappin
 	return 0;
 }
 
+/* The verifier allows no arithmetic on a kernel pointer, but a pointer stored into a map value
+ * reads back as a number. One per-CPU entry per program: the kernel never runs a tracing
+ * program nested in itself on a CPU (bpf_trace_run's per-program recursion guard), while
+ * another may interrupt it (a completion in an interrupt). */
+enum { SCRATCH_QUEUE, SCRATCH_ISSUE, SCRATCH_COMPLETE, SCRATCH_MAX };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SCRATCH_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} disk_scratch SEC(".maps");
+
+/* p as a number; false if it could not be had. */
+static __always_inline bool addr_of(const void *p, __u32 who, __u64 *addr)
+{
+	volatile __u64 *v = bpf_map_lookup_elem(&disk_scratch, &who);
+
+	if (!v)
+		return false;
+	*v = (__u64)p;
+	*addr = *v;
+	return true;
+}
+
+/* Slot of an address in a table of 2^bits slots (Fibonacci hashing: the high bits of the
+ * product, which every bit of the address feeds). */
+static __always_inline __u32 addr_slot(__u64 addr, __u32 bits)
+{
+	return (__u32)((addr * 0x9e3779b97f4a7c15ULL) >> (64 - bits));
+}
+
+/* The slot of bio's address (*addr: that address); NULL if it could not be had. */
+static __always_inline struct disk_submitter_slot *submitter_slot(struct bio *bio, __u32 who,
+								  __u64 *addr)
+{
+	__u32 i;
+
+	if (!addr_of(bio, who, addr))
+		return NULL;
+	i = addr_slot(*addr, DISK_SUBMITTER_SLOT_BITS);
+	return bpf_map_lookup_elem(&disk_submitters, &i);
+}
+
+/* Takes the bio at addr out of its slot s: the cgroup that queued it, or 0 if s holds another. */
+static __always_inline __u64 take_submitter(struct disk_submitter_slot *s, __u64 addr)
+{
+	__u64 tag = s->tag, cgid = s->cgroup_id;
+
+	if (!tag || (tag ^ cgid) != addr)
+		return 0;
+	__sync_val_compare_and_swap(&s->tag, tag, 0);
+	return cgid;
+}
+
 SEC("tp_btf/block_bio_queue")
 int BPF_PROG(disk_bio_queue, struct bio *bio)
 {
-	__u64 key = (__u64)bio, cgid;
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct disk_submitter_slot *s;
+	__u64 addr, cgid;
 
+	s = submitter_slot(bio, SCRATCH_QUEUE, &addr);
+	if (!s)
+		return 0;
 	/* A bio merged into a request is never looked up: its entry stays behind, and a bio later
 	 * allocated at the same address by a kernel thread must not inherit it. */
-	if (in_kthread()) {
-		bpf_map_delete_elem(&disk_submitter, &key);
+	if (t->flags & PF_KTHREAD) {
+		take_submitter(s, addr);
 		return 0;
 	}
-	cgid = bpf_get_current_cgroup_id();
-	bpf_map_update_elem(&disk_submitter, &key, &cgid, BPF_ANY);
+	cgid = task_cgroup_id(t);
+	s->cgroup_id = cgid;
+	s->tag = addr ^ cgid;
 	return 0;
+}
+
+/* The cgroup of the task that queued bio, taken out of its slot; 0 if none is known. */
+static __always_inline __u64 bio_submitter(struct bio *bio)
+{
+	struct disk_submitter_slot *s;
+	__u64 addr;
+
+	s = submitter_slot(bio, SCRATCH_ISSUE, &addr);
+	return s ? take_submitter(s, addr) : 0;
 }
 
 /* The cgroup that dirtied the page-cache pages a bio writes, or 0. */
 static __always_inline __u64 bio_dirtier(struct bio *bio)
 {
 	struct page *page = bio->bi_io_vec->bv_page;
-	/* Read as a number: bit 0 marks anonymous memory, with no inode behind it. */
-	__u64 mapping = page ? (__u64)BPF_CORE_READ(page, mapping) : 0, key, *v;
+	struct address_space *mapping = page ? page->mapping : NULL;
+	__u64 m, key, *v;
 
-	if (!mapping || (mapping & 1))
+	/* The low bits of page->mapping mark anonymous (and movable) memory, with no inode
+	 * behind it: test them on the number. */
+	if (!mapping || !addr_of(mapping, SCRATCH_ISSUE, &m) || (m & 3))
 		return 0;
-	key = (__u64)BPF_CORE_READ((struct address_space *)mapping, host);
+	key = (__u64)mapping->host;
 	v = bpf_map_lookup_elem(&disk_dirtier, &key);
 	return v ? *v : 0;
 }
@@ -113,7 +197,7 @@ static __always_inline __u64 request_cgroup(struct request *rq, __u32 dir, __u32
 {
 	struct bio *bio = rq->bio;
 	struct blkcg_gq *blkg;
-	__u64 key, *v, cgid;
+	__u64 cgid;
 
 	if (bio) {
 		blkg = bio->bi_blkg;
@@ -136,11 +220,8 @@ static __always_inline __u64 request_cgroup(struct request *rq, __u32 dir, __u32
 				return cgid;
 			}
 		}
-		key = (__u64)bio;
-		v = bpf_map_lookup_elem(&disk_submitter, &key);
-		if (v) {
-			cgid = *v;
-			bpf_map_delete_elem(&disk_submitter, &key);
+		cgid = bio_submitter(bio);
+		if (cgid) {
 			*via = DISK_VIA_SUBMITTER;
 			return cgid;
 		}
@@ -153,13 +234,26 @@ static __always_inline __u64 request_cgroup(struct request *rq, __u32 dir, __u32
 	return ROOT_CGROUP_ID;
 }
 
+/* The slot rq's address hashes to; NULL if its address could not be had. */
+static __always_inline struct disk_inflight_slot *inflight_slot(struct request *rq, __u32 who)
+{
+	__u64 addr;
+	__u32 i;
+
+	if (!addr_of(rq, who, &addr))
+		return NULL;
+	i = addr_slot(addr, DISK_INFLIGHT_SLOT_BITS);
+	return bpf_map_lookup_elem(&disk_inflight_slots, &i);
+}
+
 SEC("tp_btf/block_rq_issue")
 int BPF_PROG(disk_rq_issue, struct request *rq)
 {
 	__u32 op = rq->cmd_flags & REQ_OP_BITS_MASK, via = DISK_VIA_NONE;
 	struct disk_inflight in = {};
+	struct disk_inflight_slot *slot;
 	struct gendisk *disk;
-	__u64 key = (__u64)rq;
+	__u64 key = (__u64)rq, held;
 
 	if (op != DISK_READ && op != DISK_WRITE) /* flushes, discards: no data moved */
 		return 0;
@@ -169,10 +263,15 @@ int BPF_PROG(disk_rq_issue, struct request *rq)
 	in.issue_ns = bpf_ktime_get_ns();
 	in.bytes = rq->__data_len;
 	in.dir = op;
-	in.dev = ((__u32)BPF_CORE_READ(disk, major) << 20) |
-		 (__u32)BPF_CORE_READ(disk, first_minor);
+	in.dev = ((__u32)disk->major << 20) | (__u32)disk->first_minor;
 	in.cgroup_id = request_cgroup(rq, op, &via);
-	if (bpf_map_update_elem(&disk_inflight, &key, &in, BPF_ANY)) {
+	slot = inflight_slot(rq, SCRATCH_ISSUE);
+	/* Free, or already this request's (issued again after a requeue): take it. The completion
+	 * cannot read it before the driver has the request, after this program. */
+	held = slot ? __sync_val_compare_and_swap(&slot->rq, 0, key) : 1;
+	if (slot && (held == 0 || held == key)) {
+		slot->in = in;
+	} else if (bpf_map_update_elem(&disk_inflight, &key, &in, BPF_ANY)) {
 		counter_add(&disk_counters, DISK_CNT_INFLIGHT_FULL, 1);
 		return 0;
 	}
@@ -186,25 +285,34 @@ int BPF_PROG(disk_rq_complete, struct request *rq, blk_status_t error, unsigned 
 {
 	static const struct disk_cg_stats zero;
 	__u64 key = (__u64)rq, now = bpf_ktime_get_ns(), lat;
-	struct disk_inflight *in = bpf_map_lookup_elem(&disk_inflight, &key);
+	struct disk_inflight_slot *slot = inflight_slot(rq, SCRATCH_COMPLETE);
+	struct disk_inflight in, *p;
 	struct disk_cg_stats *s;
 	struct disk_key k = {};
 
-	if (!in)
-		return 0; /* issued before we attached */
-	k.cgroup_id = in->cgroup_id;
-	k.dev = in->dev;
-	k.dir = in->dir;
-	lat = now > in->issue_ns ? now - in->issue_ns : 0;
+	if (slot && slot->rq == key) {
+		in = slot->in;
+		/* A full barrier: the record is read before another request can take the slot. */
+		__sync_lock_test_and_set(&slot->rq, 0);
+	} else {
+		p = bpf_map_lookup_elem(&disk_inflight, &key);
+		if (!p)
+			return 0; /* issued before we attached */
+		in = *p;
+		bpf_map_delete_elem(&disk_inflight, &key);
+	}
+	k.cgroup_id = in.cgroup_id;
+	k.dev = in.dev;
+	k.dir = in.dir;
+	lat = now > in.issue_ns ? now - in.issue_ns : 0;
 	s = lookup_or_init(&disk_stats, &k, &zero);
 	if (s) {
-		s->bytes += in->bytes;
+		s->bytes += in.bytes;
 		s->ops++;
 		s->lat_ns += lat;
 		s->hist[hist_slot(lat)]++;
 	} else {
 		counter_add(&disk_counters, DISK_CNT_MAP_FULL, 1);
 	}
-	bpf_map_delete_elem(&disk_inflight, &key);
 	return 0;
 }

@@ -6,8 +6,11 @@
 #include "hist.h"
 
 #define DISK_MAX_KEYS_DEFAULT 16384
-#define DISK_MAX_INFLIGHT 16384
+#define DISK_MAX_INFLIGHT 16384 /* the hash a request falls back to when its slot is taken */
 #define DISK_MAX_INODES 65536
+/* Direct-mapped slots, indexed by a hash of the request's (bio's) address: powers of two. */
+#define DISK_INFLIGHT_SLOT_BITS 12
+#define DISK_SUBMITTER_SLOT_BITS 16
 
 enum disk_dir { DISK_READ = 0, DISK_WRITE = 1 };
 
@@ -44,6 +47,19 @@ struct disk_inflight {
 	__u32 dev;
 	__u32 dir;
 	__u32 pad;
+};
+
+/* A slot of disk_inflight_slots: the request holding it (0: free) and its record. */
+struct disk_inflight_slot {
+	__u64 rq;
+	struct disk_inflight in;
+};
+
+/* A slot of disk_submitters: the cgroup of the task that queued a bio. tag is the bio's address
+ * XOR cgroup_id (0: free), so a slot read while another CPU rewrites it fails the check. */
+struct disk_submitter_slot {
+	__u64 tag;
+	__u64 cgroup_id;
 };
 
 enum disk_counter {

@@ -25,11 +25,12 @@ struct request___pre516 {
 	struct gendisk *rq_disk;
 } __attribute__((preserve_access_index));
 
+/* rq: a tp_btf argument; direct loads (no helper call). */
 static __always_inline struct gendisk *request_disk(struct request *rq)
 {
 	if (bpf_core_field_exists(((struct request___pre516 *)rq)->rq_disk))
-		return BPF_CORE_READ((struct request___pre516 *)rq, rq_disk);
-	return BPF_CORE_READ(rq, q, disk);
+		return ((struct request___pre516 *)rq)->rq_disk;
+	return rq->q->disk;
 }
 
 #endif
