@@ -116,6 +116,21 @@ static __always_inline struct file *fd_file(struct task_struct *t, unsigned long
 	return f;
 }
 
+/* Mount id of f, a regular file the kernel handed the event (a BTF pointer): direct loads and
+ * one probe read, where file_mnt_id() takes four. */
+static __always_inline long btf_file_mnt_id(struct file *f)
+{
+	int id = 0;
+
+	if ((f->f_inode->i_mode & S_IFMT) != S_IFREG)
+		return -1;
+	/* struct mount embeds the vfsmount: step back to it and read mnt_id. */
+	bpf_probe_read_kernel(&id, sizeof(id),
+			      (void *)f->f_path.mnt - bpf_core_field_offset(struct mount, mnt) +
+				      bpf_core_field_offset(struct mount, mnt_id));
+	return id;
+}
+
 /* Mount id of the regular file behind fd of the current task, else -1. */
 static __always_inline long fd_mnt_id(unsigned long fd)
 {
@@ -125,7 +140,8 @@ static __always_inline long fd_mnt_id(unsigned long fd)
 static __always_inline struct fs_stats *stats_of(__u32 mnt_id)
 {
 	static const struct fs_stats zero;
-	struct fs_key k = { .cgroup_id = bpf_get_current_cgroup_id(), .mnt_id = mnt_id };
+	struct fs_key k = { .cgroup_id = task_cgroup_id(bpf_get_current_task_btf()),
+			    .mnt_id = mnt_id };
 	struct fs_stats *s = lookup_or_init(&fs_stats, &k, &zero);
 
 	if (!s)
@@ -296,6 +312,7 @@ struct sys_io {
 	struct pt_regs *regs;
 	unsigned long fd;
 	struct file *file; /* set by syscall_mnt() at the syscall's first event */
+	struct file *kfile; /* the file the event names (its BTF pointer), or NULL */
 	int op;
 };
 
@@ -306,6 +323,7 @@ static __always_inline void cur_syscall(struct sys_io *io)
 	long nr;
 
 	io->task = t;
+	io->kfile = NULL;
 	io->op = FS_OP_NONE;
 	if (t->flags & (PF_KTHREAD | PF_IO_WORKER))
 		return;
@@ -345,7 +363,10 @@ static __always_inline long syscall_mnt(struct sys_io *io, bool *first)
 		return ft->mnt[i];
 	}
 	io->file = fd_file(t, io->fd);
-	mnt = file_mnt_id(io->file);
+	/* The fd decides (an overlay's file, not the upper layer's the filesystem sees); when it is
+	 * the event's own file, that one is read the cheaper way. */
+	mnt = io->kfile && io->file == io->kfile ? btf_file_mnt_id(io->kfile) :
+						   file_mnt_id(io->file);
 	if (ft) {
 		ft->mark[i] = mark;
 		ft->mnt[i] = (__s32)mnt;
@@ -381,12 +402,14 @@ static __always_inline void count_syscall_io(struct sys_io *io, __u64 bytes)
 	count_io(io, mnt, bytes, first);
 }
 
-/* Bytes written by a buffered write, chunk by chunk (exact: what was copied). */
-static __always_inline void buffered_write(__u64 copied)
+/* Bytes written by a buffered write, chunk by chunk (exact: what was copied); kfile: the file
+ * the event names, or NULL. */
+static __always_inline void buffered_write(__u64 copied, struct file *kfile)
 {
 	struct sys_io io;
 
 	cur_syscall(&io);
+	io.kfile = kfile;
 	if (io.op == FS_OP_WRITE)
 		count_syscall_io(&io, copied);
 }
@@ -397,7 +420,7 @@ static __always_inline void buffered_write(__u64 copied)
 	int BPF_PROG(fs_##name, struct inode *inode, loff_t pos, unsigned int len, \
 		     unsigned int copied)                                          \
 	{                                                                          \
-		buffered_write(copied);                                            \
+		buffered_write(copied, NULL);                                      \
 		return 0;                                                          \
 	}
 
@@ -409,7 +432,7 @@ EXT4_WRITE_END(ext4_journalled_write_end)
 SEC("tp_btf/xfs_file_buffered_write")
 int BPF_PROG(fs_xfs_buffered_write, struct kiocb *iocb, struct iov_iter *from)
 {
-	buffered_write(from->count);
+	buffered_write(from->count, iocb->ki_filp);
 	return 0;
 }
 
@@ -423,6 +446,7 @@ int BPF_PROG(fs_dio_complete, struct kiocb *iocb, int error, ssize_t ret)
 	if (ret <= 0 || iocb->ki_complete)
 		return 0;
 	cur_syscall(&io);
+	io.kfile = iocb->ki_filp;
 	if (io.op == FS_OP_WRITE || io.op == FS_OP_READ)
 		count_syscall_io(&io, ret);
 	return 0;
