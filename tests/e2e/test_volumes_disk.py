@@ -5,6 +5,7 @@ not to the kworkers (root cgroup) that write them back. A local PV the node moun
 first is still the pod's `pvc`, and writes to /proc are no volume (the default filesystem
 tracepoints never see them; with `--fs-probe syscalls` they add up in the agent's pseudo
 counter)."""
+import json
 import os
 import subprocess
 import sys
@@ -73,6 +74,35 @@ LOCAL_PV_WORKLOAD = textwrap.dedent("""
     sys.stdin.readline()
 """ % {"proc_writes": 50})
 PROC_BYTES = 50 * (4 + 12)
+
+
+# Direct I/O in both directions, for the fallback test.
+FALLBACK_WORKLOAD = textwrap.dedent("""
+    import mmap, os, sys
+    path = sys.argv[1] + "/data/direct.bin"
+    buf = mmap.mmap(-1, 1 << 20)
+    buf.write(b"f" * (1 << 20))
+    fd = os.open(path, os.O_WRONLY | os.O_DIRECT)
+    for _ in range(%(mib)d):
+        os.write(fd, buf)
+    os.close(fd)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+    for _ in range(%(mib)d):
+        os.readv(fd, [buf])
+    os.close(fd)
+    print("done", flush=True)
+    sys.stdin.readline()
+""" % {"mib": 8})
+
+
+def agent_map(agent, name):
+    """Id of the agent's BPF map named name (kernel map names stop at 15 characters)."""
+    for i in e2e.prog_ids_of(agent.proc.pid, kind="map"):
+        out = subprocess.run(["bpftool", "-j", "map", "show", "id", str(i)],
+                             capture_output=True, text=True)
+        if out.returncode == 0 and json.loads(out.stdout).get("name") == name[:15]:
+            return i
+    raise AssertionError("the agent holds no map %s" % name)
 
 
 def value(agent, name, **labels):
@@ -150,6 +180,54 @@ class VolumesAndDisk(unittest.TestCase):
             self.assertGreaterEqual(pseudo, PROC_BYTES)
         else:  # procfs has no filesystem tracepoint
             self.assertEqual(pseudo, 0)
+
+    def test_inflight_records_fall_back_to_the_hash(self):
+        """Every slot of disk_inflight_slots held by another request (as by requests in flight):
+        each issue's record goes to the disk_inflight hash, and the completion finds it there,
+        so direct I/O is still charged exactly, both ways."""
+        mib = 8
+        with e2e.FakePod() as pod, PodVolumes(pod) as vol, \
+                e2e.Agent("--interval", "0.5", "--pin-dir", "none") as agent:
+            subprocess.run(["fallocate", "-l", str(mib * MiB),
+                            os.path.join(vol.pvc_mount, "direct.bin")], check=True)
+            subprocess.run(["sync"], check=True)
+            slots = agent_map(agent, "disk_inflight_slots")
+            nslots = json.loads(subprocess.run(["bpftool", "-j", "map", "show", "id", str(slots)],
+                                               capture_output=True, text=True,
+                                               check=True).stdout)["max_entries"]
+            held = " ".join(["ff"] * 8 + ["00"] * 32)  # a request address no request has
+            batch = os.path.join(vol.work, "hold.batch")
+            with open(batch, "w") as f:
+                for i in range(nslots):
+                    f.write("map update id %d key %s value hex %s\n" % (
+                        slots, " ".join(str(b) for b in i.to_bytes(4, "little")), held))
+            subprocess.run(["bpftool", "batch", "file", batch], check=True,
+                           stdout=subprocess.DEVNULL)
+            agent.wait_collections(1)
+
+            def loop_bytes(direction):
+                return value(agent, "bpfdiag_disk_bytes_total", direction=direction,
+                             device=vol.loop_name, container_id=pod.container_id)
+
+            before = {d: loop_bytes(d) for d in ("write", "read")}
+            p = self.start_workload(pod, vol, FALLBACK_WORKLOAD)
+            try:
+                self.step(p, "done")
+                agent.wait_collections(2)
+                got = {d: loop_bytes(d) - before[d] for d in ("write", "read")}
+            finally:
+                self.stop_workload(p)
+            dump = json.loads(subprocess.run(["bpftool", "-j", "map", "dump", "id", str(slots)],
+                                             capture_output=True, text=True,
+                                             check=True).stdout)
+        print("direct I/O with every slot held:", got)
+        for d in ("write", "read"):
+            self.assertLess(abs(got[d] - mib * MiB) / (mib * MiB), 0.01, d)
+        # The slots were never taken: every request went through the hash.
+        self.assertEqual(len(dump), nslots)
+        taken = [e["formatted"] for e in dump
+                 if e["formatted"]["value"]["rq"] != 0xffffffffffffffff]
+        self.assertEqual(taken, [])
 
     def step(self, p, want):
         line = p.stdout.readline().strip()
