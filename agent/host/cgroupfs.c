@@ -279,6 +279,8 @@ void cgroupfs_read_cpu(const char *v2_root, const char *v1_cpu_root, const char 
 		if (!ret->has_limit && d)
 			release(&d->filep1[CGF_CPU_STAT]);
 	}
+	/* A file gone (PSI turned off, the cgroup removed) leaves no pressure, not the last. */
+	ret->has_pressure = false;
 	if (read_file(d, CGFS_V2, CGF_CPU_PRESSURE, v2_root, path, "cpu.pressure", buf,
 		      sizeof(buf)))
 		cgroupfs_parse_pressure(buf, ret);

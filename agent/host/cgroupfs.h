@@ -74,7 +74,8 @@ void cgroupfs_set_held_cap(unsigned cap);
  * may be NULL: the cpu controller is on v2. cpu.pressure is read each call; the quota only
  * with with_limit (else the previous one stays); cpu.stat's throttling counters only with
  * with_limit or where the last quota read found one (they move only under the cgroup's own
- * quota), else the previous ones stay. Missing files leave the matching has_* false. */
+ * quota), else the previous ones stay. Missing files leave the matching has_* false (a
+ * cpu.pressure gone since the last call too). */
 void cgroupfs_read_cpu(const char *v2_root, const char *v1_cpu_root, const char *path,
 		       struct cgroupfs_dirs *dirs, bool with_limit, struct cgroupfs_cpu *ret);
 

@@ -629,6 +629,37 @@ static void test_read_rates(void **state)
 	rmdir(root);
 }
 
+/* A cgroup's cpu.pressure gone (PSI turned off for it, or its file removed) since the last
+ * read: no pressure, not the last values read. */
+static void test_pressure_gone(void **state)
+{
+	char root[] = "/tmp/bpfdiag-cgfs-XXXXXX", dir[PATH_MAX], p[PATH_MAX + 16];
+	struct cgroupfs_dirs d = { 0 };
+	struct cgroupfs_cpu c = { 0 }, c2 = { 0 };
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	snprintf(dir, sizeof(dir), "%s/pod", root);
+	make_cgroup(dir, 11, 1000);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", NULL, true, &c2);
+	assert_true(c.has_pressure && c2.has_pressure);
+	assert_int_equal(c2.pressure_some_usec, 7);
+	snprintf(p, sizeof(p), "%s/cpu.pressure", dir);
+	assert_int_equal(unlink(p), 0);
+	/* Opened by path for each read: ENOENT. */
+	cgroupfs_read_cpu(root, NULL, "/pod", NULL, false, &c2);
+	assert_false(c2.has_pressure);
+	/* Held open: its read fails (ENODEV on kernfs), opened again: ENOENT. */
+	fail_held(&d, root);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
+	assert_false(c.has_pressure);
+	assert_true(c.has_throttling);
+	cgroupfs_dirs_close(&d);
+	remove_cgroup(dir);
+	rmdir(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -641,6 +672,7 @@ int main(void)
 		cmocka_unit_test(test_dirs_held_open),
 		cmocka_unit_test(test_held_cap),
 		cmocka_unit_test(test_read_rates),
+		cmocka_unit_test(test_pressure_gone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
