@@ -117,13 +117,19 @@ static inline uint64_t cgroupfs_mem_working_set(const struct cgroupfs_mem *m)
 }
 
 /* Reads the memory files of path: those of v1_mem_root when it is given (a controller lives in
- * one hierarchy: mounted on v1, it is not on v2), else the v2 files. The limit is read only
- * with with_limit (it changes rarely: the caller reads it on a cadence, as cpu.max), else the
- * previous one stays; memory.events (v1: memory.oom_control) only with with_events, else the
- * previous OOM-kill count stays; the peak only when the OOM-kill count grew (it is reported at
- * a kill). Missing files leave the matching has_* false. */
+ * one hierarchy: mounted on v1, it is not on v2), else the v2 files. The usage every call;
+ * memory.stat (and v2's memory.swap.current) only where it can have changed since the last
+ * read: when ran (the cgroup's tasks ran since: page faults need them), when the usage
+ * changed (a page charged or uncharged: anon, file, swap out), with with_limit, and when the
+ * last read found no usage; else its values stay (what may go stale meanwhile: inactive_file,
+ * pages moved between LRU lists by reclaim without a charge; the gauges of a page charged
+ * and another uncharged in the same interval). The limit is read only with with_limit (it
+ * changes rarely: the caller reads it on a cadence, as cpu.max), else the previous one stays;
+ * memory.events (v1: memory.oom_control) only with with_events, else the previous OOM-kill
+ * count stays; the peak only when the OOM-kill count grew (it is reported at a kill).
+ * Missing files leave the matching has_* false. */
 void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const char *path,
-			  struct cgroupfs_dirs *dirs, bool with_limit, bool with_events,
+			  struct cgroupfs_dirs *d, bool with_limit, bool with_events, bool ran,
 			  struct cgroupfs_mem *ret);
 
 #endif
