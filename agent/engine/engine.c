@@ -398,7 +398,8 @@ static void expire(struct engine *e)
 {
 	time_t now = time(NULL);
 
-	if (collector__forget(e->collector, is_gone, e) < 0)
+	/* Only a cgroup on the gone list has entries to forget: no walk of every map without. */
+	if (e->gone && collector__forget(e->collector, is_gone, e) < 0)
 		log_debug("forgetting removed cgroups failed");
 	while (e->gone) {
 		struct cg *c = e->gone;
