@@ -185,19 +185,20 @@ struct key_want {
 	bool found;
 };
 
-/* Reads the values of n keys in one pass over text's lines (stopping once all are found);
+/* Reads the values of n (at most 8) keys in one pass over text's lines (stopping once all are found);
  * each found key sets its found. */
 static void keys_u64(const char *text, struct key_want *w, unsigned n)
 {
+	size_t kl[8];
 	unsigned left = n;
 
+	for (unsigned i = 0; i < n && i < 8; i++)
+		kl[i] = strlen(w[i].key);
 	for (const char *p = text; left && *p;) {
 		const char *nl = strchrnul(p, '\n'), *sp = memchr(p, ' ', (size_t)(nl - p));
 
-		for (unsigned i = 0; sp && i < n; i++) {
-			size_t kl = strlen(w[i].key);
-
-			if (!w[i].found && (size_t)(sp - p) == kl && memcmp(p, w[i].key, kl) == 0) {
+		for (unsigned i = 0; sp && i < n && i < 8; i++) {
+			if (!w[i].found && (size_t)(sp - p) == kl[i] && memcmp(p, w[i].key, kl[i]) == 0) {
 				*w[i].ret = strtoull(sp + 1, NULL, 10);
 				w[i].found = true;
 				left--;
