@@ -337,8 +337,9 @@ oom:
  * - memory.current (v1: memory.usage_in_bytes): every collection (memory changes without the
  *   cgroup running: reclaim, another's page cache).
  * - memory.stat, and v2's memory.swap.current: when the series' CPU time grew (its page
- *   faults need its tasks to run) or its usage changed (a page charged or uncharged), else
- *   every LIMIT_EVERY collections (cgroupfs_read_memory: what may go stale meanwhile).
+ *   faults need its tasks to run) or its usage changed (a page charged or uncharged), at most
+ *   every other collection unless the usage moved by a sixteenth; else every LIMIT_EVERY
+ *   collections (cgroupfs_read_memory: what may go stale meanwhile).
  * - memory.events (v1: memory.oom_control), for OOM kills: where oom:mark_victim is attached,
  *   when it saw a kill in the series, else every LIMIT_EVERY collections (kills it misses, its
  *   map full, are counted up to that late); without it, every collection.

@@ -198,7 +198,8 @@ static void keys_u64(const char *text, struct key_want *w, unsigned n)
 		const char *nl = strchrnul(p, '\n'), *sp = memchr(p, ' ', (size_t)(nl - p));
 
 		for (unsigned i = 0; sp && i < n && i < 8; i++) {
-			if (!w[i].found && (size_t)(sp - p) == kl[i] && memcmp(p, w[i].key, kl[i]) == 0) {
+			if (!w[i].found && (size_t)(sp - p) == kl[i] &&
+			    memcmp(p, w[i].key, kl[i]) == 0) {
 				*w[i].ret = strtoull(sp + 1, NULL, 10);
 				w[i].found = true;
 				left--;
@@ -386,9 +387,9 @@ void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const ch
 {
 	char buf[8192]; /* memory.stat: ~1.5 KiB on v1, ~3 KiB on recent v2 kernels */
 	const char *root = v1_mem_root ? v1_mem_root : v2_root;
-	bool v1 = v1_mem_root != NULL, had = ret->has_usage;
+	bool v1 = v1_mem_root != NULL, had = ret->has_usage, changed, stat;
 	enum cgroupfs_tree t = v1 ? CGFS_V1_MEM : CGFS_V2;
-	uint64_t kills = ret->oom_kills, usage = ret->usage;
+	uint64_t kills = ret->oom_kills, usage = ret->usage, moved;
 
 	ret->has_usage = false;
 	if (with_limit && d)
@@ -396,8 +397,16 @@ void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const ch
 	if (!read_u64(d, t, CGF_MEM_USAGE, root, path,
 		      v1 ? "memory.usage_in_bytes" : "memory.current", &ret->usage))
 		return;
-	/* memory.stat (and v2's swap) only where it can have changed: see cgroupfs.h. */
-	if (!had || with_limit || ran || ret->usage != usage) {
+	/* memory.stat (and v2's swap) where it can have changed, at most every other call unless
+	 * the usage moved by a sixteenth since its last read: see cgroupfs.h. */
+	changed = ran || ret->usage != usage || ret->stat_due;
+	moved = ret->usage > ret->stat_usage ? ret->usage - ret->stat_usage :
+					       ret->stat_usage - ret->usage;
+	stat = !had || with_limit || moved > ret->stat_usage / 16 || (changed && !ret->stat_last);
+	ret->stat_due = changed && !stat;
+	ret->stat_last = stat;
+	if (stat) {
+		ret->stat_usage = ret->usage;
 		if (!read_file(d, t, CGF_MEM_STAT, root, path, "memory.stat", buf, sizeof(buf)))
 			return;
 		if (!v1)

@@ -114,9 +114,11 @@ static void test_hash(void **state)
 		assert_true(h[i] != h[i - 1]);
 	/* The same bytes at any alignment, and hash_bytes of the string's bytes alike. */
 	for (int off = 0; off < 8; off++) {
-		snprintf(buf + off, sizeof(buf) - 8, "/kubepods.slice/kubepods-pod%d.slice", off % 2);
-		assert_true(hash_str(buf + off) == hash_str(off % 2 ? "/kubepods.slice/kubepods-pod1.slice" :
-								      "/kubepods.slice/kubepods-pod0.slice"));
+		snprintf(buf + off, sizeof(buf) - 8, "/kubepods.slice/kubepods-pod%d.slice",
+			 off % 2);
+		assert_true(hash_str(buf + off) ==
+			    hash_str(off % 2 ? "/kubepods.slice/kubepods-pod1.slice" :
+					       "/kubepods.slice/kubepods-pod0.slice"));
 		assert_true(hash_bytes(buf + off, strlen(buf + off)) == hash_str(buf + off));
 	}
 	/* Low bits (a table's index) spread: 4096 sequential names over 1024 slots, as a uniform

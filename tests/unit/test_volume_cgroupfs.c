@@ -297,8 +297,8 @@ static void test_memory_files(void **state)
 		assert_false(n.has_swap);
 		assert_int_equal(n.swap, 0);
 		/* A line without a value, a key as a prefix of another, no last newline. */
-		cgroupfs_parse_memory_stat("junk\ntotal_rss_huge 8\ntotal_cache\n\ntotal_rss 21", true,
-					   &n);
+		cgroupfs_parse_memory_stat("junk\ntotal_rss_huge 8\ntotal_cache\n\ntotal_rss 21",
+					   true, &n);
 		assert_int_equal(n.anon, 21);
 		assert_int_equal(n.file, 0);
 	}
@@ -665,8 +665,9 @@ static void test_pressure_gone(void **state)
 	rmdir(root);
 }
 
-/* memory.stat is read where it can have changed: the cgroup ran, its usage changed, with the
- * limit, or no reading yet; else its values stay while the usage is read every time. */
+/* memory.stat is read where it can have changed (the cgroup ran, its usage changed, with the
+ * limit, or no reading yet), at most every other call unless the usage moved by a sixteenth
+ * since its last read; else its values stay while the usage is read every time. */
 static void test_memory_stat_when_changed(void **state)
 {
 	char root[] = "/tmp/bpfdiag-cgfs-XXXXXX", dir[PATH_MAX];
@@ -691,25 +692,50 @@ static void test_memory_stat_when_changed(void **state)
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, true, &m);
 	assert_int_equal(m.anon, 15);
 	assert_int_equal(m.pgfault, 3);
-	/* Idle, usage changed: read. */
-	put(dir, "memory.stat", "anon 25\nfile 20\ninactive_file 5\npgfault 3\n");
+	/* It ran again, right after a read: not read; then idle: read, the change still due. */
+	put(dir, "memory.stat", "anon 16\nfile 20\ninactive_file 5\npgfault 4\n");
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, true, &m);
+	assert_int_equal(m.pgfault, 3);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
+	assert_int_equal(m.pgfault, 4);
+	/* Running every call: read every other call. */
+	for (int i = 0; i < 4; i++) {
+		char text[96];
+
+		snprintf(text, sizeof(text), "anon 16\nfile 20\ninactive_file 5\npgfault %d\n",
+			 10 + i);
+		put(dir, "memory.stat", text);
+		cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, true, &m);
+		assert_int_equal(m.pgfault, i % 2 ? 10 + i : (i ? 10 + i - 1 : 4));
+	}
+	/* The usage moved by more than a sixteenth: read at once, idle or not. */
+	put(dir, "memory.stat", "anon 25\nfile 20\ninactive_file 5\npgfault 13\n");
 	put(dir, "memory.current", "1100\n");
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
 	assert_int_equal(m.usage, 1100);
 	assert_int_equal(m.anon, 25);
-	/* Idle, unchanged, with the limit: read. */
-	put(dir, "memory.stat", "anon 25\nfile 20\ninactive_file 9\npgfault 3\n");
+	/* By less, right after a read: the usage is new, memory.stat at the next call. */
+	put(dir, "memory.stat", "anon 26\nfile 20\ninactive_file 6\npgfault 13\n");
+	put(dir, "memory.current", "1101\n");
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
-	assert_int_equal(m.inactive_file, 5);
+	assert_int_equal(m.usage, 1101);
+	assert_int_equal(m.anon, 25);
+	assert_int_equal(cgroupfs_mem_working_set(&m), 1101 - 5);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
+	assert_int_equal(m.anon, 26);
+	/* Idle, unchanged, with the limit: read. */
+	put(dir, "memory.stat", "anon 26\nfile 20\ninactive_file 9\npgfault 13\n");
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
+	assert_int_equal(m.inactive_file, 6);
 	cgroupfs_read_memory(root, NULL, "/pod", &d, true, false, false, &m);
 	assert_int_equal(m.inactive_file, 9);
-	assert_int_equal(cgroupfs_mem_working_set(&m), 1100 - 9);
+	assert_int_equal(cgroupfs_mem_working_set(&m), 1101 - 9);
 	/* The usage unreadable: no reading; the next one reads memory.stat again. */
 	put(dir, "memory.current", "");
 	cgroupfs_read_memory(root, NULL, "/pod", NULL, false, false, false, &m);
 	assert_false(m.has_usage);
-	put(dir, "memory.current", "1100\n");
-	put(dir, "memory.stat", "anon 30\nfile 20\ninactive_file 9\npgfault 3\n");
+	put(dir, "memory.current", "1101\n");
+	put(dir, "memory.stat", "anon 30\nfile 20\ninactive_file 9\npgfault 13\n");
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
 	assert_true(m.has_usage);
 	assert_int_equal(m.anon, 30);
