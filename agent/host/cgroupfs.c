@@ -402,9 +402,9 @@ void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const ch
 	changed = ran || ret->usage != usage || ret->stat_due;
 	moved = ret->usage > ret->stat_usage ? ret->usage - ret->stat_usage :
 					       ret->stat_usage - ret->usage;
-	stat = !had || with_limit || moved > ret->stat_usage / 16 || (changed && !ret->stat_last);
+	stat = !had || with_limit || moved > ret->stat_usage / 16 || (changed && ret->stat_skipped);
 	ret->stat_due = changed && !stat;
-	ret->stat_last = stat;
+	ret->stat_skipped = !stat;
 	if (stat) {
 		ret->stat_usage = ret->usage;
 		if (!read_file(d, t, CGF_MEM_STAT, root, path, "memory.stat", buf, sizeof(buf)))

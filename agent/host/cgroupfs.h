@@ -100,9 +100,10 @@ struct cgroupfs_mem {
 	bool has_limit;
 	uint64_t limit; /* memory.max (v1: memory.limit_in_bytes); has_limit false when unlimited */
 	/* cgroupfs_read_memory's: the usage at the last memory.stat read, whether the last call
-	 * read it, and a change seen since that it has not read yet */
+	 * skipped it (the values above are older than the usage), and a change seen since that
+	 * it has not read yet */
 	uint64_t stat_usage;
-	bool stat_last, stat_due;
+	bool stat_skipped, stat_due;
 };
 
 /* True when the host has swap space (/proc/meminfo SwapTotal above 0); false when unreadable. */
