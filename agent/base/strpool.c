@@ -81,31 +81,41 @@ static int grow(struct strpool *p)
 	return 0;
 }
 
-char *strpool_find(const struct strpool *p, const char *s)
+char *strpool_find_hashed(const struct strpool *p, const char *s, uint64_t h)
 {
 	if (!p->slots)
 		return NULL;
-	return slot_of(p, hash_str(s), s)->str;
+	return slot_of(p, h, s)->str;
 }
 
-char *strpool_intern(struct strpool *p, const char *s)
+char *strpool_find(const struct strpool *p, const char *s)
+{
+	return strpool_find_hashed(p, s, hash_str(s));
+}
+
+char *strpool_intern_hashed(struct strpool *p, const char *s, size_t len, uint64_t h)
 {
 	struct strpool_slot *sl;
-	uint64_t h;
 
 	if (p->sealed)
-		return store(p, s, strlen(s));
+		return store(p, s, len);
 	if ((p->n + 1) * 2 > p->n_slots && grow(p))
 		return NULL;
-	h = hash_str(s);
 	sl = slot_of(p, h, s);
 	if (!sl->str) {
-		if (!(sl->str = store(p, s, strlen(s))))
+		if (!(sl->str = store(p, s, len)))
 			return NULL;
 		sl->hash = h;
 		p->n++;
 	}
 	return sl->str;
+}
+
+char *strpool_intern(struct strpool *p, const char *s)
+{
+	size_t len = strlen(s);
+
+	return strpool_intern_hashed(p, s, len, hash_bytes(s, len));
 }
 
 bool strpool_owns(const struct strpool *p, const char *str)

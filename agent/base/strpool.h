@@ -32,6 +32,10 @@ struct strpool {
 char *strpool_intern(struct strpool *p, const char *s);
 /* The pool's copy of s, or NULL when it has none (or is sealed). */
 char *strpool_find(const struct strpool *p, const char *s);
+/* strpool_find and strpool_intern of s (len bytes) whose hash_str h the caller has: a string
+ * looked for and then stored is hashed once. */
+char *strpool_find_hashed(const struct strpool *p, const char *s, uint64_t h);
+char *strpool_intern_hashed(struct strpool *p, const char *s, size_t len, uint64_t h);
 /* Whether str points into the pool's storage. */
 bool strpool_owns(const struct strpool *p, const char *str);
 /* Frees the index: the strings stay, nothing is found again. */

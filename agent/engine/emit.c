@@ -434,6 +434,16 @@ int series_emit(struct series *se, double dt, struct snap_series *out)
 	}
 	delta(out, se, dt);
 	rates(&out->rates, &out->delta, dt);
+	/* memory.stat skipped: its counters' gain comes at the next read, over the intervals
+	 * since the last; the rate holds meanwhile instead of reading 0 and then twice as much. */
+	se->memstat_intervals++;
+	if (!se->memfs.stat_skipped) {
+		se->major_faults_rate = out->rates.major_faults_per_s / se->memstat_intervals;
+		se->memstat_intervals = 0;
+	}
+	if (!se->memfs.has_usage)
+		se->major_faults_rate = 0;
+	out->rates.major_faults_per_s = se->major_faults_rate;
 	if (se->n_ports) {
 		qsort(se->ports, se->n_ports, sizeof(*se->ports), cmp_u16);
 		out->listen_ports = malloc(se->n_ports * sizeof(*se->ports));

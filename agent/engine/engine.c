@@ -334,9 +334,12 @@ oom:
 /* Reads the cgroups' own files, each where it can change, at the rates below. Counters stay
  * exact and monotonic: a file not read keeps its previous values, and a reading skipped is at
  * most one slow period (LIMIT_EVERY collections, a minute at the 5 s default) late.
- * - memory.current and memory.stat (v1: memory.usage_in_bytes, memory.stat), and v2's
- *   memory.swap.current: every collection (memory changes without the cgroup running:
- *   reclaim, another's page cache).
+ * - memory.current (v1: memory.usage_in_bytes): every collection (memory changes without the
+ *   cgroup running: reclaim, another's page cache).
+ * - memory.stat, and v2's memory.swap.current: when the series' CPU time grew (its page
+ *   faults need its tasks to run) or its usage changed (a page charged or uncharged), at most
+ *   every other collection unless the usage moved by a sixteenth; else every LIMIT_EVERY
+ *   collections (cgroupfs_read_memory: what may go stale meanwhile).
  * - memory.events (v1: memory.oom_control), for OOM kills: where oom:mark_victim is attached,
  *   when it saw a kill in the series, else every LIMIT_EVERY collections (kills it misses, its
  *   map full, are counted up to that late); without it, every collection.
@@ -377,7 +380,7 @@ static void read_cgroupfs(struct engine *e)
 				     e->v1_mem_root[0] ? e->v1_mem_root : NULL, se->cgroup_path,
 				     dirs, with_limit || first,
 				     !oom_probe || with_limit || first || kills != se->memfs_kills,
-				     &se->memfs);
+				     !se->cpufs_valid || cpu != se->cpufs_cpu, &se->memfs);
 		se->memfs.has_swap = se->memfs.has_swap && (e->host_swap || se->memfs.swap);
 		se->memfs_valid = true;
 		se->memfs_kills = kills;
@@ -396,7 +399,8 @@ static void expire(struct engine *e)
 {
 	time_t now = time(NULL);
 
-	if (collector__forget(e->collector, is_gone, e) < 0)
+	/* Only a cgroup on the gone list has entries to forget: no walk of every map without. */
+	if (e->gone && collector__forget(e->collector, is_gone, e) < 0)
 		log_debug("forgetting removed cgroups failed");
 	while (e->gone) {
 		struct cg *c = e->gone;

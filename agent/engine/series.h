@@ -74,6 +74,10 @@ struct series {
 	bool memfs_valid; /* memfs was read once: its limit is known */
 	uint64_t memfs_kills; /* its oom:mark_victim kills when memfs was last read */
 	struct cgroupfs_mem memfs_last; /* memfs at the previous snapshot, for the delta */
+	/* Collections since memory.stat was last read, and the major faults per second over
+	 * them: a rate that holds while memory.stat is skipped (cgroupfs_read_memory) */
+	unsigned memstat_intervals;
+	double major_faults_rate;
 	/* OOM kills from two sources, counted once (emit.c, oom_count): since the baseline
 	 * (history at the agent's first collection), by the tracepoint (oom_t) and by
 	 * memory.events (oom_e); oom_k the count so far, never decreasing. */

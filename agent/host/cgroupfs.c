@@ -178,17 +178,44 @@ static bool read_file(struct cgroupfs_dirs *d, enum cgroupfs_tree t, int f, cons
 
 #define NOT_HELD CGF_FILES /* read_file's f for a file read on a slower cadence */
 
+/* One key of a "key value" file (memory.stat, cpu.stat) to look for. */
+struct key_want {
+	const char *key;
+	uint64_t *ret;
+	bool found;
+};
+
+/* Reads the values of n (at most 8) keys in one pass over text's lines (stopping once all are found);
+ * each found key sets its found. */
+static void keys_u64(const char *text, struct key_want *w, unsigned n)
+{
+	size_t kl[8];
+	unsigned left = n;
+
+	for (unsigned i = 0; i < n && i < 8; i++)
+		kl[i] = strlen(w[i].key);
+	for (const char *p = text; left && *p;) {
+		const char *nl = strchrnul(p, '\n'), *sp = memchr(p, ' ', (size_t)(nl - p));
+
+		for (unsigned i = 0; sp && i < n && i < 8; i++) {
+			if (!w[i].found && (size_t)(sp - p) == kl[i] &&
+			    memcmp(p, w[i].key, kl[i]) == 0) {
+				*w[i].ret = strtoull(sp + 1, NULL, 10);
+				w[i].found = true;
+				left--;
+				break;
+			}
+		}
+		p = *nl ? nl + 1 : nl;
+	}
+}
+
 static bool key_u64(const char *text, const char *key, uint64_t *ret)
 {
-	size_t kl = strlen(key);
+	struct key_want w = { key, ret, false };
 
-	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-		if (strncmp(p, key, kl) == 0 && p[kl] == ' ') {
-			*ret = strtoull(p + kl + 1, NULL, 10);
-			return true;
-		}
-	}
-	return false;
+	keys_u64(text, &w, 1);
+	return w.found;
 }
 
 void cgroupfs_parse_cpu_stat(const char *text, struct cgroupfs_cpu *ret)
@@ -279,6 +306,8 @@ void cgroupfs_read_cpu(const char *v2_root, const char *v1_cpu_root, const char 
 		if (!ret->has_limit && d)
 			release(&d->filep1[CGF_CPU_STAT]);
 	}
+	/* A file gone (PSI turned off, the cgroup removed) leaves no pressure, not the last. */
+	ret->has_pressure = false;
 	if (read_file(d, CGFS_V2, CGF_CPU_PRESSURE, v2_root, path, "cpu.pressure", buf,
 		      sizeof(buf)))
 		cgroupfs_parse_pressure(buf, ret);
@@ -286,19 +315,21 @@ void cgroupfs_read_cpu(const char *v2_root, const char *v1_cpu_root, const char 
 
 void cgroupfs_parse_memory_stat(const char *text, bool v1, struct cgroupfs_mem *ret)
 {
-	const char *anon = v1 ? "total_rss" : "anon", *file = v1 ? "total_cache" : "file";
-	const char *inactive = v1 ? "total_inactive_file" : "inactive_file";
+	struct key_want w[] = {
+		{ v1 ? "total_rss" : "anon", &ret->anon, false },
+		{ v1 ? "total_cache" : "file", &ret->file, false },
+		{ v1 ? "total_inactive_file" : "inactive_file", &ret->inactive_file, false },
+		{ v1 ? "total_pgfault" : "pgfault", &ret->pgfault, false },
+		{ v1 ? "total_pgmajfault" : "pgmajfault", &ret->pgmajfault, false },
+		{ "total_swap", &ret->swap, false },
+	};
 
 	ret->anon = ret->file = ret->inactive_file = ret->pgfault = ret->pgmajfault = 0;
-	key_u64(text, anon, &ret->anon);
-	key_u64(text, file, &ret->file);
-	key_u64(text, inactive, &ret->inactive_file);
-	key_u64(text, v1 ? "total_pgfault" : "pgfault", &ret->pgfault);
-	key_u64(text, v1 ? "total_pgmajfault" : "pgmajfault", &ret->pgmajfault);
-	if (v1) {
+	if (v1)
 		ret->swap = 0;
-		ret->has_swap = key_u64(text, "total_swap", &ret->swap);
-	}
+	keys_u64(text, w, v1 ? 6 : 5);
+	if (v1)
+		ret->has_swap = w[5].found;
 }
 
 bool cgroupfs_host_swap(void)
@@ -351,14 +382,14 @@ static bool read_u64(struct cgroupfs_dirs *d, enum cgroupfs_tree t, int f, const
 }
 
 void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const char *path,
-			  struct cgroupfs_dirs *d, bool with_limit, bool with_events,
+			  struct cgroupfs_dirs *d, bool with_limit, bool with_events, bool ran,
 			  struct cgroupfs_mem *ret)
 {
 	char buf[8192]; /* memory.stat: ~1.5 KiB on v1, ~3 KiB on recent v2 kernels */
 	const char *root = v1_mem_root ? v1_mem_root : v2_root;
-	bool v1 = v1_mem_root != NULL;
+	bool v1 = v1_mem_root != NULL, had = ret->has_usage, changed, stat;
 	enum cgroupfs_tree t = v1 ? CGFS_V1_MEM : CGFS_V2;
-	uint64_t kills = ret->oom_kills;
+	uint64_t kills = ret->oom_kills, usage = ret->usage, moved;
 
 	ret->has_usage = false;
 	if (with_limit && d)
@@ -366,14 +397,25 @@ void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const ch
 	if (!read_u64(d, t, CGF_MEM_USAGE, root, path,
 		      v1 ? "memory.usage_in_bytes" : "memory.current", &ret->usage))
 		return;
-	if (!read_file(d, t, CGF_MEM_STAT, root, path, "memory.stat", buf, sizeof(buf)))
-		return;
-	if (!v1)
-		ret->has_swap =
-			read_u64(d, t, CGF_MEM_SWAP, root, path, "memory.swap.current", &ret->swap);
-	if (!v1 && !ret->has_swap)
-		ret->swap = 0;
-	cgroupfs_parse_memory_stat(buf, v1, ret);
+	/* memory.stat (and v2's swap) where it can have changed, at most every other call unless
+	 * the usage moved by a sixteenth since its last read: see cgroupfs.h. */
+	changed = ran || ret->usage != usage || ret->stat_due;
+	moved = ret->usage > ret->stat_usage ? ret->usage - ret->stat_usage :
+					       ret->stat_usage - ret->usage;
+	stat = !had || with_limit || moved > ret->stat_usage / 16 || (changed && ret->stat_skipped);
+	ret->stat_due = changed && !stat;
+	ret->stat_skipped = !stat;
+	if (stat) {
+		ret->stat_usage = ret->usage;
+		if (!read_file(d, t, CGF_MEM_STAT, root, path, "memory.stat", buf, sizeof(buf)))
+			return;
+		if (!v1)
+			ret->has_swap = read_u64(d, t, CGF_MEM_SWAP, root, path,
+						 "memory.swap.current", &ret->swap);
+		if (!v1 && !ret->has_swap)
+			ret->swap = 0;
+		cgroupfs_parse_memory_stat(buf, v1, ret);
+	}
 	ret->has_usage = true;
 	if (with_events) {
 		ret->has_oom = false;

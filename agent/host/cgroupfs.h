@@ -74,7 +74,8 @@ void cgroupfs_set_held_cap(unsigned cap);
  * may be NULL: the cpu controller is on v2. cpu.pressure is read each call; the quota only
  * with with_limit (else the previous one stays); cpu.stat's throttling counters only with
  * with_limit or where the last quota read found one (they move only under the cgroup's own
- * quota), else the previous ones stay. Missing files leave the matching has_* false. */
+ * quota), else the previous ones stay. Missing files leave the matching has_* false (a
+ * cpu.pressure gone since the last call too). */
 void cgroupfs_read_cpu(const char *v2_root, const char *v1_cpu_root, const char *path,
 		       struct cgroupfs_dirs *dirs, bool with_limit, struct cgroupfs_cpu *ret);
 
@@ -98,6 +99,11 @@ struct cgroupfs_mem {
 	uint64_t peak; /* memory.peak (v1: memory.max_usage_in_bytes); 0 when absent */
 	bool has_limit;
 	uint64_t limit; /* memory.max (v1: memory.limit_in_bytes); has_limit false when unlimited */
+	/* cgroupfs_read_memory's: the usage at the last memory.stat read, whether the last call
+	 * skipped it (the values above are older than the usage), and a change seen since that
+	 * it has not read yet */
+	uint64_t stat_usage;
+	bool stat_skipped, stat_due;
 };
 
 /* True when the host has swap space (/proc/meminfo SwapTotal above 0); false when unreadable. */
@@ -116,13 +122,22 @@ static inline uint64_t cgroupfs_mem_working_set(const struct cgroupfs_mem *m)
 }
 
 /* Reads the memory files of path: those of v1_mem_root when it is given (a controller lives in
- * one hierarchy: mounted on v1, it is not on v2), else the v2 files. The limit is read only
- * with with_limit (it changes rarely: the caller reads it on a cadence, as cpu.max), else the
- * previous one stays; memory.events (v1: memory.oom_control) only with with_events, else the
- * previous OOM-kill count stays; the peak only when the OOM-kill count grew (it is reported at
- * a kill). Missing files leave the matching has_* false. */
+ * one hierarchy: mounted on v1, it is not on v2), else the v2 files. The usage every call;
+ * memory.stat (and v2's memory.swap.current) only where it can have changed since the last
+ * read: when ran (the cgroup's tasks ran since: page faults need them) or the usage changed
+ * (a page charged or uncharged: anon, file, swap out), then at most every other call unless
+ * the usage moved by more than a sixteenth since memory.stat's last read (a change seen by a
+ * call that skips it is read at the next); with with_limit; and when the last read found no
+ * usage. Else its values stay (what may go stale meanwhile: a running cgroup's values one
+ * call; an idle one's inactive_file, pages moved between LRU lists by reclaim without a
+ * charge, and the gauges of a page charged and another uncharged in the same interval, until
+ * with_limit). The limit is read only with with_limit (it
+ * changes rarely: the caller reads it on a cadence, as cpu.max), else the previous one stays;
+ * memory.events (v1: memory.oom_control) only with with_events, else the previous OOM-kill
+ * count stays; the peak only when the OOM-kill count grew (it is reported at a kill).
+ * Missing files leave the matching has_* false. */
 void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const char *path,
-			  struct cgroupfs_dirs *dirs, bool with_limit, bool with_events,
+			  struct cgroupfs_dirs *d, bool with_limit, bool with_events, bool ran,
 			  struct cgroupfs_mem *ret);
 
 #endif

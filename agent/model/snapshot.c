@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "model/snapshot.h"
+#include "base/hash.h"
 #include "base/utf8.h"
 
 #include <errno.h>
@@ -30,15 +31,19 @@ static char empty[] = "";
 char *snap_intern(struct snap_strings *ss, const char *v)
 {
 	char *p, *fixed;
+	uint64_t h;
+	size_t len;
 
 	if (!v || !v[0])
 		return empty;
 	if (!ss)
 		return strdup(v);
-	if ((p = strpool_find(&ss->pool, v)))
+	len = strlen(v);
+	h = hash_bytes(v, len);
+	if ((p = strpool_find_hashed(&ss->pool, v, h)))
 		return p; /* valid: only well-formed strings get in */
-	if (utf8_valid(v, strlen(v)))
-		return strpool_intern(&ss->pool, v);
+	if (utf8_valid(v, len))
+		return strpool_intern_hashed(&ss->pool, v, len, h);
 	/* Each use of an ill-formed string counts, as each heap copy would. */
 	ss->repaired++;
 	fixed = utf8_repair_dup(v);

@@ -534,6 +534,21 @@ static void test_memfs_delta(void **state)
 	assert_true(out->delta.major_faults == 5);
 	out = emit(f, s, 5);
 	assert_true(out->delta.oom_kills == 0);
+	/* memory.stat skipped (cgroupfs_read_memory): the major-fault rate holds; at the next
+	 * read the gain is spread over the intervals since the last. */
+	s->memfs.pgmajfault = 25;
+	out = emit(f, s, 5);
+	assert_true(out->delta.major_faults == 10);
+	assert_true(out->rates.major_faults_per_s == 2);
+	s->memfs.stat_skipped = true;
+	out = emit(f, s, 5);
+	assert_true(out->delta.major_faults == 0);
+	assert_true(out->rates.major_faults_per_s == 2);
+	s->memfs.stat_skipped = false;
+	s->memfs.pgmajfault = 45;
+	out = emit(f, s, 5);
+	assert_true(out->delta.major_faults == 20);
+	assert_true(out->rates.major_faults_per_s == 2);
 	/* Gone: no gauges of memory that is no more; the counters stay. */
 	s->members = 0;
 	out = emit(f, s, 5);

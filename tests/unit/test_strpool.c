@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "base/hash.h"
 #include "base/strpool.h"
 #include "model/snapshot.h"
 
@@ -30,6 +31,12 @@ static void test_one_copy_per_string(void **state)
 	assert_string_equal(z, "default");
 	assert_ptr_not_equal(x, z);
 	assert_ptr_equal(strpool_find(&p, "default"), z);
+	/* With the hash given: the same copies, one new string stored once. */
+	assert_ptr_equal(strpool_find_hashed(&p, "default", hash_str("default")), z);
+	assert_ptr_equal(strpool_intern_hashed(&p, b, strlen(b), hash_str(b)), x);
+	y = strpool_intern_hashed(&p, "kube-public", 11, hash_str("kube-public"));
+	assert_ptr_equal(strpool_intern(&p, "kube-public"), y);
+	assert_ptr_equal(strpool_find(&p, "kube-public"), y);
 	assert_true(strpool_owns(&p, x) && strpool_owns(&p, z));
 	assert_false(strpool_owns(&p, heap));
 	assert_false(strpool_owns(&p, a));

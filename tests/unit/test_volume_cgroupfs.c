@@ -296,6 +296,11 @@ static void test_memory_files(void **state)
 		cgroupfs_parse_memory_stat("total_cache 10\ntotal_rss 20\n", true, &n);
 		assert_false(n.has_swap);
 		assert_int_equal(n.swap, 0);
+		/* A line without a value, a key as a prefix of another, no last newline. */
+		cgroupfs_parse_memory_stat("junk\ntotal_rss_huge 8\ntotal_cache\n\ntotal_rss 21",
+					   true, &n);
+		assert_int_equal(n.anon, 21);
+		assert_int_equal(n.file, 0);
 	}
 	/* floored at 0: inactive_file can exceed a racing usage read */
 	m.usage = 20;
@@ -400,7 +405,7 @@ static void test_dirs_held_open(void **state)
 	snprintf(dir, sizeof(dir), "%s/pod", root);
 	make_cgroup(dir, 11, 1000);
 	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
-	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, &m);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, true, &m);
 	assert_true(c.has_throttling && c.has_pressure);
 	assert_int_equal(c.nr_periods, 11);
 	assert_true(m.has_usage);
@@ -423,7 +428,7 @@ static void test_dirs_held_open(void **state)
 	put(dir, "memory.current", "1500\n");
 	put(dir, "memory.stat", "anon 15\nfile 20\ninactive_file 5\n");
 	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
-	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, &m);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, true, &m);
 	assert_int_equal(c.nr_periods, 12);
 	assert_int_equal(c.throttled_usec, 6);
 	assert_int_equal(m.usage, 1500);
@@ -461,7 +466,7 @@ static void test_dirs_held_open(void **state)
 	remove_cgroup(dir);
 	make_cgroup(dir, 22, 2000);
 	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
-	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, &m);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, true, &m);
 	assert_int_equal(c.nr_periods, 22);
 	assert_int_equal(m.usage, 2000);
 	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
@@ -508,7 +513,7 @@ static void test_held_cap(void **state)
 	make_cgroup(dir, 11, 1000);
 	cgroupfs_set_held_cap(before + 2); /* the directory and cpu.stat */
 	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
-	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, &m);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, true, &m);
 	assert_int_equal(cgroupfs_held(), before + 2);
 	assert_int_not_equal(d.filep1[CGF_CPU_STAT], 0);
 	assert_int_equal(d.filep1[CGF_MEM_STAT], 0);
@@ -518,7 +523,7 @@ static void test_held_cap(void **state)
 	/* cpu.pressure, memory.current and memory.stat: opened, read, closed. */
 	assert_int_equal(cgroupfs_unheld_reads(), unheld + 3);
 	put(dir, "memory.current", "1200\n");
-	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, &m);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, true, &m);
 	assert_int_equal(m.usage, 1200);
 	assert_int_equal(cgroupfs_held(), before + 2);
 	cgroupfs_dirs_close(&d);
@@ -534,13 +539,13 @@ static void test_held_cap(void **state)
 	low.rlim_cur = (rlim_t)probe + 3;
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
 	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
-	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, &m);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, true, &m);
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	/* The directory, cpu.stat and cpu.pressure (cpu.max was opened and closed). */
 	assert_int_equal(cgroupfs_held(), before + 3);
 	assert_false(m.has_usage); /* memory.current found no descriptor left */
 	unheld = cgroupfs_unheld_reads();
-	cgroupfs_read_memory(root, NULL, "/pod", &d2, false, true, &m);
+	cgroupfs_read_memory(root, NULL, "/pod", &d2, false, true, true, &m);
 	assert_true(m.has_usage);
 	assert_int_equal(m.usage, 1200);
 	assert_int_equal(cgroupfs_held(), before + 3); /* the cap: an eighth below what was held */
@@ -612,19 +617,129 @@ static void test_read_rates(void **state)
 
 	/* memory.events: read only when asked; the count stays in between. */
 	put(dir, "memory.events", "oom 1\noom_kill 1\n");
-	cgroupfs_read_memory(root, NULL, "/pod", &d, true, true, &m);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, true, true, true, &m);
 	assert_true(m.has_oom);
 	assert_int_equal(m.oom_kills, 1);
 	put(dir, "memory.events", "oom 2\noom_kill 2\n");
 	put(dir, "memory.current", "3000\n");
-	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, &m);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, true, &m);
 	assert_int_equal(m.usage, 3000);
 	assert_true(m.has_oom);
 	assert_int_equal(m.oom_kills, 1);
-	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, &m);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, true, &m);
 	assert_int_equal(m.oom_kills, 2);
 	cgroupfs_dirs_close(&d);
 	assert_int_equal(cgroupfs_held(), before);
+	remove_cgroup(dir);
+	rmdir(root);
+}
+
+/* A cgroup's cpu.pressure gone (PSI turned off for it, or its file removed) since the last
+ * read: no pressure, not the last values read. */
+static void test_pressure_gone(void **state)
+{
+	char root[] = "/tmp/bpfdiag-cgfs-XXXXXX", dir[PATH_MAX], p[PATH_MAX + 16];
+	struct cgroupfs_dirs d = { 0 };
+	struct cgroupfs_cpu c = { 0 }, c2 = { 0 };
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	snprintf(dir, sizeof(dir), "%s/pod", root);
+	make_cgroup(dir, 11, 1000);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", NULL, true, &c2);
+	assert_true(c.has_pressure && c2.has_pressure);
+	assert_int_equal(c2.pressure_some_usec, 7);
+	snprintf(p, sizeof(p), "%s/cpu.pressure", dir);
+	assert_int_equal(unlink(p), 0);
+	/* Opened by path for each read: ENOENT. */
+	cgroupfs_read_cpu(root, NULL, "/pod", NULL, false, &c2);
+	assert_false(c2.has_pressure);
+	/* Held open: its read fails (ENODEV on kernfs), opened again: ENOENT. */
+	fail_held(&d, root);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
+	assert_false(c.has_pressure);
+	assert_true(c.has_throttling);
+	cgroupfs_dirs_close(&d);
+	remove_cgroup(dir);
+	rmdir(root);
+}
+
+/* memory.stat is read where it can have changed (the cgroup ran, its usage changed, with the
+ * limit, or no reading yet), at most every other call unless the usage moved by a sixteenth
+ * since its last read; else its values stay while the usage is read every time. */
+static void test_memory_stat_when_changed(void **state)
+{
+	char root[] = "/tmp/bpfdiag-cgfs-XXXXXX", dir[PATH_MAX];
+	struct cgroupfs_dirs d = { 0 };
+	struct cgroupfs_mem m = { 0 };
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	snprintf(dir, sizeof(dir), "%s/pod", root);
+	make_cgroup(dir, 11, 1000);
+	/* The first reading: memory.stat whether or not the cgroup ran. */
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
+	assert_true(m.has_usage);
+	assert_int_equal(m.anon, 10);
+	/* Idle, usage unchanged: memory.stat not read, its values stay. */
+	put(dir, "memory.stat", "anon 15\nfile 20\ninactive_file 5\npgfault 3\n");
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
+	assert_true(m.has_usage);
+	assert_int_equal(m.anon, 10);
+	assert_int_equal(m.pgfault, 0);
+	/* It ran: read. */
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, true, &m);
+	assert_int_equal(m.anon, 15);
+	assert_int_equal(m.pgfault, 3);
+	/* It ran again, right after a read: not read; then idle: read, the change still due. */
+	put(dir, "memory.stat", "anon 16\nfile 20\ninactive_file 5\npgfault 4\n");
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, true, &m);
+	assert_int_equal(m.pgfault, 3);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
+	assert_int_equal(m.pgfault, 4);
+	/* Running every call: read every other call. */
+	for (int i = 0; i < 4; i++) {
+		char text[96];
+
+		snprintf(text, sizeof(text), "anon 16\nfile 20\ninactive_file 5\npgfault %d\n",
+			 10 + i);
+		put(dir, "memory.stat", text);
+		cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, true, &m);
+		assert_int_equal(m.pgfault, i % 2 ? 10 + i : (i ? 10 + i - 1 : 4));
+	}
+	/* The usage moved by more than a sixteenth: read at once, idle or not. */
+	put(dir, "memory.stat", "anon 25\nfile 20\ninactive_file 5\npgfault 13\n");
+	put(dir, "memory.current", "1100\n");
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
+	assert_int_equal(m.usage, 1100);
+	assert_int_equal(m.anon, 25);
+	/* By less, right after a read: the usage is new, memory.stat at the next call. */
+	put(dir, "memory.stat", "anon 26\nfile 20\ninactive_file 6\npgfault 13\n");
+	put(dir, "memory.current", "1101\n");
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
+	assert_int_equal(m.usage, 1101);
+	assert_int_equal(m.anon, 25);
+	assert_int_equal(cgroupfs_mem_working_set(&m), 1101 - 5);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
+	assert_int_equal(m.anon, 26);
+	/* Idle, unchanged, with the limit: read. */
+	put(dir, "memory.stat", "anon 26\nfile 20\ninactive_file 9\npgfault 13\n");
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
+	assert_int_equal(m.inactive_file, 6);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, true, false, false, &m);
+	assert_int_equal(m.inactive_file, 9);
+	assert_int_equal(cgroupfs_mem_working_set(&m), 1101 - 9);
+	/* The usage unreadable: no reading; the next one reads memory.stat again. */
+	put(dir, "memory.current", "");
+	cgroupfs_read_memory(root, NULL, "/pod", NULL, false, false, false, &m);
+	assert_false(m.has_usage);
+	put(dir, "memory.current", "1101\n");
+	put(dir, "memory.stat", "anon 30\nfile 20\ninactive_file 9\npgfault 13\n");
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
+	assert_true(m.has_usage);
+	assert_int_equal(m.anon, 30);
+	cgroupfs_dirs_close(&d);
 	remove_cgroup(dir);
 	rmdir(root);
 }
@@ -641,6 +756,8 @@ int main(void)
 		cmocka_unit_test(test_dirs_held_open),
 		cmocka_unit_test(test_held_cap),
 		cmocka_unit_test(test_read_rates),
+		cmocka_unit_test(test_pressure_gone),
+		cmocka_unit_test(test_memory_stat_when_changed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
