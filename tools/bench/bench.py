@@ -340,7 +340,7 @@ def overhead(seconds, pairs, workdir, only=None):
     shared 2-core VM spread by several percent and now and then by tens of percent (an iperf3
     run spends a second or more at half speed, agent off as often as on), so a 1 % goal needs
     many pairs and a median with its interval, not long runs: ten pairs of 3 s resolve more
-    than five of 5 s in about the same time. The agent starts before each on-phase's first
+    than five of 5 s in about a minute more. The agent starts before each on-phase's first
     workload; it is ready (programs attached, first collection done) before any run starts, and
     its later collections cost well under 1 % of a core. No CPU pinning: pinning iperf3's
     client and server to their own cores made runs noisier (a pinned task cannot move away from
