@@ -809,8 +809,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=3,
                     help="per workload run of section 2 (default 3)")
     ap.add_argument("--pairs", type=int, default=10,
-                    help="off/on pairs of section 2 (default 10: the fewest whose 95 %% "
-                    "interval of the median leaves out the two most extreme pairs)")
+                    help="off/on pairs of section 2 (default 10; from 9 pairs on, the 95 %% "
+                    "interval of the median leaves out the lowest and the highest pair)")
     ap.add_argument("--bpf-seconds", type=int, default=10,
                     help="per load of section 1 (default 10)")
     ap.add_argument("--build", default=BUILD,
