@@ -43,6 +43,9 @@ class Verdict(unittest.TestCase):
         self.assertEqual(bench.verdict(0.012, 0.05, 0.01), "not met")
         self.assertEqual(bench.verdict(0.002, 0.03, 0.01), "within noise")
         self.assertEqual(bench.verdict(0.0, 0.01, 0.01), "met")
+        # One pair (--quick) has no interval to judge by.
+        self.assertEqual(bench.verdict(0.05, 0.05, 0.01, n=1), "too few pairs")
+        self.assertEqual(bench.verdict(0.05, 0.06, 0.01, n=6), "not met")
 
 
 class Summarize(unittest.TestCase):
@@ -72,6 +75,9 @@ class Summarize(unittest.TestCase):
         self.assertEqual(lines["stress-ng switch ops/s loss ≤ 5 %"][1], "not met")
         self.assertEqual(lines["getppid (untraced system call) tax ≤ +2 %"][1], "met")
         self.assertIn("95 % CI", lines["iperf3 bit/s loss ≤ 1 %"][0])
+        one = {"iperf3 bit/s": bench.summarize([100.0], [90.0])}
+        lines = {g: ok for g, _, ok in bench.goals([], one, [])}
+        self.assertEqual(lines["iperf3 bit/s loss ≤ 1 %"], "too few pairs")
 
 
 if __name__ == "__main__":

@@ -292,7 +292,8 @@ def median_ci(xs, level=0.95):
     statistics x(k) and x(n+1-k) (1-based), k the largest with P(Binomial(n, 1/2) < k) <=
     (1 - level) / 2, so the interval holds the true median with at least `level` probability
     whatever the distribution (the sign test's interval; no resampling, no normality). Too few
-    values for that (n < 6 at 95 %): the whole range, which then covers less."""
+    values for that (n < 6 at 95 %): the whole range, which then covers less (verdict() then
+    reads "too few pairs")."""
     xs = sorted(xs)
     n = len(xs)
     if not n:
@@ -307,10 +308,16 @@ def median_ci(xs, level=0.95):
     return statistics.median(xs), xs[k - 1], xs[n - k]
 
 
-def verdict(loss_lo, loss_hi, goal):
-    """A loss goal against a confidence interval of the loss: met when the whole interval is
-    within the goal, not met when the whole interval is beyond it, else within noise (the run
-    cannot tell the loss from the goal)."""
+MIN_PAIRS = 6  # the fewest whose range is a 95 % interval of their median
+
+
+def verdict(loss_lo, loss_hi, goal, n=MIN_PAIRS):
+    """A loss goal against a confidence interval of the loss from n pairs: met when the whole
+    interval is within the goal, not met when the whole interval is beyond it, else within
+    noise (the run cannot tell the loss from the goal). Fewer than MIN_PAIRS pairs give no 95 %
+    interval: too few pairs."""
+    if n < MIN_PAIRS:
+        return "too few pairs"
     if loss_hi <= goal + 1e-9:
         return "met"
     if loss_lo > goal + 1e-9:
@@ -328,7 +335,7 @@ def summarize(offs, ons):
     q = statistics.quantiles(offs, n=4) if len(offs) > 1 else [offs[0]] * 3
     spread = (q[2] - q[0]) / 2 / statistics.median(offs) if statistics.median(offs) else 0
     return {"off": statistics.median(offs), "on": statistics.median(ons), "ratio": ratio,
-            "lo": lo, "hi": hi, "spread": spread, "ratios": ratios}
+            "lo": lo, "hi": hi, "spread": spread, "ratios": ratios, "n": len(ratios)}
 
 
 def overhead(seconds, pairs, workdir, only=None):
@@ -683,12 +690,12 @@ def goals(cost, over, sc):
             G.append(("getppid (untraced system call) tax ≤ +%g %%" % (goal * 100),
                       "%+.1f ns (%+.1f %%; 95 %% CI %+.1f … %+.1f %%)" % (
                           1e9 / w["on"] - 1e9 / w["off"], tax * 100, lo * 100, hi * 100),
-                      verdict(lo, hi, goal)))
+                      verdict(lo, hi, goal, w["n"])))
             continue
         loss, lo, hi = 1 - w["ratio"], 1 - w["hi"], 1 - w["lo"]
         G.append(("%s loss ≤ %g %%" % (name, goal * 100),
                   "%+.1f %% (95 %% CI %+.1f … %+.1f %%)" % (loss * 100, lo * 100, hi * 100),
-                  verdict(lo, hi, goal)))
+                  verdict(lo, hi, goal, w["n"])))
     if sc:
         r = sc[-1]
         n = r["n"]
@@ -737,8 +744,9 @@ def report(args, cost, switches, iops, over, sc, acc):
              "the median of the pairs' ratios (order statistics, the sign test's); off spread: "
              "half the interquartile range of the agent-off runs, what the machine alone moves "
              "a run by. A loss goal is met when its whole interval is within the goal, not met "
-             "when the whole interval is beyond it, and within noise otherwise.\n"
-             % (args.pairs, args.seconds))
+             "when the whole interval is beyond it, and within noise otherwise (fewer than "
+             "%d pairs give no 95 %% interval: too few pairs). iperf3: the median of each "
+             "run's 0.5 s intervals.\n" % (args.pairs, args.seconds, MIN_PAIRS))
     L.append("| workload | agent off | agent on | on/off | 95 % CI | off spread |\n"
              "|---|---|---|---|---|---|")
     for name, w in over.items():
