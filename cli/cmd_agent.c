@@ -45,6 +45,7 @@ struct agent_opts {
 	enum collector_probe_choice net, uring, cpu; /* cli_parse_choice: ints */
 	enum collector_fs_probe fs;
 	bool bpf_stats;
+	int sample_hz; /* collector_opts.sample_hz: 0 given as --cpu-samples is -1 (none) */
 	uint32_t max_cgroups;
 	double window, warmup;
 	const char *rules_config;
@@ -105,6 +106,20 @@ static int parse_max_cgroups(const struct cli_opt *opt, const char *value, enum 
 	if (*end || end == value || n < 64 || n > (unsigned long)opt->max)
 		return -EINVAL;
 	*(uint32_t *)((char *)opts + opt->off) = (uint32_t)n;
+	return 0;
+}
+
+/* --cpu-samples: samples per second per CPU, 1 to opt->max, or 0 for none. */
+static int parse_sample_hz(const struct cli_opt *opt, const char *value, enum cli_source src,
+			   void *opts)
+{
+	char *end;
+	unsigned long n = strtoul(value, &end, 10);
+
+	(void)src;
+	if (*end || end == value || value[0] == '-' || n > (unsigned long)opt->max)
+		return -EINVAL;
+	*(int *)((char *)opts + opt->off) = n ? (int)n : -1;
 	return 0;
 }
 
@@ -212,6 +227,12 @@ static const struct cli_opt agent_opts[] = {
 	  "(sched_wakeup timestamps, the fallback)",
 	  .def = "auto", .parse = cli_parse_choice, .off = OFF(cpu), .choices = cpu_probes,
 	  .want = "auto, sched-info or wakeup" },
+	{ "cpu-samples", "HZ",
+	  "perf cpu-clock samples per second per CPU (bpfdiag_cpu_samples_total), or 0: none "
+	  "(every sample interrupts the CPU it lands on; without them, counts pending on a CPU "
+	  "are flushed when it goes idle)",
+	  .def = "99", .parse = parse_sample_hz, .off = OFF(sample_hz), .max = 1000,
+	  .want = "0 to 1000" },
 	{ "bpf-stats", "on|off",
 	  "turn on kernel BPF run-time statistics (needs CAP_SYS_ADMIN; they cost every BPF "
 	  "program on the node two clock reads per run; off, they are reported anyway when "
@@ -309,6 +330,7 @@ static int new_pipeline(const struct agent_opts *o, const struct rules_config *r
 			    .uring = o->uring,
 			    .cpu = o->cpu,
 			    .bpf_stats = o->bpf_stats,
+			    .sample_hz = o->sample_hz,
 			    .series_retention = o->series_retention },
 		.kube = o->kube.enabled ? &ko : NULL,
 		.rules = *rcfg,

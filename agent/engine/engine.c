@@ -54,7 +54,8 @@ int engine__open(const struct engine_opts *opts, struct engine **ret, char *err,
 					.fs = opts->fs,
 					.uring = opts->uring,
 					.cpu = opts->cpu,
-					.bpf_stats = opts->bpf_stats };
+					.bpf_stats = opts->bpf_stats,
+					.sample_hz = opts->sample_hz };
 	char root[PATH_MAX];
 	struct engine *e;
 	int r;

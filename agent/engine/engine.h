@@ -21,6 +21,7 @@ struct engine_opts {
 	enum collector_probe_choice net, uring, cpu;
 	enum collector_fs_probe fs;
 	bool bpf_stats;
+	int sample_hz; /* collector_opts.sample_hz */
 	struct kube_meta *kube; /* NULL: local mode; else borrowed, must outlive the engine */
 	double series_retention; /* seconds a series outlives its last cgroup; 0: default */
 };

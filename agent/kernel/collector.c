@@ -269,7 +269,7 @@ static int cfg_cgroup(struct collector *c, struct cgroup_bpf *s)
 	return bpf_program__set_autoload(s->progs.oom_mark_victim, c->oom_victim);
 }
 
-static int attach_perf(struct collector *c)
+static int attach_perf(struct collector *c, unsigned hz)
 {
 	int attached = 0, r = 0;
 
@@ -281,7 +281,7 @@ static int attach_perf(struct collector *c)
 						.size = sizeof(attr),
 						.config = PERF_COUNT_SW_CPU_CLOCK,
 						.freq = 1,
-						.sample_freq = PERF_SAMPLE_HZ };
+						.sample_freq = hz };
 		int fd = (int)syscall(__NR_perf_event_open, &attr, -1, cpu, -1,
 				      PERF_FLAG_FD_CLOEXEC);
 
@@ -555,7 +555,7 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 	const char *pin = opts->pin_dir && opts->pin_dir[0] ? opts->pin_dir : NULL;
 	struct btf *vmlinux = NULL;
 	struct collector *c;
-	int r;
+	int r, hz;
 
 	libbpf_set_print(libbpf_log);
 	/* Every program is checked against the kernel's own BTF (tp_btf needs it in the kernel,
@@ -650,13 +650,18 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 	      CPU_CNT_SAMPLES_MAP_FULL);
 	watch(c, "cpu_causes", c->cpu->maps.cpu_causes, c->cpu->maps.cpu_counters,
 	      CPU_CNT_CAUSES_FULL);
-	r = attach_perf(c);
-	if (r) {
-		family_failed("perf_event cpu-clock", r, "bpfdiag_cpu_samples_total");
+	hz = opts->sample_hz ? opts->sample_hz : PERF_SAMPLE_HZ;
+	r = hz > 0 ? attach_perf(c, (unsigned)hz) : 0;
+	if (r || hz < 0) {
+		if (r)
+			family_failed("perf_event cpu-clock", r, "bpfdiag_cpu_samples_total");
+		else
+			log_info("collector: no cpu-clock samples (--cpu-samples 0): no "
+				 "bpfdiag_cpu_samples_total; idle CPUs flush pending counts");
 		/* The samples bounded how long a CPU keeps counts pending: idle CPUs now flush. */
 		c->cpu->bss->flush_on_idle = true;
 	} else {
-		feature(c, " samples=%dHz", PERF_SAMPLE_HZ);
+		feature(c, " samples=%dHz", hz);
 		c->probe[SLOT_SAMPLES] = "perf_cpu_clock";
 	}
 

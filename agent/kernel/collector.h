@@ -37,6 +37,7 @@ struct collector_opts {
 	 * sched_wakeup timestamps */
 	enum collector_probe_choice cpu;
 	bool bpf_stats; /* enable kernel BPF run-time statistics (costs two clock reads per run) */
+	int sample_hz; /* cpu-clock samples per second per CPU; 0: the default (99); < 0: none */
 };
 
 /* The records of one read: a map entry summed over CPUs, one struct per probe family, named by

@@ -93,6 +93,43 @@ class CpuExtras(unittest.TestCase):
             self.assertGreater(samples, cpu * 99 * 0.6)
             self.assertLess(samples, cpu * 99 * 1.4)
 
+    def test_sample_rate_and_none(self):
+        """--cpu-samples sets the sampling rate (19 Hz: ~19 samples per CPU-second), and 0
+        attaches no perf event at all: no samples series, no samples probe, and the CPU time
+        still equals cpu.stat's (pending counts are flushed when a CPU goes idle)."""
+        for hz in (19, 0):
+            with self.subTest(hz=hz), e2e.FakePod() as pod, \
+                    e2e.Agent("--interval", "0.5", "--pin-dir", "none",
+                              "--cpu-samples", str(hz)) as agent:
+                procs = [pod.run([sys.executable, "-c", BURN % 1.5]) for _ in range(2)]
+                for p in procs:
+                    self.assertEqual(p.wait(timeout=60), 0)
+                truth = pod.usage_seconds()
+                agent.wait_collections(2)
+                m = agent.metrics()
+                cid = pod.container_id
+                cpu = e2e.metric_value(m, "bpfdiag_cpu_seconds_total", container_id=cid)
+                samples = e2e.metric_value(m, "bpfdiag_cpu_samples_total", container_id=cid)
+                probe = e2e.metric_value(m, "bpfdiag_agent_probe_info", family="samples",
+                                         probe="perf_cpu_clock")
+                print("--cpu-samples %d: cpu %.3fs (cpu.stat %.3fs), samples %s" % (
+                    hz, cpu, truth, samples))
+                # cpu.stat read after the burners exited; the agent may add the exits' tail.
+                self.assertGreater(truth, 2.0)
+                self.assertLess(abs(cpu - truth), truth * 0.02 + 0.01)
+                if hz:
+                    self.assertIn("samples=19Hz", agent.logs())
+                    self.assertEqual(probe, 1)
+                    self.assertGreater(samples, cpu * hz * 0.6)
+                    self.assertLess(samples, cpu * hz * 1.4)
+                else:
+                    self.assertIn("--cpu-samples 0", agent.logs())
+                    self.assertIsNone(probe)
+                    self.assertIsNone(samples)
+                    fds = os.listdir("/proc/%d/fd" % agent.proc.pid)
+                    links = [os.readlink("/proc/%d/fd/%s" % (agent.proc.pid, f)) for f in fds]
+                    self.assertNotIn("anon_inode:[perf_event]", links)
+
     def test_runqueue_wait_both_methods(self):
         """The run-queue wait agrees with the kernel's own run_delay of the tasks that waited,
         read from sched_info at sched_switch (the default), and from sched_wakeup timestamps
