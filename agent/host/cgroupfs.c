@@ -220,16 +220,19 @@ static bool key_u64(const char *text, const char *key, uint64_t *ret)
 
 void cgroupfs_parse_cpu_stat(const char *text, struct cgroupfs_cpu *ret)
 {
-	uint64_t ns;
+	uint64_t ns = 0;
+	struct key_want w[] = {
+		{ "nr_periods", &ret->nr_periods, false },
+		{ "nr_throttled", &ret->nr_throttled, false },
+		{ "throttled_usec", &ret->throttled_usec, false },
+		{ "throttled_time", &ns, false }, /* cgroup v1: nanoseconds */
+	};
 
-	ret->has_throttling = key_u64(text, "nr_periods", &ret->nr_periods) &&
-			      key_u64(text, "nr_throttled", &ret->nr_throttled);
-	if (key_u64(text, "throttled_usec", &ret->throttled_usec))
-		return;
-	if (key_u64(text, "throttled_time", &ns)) /* cgroup v1: nanoseconds */
+	/* One pass: read every collection where the cgroup has a CPU quota. */
+	keys_u64(text, w, 4);
+	ret->has_throttling = w[0].found && w[1].found && (w[2].found || w[3].found);
+	if (!w[2].found && w[3].found)
 		ret->throttled_usec = ns / 1000;
-	else
-		ret->has_throttling = false;
 }
 
 void cgroupfs_parse_cpu_max(const char *text, struct cgroupfs_cpu *ret)
