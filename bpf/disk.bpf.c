@@ -42,7 +42,8 @@ struct {
 
 /* bio → cgroup of the task that submitted it, for requests issued from another context: a
  * direct-mapped cache (a bio evicted by a later one hashing to its slot before it is issued
- * loses its submitter, as the least recent entry of an LRU would). */
+ * loses its submitter, as the least recent entry of an LRU would; counted when it is issued,
+ * DISK_CNT_SUBMITTER_EVICTED). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1 << DISK_SUBMITTER_SLOT_BITS);
@@ -131,13 +132,21 @@ static __always_inline struct disk_submitter_slot *submitter_slot(struct bio *bi
 	return bpf_map_lookup_elem(&disk_submitters, &i);
 }
 
-/* Takes the bio at addr out of its slot s: the cgroup that queued it, or 0 if s holds another. */
-static __always_inline __u64 take_submitter(struct disk_submitter_slot *s, __u64 addr)
+/* Takes the bio at addr out of its slot s: the cgroup that queued it, or 0 if s holds another.
+ * *evicted: whether another bio had overwritten this one's entry. */
+static __always_inline __u64 take_submitter(struct disk_submitter_slot *s, __u64 addr,
+					    bool *evicted)
 {
 	__u64 tag = s->tag, cgid = s->cgroup_id;
 
-	if (!tag || (tag ^ cgid) != addr)
+	if (!tag || (tag ^ cgid) != addr) {
+		/* Each mark counts once: a later bio at this address was not evicted. */
+		*evicted = s->evicted == addr;
+		if (*evicted)
+			s->evicted = 0;
 		return 0;
+	}
+	*evicted = false;
 	__sync_val_compare_and_swap(&s->tag, tag, 0);
 	return cgid;
 }
@@ -147,18 +156,24 @@ int BPF_PROG(disk_bio_queue, struct bio *bio)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct disk_submitter_slot *s;
-	__u64 addr, cgid;
+	__u64 addr, cgid, tag;
+	bool evicted;
 
 	s = submitter_slot(bio, SCRATCH_QUEUE, &addr);
 	if (!s)
 		return 0;
 	/* A bio merged into a request is never looked up: its entry stays behind, and a bio later
-	 * allocated at the same address by a kernel thread must not inherit it. */
+	 * allocated at the same address by a kernel thread must not inherit it (nor its mark). */
 	if (t->flags & PF_KTHREAD) {
-		take_submitter(s, addr);
+		take_submitter(s, addr, &evicted);
 		return 0;
 	}
 	cgid = task_cgroup_id(t);
+	/* Another bio's entry is overwritten: mark it, so that its issue counts the loss (an
+	 * entry left behind by a merged bio is marked too, and never looked up). */
+	tag = s->tag;
+	if (tag && (tag ^ s->cgroup_id) != addr)
+		s->evicted = tag ^ s->cgroup_id;
 	s->cgroup_id = cgid;
 	s->tag = addr ^ cgid;
 	return 0;
@@ -168,10 +183,16 @@ int BPF_PROG(disk_bio_queue, struct bio *bio)
 static __always_inline __u64 bio_submitter(struct bio *bio)
 {
 	struct disk_submitter_slot *s;
-	__u64 addr;
+	bool evicted = false;
+	__u64 addr, cgid;
 
 	s = submitter_slot(bio, SCRATCH_ISSUE, &addr);
-	return s ? take_submitter(s, addr) : 0;
+	if (!s)
+		return 0;
+	cgid = take_submitter(s, addr, &evicted);
+	if (evicted)
+		counter_add(&disk_counters, DISK_CNT_SUBMITTER_EVICTED, 1);
+	return cgid;
 }
 
 /* The cgroup that dirtied the page-cache pages a bio writes, or 0. */
@@ -246,6 +267,59 @@ static __always_inline struct disk_inflight_slot *inflight_slot(struct request *
 	return bpf_map_lookup_elem(&disk_inflight_slots, &i);
 }
 
+static __always_inline bool stale(__u64 issue_ns, __u64 now)
+{
+	return issue_ns && now > issue_ns && now - issue_ns > DISK_INFLIGHT_STALE_NS;
+}
+
+/* Takes the slot held since long by the request at held for the one at key, issued at now.
+ * Of issues racing for it, the one that moves in.issue_ns off the stale time wins (the others
+ * then read a fresh time); a late completion of the holder releases the slot only while it
+ * still holds it (disk_rq_complete), so one of the two fails and its request goes to the hash,
+ * or goes uncounted. A completion in that very instant may read the new time: no latency. */
+static __always_inline bool take_over(struct disk_inflight_slot *slot, __u64 held, __u64 key,
+				      __u64 now)
+{
+	__u64 ts = slot->in.issue_ns;
+
+	if (!stale(ts, now) || __sync_val_compare_and_swap(&slot->in.issue_ns, ts, now) != ts)
+		return false;
+	return __sync_val_compare_and_swap(&slot->rq, held, key) == held;
+}
+
+struct expire_ctx {
+	__u64 now;
+	bool deleted; /* a flag, not a count: the verifier walks the callback until its state
+		       * repeats */
+};
+
+static long expire_inflight(struct bpf_map *map, __u64 *key, struct disk_inflight *in,
+			    struct expire_ctx *ctx)
+{
+	if (stale(in->issue_ns, ctx->now) && !bpf_map_delete_elem(map, key)) {
+		counter_add(&disk_counters, DISK_CNT_INFLIGHT_EXPIRED, 1);
+		ctx->deleted = true;
+	}
+	return 0;
+}
+
+/* The last sweep of disk_inflight: at most one per second, whatever fills it. */
+__u64 expire_sweep_ns;
+
+/* The hash is full: deletes its entries held past DISK_INFLIGHT_STALE_NS (requests whose
+ * completion will never be seen). True if any was. */
+static __always_inline bool expire_stale_inflight(__u64 now)
+{
+	struct expire_ctx ctx = { .now = now };
+	__u64 last = expire_sweep_ns;
+
+	if (now - last < 1000000000ULL ||
+	    __sync_val_compare_and_swap(&expire_sweep_ns, last, now) != last)
+		return false;
+	bpf_for_each_map_elem(&disk_inflight, expire_inflight, &ctx, 0);
+	return ctx.deleted;
+}
+
 SEC("tp_btf/block_rq_issue")
 int BPF_PROG(disk_rq_issue, struct request *rq)
 {
@@ -266,15 +340,35 @@ int BPF_PROG(disk_rq_issue, struct request *rq)
 	in.dev = ((__u32)disk->major << 20) | (__u32)disk->first_minor;
 	in.cgroup_id = request_cgroup(rq, op, &via);
 	slot = inflight_slot(rq, SCRATCH_ISSUE);
+	if (!slot)
+		goto hash;
+	/* A free slot gets its time before it is claimed, so that an issue finding it held between
+	 * the claim and the record below never reads the time of its previous holder as this
+	 * one's (and takes it over). */
+	if (!slot->rq)
+		slot->in.issue_ns = in.issue_ns;
 	/* Free, or already this request's (issued again after a requeue): take it. The completion
 	 * cannot read it before the driver has the request, after this program. */
-	held = slot ? __sync_val_compare_and_swap(&slot->rq, 0, key) : 1;
-	if (slot && (held == 0 || held == key)) {
+	held = __sync_val_compare_and_swap(&slot->rq, 0, key);
+	if (held == 0 || held == key) {
 		slot->in = in;
-	} else if (bpf_map_update_elem(&disk_inflight, &key, &in, BPF_ANY)) {
+		goto counted;
+	}
+	/* Held for longer than any request lasts: by one whose completion will never come. */
+	if (take_over(slot, held, key, in.issue_ns)) {
+		slot->in = in;
+		counter_add(&disk_counters, DISK_CNT_INFLIGHT_TAKEN_OVER, 1);
+		goto counted;
+	}
+	counter_add(&disk_counters, DISK_CNT_INFLIGHT_HASH, 1);
+hash:
+	if (bpf_map_update_elem(&disk_inflight, &key, &in, BPF_ANY) &&
+	    (!expire_stale_inflight(in.issue_ns) ||
+	     bpf_map_update_elem(&disk_inflight, &key, &in, BPF_ANY))) {
 		counter_add(&disk_counters, DISK_CNT_INFLIGHT_FULL, 1);
 		return 0;
 	}
+counted:
 	counter_add(&disk_counters, DISK_CNT_VIA_BLKCG + (via < DISK_VIA_MAX ? via : DISK_VIA_NONE),
 		    1);
 	return 0;
@@ -289,15 +383,19 @@ int BPF_PROG(disk_rq_complete, struct request *rq, blk_status_t error, unsigned 
 	struct disk_inflight in, *p;
 	struct disk_cg_stats *s;
 	struct disk_key k = {};
+	__u32 op;
 
 	if (slot && slot->rq == key) {
 		in = slot->in;
-		/* A full barrier: the record is read before another request can take the slot. */
-		__sync_lock_test_and_set(&slot->rq, 0);
+		/* A full barrier: the record is read before another request can take the slot. It
+		 * fails if an issue took the slot over meanwhile (this request held it too long):
+		 * the record read may be the new holder's. */
+		if (__sync_val_compare_and_swap(&slot->rq, key, 0) != key)
+			goto unmatched;
 	} else {
 		p = bpf_map_lookup_elem(&disk_inflight, &key);
 		if (!p)
-			return 0; /* issued before we attached */
+			goto unmatched;
 		in = *p;
 		bpf_map_delete_elem(&disk_inflight, &key);
 	}
@@ -314,5 +412,12 @@ int BPF_PROG(disk_rq_complete, struct request *rq, blk_status_t error, unsigned 
 	} else {
 		counter_add(&disk_counters, DISK_CNT_MAP_FULL, 1);
 	}
+	return 0;
+unmatched:
+	/* Issued before we attached, or its slot or entry was taken as stale; flushes and
+	 * discards are never recorded. */
+	op = rq->cmd_flags & REQ_OP_BITS_MASK;
+	if (op == DISK_READ || op == DISK_WRITE)
+		counter_add(&disk_counters, DISK_CNT_UNMATCHED, 1);
 	return 0;
 }

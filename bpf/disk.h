@@ -11,6 +11,12 @@
 /* Direct-mapped slots, indexed by a hash of the request's (bio's) address: powers of two. */
 #define DISK_INFLIGHT_SLOT_BITS 12
 #define DISK_SUBMITTER_SLOT_BITS 16
+/* A request in flight longer than this is taken for one whose completion will never be seen
+ * (issued before the agent attached, or freed without block_rq_complete): its slot goes to the
+ * next request that hashes there, and its hash entry may be deleted when the hash is full.
+ * Four times the block layer's default request timeout (30 s): by then a request has completed,
+ * been requeued (issued again, with a new time) or been failed by the timeout handler. */
+#define DISK_INFLIGHT_STALE_NS (120ULL * 1000000000ULL)
 
 enum disk_dir { DISK_READ = 0, DISK_WRITE = 1 };
 
@@ -49,17 +55,21 @@ struct disk_inflight {
 	__u32 pad;
 };
 
-/* A slot of disk_inflight_slots: the request holding it (0: free) and its record. */
+/* A slot of disk_inflight_slots: the request holding it (0: free) and its record; in.issue_ns
+ * also tells how long the slot has been held. */
 struct disk_inflight_slot {
 	__u64 rq;
 	struct disk_inflight in;
 };
 
 /* A slot of disk_submitters: the cgroup of the task that queued a bio. tag is the bio's address
- * XOR cgroup_id (0: free), so a slot read while another CPU rewrites it fails the check. */
+ * XOR cgroup_id (0: free), so a slot read while another CPU rewrites it fails the check.
+ * evicted: the address of the last bio whose entry a later one overwrote (0: none), so that
+ * bio's issue counts the loss. */
 struct disk_submitter_slot {
 	__u64 tag;
 	__u64 cgroup_id;
+	__u64 evicted;
 };
 
 enum disk_counter {
@@ -70,6 +80,11 @@ enum disk_counter {
 	DISK_CNT_VIA_CURRENT,
 	DISK_CNT_VIA_DIRTIER,
 	DISK_CNT_VIA_NONE,
+	DISK_CNT_INFLIGHT_HASH, /* the request's slot was held by another: its record went to the hash */
+	DISK_CNT_INFLIGHT_TAKEN_OVER, /* a slot held past DISK_INFLIGHT_STALE_NS was taken over */
+	DISK_CNT_INFLIGHT_EXPIRED, /* hash entries past DISK_INFLIGHT_STALE_NS deleted (hash full) */
+	DISK_CNT_UNMATCHED, /* completions with no record: not counted (see docs/COLLECTORS.md) */
+	DISK_CNT_SUBMITTER_EVICTED, /* bios issued after another took their submitter slot */
 	DISK_CNT_MAX,
 };
 

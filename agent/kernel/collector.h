@@ -118,6 +118,7 @@ enum collector_stat_kind {
 	CSTAT_MAP_OVERFLOW, /* subject: a map; events that found it full (their data dropped) */
 	CSTAT_CPU_DROPPED_SECONDS, /* CPU time not charged because the cpu map was full */
 	CSTAT_DISK_ATTRIBUTIONS, /* subject: how block requests found their cgroup; requests */
+	CSTAT_DISK_TRACKING, /* subject: an event of the disk family's request tracking; events */
 	CSTAT_BPF_RUN_SECONDS, /* subject: a BPF program; kernel time it ran */
 	CSTAT_BPF_RUNS, /* subject: a BPF program; its runs */
 	CSTAT_MAP_READS, /* subject: batch, or per_key where the kernel refused batch lookups */

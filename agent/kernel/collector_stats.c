@@ -103,12 +103,24 @@ int collector__stats(struct collector *c, const struct collector_stat **ret, siz
 	if (c->disk) {
 		static const char *const via[] = { "blkcg", "submitter", "current", "dirtier",
 						   "none" };
+		static const char *const tracking[DISK_CNT_MAX] = {
+			[DISK_CNT_INFLIGHT_HASH] = "hash_fallback",
+			[DISK_CNT_INFLIGHT_TAKEN_OVER] = "taken_over",
+			[DISK_CNT_INFLIGHT_EXPIRED] = "expired",
+			[DISK_CNT_UNMATCHED] = "unmatched",
+			[DISK_CNT_SUBMITTER_EVICTED] = "submitter_evicted",
+		};
+		int fd = bpf_map__fd(c->disk->maps.disk_counters);
 
 		for (unsigned i = 0; i < DISK_VIA_MAX; i++)
 			stat_add(c, CSTAT_DISK_ATTRIBUTIONS,
-				 (double)percpu_counter(c, bpf_map__fd(c->disk->maps.disk_counters),
-							DISK_CNT_VIA_BLKCG + i),
-				 via[i], NULL);
+				 (double)percpu_counter(c, fd, DISK_CNT_VIA_BLKCG + i), via[i],
+				 NULL);
+		for (unsigned i = 0; i < DISK_CNT_MAX; i++) {
+			if (tracking[i])
+				stat_add(c, CSTAT_DISK_TRACKING, (double)percpu_counter(c, fd, i),
+					 tracking[i], NULL);
+		}
 	}
 	if (c->stats_fd >= 0 || collector_bpf_stats_sysctl()) {
 		prog_stats(c, c->cpu->obj);

@@ -42,6 +42,12 @@ static const struct family_row collector_rows[CSTAT_KIND_MAX] = {
 					"Block requests by how their cgroup was found (none: "
 					"charged to the root cgroup)." },
 				      { "method" } },
+	[CSTAT_DISK_TRACKING] = { { "bpfdiag_agent_disk_tracking_total", true,
+				    "Events of the disk family's request tracking: hash_fallback "
+				    "(exact, slower), taken_over and expired (a request in flight "
+				    "over 120 s dropped), unmatched (a completion with no issue "
+				    "record, not counted), submitter_evicted (charged by fallback)." },
+				  { "event" } },
 	[CSTAT_BPF_RUN_SECONDS] = { { "bpfdiag_agent_bpf_run_seconds_total", true,
 				      "Kernel time spent in a BPF program "
 				      "(kernel.bpf_stats_enabled)." },

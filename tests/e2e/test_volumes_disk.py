@@ -76,7 +76,9 @@ LOCAL_PV_WORKLOAD = textwrap.dedent("""
 PROC_BYTES = 50 * (4 + 12)
 
 
-# Direct I/O in both directions, for the fallback test.
+# Direct I/O in both directions, for the in-flight tracking tests.
+FALLBACK_MIB = 8
+TRACKING_EVENTS = ("hash_fallback", "taken_over", "expired", "unmatched", "submitter_evicted")
 FALLBACK_WORKLOAD = textwrap.dedent("""
     import mmap, os, sys
     path = sys.argv[1] + "/data/direct.bin"
@@ -92,7 +94,7 @@ FALLBACK_WORKLOAD = textwrap.dedent("""
     os.close(fd)
     print("done", flush=True)
     sys.stdin.readline()
-""" % {"mib": 8})
+""" % {"mib": FALLBACK_MIB})
 
 
 def agent_map(agent, name):
@@ -107,6 +109,37 @@ def agent_map(agent, name):
 
 def value(agent, name, **labels):
     return e2e.metric_value(agent.metrics(), name, **labels) or 0.0
+
+
+def map_max_entries(map_id):
+    return json.loads(subprocess.run(["bpftool", "-j", "map", "show", "id", str(map_id)],
+                                     capture_output=True, text=True,
+                                     check=True).stdout)["max_entries"]
+
+
+def bpftool_batch(vol, commands):
+    batch = os.path.join(vol.work, "maps.batch")
+    with open(batch, "w") as f:
+        f.write("".join(c + "\n" for c in commands))
+    subprocess.run(["bpftool", "batch", "file", batch], check=True, stdout=subprocess.DEVNULL)
+
+
+HELD = 0xffffffffffffffff  # a request address no request has
+
+
+def fill_slots(agent, vol, issue_ns):
+    """Holds every slot of disk_inflight_slots for a request at HELD issued at issue_ns
+    (CLOCK_MONOTONIC nanoseconds)."""
+    slots = agent_map(agent, "disk_inflight_slots")
+    rec = " ".join("%02x" % b for b in HELD.to_bytes(8, "little") + issue_ns.to_bytes(8, "little")
+                   + bytes(24))
+    bpftool_batch(vol, ["map update id %d key %s value hex %s" % (
+        slots, " ".join(str(b) for b in i.to_bytes(4, "little")), rec)
+        for i in range(map_max_entries(slots))])
+
+
+def held_slots(dump):
+    return sum(1 for e in dump if e["formatted"]["value"]["rq"] == HELD)
 
 
 class VolumesAndDisk(unittest.TestCase):
@@ -182,52 +215,97 @@ class VolumesAndDisk(unittest.TestCase):
             self.assertEqual(pseudo, 0)
 
     def test_inflight_records_fall_back_to_the_hash(self):
-        """Every slot of disk_inflight_slots held by another request (as by requests in flight):
-        each issue's record goes to the disk_inflight hash, and the completion finds it there,
-        so direct I/O is still charged exactly, both ways."""
-        mib = 8
+        """Every slot of disk_inflight_slots held by another request in flight since just now:
+        each issue's record goes to the disk_inflight hash, counted, and the completion finds
+        it there, so direct I/O is still charged exactly, both ways."""
+        got, ev, dump = self.direct_io_with(lambda agent, vol: fill_slots(
+            agent, vol, time.monotonic_ns()))  # CLOCK_MONOTONIC: the BPF programs' clock
+        print("direct I/O with every slot held:", got, ev)
+        for d in ("write", "read"):
+            self.assertLess(abs(got[d] - FALLBACK_MIB * MiB) / (FALLBACK_MIB * MiB), 0.01, d)
+        # The slots were never taken: every request went through the hash, and says so.
+        self.assertEqual(len(dump), self.nslots)
+        self.assertEqual(held_slots(dump), self.nslots)
+        self.assertGreaterEqual(ev["hash_fallback"], 2 * FALLBACK_MIB)
+        self.assertEqual(ev["taken_over"], 0)
+
+    def test_stuck_inflight_slots_are_taken_over(self):
+        """Every slot held by a request issued at boot, whose completion never comes (as one
+        issued before the agent attached and freed without block_rq_complete): the issues that
+        hash there take the slots over, counted, and direct I/O is charged exactly."""
+        got, ev, dump = self.direct_io_with(lambda agent, vol: fill_slots(agent, vol, 1))
+        print("direct I/O with every slot held since boot:", got, ev)
+        for d in ("write", "read"):
+            self.assertLess(abs(got[d] - FALLBACK_MIB * MiB) / (FALLBACK_MIB * MiB), 0.01, d)
+        self.assertGreaterEqual(ev["taken_over"], 1)
+        self.assertEqual(ev["hash_fallback"], 0)
+        # Every completion found its record in the slot its issue took over.
+        self.assertEqual(ev["unmatched"], 0)
+        # Slots taken over were released by their new holders' completions.
+        self.assertLessEqual(held_slots(dump), self.nslots - ev["taken_over"])
+
+    def test_stale_inflight_hash_entries_expire(self):
+        """Every slot held (just now) and the disk_inflight hash full of records of requests
+        issued at boot: the first issue that finds the hash full deletes the stale records,
+        counted, and direct I/O is charged exactly instead of dropped as map overflow."""
+        def prepare(agent, vol):
+            fill_slots(agent, vol, time.monotonic_ns())
+            h = agent_map(agent, "disk_inflight")
+            n = map_max_entries(h)
+            rec = " ".join(["01"] + ["00"] * 31)  # issue_ns 1
+            bpftool_batch(vol, ["map update id %d key %s value hex %s" % (
+                h, " ".join(str(b) for b in (0xdead0000 + i).to_bytes(8, "little")), rec)
+                for i in range(n)])
+            self.nhash = n
+
+        over = lambda: value(self.agent, "bpfdiag_agent_map_overflow_total", map="disk_inflight")
+        got, ev, dump = self.direct_io_with(prepare, extra=over)
+        print("direct I/O with the hash full of stale records:", got, ev)
+        for d in ("write", "read"):
+            self.assertLess(abs(got[d] - FALLBACK_MIB * MiB) / (FALLBACK_MIB * MiB), 0.01, d)
+        self.assertGreaterEqual(ev["expired"], self.nhash)
+        self.assertEqual(ev["extra"], 0)
+
+    def direct_io_with(self, prepare, extra=None):
+        """Runs FALLBACK_WORKLOAD's direct I/O on a PVC's loop device after prepare(agent, vol)
+        has set the BPF maps up: the pod's bytes on the loop device per direction, the
+        increase of bpfdiag_agent_disk_tracking_total per event (and of extra() as "extra"),
+        and the slots at the end."""
         with e2e.FakePod() as pod, PodVolumes(pod) as vol, \
                 e2e.Agent("--interval", "0.5", "--pin-dir", "none") as agent:
-            subprocess.run(["fallocate", "-l", str(mib * MiB),
+            self.agent = agent
+            subprocess.run(["fallocate", "-l", str(FALLBACK_MIB * MiB),
                             os.path.join(vol.pvc_mount, "direct.bin")], check=True)
             subprocess.run(["sync"], check=True)
             slots = agent_map(agent, "disk_inflight_slots")
-            nslots = json.loads(subprocess.run(["bpftool", "-j", "map", "show", "id", str(slots)],
-                                               capture_output=True, text=True,
-                                               check=True).stdout)["max_entries"]
-            held = " ".join(["ff"] * 8 + ["00"] * 32)  # a request address no request has
-            batch = os.path.join(vol.work, "hold.batch")
-            with open(batch, "w") as f:
-                for i in range(nslots):
-                    f.write("map update id %d key %s value hex %s\n" % (
-                        slots, " ".join(str(b) for b in i.to_bytes(4, "little")), held))
-            subprocess.run(["bpftool", "batch", "file", batch], check=True,
-                           stdout=subprocess.DEVNULL)
+            self.nslots = map_max_entries(slots)
+            prepare(agent, vol)
             agent.wait_collections(1)
 
-            def loop_bytes(direction):
-                return value(agent, "bpfdiag_disk_bytes_total", direction=direction,
-                             device=vol.loop_name, container_id=pod.container_id)
+            def counts():
+                m = agent.metrics()
+                c = {d: e2e.metric_value(m, "bpfdiag_disk_bytes_total", direction=d,
+                                         device=vol.loop_name, container_id=pod.container_id)
+                     or 0.0 for d in ("write", "read")}
+                c.update({e: e2e.metric_value(m, "bpfdiag_agent_disk_tracking_total", event=e)
+                          for e in TRACKING_EVENTS})
+                c["extra"] = extra() if extra else 0
+                return c
 
-            before = {d: loop_bytes(d) for d in ("write", "read")}
+            before = counts()
             p = self.start_workload(pod, vol, FALLBACK_WORKLOAD)
             try:
                 self.step(p, "done")
                 agent.wait_collections(2)
-                got = {d: loop_bytes(d) - before[d] for d in ("write", "read")}
+                after = counts()
             finally:
                 self.stop_workload(p)
             dump = json.loads(subprocess.run(["bpftool", "-j", "map", "dump", "id", str(slots)],
                                              capture_output=True, text=True,
                                              check=True).stdout)
-        print("direct I/O with every slot held:", got)
-        for d in ("write", "read"):
-            self.assertLess(abs(got[d] - mib * MiB) / (mib * MiB), 0.01, d)
-        # The slots were never taken: every request went through the hash.
-        self.assertEqual(len(dump), nslots)
-        taken = [e["formatted"] for e in dump
-                 if e["formatted"]["value"]["rq"] != 0xffffffffffffffff]
-        self.assertEqual(taken, [])
+        delta = {k: after[k] - before[k] for k in after}
+        return ({d: delta[d] for d in ("write", "read")},
+                {k: v for k, v in delta.items() if k not in ("write", "read")}, dump)
 
     def step(self, p, want):
         line = p.stdout.readline().strip()
@@ -288,6 +366,11 @@ class VolumesAndDisk(unittest.TestCase):
                           direction="write")
         self.assertGreater(ops, 0)
         self.assertGreaterEqual(lat_count, ops)
+        # Nothing held a slot for long, no hash filled, no bio lost its submitter.
+        m = agent.metrics()
+        self.assertEqual({e: e2e.metric_value(m, "bpfdiag_agent_disk_tracking_total", event=e)
+                          for e in ("taken_over", "expired", "submitter_evicted")},
+                         {"taken_over": 0, "expired": 0, "submitter_evicted": 0})
 
 
 if __name__ == "__main__":
