@@ -51,6 +51,16 @@ struct {
 	__type(value, struct disk_submitter_slot);
 } disk_submitters SEC(".maps");
 
+/* Per slot of disk_submitters, the address of the last bio whose entry a later bio overwrote
+ * (0: none), so that its issue counts the loss. Apart from the slots: only an eviction writes
+ * it and only an issue that finds another bio's entry reads it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << DISK_SUBMITTER_SLOT_BITS);
+	__type(key, __u32);
+	__type(value, __u64);
+} disk_submitter_evicted SEC(".maps");
+
 /* inode → cgroup that last dirtied its pages: a cache (LRU) consulted for writeback. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -120,35 +130,38 @@ static __always_inline __u32 addr_slot(__u64 addr, __u32 bits)
 	return (__u32)((addr * 0x9e3779b97f4a7c15ULL) >> (64 - bits));
 }
 
-/* The slot of bio's address (*addr: that address); NULL if it could not be had. */
+/* The slot of bio's address (*addr: that address, *i: the slot's index); NULL if it could not
+ * be had. */
 static __always_inline struct disk_submitter_slot *submitter_slot(struct bio *bio, __u32 who,
-								  __u64 *addr)
+								  __u64 *addr, __u32 *i)
 {
-	__u32 i;
-
 	if (!addr_of(bio, who, addr))
 		return NULL;
-	i = addr_slot(*addr, DISK_SUBMITTER_SLOT_BITS);
-	return bpf_map_lookup_elem(&disk_submitters, &i);
+	*i = addr_slot(*addr, DISK_SUBMITTER_SLOT_BITS);
+	return bpf_map_lookup_elem(&disk_submitters, i);
 }
 
-/* Takes the bio at addr out of its slot s: the cgroup that queued it, or 0 if s holds another.
- * *evicted: whether another bio had overwritten this one's entry. */
-static __always_inline __u64 take_submitter(struct disk_submitter_slot *s, __u64 addr,
-					    bool *evicted)
+/* Takes the bio at addr out of its slot s: the cgroup that queued it, or 0 if s holds another. */
+static __always_inline __u64 take_submitter(struct disk_submitter_slot *s, __u64 addr)
 {
 	__u64 tag = s->tag, cgid = s->cgroup_id;
 
-	if (!tag || (tag ^ cgid) != addr) {
-		/* Each mark counts once: a later bio at this address was not evicted. */
-		*evicted = s->evicted == addr;
-		if (*evicted)
-			s->evicted = 0;
+	if (!tag || (tag ^ cgid) != addr)
 		return 0;
-	}
-	*evicted = false;
 	__sync_val_compare_and_swap(&s->tag, tag, 0);
 	return cgid;
+}
+
+/* Clears the eviction mark of the bio at addr in slot i: true if it had one. Each mark counts
+ * once, and a later bio at the same address was not evicted. */
+static __always_inline bool unmark_evicted(__u32 i, __u64 addr)
+{
+	__u64 *e = bpf_map_lookup_elem(&disk_submitter_evicted, &i);
+
+	if (!e || *e != addr)
+		return false;
+	*e = 0;
+	return true;
 }
 
 SEC("tp_btf/block_bio_queue")
@@ -156,24 +169,28 @@ int BPF_PROG(disk_bio_queue, struct bio *bio)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct disk_submitter_slot *s;
-	__u64 addr, cgid, tag;
-	bool evicted;
+	__u64 addr, cgid, prev, *e;
+	__u32 i;
 
-	s = submitter_slot(bio, SCRATCH_QUEUE, &addr);
+	s = submitter_slot(bio, SCRATCH_QUEUE, &addr, &i);
 	if (!s)
 		return 0;
 	/* A bio merged into a request is never looked up: its entry stays behind, and a bio later
 	 * allocated at the same address by a kernel thread must not inherit it (nor its mark). */
 	if (t->flags & PF_KTHREAD) {
-		take_submitter(s, addr, &evicted);
+		if (!take_submitter(s, addr))
+			unmark_evicted(i, addr);
 		return 0;
 	}
 	cgid = task_cgroup_id(t);
-	/* Another bio's entry is overwritten: mark it, so that its issue counts the loss (an
-	 * entry left behind by a merged bio is marked too, and never looked up). */
-	tag = s->tag;
-	if (tag && (tag ^ s->cgroup_id) != addr)
-		s->evicted = tag ^ s->cgroup_id;
+	/* Another bio's entry is overwritten: mark it, so that its issue counts the loss (the
+	 * entry a merged bio left behind is marked too, and never looked up). */
+	prev = s->tag ^ s->cgroup_id;
+	if (s->tag && prev != addr) {
+		e = bpf_map_lookup_elem(&disk_submitter_evicted, &i);
+		if (e)
+			*e = prev;
+	}
 	s->cgroup_id = cgid;
 	s->tag = addr ^ cgid;
 	return 0;
@@ -183,14 +200,14 @@ int BPF_PROG(disk_bio_queue, struct bio *bio)
 static __always_inline __u64 bio_submitter(struct bio *bio)
 {
 	struct disk_submitter_slot *s;
-	bool evicted = false;
 	__u64 addr, cgid;
+	__u32 i;
 
-	s = submitter_slot(bio, SCRATCH_ISSUE, &addr);
+	s = submitter_slot(bio, SCRATCH_ISSUE, &addr, &i);
 	if (!s)
 		return 0;
-	cgid = take_submitter(s, addr, &evicted);
-	if (evicted)
+	cgid = take_submitter(s, addr);
+	if (!cgid && unmark_evicted(i, addr))
 		counter_add(&disk_counters, DISK_CNT_SUBMITTER_EVICTED, 1);
 	return cgid;
 }

@@ -63,13 +63,10 @@ struct disk_inflight_slot {
 };
 
 /* A slot of disk_submitters: the cgroup of the task that queued a bio. tag is the bio's address
- * XOR cgroup_id (0: free), so a slot read while another CPU rewrites it fails the check.
- * evicted: the address of the last bio whose entry a later one overwrote (0: none), so that
- * bio's issue counts the loss. */
+ * XOR cgroup_id (0: free), so a slot read while another CPU rewrites it fails the check. */
 struct disk_submitter_slot {
 	__u64 tag;
 	__u64 cgroup_id;
-	__u64 evicted;
 };
 
 enum disk_counter {
