@@ -221,8 +221,7 @@ class VolumesAndDisk(unittest.TestCase):
         got, ev, dump = self.direct_io_with(lambda agent, vol: fill_slots(
             agent, vol, time.monotonic_ns()))  # CLOCK_MONOTONIC: the BPF programs' clock
         print("direct I/O with every slot held:", got, ev)
-        for d in ("write", "read"):
-            self.assertLess(abs(got[d] - FALLBACK_MIB * MiB) / (FALLBACK_MIB * MiB), 0.01, d)
+        self.assert_exact(got)
         # The slots were never taken: every request went through the hash, and says so.
         self.assertEqual(len(dump), self.nslots)
         self.assertEqual(held_slots(dump), self.nslots)
@@ -235,8 +234,7 @@ class VolumesAndDisk(unittest.TestCase):
         hash there take the slots over, counted, and direct I/O is charged exactly."""
         got, ev, dump = self.direct_io_with(lambda agent, vol: fill_slots(agent, vol, 1))
         print("direct I/O with every slot held since boot:", got, ev)
-        for d in ("write", "read"):
-            self.assertLess(abs(got[d] - FALLBACK_MIB * MiB) / (FALLBACK_MIB * MiB), 0.01, d)
+        self.assert_exact(got)
         self.assertGreaterEqual(ev["taken_over"], 1)
         self.assertEqual(ev["hash_fallback"], 0)
         # Every completion found its record in the slot its issue took over.
@@ -261,10 +259,13 @@ class VolumesAndDisk(unittest.TestCase):
         over = lambda: value(self.agent, "bpfdiag_agent_map_overflow_total", map="disk_inflight")
         got, ev, dump = self.direct_io_with(prepare, extra=over)
         print("direct I/O with the hash full of stale records:", got, ev)
-        for d in ("write", "read"):
-            self.assertLess(abs(got[d] - FALLBACK_MIB * MiB) / (FALLBACK_MIB * MiB), 0.01, d)
+        self.assert_exact(got)
         self.assertGreaterEqual(ev["expired"], self.nhash)
         self.assertEqual(ev["extra"], 0)
+
+    def assert_exact(self, got):
+        for d in ("write", "read"):
+            self.assertLess(abs(got[d] - FALLBACK_MIB * MiB) / (FALLBACK_MIB * MiB), 0.01, d)
 
     def direct_io_with(self, prepare, extra=None):
         """Runs FALLBACK_WORKLOAD's direct I/O on a PVC's loop device after prepare(agent, vol)
