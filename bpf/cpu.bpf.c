@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* cpu family: on-CPU time and run-queue wait per cgroup v2 id, from one tp_btf sched_switch
- * program, and 99 Hz cpu-clock samples per cgroup (perf_event).
+ * program, and, when asked for (--cpu-samples HZ), cpu-clock samples per cgroup (perf_event).
  *
  * On-CPU time is the task's own se.sum_exec_runtime, the clock cpu.stat adds up: wall time would
  * also count interrupts and, in VMs, time stolen by the hypervisor.
@@ -21,10 +21,12 @@
  * bits, so a CPU that alternates between a few cgroups (a database and its clients, the node's
  * daemons) does not go to the hash at each switch between them. A record is flushed to
  * cpu_stats when its slot is needed by another cgroup, once it holds CPU_FLUSH_NS of CPU time,
- * and all of them at every cpu-clock sample (99 Hz per CPU, idle CPUs included); without the
- * sampler, also when the CPU goes idle. Counts therefore reach cpu_stats at most about 10 ms
- * late per CPU, and none are lost when a task exits (its last switch-out is charged) or its
- * cgroup is removed (the record is flushed within that bound, then read once more).
+ * and all of them when the collector runs cpu_flush on the CPU before each read of the maps
+ * (which also charges the running task its time so far), and at every cpu-clock sample when
+ * sampling. Where the kernel refuses to run cpu_flush, and nothing samples, a CPU flushes when
+ * it goes idle instead. So a read sees every count up to its start, and none are lost when a
+ * task exits (its last switch-out is charged) or its cgroup is removed (the record is flushed
+ * before the read that follows the removal).
  *
  * Noisy neighbours: a task's wait ended when its slice began (its arrival), so at its
  * switch-out the wait spans [arrival - wait, arrival]. Each CPU keeps the starts of its last
@@ -44,7 +46,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Set by user space before load (agent/kernel/collector.c). */
 const volatile bool wait_from_sched_info = false; /* else: the wakeup programs are loaded */
 const volatile __u64 loaded_ns = 0; /* CLOCK_MONOTONIC at load: tasks started later count whole */
-/* Set after load when the cpu-clock sampler could not attach: flush when a CPU goes idle. */
+/* Set after load when the collector cannot run cpu_flush on each CPU (bpf/cpu.bpf.c's end) and
+ * no cpu-clock sampler is attached: flush when a CPU goes idle. */
 volatile bool flush_on_idle = false;
 
 struct {
@@ -97,6 +100,17 @@ struct {
 	__type(key, struct cpu_cause_key);
 	__type(value, __u64);
 } cpu_causes SEC(".maps");
+
+/* Per CPU: 1 while cpu_flush runs there. When the collector runs it on its own CPU, the kernel
+ * calls it in task context with interrupts on, so a cpu-clock sample may interrupt it: the
+ * sample then leaves the pending records and the task's charge to it. (Run by IPI on another
+ * CPU, it has interrupts off, as sched_switch and the sample do: nothing else interleaves.) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} cpu_flushing SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -346,32 +360,70 @@ int BPF_PROG(cpu_sched_switch, bool preempt, struct task_struct *prev, struct ta
 	return 0;
 }
 
+/* Charges the task running on this CPU what it ran since it was last charged (a task that keeps
+ * the CPU is charged as it runs, not only when it switches out; the idle task, pid 0, is
+ * nobody's work), then adds every pending record of this CPU to cpu_stats. Runs where
+ * sched_switch cannot (interrupts off, or preemption off on this CPU), so the charge and the
+ * switch-out's never overlap: each moves tc->charged up to what it adds. */
+static __always_inline void charge_current_and_flush(struct task_struct *t)
+{
+	struct cpu_pending *pd = pending();
+	struct task_cpu *tc;
+
+	if (!pd)
+		return;
+	/* NULL when the interrupted code holds the CPU's task-storage lock: flush only. */
+	if (t->pid && (tc = task_cpu(t)))
+		charge_runtime(pending_for(pd, task_cgroup_id(t)), t, tc);
+	flush(pd);
+}
+
+static __always_inline __u32 *flushing(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&cpu_flushing, &zero);
+}
+
 SEC("perf_event")
 int cpu_clock_sample(struct bpf_perf_event_data *ctx)
 {
 	static const __u64 zero64;
 	struct task_struct *t = bpf_get_current_task_btf();
-	struct cpu_pending *pd;
-	struct task_cpu *tc;
+	__u32 *busy = flushing();
 	__u64 cgid, *n;
 
-	/* The idle task has pid 0; its samples say the CPU was free. A sample flushes this CPU's
-	 * pending record either way: that bounds how late counts reach cpu_stats. */
-	if (!t->pid) {
-		if ((pd = pending()))
-			flush(pd);
+	/* A sample flushes this CPU's pending records: that bounds how late counts reach
+	 * cpu_stats. Not when it interrupted cpu_flush, which is doing it. */
+	if (busy && !*(volatile __u32 *)busy)
+		charge_current_and_flush(t);
+	/* The idle task's samples say the CPU was free. */
+	if (!t->pid)
 		return 0;
-	}
 	cgid = task_cgroup_id(t);
-	/* A task that keeps the CPU is charged as it runs, not only when it switches out. */
-	if ((tc = task_cpu(t)) && (pd = pending())) {
-		charge_runtime(pending_for(pd, cgid), t, tc);
-		flush(pd);
-	}
 	n = lookup_or_init(&cpu_samples, &cgid, &zero64);
 	if (n)
 		(*n)++;
 	else
 		counter_add(&cpu_counters, CPU_CNT_SAMPLES_MAP_FULL, 1);
+	return 0;
+}
+
+/* Not attached: the collector runs it on every online CPU before each read of the maps
+ * (bpf_prog_test_run_opts with BPF_F_TEST_RUN_ON_CPU: an IPI to that CPU, or a direct call with
+ * preemption off when the collector is on it), so the read sees every count up to then: the
+ * running task's time so far and the CPU's pending records. */
+SEC("raw_tp")
+int cpu_flush(void *ctx)
+{
+	__u32 *busy = flushing();
+
+	if (!busy)
+		return 0;
+	*(volatile __u32 *)busy = 1;
+	asm volatile("" ::: "memory");
+	charge_current_and_flush(bpf_get_current_task_btf());
+	asm volatile("" ::: "memory");
+	*(volatile __u32 *)busy = 0;
 	return 0;
 }

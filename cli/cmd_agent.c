@@ -45,7 +45,7 @@ struct agent_opts {
 	enum collector_probe_choice net, uring, cpu; /* cli_parse_choice: ints */
 	enum collector_fs_probe fs;
 	bool bpf_stats;
-	int sample_hz; /* collector_opts.sample_hz: 0 given as --cpu-samples is -1 (none) */
+	int sample_hz; /* collector_opts.sample_hz: 0 none */
 	uint32_t max_cgroups;
 	double window, warmup;
 	const char *rules_config;
@@ -119,7 +119,7 @@ static int parse_sample_hz(const struct cli_opt *opt, const char *value, enum cl
 	(void)src;
 	if (*end || end == value || value[0] == '-' || n > (unsigned long)opt->max)
 		return -EINVAL;
-	*(int *)((char *)opts + opt->off) = n ? (int)n : -1;
+	*(int *)((char *)opts + opt->off) = (int)n;
 	return 0;
 }
 
@@ -228,10 +228,9 @@ static const struct cli_opt agent_opts[] = {
 	  .def = "auto", .parse = cli_parse_choice, .off = OFF(cpu), .choices = cpu_probes,
 	  .want = "auto, sched-info or wakeup" },
 	{ "cpu-samples", "HZ",
-	  "perf cpu-clock samples per second per CPU (bpfdiag_cpu_samples_total), or 0: none "
-	  "(every sample interrupts the CPU it lands on; without them, counts pending on a CPU "
-	  "are flushed when it goes idle)",
-	  .def = "99", .parse = parse_sample_hz, .off = OFF(sample_hz), .max = 1000,
+	  "perf cpu-clock samples per second per CPU (bpfdiag_cpu_samples_total), e.g. 99, or "
+	  "0: none (every sample interrupts the CPU it lands on; CPU time is exact without them)",
+	  .def = "0", .parse = parse_sample_hz, .off = OFF(sample_hz), .max = 1000,
 	  .want = "0 to 1000" },
 	{ "bpf-stats", "on|off",
 	  "turn on kernel BPF run-time statistics (needs CAP_SYS_ADMIN; they cost every BPF "

@@ -278,7 +278,10 @@ def workload():
         ("sum by (pod) (bpfdiag_cpu_limit_cores{%s})" % W, "limit {{pod}}"),
         ("sum by (pod) (rate(bpfdiag_cpu_samples_total{%s}[%s])) / 99" % (W, RATE),
          "sampled {{pod}}")], "short",
-        "CPU limit in cores, and CPU use estimated from 99 Hz cpu-clock samples."), 12, 8)
+        "CPU limit in cores, and CPU use estimated from cpu-clock samples at 99 Hz: only when "
+        "the agent samples (opt-in: chart value agent.cpuSamplesHz: 99, agent flag "
+        "--cpu-samples 99); without, the sampled line is empty, and at another rate it is "
+        "off by rate/99."), 12, 8)
     b.add(timeseries("CPU pressure", [
         by_pod("bpfdiag_cpu_pressure_seconds_total", by="pod, kind",
                legend="{{pod}} {{kind}}")], "percentunit",

@@ -24,8 +24,6 @@
 #include "net.h"
 #include "uring.h"
 
-#define PERF_SAMPLE_HZ 99
-
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	char line[1024];
@@ -161,6 +159,9 @@ static int cfg_cpu(struct collector *c, struct cpu_bpf *s)
 	s->rodata->wait_from_sched_info = c->cpu_sched_info;
 	bpf_program__set_autoload(s->progs.cpu_sched_wakeup, !c->cpu_sched_info);
 	bpf_program__set_autoload(s->progs.cpu_sched_wakeup_new, !c->cpu_sched_info);
+	/* Run, never attached (collector_flush_cpus). */
+	bpf_program__set_autoload(s->progs.cpu_flush, c->cpu_flush);
+	bpf_program__set_autoattach(s->progs.cpu_flush, false);
 	return 0;
 }
 
@@ -300,6 +301,76 @@ static int attach_perf(struct collector *c, unsigned hz)
 		attached++;
 	}
 	return attached ? 0 : (r ? r : -ENODEV);
+}
+
+/* Runs cpu_flush on cpu (an IPI, or a direct call when this thread is on it). Returns 0 or
+ * -errno: ENXIO for an offline CPU. */
+static int flush_cpu(struct collector *c, int cpu)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = (__u32)cpu);
+
+	return bpf_prog_test_run_opts(bpf_program__fd(c->cpu->progs.cpu_flush), &o);
+}
+
+void collector_flush_cpus(struct collector *c)
+{
+	if (!c->cpu_flush)
+		return;
+	for (int cpu = 0; cpu < c->ncpus; cpu++) {
+		int r = flush_cpu(c, cpu);
+		enum flush_result res = !r	    ? FLUSH_DONE :
+					r == -ENXIO ? FLUSH_OFFLINE :
+						      FLUSH_FAILED;
+
+		if (c->flushes[res]++ || res == FLUSH_DONE)
+			continue;
+		/* The first of its kind: said once, counted always. */
+		if (res == FLUSH_OFFLINE) {
+			log_info(
+				"collector: CPU %d is offline: what it counted before is read once it "
+				"is back (bpfdiag_agent_cpu_flushes_total{result=\"offline\"})",
+				cpu);
+			continue;
+		}
+		log_warn("collector: cannot flush CPU %d before reading the maps (%s): counts it "
+			 "holds are read after its next switch%s "
+			 "(bpfdiag_agent_cpu_flushes_total{result=\"failed\"}; logged once)",
+			 cpu, strerror(-r),
+			 c->sampling ? " or sample" : "; idle CPUs flush them from now on");
+		if (!c->sampling)
+			c->cpu->bss->flush_on_idle = true;
+	}
+}
+
+/* Whether the kernel runs cpu_flush on a chosen CPU (BPF_F_TEST_RUN_ON_CPU, Linux 5.10): tried
+ * once on the first online CPU. If not, a sampler flushes pending counts, or else idle CPUs do
+ * (flush_on_idle). Returns the features word. */
+static const char *start_flush(struct collector *c)
+{
+	int r = -ENOENT;
+
+	for (int cpu = 0; c->cpu_flush && cpu < c->ncpus; cpu++) {
+		r = flush_cpu(c, cpu);
+		if (r != -ENXIO)
+			break;
+	}
+	if (c->cpu_flush && !r)
+		return "collection";
+	if (c->cpu_flush)
+		log_warn("collector: the kernel does not run cpu_flush on a chosen CPU (%s; "
+			 "BPF_F_TEST_RUN_ON_CPU needs Linux >= 5.10)",
+			 strerror(-r));
+	c->cpu_flush = false;
+	if (c->sampling) {
+		log_info("collector: the cpu-clock samples flush each CPU's pending counts and "
+			 "charge a task that keeps its CPU as it runs");
+		return "samples";
+	}
+	log_warn(
+		"collector: a task that keeps its CPU is charged when it switches out, and a "
+		"CPU's pending counts are flushed when it goes idle (--cpu-samples HZ bounds both)");
+	c->cpu->bss->flush_on_idle = true;
+	return "idle";
 }
 
 static int attach_skb(struct collector *c, const char *cgroup_root)
@@ -554,6 +625,7 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 {
 	const char *pin = opts->pin_dir && opts->pin_dir[0] ? opts->pin_dir : NULL;
 	struct btf *vmlinux = NULL;
+	const char *flush;
 	struct collector *c;
 	int r, hz;
 
@@ -629,7 +701,18 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		log_msg(opts->cpu == PROBE_PRIMARY ? LOG_WARN : LOG_INFO,
 			"cpu probes: the kernel keeps no sched_info (CONFIG_SCHED_INFO, or delay "
 			"accounting before Linux 5.14); run-queue waits come from sched_wakeup");
+	c->cpu_flush = true;
 	r = load_family(c, &cpu_ops, pin, (void **)&c->cpu);
+	if (r) {
+		/* Optional: without it the family works as before Linux 5.10 (start_flush). */
+		int r_flush = r;
+
+		c->cpu_flush = false;
+		r = load_family(c, &cpu_ops, pin, (void **)&c->cpu);
+		if (!r)
+			log_warn("cpu probes: cpu_flush does not load (%s); loaded without it",
+				 strerror(-r_flush));
+	}
 	if (r && c->cpu_sched_info) {
 		log_warn("cpu probes: reading sched_info failed (%s); trying sched_wakeup",
 			 strerror(-r));
@@ -650,20 +733,19 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 	      CPU_CNT_SAMPLES_MAP_FULL);
 	watch(c, "cpu_causes", c->cpu->maps.cpu_causes, c->cpu->maps.cpu_counters,
 	      CPU_CNT_CAUSES_FULL);
-	hz = opts->sample_hz ? opts->sample_hz : PERF_SAMPLE_HZ;
+	hz = opts->sample_hz;
 	r = hz > 0 ? attach_perf(c, (unsigned)hz) : 0;
-	if (r || hz < 0) {
-		if (r)
-			family_failed("perf_event cpu-clock", r, "bpfdiag_cpu_samples_total");
-		else
-			log_info("collector: no cpu-clock samples (--cpu-samples 0): no "
-				 "bpfdiag_cpu_samples_total; idle CPUs flush pending counts");
-		/* The samples bounded how long a CPU keeps counts pending: idle CPUs now flush. */
-		c->cpu->bss->flush_on_idle = true;
+	if (r) {
+		family_failed("perf_event cpu-clock", r, "bpfdiag_cpu_samples_total");
+	} else if (hz <= 0) {
+		log_info("collector: no cpu-clock samples (--cpu-samples HZ turns them on): no "
+			 "bpfdiag_cpu_samples_total");
 	} else {
 		feature(c, " samples=%dHz", hz);
 		c->probe[SLOT_SAMPLES] = "perf_cpu_clock";
+		c->sampling = true;
 	}
+	flush = start_flush(c);
 
 	r = load_family(c, &disk_ops, pin, (void **)&c->disk);
 	if (r) {
@@ -712,6 +794,7 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		open_uring(c, opts->uring, pin);
 	else
 		feature(c, " uring=off");
+	feature(c, " flush=%s", flush);
 
 	if (opts->bpf_stats) {
 		c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);

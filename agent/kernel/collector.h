@@ -37,7 +37,7 @@ struct collector_opts {
 	 * sched_wakeup timestamps */
 	enum collector_probe_choice cpu;
 	bool bpf_stats; /* enable kernel BPF run-time statistics (costs two clock reads per run) */
-	int sample_hz; /* cpu-clock samples per second per CPU; 0: the default (99); < 0: none */
+	int sample_hz; /* cpu-clock samples per second per CPU; <= 0: none (the default) */
 };
 
 /* The records of one read: a map entry summed over CPUs, one struct per probe family, named by
@@ -88,7 +88,7 @@ enum disk_rec_dir { DISK_REC_READ = 0, DISK_REC_WRITE = 1 };
 struct collector_sink {
 	void *ctx;
 	void (*cpu)(void *ctx, uint64_t cgroup_id, const struct cpu_rec *r);
-	/* 99 Hz cpu-clock samples that found a task of the cgroup running */
+	/* cpu-clock samples (when asked for) that found a task of the cgroup running */
 	void (*cpu_samples)(void *ctx, uint64_t cgroup_id, uint64_t samples);
 	/* dev: the whole disk, major << 20 | minor */
 	void (*disk)(void *ctx, uint64_t cgroup_id, uint32_t dev, enum disk_rec_dir dir,
@@ -122,6 +122,7 @@ enum collector_stat_kind {
 	CSTAT_BPF_RUN_SECONDS, /* subject: a BPF program; kernel time it ran */
 	CSTAT_BPF_RUNS, /* subject: a BPF program; its runs */
 	CSTAT_MAP_READS, /* subject: batch, or per_key where the kernel refused batch lookups */
+	CSTAT_CPU_FLUSHES, /* subject: done, offline or failed; runs of cpu_flush on a CPU */
 	CSTAT_KIND_MAX,
 };
 
@@ -142,9 +143,10 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 /* Detaches and frees. Accepts NULL; returns NULL. */
 struct collector *collector__destroy(struct collector *c);
 
-/* Gives every map entry to its family's function in sink, summed over CPUs (a task that keeps
- * its CPU is charged by the 99 Hz sampler as it runs, so its time shows within ~10 ms). A key
- * may come more than once within a read: the caller sums them. Returns 0 or -errno. */
+/* Gives every map entry to its family's function in sink, summed over CPUs. Each CPU first
+ * charges its running task's time so far and flushes its pending counts (cpu_flush), so the
+ * CPU time read is complete up to the read. A key may come more than once within a read: the
+ * caller sums them. Returns 0 or -errno. */
 int collector__read(struct collector *c, const struct collector_sink *sink);
 
 /* n: TCP sockets of the cgroup that entered LISTEN on port, less those that left it, since the

@@ -38,6 +38,14 @@ enum map_read_method {
 	MAP_READ_METHODS
 };
 
+/* How runs of cpu_flush on a CPU went (CSTAT_CPU_FLUSHES). */
+enum flush_result {
+	FLUSH_DONE,
+	FLUSH_OFFLINE, /* the CPU was offline (the kernel answered ENXIO) */
+	FLUSH_FAILED, /* the kernel refused the run */
+	FLUSH_RESULTS
+};
+
 /* The fs family's program sets (--fs-probe). */
 enum fs_variant { FSV_FILESYSTEM = 0, FSV_SYSCALLS, FSV_RAW };
 
@@ -78,6 +86,11 @@ struct collector {
 	uint64_t batch_refused; /* 1 << map type: the kernel refused its batch lookups */
 	bool causes_batch_refused; /* and batch lookup-and-delete of cpu_causes */
 	uint64_t map_reads[MAP_READ_METHODS];
+	/* cpu_flush runs on every CPU before each read; false: it cannot (loaded without it, or the
+	 * kernel refused it at start), and pending counts wait for a sample or an idle CPU. */
+	bool cpu_flush;
+	bool sampling; /* the cpu-clock sampler is attached */
+	uint64_t flushes[FLUSH_RESULTS];
 	char features[256];
 	const char *probe[PROBE_SLOTS]; /* mechanism in use per slot, NULL when down */
 	struct watched_map maps[16];
@@ -105,6 +118,10 @@ void each_fs(struct collector *c, const void *key, const void *vals, size_t stri
  * (Linux >= 6.0: ctx, req, cqe), and the io_uring records read into the fs sink. */
 bool collector_uring_btf_ok(const struct btf *vmlinux);
 int collector_uring_read(struct collector *c, const struct collector_sink *sink);
+
+/* collector.c: runs cpu_flush on each possible CPU (before the maps are read), counting how
+ * each run went. */
+void collector_flush_cpus(struct collector *c);
 
 /* kernel.bpf_stats_enabled set by the administrator (no CAP_SYS_ADMIN needed to read it). */
 bool collector_bpf_stats_sysctl(void);

@@ -284,6 +284,8 @@ int collector__read(struct collector *c, const struct collector_sink *sink)
 {
 	int r = 0;
 
+	if (sink->cpu || sink->cpu_samples)
+		collector_flush_cpus(c);
 	if (sink->cpu)
 		r = walk_map(c, c->cpu->maps.cpu_stats, each_cpu, sink);
 	if (!r && sink->cpu_samples)

@@ -95,6 +95,12 @@ int collector__stats(struct collector *c, const struct collector_stat **ret, siz
 			 c->maps[i].name, NULL);
 	stat_add(c, CSTAT_MAP_READS, (double)c->map_reads[MAP_READ_BATCH], "batch", NULL);
 	stat_add(c, CSTAT_MAP_READS, (double)c->map_reads[MAP_READ_PER_KEY], "per_key", NULL);
+	if (c->cpu_flush) {
+		static const char *const results[FLUSH_RESULTS] = { "done", "offline", "failed" };
+
+		for (unsigned i = 0; i < FLUSH_RESULTS; i++)
+			stat_add(c, CSTAT_CPU_FLUSHES, (double)c->flushes[i], results[i], NULL);
+	}
 	stat_add(c, CSTAT_CPU_DROPPED_SECONDS,
 		 (double)percpu_counter(c, bpf_map__fd(c->cpu->maps.cpu_counters),
 					CPU_CNT_DROPPED_NS) /

@@ -59,6 +59,10 @@ static const struct family_row collector_rows[CSTAT_KIND_MAX] = {
 				"per_key where the kernel refused batch lookups for a map type "
 				"(two system calls per entry)." },
 			      { "method" } },
+	[CSTAT_CPU_FLUSHES] = { { "bpfdiag_agent_cpu_flushes_total", true,
+				  "Runs of the cpu family's flush on a CPU before the maps are read "
+				  "(done; offline: the CPU was; failed: the kernel refused the run)." },
+				{ "result" } },
 };
 
 static const struct agent_stat_family seeded_family = {

@@ -74,7 +74,8 @@ const struct metric_desc metric_descs[M_MAX] = {
 	[M_CPU_SAMPLES] = {
 		.name = "bpfdiag_cpu_samples_total",
 		.type = MT_COUNTER,
-		.help = "99 Hz cpu-clock samples that found a task of the container running.",
+		.help = "cpu-clock samples (--cpu-samples HZ, off by default) that found a task of "
+			"the container running.",
 		.otlp_name = "bpfdiag.cpu.samples",
 		.otlp_unit = "{sample}",
 	},

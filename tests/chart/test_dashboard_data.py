@@ -225,7 +225,10 @@ class DashboardData(unittest.TestCase):
                                          [("app", pod_b.container_id)], owner=rs,
                                          labels=pod_labels, qos="BestEffort",
                                          ip="10.244.1.11")))
+            # --cpu-samples 99: the samples are opt-in (agent.cpuSamplesHz), and the workload
+            # dashboard's "sampled" line divides by 99.
             with ke.KubeAgent(api, "--interval", "1", "--window", "5", "--warmup", "0", "--bpf-stats", "on",
+                              "--cpu-samples", "99",
                               "--otlp-endpoint", otlp.url, "--otlp-interval", "1") as agent:
                 print("agent up after %.1fs" % (time.monotonic() - t0))
                 try:

@@ -1,6 +1,6 @@
-"""Run-queue waits (sum and histogram), 99 Hz cpu-clock samples, and CPU throttling and limit
-read from the cgroup's own files (cgroup v2 cpu.max, or the v1 cpu controller on hybrid
-hosts, at the same relative path)."""
+"""Run-queue waits (sum and histogram), cpu-clock samples (opt-in), the CPU time of a task that
+keeps its CPU at each collection, and CPU throttling and limit read from the cgroup's own files
+(cgroup v2 cpu.max, or the v1 cpu controller on hybrid hosts, at the same relative path)."""
 import os
 import subprocess
 import sys
@@ -65,7 +65,8 @@ class Limit:
 
 class CpuExtras(unittest.TestCase):
     def test_runqueue_and_samples(self):
-        with e2e.FakePod() as pod, e2e.Agent("--interval", "0.5", "--pin-dir", "none") as agent:
+        with e2e.FakePod() as pod, e2e.Agent("--interval", "0.5", "--pin-dir", "none",
+                                             "--cpu-samples", "99") as agent:
             # Three busy tasks on two CPUs: someone always waits.
             procs = [pod.run([sys.executable, "-c", BURN % 2.0]) for _ in range(3)]
             for p in procs:
@@ -94,13 +95,13 @@ class CpuExtras(unittest.TestCase):
             self.assertLess(samples, cpu * 99 * 1.4)
 
     def test_sample_rate_and_none(self):
-        """--cpu-samples sets the sampling rate (19 Hz: ~19 samples per CPU-second), and 0
-        attaches no perf event at all: no samples series, no samples probe, and the CPU time
-        still equals cpu.stat's (pending counts are flushed when a CPU goes idle)."""
-        for hz in (19, 0):
+        """--cpu-samples sets the sampling rate (19 Hz: ~19 samples per CPU-second); by default
+        no perf event is opened at all: no samples series, no samples probe, and the CPU time
+        still equals cpu.stat's (each collection flushes every CPU's pending counts)."""
+        for hz in (19, None):
+            args = ("--cpu-samples", str(hz)) if hz else ()
             with self.subTest(hz=hz), e2e.FakePod() as pod, \
-                    e2e.Agent("--interval", "0.5", "--pin-dir", "none",
-                              "--cpu-samples", str(hz)) as agent:
+                    e2e.Agent("--interval", "0.5", "--pin-dir", "none", *args) as agent:
                 procs = [pod.run([sys.executable, "-c", BURN % 1.5]) for _ in range(2)]
                 for p in procs:
                     self.assertEqual(p.wait(timeout=60), 0)
@@ -112,23 +113,67 @@ class CpuExtras(unittest.TestCase):
                 samples = e2e.metric_value(m, "bpfdiag_cpu_samples_total", container_id=cid)
                 probe = e2e.metric_value(m, "bpfdiag_agent_probe_info", family="samples",
                                          probe="perf_cpu_clock")
-                print("--cpu-samples %d: cpu %.3fs (cpu.stat %.3fs), samples %s" % (
+                print("--cpu-samples %s: cpu %.3fs (cpu.stat %.3fs), samples %s" % (
                     hz, cpu, truth, samples))
                 # cpu.stat read after the burners exited; the agent may add the exits' tail.
                 self.assertGreater(truth, 2.0)
                 self.assertLess(abs(cpu - truth), truth * 0.02 + 0.01)
+                self.assertIn("flush=collection", agent.logs())
                 if hz:
                     self.assertIn("samples=19Hz", agent.logs())
                     self.assertEqual(probe, 1)
                     self.assertGreater(samples, cpu * hz * 0.6)
                     self.assertLess(samples, cpu * hz * 1.4)
                 else:
-                    self.assertIn("--cpu-samples 0", agent.logs())
+                    self.assertIn("no cpu-clock samples", agent.logs())
+                    self.assertNotIn("samples=", agent.logs())
                     self.assertIsNone(probe)
                     self.assertIsNone(samples)
                     fds = os.listdir("/proc/%d/fd" % agent.proc.pid)
                     links = [os.readlink("/proc/%d/fd/%s" % (agent.proc.pid, f)) for f in fds]
                     self.assertNotIn("anon_inode:[perf_event]", links)
+
+    def test_running_task_charged_at_each_collection(self):
+        """Without samples (the default), each collection first charges the task running on
+        every CPU its time so far (and flushes the CPU's pending counts): a task that keeps its
+        CPU shows at every collection the CPU time cpu.stat gives it, not only what it had at
+        its last switch-out. The loop runs SCHED_FIFO on one CPU, so no other task of this busy
+        machine takes that CPU from it for more than moments (a few switch-outs a second)."""
+        cpu = max(os.sched_getaffinity(0))
+        with e2e.FakePod() as pod, e2e.Agent("--interval", "0.3", "--pin-dir", "none") as agent:
+            proc = pod.run(["chrt", "-f", "1", "taskset", "-c", str(cpu), sys.executable,
+                            "-c", BURN % 4.0])
+            cid = pod.container_id
+            checked = []
+            prev = None  # (monotonic time before the scrape, collections it saw)
+            while proc.poll() is None and len(checked) < 10:
+                t0 = time.monotonic()
+                m = agent.metrics()
+                usage = pod.usage_seconds()
+                t1 = time.monotonic()
+                n = e2e.metric_value(m, "bpfdiag_agent_collections_total")
+                got = e2e.metric_value(m, "bpfdiag_cpu_seconds_total", container_id=cid)
+                if prev and n == prev[1] + 1 and got and usage > 0.2 and proc.poll() is None:
+                    # This collection ended after the previous scrape began, so it began (and
+                    # flushed) at most its duration before that. The loop, one thread, gains
+                    # at most one CPU-second per second since then; 10 ms for the clocks'
+                    # ticks (sum_exec_runtime moves at each tick and switch, for both sides).
+                    dur = e2e.metric_value(m, "bpfdiag_agent_collection_duration_seconds")
+                    bound = (t1 - prev[0]) + dur + 0.01
+                    checked.append((usage - got, bound))
+                prev = (t0, n)
+            self.assertEqual(proc.wait(timeout=60), 0)
+            print("behind cpu.stat (s) / bound, at %d collections while the loop ran: %s" % (
+                len(checked), ", ".join("%.4f/%.4f" % c for c in checked)))
+            self.assertGreaterEqual(len(checked), 5, "too few collections seen while it ran")
+            for lag, bound in checked:
+                self.assertLess(lag, bound, "the running task's time is missing")
+            m = agent.metrics()
+            self.assertGreater(e2e.metric_value(m, "bpfdiag_agent_cpu_flushes_total",
+                                                result="done"), 0)
+            self.assertEqual(e2e.metric_value(m, "bpfdiag_agent_cpu_flushes_total",
+                                              result="failed"), 0)
+            self.assertIsNone(e2e.metric_value(m, "bpfdiag_cpu_samples_total"))
 
     def test_runqueue_wait_both_methods(self):
         """The run-queue wait agrees with the kernel's own run_delay of the tasks that waited,

@@ -90,6 +90,7 @@ class LeastPrivilege(unittest.TestCase):
                 self.assertEqual(e2e.metric_value(m, "bpfdiag_agent_probe_up", family=family), 1,
                                  family)
             self.assertIn("fs=filesystem", a.logs())
+            self.assertIn("flush=collection", a.logs())  # bpf_prog_test_run on each CPU
             self.assertNotIn("error", a.logs().lower())
             p = pod.run([sys.executable, "-c", WORKLOAD, os.path.join(self.data, "f"),
                          str(srv.getsockname()[1])])

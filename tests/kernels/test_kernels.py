@@ -31,11 +31,13 @@ TIMEOUT = float(os.environ.get("BPFDIAG_QEMU_TIMEOUT", "240"))
 # Agent configurations, run one after another in one boot: (cgroup layout, name, arguments).
 # The layout goes from unified (cgroup v2 at /sys/fs/cgroup) to hybrid (cpu on cgroup v1, v2
 # at /sys/fs/cgroup/unified); tests/kernels/guest_init.sh switches it.
+# --cpu-samples 99 everywhere: the samples are opt-in, and the checks count them.
 CONFIGS = [
-    ("unified", "auto", []),
+    ("unified", "auto", ["--cpu-samples", "99"]),
     ("unified", "fallback", ["--net-probe", "cgroup-skb", "--fs-probe", "raw", "--cpu-probe",
-                             "wakeup"]),
-    ("hybrid", "hybrid", ["--net-probe", "tracepoint", "--fs-probe", "syscalls"]),
+                             "wakeup", "--cpu-samples", "99"]),
+    ("hybrid", "hybrid", ["--net-probe", "tracepoint", "--fs-probe", "syscalls",
+                          "--cpu-samples", "99"]),
 ]
 
 MIB = 1 << 20
