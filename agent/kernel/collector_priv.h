@@ -15,7 +15,8 @@
 #include "net.skel.h"
 #include "uring.skel.h"
 
-#define COLLECTOR_MAX_STATS 128
+/* Self-metric rows of one read: ~110 with --bpf-stats on (two per program, three per map). */
+#define COLLECTOR_MAX_STATS 256
 
 /* Slots of the probes in use (CSTAT_PROBE_INFO): the probe families plus the perf_event
  * sampler and where listeners come from. */

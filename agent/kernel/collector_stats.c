@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <stdio.h>
 
+#include "base/log.h"
 #include "cpu.h"
 #include "disk.h"
 
@@ -32,8 +33,16 @@ static void stat_add(struct collector *c, enum collector_stat_kind kind, double 
 {
 	struct collector_stat *s;
 
-	if (c->n_stats >= COLLECTOR_MAX_STATS)
+	static bool logged;
+
+	if (c->n_stats >= COLLECTOR_MAX_STATS) {
+		if (!logged)
+			log_warn("collector: more than %d self-metric rows; %s and later rows are "
+				 "not exported",
+				 COLLECTOR_MAX_STATS, subject ? subject : "?");
+		logged = true;
 		return;
+	}
 	s = &c->stats[c->n_stats++];
 	s->kind = kind;
 	s->value = value;
