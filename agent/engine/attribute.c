@@ -168,7 +168,7 @@ int engine_resolve_all(struct engine *e, uint64_t kgen, uint64_t *ret_unresolved
 		}
 	}
 	/* New ids: now. Ids still unknown: every few seconds, so the sweep can decide. */
-	if (need_scan || time(NULL) - e->last_scan >= (waiting ? RESCAN_UNKNOWN_SECONDS : 60)) {
+	if (need_scan || time(NULL) - e->last_scan >= (waiting ? RESCAN_UNKNOWN_SECONDS : TREE_SWEEP_SECONDS)) {
 		if (cgroup_tree_scan(e->tree) >= 0)
 			scanned = true;
 		e->last_scan = time(NULL);

@@ -20,6 +20,10 @@
 #include "kube/kube_meta.h"
 
 #define RESCAN_UNKNOWN_SECONDS 5 /* tree walks for ids still unknown, at most this often */
+/* A walk of the whole tree with nothing waiting to resolve: a safety sweep (it drops removed
+ * cgroups' paths from the index, finds a directory renamed). A new id in the maps, or a
+ * tracked container not found, walks it at once, not on this cadence. */
+#define TREE_SWEEP_SECONDS 600
 
 /* What seeding found for one port of a cgroup: listening = max(0, BPF count + off). */
 struct cg_listen {
