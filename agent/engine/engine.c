@@ -338,15 +338,17 @@ oom:
  * - memory.current (v1: memory.usage_in_bytes): every collection (memory changes without the
  *   cgroup running: reclaim, another's page cache).
  * - memory.stat, and v2's memory.swap.current: when the series' CPU time grew (its page
- *   faults need its tasks to run) or its usage changed (a page charged or uncharged), at most
- *   every other collection unless the usage moved by a sixteenth; else every LIMIT_EVERY
- *   collections (cgroupfs_read_memory: what may go stale meanwhile).
+ *   faults need its tasks to run) or its usage changed (a page charged or uncharged), every
+ *   CGROUPFS_MEM_STAT_EVERY collections while that goes on, at once when the usage moved by a
+ *   sixteenth; else every LIMIT_EVERY collections (cgroupfs_read_memory: what may go stale
+ *   meanwhile).
  * - memory.events (v1: memory.oom_control), for OOM kills: where oom:mark_victim is attached,
  *   when it saw a kill in the series, else every LIMIT_EVERY collections (kills it misses, its
  *   map full, are counted up to that late); without it, every collection.
  * - the limits (memory.max, cpu.max): every LIMIT_EVERY collections.
- * - cpu.pressure: when the series' CPU time grew (stalls need runnable tasks), else every
- *   LIMIT_EVERY collections.
+ * - cpu.pressure: when the series' CPU time grew (stalls need runnable tasks), every
+ *   CGROUPFS_PSI_EVERY collections while it keeps growing (a growth seen by a collection that
+ *   skips it is read by the next), else every LIMIT_EVERY collections.
  * - cpu.stat's throttling: with the limit, and when the CPU time grew only where that read found
  *   a quota (the counters move only under the cgroup's own quota: one set meanwhile is seen up
  *   to LIMIT_EVERY collections late). CPU time itself comes from BPF. */
@@ -385,12 +387,11 @@ static void read_cgroupfs(struct engine *e)
 		se->memfs.has_swap = se->memfs.has_swap && (e->host_swap || se->memfs.swap);
 		se->memfs_valid = true;
 		se->memfs_kills = kills;
-		if (se->cpufs_valid && !with_limit && cpu == se->cpufs_cpu)
-			continue;
-		se->cpufs_cpu = cpu;
+		/* Reads nothing unless something is due: cgroupfs_read_cpu. */
 		cgroupfs_read_cpu(engine__cgroup_root(e), e->v1_cpu_root[0] ? e->v1_cpu_root : NULL,
 				  se->cgroup_path, dirs, with_limit || !se->cpufs_valid,
-				  &se->cpufs);
+				  se->cpufs_valid && cpu != se->cpufs_cpu, &se->cpufs);
+		se->cpufs_cpu = cpu;
 		se->cpufs_valid = true;
 	}
 }
