@@ -11,7 +11,8 @@
  * force; else when a change was seen (the caller's, or one seen by a call that skipped it) and
  * the last read is at least every - 1 calls back. So a cgroup that keeps running has the file
  * read every every-th call (its values at most every - 1 calls old), and one that ran once
- * after being idle has it read at once; a change is never left unread past every - 1 calls. */
+ * after being idle has it read at once; a change is never left unread past every - 1 calls.
+ * Zeroed: as if just read (the caller forces the first read). */
 struct cgroupfs_cadence {
 	uint8_t skips; /* calls since the last read, up to 255 */
 	bool due; /* a change seen since the last read */
@@ -23,7 +24,7 @@ bool cgroupfs_cadence_read(struct cgroupfs_cadence *c, bool changed, bool force,
 /* A running container's cpu.pressure is read every CGROUPFS_PSI_EVERY calls, its memory.stat
  * every CGROUPFS_MEM_STAT_EVERY (docs/COLLECTORS.md: what goes stale). */
 #define CGROUPFS_PSI_EVERY 2
-#define CGROUPFS_MEM_STAT_EVERY 2
+#define CGROUPFS_MEM_STAT_EVERY 3
 
 struct cgroupfs_cpu {
 	bool has_throttling;

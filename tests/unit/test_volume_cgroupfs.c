@@ -681,8 +681,9 @@ static void test_pressure_gone(void **state)
 }
 
 /* memory.stat is read where it can have changed (the cgroup ran, its usage changed, with the
- * limit, or no reading yet), at most every other call unless the usage moved by a sixteenth
- * since its last read; else its values stay while the usage is read every time. */
+ * limit, or no reading yet), every CGROUPFS_MEM_STAT_EVERY calls while it keeps changing unless
+ * the usage moved by a sixteenth since its last read; else its values stay while the usage is
+ * read every time. */
 static void test_memory_stat_when_changed(void **state)
 {
 	char root[] = "/tmp/bpfdiag-cgfs-XXXXXX", dir[PATH_MAX];
@@ -690,6 +691,7 @@ static void test_memory_stat_when_changed(void **state)
 	struct cgroupfs_mem m = { 0 };
 
 	(void)state;
+	assert_int_equal(CGROUPFS_MEM_STAT_EVERY, 3); /* the calls below count on it */
 	assert_non_null(mkdtemp(root));
 	snprintf(dir, sizeof(dir), "%s/pod", root);
 	make_cgroup(dir, 11, 1000);
@@ -700,47 +702,57 @@ static void test_memory_stat_when_changed(void **state)
 	/* Idle, usage unchanged: memory.stat not read, its values stay. */
 	put(dir, "memory.stat", "anon 15\nfile 20\ninactive_file 5\npgfault 3\n");
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
 	assert_true(m.has_usage);
+	assert_true(m.stat_skipped);
 	assert_int_equal(m.anon, 10);
 	assert_int_equal(m.pgfault, 0);
-	/* It ran: read. */
+	/* It ran, two calls or more after the last read: read at once. */
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, true, &m);
+	assert_false(m.stat_skipped);
 	assert_int_equal(m.anon, 15);
 	assert_int_equal(m.pgfault, 3);
-	/* It ran again, right after a read: not read; then idle: read, the change still due. */
+	/* It ran again right after a read: not read; then idle: still not (one call after a
+	 * skip); the call after: read, the change still due though idle. */
 	put(dir, "memory.stat", "anon 16\nfile 20\ninactive_file 5\npgfault 4\n");
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, true, &m);
 	assert_int_equal(m.pgfault, 3);
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
+	assert_int_equal(m.pgfault, 3);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
 	assert_int_equal(m.pgfault, 4);
-	/* Running every call: read every other call. */
-	for (int i = 0; i < 4; i++) {
+	/* Running every call: read every third call, never more than two calls old. */
+	for (int i = 0; i < 6; i++) {
 		char text[96];
 
 		snprintf(text, sizeof(text), "anon 16\nfile 20\ninactive_file 5\npgfault %d\n",
 			 10 + i);
 		put(dir, "memory.stat", text);
 		cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, true, &m);
-		assert_int_equal(m.pgfault, i % 2 ? 10 + i : (i ? 10 + i - 1 : 4));
+		assert_int_equal(m.pgfault, i % 3 == 2 ? 10 + i : i < 2 ? 4 : 12);
+		assert_int_equal(m.stat_skipped, i % 3 != 2);
 	}
 	/* The usage moved by more than a sixteenth: read at once, idle or not. */
-	put(dir, "memory.stat", "anon 25\nfile 20\ninactive_file 5\npgfault 13\n");
+	put(dir, "memory.stat", "anon 25\nfile 20\ninactive_file 5\npgfault 16\n");
 	put(dir, "memory.current", "1100\n");
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
 	assert_int_equal(m.usage, 1100);
 	assert_int_equal(m.anon, 25);
-	/* By less, right after a read: the usage is new, memory.stat at the next call. */
-	put(dir, "memory.stat", "anon 26\nfile 20\ninactive_file 6\npgfault 13\n");
+	/* By less, right after a read: the usage is new, memory.stat two calls on. */
+	put(dir, "memory.stat", "anon 26\nfile 20\ninactive_file 6\npgfault 16\n");
 	put(dir, "memory.current", "1101\n");
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
 	assert_int_equal(m.usage, 1101);
 	assert_int_equal(m.anon, 25);
 	assert_int_equal(cgroupfs_mem_working_set(&m), 1101 - 5);
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
+	assert_int_equal(m.anon, 25);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
 	assert_int_equal(m.anon, 26);
 	/* Idle, unchanged, with the limit: read. */
-	put(dir, "memory.stat", "anon 26\nfile 20\ninactive_file 9\npgfault 13\n");
-	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
+	put(dir, "memory.stat", "anon 26\nfile 20\ninactive_file 9\npgfault 16\n");
+	for (int i = 0; i < 4; i++)
+		cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
 	assert_int_equal(m.inactive_file, 6);
 	cgroupfs_read_memory(root, NULL, "/pod", &d, true, false, false, &m);
 	assert_int_equal(m.inactive_file, 9);
@@ -750,7 +762,7 @@ static void test_memory_stat_when_changed(void **state)
 	cgroupfs_read_memory(root, NULL, "/pod", NULL, false, false, false, &m);
 	assert_false(m.has_usage);
 	put(dir, "memory.current", "1101\n");
-	put(dir, "memory.stat", "anon 30\nfile 20\ninactive_file 9\npgfault 13\n");
+	put(dir, "memory.stat", "anon 30\nfile 20\ninactive_file 9\npgfault 16\n");
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
 	assert_true(m.has_usage);
 	assert_int_equal(m.anon, 30);
