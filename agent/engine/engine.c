@@ -127,6 +127,7 @@ struct engine *engine__close(struct engine *e)
 		return NULL;
 	collector__destroy(e->collector);
 	cgroup_tree_free(e->tree);
+	idmap_free(e->removed_unseen);
 	while (e->cgs && idmap_next(e->cgs, &pos, &key, &v))
 		cg_free(v);
 	idmap_free(e->cgs);
@@ -165,6 +166,8 @@ static void take(struct read_ctx *rc, uint64_t cgid, enum stream_family fam, uin
 		rc->err = -ENOMEM;
 		return;
 	}
+	if (rc->e->removed_unseen && idmap_del(rc->e->removed_unseen, cgid))
+		engine_cg_gone(rc->e, c);
 	c->gen = rc->e->gen;
 }
 
@@ -249,8 +252,40 @@ static void on_removed(void *ctx, uint64_t id)
 	struct engine *e = ctx;
 	struct cg *c = idmap_get(e->cgs, id);
 
-	if (c)
-		engine_cg_gone(e, c);
+	if (c) {
+		engine_cg_gone(e, c); /* and out of the tree's index when freed */
+		return;
+	}
+	if (!e->removed_unseen)
+		e->removed_unseen = idmap_new();
+	/* Out of memory: its path is forgotten at once, its entries swept as before. */
+	if (!e->removed_unseen || idmap_put(e->removed_unseen, id, (void *)1))
+		cgroup_tree_forget(e->tree, id);
+}
+
+/* The ids removed before any collection saw them and not in this one's read either: out of
+ * the tree's index. */
+static void forget_removed_unseen(struct engine *e)
+{
+	size_t pos = 0;
+	uint64_t id;
+	void *v;
+
+	while (e->removed_unseen && idmap_next(e->removed_unseen, &pos, &id, &v))
+		cgroup_tree_forget(e->tree, id);
+	e->removed_unseen = idmap_free(e->removed_unseen);
+}
+
+/* A cgroup made since the last collection: indexed from the probe's path, so that its id
+ * resolves without a walk of the tree (one that cannot be is found by a walk as before). */
+static void on_born(void *ctx, uint64_t id, const char *path)
+{
+	struct engine *e = ctx;
+	int r = cgroup_tree_add(e->tree, id, path);
+
+	if (r && r != -ENOENT)
+		log_debug("cgroup %s (id %llu) not indexed: %s", path, (unsigned long long)id,
+			  strerror(-r));
 }
 
 /* A victim's run-queue wait charged to a culprit: both need a series (a cgroup not yet
@@ -409,6 +444,7 @@ static void expire(struct engine *e)
 
 		e->gone = c->next_gone;
 		idmap_del(e->cgs, c->id);
+		cgroup_tree_forget(e->tree, c->id);
 		member_leave(&c->m, now);
 		cg_free(c);
 		e->removed++;
@@ -438,6 +474,11 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 	r = collector__take_removed(e->collector, on_removed, e);
 	if (!r)
 		r = collector__read(e->collector, &sink);
+	/* New cgroups indexed after the read: every id it saw was made before it, so its
+	 * cgroup_mkdir record is there now. */
+	if (collector__take_born(e->collector, on_born, e) < 0)
+		log_debug("reading the cgroups made since the last collection failed");
+	forget_removed_unseen(e);
 	if (!r)
 		r = rc.err;
 	if (!r)

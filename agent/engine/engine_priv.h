@@ -67,6 +67,10 @@ struct engine {
 	struct cgroup_tree *tree;
 	struct idmap *cgs; /* id → struct cg */
 	struct cg *gone; /* the cgroups removed since the last collection's end */
+	/* ids removed (cgroup_rmdir) before any collection saw them: a record of theirs in this
+	 * collection's read makes a cgroup that is gone at once (named from the cgroup_mkdir
+	 * probe's path, so a cgroup made and removed between two collections keeps its counts) */
+	struct idmap *removed_unseen;
 	struct series_table *series;
 	struct idmap *devnames; /* dev + 1 → name */
 	struct kube_meta *kube;

@@ -77,6 +77,8 @@ struct collector {
 	size_t batch_size;
 	uint64_t batch_refused; /* 1 << map type: the kernel refused its batch lookups */
 	bool causes_batch_refused; /* and batch lookup-and-delete of cpu_causes */
+	bool born; /* cgroup:cgroup_mkdir is attached: cgroup_born names new cgroups */
+	bool born_batch_refused; /* and batch lookup-and-delete of cgroup_born */
 	uint64_t map_reads[MAP_READ_METHODS];
 	char features[256];
 	const char *probe[PROBE_SLOTS]; /* mechanism in use per slot, NULL when down */
