@@ -792,13 +792,14 @@ static void test_cadence(void **state)
 				if (changed && unread < 0)
 					unread = i;
 				if (read && !force && (unread < 0 || i - last < (int)every))
-					fail_msg("every %u, pattern %#x: call %d read too soon", every,
-						 pat, i);
+					fail_msg("every %u, pattern %#x: call %d read too soon",
+						 every, pat, i);
 				if (!read && unread >= 0 &&
 				    (i - last >= (int)every || i - unread >= (int)every - 1))
-					fail_msg("every %u, pattern %#x: change of call %d unread at "
-						 "%d",
-						 every, pat, unread, i);
+					fail_msg(
+						"every %u, pattern %#x: change of call %d unread at "
+						"%d",
+						every, pat, unread, i);
 				if (read) {
 					last = i;
 					unread = -1;
