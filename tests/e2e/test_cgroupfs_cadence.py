@@ -15,9 +15,11 @@ PSI_EVERY, MEM_STAT_EVERY = 2, 3  # host/cgroupfs.h CGROUPFS_PSI_EVERY, _MEM_STA
 
 # Busy, and touching fresh pages all the time: CPU time, page faults and (three of them on
 # this VM's two CPUs) CPU pressure grow every collection.
-CHURN = ("while True:\n"
-         "    b = bytearray(1 << 20)\n"
-         "    for i in range(0, len(b), 4096): b[i] = 1\n")
+CHURN = ("import mmap\n"
+         "while True:\n"
+         "    m = mmap.mmap(-1, 1 << 20)\n"  # fresh pages each time (malloc would reuse them)
+         "    for i in range(0, len(m), 4096): m[i] = 1\n"
+         "    m.close()\n")
 
 
 def file_value(path, key, field=None):
