@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* cgroup lifecycle: removed cgroup v2 ids, so user space reads their entries a last time and
- * frees them. */
+ * frees them; new ones with their paths, so it learns of them without walking the tree. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -15,6 +15,23 @@ struct {
 	__type(key, __u64);
 	__type(value, __u64); /* bpf_ktime_get_ns() of the removal */
 } cgroup_dead SEC(".maps");
+
+/* Drained by every collection; allocated as used (a mkdir is rare, a collection takes them). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CGROUP_MAX_BORN);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct cgroup_born);
+} cgroup_born SEC(".maps");
+
+/* An empty record to insert: 520 bytes are too many for the stack's 512. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cgroup_born);
+} cgroup_born_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -66,5 +83,30 @@ int BPF_PROG(cgroup_rmdir, struct cgroup *cgrp, const char *path)
 	now = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&cgroup_dead, &id, &now, BPF_ANY))
 		counter_add(&cgroup_counters, CGROUP_CNT_DEAD_FULL, 1);
+	return 0;
+}
+
+/* A cgroup v2 directory was made: its id and path (the tracepoint's, from the hierarchy's root),
+ * so the agent can name it without walking the tree. */
+SEC("tp_btf/cgroup_mkdir")
+int BPF_PROG(cgroup_mkdir, struct cgroup *cgrp, const char *path)
+{
+	struct cgroup_born *b;
+	__u32 zero = 0;
+	__u64 id;
+	long n;
+
+	if (cgrp->root->hierarchy_id != 0)
+		return 0;
+	b = bpf_map_lookup_elem(&cgroup_born_scratch, &zero);
+	if (!b)
+		return 0;
+	n = bpf_probe_read_kernel_str(b->path, sizeof(b->path), path);
+	b->len = n <= 0			    ? CGROUP_BORN_PATH :
+		 n >= (long)sizeof(b->path) ? CGROUP_BORN_PATH :
+					      (__u32)(n - 1);
+	id = cgrp->kn->id;
+	if (bpf_map_update_elem(&cgroup_born, &id, b, BPF_ANY))
+		counter_add(&cgroup_counters, CGROUP_CNT_BORN_FULL, 1);
 	return 0;
 }

@@ -5,11 +5,23 @@
 
 #define CGROUP_MAX_DEAD 8192
 #define CGROUP_MAX_OOM 4096
+#define CGROUP_MAX_BORN 4096
+#define CGROUP_BORN_PATH 512
 
 enum cgroup_counter {
 	CGROUP_CNT_DEAD_FULL = 0, /* cgroup_dead had no room: the periodic sweep catches these */
 	CGROUP_CNT_OOM_FULL, /* oom_victims had no room: memory.events still counts the kill */
+	CGROUP_CNT_BORN_FULL, /* cgroup_born had no room: a walk of the tree finds these */
 	CGROUP_CNT_MAX,
+};
+
+/* A cgroup v2 directory made since the agent last looked (cgroup:cgroup_mkdir), keyed by its
+ * id: its path from the hierarchy's root, NUL-terminated; a path that did not fit is cut
+ * (len == CGROUP_BORN_PATH) and not used. */
+struct cgroup_born {
+	__u32 len; /* strlen(path), or CGROUP_BORN_PATH: cut */
+	__u32 pad;
+	char path[CGROUP_BORN_PATH];
 };
 
 /* OOM kills of a cgroup's tasks (oom:mark_victim), keyed by the VICTIM's cgroup v2 id, and

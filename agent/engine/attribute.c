@@ -163,12 +163,17 @@ int engine_resolve_all(struct engine *e, uint64_t kgen, uint64_t *ret_unresolved
 		struct cg *c = v;
 
 		if (c->gen == e->gen && !c->m.series && !c->gone) {
-			need_scan |= c->resolve_tries == 0;
-			waiting = true;
+			/* A new id in the index (a walk's, or the cgroup_mkdir probe's) resolves
+			 * without a walk; one not in it, or that did not resolve, needs one. */
+			bool indexed = cgroup_tree_lookup(e->tree, c->id) != NULL;
+
+			need_scan |= c->resolve_tries == 0 && !indexed;
+			waiting |= c->resolve_tries > 0 || !indexed;
 		}
 	}
 	/* New ids: now. Ids still unknown: every few seconds, so the sweep can decide. */
-	if (need_scan || time(NULL) - e->last_scan >= (waiting ? RESCAN_UNKNOWN_SECONDS : 60)) {
+	if (need_scan ||
+	    time(NULL) - e->last_scan >= (waiting ? RESCAN_UNKNOWN_SECONDS : TREE_SWEEP_SECONDS)) {
 		if (cgroup_tree_scan(e->tree) >= 0)
 			scanned = true;
 		e->last_scan = time(NULL);
@@ -177,7 +182,10 @@ int engine_resolve_all(struct engine *e, uint64_t kgen, uint64_t *ret_unresolved
 	while (idmap_next(e->cgs, &pos, &key, &v)) {
 		struct cg *c = v;
 
-		if (c->m.series || c->gone || (!scanned && c->resolve_tries))
+		/* A gone cgroup still gets its series once when its path is known (one made and
+		 * removed between two collections: from the cgroup_mkdir probe). */
+		if (c->m.series || (!scanned && c->resolve_tries) ||
+		    (c->gone && (c->resolve_tries || !cgroup_tree_lookup(e->tree, c->id))))
 			continue;
 		c->resolve_tries++;
 		r = resolve(e, c, kgen);

@@ -127,6 +127,7 @@ struct engine *engine__close(struct engine *e)
 		return NULL;
 	collector__destroy(e->collector);
 	cgroup_tree_free(e->tree);
+	idmap_free(e->removed_unseen);
 	while (e->cgs && idmap_next(e->cgs, &pos, &key, &v))
 		cg_free(v);
 	idmap_free(e->cgs);
@@ -165,6 +166,8 @@ static void take(struct read_ctx *rc, uint64_t cgid, enum stream_family fam, uin
 		rc->err = -ENOMEM;
 		return;
 	}
+	if (rc->e->removed_unseen && idmap_del(rc->e->removed_unseen, cgid))
+		engine_cg_gone(rc->e, c);
 	c->gen = rc->e->gen;
 }
 
@@ -249,8 +252,40 @@ static void on_removed(void *ctx, uint64_t id)
 	struct engine *e = ctx;
 	struct cg *c = idmap_get(e->cgs, id);
 
-	if (c)
-		engine_cg_gone(e, c);
+	if (c) {
+		engine_cg_gone(e, c); /* and out of the tree's index when freed */
+		return;
+	}
+	if (!e->removed_unseen)
+		e->removed_unseen = idmap_new();
+	/* Out of memory: its path is forgotten at once, its entries swept as before. */
+	if (!e->removed_unseen || idmap_put(e->removed_unseen, id, (void *)1))
+		cgroup_tree_forget(e->tree, id);
+}
+
+/* The ids removed before any collection saw them and not in this one's read either: out of
+ * the tree's index. */
+static void forget_removed_unseen(struct engine *e)
+{
+	size_t pos = 0;
+	uint64_t id;
+	void *v;
+
+	while (e->removed_unseen && idmap_next(e->removed_unseen, &pos, &id, &v))
+		cgroup_tree_forget(e->tree, id);
+	e->removed_unseen = idmap_free(e->removed_unseen);
+}
+
+/* A cgroup made since the last collection: indexed from the probe's path, so that its id
+ * resolves without a walk of the tree (one that cannot be is found by a walk as before). */
+static void on_born(void *ctx, uint64_t id, const char *path)
+{
+	struct engine *e = ctx;
+	int r = cgroup_tree_add(e->tree, id, path);
+
+	if (r && r != -ENOENT)
+		log_debug("cgroup %s (id %llu) not indexed: %s", path, (unsigned long long)id,
+			  strerror(-r));
 }
 
 /* A victim's run-queue wait charged to a culprit: both need a series (a cgroup not yet
@@ -338,15 +373,17 @@ oom:
  * - memory.current (v1: memory.usage_in_bytes): every collection (memory changes without the
  *   cgroup running: reclaim, another's page cache).
  * - memory.stat, and v2's memory.swap.current: when the series' CPU time grew (its page
- *   faults need its tasks to run) or its usage changed (a page charged or uncharged), at most
- *   every other collection unless the usage moved by a sixteenth; else every LIMIT_EVERY
- *   collections (cgroupfs_read_memory: what may go stale meanwhile).
+ *   faults need its tasks to run) or its usage changed (a page charged or uncharged), every
+ *   CGROUPFS_MEM_STAT_EVERY collections while that goes on, at once when the usage moved by a
+ *   sixteenth; else every LIMIT_EVERY collections (cgroupfs_read_memory: what may go stale
+ *   meanwhile).
  * - memory.events (v1: memory.oom_control), for OOM kills: where oom:mark_victim is attached,
  *   when it saw a kill in the series, else every LIMIT_EVERY collections (kills it misses, its
  *   map full, are counted up to that late); without it, every collection.
  * - the limits (memory.max, cpu.max): every LIMIT_EVERY collections.
- * - cpu.pressure: when the series' CPU time grew (stalls need runnable tasks), else every
- *   LIMIT_EVERY collections.
+ * - cpu.pressure: when the series' CPU time grew (stalls need runnable tasks), every
+ *   CGROUPFS_PSI_EVERY collections while it keeps growing (a growth seen by a collection that
+ *   skips it is read by the next), else every LIMIT_EVERY collections.
  * - cpu.stat's throttling: with the limit, and when the CPU time grew only where that read found
  *   a quota (the counters move only under the cgroup's own quota: one set meanwhile is seen up
  *   to LIMIT_EVERY collections late). CPU time itself comes from BPF. */
@@ -385,12 +422,11 @@ static void read_cgroupfs(struct engine *e)
 		se->memfs.has_swap = se->memfs.has_swap && (e->host_swap || se->memfs.swap);
 		se->memfs_valid = true;
 		se->memfs_kills = kills;
-		if (se->cpufs_valid && !with_limit && cpu == se->cpufs_cpu)
-			continue;
-		se->cpufs_cpu = cpu;
+		/* Reads nothing unless something is due: cgroupfs_read_cpu. */
 		cgroupfs_read_cpu(engine__cgroup_root(e), e->v1_cpu_root[0] ? e->v1_cpu_root : NULL,
 				  se->cgroup_path, dirs, with_limit || !se->cpufs_valid,
-				  &se->cpufs);
+				  se->cpufs_valid && cpu != se->cpufs_cpu, &se->cpufs);
+		se->cpufs_cpu = cpu;
 		se->cpufs_valid = true;
 	}
 }
@@ -408,6 +444,7 @@ static void expire(struct engine *e)
 
 		e->gone = c->next_gone;
 		idmap_del(e->cgs, c->id);
+		cgroup_tree_forget(e->tree, c->id);
 		member_leave(&c->m, now);
 		cg_free(c);
 		e->removed++;
@@ -437,6 +474,11 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 	r = collector__take_removed(e->collector, on_removed, e);
 	if (!r)
 		r = collector__read(e->collector, &sink);
+	/* New cgroups indexed after the read: every id it saw was made before it, so its
+	 * cgroup_mkdir record is there now. */
+	if (collector__take_born(e->collector, on_born, e) < 0)
+		log_debug("reading the cgroups made since the last collection failed");
+	forget_removed_unseen(e);
 	if (!r)
 		r = rc.err;
 	if (!r)

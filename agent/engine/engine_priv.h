@@ -20,6 +20,10 @@
 #include "kube/kube_meta.h"
 
 #define RESCAN_UNKNOWN_SECONDS 5 /* tree walks for ids still unknown, at most this often */
+/* A walk of the whole tree with nothing waiting to resolve: a safety sweep (it drops removed
+ * cgroups' paths from the index, finds a directory renamed). A new id in the maps, or a
+ * tracked container not found, walks it at once, not on this cadence. */
+#define TREE_SWEEP_SECONDS 600
 
 /* What seeding found for one port of a cgroup: listening = max(0, BPF count + off). */
 struct cg_listen {
@@ -63,6 +67,10 @@ struct engine {
 	struct cgroup_tree *tree;
 	struct idmap *cgs; /* id → struct cg */
 	struct cg *gone; /* the cgroups removed since the last collection's end */
+	/* ids removed (cgroup_rmdir) before any collection saw them: a record of theirs in this
+	 * collection's read makes a cgroup that is gone at once (named from the cgroup_mkdir
+	 * probe's path, so a cgroup made and removed between two collections keeps its counts) */
+	struct idmap *removed_unseen;
 	struct series_table *series;
 	struct idmap *devnames; /* dev + 1 → name */
 	struct kube_meta *kube;

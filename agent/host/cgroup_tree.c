@@ -27,6 +27,8 @@ struct cgroup_tree {
 	struct idmap *containers; /* hash of a container id → its cgroup id */
 	struct idmap *pods; /* hash of a pod UID → the pod's own cgroup id */
 	uint64_t indexed_scans; /* scans when they were built */
+	dev_t dev; /* the mount's, from the last scan */
+	bool top; /* the mount shows the hierarchy from its root (cgroup id 1), as the probe does */
 };
 
 int cgroup_root_detect(const char *proc_root, char *ret, size_t size)
@@ -86,6 +88,7 @@ struct walk {
 	size_t entries;
 	uint64_t truncated;
 	dev_t dev; /* the mount's: the walk never leaves it */
+	bool top;
 	const char **todo; /* indexed directories still to list (their stored paths) */
 	size_t n_todo, cap_todo;
 };
@@ -181,6 +184,7 @@ int cgroup_tree_scan(struct cgroup_tree *t)
 		return r;
 	}
 	w->dev = st.st_dev;
+	w->top = st.st_ino == 1; /* the root cgroup's id */
 	w->paths = idmap_new();
 	r = w->paths ? add(w, (uint64_t)st.st_ino, "", 0) : -ENOMEM;
 	/* depth first (the queue used as a stack): memory stays within the entries bound */
@@ -197,6 +201,8 @@ int cgroup_tree_scan(struct cgroup_tree *t)
 	}
 	clear_paths(t->paths);
 	idmap_free(t->paths);
+	t->dev = w->dev;
+	t->top = w->top;
 	t->paths = w->paths;
 	t->entries = w->entries;
 	t->truncated += w->truncated;
@@ -211,6 +217,39 @@ const char *cgroup_tree_lookup(const struct cgroup_tree *t, uint64_t id)
 	return idmap_get(t->paths, id);
 }
 
+/* The kubelet indexes are current (built since the last scan): kept up to date as cgroups are
+ * added and forgotten, else built anew when next asked. */
+static bool kube_indexed(const struct cgroup_tree *t)
+{
+	return t->containers && t->indexed_scans == t->scans;
+}
+
+/* Indexes (put) or unindexes (!put: where it still names id) the kubelet cgroup id at path in
+ * the container and pod indexes. Returns 0 or -ENOMEM. */
+static int index_one(struct idmap *cs, struct idmap *ps, uint64_t id, const char *path, bool put)
+{
+	struct cgroup_ident ci;
+	struct idmap *m;
+	uint64_t key;
+
+	if (cgroup_path_parse(path, &ci) || ci.nested)
+		return 0;
+	if (ci.kind == CGROUP_KUBE_CONTAINER) {
+		m = cs;
+		key = idmap_str_key(ci.container_id);
+	} else if (ci.kind == CGROUP_KUBE_POD) {
+		m = ps;
+		key = idmap_str_key(ci.pod_uid);
+	} else {
+		return 0;
+	}
+	if (put)
+		return idmap_put(m, key, (void *)(uintptr_t)id) ? -ENOMEM : 0;
+	if ((uint64_t)(uintptr_t)idmap_get(m, key) == id)
+		idmap_del(m, key);
+	return 0;
+}
+
 /* Indexes the kubelet cgroups of the current scan: containers by id, pods by UID. */
 static int index_kube(struct cgroup_tree *t)
 {
@@ -222,15 +261,7 @@ static int index_kube(struct cgroup_tree *t)
 	if (!cs || !ps)
 		goto oom;
 	while (idmap_next(t->paths, &pos, &id, &v)) {
-		struct cgroup_ident ci;
-
-		if (cgroup_path_parse(v, &ci) || ci.nested)
-			continue;
-		if (ci.kind == CGROUP_KUBE_CONTAINER &&
-		    idmap_put(cs, idmap_str_key(ci.container_id), (void *)(uintptr_t)id))
-			goto oom;
-		if (ci.kind == CGROUP_KUBE_POD &&
-		    idmap_put(ps, idmap_str_key(ci.pod_uid), (void *)(uintptr_t)id))
+		if (index_one(cs, ps, id, v, true))
 			goto oom;
 	}
 	idmap_free(t->containers);
@@ -306,7 +337,7 @@ int cgroup_tree_find_container(struct cgroup_tree *t, const char *pod_uid, const
 	uint64_t id;
 	const char *path;
 
-	if (!t->containers || t->indexed_scans != t->scans) {
+	if (!kube_indexed(t)) {
 		int r = index_kube(t);
 
 		if (r)
@@ -323,6 +354,56 @@ int cgroup_tree_find_container(struct cgroup_tree *t, const char *pod_uid, const
 	if (!path)
 		return -ENOENT;
 	return probe_pod_dir(t, path, pod_uid, container_id, ret_id);
+}
+
+int cgroup_tree_add(struct cgroup_tree *t, uint64_t id, const char *path)
+{
+	char full[PATH_MAX];
+	size_t len = strlen(path);
+	struct stat st;
+	char *p;
+
+	if (idmap_get(t->paths, id))
+		return 0;
+	if (path[0] != '/' || len >= CGROUP_PATH_MAX)
+		return -ENOENT;
+	/* The path is the hierarchy's: where the mount shows it from its root, the path names
+	 * the cgroup, removed since or not (one made and removed between two collections is
+	 * named too). Else (a cgroup namespace, --cgroup-root) only the directory of that id at
+	 * that path under the mount counts. */
+	if (!t->top &&
+	    ((size_t)snprintf(full, sizeof(full), "%s%s", t->root, path) >= sizeof(full) ||
+	     lstat(full, &st) || !S_ISDIR(st.st_mode) || (uint64_t)st.st_ino != id ||
+	     st.st_dev != t->dev))
+		return -ENOENT;
+	if (t->entries >= CGROUP_TREE_MAX_ENTRIES) {
+		t->truncated++;
+		return -ENOSPC;
+	}
+	p = strndup(len > 1 ? path : "/", len > 1 ? len : 1);
+	if (!p || idmap_put(t->paths, id, p)) {
+		free(p);
+		return -ENOMEM;
+	}
+	t->entries++;
+	if (kube_indexed(t) && index_one(t->containers, t->pods, id, p, true)) {
+		/* Built anew when next asked. */
+		t->containers = idmap_free(t->containers);
+		t->pods = idmap_free(t->pods);
+	}
+	return 0;
+}
+
+void cgroup_tree_forget(struct cgroup_tree *t, uint64_t id)
+{
+	char *p = idmap_del(t->paths, id);
+
+	if (!p)
+		return;
+	if (kube_indexed(t))
+		index_one(t->containers, t->pods, id, p, false);
+	free(p);
+	t->entries--;
 }
 
 const char *cgroup_tree_root(const struct cgroup_tree *t)

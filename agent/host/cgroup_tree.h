@@ -26,8 +26,18 @@ struct cgroup_tree *cgroup_tree_free(struct cgroup_tree *t);
  * errno when the root cannot be read (the old index is kept). Subtrees past the limits are
  * skipped and counted in cgroup_tree_truncated(). */
 int cgroup_tree_scan(struct cgroup_tree *t);
+/* Indexes one cgroup made since the last scan (the cgroup_mkdir probe's id and path from the
+ * hierarchy's root) without a walk: where the last scan found the mount showing the hierarchy
+ * from its root (its directory is cgroup id 1), as given, even when removed since; elsewhere
+ * only when the directory at that path under the mount is that id. Returns 0 (indexed, or
+ * known already), -ENOENT (not indexed: a walk finds it if it is there), -ENOSPC (the index is
+ * full: counted in cgroup_tree_truncated()) or -ENOMEM. */
+int cgroup_tree_add(struct cgroup_tree *t, uint64_t id, const char *path);
+/* Drops a removed cgroup from the index (the cgroup_rmdir probe's id), so that the index does
+ * not keep removed cgroups until the next scan. */
+void cgroup_tree_forget(struct cgroup_tree *t, uint64_t id);
 /* Path of id relative to the mount ("/" for the root, "/a/b" below it), or NULL. The string
- * lives until the next scan. */
+ * lives until the next scan or cgroup_tree_forget() of id. */
 const char *cgroup_tree_lookup(const struct cgroup_tree *t, uint64_t id);
 /* Finds the cgroup of container container_id (64 hex) of pod pod_uid: the indexed directory
  * whose kubelet path names both (either driver, any QoS class, any runtime prefix). When the

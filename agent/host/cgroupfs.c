@@ -286,8 +286,19 @@ static void read_cpu_limit(const char *v2_root, const char *v1_cpu_root, const c
 	ret->has_limit = true;
 }
 
+bool cgroupfs_cadence_read(struct cgroupfs_cadence *c, bool changed, bool force, unsigned every)
+{
+	bool read;
+
+	changed = changed || c->due;
+	read = force || (changed && c->skips + 1u >= every);
+	c->due = changed && !read;
+	c->skips = read ? 0 : (uint8_t)(c->skips < UINT8_MAX ? c->skips + 1 : UINT8_MAX);
+	return read;
+}
+
 void cgroupfs_read_cpu(const char *v2_root, const char *v1_cpu_root, const char *path,
-		       struct cgroupfs_dirs *d, bool with_limit, struct cgroupfs_cpu *ret)
+		       struct cgroupfs_dirs *d, bool with_limit, bool ran, struct cgroupfs_cpu *ret)
 {
 	/* The cpu controller lives in one hierarchy: on v1 when it is mounted there (v2's
 	 * cpu.stat then has no throttling keys). */
@@ -301,7 +312,7 @@ void cgroupfs_read_cpu(const char *v2_root, const char *v1_cpu_root, const char 
 		read_cpu_limit(v2_root, v1_cpu_root, path, d, ret);
 	/* The throttling counters move only under the cgroup's own quota: read with the limit,
 	 * and in between only where there is one (held open there, not elsewhere). */
-	if (with_limit || ret->has_limit) {
+	if (with_limit || (ran && ret->has_limit)) {
 		ret->has_throttling = false;
 		if (read_file(d, cpu_tree, ret->has_limit ? CGF_CPU_STAT : NOT_HELD, cpu_root, path,
 			      "cpu.stat", buf, sizeof(buf)))
@@ -309,6 +320,8 @@ void cgroupfs_read_cpu(const char *v2_root, const char *v1_cpu_root, const char 
 		if (!ret->has_limit && d)
 			release(&d->filep1[CGF_CPU_STAT]);
 	}
+	if (!cgroupfs_cadence_read(&ret->psi, ran, with_limit, CGROUPFS_PSI_EVERY))
+		return;
 	/* A file gone (PSI turned off, the cgroup removed) leaves no pressure, not the last. */
 	ret->has_pressure = false;
 	if (read_file(d, CGFS_V2, CGF_CPU_PRESSURE, v2_root, path, "cpu.pressure", buf,
@@ -390,7 +403,7 @@ void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const ch
 {
 	char buf[8192]; /* memory.stat: ~1.5 KiB on v1, ~3 KiB on recent v2 kernels */
 	const char *root = v1_mem_root ? v1_mem_root : v2_root;
-	bool v1 = v1_mem_root != NULL, had = ret->has_usage, changed, stat;
+	bool v1 = v1_mem_root != NULL, had = ret->has_usage, stat;
 	enum cgroupfs_tree t = v1 ? CGFS_V1_MEM : CGFS_V2;
 	uint64_t kills = ret->oom_kills, usage = ret->usage, moved;
 
@@ -400,13 +413,13 @@ void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const ch
 	if (!read_u64(d, t, CGF_MEM_USAGE, root, path,
 		      v1 ? "memory.usage_in_bytes" : "memory.current", &ret->usage))
 		return;
-	/* memory.stat (and v2's swap) where it can have changed, at most every other call unless
-	 * the usage moved by a sixteenth since its last read: see cgroupfs.h. */
-	changed = ran || ret->usage != usage || ret->stat_due;
+	/* memory.stat (and v2's swap) where it can have changed, on its cadence unless the usage
+	 * moved by a sixteenth since its last read: see cgroupfs.h. */
 	moved = ret->usage > ret->stat_usage ? ret->usage - ret->stat_usage :
 					       ret->stat_usage - ret->usage;
-	stat = !had || with_limit || moved > ret->stat_usage / 16 || (changed && ret->stat_skipped);
-	ret->stat_due = changed && !stat;
+	stat = cgroupfs_cadence_read(&ret->stat, ran || ret->usage != usage,
+				     !had || with_limit || moved > ret->stat_usage / 16,
+				     CGROUPFS_MEM_STAT_EVERY);
 	ret->stat_skipped = !stat;
 	if (stat) {
 		ret->stat_usage = ret->usage;

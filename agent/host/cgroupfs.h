@@ -7,6 +7,25 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* When a file whose values move only while its cgroup runs (or changes) is read: always with
+ * force; else when a change was seen (the caller's, or one seen by a call that skipped it) and
+ * the last read is at least every - 1 calls back. So a cgroup that keeps running has the file
+ * read every every-th call (its values at most every - 1 calls old), and one that ran once
+ * after being idle has it read at once; a change is never left unread past every - 1 calls.
+ * Zeroed: as if just read (the caller forces the first read). */
+struct cgroupfs_cadence {
+	uint8_t skips; /* calls since the last read, up to 255 */
+	bool due; /* a change seen since the last read */
+};
+
+/* Decides (and records) whether this call reads the file, as above. */
+bool cgroupfs_cadence_read(struct cgroupfs_cadence *c, bool changed, bool force, unsigned every);
+
+/* A running container's cpu.pressure is read every CGROUPFS_PSI_EVERY calls, its memory.stat
+ * every CGROUPFS_MEM_STAT_EVERY (docs/COLLECTORS.md: what goes stale). */
+#define CGROUPFS_PSI_EVERY 2
+#define CGROUPFS_MEM_STAT_EVERY 3
+
 struct cgroupfs_cpu {
 	bool has_throttling;
 	uint64_t nr_periods;
@@ -17,6 +36,7 @@ struct cgroupfs_cpu {
 	bool has_pressure;
 	uint64_t pressure_some_usec; /* cpu.pressure "some ... total=" */
 	uint64_t pressure_full_usec;
+	struct cgroupfs_cadence psi; /* cgroupfs_read_cpu's, for cpu.pressure */
 };
 
 /* Parses cpu.stat text (v2 keys throttled_usec; v1 key throttled_time in ns). */
@@ -70,14 +90,17 @@ uint64_t cgroupfs_unheld_reads(void);
 void cgroupfs_set_held_cap(unsigned cap);
 
 /* Reads the files of path (relative to the mounts), through dirs when not NULL (a read with
- * the limit looks again for files found missing). v1_cpu_root
- * may be NULL: the cpu controller is on v2. cpu.pressure is read each call; the quota only
- * with with_limit (else the previous one stays); cpu.stat's throttling counters only with
- * with_limit or where the last quota read found one (they move only under the cgroup's own
- * quota), else the previous ones stay. Missing files leave the matching has_* false (a
- * cpu.pressure gone since the last call too). */
+ * the limit looks again for files found missing). v1_cpu_root may be NULL: the cpu controller
+ * is on v2. ran: the cgroup's tasks ran since the last call (stalls need runnable tasks; the
+ * throttling counters move only while they run). cpu.pressure on ret->psi's cadence (changed:
+ * ran; force: with_limit or no reading yet), every CGROUPFS_PSI_EVERY calls while it runs; the
+ * quota only with with_limit (else the previous one stays); cpu.stat's throttling counters
+ * with with_limit, and when it ran where the last quota read found one (they move only under
+ * the cgroup's own quota), else the previous ones stay. Missing files leave the matching has_*
+ * false (a cpu.pressure gone since its last read too). */
 void cgroupfs_read_cpu(const char *v2_root, const char *v1_cpu_root, const char *path,
-		       struct cgroupfs_dirs *dirs, bool with_limit, struct cgroupfs_cpu *ret);
+		       struct cgroupfs_dirs *dirs, bool with_limit, bool ran,
+		       struct cgroupfs_cpu *ret);
 
 /* A cgroup's memory: v2 memory.current, memory.stat, memory.swap.current, memory.events and
  * memory.max; or, on hybrid hosts, the v1 memory controller's memory.usage_in_bytes,
@@ -100,10 +123,10 @@ struct cgroupfs_mem {
 	bool has_limit;
 	uint64_t limit; /* memory.max (v1: memory.limit_in_bytes); has_limit false when unlimited */
 	/* cgroupfs_read_memory's: the usage at the last memory.stat read, whether the last call
-	 * skipped it (the values above are older than the usage), and a change seen since that
-	 * it has not read yet */
+	 * skipped it (the values above are older than the usage), and its cadence */
 	uint64_t stat_usage;
-	bool stat_skipped, stat_due;
+	bool stat_skipped;
+	struct cgroupfs_cadence stat;
 };
 
 /* True when the host has swap space (/proc/meminfo SwapTotal above 0); false when unreadable. */
@@ -124,12 +147,13 @@ static inline uint64_t cgroupfs_mem_working_set(const struct cgroupfs_mem *m)
 /* Reads the memory files of path: those of v1_mem_root when it is given (a controller lives in
  * one hierarchy: mounted on v1, it is not on v2), else the v2 files. The usage every call;
  * memory.stat (and v2's memory.swap.current) only where it can have changed since the last
- * read: when ran (the cgroup's tasks ran since: page faults need them) or the usage changed
- * (a page charged or uncharged: anon, file, swap out), then at most every other call unless
- * the usage moved by more than a sixteenth since memory.stat's last read (a change seen by a
- * call that skips it is read at the next); with with_limit; and when the last read found no
- * usage. Else its values stay (what may go stale meanwhile: a running cgroup's values one
- * call; an idle one's inactive_file, pages moved between LRU lists by reclaim without a
+ * read, on ret->stat's cadence: changed when ran (the cgroup's tasks ran since: page faults
+ * need them) or the usage changed (a page charged or uncharged: anon, file, swap out), so
+ * every CGROUPFS_MEM_STAT_EVERY calls while that goes on (a change seen by a call that skips
+ * it is read within that many calls, run or not); forced with with_limit, when the usage moved
+ * by more than a sixteenth since memory.stat's last read, and when the last read found no
+ * usage. Else its values stay (what may go stale meanwhile: a running cgroup's values
+ * CGROUPFS_MEM_STAT_EVERY - 1 calls; an idle one's inactive_file, pages moved between LRU lists by reclaim without a
  * charge, and the gauges of a page charged and another uncharged in the same interval, until
  * with_limit). The limit is read only with with_limit (it
  * changes rarely: the caller reads it on a cadence, as cpu.max), else the previous one stays;

@@ -779,6 +779,9 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 		c->probe[SLOT_CGROUP] = "cgroup_rmdir";
 		watch(c, "cgroup_dead", c->cg->maps.cgroup_dead, c->cg->maps.cgroup_counters,
 		      CGROUP_CNT_DEAD_FULL);
+		c->born = true;
+		watch(c, "cgroup_born", c->cg->maps.cgroup_born, c->cg->maps.cgroup_counters,
+		      CGROUP_CNT_BORN_FULL);
 		if (c->oom_victim) {
 			feature(c, " oom=mark_victim");
 			watch(c, "oom_victims", c->cg->maps.oom_victims,

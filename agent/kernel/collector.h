@@ -164,6 +164,12 @@ int collector__read_peers(struct collector *c, collector_peer_fn fn, void *ctx);
 typedef void (*collector_cause_fn)(void *ctx, uint64_t victim, uint64_t culprit, uint64_t ns);
 long collector__take_causes(struct collector *c, collector_cause_fn fn, void *ctx);
 
+typedef void (*collector_born_fn)(void *ctx, uint64_t cgroup_id, const char *path);
+/* Calls fn for each cgroup v2 directory made since the last call (the cgroup_mkdir probe), with
+ * its path from the hierarchy's root ("/a/b"; paths too long for the probe are left out: a walk
+ * of the tree finds those). Returns how many were taken (0 without the probe), or -errno. */
+long collector__take_born(struct collector *c, collector_born_fn fn, void *ctx);
+
 typedef void (*collector_id_fn)(void *ctx, uint64_t cgroup_id);
 /* Calls fn for each cgroup removed since the last call (from the cgroup_rmdir probe). */
 int collector__take_removed(struct collector *c, collector_id_fn fn, void *ctx);

@@ -86,6 +86,8 @@ struct collector {
 	size_t batch_size;
 	uint64_t batch_refused; /* 1 << map type: the kernel refused its batch lookups */
 	bool causes_batch_refused; /* and batch lookup-and-delete of cpu_causes */
+	bool born; /* cgroup:cgroup_mkdir is attached: cgroup_born names new cgroups */
+	bool born_batch_refused; /* and batch lookup-and-delete of cgroup_born */
 	uint64_t map_reads[MAP_READ_METHODS];
 	/* cpu_flush runs on every CPU before each read; false: it cannot (loaded without it, or the
 	 * kernel refused it at start), and pending counts wait for a sample or an idle CPU. */

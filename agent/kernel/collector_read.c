@@ -16,6 +16,7 @@
 
 _Static_assert(sizeof(struct cpu_cg_stats) == 8 * (4 + HIST_SLOTS), "cpu_cg_stats layout");
 _Static_assert(sizeof(struct oom_victim) == 40, "oom_victim layout");
+_Static_assert(sizeof(struct cgroup_born) == 8 + CGROUP_BORN_PATH, "cgroup_born layout");
 _Static_assert(sizeof(struct disk_key) == 16, "disk_key layout");
 _Static_assert(sizeof(struct cpu_cause_key) == 16, "cpu_cause_key layout");
 _Static_assert(sizeof(struct disk_cg_stats) == 8 * (3 + HIST_SLOTS), "disk_cg_stats layout");
@@ -378,35 +379,72 @@ static void each_cause(struct collector *c, const void *key, const void *vals, s
 		ca->fn(ca->ctx, k.victim, k.culprit, ns);
 }
 
-/* Takes every entry of cpu_causes key by key, where the kernel refuses batch lookup-and-delete:
- * the keys are listed in one walk, then each is taken. (A walk restarted from the first key
- * after each delete scans the empty buckets before it every time: quadratic in the map's size.)
- * Pairs added meanwhile are taken by the next read. */
-static long take_causes_by_key(struct collector *c, int fd, const struct cause_arg *ca)
+/* Takes every entry of a (non-per-CPU) hash map key by key, where the kernel refuses batch
+ * lookup-and-delete: the keys are listed in one walk, then each is taken. (A walk restarted from
+ * the first key after each delete scans the empty buckets before it every time: quadratic in
+ * the map's size.) Entries added meanwhile are taken by the next call. */
+static long take_by_key(struct collector *c, int fd, size_t ksz, size_t vsz, entry_fn each,
+			const void *arg)
 {
-	struct cpu_cause_key key, *keys;
-	size_t n_keys = 0, i;
+	size_t kspan = (ksz + 7) & ~(size_t)7, n_keys = 0, i;
+	char key[64];
 	long n = 0;
-	uint64_t ns;
 
-	while (bpf_map_get_next_key(fd, n_keys ? &key : NULL, &key) == 0) {
-		if (batch_reserve(c, (n_keys + 1) * sizeof(key)))
+	if (ksz > sizeof(key))
+		return -E2BIG;
+	while (bpf_map_get_next_key(fd, n_keys ? key : NULL, key) == 0) {
+		if (batch_reserve(c, (n_keys + 1) * kspan))
 			return -ENOMEM;
-		memcpy(c->batch + n_keys++ * sizeof(key), &key, sizeof(key));
+		memcpy(c->batch + n_keys++ * kspan, key, ksz);
 	}
-	keys = (struct cpu_cause_key *)(void *)c->batch;
+	if (batch_reserve(c, n_keys * kspan + vsz))
+		return -ENOMEM;
 	for (i = 0; i < n_keys; i++) {
-		/* Hash maps take lookup-and-delete from Linux 5.14; before, two calls (a wait
-		 * added between them is lost: nanoseconds, once per pair and read). */
-		if (bpf_map_lookup_and_delete_elem(fd, &keys[i], &ns) &&
-		    (errno == ENOENT || bpf_map_lookup_elem(fd, &keys[i], &ns) ||
-		     bpf_map_delete_elem(fd, &keys[i]))) {
+		const char *k = c->batch + i * kspan;
+		char *v = c->batch + n_keys * kspan;
+
+		/* Hash maps take lookup-and-delete from Linux 5.14; before, two calls (what is
+		 * added between them is lost: a wait's nanoseconds, a mkdir walked to instead). */
+		if (bpf_map_lookup_and_delete_elem(fd, k, v) &&
+		    (errno == ENOENT || bpf_map_lookup_elem(fd, k, v) ||
+		     bpf_map_delete_elem(fd, k))) {
 			if (errno == ENOENT)
 				continue;
 			return -errno;
 		}
 		n++;
-		each_cause(c, &keys[i], &ns, 0, ca);
+		each(c, k, v, 0, arg);
+	}
+	return n;
+}
+
+/* Takes (reads and deletes) every entry of a hash map: in batches, else key by key (*refused
+ * set, logged once, the kernel's reason). Returns the number taken or -errno; sets the map's
+ * fill metric. */
+static long map_take(struct collector *c, struct bpf_map *map, bool *refused, entry_fn each,
+		     const void *arg)
+{
+	size_t ksz = bpf_map__key_size(map), vsz = bpf_map__value_size(map);
+	int fd = bpf_map__fd(map), why = 0;
+	long n = -EOPNOTSUPP;
+
+	if (!*refused) {
+		n = map_each_batch(c, fd, ksz, vsz, 0, false, true, each, arg, &why);
+		if (n == -EOPNOTSUPP) {
+			*refused = true;
+			log_info(
+				"%s: the kernel refused batch lookup-and-delete (%s); taking it key "
+				"by key",
+				bpf_map__name(map), strerror(-why));
+		}
+	}
+	if (n == -EOPNOTSUPP)
+		n = take_by_key(c, fd, ksz, vsz, each, arg);
+	if (n < 0)
+		return n;
+	for (unsigned i = 0; i < c->n_maps; i++) {
+		if (c->maps[i].map == map)
+			c->maps[i].entries = (uint64_t)n;
 	}
 	return n;
 }
@@ -414,29 +452,38 @@ static long take_causes_by_key(struct collector *c, int fd, const struct cause_a
 long collector__take_causes(struct collector *c, collector_cause_fn fn, void *ctx)
 {
 	const struct cause_arg ca = { fn, ctx };
-	int fd = bpf_map__fd(c->cpu->maps.cpu_causes), why = 0;
-	long n = -EOPNOTSUPP;
 
-	if (!c->causes_batch_refused) {
-		n = map_each_batch(c, fd, sizeof(struct cpu_cause_key), sizeof(uint64_t), 0, false,
-				   true, each_cause, &ca, &why);
-		if (n == -EOPNOTSUPP) {
-			c->causes_batch_refused = true;
-			log_info(
-				"cpu_causes: the kernel refused batch lookup-and-delete (%s); taking "
-				"it key by key",
-				strerror(-why));
-		}
-	}
-	if (n == -EOPNOTSUPP)
-		n = take_causes_by_key(c, fd, &ca);
-	if (n < 0)
-		return n;
-	for (unsigned i = 0; i < c->n_maps; i++) {
-		if (c->maps[i].map == c->cpu->maps.cpu_causes)
-			c->maps[i].entries = (uint64_t)n;
-	}
-	return n;
+	return map_take(c, c->cpu->maps.cpu_causes, &c->causes_batch_refused, each_cause, &ca);
+}
+
+struct born_arg {
+	collector_born_fn fn;
+	void *ctx;
+};
+
+static void each_born(struct collector *c, const void *key, const void *vals, size_t stride,
+		      const void *arg)
+{
+	const struct born_arg *ba = arg;
+	struct cgroup_born b;
+	uint64_t id;
+
+	(void)c;
+	(void)stride;
+	memcpy(&id, key, sizeof(id));
+	memcpy(&b, vals, sizeof(b));
+	b.path[sizeof(b.path) - 1] = '\0';
+	if (b.len < sizeof(b.path) && b.path[0] == '/')
+		ba->fn(ba->ctx, id, b.path);
+}
+
+long collector__take_born(struct collector *c, collector_born_fn fn, void *ctx)
+{
+	const struct born_arg ba = { fn, ctx };
+
+	if (!c->cg || !c->born)
+		return 0;
+	return map_take(c, c->cg->maps.cgroup_born, &c->born_batch_refused, each_born, &ba);
 }
 
 int collector__take_removed(struct collector *c, collector_id_fn fn, void *ctx)

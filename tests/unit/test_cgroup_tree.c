@@ -136,6 +136,51 @@ static void test_find_container(void **state)
 	assert_null(cgroup_tree_free(t));
 }
 
+/* Cgroups made since the walk, indexed from the cgroup_mkdir probe's id and path (no walk): only
+ * when that path under the mount is that id; a pod and its container so indexed are found by
+ * the kubelet lookup, and forgotten when removed (cgroup_rmdir), from the id and kubelet
+ * indexes both. */
+static void test_add_and_forget(void **state)
+{
+	const char *pod = "/kubepods/besteffort/pod" UID3;
+	const char *c3 = "/kubepods/besteffort/pod" UID3 "/" CID3;
+	struct cgroup_tree *t;
+	uint64_t id = 0, pod_id;
+
+	(void)state;
+	mk("/kubepods/besteffort");
+	t = cgroup_tree_new(root);
+	assert_non_null(t);
+	assert_int_equal(cgroup_tree_scan(t), 3);
+	/* the kubelet index built before the adds: kept up to date by them */
+	assert_int_equal(cgroup_tree_find_container(t, UID3, CID3, &id), -ENOENT);
+	mk(c3);
+	pod_id = ino(pod);
+	/* not there, another id at that path, a relative path: not indexed */
+	assert_int_equal(cgroup_tree_add(t, pod_id, "/kubepods/burstable/pod" UID3), -ENOENT);
+	assert_int_equal(cgroup_tree_add(t, pod_id + 1000000, pod), -ENOENT);
+	assert_int_equal(cgroup_tree_add(t, pod_id, pod + 1), -ENOENT);
+	assert_null(cgroup_tree_lookup(t, pod_id));
+	assert_int_equal(cgroup_tree_add(t, pod_id, pod), 0);
+	assert_int_equal(cgroup_tree_add(t, ino(c3), c3), 0);
+	assert_int_equal(cgroup_tree_add(t, ino(c3), c3), 0); /* twice: once */
+	assert_int_equal(cgroup_tree_scans(t), 1);
+	assert_string_equal(cgroup_tree_lookup(t, pod_id), pod);
+	assert_string_equal(cgroup_tree_lookup(t, ino(c3)), c3);
+	assert_int_equal(cgroup_tree_find_container(t, UID3, CID3, &id), 0);
+	assert_int_equal(id, ino(c3));
+	/* removed: gone from the index, and from the kubelet lookup */
+	cgroup_tree_forget(t, ino(c3));
+	cgroup_tree_forget(t, ino(c3));
+	assert_null(cgroup_tree_lookup(t, id));
+	rm_dir(c3);
+	assert_int_equal(cgroup_tree_find_container(t, UID3, CID3, &id), -ENOENT);
+	/* the next walk agrees with what was added and forgotten */
+	assert_int_equal(cgroup_tree_scan(t), 4);
+	assert_string_equal(cgroup_tree_lookup(t, pod_id), pod);
+	assert_null(cgroup_tree_free(t));
+}
+
 /* 50-deep nesting (a user can make it) once fell off the walk, and its CPU from every
  * series: now any depth is indexed; what cannot be (a path of 4096 bytes or more) is counted. */
 static void test_deep_trees(void **state)
@@ -190,6 +235,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_find_container, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deep_trees, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_add_and_forget, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

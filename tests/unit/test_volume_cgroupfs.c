@@ -404,7 +404,7 @@ static void test_dirs_held_open(void **state)
 	assert_non_null(mkdtemp(root));
 	snprintf(dir, sizeof(dir), "%s/pod", root);
 	make_cgroup(dir, 11, 1000);
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, true, &c);
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, true, &m);
 	assert_true(c.has_throttling && c.has_pressure);
 	assert_int_equal(c.nr_periods, 11);
@@ -427,7 +427,7 @@ static void test_dirs_held_open(void **state)
 	put(dir, "cpu.stat", "nr_periods 12\nnr_throttled 2\nthrottled_usec 6\n");
 	put(dir, "memory.current", "1500\n");
 	put(dir, "memory.stat", "anon 15\nfile 20\ninactive_file 5\n");
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, true, &c);
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, true, &m);
 	assert_int_equal(c.nr_periods, 12);
 	assert_int_equal(c.throttled_usec, 6);
@@ -446,16 +446,16 @@ static void test_dirs_held_open(void **state)
 	}
 	fail_held(&d, root);
 	memset(&c, 0, sizeof(c));
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, true, &c);
 	assert_false(c.has_pressure);
 	assert_true(c.has_throttling);
 	assert_int_equal(d.filep1[CGF_CPU_PRESSURE], 0);
 	assert_int_equal(d.fdp1[CGFS_V2], fdp1);
 	/* Missing: not looked for again until a read with the limit. */
 	put(dir, "cpu.pressure", "some avg10=0.00 total=9\nfull avg10=0.00 total=3\n");
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, true, &c);
 	assert_false(c.has_pressure);
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, true, &c);
 	assert_true(c.has_pressure);
 	assert_int_equal(c.pressure_some_usec, 9);
 	assert_int_not_equal(d.filep1[CGF_CPU_PRESSURE], 0);
@@ -465,11 +465,11 @@ static void test_dirs_held_open(void **state)
 	fail_held(&d, root);
 	remove_cgroup(dir);
 	make_cgroup(dir, 22, 2000);
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, true, &c);
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, true, &m);
 	assert_int_equal(c.nr_periods, 22);
 	assert_int_equal(m.usage, 2000);
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, true, &c);
 	assert_int_equal(c.nr_periods, 22);
 	assert_int_not_equal(d.fdp1[CGFS_V2], 0);
 	assert_int_equal(cgroupfs_held(), before + 5);
@@ -485,7 +485,7 @@ static void test_dirs_held_open(void **state)
 	assert_false(fd_open(held[0] - 1));
 	assert_false(fd_open(held[CGF_MEM_STAT] - 1));
 	/* No such cgroup: nothing read, nothing held. */
-	cgroupfs_read_cpu(root, NULL, "/gone", &d, true, &c);
+	cgroupfs_read_cpu(root, NULL, "/gone", &d, true, true, &c);
 	assert_false(c.has_throttling);
 	assert_int_equal(d.fdp1[CGFS_V2], 0);
 	assert_int_equal(cgroupfs_held(), before);
@@ -512,7 +512,7 @@ static void test_held_cap(void **state)
 	snprintf(dir, sizeof(dir), "%s/pod", root);
 	make_cgroup(dir, 11, 1000);
 	cgroupfs_set_held_cap(before + 2); /* the directory and cpu.stat */
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, true, &c);
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, true, &m);
 	assert_int_equal(cgroupfs_held(), before + 2);
 	assert_int_not_equal(d.filep1[CGF_CPU_STAT], 0);
@@ -538,7 +538,7 @@ static void test_held_cap(void **state)
 	low = rl;
 	low.rlim_cur = (rlim_t)probe + 3;
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, true, &c);
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, true, &m);
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	/* The directory, cpu.stat and cpu.pressure (cpu.max was opened and closed). */
@@ -552,7 +552,7 @@ static void test_held_cap(void **state)
 	assert_true(cgroupfs_unheld_reads() > unheld);
 	/* A cap below what is held: held files are given back as they are read, same values. */
 	cgroupfs_set_held_cap(before + 1);
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, true, &c);
 	assert_true(c.has_pressure);
 	assert_int_equal(c.pressure_some_usec, 7);
 	assert_int_equal(d.filep1[CGF_CPU_STAT], 0);
@@ -581,7 +581,7 @@ static void test_read_rates(void **state)
 	snprintf(dir, sizeof(dir), "%s/pod", root);
 	make_cgroup(dir, 11, 1000);
 	put(dir, "cpu.max", "max 100000\n");
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, true, &c);
 	assert_false(c.has_limit);
 	assert_true(c.has_throttling);
 	assert_int_equal(c.nr_periods, 11);
@@ -590,27 +590,38 @@ static void test_read_rates(void **state)
 	/* Between limit reads, no quota: cpu.stat is not read, its counters stay. */
 	put(dir, "cpu.stat", "nr_periods 12\nnr_throttled 1\nthrottled_usec 5\n");
 	put(dir, "cpu.pressure", "some avg10=0.00 total=8\nfull avg10=0.00 total=4\n");
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, true, &c);
 	assert_true(c.has_throttling);
 	assert_int_equal(c.nr_periods, 11);
+	/* cpu.pressure: the cgroup ran right after a read, read at the next call, run or not. */
+	assert_int_equal(c.pressure_some_usec, 7);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, false, &c);
 	assert_int_equal(c.pressure_some_usec, 8);
+	/* Idle: not read, its values stay. */
+	put(dir, "cpu.pressure", "some avg10=0.00 total=9\nfull avg10=0.00 total=4\n");
+	for (int i = 0; i < 3; i++)
+		cgroupfs_read_cpu(root, NULL, "/pod", &d, false, false, &c);
+	assert_int_equal(c.pressure_some_usec, 8);
+	/* It ran after being idle: read at once. */
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, true, &c);
+	assert_int_equal(c.pressure_some_usec, 9);
 	/* A quota set: seen at the next limit read, then cpu.stat is read (and held) each time. */
 	put(dir, "cpu.max", "50000 100000\n");
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, true, &c);
 	assert_false(c.has_limit);
 	assert_int_equal(c.nr_periods, 11);
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, true, &c);
 	assert_true(c.has_limit);
 	assert_int_equal(c.nr_periods, 12);
 	assert_int_not_equal(d.filep1[CGF_CPU_STAT], 0);
 	put(dir, "cpu.stat", "nr_periods 13\nnr_throttled 2\nthrottled_usec 9\n");
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, true, &c);
 	assert_int_equal(c.nr_periods, 13);
 	assert_int_equal(c.throttled_usec, 9);
 	/* The quota removed: the last counters read, cpu.stat given back. */
 	put(dir, "cpu.max", "max 100000\n");
 	put(dir, "cpu.stat", "nr_periods 14\nnr_throttled 2\nthrottled_usec 9\n");
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, true, &c);
 	assert_false(c.has_limit);
 	assert_int_equal(c.nr_periods, 14);
 	assert_int_equal(d.filep1[CGF_CPU_STAT], 0);
@@ -646,18 +657,22 @@ static void test_pressure_gone(void **state)
 	assert_non_null(mkdtemp(root));
 	snprintf(dir, sizeof(dir), "%s/pod", root);
 	make_cgroup(dir, 11, 1000);
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, &c);
-	cgroupfs_read_cpu(root, NULL, "/pod", NULL, true, &c2);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, true, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", NULL, true, true, &c2);
 	assert_true(c.has_pressure && c2.has_pressure);
 	assert_int_equal(c2.pressure_some_usec, 7);
 	snprintf(p, sizeof(p), "%s/cpu.pressure", dir);
 	assert_int_equal(unlink(p), 0);
-	/* Opened by path for each read: ENOENT. */
-	cgroupfs_read_cpu(root, NULL, "/pod", NULL, false, &c2);
+	/* Opened by path for each read: ENOENT. Running right after a read: the next call
+	 * reads it (CGROUPFS_PSI_EVERY), the values stay until then. */
+	cgroupfs_read_cpu(root, NULL, "/pod", NULL, false, true, &c2);
+	assert_true(c2.has_pressure);
+	cgroupfs_read_cpu(root, NULL, "/pod", NULL, false, true, &c2);
 	assert_false(c2.has_pressure);
 	/* Held open: its read fails (ENODEV on kernfs), opened again: ENOENT. */
 	fail_held(&d, root);
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, true, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, true, &c);
 	assert_false(c.has_pressure);
 	assert_true(c.has_throttling);
 	cgroupfs_dirs_close(&d);
@@ -666,8 +681,9 @@ static void test_pressure_gone(void **state)
 }
 
 /* memory.stat is read where it can have changed (the cgroup ran, its usage changed, with the
- * limit, or no reading yet), at most every other call unless the usage moved by a sixteenth
- * since its last read; else its values stay while the usage is read every time. */
+ * limit, or no reading yet), every CGROUPFS_MEM_STAT_EVERY calls while it keeps changing unless
+ * the usage moved by a sixteenth since its last read; else its values stay while the usage is
+ * read every time. */
 static void test_memory_stat_when_changed(void **state)
 {
 	char root[] = "/tmp/bpfdiag-cgfs-XXXXXX", dir[PATH_MAX];
@@ -675,6 +691,7 @@ static void test_memory_stat_when_changed(void **state)
 	struct cgroupfs_mem m = { 0 };
 
 	(void)state;
+	assert_int_equal(CGROUPFS_MEM_STAT_EVERY, 3); /* the calls below count on it */
 	assert_non_null(mkdtemp(root));
 	snprintf(dir, sizeof(dir), "%s/pod", root);
 	make_cgroup(dir, 11, 1000);
@@ -685,47 +702,57 @@ static void test_memory_stat_when_changed(void **state)
 	/* Idle, usage unchanged: memory.stat not read, its values stay. */
 	put(dir, "memory.stat", "anon 15\nfile 20\ninactive_file 5\npgfault 3\n");
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
 	assert_true(m.has_usage);
+	assert_true(m.stat_skipped);
 	assert_int_equal(m.anon, 10);
 	assert_int_equal(m.pgfault, 0);
-	/* It ran: read. */
+	/* It ran, two calls or more after the last read: read at once. */
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, true, &m);
+	assert_false(m.stat_skipped);
 	assert_int_equal(m.anon, 15);
 	assert_int_equal(m.pgfault, 3);
-	/* It ran again, right after a read: not read; then idle: read, the change still due. */
+	/* It ran again right after a read: not read; then idle: still not (one call after a
+	 * skip); the call after: read, the change still due though idle. */
 	put(dir, "memory.stat", "anon 16\nfile 20\ninactive_file 5\npgfault 4\n");
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, true, &m);
 	assert_int_equal(m.pgfault, 3);
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
+	assert_int_equal(m.pgfault, 3);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
 	assert_int_equal(m.pgfault, 4);
-	/* Running every call: read every other call. */
-	for (int i = 0; i < 4; i++) {
+	/* Running every call: read every third call, never more than two calls old. */
+	for (int i = 0; i < 6; i++) {
 		char text[96];
 
 		snprintf(text, sizeof(text), "anon 16\nfile 20\ninactive_file 5\npgfault %d\n",
 			 10 + i);
 		put(dir, "memory.stat", text);
 		cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, true, &m);
-		assert_int_equal(m.pgfault, i % 2 ? 10 + i : (i ? 10 + i - 1 : 4));
+		assert_int_equal(m.pgfault, i % 3 == 2 ? 10 + i : i < 2 ? 4 : 12);
+		assert_int_equal(m.stat_skipped, i % 3 != 2);
 	}
 	/* The usage moved by more than a sixteenth: read at once, idle or not. */
-	put(dir, "memory.stat", "anon 25\nfile 20\ninactive_file 5\npgfault 13\n");
+	put(dir, "memory.stat", "anon 25\nfile 20\ninactive_file 5\npgfault 16\n");
 	put(dir, "memory.current", "1100\n");
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
 	assert_int_equal(m.usage, 1100);
 	assert_int_equal(m.anon, 25);
-	/* By less, right after a read: the usage is new, memory.stat at the next call. */
-	put(dir, "memory.stat", "anon 26\nfile 20\ninactive_file 6\npgfault 13\n");
+	/* By less, right after a read: the usage is new, memory.stat two calls on. */
+	put(dir, "memory.stat", "anon 26\nfile 20\ninactive_file 6\npgfault 16\n");
 	put(dir, "memory.current", "1101\n");
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
 	assert_int_equal(m.usage, 1101);
 	assert_int_equal(m.anon, 25);
 	assert_int_equal(cgroupfs_mem_working_set(&m), 1101 - 5);
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
+	assert_int_equal(m.anon, 25);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
 	assert_int_equal(m.anon, 26);
 	/* Idle, unchanged, with the limit: read. */
-	put(dir, "memory.stat", "anon 26\nfile 20\ninactive_file 9\npgfault 13\n");
-	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
+	put(dir, "memory.stat", "anon 26\nfile 20\ninactive_file 9\npgfault 16\n");
+	for (int i = 0; i < 4; i++)
+		cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
 	assert_int_equal(m.inactive_file, 6);
 	cgroupfs_read_memory(root, NULL, "/pod", &d, true, false, false, &m);
 	assert_int_equal(m.inactive_file, 9);
@@ -735,13 +762,51 @@ static void test_memory_stat_when_changed(void **state)
 	cgroupfs_read_memory(root, NULL, "/pod", NULL, false, false, false, &m);
 	assert_false(m.has_usage);
 	put(dir, "memory.current", "1101\n");
-	put(dir, "memory.stat", "anon 30\nfile 20\ninactive_file 9\npgfault 13\n");
+	put(dir, "memory.stat", "anon 30\nfile 20\ninactive_file 9\npgfault 16\n");
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
 	assert_true(m.has_usage);
 	assert_int_equal(m.anon, 30);
 	cgroupfs_dirs_close(&d);
 	remove_cgroup(dir);
 	rmdir(root);
+}
+
+/* The cadence of cpu.pressure and memory.stat, over every pattern of 12 calls (a cgroup that
+ * runs or not at each, with or without the limit's read): a change is read at most every - 1
+ * calls after it was seen; a cgroup that keeps changing is read every every-th call, no more
+ * often; one idle for every - 1 calls or more is read at its first change; nothing is read
+ * without a change or force. */
+static void test_cadence(void **state)
+{
+	(void)state;
+	for (unsigned every = 1; every <= 4; every++) {
+		for (unsigned pat = 0; pat < 1u << 12; pat++) {
+			struct cgroupfs_cadence c = { 0 };
+			int unread = -1; /* the call of the oldest change not read yet */
+			int last = -1; /* the last read: a zeroed cadence was just read */
+
+			for (int i = 0; i < 12; i++) {
+				bool changed = pat >> i & 1, force = i % 5 == 4 && pat & 1;
+				bool read = cgroupfs_cadence_read(&c, changed, force, every);
+
+				if (changed && unread < 0)
+					unread = i;
+				if (read && !force && (unread < 0 || i - last < (int)every))
+					fail_msg("every %u, pattern %#x: call %d read too soon",
+						 every, pat, i);
+				if (!read && unread >= 0 &&
+				    (i - last >= (int)every || i - unread >= (int)every - 1))
+					fail_msg(
+						"every %u, pattern %#x: change of call %d unread at "
+						"%d",
+						every, pat, unread, i);
+				if (read) {
+					last = i;
+					unread = -1;
+				}
+			}
+		}
+	}
 }
 
 int main(void)
@@ -758,6 +823,7 @@ int main(void)
 		cmocka_unit_test(test_read_rates),
 		cmocka_unit_test(test_pressure_gone),
 		cmocka_unit_test(test_memory_stat_when_changed),
+		cmocka_unit_test(test_cadence),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
