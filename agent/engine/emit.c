@@ -39,56 +39,56 @@ static int emit_acc(struct snap_series *out, const struct acc *a, unsigned m)
 	switch (a->kind) {
 	case ACC_CPU:
 		if (m == M_CPU_SECONDS)
-			return snap_series_add(out, m, NULL, (double)t->cpu.oncpu_ns / 1e9);
+			return snap_series_add_stable(out, m, NULL, (double)t->cpu.oncpu_ns / 1e9);
 		if (m == M_CPU_RUNQUEUE_WAIT_SECONDS)
-			return snap_series_add(out, m, NULL, (double)t->cpu.rq_wait_ns / 1e9);
+			return snap_series_add_stable(out, m, NULL, (double)t->cpu.rq_wait_ns / 1e9);
 		if (m == M_CPU_RUNQUEUE_LATENCY)
-			return snap_series_add_hist(out, m, NULL, hist_bounds, HIST_SLOTS - 1,
+			return snap_series_add_hist_stable(out, m, NULL, hist_bounds, HIST_SLOTS - 1,
 						    t->cpu.rq_hist,
 						    (double)t->cpu.rq_wait_ns / 1e9);
 		return 0;
 	case ACC_SAMPLES:
-		return m == M_CPU_SAMPLES ? snap_series_add(out, m, NULL, (double)t->samples) : 0;
+		return m == M_CPU_SAMPLES ? snap_series_add_stable(out, m, NULL, (double)t->samples) : 0;
 	case ACC_OOM: /* bpfdiag_memory_oom_kills_total comes from oom_count */
 		return 0;
 	case ACC_DISK:
 		if (m == M_DISK_BYTES)
-			return snap_series_add(out, m, own, (double)t->disk.bytes);
+			return snap_series_add_stable(out, m, own, (double)t->disk.bytes);
 		if (m == M_DISK_OPERATIONS)
-			return snap_series_add(out, m, own, (double)t->disk.ops);
+			return snap_series_add_stable(out, m, own, (double)t->disk.ops);
 		return 0;
 	case ACC_DISKLAT:
-		return m == M_DISK_LATENCY ? snap_series_add_hist(out, m, own, hist_bounds,
+		return m == M_DISK_LATENCY ? snap_series_add_hist_stable(out, m, own, hist_bounds,
 								  HIST_SLOTS - 1, t->disk.lat_hist,
 								  (double)t->disk.lat_ns / 1e9) :
 					     0;
 	case ACC_FS:
 		if (m == M_FS_WRITE_BYTES)
-			return snap_series_add(out, m, own, (double)t->fs.write_bytes);
+			return snap_series_add_stable(out, m, own, (double)t->fs.write_bytes);
 		if (m == M_FS_WRITE_CALLS)
-			return snap_series_add(out, m, own, (double)t->fs.write_calls);
+			return snap_series_add_stable(out, m, own, (double)t->fs.write_calls);
 		if (m == M_FS_SYNC_CALLS)
-			return snap_series_add(out, m, own, (double)t->fs.sync_calls);
+			return snap_series_add_stable(out, m, own, (double)t->fs.sync_calls);
 		if (m == M_FS_READ_BYTES)
-			return snap_series_add(out, m, own, (double)t->fs.read_bytes);
+			return snap_series_add_stable(out, m, own, (double)t->fs.read_bytes);
 		return 0;
 	case ACC_NET:
 		if (m == M_NETWORK_BYTES) {
 			dir[0] = "transmit";
-			if (snap_series_add(out, m, dir, (double)t->net.tx_bytes))
+			if (snap_series_add_stable(out, m, dir, (double)t->net.tx_bytes))
 				return -ENOMEM;
 			dir[0] = "receive";
-			return snap_series_add(out, m, dir, (double)t->net.rx_bytes);
+			return snap_series_add_stable(out, m, dir, (double)t->net.rx_bytes);
 		}
 		if (m == M_TCP_CONNECTIONS_OPENED) {
 			dir[0] = conn_role_name(ROLE_CLIENT);
-			if (snap_series_add(out, m, dir, (double)t->net.conns_client))
+			if (snap_series_add_stable(out, m, dir, (double)t->net.conns_client))
 				return -ENOMEM;
 			dir[0] = conn_role_name(ROLE_SERVER);
-			return snap_series_add(out, m, dir, (double)t->net.conns_server);
+			return snap_series_add_stable(out, m, dir, (double)t->net.conns_server);
 		}
 		if (m == M_TCP_RETRANSMITS)
-			return snap_series_add(out, m, NULL, (double)t->net.retransmits);
+			return snap_series_add_stable(out, m, NULL, (double)t->net.retransmits);
 		return 0; /* M_TCP_LISTENING_SOCKETS: per series, see series_emit */
 	}
 	return 0;
@@ -108,22 +108,22 @@ static int emit_cpufs(struct snap_series *out, const struct series *se, unsigned
 		return 0;
 	switch (m) {
 	case M_CPU_THROTTLED_SECONDS:
-		return throttling ? snap_series_add(out, m, NULL, (double)f->throttled_usec / 1e6) :
+		return throttling ? snap_series_add_stable(out, m, NULL, (double)f->throttled_usec / 1e6) :
 				    0;
 	case M_CPU_THROTTLED_PERIODS:
-		return throttling ? snap_series_add(out, m, NULL, (double)f->nr_throttled) : 0;
+		return throttling ? snap_series_add_stable(out, m, NULL, (double)f->nr_throttled) : 0;
 	case M_CPU_PERIODS:
-		return throttling ? snap_series_add(out, m, NULL, (double)f->nr_periods) : 0;
+		return throttling ? snap_series_add_stable(out, m, NULL, (double)f->nr_periods) : 0;
 	case M_CPU_LIMIT_CORES:
-		return f->has_limit ? snap_series_add(out, m, NULL, f->limit_cores) : 0;
+		return f->has_limit ? snap_series_add_stable(out, m, NULL, f->limit_cores) : 0;
 	case M_CPU_PRESSURE_SECONDS:
 		if (!f->has_pressure)
 			return 0;
 		kind[0] = "some";
-		if (snap_series_add(out, m, kind, (double)f->pressure_some_usec / 1e6))
+		if (snap_series_add_stable(out, m, kind, (double)f->pressure_some_usec / 1e6))
 			return -ENOMEM;
 		kind[0] = "full";
-		return snap_series_add(out, m, kind, (double)f->pressure_full_usec / 1e6);
+		return snap_series_add_stable(out, m, kind, (double)f->pressure_full_usec / 1e6);
 	}
 	return 0;
 }
@@ -136,30 +136,30 @@ static int emit_memfs(struct snap_series *out, const struct series *se, unsigned
 
 	switch (m) {
 	case M_MEMORY_WORKING_SET_BYTES:
-		return now ? snap_series_add(out, m, NULL, (double)cgroupfs_mem_working_set(f)) : 0;
+		return now ? snap_series_add_stable(out, m, NULL, (double)cgroupfs_mem_working_set(f)) : 0;
 	case M_MEMORY_RSS_BYTES:
-		return now ? snap_series_add(out, m, NULL, (double)f->anon) : 0;
+		return now ? snap_series_add_stable(out, m, NULL, (double)f->anon) : 0;
 	case M_MEMORY_PAGE_CACHE_BYTES:
-		return now ? snap_series_add(out, m, NULL, (double)f->file) : 0;
+		return now ? snap_series_add_stable(out, m, NULL, (double)f->file) : 0;
 	case M_MEMORY_SWAP_BYTES: /* absent where swap cannot be used (cgroupfs.h) */
-		return now && f->has_swap ? snap_series_add(out, m, NULL, (double)f->swap) : 0;
+		return now && f->has_swap ? snap_series_add_stable(out, m, NULL, (double)f->swap) : 0;
 	case M_MEMORY_USAGE_BYTES:
-		return now ? snap_series_add(out, m, NULL, (double)f->usage) : 0;
+		return now ? snap_series_add_stable(out, m, NULL, (double)f->usage) : 0;
 	case M_MEMORY_LIMIT_BYTES:
-		return now && f->has_limit ? snap_series_add(out, m, NULL, (double)f->limit) : 0;
+		return now && f->has_limit ? snap_series_add_stable(out, m, NULL, (double)f->limit) : 0;
 	case M_MEMORY_PAGE_FAULTS:
 		if (!f->has_usage)
 			return 0;
 		type[0] = "major";
-		if (snap_series_add(out, m, type, (double)f->pgmajfault))
+		if (snap_series_add_stable(out, m, type, (double)f->pgmajfault))
 			return -ENOMEM;
 		type[0] = "minor";
-		return snap_series_add(
+		return snap_series_add_stable(
 			out, m, type,
 			(double)(f->pgfault > f->pgmajfault ? f->pgfault - f->pgmajfault : 0));
 	case M_MEMORY_OOM_KILLS:
 		return f->has_oom || se->oom_t ?
-			       snap_series_add(out, m, NULL, (double)(se->oom_e0 + se->oom_k)) :
+			       snap_series_add_stable(out, m, NULL, (double)(se->oom_e0 + se->oom_k)) :
 			       0;
 	}
 	return 0;
@@ -204,7 +204,7 @@ static int emit_causes(struct snap_series *out, const struct series *se, unsigne
 		const struct series_cause *c = &se->causes[idx[i]];
 		const char *own[METRIC_MAX_OWN_LABELS] = { c->own[0], c->own[1], c->own[2] };
 
-		if (snap_series_add(out, m, own, (double)c->total_ns / 1e9))
+		if (snap_series_add_stable(out, m, own, (double)c->total_ns / 1e9))
 			return -ENOMEM;
 	}
 	return 0;
@@ -419,7 +419,11 @@ int series_emit(struct series *se, double dt, struct snap_series *out)
 	for (const struct acc *a = se->accs; a; a = a->next)
 		has_net |= a->kind == ACC_NET;
 	oom_count(se, dt);
-	/* Points in catalogue order: metric by metric, the accumulators that feed it. */
+	/* As many points as the last time, and the rules' recommendation (rules_rec.c). */
+	if (snap_series_reserve(out, se->n_points_last + 3))
+		return -ENOMEM;
+	/* Points in catalogue order: metric by metric, the accumulators that feed it; their own
+	 * label values are literals and the accumulators' strings, which outlive the build. */
 	for (unsigned m = 0; m < M_MAX; m++) {
 		if (emit_cpufs(out, se, m) || emit_memfs(out, se, m) || emit_causes(out, se, m))
 			return -ENOMEM;
@@ -429,9 +433,10 @@ int series_emit(struct series *se, double dt, struct snap_series *out)
 		}
 		/* Not a sum of deltas: the sockets listening now, BPF and seed merged. */
 		if (m == M_TCP_LISTENING_SOCKETS && (has_net || se->listen_seen) &&
-		    snap_series_add(out, m, NULL, (double)se->listening))
+		    snap_series_add_stable(out, m, NULL, (double)se->listening))
 			return -ENOMEM;
 	}
+	se->n_points_last = out->n_points;
 	delta(out, se, dt);
 	rates(&out->rates, &out->delta, dt);
 	/* memory.stat skipped: its counters' gain comes at the next read, over the intervals
