@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "rules/rule_def.h"
+#include "rules/rule_window.h"
 #include "rules/rules.h"
 
 #define MiB (1024.0 * 1024.0)
@@ -1124,9 +1125,44 @@ static void test_workload_memory_bound(void **state)
 	}
 }
 
+#define BUCKET_TEST_SLOTS 10
+
+/* The packed window gives back every byte a bucket was put with: sparse buckets (whole zero
+ * words skipped), dense ones, buckets replaced by larger and smaller ones in any slot. */
+static void test_ring_exact(void **state)
+{
+	struct rule_ring r = { 0 };
+	struct bucket want[BUCKET_TEST_SLOTS], got;
+	unsigned seed = 7;
+
+	(void)state;
+	for (unsigned round = 0; round < 200; round++) {
+		unsigned slot = round % BUCKET_TEST_SLOTS, n = round < BUCKET_TEST_SLOTS ? round :
+										 BUCKET_TEST_SLOTS;
+		uint8_t *b = (uint8_t *)&want[slot];
+		unsigned fill = round % 3 == 0 ? 2 : round % 3 == 1 ? 40 : 100; /* % of bytes set */
+
+		for (size_t k = 0; k < sizeof(want[slot]); k++) {
+			seed = seed * 1103515245u + 12345u;
+			b[k] = (seed >> 16) % 100 < fill ? (uint8_t)(seed >> 8 | 1) : 0;
+		}
+		assert_int_equal(rule_ring_put(&r, slot, n, &want[slot]), 0);
+		n = n > slot ? n : slot + 1;
+		for (unsigned i = 0; i < n; i++) {
+			rule_ring_get(&r, i, n, &got);
+			assert_memory_equal(&got, &want[i], sizeof(got));
+		}
+	}
+	rule_ring_get(&r, BUCKET_TEST_SLOTS, BUCKET_TEST_SLOTS, &got);
+	memset(&want[0], 0, sizeof(want[0]));
+	assert_memory_equal(&got, &want[0], sizeof(got));
+	rule_ring_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ring_exact),
 		cmocka_unit_test(test_wk05_fires_and_clears_with_hysteresis),
 		cmocka_unit_test(test_lookalikes_stay_quiet),
 		cmocka_unit_test(test_wk07_reads_keep_state),
