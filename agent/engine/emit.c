@@ -210,22 +210,26 @@ static int emit_causes(struct snap_series *out, const struct series *se, unsigne
 	return 0;
 }
 
-/* The delta's neighbours: the top ones of the interval, whose intervals then start again. */
-static void delta_causes(struct series *se, struct snap_delta *d)
+/* The delta's neighbours: the top ones of the interval, whose intervals then start again.
+ * Returns 0 or -ENOMEM. */
+static int delta_causes(struct series *se, struct snap_series *out)
 {
-	unsigned idx[SNAP_DELTA_CAUSES];
+	struct snap_delta *d = &out->delta;
+	unsigned idx[SNAP_DELTA_CAUSES], n = top_causes(se, false, idx, SNAP_DELTA_CAUSES);
 
-	d->n_caused = top_causes(se, false, idx, SNAP_DELTA_CAUSES);
-	for (unsigned i = 0; i < d->n_caused; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		const struct series_cause *c = &se->causes[idx[i]];
 
-		snprintf(d->caused[i].ns, sizeof(d->caused[i].ns), "%s", c->own[0]);
-		snprintf(d->caused[i].kind, sizeof(d->caused[i].kind), "%s", c->own[1]);
-		snprintf(d->caused[i].name, sizeof(d->caused[i].name), "%s", c->own[2]);
+		if (!(d->caused[i].ns = snap_intern_stable(out->strings, c->own[0])) ||
+		    !(d->caused[i].kind = snap_intern_stable(out->strings, c->own[1])) ||
+		    !(d->caused[i].name = snap_intern_stable(out->strings, c->own[2])))
+			return -ENOMEM;
 		d->caused[i].seconds = (double)c->interval_ns / 1e9;
+		d->n_caused = i + 1;
 	}
 	for (unsigned i = 0; i < se->n_causes; i++)
 		se->causes[i].interval_ns = 0;
+	return 0;
 }
 
 /* OOM kills, counted once from two sources: the tracepoint oom:mark_victim (the victim's
@@ -306,27 +310,35 @@ static void delta_cpufs(struct series *se, struct snap_delta *d)
 	*last = *f;
 }
 
-/* Adds an emptyDir volume's writes of the interval to the delta's per-volume list. */
-static void delta_emptydir(struct snap_delta *d, const char *name, double bytes)
+/* Adds an emptyDir volume's writes of the interval to the delta's per-volume list. Returns 0
+ * or -ENOMEM. */
+static int delta_emptydir(struct snap_series *out, const char *name, double bytes)
 {
+	struct snap_delta *d = &out->delta;
 	unsigned i = 0;
 
 	while (i < d->n_emptydir && strcmp(d->emptydir[i].name, name) != 0)
 		i++;
 	if (i == SNAP_DELTA_EMPTYDIRS)
-		return;
+		return 0;
 	if (i == d->n_emptydir) {
-		snprintf(d->emptydir[i].name, sizeof(d->emptydir[i].name), "%s", name);
+		if (!(d->emptydir[i].name = snap_intern_stable(out->strings, name)))
+			return -ENOMEM;
 		d->n_emptydir++;
 	}
 	d->emptydir[i].write_bytes += bytes;
+	return 0;
 }
 
-/* Fills the series' delta from its accumulators' intervals, which start again. */
-static void delta(struct snap_series *out, struct series *se, double dt)
+/* Fills the series' delta from its accumulators' intervals, which start again. Returns 0 or
+ * -ENOMEM (the intervals then start again all the same: what they held is lost from the
+ * delta, not from the totals). */
+static int delta(struct snap_series *out, struct series *se, double dt)
 {
 	struct snap_delta *d = &out->delta;
 	uint64_t pvc_bytes = 0, pvc_syncs = 0; /* of the PVC volume named so far */
+	const char *pvc = NULL;
+	int err = 0;
 
 	d->seconds = se->collected ? dt : 0;
 	for (struct acc *a = se->accs; a; a = a->next) {
@@ -348,8 +360,8 @@ static void delta(struct snap_series *out, struct series *se, double dt)
 			d->fs_write_calls[a->cls] += (double)i->fs.write_calls;
 			d->fs_sync_calls[a->cls] += (double)i->fs.sync_calls;
 			d->fs_read_bytes[a->cls] += (double)i->fs.read_bytes;
-			if (a->cls == VOLUME_EMPTYDIR && i->fs.write_bytes)
-				delta_emptydir(d, a->own[1], (double)i->fs.write_bytes);
+			if (a->cls == VOLUME_EMPTYDIR && i->fs.write_bytes && !err)
+				err = delta_emptydir(out, a->own[1], (double)i->fs.write_bytes);
 			/* Most bytes written; among volumes with none, most syncs (a workload that
 			 * only fsyncs its claim still names it). */
 			if (a->cls == VOLUME_PVC &&
@@ -357,7 +369,7 @@ static void delta(struct snap_series *out, struct series *se, double dt)
 			     (i->fs.write_bytes == pvc_bytes && i->fs.sync_calls > pvc_syncs))) {
 				pvc_bytes = i->fs.write_bytes;
 				pvc_syncs = i->fs.sync_calls;
-				snprintf(d->pvc_volume, sizeof(d->pvc_volume), "%s", a->own[1]);
+				pvc = a->own[1];
 			}
 			break;
 		case ACC_NET:
@@ -374,10 +386,14 @@ static void delta(struct snap_series *out, struct series *se, double dt)
 		}
 		memset(&a->interval, 0, sizeof(a->interval));
 	}
+	if (pvc && !err && !(d->pvc_volume = snap_intern_stable(out->strings, pvc)))
+		err = -ENOMEM;
 	delta_cpufs(se, d);
 	delta_memfs(se, d, dt);
-	delta_causes(se, d);
+	if (delta_causes(se, out))
+		err = -ENOMEM;
 	se->collected = true;
+	return err;
 }
 
 /* Rates: the delta's increases over the agent's interval dt. */
@@ -437,7 +453,8 @@ int series_emit(struct series *se, double dt, struct snap_series *out)
 			return -ENOMEM;
 	}
 	se->n_points_last = out->n_points;
-	delta(out, se, dt);
+	if (delta(out, se, dt))
+		return -ENOMEM;
 	rates(&out->rates, &out->delta, dt);
 	/* memory.stat skipped: its counters' gain comes at the next read, over the intervals
 	 * since the last; the rate holds meanwhile instead of reading 0 and then twice as much. */

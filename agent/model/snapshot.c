@@ -172,6 +172,7 @@ struct snapshot *snapshot_new(size_t n)
 			s->series[i].labels[l] = empty;
 		s->series[i].cgroup_path = empty;
 		s->series[i].helm_chart = empty;
+		s->series[i].delta.pvc_volume = empty;
 	}
 	return s;
 }
@@ -373,9 +374,6 @@ uint64_t snapshot_sanitize(struct snapshot *s)
 		for (int l = 0; l < LBL_MAX; l++)
 			n += fix_str(ss, &se->labels[l]);
 		n += fix_str(ss, &se->cgroup_path) + fix_str(ss, &se->helm_chart);
-		n += FIX_BUF(se->delta.pvc_volume);
-		for (unsigned v = 0; v < se->delta.n_emptydir && v < SNAP_DELTA_EMPTYDIRS; v++)
-			n += FIX_BUF(se->delta.emptydir[v].name);
 		for (size_t p = 0; p < se->n_points && !se->strings; p++) {
 			for (int o = 0; o < METRIC_MAX_OWN_LABELS; o++)
 				n += fix_str(ss, &se->points[p].own[o]);

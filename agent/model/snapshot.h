@@ -120,12 +120,13 @@ struct snap_delta {
 	double fs_write_bytes[VOLUME_CLASS_MAX], fs_write_calls[VOLUME_CLASS_MAX];
 	double fs_sync_calls[VOLUME_CLASS_MAX];
 	double fs_read_bytes[VOLUME_CLASS_MAX]; /* bpfdiag_fs_read_bytes_total */
-	char pvc_volume[64]; /* the PVC volume written most in the interval (by bytes, then
-			      * sync calls); "" none */
+	/* The delta's names are the snapshot's strings (snap_intern: never NULL, well-formed). */
+	const char *pvc_volume; /* the PVC volume written most in the interval (by bytes, then
+				 * sync calls); "" none */
 	/* fs_write_bytes[VOLUME_EMPTYDIR] by volume (pod volume names, DNS labels): the first
 	 * SNAP_DELTA_EMPTYDIRS emptyDir volumes of the series written in the interval */
 	struct {
-		char name[64];
+		const char *name;
 		double write_bytes;
 	} emptydir[SNAP_DELTA_EMPTYDIRS];
 	unsigned n_emptydir;
@@ -134,7 +135,7 @@ struct snap_delta {
 	/* bpfdiag_cpu_runqueue_wait_caused_seconds_total: the neighbours (workloads, the series'
 	 * own included) that held the CPU while its tasks waited, most of the interval first */
 	struct {
-		char ns[64], kind[32], name[128];
+		const char *ns, *kind, *name;
 		double seconds;
 	} caused[SNAP_DELTA_CAUSES];
 	unsigned n_caused;

@@ -490,7 +490,7 @@ static int add_delta(struct rules_engine *r, struct wl *w, struct bucket *b,
 			b->unprobed_port = port;
 		}
 	}
-	if (d->pvc_volume[0])
+	if (d->pvc_volume && d->pvc_volume[0])
 		snprintf(b->pvc_volume, sizeof(b->pvc_volume), "%s", d->pvc_volume);
 	add_unbounded_emptydirs(b, d, f);
 	add_memory(b, d);
