@@ -216,8 +216,11 @@ static struct snap_point *push_point(struct snap_series *se, enum metric_id metr
 	for (int i = 0; i < METRIC_MAX_OWN_LABELS; i++) {
 		const char *v = own ? own[i] : NULL;
 
-		p->own[i] = stable ? snap_intern_stable(se->strings, v) :
-				     snap_intern(se->strings, v);
+		if (!v || !v[0]) /* most: a point without own labels */
+			p->own[i] = empty;
+		else
+			p->own[i] = stable ? snap_intern_stable(se->strings, v) :
+					     snap_intern(se->strings, v);
 		if (!p->own[i]) {
 			for (int j = 0; j < i; j++)
 				free_str(se->strings, p->own[j]);

@@ -12,6 +12,7 @@
 
 #include "base/hash.h"
 #include "base/strpool.h"
+#include "base/utf8.h"
 #include "model/snapshot.h"
 
 static void test_one_copy_per_string(void **state)
@@ -212,6 +213,27 @@ static void test_snapshot_series_reused(void **state)
 	assert_null(snapshot_unref(t));
 }
 
+/* utf8_valid takes ASCII eight bytes at a time: a bad byte, a good multi-byte character or
+ * one cut short is found wherever it stands. */
+static void test_utf8_valid_any_offset(void **state)
+{
+	(void)state;
+	for (size_t at = 0; at < 24; at++) {
+		char s[32];
+
+		memset(s, 'a', sizeof(s));
+		s[at] = (char)0xff;
+		assert_false(utf8_valid(s, 26));
+		assert_true(utf8_valid(s, at));
+		s[at] = (char)0xc3; /* é */
+		s[at + 1] = (char)0xa9;
+		assert_true(utf8_valid(s, 26));
+		assert_false(utf8_valid(s, at + 1)); /* cut short */
+		s[at + 1] = 'a';
+		assert_false(utf8_valid(s, 26)); /* a lead byte without its continuation */
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -221,6 +243,7 @@ int main(void)
 		cmocka_unit_test(test_snapshot_interns),
 		cmocka_unit_test(test_snapshot_intern_stable),
 		cmocka_unit_test(test_snapshot_series_reused),
+		cmocka_unit_test(test_utf8_valid_any_offset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
