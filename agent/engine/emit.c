@@ -41,14 +41,17 @@ static int emit_acc(struct snap_series *out, const struct acc *a, unsigned m)
 		if (m == M_CPU_SECONDS)
 			return snap_series_add_stable(out, m, NULL, (double)t->cpu.oncpu_ns / 1e9);
 		if (m == M_CPU_RUNQUEUE_WAIT_SECONDS)
-			return snap_series_add_stable(out, m, NULL, (double)t->cpu.rq_wait_ns / 1e9);
+			return snap_series_add_stable(out, m, NULL,
+						      (double)t->cpu.rq_wait_ns / 1e9);
 		if (m == M_CPU_RUNQUEUE_LATENCY)
-			return snap_series_add_hist_stable(out, m, NULL, hist_bounds, HIST_SLOTS - 1,
-						    t->cpu.rq_hist,
-						    (double)t->cpu.rq_wait_ns / 1e9);
+			return snap_series_add_hist_stable(out, m, NULL, hist_bounds,
+							   HIST_SLOTS - 1, t->cpu.rq_hist,
+							   (double)t->cpu.rq_wait_ns / 1e9);
 		return 0;
 	case ACC_SAMPLES:
-		return m == M_CPU_SAMPLES ? snap_series_add_stable(out, m, NULL, (double)t->samples) : 0;
+		return m == M_CPU_SAMPLES ?
+			       snap_series_add_stable(out, m, NULL, (double)t->samples) :
+			       0;
 	case ACC_OOM: /* bpfdiag_memory_oom_kills_total comes from oom_count */
 		return 0;
 	case ACC_DISK:
@@ -58,10 +61,11 @@ static int emit_acc(struct snap_series *out, const struct acc *a, unsigned m)
 			return snap_series_add_stable(out, m, own, (double)t->disk.ops);
 		return 0;
 	case ACC_DISKLAT:
-		return m == M_DISK_LATENCY ? snap_series_add_hist_stable(out, m, own, hist_bounds,
-								  HIST_SLOTS - 1, t->disk.lat_hist,
-								  (double)t->disk.lat_ns / 1e9) :
-					     0;
+		return m == M_DISK_LATENCY ?
+			       snap_series_add_hist_stable(out, m, own, hist_bounds, HIST_SLOTS - 1,
+							   t->disk.lat_hist,
+							   (double)t->disk.lat_ns / 1e9) :
+			       0;
 	case ACC_FS:
 		if (m == M_FS_WRITE_BYTES)
 			return snap_series_add_stable(out, m, own, (double)t->fs.write_bytes);
@@ -108,10 +112,12 @@ static int emit_cpufs(struct snap_series *out, const struct series *se, unsigned
 		return 0;
 	switch (m) {
 	case M_CPU_THROTTLED_SECONDS:
-		return throttling ? snap_series_add_stable(out, m, NULL, (double)f->throttled_usec / 1e6) :
+		return throttling ? snap_series_add_stable(out, m, NULL,
+							   (double)f->throttled_usec / 1e6) :
 				    0;
 	case M_CPU_THROTTLED_PERIODS:
-		return throttling ? snap_series_add_stable(out, m, NULL, (double)f->nr_throttled) : 0;
+		return throttling ? snap_series_add_stable(out, m, NULL, (double)f->nr_throttled) :
+				    0;
 	case M_CPU_PERIODS:
 		return throttling ? snap_series_add_stable(out, m, NULL, (double)f->nr_periods) : 0;
 	case M_CPU_LIMIT_CORES:
@@ -136,17 +142,22 @@ static int emit_memfs(struct snap_series *out, const struct series *se, unsigned
 
 	switch (m) {
 	case M_MEMORY_WORKING_SET_BYTES:
-		return now ? snap_series_add_stable(out, m, NULL, (double)cgroupfs_mem_working_set(f)) : 0;
+		return now ? snap_series_add_stable(out, m, NULL,
+						    (double)cgroupfs_mem_working_set(f)) :
+			     0;
 	case M_MEMORY_RSS_BYTES:
 		return now ? snap_series_add_stable(out, m, NULL, (double)f->anon) : 0;
 	case M_MEMORY_PAGE_CACHE_BYTES:
 		return now ? snap_series_add_stable(out, m, NULL, (double)f->file) : 0;
 	case M_MEMORY_SWAP_BYTES: /* absent where swap cannot be used (cgroupfs.h) */
-		return now && f->has_swap ? snap_series_add_stable(out, m, NULL, (double)f->swap) : 0;
+		return now && f->has_swap ? snap_series_add_stable(out, m, NULL, (double)f->swap) :
+					    0;
 	case M_MEMORY_USAGE_BYTES:
 		return now ? snap_series_add_stable(out, m, NULL, (double)f->usage) : 0;
 	case M_MEMORY_LIMIT_BYTES:
-		return now && f->has_limit ? snap_series_add_stable(out, m, NULL, (double)f->limit) : 0;
+		return now && f->has_limit ?
+			       snap_series_add_stable(out, m, NULL, (double)f->limit) :
+			       0;
 	case M_MEMORY_PAGE_FAULTS:
 		if (!f->has_usage)
 			return 0;
@@ -159,7 +170,8 @@ static int emit_memfs(struct snap_series *out, const struct series *se, unsigned
 			(double)(f->pgfault > f->pgmajfault ? f->pgfault - f->pgmajfault : 0));
 	case M_MEMORY_OOM_KILLS:
 		return f->has_oom || se->oom_t ?
-			       snap_series_add_stable(out, m, NULL, (double)(se->oom_e0 + se->oom_k)) :
+			       snap_series_add_stable(out, m, NULL,
+						      (double)(se->oom_e0 + se->oom_k)) :
 			       0;
 	}
 	return 0;

@@ -248,8 +248,8 @@ int snap_series_add(struct snap_series *se, enum metric_id metric, const char *c
 	return add_value(se, metric, own, value, false);
 }
 
-int snap_series_add_stable(struct snap_series *se, enum metric_id metric,
-			   const char *const *own, double value)
+int snap_series_add_stable(struct snap_series *se, enum metric_id metric, const char *const *own,
+			   double value)
 {
 	return add_value(se, metric, own, value, true);
 }

@@ -285,8 +285,8 @@ int snap_series_add_hist(struct snap_series *se, enum metric_id metric, const ch
 			 double sum);
 /* The same, own label values interned by address (snap_intern_stable: literals and strings
  * that outlive the snapshot's build). */
-int snap_series_add_stable(struct snap_series *se, enum metric_id metric,
-			   const char *const *own, double value);
+int snap_series_add_stable(struct snap_series *se, enum metric_id metric, const char *const *own,
+			   double value);
 int snap_series_add_hist_stable(struct snap_series *se, enum metric_id metric,
 				const char *const *own, const double *bounds, unsigned n_bounds,
 				const uint64_t *counts, double sum);

@@ -1139,8 +1139,8 @@ static void test_ring_exact(void **state)
 
 	(void)state;
 	for (unsigned round = 0; round < 200; round++) {
-		unsigned slot = round % BUCKET_TEST_SLOTS, n = round < BUCKET_TEST_SLOTS ? round :
-										 BUCKET_TEST_SLOTS;
+		unsigned slot = round % BUCKET_TEST_SLOTS,
+			 n = round < BUCKET_TEST_SLOTS ? round : BUCKET_TEST_SLOTS;
 		uint8_t *b = (uint8_t *)&want[slot];
 		unsigned fill = round % 3 == 0 ? 2 : round % 3 == 1 ? 40 : 100; /* % of bytes set */
 

@@ -154,8 +154,8 @@ static void test_key_join(void **state)
 
 		for (size_t size = 1; size < 48; size++) {
 			char want[48], got[48];
-			int n3 = snprintf(want, size, "%zu/%s%zu/%s%s", strlen(p[0]), p[0], strlen(p[1]),
-					  p[1], p[2]);
+			int n3 = snprintf(want, size, "%zu/%s%zu/%s%s", strlen(p[0]), p[0],
+					  strlen(p[1]), p[1], p[2]);
 
 			memset(got, 'x', sizeof(got));
 			assert_int_equal(strmap_key_join(got, size, p, 3), (size_t)n3);

@@ -148,7 +148,8 @@ static void test_snapshot_intern_stable(void **state)
 	assert_string_equal(snap_intern_stable(&s->strings, bad), "x\xef\xbf\xbd");
 	assert_int_equal(s->strings.repaired, 2);
 	for (int i = 0; i < 2; i++)
-		assert_int_equal(snap_series_add_stable(&s->series[i], M_FS_WRITE_BYTES, own, i), 0);
+		assert_int_equal(snap_series_add_stable(&s->series[i], M_FS_WRITE_BYTES, own, i),
+				 0);
 	assert_ptr_equal(s->series[0].points[0].own[0], s->series[1].points[0].own[0]);
 	assert_string_equal(s->series[1].points[0].own[1], "write");
 	assert_int_equal(snapshot_sanitize(s), 2);
