@@ -125,3 +125,39 @@ void strmap_destroy(struct strmap *m, void (*free_val)(void *))
 	m->b = NULL;
 	m->n = 0;
 }
+
+/* Appends len bytes of s at *at within buf of size bytes (the last kept for the NUL). */
+static void key_put(char *buf, size_t size, size_t *at, const char *s, size_t len)
+{
+	if (*at + 1 < size) {
+		size_t room = size - 1 - *at;
+
+		memcpy(buf + *at, s, len < room ? len : room);
+	}
+	*at += len;
+}
+
+size_t strmap_key_join(char *buf, size_t size, const char *const *parts, size_t n)
+{
+	size_t at = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(parts[i]);
+
+		if (i + 1 < n) {
+			char num[24];
+			size_t k = sizeof(num);
+			size_t v = len;
+
+			num[--k] = '/';
+			do
+				num[--k] = (char)('0' + v % 10);
+			while ((v /= 10));
+			key_put(buf, size, &at, num + k, sizeof(num) - k);
+		}
+		key_put(buf, size, &at, parts[i], len);
+	}
+	if (size)
+		buf[at < size ? at : size - 1] = '\0';
+	return at;
+}

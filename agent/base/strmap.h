@@ -50,4 +50,9 @@ struct strmap_ent *strmap_next(const struct strmap *m, struct strmap_iter *it);
 	for (struct strmap_iter e##_it = STRMAP_ITER_INIT; !e##_it.done; e##_it.done = 1) \
 		for (struct strmap_ent * e; (e = strmap_next((m), &e##_it)) != NULL;)
 
+/* Writes a key of n strings into buf (size bytes, truncated as snprintf truncates): each but
+ * the last prefixed by its length and '/', so that no two lists share a key whatever their
+ * bytes ("4/shop10/Deploymentweb"). Returns the key's length untruncated. */
+size_t strmap_key_join(char *buf, size_t size, const char *const *parts, size_t n);
+
 #endif

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "base/utf8.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,13 @@ size_t utf8_char_len(const char *str, size_t n)
 bool utf8_valid(const char *s, size_t n)
 {
 	for (size_t i = 0, k; i < n; i += k) {
+		uint64_t w;
+
+		/* ASCII (label values, paths: nearly every string) eight bytes a step */
+		if (n - i >= 8 && (memcpy(&w, s + i, 8), !(w & 0x8080808080808080ULL))) {
+			k = 8;
+			continue;
+		}
 		k = utf8_char_len(s + i, n - i);
 		if (!k)
 			return false;

@@ -39,56 +39,60 @@ static int emit_acc(struct snap_series *out, const struct acc *a, unsigned m)
 	switch (a->kind) {
 	case ACC_CPU:
 		if (m == M_CPU_SECONDS)
-			return snap_series_add(out, m, NULL, (double)t->cpu.oncpu_ns / 1e9);
+			return snap_series_add_stable(out, m, NULL, (double)t->cpu.oncpu_ns / 1e9);
 		if (m == M_CPU_RUNQUEUE_WAIT_SECONDS)
-			return snap_series_add(out, m, NULL, (double)t->cpu.rq_wait_ns / 1e9);
+			return snap_series_add_stable(out, m, NULL,
+						      (double)t->cpu.rq_wait_ns / 1e9);
 		if (m == M_CPU_RUNQUEUE_LATENCY)
-			return snap_series_add_hist(out, m, NULL, hist_bounds, HIST_SLOTS - 1,
-						    t->cpu.rq_hist,
-						    (double)t->cpu.rq_wait_ns / 1e9);
+			return snap_series_add_hist_stable(out, m, NULL, hist_bounds,
+							   HIST_SLOTS - 1, t->cpu.rq_hist,
+							   (double)t->cpu.rq_wait_ns / 1e9);
 		return 0;
 	case ACC_SAMPLES:
-		return m == M_CPU_SAMPLES ? snap_series_add(out, m, NULL, (double)t->samples) : 0;
+		return m == M_CPU_SAMPLES ?
+			       snap_series_add_stable(out, m, NULL, (double)t->samples) :
+			       0;
 	case ACC_OOM: /* bpfdiag_memory_oom_kills_total comes from oom_count */
 		return 0;
 	case ACC_DISK:
 		if (m == M_DISK_BYTES)
-			return snap_series_add(out, m, own, (double)t->disk.bytes);
+			return snap_series_add_stable(out, m, own, (double)t->disk.bytes);
 		if (m == M_DISK_OPERATIONS)
-			return snap_series_add(out, m, own, (double)t->disk.ops);
+			return snap_series_add_stable(out, m, own, (double)t->disk.ops);
 		return 0;
 	case ACC_DISKLAT:
-		return m == M_DISK_LATENCY ? snap_series_add_hist(out, m, own, hist_bounds,
-								  HIST_SLOTS - 1, t->disk.lat_hist,
-								  (double)t->disk.lat_ns / 1e9) :
-					     0;
+		return m == M_DISK_LATENCY ?
+			       snap_series_add_hist_stable(out, m, own, hist_bounds, HIST_SLOTS - 1,
+							   t->disk.lat_hist,
+							   (double)t->disk.lat_ns / 1e9) :
+			       0;
 	case ACC_FS:
 		if (m == M_FS_WRITE_BYTES)
-			return snap_series_add(out, m, own, (double)t->fs.write_bytes);
+			return snap_series_add_stable(out, m, own, (double)t->fs.write_bytes);
 		if (m == M_FS_WRITE_CALLS)
-			return snap_series_add(out, m, own, (double)t->fs.write_calls);
+			return snap_series_add_stable(out, m, own, (double)t->fs.write_calls);
 		if (m == M_FS_SYNC_CALLS)
-			return snap_series_add(out, m, own, (double)t->fs.sync_calls);
+			return snap_series_add_stable(out, m, own, (double)t->fs.sync_calls);
 		if (m == M_FS_READ_BYTES)
-			return snap_series_add(out, m, own, (double)t->fs.read_bytes);
+			return snap_series_add_stable(out, m, own, (double)t->fs.read_bytes);
 		return 0;
 	case ACC_NET:
 		if (m == M_NETWORK_BYTES) {
 			dir[0] = "transmit";
-			if (snap_series_add(out, m, dir, (double)t->net.tx_bytes))
+			if (snap_series_add_stable(out, m, dir, (double)t->net.tx_bytes))
 				return -ENOMEM;
 			dir[0] = "receive";
-			return snap_series_add(out, m, dir, (double)t->net.rx_bytes);
+			return snap_series_add_stable(out, m, dir, (double)t->net.rx_bytes);
 		}
 		if (m == M_TCP_CONNECTIONS_OPENED) {
 			dir[0] = conn_role_name(ROLE_CLIENT);
-			if (snap_series_add(out, m, dir, (double)t->net.conns_client))
+			if (snap_series_add_stable(out, m, dir, (double)t->net.conns_client))
 				return -ENOMEM;
 			dir[0] = conn_role_name(ROLE_SERVER);
-			return snap_series_add(out, m, dir, (double)t->net.conns_server);
+			return snap_series_add_stable(out, m, dir, (double)t->net.conns_server);
 		}
 		if (m == M_TCP_RETRANSMITS)
-			return snap_series_add(out, m, NULL, (double)t->net.retransmits);
+			return snap_series_add_stable(out, m, NULL, (double)t->net.retransmits);
 		return 0; /* M_TCP_LISTENING_SOCKETS: per series, see series_emit */
 	}
 	return 0;
@@ -108,22 +112,24 @@ static int emit_cpufs(struct snap_series *out, const struct series *se, unsigned
 		return 0;
 	switch (m) {
 	case M_CPU_THROTTLED_SECONDS:
-		return throttling ? snap_series_add(out, m, NULL, (double)f->throttled_usec / 1e6) :
+		return throttling ? snap_series_add_stable(out, m, NULL,
+							   (double)f->throttled_usec / 1e6) :
 				    0;
 	case M_CPU_THROTTLED_PERIODS:
-		return throttling ? snap_series_add(out, m, NULL, (double)f->nr_throttled) : 0;
+		return throttling ? snap_series_add_stable(out, m, NULL, (double)f->nr_throttled) :
+				    0;
 	case M_CPU_PERIODS:
-		return throttling ? snap_series_add(out, m, NULL, (double)f->nr_periods) : 0;
+		return throttling ? snap_series_add_stable(out, m, NULL, (double)f->nr_periods) : 0;
 	case M_CPU_LIMIT_CORES:
-		return f->has_limit ? snap_series_add(out, m, NULL, f->limit_cores) : 0;
+		return f->has_limit ? snap_series_add_stable(out, m, NULL, f->limit_cores) : 0;
 	case M_CPU_PRESSURE_SECONDS:
 		if (!f->has_pressure)
 			return 0;
 		kind[0] = "some";
-		if (snap_series_add(out, m, kind, (double)f->pressure_some_usec / 1e6))
+		if (snap_series_add_stable(out, m, kind, (double)f->pressure_some_usec / 1e6))
 			return -ENOMEM;
 		kind[0] = "full";
-		return snap_series_add(out, m, kind, (double)f->pressure_full_usec / 1e6);
+		return snap_series_add_stable(out, m, kind, (double)f->pressure_full_usec / 1e6);
 	}
 	return 0;
 }
@@ -136,30 +142,36 @@ static int emit_memfs(struct snap_series *out, const struct series *se, unsigned
 
 	switch (m) {
 	case M_MEMORY_WORKING_SET_BYTES:
-		return now ? snap_series_add(out, m, NULL, (double)cgroupfs_mem_working_set(f)) : 0;
+		return now ? snap_series_add_stable(out, m, NULL,
+						    (double)cgroupfs_mem_working_set(f)) :
+			     0;
 	case M_MEMORY_RSS_BYTES:
-		return now ? snap_series_add(out, m, NULL, (double)f->anon) : 0;
+		return now ? snap_series_add_stable(out, m, NULL, (double)f->anon) : 0;
 	case M_MEMORY_PAGE_CACHE_BYTES:
-		return now ? snap_series_add(out, m, NULL, (double)f->file) : 0;
+		return now ? snap_series_add_stable(out, m, NULL, (double)f->file) : 0;
 	case M_MEMORY_SWAP_BYTES: /* absent where swap cannot be used (cgroupfs.h) */
-		return now && f->has_swap ? snap_series_add(out, m, NULL, (double)f->swap) : 0;
+		return now && f->has_swap ? snap_series_add_stable(out, m, NULL, (double)f->swap) :
+					    0;
 	case M_MEMORY_USAGE_BYTES:
-		return now ? snap_series_add(out, m, NULL, (double)f->usage) : 0;
+		return now ? snap_series_add_stable(out, m, NULL, (double)f->usage) : 0;
 	case M_MEMORY_LIMIT_BYTES:
-		return now && f->has_limit ? snap_series_add(out, m, NULL, (double)f->limit) : 0;
+		return now && f->has_limit ?
+			       snap_series_add_stable(out, m, NULL, (double)f->limit) :
+			       0;
 	case M_MEMORY_PAGE_FAULTS:
 		if (!f->has_usage)
 			return 0;
 		type[0] = "major";
-		if (snap_series_add(out, m, type, (double)f->pgmajfault))
+		if (snap_series_add_stable(out, m, type, (double)f->pgmajfault))
 			return -ENOMEM;
 		type[0] = "minor";
-		return snap_series_add(
+		return snap_series_add_stable(
 			out, m, type,
 			(double)(f->pgfault > f->pgmajfault ? f->pgfault - f->pgmajfault : 0));
 	case M_MEMORY_OOM_KILLS:
 		return f->has_oom || se->oom_t ?
-			       snap_series_add(out, m, NULL, (double)(se->oom_e0 + se->oom_k)) :
+			       snap_series_add_stable(out, m, NULL,
+						      (double)(se->oom_e0 + se->oom_k)) :
 			       0;
 	}
 	return 0;
@@ -204,28 +216,32 @@ static int emit_causes(struct snap_series *out, const struct series *se, unsigne
 		const struct series_cause *c = &se->causes[idx[i]];
 		const char *own[METRIC_MAX_OWN_LABELS] = { c->own[0], c->own[1], c->own[2] };
 
-		if (snap_series_add(out, m, own, (double)c->total_ns / 1e9))
+		if (snap_series_add_stable(out, m, own, (double)c->total_ns / 1e9))
 			return -ENOMEM;
 	}
 	return 0;
 }
 
-/* The delta's neighbours: the top ones of the interval, whose intervals then start again. */
-static void delta_causes(struct series *se, struct snap_delta *d)
+/* The delta's neighbours: the top ones of the interval, whose intervals then start again.
+ * Returns 0 or -ENOMEM. */
+static int delta_causes(struct series *se, struct snap_series *out)
 {
-	unsigned idx[SNAP_DELTA_CAUSES];
+	struct snap_delta *d = &out->delta;
+	unsigned idx[SNAP_DELTA_CAUSES], n = top_causes(se, false, idx, SNAP_DELTA_CAUSES);
 
-	d->n_caused = top_causes(se, false, idx, SNAP_DELTA_CAUSES);
-	for (unsigned i = 0; i < d->n_caused; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		const struct series_cause *c = &se->causes[idx[i]];
 
-		snprintf(d->caused[i].ns, sizeof(d->caused[i].ns), "%s", c->own[0]);
-		snprintf(d->caused[i].kind, sizeof(d->caused[i].kind), "%s", c->own[1]);
-		snprintf(d->caused[i].name, sizeof(d->caused[i].name), "%s", c->own[2]);
+		if (!(d->caused[i].ns = snap_intern_stable(out->strings, c->own[0])) ||
+		    !(d->caused[i].kind = snap_intern_stable(out->strings, c->own[1])) ||
+		    !(d->caused[i].name = snap_intern_stable(out->strings, c->own[2])))
+			return -ENOMEM;
 		d->caused[i].seconds = (double)c->interval_ns / 1e9;
+		d->n_caused = i + 1;
 	}
 	for (unsigned i = 0; i < se->n_causes; i++)
 		se->causes[i].interval_ns = 0;
+	return 0;
 }
 
 /* OOM kills, counted once from two sources: the tracepoint oom:mark_victim (the victim's
@@ -306,27 +322,35 @@ static void delta_cpufs(struct series *se, struct snap_delta *d)
 	*last = *f;
 }
 
-/* Adds an emptyDir volume's writes of the interval to the delta's per-volume list. */
-static void delta_emptydir(struct snap_delta *d, const char *name, double bytes)
+/* Adds an emptyDir volume's writes of the interval to the delta's per-volume list. Returns 0
+ * or -ENOMEM. */
+static int delta_emptydir(struct snap_series *out, const char *name, double bytes)
 {
+	struct snap_delta *d = &out->delta;
 	unsigned i = 0;
 
 	while (i < d->n_emptydir && strcmp(d->emptydir[i].name, name) != 0)
 		i++;
 	if (i == SNAP_DELTA_EMPTYDIRS)
-		return;
+		return 0;
 	if (i == d->n_emptydir) {
-		snprintf(d->emptydir[i].name, sizeof(d->emptydir[i].name), "%s", name);
+		if (!(d->emptydir[i].name = snap_intern_stable(out->strings, name)))
+			return -ENOMEM;
 		d->n_emptydir++;
 	}
 	d->emptydir[i].write_bytes += bytes;
+	return 0;
 }
 
-/* Fills the series' delta from its accumulators' intervals, which start again. */
-static void delta(struct snap_series *out, struct series *se, double dt)
+/* Fills the series' delta from its accumulators' intervals, which start again. Returns 0 or
+ * -ENOMEM (the intervals then start again all the same: what they held is lost from the
+ * delta, not from the totals). */
+static int delta(struct snap_series *out, struct series *se, double dt)
 {
 	struct snap_delta *d = &out->delta;
 	uint64_t pvc_bytes = 0, pvc_syncs = 0; /* of the PVC volume named so far */
+	const char *pvc = NULL;
+	int err = 0;
 
 	d->seconds = se->collected ? dt : 0;
 	for (struct acc *a = se->accs; a; a = a->next) {
@@ -348,8 +372,8 @@ static void delta(struct snap_series *out, struct series *se, double dt)
 			d->fs_write_calls[a->cls] += (double)i->fs.write_calls;
 			d->fs_sync_calls[a->cls] += (double)i->fs.sync_calls;
 			d->fs_read_bytes[a->cls] += (double)i->fs.read_bytes;
-			if (a->cls == VOLUME_EMPTYDIR && i->fs.write_bytes)
-				delta_emptydir(d, a->own[1], (double)i->fs.write_bytes);
+			if (a->cls == VOLUME_EMPTYDIR && i->fs.write_bytes && !err)
+				err = delta_emptydir(out, a->own[1], (double)i->fs.write_bytes);
 			/* Most bytes written; among volumes with none, most syncs (a workload that
 			 * only fsyncs its claim still names it). */
 			if (a->cls == VOLUME_PVC &&
@@ -357,7 +381,7 @@ static void delta(struct snap_series *out, struct series *se, double dt)
 			     (i->fs.write_bytes == pvc_bytes && i->fs.sync_calls > pvc_syncs))) {
 				pvc_bytes = i->fs.write_bytes;
 				pvc_syncs = i->fs.sync_calls;
-				snprintf(d->pvc_volume, sizeof(d->pvc_volume), "%s", a->own[1]);
+				pvc = a->own[1];
 			}
 			break;
 		case ACC_NET:
@@ -374,10 +398,14 @@ static void delta(struct snap_series *out, struct series *se, double dt)
 		}
 		memset(&a->interval, 0, sizeof(a->interval));
 	}
+	if (pvc && !err && !(d->pvc_volume = snap_intern_stable(out->strings, pvc)))
+		err = -ENOMEM;
 	delta_cpufs(se, d);
 	delta_memfs(se, d, dt);
-	delta_causes(se, d);
+	if (delta_causes(se, out))
+		err = -ENOMEM;
 	se->collected = true;
+	return err;
 }
 
 /* Rates: the delta's increases over the agent's interval dt. */
@@ -419,7 +447,11 @@ int series_emit(struct series *se, double dt, struct snap_series *out)
 	for (const struct acc *a = se->accs; a; a = a->next)
 		has_net |= a->kind == ACC_NET;
 	oom_count(se, dt);
-	/* Points in catalogue order: metric by metric, the accumulators that feed it. */
+	/* As many points as the last time, and the rules' recommendation (rules_rec.c). */
+	if (snap_series_reserve(out, se->n_points_last + 3))
+		return -ENOMEM;
+	/* Points in catalogue order: metric by metric, the accumulators that feed it; their own
+	 * label values are literals and the accumulators' strings, which outlive the build. */
 	for (unsigned m = 0; m < M_MAX; m++) {
 		if (emit_cpufs(out, se, m) || emit_memfs(out, se, m) || emit_causes(out, se, m))
 			return -ENOMEM;
@@ -429,10 +461,12 @@ int series_emit(struct series *se, double dt, struct snap_series *out)
 		}
 		/* Not a sum of deltas: the sockets listening now, BPF and seed merged. */
 		if (m == M_TCP_LISTENING_SOCKETS && (has_net || se->listen_seen) &&
-		    snap_series_add(out, m, NULL, (double)se->listening))
+		    snap_series_add_stable(out, m, NULL, (double)se->listening))
 			return -ENOMEM;
 	}
-	delta(out, se, dt);
+	se->n_points_last = out->n_points;
+	if (delta(out, se, dt))
+		return -ENOMEM;
 	rates(&out->rates, &out->delta, dt);
 	/* memory.stat skipped: its counters' gain comes at the next read, over the intervals
 	 * since the last; the rate holds meanwhile instead of reading 0 and then twice as much. */

@@ -91,6 +91,7 @@ struct series {
 	size_t n_peers;
 	struct series_cause causes[SERIES_CAUSES];
 	unsigned n_causes;
+	size_t n_points_last; /* points of its last snapshot series: room made for the next */
 };
 
 /* One record stream of a cgroup: (family, key): disk dev << 1 | dir, fs mount id, else 0. */

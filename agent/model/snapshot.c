@@ -54,6 +54,97 @@ char *snap_intern(struct snap_strings *ss, const char *v)
 	return p;
 }
 
+#define MEMO_BITS 9
+
+/* snap_intern_stable's: the interned copy of a string, by the string's address (direct
+ * mapped; a collision interns again). */
+struct snap_memo {
+	const char *src[1u << MEMO_BITS];
+	char *dst[1u << MEMO_BITS];
+};
+
+char *snap_intern_stable(struct snap_strings *ss, const char *v)
+{
+	uint64_t a = (uint64_t)(uintptr_t)v;
+	unsigned k;
+	char *p;
+
+	if (!v || !v[0])
+		return empty;
+	if (!ss)
+		return strdup(v);
+	if (!ss->memo && !ss->pool.sealed)
+		ss->memo = calloc(1, sizeof(*ss->memo)); /* none: interned the usual way */
+	if (!ss->memo)
+		return snap_intern(ss, v);
+	a = (a ^ (a >> 29)) * 0xbf58476d1ce4e5b9ULL;
+	k = (unsigned)(a >> (64 - MEMO_BITS));
+	if (ss->memo->src[k] == v)
+		return ss->memo->dst[k];
+	p = snap_intern(ss, v);
+	/* A repaired string is not remembered: each use of it counts (snap_intern). */
+	if (p && strcmp(p, v) == 0) {
+		ss->memo->src[k] = v;
+		ss->memo->dst[k] = p;
+	}
+	return p;
+}
+
+static void memo_free(struct snap_strings *ss)
+{
+	free(ss->memo);
+	ss->memo = NULL;
+}
+
+/* The series array of the last snapshot freed, for the next one (snapshot_new). */
+static struct {
+	pthread_mutex_t lock;
+	struct snap_series *series;
+	size_t cap;
+} spare = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* Room for n series, zeroed: the spare array when it fits, else a new one with some room to
+ * grow. *cap: its size. */
+static struct snap_series *series_alloc(size_t n, size_t *cap)
+{
+	struct snap_series *got = NULL, *old = NULL;
+
+	if (!n)
+		n = 1;
+	pthread_mutex_lock(&spare.lock);
+	if (spare.series && spare.cap >= n && spare.cap <= 2 * n + 64) {
+		got = spare.series;
+		*cap = spare.cap;
+	} else {
+		old = spare.series; /* too small, or too large to keep for a shrunken node */
+	}
+	spare.series = NULL;
+	spare.cap = 0;
+	pthread_mutex_unlock(&spare.lock);
+	free(old);
+	if (got) {
+		memset(got, 0, n * sizeof(*got));
+		return got;
+	}
+	*cap = n + n / 16 + 16;
+	return calloc(*cap, sizeof(*got));
+}
+
+/* Keeps a freed snapshot's series array for the next snapshot (the larger of two). */
+static void series_release(struct snap_series *series, size_t cap)
+{
+	pthread_mutex_lock(&spare.lock);
+	if (!spare.series || spare.cap < cap) {
+		struct snap_series *t = spare.series;
+
+		spare.series = series;
+		spare.cap = cap;
+		series = t;
+	}
+	pthread_mutex_unlock(&spare.lock);
+	free(series);
+}
+
 /* Frees a string of the snapshot unless it is the shared "" or interned. */
 static void free_str(const struct snap_strings *ss, char *p)
 {
@@ -69,7 +160,7 @@ struct snapshot *snapshot_new(size_t n)
 		return NULL;
 	s->refcnt = 1;
 	s->node = empty;
-	s->series = calloc(n ? n : 1, sizeof(*s->series));
+	s->series = series_alloc(n, &s->cap_series);
 	if (!s->series) {
 		free(s);
 		return NULL;
@@ -81,6 +172,7 @@ struct snapshot *snapshot_new(size_t n)
 			s->series[i].labels[l] = empty;
 		s->series[i].cgroup_path = empty;
 		s->series[i].helm_chart = empty;
+		s->series[i].delta.pvc_volume = empty;
 	}
 	return s;
 }
@@ -92,25 +184,43 @@ struct snapshot *snapshot_ref(struct snapshot *s)
 	return s;
 }
 
-static struct snap_point *push_point(struct snap_series *se, enum metric_id metric,
-				     const char *const *own)
+int snap_series_reserve(struct snap_series *se, size_t n)
 {
-	struct snap_point *pts, *p;
+	struct snap_point *pts;
 
-	/* Grow by doubling: the count is small and known only as collectors emit. */
-	if ((se->n_points & (se->n_points - 1)) == 0) {
-		size_t cap = se->n_points ? se->n_points * 2 : 4;
+	if (n <= se->cap_points)
+		return 0;
+	pts = realloc(se->points, n * sizeof(*pts));
+	if (!pts)
+		return -ENOMEM;
+	se->points = pts;
+	se->cap_points = n;
+	return 0;
+}
 
-		pts = realloc(se->points, cap * sizeof(*pts));
-		if (!pts)
+static struct snap_point *push_point(struct snap_series *se, enum metric_id metric,
+				     const char *const *own, bool stable)
+{
+	struct snap_point *p;
+
+	/* Beyond what was reserved: grow by doubling. */
+	if (se->n_points >= se->cap_points) {
+		size_t cap = se->cap_points ? se->cap_points * 2 : 4;
+
+		if (snap_series_reserve(se, cap > se->n_points ? cap : se->n_points * 2 + 4))
 			return NULL;
-		se->points = pts;
 	}
 	p = &se->points[se->n_points];
 	memset(p, 0, sizeof(*p));
 	p->metric = metric;
 	for (int i = 0; i < METRIC_MAX_OWN_LABELS; i++) {
-		p->own[i] = snap_intern(se->strings, own ? own[i] : NULL);
+		const char *v = own ? own[i] : NULL;
+
+		if (!v || !v[0]) /* most: a point without own labels */
+			p->own[i] = empty;
+		else
+			p->own[i] = stable ? snap_intern_stable(se->strings, v) :
+					     snap_intern(se->strings, v);
 		if (!p->own[i]) {
 			for (int j = 0; j < i; j++)
 				free_str(se->strings, p->own[j]);
@@ -121,10 +231,10 @@ static struct snap_point *push_point(struct snap_series *se, enum metric_id metr
 	return p;
 }
 
-int snap_series_add(struct snap_series *se, enum metric_id metric, const char *const *own,
-		    double value)
+static int add_value(struct snap_series *se, enum metric_id metric, const char *const *own,
+		     double value, bool stable)
 {
-	struct snap_point *p = push_point(se, metric, own);
+	struct snap_point *p = push_point(se, metric, own, stable);
 
 	if (!p)
 		return -ENOMEM;
@@ -132,9 +242,21 @@ int snap_series_add(struct snap_series *se, enum metric_id metric, const char *c
 	return 0;
 }
 
-int snap_series_add_hist(struct snap_series *se, enum metric_id metric, const char *const *own,
-			 const double *bounds, unsigned n_bounds, const uint64_t *counts,
-			 double sum)
+int snap_series_add(struct snap_series *se, enum metric_id metric, const char *const *own,
+		    double value)
+{
+	return add_value(se, metric, own, value, false);
+}
+
+int snap_series_add_stable(struct snap_series *se, enum metric_id metric, const char *const *own,
+			   double value)
+{
+	return add_value(se, metric, own, value, true);
+}
+
+static int add_hist(struct snap_series *se, enum metric_id metric, const char *const *own,
+		    const double *bounds, unsigned n_bounds, const uint64_t *counts, double sum,
+		    bool stable)
 {
 	struct snap_hist *h = calloc(1, sizeof(*h));
 	struct snap_point *p;
@@ -150,7 +272,7 @@ int snap_series_add_hist(struct snap_series *se, enum metric_id metric, const ch
 		h->counts[i] = counts[i];
 		h->count += counts[i];
 	}
-	p = push_point(se, metric, own);
+	p = push_point(se, metric, own, stable);
 	if (!p) {
 		free(h->counts);
 		free(h);
@@ -158,6 +280,20 @@ int snap_series_add_hist(struct snap_series *se, enum metric_id metric, const ch
 	}
 	p->hist = h;
 	return 0;
+}
+
+int snap_series_add_hist(struct snap_series *se, enum metric_id metric, const char *const *own,
+			 const double *bounds, unsigned n_bounds, const uint64_t *counts,
+			 double sum)
+{
+	return add_hist(se, metric, own, bounds, n_bounds, counts, sum, false);
+}
+
+int snap_series_add_hist_stable(struct snap_series *se, enum metric_id metric,
+				const char *const *own, const double *bounds, unsigned n_bounds,
+				const uint64_t *counts, double sum)
+{
+	return add_hist(se, metric, own, bounds, n_bounds, counts, sum, true);
 }
 
 double snap_series_value(const struct snap_series *se, enum metric_id metric)
@@ -184,7 +320,8 @@ struct snapshot *snapshot_unref(struct snapshot *s)
 		free_str(ss, se->cgroup_path);
 		free_str(ss, se->helm_chart);
 		for (size_t p = 0; p < se->n_points; p++) {
-			for (int o = 0; o < METRIC_MAX_OWN_LABELS; o++)
+			/* Own labels are interned in the series' snapshot (push_point). */
+			for (int o = 0; o < METRIC_MAX_OWN_LABELS && !se->strings; o++)
 				free_str(ss, se->points[p].own[o]);
 			if (se->points[p].hist) {
 				free(se->points[p].hist->counts);
@@ -203,7 +340,8 @@ struct snapshot *snapshot_unref(struct snapshot *s)
 	}
 	free(s->pods);
 	free_str(ss, s->node);
-	free(s->series);
+	series_release(s->series, s->cap_series);
+	memo_free(&s->strings);
 	strpool_destroy(&s->strings.pool);
 	free(s);
 	return NULL;
@@ -239,10 +377,7 @@ uint64_t snapshot_sanitize(struct snapshot *s)
 		for (int l = 0; l < LBL_MAX; l++)
 			n += fix_str(ss, &se->labels[l]);
 		n += fix_str(ss, &se->cgroup_path) + fix_str(ss, &se->helm_chart);
-		n += FIX_BUF(se->delta.pvc_volume);
-		for (unsigned v = 0; v < se->delta.n_emptydir && v < SNAP_DELTA_EMPTYDIRS; v++)
-			n += FIX_BUF(se->delta.emptydir[v].name);
-		for (size_t p = 0; p < se->n_points; p++) {
+		for (size_t p = 0; p < se->n_points && !se->strings; p++) {
 			for (int o = 0; o < METRIC_MAX_OWN_LABELS; o++)
 				n += fix_str(ss, &se->points[p].own[o]);
 		}
@@ -264,6 +399,7 @@ uint64_t snapshot_sanitize(struct snapshot *s)
 	for (size_t i = 0; i < s->agent.n_stats; i++)
 		n += FIX_BUF(s->agent.stats[i].subject) + FIX_BUF(s->agent.stats[i].mechanism);
 	s->agent.invalid_utf8_strings = n;
+	memo_free(&s->strings);
 	strpool_seal(&s->strings.pool);
 	return n;
 }

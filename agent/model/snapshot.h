@@ -33,14 +33,21 @@ extern const char *const series_label_names[LBL_MAX];
 /* A snapshot's strings: label values, cgroup paths and the node name interned (each distinct
  * string stored once) and made well-formed UTF-8 on the way in, so that snapshot_sanitize
  * checks each distinct string once, not each use. */
+struct snap_memo;
 struct snap_strings {
 	struct strpool pool;
 	uint64_t repaired; /* ill-formed strings repaired on the way in */
+	struct snap_memo *memo; /* snap_intern_stable's: by address, until sealed */
 };
 
 /* Returns the interned, well-formed copy of v ("" for NULL or ""), or NULL when out of memory.
  * ss NULL (a series built outside a snapshot): a heap copy, as is. */
 char *snap_intern(struct snap_strings *ss, const char *v);
+/* snap_intern of a string whose address keeps its contents while the snapshot is built (a
+ * string literal, the engine's own strings): found again by its address, without hashing or
+ * comparing it (the thousand series of a node give their points the same few own-label
+ * strings). Not for a buffer that is written again meanwhile. */
+char *snap_intern_stable(struct snap_strings *ss, const char *v);
 
 /* A histogram with fixed upper bounds (le); counts are per bucket, not cumulative. */
 struct snap_hist {
@@ -113,12 +120,13 @@ struct snap_delta {
 	double fs_write_bytes[VOLUME_CLASS_MAX], fs_write_calls[VOLUME_CLASS_MAX];
 	double fs_sync_calls[VOLUME_CLASS_MAX];
 	double fs_read_bytes[VOLUME_CLASS_MAX]; /* bpfdiag_fs_read_bytes_total */
-	char pvc_volume[64]; /* the PVC volume written most in the interval (by bytes, then
-			      * sync calls); "" none */
+	/* The delta's names are the snapshot's strings (snap_intern: never NULL, well-formed). */
+	const char *pvc_volume; /* the PVC volume written most in the interval (by bytes, then
+				 * sync calls); "" none */
 	/* fs_write_bytes[VOLUME_EMPTYDIR] by volume (pod volume names, DNS labels): the first
 	 * SNAP_DELTA_EMPTYDIRS emptyDir volumes of the series written in the interval */
 	struct {
-		char name[64];
+		const char *name;
 		double write_bytes;
 	} emptydir[SNAP_DELTA_EMPTYDIRS];
 	unsigned n_emptydir;
@@ -127,7 +135,7 @@ struct snap_delta {
 	/* bpfdiag_cpu_runqueue_wait_caused_seconds_total: the neighbours (workloads, the series'
 	 * own included) that held the CPU while its tasks waited, most of the interval first */
 	struct {
-		char ns[64], kind[32], name[128];
+		const char *ns, *kind, *name;
 		double seconds;
 	} caused[SNAP_DELTA_CAUSES];
 	unsigned n_caused;
@@ -161,6 +169,7 @@ struct snap_series {
 	uint64_t cgroup_id;
 	struct snap_point *points; /* ordered by metric id */
 	size_t n_points;
+	size_t cap_points; /* allocated; snap_series_reserve */
 	struct snap_rates rates;
 	struct snap_delta delta;
 	struct snap_rec rec;
@@ -245,6 +254,7 @@ struct snap_pod {
 
 struct snapshot {
 	int refcnt;
+	size_t cap_series; /* series allocated (snapshot_new) */
 	double time; /* unix seconds of the collection */
 	char *node;
 	struct snap_agent agent;
@@ -257,8 +267,13 @@ struct snapshot {
 	struct snap_strings strings;
 };
 
-/* Returns a snapshot with room for n series (labels set to ""), refcount 1, or NULL. */
+/* Returns a snapshot with room for n series (labels set to ""), refcount 1, or NULL. The
+ * series array of the last snapshot freed is used again when it is large enough (and not
+ * more than twice so): a collection does not fault a new one in every time. */
 struct snapshot *snapshot_new(size_t n);
+/* Makes room for n points in se (a series' count is known from its previous collection).
+ * Returns 0 or -ENOMEM. */
+int snap_series_reserve(struct snap_series *se, size_t n);
 /* Appends a counter or gauge point to se (points must come in metric id order). own holds
  * METRIC_MAX_OWN_LABELS own label values (interned in se->strings; NULL entries become ""), or
  * is NULL. Returns 0 or -ENOMEM. */
@@ -268,6 +283,13 @@ int snap_series_add(struct snap_series *se, enum metric_id metric, const char *c
 int snap_series_add_hist(struct snap_series *se, enum metric_id metric, const char *const *own,
 			 const double *bounds, unsigned n_bounds, const uint64_t *counts,
 			 double sum);
+/* The same, own label values interned by address (snap_intern_stable: literals and strings
+ * that outlive the snapshot's build). */
+int snap_series_add_stable(struct snap_series *se, enum metric_id metric, const char *const *own,
+			   double value);
+int snap_series_add_hist_stable(struct snap_series *se, enum metric_id metric,
+				const char *const *own, const double *bounds, unsigned n_bounds,
+				const uint64_t *counts, double sum);
 /* The value of a series' point without own labels, or 0 when it has none. */
 double snap_series_value(const struct snap_series *se, enum metric_id metric);
 /* Makes every string of s well-formed UTF-8 (ill-formed bytes become U+FFFD; '?' when out of

@@ -76,8 +76,9 @@ struct recommender *rec_free(struct recommender *r)
 void rec_key(char *buf, size_t size, const char *ns, const char *kind, const char *workload,
 	     const char *container)
 {
-	snprintf(buf, size, "%zu/%s%zu/%s%zu/%s%s", strlen(ns), ns, strlen(kind), kind,
-		 strlen(workload), workload, container);
+	const char *parts[] = { ns, kind, workload, container };
+
+	strmap_key_join(buf, size, parts, 4);
 }
 
 static long find(const struct recommender *r, const char *key)

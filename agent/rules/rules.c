@@ -104,7 +104,9 @@ static void own_str_free(const char **s)
  * prefixed by its length, so that no two identities share a key whatever their bytes. */
 static void ident_key(const char *ns, const char *kind, const char *name, char *buf, size_t size)
 {
-	snprintf(buf, size, "%zu/%s%zu/%s%s", strlen(ns), ns, strlen(kind), kind, name);
+	const char *parts[] = { ns, kind, name };
+
+	strmap_key_join(buf, size, parts, 3);
 }
 
 /* The size of ident_key's buffer for ns, kind and name of len bytes together. */
@@ -169,15 +171,23 @@ static void wl_free(struct rules_engine *r, struct wl *w)
 	free(w);
 }
 
+/* src into dst (size bytes), truncated as snprintf truncates. */
+static void copy_str(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 int rules_local_facts(void *ctx, const struct snap_series *se, struct rules_facts *ret)
 {
 	(void)ctx;
 	memset(ret, 0, sizeof(*ret));
 	ret->known = ret->local = true;
-	snprintf(ret->workload_kind, sizeof(ret->workload_kind), "%s",
-		 se->labels[LBL_WORKLOAD_KIND]);
-	snprintf(ret->workload, sizeof(ret->workload), "%s", se->labels[LBL_WORKLOAD]);
-	snprintf(ret->pod_uid, sizeof(ret->pod_uid), "%s", se->labels[LBL_POD_UID]);
+	copy_str(ret->workload_kind, sizeof(ret->workload_kind), se->labels[LBL_WORKLOAD_KIND]);
+	copy_str(ret->workload, sizeof(ret->workload), se->labels[LBL_WORKLOAD]);
+	copy_str(ret->pod_uid, sizeof(ret->pod_uid), se->labels[LBL_POD_UID]);
 	ret->has_cpu_limit = se->delta.cpu_limit_cores > 0;
 	ret->cpu_limit = se->delta.cpu_limit_cores;
 	ret->replicas = -1;
@@ -480,7 +490,7 @@ static int add_delta(struct rules_engine *r, struct wl *w, struct bucket *b,
 			b->unprobed_port = port;
 		}
 	}
-	if (d->pvc_volume[0])
+	if (d->pvc_volume && d->pvc_volume[0])
 		snprintf(b->pvc_volume, sizeof(b->pvc_volume), "%s", d->pvc_volume);
 	add_unbounded_emptydirs(b, d, f);
 	add_memory(b, d);

@@ -18,13 +18,23 @@ static const struct {
 
 const struct rule_def *rule_def_of(enum rule_id id)
 {
-	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
-		for (size_t j = 0; j < *families[i].n; j++) {
+	/* Found once per rule (the engine asks for each rule of each workload every tick). */
+	static const struct rule_def *by_id[RULE_MAX];
+	const struct rule_def *d;
+
+	if ((unsigned)id >= RULE_MAX)
+		return NULL;
+	if ((d = __atomic_load_n(&by_id[id], __ATOMIC_RELAXED)))
+		return d;
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]) && !d; i++) {
+		for (size_t j = 0; j < *families[i].n && !d; j++) {
 			if (families[i].defs[j].id == id)
-				return &families[i].defs[j];
+				d = &families[i].defs[j];
 		}
 	}
-	return NULL;
+	if (d)
+		__atomic_store_n(&by_id[id], d, __ATOMIC_RELAXED);
+	return d;
 }
 
 const char *rule_code(enum rule_id id)

@@ -307,10 +307,8 @@ static void rs06_neighbours(const struct rule_workload *w, const struct bucket *
 	out[0] = '\0';
 	for (int n = 0; n < 3 && wait > 0; n++) {
 		const struct rule_neighbour *nb;
-		/* "share:", a namespace and a name as the snapshot bounds them (struct
-		 * snap_delta's caused) */
-		char ev[sizeof(((struct snap_delta *)0)->caused[0].ns) +
-			sizeof(((struct snap_delta *)0)->caused[0].name) + 8];
+		/* "share:", a namespace and a name (evidence names are shorter still) */
+		char ev[64 + 254 + 8];
 		int best = -1;
 
 		for (unsigned i = 0; i < RULE_CAUSES; i++) {

@@ -30,7 +30,11 @@ static size_t pack(const struct bucket *b, uint8_t *out)
 	for (size_t i = 0; i < WORDS; i++) {
 		size_t at = n + 1;
 		uint8_t mask = 0;
+		uint64_t word;
 
+		memcpy(&word, in + 8 * i, 8);
+		if (!word) /* most of a bucket: a word at a time */
+			continue;
 		for (unsigned k = 0; k < 8; k++) {
 			if (in[8 * i + k]) {
 				mask |= (uint8_t)(1u << k);

@@ -550,9 +550,19 @@ struct pw {
 
 static void pw_raw(struct pw *w, const void *p, size_t len)
 {
-	if (w->out)
-		strbuf_append(w->out, p, len);
+	struct strbuf *sb = w->out;
+
 	w->n += len;
+	if (!sb)
+		return;
+	/* Most writes are a few bytes into room there is: no call. */
+	if (sb->len + len >= sb->cap) {
+		strbuf_append(sb, p, len);
+		return;
+	}
+	memcpy(sb->data + sb->len, p, len);
+	sb->len += len;
+	sb->data[sb->len] = '\0';
 }
 
 static void pw_varint(struct pw *w, uint64_t v)
@@ -622,9 +632,14 @@ struct prom_proto_stream {
 	void *ctx;
 	enum proto_phase phase;
 	unsigned m; /* family being written */
-	size_t i; /* next series of family m, or of the info family */
-	bool headed; /* the length and header of the current family are out */
+	bool headed; /* the current family is encoded in fam */
 	struct prom_walk w; /* label blocks: the six labels as Metric.label fields */
+	/* The current family, length-delimited, encoded once (its length precedes it, so it is
+	 * made whole before its first byte goes out): fam.data[fam_off, fam.len) is still to
+	 * go. met and hist: a Metric's and a Histogram's body, whose length precedes it. The
+	 * buffers are kept from family to family. */
+	struct strbuf fam, met, hist;
+	size_t fam_off;
 };
 
 /* Histogram (Metric field 7) of a point: the classic buckets as the text has them and, when
@@ -695,8 +710,19 @@ static void pw_histogram(struct pw *w, const struct metric_desc *d, const struct
 	}
 }
 
+/* Writes sub (a message's body, written into the scratch buffer sub) as field `field` of w,
+ * its length first. A scratch buffer out of memory fails w's. */
+static void pw_sub(struct pw *w, unsigned field, struct strbuf *sub)
+{
+	if (strbuf_failed(sub) && w->out)
+		w->out->failed = true;
+	pw_tag(w, field, WT_LEN);
+	pw_varint(w, sub->len);
+	pw_raw(w, sub->data, sub->len);
+}
+
 /* The body of the Metric of point pt of series i. */
-static void pw_metric_body(struct pw *w, const struct prom_proto_stream *ps, size_t i,
+static void pw_metric_body(struct pw *w, struct prom_proto_stream *ps, size_t i,
 			   const struct metric_desc *d, const struct snap_point *pt)
 {
 	pw_raw(w, ps->w.lbl.data + ps->w.lbl_off[i], ps->w.lbl_off[i + 1] - ps->w.lbl_off[i]);
@@ -704,12 +730,11 @@ static void pw_metric_body(struct pw *w, const struct prom_proto_stream *ps, siz
 		if (!(d->otlp_only & (1u << o)))
 			pw_label(w, d->own_labels[o], pt->own[o]);
 	if (d->type == MT_HISTOGRAM) {
-		struct pw c = { 0 };
+		struct pw h = { .out = &ps->hist };
 
-		pw_histogram(&c, d, pt->hist);
-		pw_tag(w, 7, WT_LEN);
-		pw_varint(w, c.n);
-		pw_histogram(w, d, pt->hist);
+		ps->hist.len = 0;
+		pw_histogram(&h, d, pt->hist);
+		pw_sub(w, 7, &ps->hist);
 		return;
 	}
 	pw_tag(w, d->type == MT_COUNTER ? 3 : 2, WT_LEN); /* counter, gauge */
@@ -725,15 +750,14 @@ static bool exported(const struct metric_desc *d, const struct snap_point *pt)
 }
 
 /* MetricFamily.metric (4) of point pt of series i. */
-static void pw_metric(struct pw *w, const struct prom_proto_stream *ps, size_t i,
+static void pw_metric(struct pw *w, struct prom_proto_stream *ps, size_t i,
 		      const struct metric_desc *d, const struct snap_point *pt)
 {
-	struct pw c = { 0 };
+	struct pw m = { .out = &ps->met };
 
-	pw_metric_body(&c, ps, i, d, pt);
-	pw_tag(w, 4, WT_LEN);
-	pw_varint(w, c.n);
-	pw_metric_body(w, ps, i, d, pt);
+	ps->met.len = 0;
+	pw_metric_body(&m, ps, i, d, pt);
+	pw_sub(w, 4, &ps->met);
 }
 
 static void pw_family_head(struct pw *w, const char *name, const char *help, unsigned type)
@@ -751,25 +775,50 @@ static unsigned proto_type(enum metric_type t)
 				 IO__PROMETHEUS__CLIENT__METRIC_TYPE__HISTOGRAM;
 }
 
-/* Writes the length of family m and its header: sized over every point still to come. */
-static void family_start(struct prom_proto_stream *ps, struct pw *w)
+/* Starts ps->fam with room for the family's length (a varint, at most 10 bytes). */
+static void fam_begin(struct prom_proto_stream *ps, struct pw *w)
+{
+	static const char room[10];
+
+	ps->fam.len = 0;
+	w->out = &ps->fam;
+	w->n = 0;
+	pw_raw(w, room, sizeof(room));
+}
+
+/* Writes the family's length just before it: what goes out starts there. */
+static void fam_end(struct prom_proto_stream *ps)
+{
+	uint8_t b[10];
+	size_t len, n = 0;
+
+	if (strbuf_failed(&ps->fam))
+		return;
+	len = ps->fam.len - sizeof(b);
+	for (uint64_t v = len; n == 0 || v; v >>= 7)
+		b[n++] = (uint8_t)((v & 0x7f) | (v >> 7 ? 0x80 : 0));
+	ps->fam_off = sizeof(b) - n;
+	memcpy(ps->fam.data + ps->fam_off, b, n);
+}
+
+/* Encodes family m, every series' points of it (their cursors move past them), into ps->fam. */
+static void family_encode(struct prom_proto_stream *ps)
 {
 	const struct snapshot *s = ps->s;
 	const struct metric_desc *d = &ps->cat[ps->m];
-	struct pw c = { 0 };
+	struct pw w;
 
-	pw_family_head(&c, d->name, d->help, proto_type(d->type));
+	fam_begin(ps, &w);
+	pw_family_head(&w, d->name, d->help, proto_type(d->type));
 	for (size_t i = 0; i < s->n_series; i++) {
 		const struct snap_series *se = &s->series[i];
+		size_t *c = &ps->w.cursor[i];
 
-		for (size_t k = ps->w.cursor[i]; !ps->w.hidden[i] && k < se->n_points &&
-						 (unsigned)se->points[k].metric == ps->m;
-		     k++)
-			if (exported(d, &se->points[k]))
-				pw_metric(&c, ps, i, d, &se->points[k]);
+		for (; *c < se->n_points && (unsigned)se->points[*c].metric == ps->m; (*c)++)
+			if (!ps->w.hidden[i] && exported(d, &se->points[*c]))
+				pw_metric(&w, ps, i, d, &se->points[*c]);
 	}
-	pw_varint(w, c.n);
-	pw_family_head(w, d->name, d->help, proto_type(d->type));
+	fam_end(ps);
 }
 
 static void info_labels(struct pw *w, const struct prom_proto_stream *ps, size_t i)
@@ -784,28 +833,24 @@ static void info_labels(struct pw *w, const struct prom_proto_stream *ps, size_t
 	pw_double(w, 1, 1);
 }
 
-static void info_metric(struct pw *w, const struct prom_proto_stream *ps, size_t i)
+/* The info family (bpfdiag_container_info) into ps->fam. */
+static void info_encode(struct prom_proto_stream *ps)
 {
-	struct pw c = { 0 };
+	struct pw w;
 
-	info_labels(&c, ps, i);
-	pw_tag(w, 4, WT_LEN);
-	pw_varint(w, c.n);
-	info_labels(w, ps, i);
-}
-
-static void info_start(struct prom_proto_stream *ps, struct pw *w)
-{
-	struct pw c = { 0 };
-
-	pw_family_head(&c, PROM_INFO_NAME, PROM_INFO_HELP,
+	fam_begin(ps, &w);
+	pw_family_head(&w, PROM_INFO_NAME, PROM_INFO_HELP,
 		       IO__PROMETHEUS__CLIENT__METRIC_TYPE__GAUGE);
-	for (size_t i = 0; i < ps->s->n_series; i++)
-		if (!ps->w.hidden[i] && prom_has_identity(&ps->s->series[i]))
-			info_metric(&c, ps, i);
-	pw_varint(w, c.n);
-	pw_family_head(w, PROM_INFO_NAME, PROM_INFO_HELP,
-		       IO__PROMETHEUS__CLIENT__METRIC_TYPE__GAUGE);
+	for (size_t i = 0; i < ps->s->n_series; i++) {
+		struct pw m = { .out = &ps->met };
+
+		if (ps->w.hidden[i] || !prom_has_identity(&ps->s->series[i]))
+			continue;
+		ps->met.len = 0;
+		info_labels(&m, ps, i);
+		pw_sub(&w, 4, &ps->met);
+	}
+	fam_end(ps);
 }
 
 static void proto_block(struct strbuf *out, const struct snap_series *se)
@@ -841,6 +886,9 @@ struct prom_proto_stream *prom_proto_stream_free(struct prom_proto_stream *ps)
 	if (!ps)
 		return NULL;
 	prom_walk_free(&ps->w);
+	strbuf_reset(&ps->fam);
+	strbuf_reset(&ps->met);
+	strbuf_reset(&ps->hist);
 	free(ps);
 	return NULL;
 }
@@ -860,11 +908,21 @@ static int proto_tail(struct prom_proto_stream *ps, struct strbuf *out)
 	return r;
 }
 
+/* Moves what is left of the encoded family to out, up to stop bytes in all. True when all of
+ * it went. */
+static bool fam_out(struct prom_proto_stream *ps, struct strbuf *out, size_t stop)
+{
+	size_t left = ps->fam.len - ps->fam_off, room = stop > out->len ? stop - out->len : 0;
+	size_t n = left < room ? left : room;
+
+	strbuf_append(out, ps->fam.data + ps->fam_off, n);
+	ps->fam_off += n;
+	return ps->fam_off == ps->fam.len;
+}
+
 int prom_proto_stream_next(struct prom_proto_stream *ps, struct strbuf *out, size_t want)
 {
-	const struct snapshot *s = ps->s;
 	size_t stop = out->len + want;
-	struct pw w = { .out = out };
 	int r = 0;
 
 	while (ps->phase != PP_DONE && out->len < stop && !strbuf_failed(out) && !r) {
@@ -872,38 +930,26 @@ int prom_proto_stream_next(struct prom_proto_stream *ps, struct strbuf *out, siz
 		case PP_FAMILIES:
 			if (ps->m >= ps->n_cat) {
 				ps->phase = PP_INFO;
-				ps->i = 0;
 				ps->headed = false;
 				break;
 			}
 			if (!ps->headed)
-				family_start(ps, &w);
+				family_encode(ps);
 			ps->headed = true;
-			for (; ps->i < s->n_series && out->len < stop; ps->i++) {
-				const struct snap_series *se = &s->series[ps->i];
-				const struct metric_desc *d = &ps->cat[ps->m];
-				size_t *c = &ps->w.cursor[ps->i];
-
-				for (;
-				     *c < se->n_points && (unsigned)se->points[*c].metric == ps->m;
-				     (*c)++)
-					if (!ps->w.hidden[ps->i] && exported(d, &se->points[*c]))
-						pw_metric(&w, ps, ps->i, d, &se->points[*c]);
-			}
-			if (ps->i == s->n_series) {
+			if (strbuf_failed(&ps->fam))
+				r = -ENOMEM;
+			else if (fam_out(ps, out, stop)) {
 				ps->m++;
-				ps->i = 0;
 				ps->headed = false;
 			}
 			break;
 		case PP_INFO:
 			if (!ps->headed)
-				info_start(ps, &w);
+				info_encode(ps);
 			ps->headed = true;
-			for (; ps->i < s->n_series && out->len < stop; ps->i++)
-				if (!ps->w.hidden[ps->i] && prom_has_identity(&s->series[ps->i]))
-					info_metric(&w, ps, ps->i);
-			if (ps->i == s->n_series)
+			if (strbuf_failed(&ps->fam))
+				r = -ENOMEM;
+			else if (fam_out(ps, out, stop))
 				ps->phase = PP_TAIL;
 			break;
 		case PP_TAIL:

@@ -148,10 +148,12 @@ struct http_conn *http_admit_opened(struct http_admit *a, int fd, const struct s
 	c->since = clock_mono();
 	pthread_mutex_lock(&a->lock);
 	c->prev = a->tail;
-	if (a->tail)
+	if (a->tail) {
 		a->tail->next = c;
-	else
+	} else {
 		a->head = c;
+		pthread_cond_signal(&a->cond); /* the watchdog has deadlines to watch again */
+	}
 	a->tail = c;
 	pthread_mutex_unlock(&a->lock);
 	if (a->stats)
@@ -230,6 +232,12 @@ static void *watchdog(void *arg)
 		struct timespec ts;
 		double t = clock_mono() + HTTP_WATCHDOG_PERIOD;
 
+		/* No connection, no deadline: asleep until the next one opens (it was four
+		 * wake-ups a second for nothing between scrapes). */
+		if (!a->head) {
+			pthread_cond_wait(&a->cond, &a->lock);
+			continue;
+		}
 		ts.tv_sec = (time_t)t;
 		ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
 		pthread_cond_timedwait(&a->cond, &a->lock, &ts);

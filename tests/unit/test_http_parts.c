@@ -383,6 +383,33 @@ static void test_admission(void **state)
 	http_admit_free(a);
 }
 
+/* The watchdog sleeps while no connection is open and wakes for the next one: a client that
+ * sends no headers is shut down after HTTP_HEADER_SECONDS (and not before). */
+static void test_watchdog_wakes(void **state)
+{
+	struct selfmetrics m = { 0 };
+	struct http_admit *a = http_admit_new(&m);
+	struct http_conn *c;
+	double t0;
+	int cli, srv;
+
+	(void)state;
+	assert_non_null(a);
+	usleep(300 * 1000); /* idle: the watchdog waits for a connection */
+	cli = open_conn(a, "10.0.0.1", &c, &srv);
+	t0 = clock_mono();
+	while (!__atomic_load_n(&m.http_closed[SM_CLOSED_HEADER_TIMEOUT], __ATOMIC_RELAXED) &&
+	       clock_mono() - t0 < HTTP_HEADER_SECONDS + 3)
+		usleep(50 * 1000);
+	assert_int_equal(m.http_closed[SM_CLOSED_HEADER_TIMEOUT], 1);
+	assert_true(clock_mono() - t0 >= HTTP_HEADER_SECONDS);
+	assert_true(shut(cli));
+	http_admit_closed(a, c);
+	close(cli);
+	close(srv);
+	assert_null(http_admit_free(a));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -396,6 +423,7 @@ int main(void)
 		cmocka_unit_test(test_tls_priorities),
 		cmocka_unit_test(test_client_keys),
 		cmocka_unit_test(test_admission),
+		cmocka_unit_test(test_watchdog_wakes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "rules/rule_def.h"
+#include "rules/rule_window.h"
 #include "rules/rules.h"
 
 #define MiB (1024.0 * 1024.0)
@@ -87,13 +88,12 @@ static struct snapshot *collect(struct world *w, double dt)
 			d->conns_opened[ROLE_SERVER] = f->server_cps * dt;
 			if (f->emptydir) {
 				d->fs_write_bytes[VOLUME_EMPTYDIR] = f->emptydir_bps * dt;
-				snprintf(d->emptydir[0].name, sizeof(d->emptydir[0].name), "%s",
-					 f->emptydir);
+				d->emptydir[0].name = snap_intern(se->strings, f->emptydir);
 				d->emptydir[0].write_bytes = f->emptydir_bps * dt;
 				d->n_emptydir = 1;
 			}
 			if (f->pvc_bps > 0 || f->pvc_fsync_ps > 0)
-				snprintf(d->pvc_volume, sizeof(d->pvc_volume), "data-orders");
+				d->pvc_volume = "data-orders";
 		}
 		f->seen = true;
 		if (f->listening) {
@@ -850,9 +850,9 @@ static void fill_contended(struct snap_delta *d, int t, const void *ctx)
 	/* ctx: the wait's lag behind the causes (the kernel flushes it up to 10 ms later) */
 	d->runq_wait_seconds = 1.0 - (ctx ? *(const double *)ctx : 0);
 	for (unsigned i = 0; i < 3; i++) {
-		snprintf(d->caused[i].ns, sizeof(d->caused[i].ns), "%s", who[i].ns);
-		snprintf(d->caused[i].kind, sizeof(d->caused[i].kind), "%s", who[i].kind);
-		snprintf(d->caused[i].name, sizeof(d->caused[i].name), "%s", who[i].name);
+		d->caused[i].ns = who[i].ns;
+		d->caused[i].kind = who[i].kind;
+		d->caused[i].name = who[i].name;
 		d->caused[i].seconds = who[i].s;
 	}
 	d->n_caused = 3;
@@ -1031,7 +1031,7 @@ static struct snapshot *collect_numbered(size_t n, bool busy, int t)
 	for (size_t i = 0; i < n; i++) {
 		struct snap_series *se = &s->series[i];
 		struct snap_delta *d = &se->delta;
-		char path[32];
+		char path[48];
 
 		snprintf(path, sizeof(path), "%s%zu", busy ? "" : "l", i);
 		se->cgroup_path = strdup(path);
@@ -1042,18 +1042,20 @@ static struct snapshot *collect_numbered(size_t n, bool busy, int t)
 		d->runq_hist[2] = 3;
 		d->runq_hist[4] = 1;
 		d->runq_wait_seconds = 1e-5 * (double)(t % 5 + 1);
-		snprintf(d->caused[0].kind, sizeof(d->caused[0].kind), "Pod");
-		snprintf(d->caused[0].name, sizeof(d->caused[0].name), "l%zu", (i + (size_t)t) % n);
+		snprintf(path, sizeof(path), "l%zu", (i + (size_t)t) % n);
+		d->caused[0].ns = "";
+		d->caused[0].kind = "Pod";
+		d->caused[0].name = snap_intern(se->strings, path);
 		d->caused[0].seconds = 1e-5;
 		d->n_caused = 1;
 		d->mem_working_set = 4096.0 * (double)(100 + i);
 		if (!busy)
 			continue;
 		for (unsigned k = 1; k < SNAP_DELTA_CAUSES; k++) {
-			snprintf(d->caused[k].ns, sizeof(d->caused[k].ns), "batch");
-			snprintf(d->caused[k].kind, sizeof(d->caused[k].kind), "Deployment");
-			snprintf(d->caused[k].name, sizeof(d->caused[k].name), "hog-%d",
-				 (t + (int)k) % 9);
+			snprintf(path, sizeof(path), "hog-%d", (t + (int)k) % 9);
+			d->caused[k].ns = "batch";
+			d->caused[k].kind = "Deployment";
+			d->caused[k].name = snap_intern(se->strings, path);
 			d->caused[k].seconds = 2e-5 * k;
 		}
 		d->n_caused = SNAP_DELTA_CAUSES;
@@ -1064,8 +1066,9 @@ static struct snapshot *collect_numbered(size_t n, bool busy, int t)
 			d->fs_sync_calls[v] = v + 1;
 			d->fs_read_bytes[v] = 8192.0 * (double)(v + t);
 		}
-		snprintf(d->pvc_volume, sizeof(d->pvc_volume), "data-orders-%zu", i);
-		snprintf(d->emptydir[0].name, sizeof(d->emptydir[0].name), "scratch");
+		snprintf(path, sizeof(path), "data-orders-%zu", i);
+		d->pvc_volume = snap_intern(se->strings, path);
+		d->emptydir[0].name = "scratch";
 		d->emptydir[0].write_bytes = 4096;
 		d->n_emptydir = 1;
 		d->conns_opened[ROLE_SERVER] = 3;
@@ -1124,9 +1127,44 @@ static void test_workload_memory_bound(void **state)
 	}
 }
 
+#define BUCKET_TEST_SLOTS 10
+
+/* The packed window gives back every byte a bucket was put with: sparse buckets (whole zero
+ * words skipped), dense ones, buckets replaced by larger and smaller ones in any slot. */
+static void test_ring_exact(void **state)
+{
+	struct rule_ring r = { 0 };
+	struct bucket want[BUCKET_TEST_SLOTS], got;
+	unsigned seed = 7;
+
+	(void)state;
+	for (unsigned round = 0; round < 200; round++) {
+		unsigned slot = round % BUCKET_TEST_SLOTS,
+			 n = round < BUCKET_TEST_SLOTS ? round : BUCKET_TEST_SLOTS;
+		uint8_t *b = (uint8_t *)&want[slot];
+		unsigned fill = round % 3 == 0 ? 2 : round % 3 == 1 ? 40 : 100; /* % of bytes set */
+
+		for (size_t k = 0; k < sizeof(want[slot]); k++) {
+			seed = seed * 1103515245u + 12345u;
+			b[k] = (seed >> 16) % 100 < fill ? (uint8_t)(seed >> 8 | 1) : 0;
+		}
+		assert_int_equal(rule_ring_put(&r, slot, n, &want[slot]), 0);
+		n = n > slot ? n : slot + 1;
+		for (unsigned i = 0; i < n; i++) {
+			rule_ring_get(&r, i, n, &got);
+			assert_memory_equal(&got, &want[i], sizeof(got));
+		}
+	}
+	rule_ring_get(&r, BUCKET_TEST_SLOTS, BUCKET_TEST_SLOTS, &got);
+	memset(&want[0], 0, sizeof(want[0]));
+	assert_memory_equal(&got, &want[0], sizeof(got));
+	rule_ring_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ring_exact),
 		cmocka_unit_test(test_wk05_fires_and_clears_with_hysteresis),
 		cmocka_unit_test(test_lookalikes_stay_quiet),
 		cmocka_unit_test(test_wk07_reads_keep_state),

@@ -138,12 +138,43 @@ static void test_hash(void **state)
 		    hash_add(hash_add(HASH_FNV_OFFSET, "a"), "bc"));
 }
 
+/* strmap_key_join writes what snprintf("%zu/%s%zu/%s%s") wrote (the rules' and right-sizing's
+ * keys, which the state file stores), truncated the same way at every buffer size. */
+static void test_key_join(void **state)
+{
+	const char *lists[][4] = {
+		{ "shop", "Deployment", "web", "app" },
+		{ "", "", "", "" },
+		{ "a/b", "1/x", "0123456789012", "c" },
+	};
+
+	(void)state;
+	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++) {
+		const char *const *p = lists[l];
+
+		for (size_t size = 1; size < 48; size++) {
+			char want[48], got[48];
+			int n3 = snprintf(want, size, "%zu/%s%zu/%s%s", strlen(p[0]), p[0],
+					  strlen(p[1]), p[1], p[2]);
+
+			memset(got, 'x', sizeof(got));
+			assert_int_equal(strmap_key_join(got, size, p, 3), (size_t)n3);
+			assert_string_equal(got, want);
+			n3 = snprintf(want, size, "%zu/%s%zu/%s%zu/%s%s", strlen(p[0]), p[0],
+				      strlen(p[1]), p[1], strlen(p[2]), p[2], p[3]);
+			assert_int_equal(strmap_key_join(got, size, p, 4), (size_t)n3);
+			assert_string_equal(got, want);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_put_get_del),
 		cmocka_unit_test(test_grow_and_delete_while_iterating),
 		cmocka_unit_test(test_hash),
+		cmocka_unit_test(test_key_join),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

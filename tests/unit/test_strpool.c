@@ -12,6 +12,7 @@
 
 #include "base/hash.h"
 #include "base/strpool.h"
+#include "base/utf8.h"
 #include "model/snapshot.h"
 
 static void test_one_copy_per_string(void **state)
@@ -128,6 +129,112 @@ static void test_snapshot_interns(void **state)
 	assert_null(snapshot_unref(s));
 }
 
+/* snap_intern_stable finds a string again by its address: a buffer written again at the same
+ * address is not what it is for, but a string interned by address and by contents is one
+ * copy; an ill-formed one is repaired and counted at each use, as snap_intern counts it. */
+static void test_snapshot_intern_stable(void **state)
+{
+	struct snapshot *s = snapshot_new(2);
+	char a[] = "volume-a", b[] = "volume-a", bad[] = "x\xff";
+	const char *own[METRIC_MAX_OWN_LABELS] = { a, "write" };
+
+	(void)state;
+	assert_non_null(s);
+	assert_ptr_equal(snap_intern_stable(&s->strings, a), snap_intern_stable(&s->strings, a));
+	assert_ptr_equal(snap_intern_stable(&s->strings, b), snap_intern(&s->strings, a));
+	assert_ptr_not_equal(snap_intern_stable(&s->strings, a), a);
+	assert_string_equal(snap_intern_stable(&s->strings, NULL), "");
+	assert_string_equal(snap_intern_stable(&s->strings, bad), "x\xef\xbf\xbd");
+	assert_string_equal(snap_intern_stable(&s->strings, bad), "x\xef\xbf\xbd");
+	assert_int_equal(s->strings.repaired, 2);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(snap_series_add_stable(&s->series[i], M_FS_WRITE_BYTES, own, i),
+				 0);
+	assert_ptr_equal(s->series[0].points[0].own[0], s->series[1].points[0].own[0]);
+	assert_string_equal(s->series[1].points[0].own[1], "write");
+	assert_int_equal(snapshot_sanitize(s), 2);
+	assert_null(s->strings.memo);
+	/* sealed: still interned, no memo */
+	assert_string_equal(snap_intern_stable(&s->strings, a), "volume-a");
+	assert_null(s->strings.memo);
+	assert_null(snapshot_unref(s));
+}
+
+/* A snapshot's series array is used again by the next snapshot: zeroed, nothing of the last
+ * one's left (a stale point, label or delta would be served as the new collection's). Points
+ * reserved are room, not points; more than reserved grow. */
+static void test_snapshot_series_reused(void **state)
+{
+	struct snapshot *s = snapshot_new(40), *t;
+	struct snap_series *old;
+
+	(void)state;
+	assert_non_null(s);
+	old = s->series;
+	for (int i = 0; i < 40; i++) {
+		struct snap_series *se = &s->series[i];
+
+		se->labels[LBL_POD] = snap_intern(se->strings, "web");
+		se->delta.cpu_seconds = 7;
+		se->rates.cpu_cores = 3;
+		se->cgroups = 2;
+		assert_int_equal(snap_series_reserve(se, 2), 0);
+		assert_int_equal(se->n_points, 0);
+		for (int p = 0; p < 5; p++)
+			assert_int_equal(snap_series_add(se, M_CPU_SECONDS, NULL, p), 0);
+		assert_int_equal(se->n_points, 5);
+		assert_true(se->cap_points >= 5);
+		assert_true(se->points[4].value == 4);
+	}
+	assert_null(snapshot_unref(s));
+	t = snapshot_new(38);
+	assert_non_null(t);
+	assert_ptr_equal(t->series, old); /* the same storage… */
+	for (int i = 0; i < 38; i++) {
+		const struct snap_series *se = &t->series[i];
+
+		assert_ptr_equal(se->strings, &t->strings); /* …set up anew */
+		assert_string_equal(se->labels[LBL_POD], "");
+		assert_int_equal(se->n_points, 0);
+		assert_int_equal(se->cap_points, 0);
+		assert_null(se->points);
+		assert_true(se->delta.cpu_seconds == 0 && se->rates.cpu_cores == 0);
+		assert_int_equal(se->cgroups, 0);
+	}
+	/* larger than it: a new array; much smaller: not kept for it */
+	s = snapshot_new(400);
+	assert_non_null(s);
+	assert_int_equal(s->n_series, 400);
+	assert_true(s->cap_series >= 400);
+	s->series[399].cgroups = 1;
+	assert_null(snapshot_unref(s));
+	s = snapshot_new(1);
+	assert_true(s->cap_series < 400);
+	assert_null(snapshot_unref(s));
+	assert_null(snapshot_unref(t));
+}
+
+/* utf8_valid takes ASCII eight bytes at a time: a bad byte, a good multi-byte character or
+ * one cut short is found wherever it stands. */
+static void test_utf8_valid_any_offset(void **state)
+{
+	(void)state;
+	for (size_t at = 0; at < 24; at++) {
+		char s[32];
+
+		memset(s, 'a', sizeof(s));
+		s[at] = (char)0xff;
+		assert_false(utf8_valid(s, 26));
+		assert_true(utf8_valid(s, at));
+		s[at] = (char)0xc3; /* é */
+		s[at + 1] = (char)0xa9;
+		assert_true(utf8_valid(s, 26));
+		assert_false(utf8_valid(s, at + 1)); /* cut short */
+		s[at + 1] = 'a';
+		assert_false(utf8_valid(s, 26)); /* a lead byte without its continuation */
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -135,6 +242,9 @@ int main(void)
 		cmocka_unit_test(test_growth_and_long_strings),
 		cmocka_unit_test(test_seal),
 		cmocka_unit_test(test_snapshot_interns),
+		cmocka_unit_test(test_snapshot_intern_stable),
+		cmocka_unit_test(test_snapshot_series_reused),
+		cmocka_unit_test(test_utf8_valid_any_offset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
