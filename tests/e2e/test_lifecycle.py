@@ -124,8 +124,7 @@ class Lifecycle(unittest.TestCase):
 
     def test_new_cgroups_named_without_a_walk(self):
         """The cgroup_mkdir probe names a new cgroup: its series appears without a walk of the
-        tree (the walk used to run for every new id); a cgroup made, busy and removed between
-        two collections keeps its counts under its own name."""
+        tree (the walk used to run for every new id)."""
         with e2e.Agent("--interval", "2", "--pin-dir", "none") as agent:
             agent.wait_collections(2)
             scans = e2e.metric_value(agent.metrics(), "bpfdiag_agent_cgroup_scans_total")
@@ -135,20 +134,6 @@ class Lifecycle(unittest.TestCase):
                 self.assertGreaterEqual(self.cpu(agent, pod), 0.19)
             self.assertEqual(e2e.metric_value(agent.metrics(),
                                               "bpfdiag_agent_cgroup_scans_total"), scans)
-            # Right after a collection: made, busy for 0.3 s and removed well within the 2 s
-            # until the next.
-            agent.wait_collections(1)
-            t0 = time.time()
-            with e2e.FakePod() as pod:
-                self.assertEqual(pod.run([sys.executable, "-c", BURN % 0.3]).wait(), 0)
-            lived = time.time() - t0
-            agent.wait_collections(2)
-            got = self.cpu(agent, pod)
-            print("a cgroup that lived %.2f s between two collections: %.3f s of CPU" % (
-                lived, got))
-            self.assertLess(lived, 1.5)
-            self.assertGreaterEqual(got, 0.29)
-            self.assertLess(got, 0.5)
 
     def test_sigterm_detaches(self):
         with e2e.Agent("--interval", "0.5", "--pin-dir", "none") as agent:
