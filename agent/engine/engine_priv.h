@@ -68,8 +68,8 @@ struct engine {
 	struct idmap *cgs; /* id → struct cg */
 	struct cg *gone; /* the cgroups removed since the last collection's end */
 	/* ids removed (cgroup_rmdir) before any collection saw them: a record of theirs in this
-	 * collection's read makes a cgroup that is gone at once (named from the cgroup_mkdir
-	 * probe's path, so a cgroup made and removed between two collections keeps its counts) */
+	 * collection's read makes a cgroup that is gone at once (freed after the read, no series:
+	 * attribute.c), and the tree's index forgets the rest at the read's end */
 	struct idmap *removed_unseen;
 	struct series_table *series;
 	struct idmap *devnames; /* dev + 1 → name */

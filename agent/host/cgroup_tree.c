@@ -368,9 +368,8 @@ int cgroup_tree_add(struct cgroup_tree *t, uint64_t id, const char *path)
 	if (path[0] != '/' || len >= CGROUP_PATH_MAX)
 		return -ENOENT;
 	/* The path is the hierarchy's: where the mount shows it from its root, the path names
-	 * the cgroup, removed since or not (one made and removed between two collections is
-	 * named too). Else (a cgroup namespace, --cgroup-root) only the directory of that id at
-	 * that path under the mount counts. */
+	 * the cgroup, removed since or not. Else (a cgroup namespace, --cgroup-root) only the
+	 * directory of that id at that path under the mount counts. */
 	if (!t->top &&
 	    ((size_t)snprintf(full, sizeof(full), "%s%s", t->root, path) >= sizeof(full) ||
 	     lstat(full, &st) || !S_ISDIR(st.st_mode) || (uint64_t)st.st_ino != id ||
