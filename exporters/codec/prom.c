@@ -532,9 +532,15 @@ static void series_points(struct prom_stream *ps, struct strbuf *out, size_t i)
 	size_t *c = &ps->w.cursor[i];
 
 	while (*c < se->n_points && (unsigned)se->points[*c].metric == ps->m) {
-		if (!ps->w.hidden[i])
+		if (!ps->w.hidden[i]) {
+			/* HELP and TYPE with the family's first sample: a family no series has
+			 * (an absent series' metric on every container) is left out whole. */
+			if (!ps->headed)
+				family_header(out, &ps->cat[ps->m]);
+			ps->headed = true;
 			point(out, &ps->cat[ps->m], &ll, &se->points[*c],
 			      !(ps->flags & PROM_STREAM_SLOTS), &ps->le);
+		}
 		(*c)++;
 	}
 }
@@ -609,9 +615,6 @@ int prom_stream_next(struct prom_stream *ps, struct strbuf *out, size_t want)
 				ps->headed = false;
 				break;
 			}
-			if (!ps->headed)
-				family_header(out, &ps->cat[ps->m]);
-			ps->headed = true;
 			while (ps->i < s->n_series && out->len < stop)
 				series_points(ps, out, ps->i++);
 			if (ps->i == s->n_series) {
@@ -621,12 +624,14 @@ int prom_stream_next(struct prom_stream *ps, struct strbuf *out, size_t want)
 			}
 			break;
 		case PH_INFO:
-			if (!ps->headed)
-				header(out, PROM_INFO_NAME, "gauge", PROM_INFO_HELP);
-			ps->headed = true;
-			for (; ps->i < s->n_series && out->len < stop; ps->i++)
-				if (!ps->w.hidden[ps->i] && prom_has_identity(&s->series[ps->i]))
-					info_row(out, ps, ps->i);
+			for (; ps->i < s->n_series && out->len < stop; ps->i++) {
+				if (ps->w.hidden[ps->i] || !prom_has_identity(&s->series[ps->i]))
+					continue;
+				if (!ps->headed)
+					header(out, PROM_INFO_NAME, "gauge", PROM_INFO_HELP);
+				ps->headed = true;
+				info_row(out, ps, ps->i);
+			}
 			if (ps->i == s->n_series)
 				ps->phase = PH_TAIL;
 			break;

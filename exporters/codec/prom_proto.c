@@ -391,8 +391,10 @@ static int family_flush(struct family *fam, struct strbuf *out)
 	size_t len, n = 0;
 	int r = 0;
 
-	if (!fam->f.name)
+	if (!fam->f.name || !fam->f.n_metric) { /* HELP and TYPE alone: nothing to send */
+		family_clear(fam);
 		return 0;
+	}
 	for (size_t i = 0; i < fam->f.n_metric && !r; i++)
 		if (fam->f.metric[i]->histogram)
 			r = nativize(fam->f.metric[i]->histogram, fam->desc);
@@ -786,14 +788,20 @@ static void fam_begin(struct prom_proto_stream *ps, struct pw *w)
 	pw_raw(w, room, sizeof(room));
 }
 
-/* Writes the family's length just before it: what goes out starts there. */
-static void fam_end(struct prom_proto_stream *ps)
+/* Writes the family's length just before it: what goes out starts there. A family of no
+ * metrics (n_metrics 0) goes out as nothing: decoders such as Go's expfmt refuse an empty
+ * MetricFamily. */
+static void fam_end(struct prom_proto_stream *ps, size_t n_metrics)
 {
 	uint8_t b[10];
 	size_t len, n = 0;
 
 	if (strbuf_failed(&ps->fam))
 		return;
+	if (!n_metrics) {
+		ps->fam.len = ps->fam_off = 0;
+		return;
+	}
 	len = ps->fam.len - sizeof(b);
 	for (uint64_t v = len; n == 0 || v; v >>= 7)
 		b[n++] = (uint8_t)((v & 0x7f) | (v >> 7 ? 0x80 : 0));
@@ -808,6 +816,8 @@ static void family_encode(struct prom_proto_stream *ps)
 	const struct metric_desc *d = &ps->cat[ps->m];
 	struct pw w;
 
+	size_t n = 0;
+
 	fam_begin(ps, &w);
 	pw_family_head(&w, d->name, d->help, proto_type(d->type));
 	for (size_t i = 0; i < s->n_series; i++) {
@@ -815,10 +825,12 @@ static void family_encode(struct prom_proto_stream *ps)
 		size_t *c = &ps->w.cursor[i];
 
 		for (; *c < se->n_points && (unsigned)se->points[*c].metric == ps->m; (*c)++)
-			if (!ps->w.hidden[i] && exported(d, &se->points[*c]))
+			if (!ps->w.hidden[i] && exported(d, &se->points[*c])) {
 				pw_metric(&w, ps, i, d, &se->points[*c]);
+				n++;
+			}
 	}
-	fam_end(ps);
+	fam_end(ps, n);
 }
 
 static void info_labels(struct pw *w, const struct prom_proto_stream *ps, size_t i)
@@ -838,6 +850,8 @@ static void info_encode(struct prom_proto_stream *ps)
 {
 	struct pw w;
 
+	size_t n = 0;
+
 	fam_begin(ps, &w);
 	pw_family_head(&w, PROM_INFO_NAME, PROM_INFO_HELP,
 		       IO__PROMETHEUS__CLIENT__METRIC_TYPE__GAUGE);
@@ -849,8 +863,9 @@ static void info_encode(struct prom_proto_stream *ps)
 		ps->met.len = 0;
 		info_labels(&m, ps, i);
 		pw_sub(&w, 4, &ps->met);
+		n++;
 	}
-	fam_end(ps);
+	fam_end(ps, n);
 }
 
 static void proto_block(struct strbuf *out, const struct snap_series *se)
