@@ -510,7 +510,10 @@ void cgroupfs_read_cpu(const char *v2_root, const char *v1_cpu_root, const char 
 		if (!ret->has_limit && d)
 			release(&d->filep1[CGF_CPU_STAT]);
 	}
-	if (!cgroupfs_cadence_read(&ret->psi, ran, with_limit, CGROUPFS_PSI_EVERY))
+	/* with_limit forces the read of an idle cgroup, or one without a reading: a running one is
+	 * read on the cadence anyway, within CGROUPFS_PSI_EVERY - 1 calls. */
+	if (!cgroupfs_cadence_read(&ret->psi, ran, with_limit && (!ran || !ret->has_pressure),
+				   CGROUPFS_PSI_EVERY))
 		return;
 	/* A file gone (PSI turned off, the cgroup removed) leaves no pressure, not the last. */
 	ret->has_pressure = false;
@@ -593,7 +596,7 @@ void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const ch
 {
 	char buf[8192]; /* memory.stat: ~1.5 KiB on v1, ~3 KiB on recent v2 kernels */
 	const char *root = v1_mem_root ? v1_mem_root : v2_root;
-	bool v1 = v1_mem_root != NULL, had = ret->has_usage, stat;
+	bool v1 = v1_mem_root != NULL, had = ret->has_usage, stat, changed;
 	enum cgroupfs_tree t = v1 ? CGFS_V1_MEM : CGFS_V2;
 	uint64_t kills = ret->oom_kills, usage = ret->usage, moved;
 
@@ -607,8 +610,12 @@ void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const ch
 	 * moved by a sixteenth since its last read: see cgroupfs.h. */
 	moved = ret->usage > ret->stat_usage ? ret->usage - ret->stat_usage :
 					       ret->stat_usage - ret->usage;
-	stat = cgroupfs_cadence_read(&ret->stat, ran || ret->usage != usage,
-				     !had || with_limit || moved > ret->stat_usage / 16,
+	changed = ran || ret->usage != usage;
+	/* with_limit forces the read where nothing changed (an idle cgroup's reclaim): a changing
+	 * one is read on the cadence anyway, within CGROUPFS_MEM_STAT_EVERY - 1 calls. */
+	stat = cgroupfs_cadence_read(&ret->stat, changed,
+				     !had || (with_limit && !changed) ||
+					     moved > ret->stat_usage / 16,
 				     CGROUPFS_MEM_STAT_EVERY);
 	ret->stat_skipped = !stat;
 	if (stat) {

@@ -118,7 +118,7 @@ void cgroupfs_set_held_cap(unsigned cap);
  * the limit looks again for files found missing). v1_cpu_root may be NULL: the cpu controller
  * is on v2. ran: the cgroup's tasks ran since the last call (stalls need runnable tasks; the
  * throttling counters move only while they run). cpu.pressure on ret->psi's cadence (changed:
- * ran; force: with_limit or no reading yet), every CGROUPFS_PSI_EVERY calls while it runs; the
+ * ran; force: with_limit where it did not run, or no reading yet), every CGROUPFS_PSI_EVERY calls while it runs; the
  * quota with with_limit or when written (see enum cgroupfs_limit; else the previous one stays); cpu.stat's throttling counters
  * (they move only under the cgroup's own quota) when it ran where the last quota read found
  * one, and with with_limit or a quota read where that read or the one before found one, or
@@ -178,7 +178,7 @@ static inline uint64_t cgroupfs_mem_working_set(const struct cgroupfs_mem *m)
  * read, on ret->stat's cadence: changed when ran (the cgroup's tasks ran since: page faults
  * need them) or the usage changed (a page charged or uncharged: anon, file, swap out), so
  * every CGROUPFS_MEM_STAT_EVERY calls while that goes on (a change seen by a call that skips
- * it is read within that many calls, run or not); forced with with_limit, when the usage moved
+ * it is read within that many calls, run or not); forced with with_limit where neither ran nor the usage changed, when the usage moved
  * by more than a sixteenth since memory.stat's last read, and when the last read found no
  * usage. Else its values stay (what may go stale meanwhile: a running cgroup's values
  * CGROUPFS_MEM_STAT_EVERY - 1 calls; an idle one's inactive_file, pages moved between LRU lists by reclaim without a

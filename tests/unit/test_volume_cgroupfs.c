@@ -538,7 +538,7 @@ static void test_held_cap(void **state)
 	low = rl;
 	low.rlim_cur = (rlim_t)probe + 3;
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, true, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, false, &c); /* idle: pressure read */
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, true, &m);
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	/* The directory, cpu.stat and cpu.pressure (cpu.max was opened and closed). */
@@ -552,7 +552,7 @@ static void test_held_cap(void **state)
 	assert_true(cgroupfs_unheld_reads() > unheld);
 	/* A cap below what is held: held files are given back as they are read, same values. */
 	cgroupfs_set_held_cap(before + 1);
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, true, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, false, &c);
 	assert_true(c.has_pressure);
 	assert_int_equal(c.pressure_some_usec, 7);
 	assert_int_equal(d.filep1[CGF_CPU_STAT], 0);
@@ -562,6 +562,44 @@ static void test_held_cap(void **state)
 	cgroupfs_dirs_close(&d2);
 	assert_int_equal(cgroupfs_held(), before);
 	cgroupfs_set_held_cap(0);
+	remove_cgroup(dir);
+	rmdir(root);
+}
+
+/* A limit read forces cpu.pressure and memory.stat only where the cgroup is idle: a running
+ * one has them read on their cadence anyway (within CGROUPFS_*_EVERY - 1 calls). */
+static void test_limit_read_forces_idle_only(void **state)
+{
+	char root[] = "/tmp/bpfdiag-cgfs-XXXXXX", dir[PATH_MAX];
+	struct cgroupfs_dirs d = { 0 };
+	struct cgroupfs_cpu c = { 0 };
+	struct cgroupfs_mem m = { 0 };
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	snprintf(dir, sizeof(dir), "%s/pod", root);
+	make_cgroup(dir, 11, 1000);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, true, &c); /* the first: read */
+	cgroupfs_read_memory(root, NULL, "/pod", &d, true, true, true, &m);
+	assert_int_equal(c.pressure_some_usec, 7);
+	assert_int_equal(m.anon, 10);
+	put(dir, "cpu.pressure", "some avg10=0.00 total=8\nfull avg10=0.00 total=3\n");
+	put(dir, "memory.stat", "anon 11\nfile 20\ninactive_file 5\n");
+	/* Running, with the limit, right after a read: not read. */
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, true, &c);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, true, true, true, &m);
+	assert_int_equal(c.pressure_some_usec, 7);
+	assert_int_equal(m.anon, 10);
+	/* The change seen is read on the cadence, run or not. */
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, false, &c);
+	assert_int_equal(c.pressure_some_usec, 8);
+	/* Idle, with the limit: read. */
+	put(dir, "cpu.pressure", "some avg10=0.00 total=9\nfull avg10=0.00 total=3\n");
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, false, &c);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, true, true, false, &m);
+	assert_int_equal(c.pressure_some_usec, 9);
+	assert_int_equal(m.anon, 11);
+	cgroupfs_dirs_close(&d);
 	remove_cgroup(dir);
 	rmdir(root);
 }
@@ -883,6 +921,7 @@ int main(void)
 		cmocka_unit_test(test_dirs_held_open),
 		cmocka_unit_test(test_held_cap),
 		cmocka_unit_test(test_read_rates),
+		cmocka_unit_test(test_limit_read_forces_idle_only),
 		cmocka_unit_test(test_pressure_gone),
 		cmocka_unit_test(test_memory_stat_when_changed),
 		cmocka_unit_test(test_cadence),
