@@ -483,11 +483,10 @@ void cgroupfs_read_cpu(const char *v2_root, const char *v1_cpu_root, const char 
 	const char *cpu_root = v1_cpu_root ? v1_cpu_root : v2_root;
 	enum cgroupfs_tree cpu_tree = v1_cpu_root ? CGFS_V1_CPU : CGFS_V2;
 	bool had_limit = ret->has_limit;
-	char buf[1024];
-
 	bool watched = d && d->limit_wd[CGL_CPU_QUOTA] &&
 		       (!v1_cpu_root || d->limit_wd[CGL_CPU_PERIOD]);
 	bool limit = limit_read(d, CGLK_CPU, with_limit, watched, !ret->limit_read);
+	char buf[1024];
 
 	if (with_limit && d)
 		d->missing = 0; /* look for missing files again */
