@@ -364,8 +364,9 @@ int BPF_PROG(cpu_sched_switch, bool preempt, struct task_struct *prev, struct ta
  * the CPU is charged as it runs, not only when it switches out; the idle task, pid 0, is
  * nobody's work), then adds every pending record of this CPU to cpu_stats. Runs where
  * sched_switch cannot (interrupts off, or preemption off on this CPU), so the charge and the
- * switch-out's never overlap: each moves tc->charged up to what it adds. */
-static __always_inline void charge_current_and_flush(struct task_struct *t)
+ * switch-out's never overlap: each moves tc->charged up to what it adds. cgid: t's cgroup id
+ * (the caller's, looked up once; unused for the idle task). */
+static __always_inline void charge_current_and_flush(struct task_struct *t, __u64 cgid)
 {
 	struct cpu_pending *pd = pending();
 	struct task_cpu *tc;
@@ -374,7 +375,7 @@ static __always_inline void charge_current_and_flush(struct task_struct *t)
 		return;
 	/* NULL when the interrupted code holds the CPU's task-storage lock: flush only. */
 	if (t->pid && (tc = task_cpu(t)))
-		charge_runtime(pending_for(pd, task_cgroup_id(t)), t, tc);
+		charge_runtime(pending_for(pd, cgid), t, tc);
 	flush(pd);
 }
 
@@ -390,17 +391,16 @@ int cpu_clock_sample(struct bpf_perf_event_data *ctx)
 {
 	static const __u64 zero64;
 	struct task_struct *t = bpf_get_current_task_btf();
+	__u64 cgid = t->pid ? task_cgroup_id(t) : 0, *n;
 	__u32 *busy = flushing();
-	__u64 cgid, *n;
 
 	/* A sample flushes this CPU's pending records: that bounds how late counts reach
 	 * cpu_stats. Not when it interrupted cpu_flush, which is doing it. */
 	if (busy && !*(volatile __u32 *)busy)
-		charge_current_and_flush(t);
+		charge_current_and_flush(t, cgid);
 	/* The idle task's samples say the CPU was free. */
 	if (!t->pid)
 		return 0;
-	cgid = task_cgroup_id(t);
 	n = lookup_or_init(&cpu_samples, &cgid, &zero64);
 	if (n)
 		(*n)++;
@@ -417,12 +417,14 @@ SEC("raw_tp")
 int cpu_flush(void *ctx)
 {
 	__u32 *busy = flushing();
+	struct task_struct *t;
 
 	if (!busy)
 		return 0;
 	*(volatile __u32 *)busy = 1;
 	asm volatile("" ::: "memory");
-	charge_current_and_flush(bpf_get_current_task_btf());
+	t = bpf_get_current_task_btf();
+	charge_current_and_flush(t, t->pid ? task_cgroup_id(t) : 0);
 	asm volatile("" ::: "memory");
 	*(volatile __u32 *)busy = 0;
 	return 0;

@@ -380,13 +380,15 @@ oom:
  * - memory.events (v1: memory.oom_control), for OOM kills: where oom:mark_victim is attached,
  *   when it saw a kill in the series, else every LIMIT_EVERY collections (kills it misses, its
  *   map full, are counted up to that late); without it, every collection.
- * - the limits (memory.max, cpu.max): every LIMIT_EVERY collections.
+ * - the limits (memory.max, cpu.max): at the collection after a write to them (watched with
+ *   inotify: cgroupfs_poll_limits), and every CGROUPFS_LIMIT_SAFETY_EVERY × LIMIT_EVERY
+ *   collections; unwatched, every LIMIT_EVERY collections.
  * - cpu.pressure: when the series' CPU time grew (stalls need runnable tasks), every
  *   CGROUPFS_PSI_EVERY collections while it keeps growing (a growth seen by a collection that
  *   skips it is read by the next), else every LIMIT_EVERY collections.
- * - cpu.stat's throttling: with the limit, and when the CPU time grew only where that read found
- *   a quota (the counters move only under the cgroup's own quota: one set meanwhile is seen up
- *   to LIMIT_EVERY collections late). CPU time itself comes from BPF. */
+ * - cpu.stat's throttling: when the CPU time grew where there is a quota, every LIMIT_EVERY
+ *   collections where there is or was one, once where there never was (the counters move
+ *   only under the cgroup's own quota). CPU time itself comes from BPF. */
 static void read_cgroupfs(struct engine *e)
 {
 	bool with_limit = e->collections % LIMIT_EVERY == 0;
@@ -396,6 +398,7 @@ static void read_cgroupfs(struct engine *e)
 
 	if (with_limit)
 		e->host_swap = cgroupfs_host_swap();
+	cgroupfs_poll_limits(); /* limit files written since the last collection */
 	while ((se = series_table_next(e->series, &it))) {
 		struct cg *c = idmap_get(e->cgs, se->cgroup_id);
 		/* The series' cgroup is its member of that id (series.h): its open directories. */

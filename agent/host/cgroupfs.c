@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "host/cgroupfs.h"
 
+#include "base/idmap.h"
 #include "base/log.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -81,12 +83,167 @@ static void hold(int *fdp1, int fd)
 	__atomic_add_fetch(&held, 1, __ATOMIC_RELAXED);
 }
 
+/* The inotify instance watching limit files (-1: not made yet, -2: cannot be), and which
+ * struct cgroupfs_dirs each watch is for. */
+static int ino = -1;
+static struct idmap *watches;
+static uint64_t unwatched;
+static bool unwatched_logged;
+
+uint64_t cgroupfs_unwatched_limits(void)
+{
+	return unwatched;
+}
+
+static enum cgroupfs_limit_kind limit_kind(int l)
+{
+	return l == CGL_MEM_LIMIT ? CGLK_MEM : CGLK_CPU;
+}
+
+static void unwatch(struct cgroupfs_dirs *d, int l)
+{
+	if (!d->limit_wd[l])
+		return;
+	if (ino >= 0)
+		inotify_rm_watch(ino, d->limit_wd[l] - 1);
+	if (watches && idmap_get(watches, (uint64_t)(d->limit_wd[l] - 1)) == d)
+		idmap_del(watches, (uint64_t)(d->limit_wd[l] - 1));
+	d->limit_wd[l] = 0;
+}
+
+/* Drops d's watches (its cgroup gone or made again at the path: the next read watches the new
+ * files), its limits and cpu.stat due. */
+static void unwatch_all(struct cgroupfs_dirs *d)
+{
+	d->throttling_read = false;
+	d->limit_tried = 0;
+	for (int l = 0; l < 3; l++)
+		if (d->limit_wd[l]) {
+			unwatch(d, l);
+			d->limit_due |= (uint8_t)(1u << limit_kind(l));
+		}
+}
+
+static void unwatched_limit(const char *file, int err)
+{
+	unwatched++;
+	if (!unwatched_logged) {
+		unwatched_logged = true;
+		log_warn(
+			"cgroup files: cannot watch %s for writes (%s); limits not watched are read "
+			"once a minute (fs.inotify.max_user_watches)",
+			file, strerror(err));
+	}
+}
+
+/* Watches limit file l of d (path: the file's whole path), before it is read: a write from
+ * then on marks it due. Returns whether it is watched. */
+static bool watch(struct cgroupfs_dirs *d, int l, const char *path)
+{
+	int wd;
+
+	if (d->limit_wd[l])
+		return true;
+	if (ino == -1) {
+		ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		watches = ino >= 0 ? idmap_new() : NULL;
+		if (ino >= 0 && !watches) {
+			close(ino);
+			errno = ENOMEM;
+			ino = -1;
+		}
+		if (ino < 0)
+			ino = -2;
+	}
+	if (ino < 0) {
+		unwatched_limit(path, errno ? errno : ENOSYS);
+		return false;
+	}
+	wd = inotify_add_watch(ino, path, IN_MODIFY);
+	if (wd < 0) {
+		if (errno != ENOENT)
+			unwatched_limit(path, errno);
+		return false;
+	}
+	/* One watch per inode: another dirs of the same file (a path reused) keeps it. */
+	if (idmap_get(watches, (uint64_t)wd) || idmap_put(watches, (uint64_t)wd, d))
+		return false;
+	d->limit_wd[l] = wd + 1;
+	return true;
+}
+
+static void mark_due(struct cgroupfs_dirs *d, int wd, bool gone)
+{
+	for (int l = 0; l < 3; l++)
+		if (d->limit_wd[l] == wd + 1) {
+			d->limit_due |= (uint8_t)(1u << limit_kind(l));
+			if (gone) { /* the kernel dropped the watch */
+				idmap_del(watches, (uint64_t)wd);
+				d->limit_wd[l] = 0;
+			}
+		}
+}
+
+void cgroupfs_poll_limits(void)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	while (ino >= 0 && (n = read(ino, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+			struct cgroupfs_dirs *d;
+			size_t pos = 0;
+			uint64_t wd;
+			void *v;
+
+			p += sizeof(*ev) + ev->len;
+			if (ev->mask & IN_Q_OVERFLOW) { /* events lost: every limit read anew */
+				while (idmap_next(watches, &pos, &wd, &v))
+					((struct cgroupfs_dirs *)v)->limit_due = 3;
+				continue;
+			}
+			d = idmap_get(watches, (uint64_t)ev->wd);
+			if (d)
+				mark_due(d, ev->wd, ev->mask & IN_IGNORED);
+		}
+	}
+}
+
 void cgroupfs_dirs_close(struct cgroupfs_dirs *d)
 {
 	for (int t = 0; d && t < CGFS_TREES; t++)
 		release(&d->fdp1[t]);
 	for (int f = 0; d && f < CGF_FILES; f++)
 		release(&d->filep1[f]);
+	for (int l = 0; d && l < 3; l++)
+		unwatch(d, l);
+	if (d) {
+		d->throttling_read = false;
+		d->limit_tried = 0;
+	}
+}
+
+/* Whether this call reads limit kind k of d: with_limit without dirs or where the files are not
+ * watched; else when written since its last read, and every CGROUPFS_LIMIT_SAFETY_EVERY-th
+ * with_limit call; and never_read (the caller's struct has none), or the first time through
+ * d (its cgroup new to the caller's struct: a container restarted). Clears what it reads. */
+static bool limit_read(struct cgroupfs_dirs *d, enum cgroupfs_limit_kind k, bool with_limit,
+		       bool watched, bool never_read)
+{
+	/* Not tried through these directories yet (a cgroup new to them): read and watch now. */
+	bool due = never_read || (d && (d->limit_due & (1u << k) || !(d->limit_tried & (1u << k))));
+	bool read;
+
+	if (watched && with_limit && ++d->limit_skips[k] >= CGROUPFS_LIMIT_SAFETY_EVERY)
+		due = true;
+	read = watched ? due : with_limit || due;
+	if (read && d) {
+		d->limit_due &= (uint8_t) ~(1u << k);
+		d->limit_tried |= (uint8_t)(1u << k);
+		d->limit_skips[k] = 0;
+	}
+	return read;
 }
 
 /* Opens file of the cgroup path under dir: relative to d's directory of tree t when d is given
@@ -122,6 +279,7 @@ static int open_file(struct cgroupfs_dirs *d, enum cgroupfs_tree t, const char *
 		if (faccessat(d->fdp1[t] - 1, "cgroup.procs", F_OK, 0) == 0)
 			return -1;
 		release(&d->fdp1[t]);
+		unwatch_all(d);
 	}
 	if (snprintf(p + n, sizeof(p) - (size_t)n, "/%s", file) >= (int)(sizeof(p) - (size_t)n))
 		return -1;
@@ -262,13 +420,33 @@ void cgroupfs_parse_pressure(const char *text, struct cgroupfs_cpu *ret)
 		ret->pressure_full_usec = strtoull(t + 6, NULL, 10);
 }
 
-/* Reads the CPU quota (cpu.max, v1 cpu.cfs_quota_us and cpu.cfs_period_us) into ret. */
+/* Watches limit file l (file, of the cgroup path under dir) of d, before it is read; false
+ * when it cannot be watched. */
+static bool watch_limit(struct cgroupfs_dirs *d, int l, const char *dir, const char *path,
+			const char *file)
+{
+	char p[PATH_MAX];
+	int n;
+
+	if (d->limit_wd[l])
+		return true;
+	n = snprintf(p, sizeof(p), "%s%s/%s", dir, strcmp(path, "/") ? path : "", file);
+	return n > 0 && (size_t)n < sizeof(p) && watch(d, l, p);
+}
+
+/* Reads the CPU quota (cpu.max, v1 cpu.cfs_quota_us and cpu.cfs_period_us) into ret, watching
+ * its files first when d is given (enum cgroupfs_limit). */
 static void read_cpu_limit(const char *v2_root, const char *v1_cpu_root, const char *path,
 			   struct cgroupfs_dirs *d, struct cgroupfs_cpu *ret)
 {
 	char buf[64], pbuf[64];
 	long long quota, period;
 
+	if (d && !v1_cpu_root)
+		watch_limit(d, CGL_CPU_QUOTA, v2_root, path, "cpu.max");
+	if (d && v1_cpu_root &&
+	    watch_limit(d, CGL_CPU_QUOTA, v1_cpu_root, path, "cpu.cfs_quota_us"))
+		watch_limit(d, CGL_CPU_PERIOD, v1_cpu_root, path, "cpu.cfs_period_us");
 	ret->has_limit = false;
 	if (!v1_cpu_root) {
 		if (read_file(d, CGFS_V2, NOT_HELD, v2_root, path, "cpu.max", buf, sizeof(buf)))
@@ -304,23 +482,37 @@ void cgroupfs_read_cpu(const char *v2_root, const char *v1_cpu_root, const char 
 	 * cpu.stat then has no throttling keys). */
 	const char *cpu_root = v1_cpu_root ? v1_cpu_root : v2_root;
 	enum cgroupfs_tree cpu_tree = v1_cpu_root ? CGFS_V1_CPU : CGFS_V2;
+	bool had_limit = ret->has_limit;
+	bool watched = d && d->limit_wd[CGL_CPU_QUOTA] &&
+		       (!v1_cpu_root || d->limit_wd[CGL_CPU_PERIOD]);
+	bool limit = limit_read(d, CGLK_CPU, with_limit, watched, !ret->limit_read);
 	char buf[1024];
 
 	if (with_limit && d)
 		d->missing = 0; /* look for missing files again */
-	if (with_limit)
+	if (limit)
 		read_cpu_limit(v2_root, v1_cpu_root, path, d, ret);
-	/* The throttling counters move only under the cgroup's own quota: read with the limit,
-	 * and in between only where there is one (held open there, not elsewhere). */
-	if (with_limit || (ran && ret->has_limit)) {
+	ret->limit_read = ret->limit_read || limit;
+	/* The throttling counters move only under the cgroup's own quota: read where there is one
+	 * (held open there, not elsewhere) when it ran, and with the limit where there is one or
+	 * was one at the last limit read (what it counted up to the quota's removal); without a
+	 * quota, only until they were read once. */
+	if (((with_limit || limit) &&
+	     (had_limit || ret->has_limit || !ret->has_throttling || !d || !d->throttling_read)) ||
+	    (ran && ret->has_limit)) {
 		ret->has_throttling = false;
 		if (read_file(d, cpu_tree, ret->has_limit ? CGF_CPU_STAT : NOT_HELD, cpu_root, path,
 			      "cpu.stat", buf, sizeof(buf)))
 			cgroupfs_parse_cpu_stat(buf, ret);
+		if (d)
+			d->throttling_read = ret->has_throttling;
 		if (!ret->has_limit && d)
 			release(&d->filep1[CGF_CPU_STAT]);
 	}
-	if (!cgroupfs_cadence_read(&ret->psi, ran, with_limit, CGROUPFS_PSI_EVERY))
+	/* with_limit forces the read of an idle cgroup, or one without a reading: a running one is
+	 * read on the cadence anyway, within CGROUPFS_PSI_EVERY - 1 calls. */
+	if (!cgroupfs_cadence_read(&ret->psi, ran, with_limit && (!ran || !ret->has_pressure),
+				   CGROUPFS_PSI_EVERY))
 		return;
 	/* A file gone (PSI turned off, the cgroup removed) leaves no pressure, not the last. */
 	ret->has_pressure = false;
@@ -403,7 +595,7 @@ void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const ch
 {
 	char buf[8192]; /* memory.stat: ~1.5 KiB on v1, ~3 KiB on recent v2 kernels */
 	const char *root = v1_mem_root ? v1_mem_root : v2_root;
-	bool v1 = v1_mem_root != NULL, had = ret->has_usage, stat;
+	bool v1 = v1_mem_root != NULL, had = ret->has_usage, stat, changed;
 	enum cgroupfs_tree t = v1 ? CGFS_V1_MEM : CGFS_V2;
 	uint64_t kills = ret->oom_kills, usage = ret->usage, moved;
 
@@ -417,8 +609,12 @@ void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const ch
 	 * moved by a sixteenth since its last read: see cgroupfs.h. */
 	moved = ret->usage > ret->stat_usage ? ret->usage - ret->stat_usage :
 					       ret->stat_usage - ret->usage;
-	stat = cgroupfs_cadence_read(&ret->stat, ran || ret->usage != usage,
-				     !had || with_limit || moved > ret->stat_usage / 16,
+	changed = ran || ret->usage != usage;
+	/* with_limit forces the read where nothing changed (an idle cgroup's reclaim): a changing
+	 * one is read on the cadence anyway, within CGROUPFS_MEM_STAT_EVERY - 1 calls. */
+	stat = cgroupfs_cadence_read(&ret->stat, changed,
+				     !had || (with_limit && !changed) ||
+					     moved > ret->stat_usage / 16,
 				     CGROUPFS_MEM_STAT_EVERY);
 	ret->stat_skipped = !stat;
 	if (stat) {
@@ -443,10 +639,15 @@ void cgroupfs_read_memory(const char *v2_root, const char *v1_mem_root, const ch
 	    !read_u64(d, t, NOT_HELD, root, path, v1 ? "memory.max_usage_in_bytes" : "memory.peak",
 		      &ret->peak))
 		ret->peak = 0;
-	if (with_limit) {
+	if (limit_read(d, CGLK_MEM, with_limit, d && d->limit_wd[CGL_MEM_LIMIT],
+		       !ret->limit_read)) {
+		const char *file = v1 ? "memory.limit_in_bytes" : "memory.max";
+
+		ret->limit_read = true;
+		if (d)
+			watch_limit(d, CGL_MEM_LIMIT, root, path, file); /* before the read */
 		ret->has_limit = false;
-		if (read_file(d, t, NOT_HELD, root, path,
-			      v1 ? "memory.limit_in_bytes" : "memory.max", buf, sizeof(buf)))
+		if (read_file(d, t, NOT_HELD, root, path, file, buf, sizeof(buf)))
 			cgroupfs_parse_memory_limit(buf, ret);
 	}
 }

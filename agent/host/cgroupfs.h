@@ -32,6 +32,7 @@ struct cgroupfs_cpu {
 	uint64_t nr_throttled;
 	uint64_t throttled_usec;
 	bool has_limit;
+	bool limit_read; /* the quota was read into this struct (else it is read at the next call) */
 	double limit_cores; /* quota / period */
 	bool has_pressure;
 	uint64_t pressure_some_usec; /* cpu.pressure "some ... total=" */
@@ -77,7 +78,31 @@ struct cgroupfs_dirs {
 	int filep1[CGF_FILES]; /* descriptor + 1 of a held file; 0: not held */
 	uint8_t missing; /* 1 << enum cgroupfs_file: the cgroup lacks it (PSI off, no swap
 			  * accounting); looked for again at the next read with the limit */
+	int limit_wd[3]; /* inotify watch + 1 of the limit files (enum cgroupfs_limit); 0: none */
+	uint8_t limit_due; /* 1 << enum cgroupfs_limit_kind: written since its last read */
+	uint8_t limit_tried; /* 1 << enum cgroupfs_limit_kind: read (and watched) through these */
+	uint8_t limit_skips[2]; /* with_limit calls that skipped a watched limit, per kind */
+	bool throttling_read; /* cpu.stat read from these directories (cgroupfs_read_cpu) */
 };
+
+/* The limit files (cpu.max, or v1 cpu.cfs_quota_us and cpu.cfs_period_us; memory.max, or v1
+ * memory.limit_in_bytes) change only when someone writes them (a pod resized in place). Where
+ * a cgroup has struct cgroupfs_dirs, they are watched with inotify (IN_MODIFY: every write(2)
+ * to them) from their first read on: a write is read at the next call after
+ * cgroupfs_poll_limits() saw it, and the files are otherwise read only every
+ * CGROUPFS_LIMIT_SAFETY_EVERY-th with_limit call (a safety net for writes inotify cannot see).
+ * Unwatched (no dirs, no inotify, the watch limit reached: logged once, counted by
+ * cgroupfs_unwatched_limits()), they are read with every with_limit. */
+enum cgroupfs_limit { CGL_CPU_QUOTA, CGL_CPU_PERIOD, CGL_MEM_LIMIT };
+enum cgroupfs_limit_kind { CGLK_CPU, CGLK_MEM };
+#define CGROUPFS_LIMIT_SAFETY_EVERY 10
+
+/* Reads the inotify events of the watched limit files (non-blocking): each marks its cgroup's
+ * limit due. An event queue overflow marks every watched limit due. Once per collection,
+ * before the reads. */
+void cgroupfs_poll_limits(void);
+/* Limit files that could not be watched (read on the with_limit cadence instead). */
+uint64_t cgroupfs_unwatched_limits(void);
 
 /* Closes d's directories and files (when its cgroup path changes or its owner goes). */
 void cgroupfs_dirs_close(struct cgroupfs_dirs *d);
@@ -93,10 +118,12 @@ void cgroupfs_set_held_cap(unsigned cap);
  * the limit looks again for files found missing). v1_cpu_root may be NULL: the cpu controller
  * is on v2. ran: the cgroup's tasks ran since the last call (stalls need runnable tasks; the
  * throttling counters move only while they run). cpu.pressure on ret->psi's cadence (changed:
- * ran; force: with_limit or no reading yet), every CGROUPFS_PSI_EVERY calls while it runs; the
- * quota only with with_limit (else the previous one stays); cpu.stat's throttling counters
- * with with_limit, and when it ran where the last quota read found one (they move only under
- * the cgroup's own quota), else the previous ones stay. Missing files leave the matching has_*
+ * ran; force: with_limit where it did not run, or no reading yet), every CGROUPFS_PSI_EVERY calls while it runs; the
+ * quota with with_limit or when written (see enum cgroupfs_limit; else the previous one stays); cpu.stat's throttling counters
+ * (they move only under the cgroup's own quota) when it ran where the last quota read found
+ * one, and with with_limit or a quota read where that read or the one before found one, or
+ * where they were not read yet through dirs (no dirs: every with_limit); else the previous
+ * ones stay. Missing files leave the matching has_*
  * false (a cpu.pressure gone since its last read too). */
 void cgroupfs_read_cpu(const char *v2_root, const char *v1_cpu_root, const char *path,
 		       struct cgroupfs_dirs *dirs, bool with_limit, bool ran,
@@ -121,6 +148,7 @@ struct cgroupfs_mem {
 	uint64_t oom_kills; /* memory.events oom_kill (v1: memory.oom_control oom_kill) */
 	uint64_t peak; /* memory.peak (v1: memory.max_usage_in_bytes); 0 when absent */
 	bool has_limit;
+	bool limit_read; /* the limit was read into this struct (else it is read at the next call) */
 	uint64_t limit; /* memory.max (v1: memory.limit_in_bytes); has_limit false when unlimited */
 	/* cgroupfs_read_memory's: the usage at the last memory.stat read, whether the last call
 	 * skipped it (the values above are older than the usage), and its cadence */
@@ -150,13 +178,13 @@ static inline uint64_t cgroupfs_mem_working_set(const struct cgroupfs_mem *m)
  * read, on ret->stat's cadence: changed when ran (the cgroup's tasks ran since: page faults
  * need them) or the usage changed (a page charged or uncharged: anon, file, swap out), so
  * every CGROUPFS_MEM_STAT_EVERY calls while that goes on (a change seen by a call that skips
- * it is read within that many calls, run or not); forced with with_limit, when the usage moved
+ * it is read within that many calls, run or not); forced with with_limit where neither ran nor the usage changed, when the usage moved
  * by more than a sixteenth since memory.stat's last read, and when the last read found no
  * usage. Else its values stay (what may go stale meanwhile: a running cgroup's values
  * CGROUPFS_MEM_STAT_EVERY - 1 calls; an idle one's inactive_file, pages moved between LRU lists by reclaim without a
  * charge, and the gauges of a page charged and another uncharged in the same interval, until
- * with_limit). The limit is read only with with_limit (it
- * changes rarely: the caller reads it on a cadence, as cpu.max), else the previous one stays;
+ * with_limit). The limit is read with with_limit or when
+ * written (see enum cgroupfs_limit), else the previous one stays;
  * memory.events (v1: memory.oom_control) only with with_events, else the previous OOM-kill
  * count stays; the peak only when the OOM-kill count grew (it is reported at a kill).
  * Missing files leave the matching has_* false. */

@@ -316,20 +316,25 @@ void collector_flush_cpus(struct collector *c)
 {
 	if (!c->cpu_flush)
 		return;
+	/* An offline CPU would refuse the run (ENXIO) every time: only the online ones (a failed
+	 * read keeps the last list). */
+	cpu_online_read(&c->online);
 	for (int cpu = 0; cpu < c->ncpus; cpu++) {
-		int r = flush_cpu(c, cpu);
-		enum flush_result res = !r	    ? FLUSH_DONE :
-					r == -ENXIO ? FLUSH_OFFLINE :
-						      FLUSH_FAILED;
+		enum flush_result res;
+		int r;
 
+		if (!cpu_in(c->online.mask, cpu))
+			continue; /* offline when the list was read */
+		r = flush_cpu(c, cpu);
+		res = !r ? FLUSH_DONE : r == -ENXIO ? FLUSH_OFFLINE : FLUSH_FAILED;
 		if (c->flushes[res]++ || res == FLUSH_DONE)
 			continue;
 		/* The first of its kind: said once, counted always. */
 		if (res == FLUSH_OFFLINE) {
-			log_info(
-				"collector: CPU %d is offline: what it counted before is read once it "
-				"is back (bpfdiag_agent_cpu_flushes_total{result=\"offline\"})",
-				cpu);
+			log_info("collector: CPU %d went offline before its flush: what it counted "
+				 "before is read once it is back "
+				 "(bpfdiag_agent_cpu_flushes_total{result=\"offline\"})",
+				 cpu);
 			continue;
 		}
 		log_warn("collector: cannot flush CPU %d before reading the maps (%s): counts it "
@@ -349,7 +354,10 @@ static const char *start_flush(struct collector *c)
 {
 	int r = -ENOENT;
 
+	cpu_online_read(&c->online);
 	for (int cpu = 0; c->cpu_flush && cpu < c->ncpus; cpu++) {
+		if (!cpu_in(c->online.mask, cpu))
+			continue;
 		r = flush_cpu(c, cpu);
 		if (r != -ENXIO)
 			break;
@@ -648,6 +656,7 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 	}
 	c->cgroup_fd = -1;
 	c->stats_fd = -1;
+	c->online.fd = -1;
 	c->max_cgroups = opts->max_cgroups ? opts->max_cgroups : CPU_MAX_CGROUPS_DEFAULT;
 	/* Every decision the kernel's BTF informs is taken here, and the parse (7 MiB on 6.18) is
 	 * freed before the families load: libbpf parses the same BTF again for each load (11 MiB
@@ -673,7 +682,7 @@ int collector__open(const struct collector_opts *opts, struct collector **ret, c
 	}
 	c->vals_stride_max = 256;
 	c->vals = calloc((size_t)c->ncpus, c->vals_stride_max);
-	if (!c->vals) {
+	if (!c->vals || cpu_online_open(&c->online, NULL, c->ncpus)) {
 		r = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -837,6 +846,7 @@ struct collector *collector__destroy(struct collector *c)
 	uring_bpf__destroy(c->uring);
 	free(c->vals);
 	free(c->batch);
+	cpu_online_close(&c->online);
 	free(c);
 	return NULL;
 }

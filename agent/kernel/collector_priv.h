@@ -5,6 +5,7 @@
 #define BPFDIAG_COLLECTOR_PRIV_H
 
 #include "kernel/collector.h"
+#include "kernel/cpu_online.h"
 
 #include <bpf/libbpf.h>
 
@@ -93,6 +94,7 @@ struct collector {
 	 * kernel refused it at start), and pending counts wait for a sample or an idle CPU. */
 	bool cpu_flush;
 	bool sampling; /* the cpu-clock sampler is attached */
+	struct cpu_online online; /* the CPUs cpu_flush is run on */
 	uint64_t flushes[FLUSH_RESULTS];
 	char features[256];
 	const char *probe[PROBE_SLOTS]; /* mechanism in use per slot, NULL when down */
@@ -122,8 +124,9 @@ void each_fs(struct collector *c, const void *key, const void *vals, size_t stri
 bool collector_uring_btf_ok(const struct btf *vmlinux);
 int collector_uring_read(struct collector *c, const struct collector_sink *sink);
 
-/* collector.c: runs cpu_flush on each possible CPU (before the maps are read), counting how
- * each run went. */
+/* collector.c: runs cpu_flush on each online CPU (before the maps are read; the online list
+ * read anew each time, parsed when it changed), counting how each run went (offline: a CPU
+ * gone offline between the list's read and its run). */
 void collector_flush_cpus(struct collector *c);
 
 /* kernel.bpf_stats_enabled set by the administrator (no CAP_SYS_ADMIN needed to read it). */

@@ -289,7 +289,8 @@ int collector__read(struct collector *c, const struct collector_sink *sink)
 		collector_flush_cpus(c);
 	if (sink->cpu)
 		r = walk_map(c, c->cpu->maps.cpu_stats, each_cpu, sink);
-	if (!r && sink->cpu_samples)
+	/* Empty unless the sampler is attached: not walked (8192 buckets) without it. */
+	if (!r && sink->cpu_samples && c->sampling)
 		r = walk_map(c, c->cpu->maps.cpu_samples, each_sample, sink);
 	if (!r && sink->disk && c->disk)
 		r = walk_map(c, c->disk->maps.disk_stats, each_disk, sink);

@@ -2,7 +2,9 @@
 cpu and memory): a container that keeps running has its cpu.pressure read every other
 collection and its memory.stat every third, so whatever either file said is exported within
 that many collections, never later (a change missed for longer fails here); the counters
-stay monotonic."""
+stay monotonic. The limits (CPU quota, memory limit) are watched for writes: one written while
+the agent runs (a pod resized in place) is exported at the next collection, not at the next
+minute's limit read."""
 import os
 import sys
 import time
@@ -81,6 +83,72 @@ class Cadence(unittest.TestCase):
                 for w in workers:
                     w.kill()
                     w.wait()
+                e2e.rmdirs(made)
+
+    def test_limit_written_seen_at_next_collection(self):
+        """A quota and a memory limit written mid-run, three times at different points of the
+        agent's limit-read cycle (LIMIT_EVERY = 12 collections), are each exported within two
+        collections: a read every 12 collections alone would miss that (all three: 1 in 216)."""
+        root = e2e.cgroup2_root()
+        with open(os.path.join(root, "cgroup.controllers")) as f:
+            have = f.read().split()
+        with e2e.FakePod() as pod:
+            made, procs = [], [pod.path + "/cgroup.procs"]
+            cpu_dir = mem_dir = pod.path
+            try:
+                if "cpu" not in have:
+                    cpu_dir, m1 = e2e.mkdirs_under(e2e.cgroup1_root("cpu"), pod.rel)
+                    made += m1
+                    procs.append(cpu_dir + "/cgroup.procs")
+                if "memory" not in have:
+                    mem_dir, m2 = e2e.mkdirs_under(e2e.cgroup1_root("memory"), pod.rel)
+                    made += m2
+                    procs.append(mem_dir + "/cgroup.procs")
+                if "cpu" in have or "memory" in have:
+                    cur = root
+                    for part in pod.rel.strip("/").split("/"):
+                        with open(os.path.join(cur, "cgroup.subtree_control"), "w") as f:
+                            f.write(" ".join("+" + c for c in ("cpu", "memory") if c in have))
+                        cur = os.path.join(cur, part)
+
+                def set_limits(cores, mib):
+                    if "cpu" in have:
+                        with open(cpu_dir + "/cpu.max", "w") as f:
+                            f.write("%d 100000" % int(cores * 100000))
+                    else:
+                        with open(cpu_dir + "/cpu.cfs_period_us", "w") as f:
+                            f.write("100000")
+                        with open(cpu_dir + "/cpu.cfs_quota_us", "w") as f:
+                            f.write(str(int(cores * 100000)))
+                    with open(mem_dir + ("/memory.max" if "memory" in have
+                                         else "/memory.limit_in_bytes"), "w") as f:
+                        f.write(str(mib << 20))
+
+                worker = e2e.run_in_cgroups(procs, ["sh", "-c", "while :; do sleep 0.2; done"])
+                try:
+                    set_limits(0.5, 512)
+                    with e2e.Agent("--interval", "0.5", "--pin-dir", "none") as a:
+                        a.wait_collections(3)
+                        cid = pod.container_id
+                        for i, (cores, mib, skip) in enumerate(((0.3, 300, 1), (0.7, 700, 4),
+                                                                (0.2, 200, 3))):
+                            a.wait_collections(skip)  # a different point of the cycle
+                            set_limits(cores, mib)
+                            a.wait_collections(2)
+                            m = a.metrics()
+                            lim = e2e.metric_value(m, "bpfdiag_cpu_limit_cores",
+                                                   container_id=cid)
+                            mem = e2e.metric_value(m, "bpfdiag_memory_limit_bytes",
+                                                   container_id=cid)
+                            print("written %.1f cores, %d MiB; exported %s cores, %s bytes" % (
+                                cores, mib, lim, mem))
+                            self.assertIsNotNone(lim)
+                            self.assertAlmostEqual(lim, cores, places=3)
+                            self.assertEqual(mem, mib << 20)
+                finally:
+                    worker.kill()
+                    worker.wait()
+            finally:
                 e2e.rmdirs(made)
 
 

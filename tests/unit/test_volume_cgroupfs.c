@@ -355,9 +355,9 @@ static void make_cgroup(const char *dir, unsigned periods, unsigned long usage)
 
 static void remove_cgroup(const char *dir)
 {
-	static const char *const files[] = { "cgroup.procs", "cpu.stat",       "cpu.pressure",
-					     "cpu.max",	     "memory.current", "memory.stat",
-					     "memory.events" };
+	static const char *const files[] = { "cgroup.procs",  "cpu.stat",	"cpu.pressure",
+					     "cpu.max",	      "memory.current", "memory.stat",
+					     "memory.events", "memory.max" };
 	char p[PATH_MAX + 32];
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
@@ -538,7 +538,7 @@ static void test_held_cap(void **state)
 	low = rl;
 	low.rlim_cur = (rlim_t)probe + 3;
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, true, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, false, &c); /* idle: pressure read */
 	cgroupfs_read_memory(root, NULL, "/pod", &d, false, true, true, &m);
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	/* The directory, cpu.stat and cpu.pressure (cpu.max was opened and closed). */
@@ -552,7 +552,7 @@ static void test_held_cap(void **state)
 	assert_true(cgroupfs_unheld_reads() > unheld);
 	/* A cap below what is held: held files are given back as they are read, same values. */
 	cgroupfs_set_held_cap(before + 1);
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, true, &c);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, false, &c);
 	assert_true(c.has_pressure);
 	assert_int_equal(c.pressure_some_usec, 7);
 	assert_int_equal(d.filep1[CGF_CPU_STAT], 0);
@@ -562,6 +562,44 @@ static void test_held_cap(void **state)
 	cgroupfs_dirs_close(&d2);
 	assert_int_equal(cgroupfs_held(), before);
 	cgroupfs_set_held_cap(0);
+	remove_cgroup(dir);
+	rmdir(root);
+}
+
+/* A limit read forces cpu.pressure and memory.stat only where the cgroup is idle: a running
+ * one has them read on their cadence anyway (within CGROUPFS_*_EVERY - 1 calls). */
+static void test_limit_read_forces_idle_only(void **state)
+{
+	char root[] = "/tmp/bpfdiag-cgfs-XXXXXX", dir[PATH_MAX];
+	struct cgroupfs_dirs d = { 0 };
+	struct cgroupfs_cpu c = { 0 };
+	struct cgroupfs_mem m = { 0 };
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	snprintf(dir, sizeof(dir), "%s/pod", root);
+	make_cgroup(dir, 11, 1000);
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, true, &c); /* the first: read */
+	cgroupfs_read_memory(root, NULL, "/pod", &d, true, true, true, &m);
+	assert_int_equal(c.pressure_some_usec, 7);
+	assert_int_equal(m.anon, 10);
+	put(dir, "cpu.pressure", "some avg10=0.00 total=8\nfull avg10=0.00 total=3\n");
+	put(dir, "memory.stat", "anon 11\nfile 20\ninactive_file 5\n");
+	/* Running, with the limit, right after a read: not read. */
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, true, &c);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, true, true, true, &m);
+	assert_int_equal(c.pressure_some_usec, 7);
+	assert_int_equal(m.anon, 10);
+	/* The change seen is read on the cadence, run or not. */
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, false, &c);
+	assert_int_equal(c.pressure_some_usec, 8);
+	/* Idle, with the limit: read. */
+	put(dir, "cpu.pressure", "some avg10=0.00 total=9\nfull avg10=0.00 total=3\n");
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, false, &c);
+	cgroupfs_read_memory(root, NULL, "/pod", &d, true, true, false, &m);
+	assert_int_equal(c.pressure_some_usec, 9);
+	assert_int_equal(m.anon, 11);
+	cgroupfs_dirs_close(&d);
 	remove_cgroup(dir);
 	rmdir(root);
 }
@@ -605,12 +643,15 @@ static void test_read_rates(void **state)
 	/* It ran after being idle: read at once. */
 	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, true, &c);
 	assert_int_equal(c.pressure_some_usec, 9);
-	/* A quota set: seen at the next limit read, then cpu.stat is read (and held) each time. */
+	/* A quota set: the write is seen by the watch (cgroupfs_poll_limits, once a collection)
+	 * and read at the next call, limit read or not; then cpu.stat is read (and held) each
+	 * time. */
 	put(dir, "cpu.max", "50000 100000\n");
 	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, true, &c);
-	assert_false(c.has_limit);
+	assert_false(c.has_limit); /* not polled yet */
 	assert_int_equal(c.nr_periods, 11);
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, true, &c);
+	cgroupfs_poll_limits();
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, true, &c);
 	assert_true(c.has_limit);
 	assert_int_equal(c.nr_periods, 12);
 	assert_int_not_equal(d.filep1[CGF_CPU_STAT], 0);
@@ -621,10 +662,69 @@ static void test_read_rates(void **state)
 	/* The quota removed: the last counters read, cpu.stat given back. */
 	put(dir, "cpu.max", "max 100000\n");
 	put(dir, "cpu.stat", "nr_periods 14\nnr_throttled 2\nthrottled_usec 9\n");
-	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, true, &c);
+	cgroupfs_poll_limits();
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, false, &c);
 	assert_false(c.has_limit);
 	assert_int_equal(c.nr_periods, 14);
 	assert_int_equal(d.filep1[CGF_CPU_STAT], 0);
+	/* Still no quota at the next limit read: cpu.stat is not read again (its counters cannot
+	 * move without one; read once, they stay). */
+	put(dir, "cpu.stat", "nr_periods 15\nnr_throttled 3\nthrottled_usec 10\n");
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, true, &c);
+	assert_true(c.has_throttling);
+	assert_int_equal(c.nr_periods, 14);
+	assert_int_equal(c.nr_throttled, 2);
+	/* Until a write is polled, a watched quota is read only at every
+	 * CGROUPFS_LIMIT_SAFETY_EVERY-th limit read since its last read (a safety net for writes
+	 * a watch misses; the limit read just above was the first). */
+	put(dir, "cpu.max", "20000 100000\n");
+	for (int i = 2; i < CGROUPFS_LIMIT_SAFETY_EVERY; i++) {
+		cgroupfs_read_cpu(root, NULL, "/pod", &d, true, false, &c);
+		assert_false(c.has_limit);
+	}
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, true, false, &c);
+	assert_true(c.has_limit);
+	assert_true(c.limit_cores > 0.19 && c.limit_cores < 0.21);
+	assert_int_equal(c.nr_periods, 15);
+	/* From then on the new file is watched: a write is read at the next call. */
+	put(dir, "cpu.max", "40000 100000\n");
+	cgroupfs_poll_limits();
+	cgroupfs_read_cpu(root, NULL, "/pod", &d, false, false, &c);
+	assert_true(c.limit_cores > 0.39 && c.limit_cores < 0.41);
+	/* The memory limit alike; a struct that never read it reads it at once. */
+	put(dir, "memory.max", "1000000\n");
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
+	assert_true(m.has_limit && m.limit_read);
+	assert_int_equal(m.limit, 1000000);
+	put(dir, "memory.max", "2000000\n");
+	cgroupfs_read_memory(root, NULL, "/pod", &d, true, false, false, &m);
+	assert_int_equal(m.limit, 1000000); /* watched, unwritten as far as it was polled */
+	cgroupfs_poll_limits();
+	cgroupfs_read_memory(root, NULL, "/pod", &d, false, false, false, &m);
+	assert_int_equal(m.limit, 2000000);
+	/* Without dirs: read with every limit read, as nothing watches it. */
+	{
+		struct cgroupfs_mem m2 = { 0 };
+
+		cgroupfs_read_memory(root, NULL, "/pod", NULL, true, false, false, &m2);
+		put(dir, "memory.max", "3000000\n");
+		cgroupfs_read_memory(root, NULL, "/pod", NULL, false, false, false, &m2);
+		assert_int_equal(m2.limit, 2000000);
+		cgroupfs_read_memory(root, NULL, "/pod", NULL, true, false, false, &m2);
+		assert_int_equal(m2.limit, 3000000);
+	}
+	/* The same struct through new directories (its container restarted into a new cgroup):
+	 * read at once. */
+	{
+		struct cgroupfs_dirs d2 = { 0 };
+
+		put(dir, "memory.max", "4000000\n");
+		cgroupfs_read_memory(root, NULL, "/pod", &d2, false, false, false, &m);
+		assert_int_equal(m.limit, 4000000);
+		cgroupfs_dirs_close(&d2);
+	}
+	cgroupfs_poll_limits();
+	memset(&m, 0, sizeof(m));
 
 	/* memory.events: read only when asked; the count stays in between. */
 	put(dir, "memory.events", "oom 1\noom_kill 1\n");
@@ -821,6 +921,7 @@ int main(void)
 		cmocka_unit_test(test_dirs_held_open),
 		cmocka_unit_test(test_held_cap),
 		cmocka_unit_test(test_read_rates),
+		cmocka_unit_test(test_limit_read_forces_idle_only),
 		cmocka_unit_test(test_pressure_gone),
 		cmocka_unit_test(test_memory_stat_when_changed),
 		cmocka_unit_test(test_cadence),
