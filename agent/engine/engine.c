@@ -540,6 +540,8 @@ int engine__collect(struct engine *e, struct snapshot **ret)
 	s->agent.cgroups_swept = e->swept;
 	s->agent.cgroupfs_held = cgroupfs_held();
 	s->agent.cgroupfs_unheld_reads = cgroupfs_unheld_reads();
+	s->agent.cgroupfs_watched_limits = cgroupfs_watched_limits();
+	s->agent.cgroupfs_unwatched_limits = cgroupfs_unwatched_limits();
 	s->agent.fs_pseudo_write_bytes = e->pseudo.total.fs.write_bytes;
 	s->agent.last_collection_seconds = clock_mono() - t0;
 	*ret = s;

@@ -89,10 +89,44 @@ static int ino = -1;
 static struct idmap *watches;
 static uint64_t unwatched;
 static bool unwatched_logged;
+static unsigned n_watched, watch_cap;
 
 uint64_t cgroupfs_unwatched_limits(void)
 {
 	return unwatched;
+}
+
+unsigned cgroupfs_watched_limits(void)
+{
+	return n_watched;
+}
+
+unsigned cgroupfs_watch_budget(const char *max_user_watches_file)
+{
+	char buf[32];
+	ssize_t n;
+	unsigned long v;
+	char *end;
+	int fd = open(max_user_watches_file, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return CGROUPFS_WATCH_DEFAULT;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return CGROUPFS_WATCH_DEFAULT;
+	buf[n] = '\0';
+	errno = 0;
+	v = strtoul(buf, &end, 10);
+	if (errno || end == buf || (*end && *end != '\n'))
+		return CGROUPFS_WATCH_DEFAULT;
+	v /= CGROUPFS_WATCH_SHARE;
+	return v > CGROUPFS_WATCH_MAX ? CGROUPFS_WATCH_MAX : (unsigned)v;
+}
+
+void cgroupfs_set_watch_budget(unsigned n)
+{
+	watch_cap = n;
 }
 
 static enum cgroupfs_limit_kind limit_kind(int l)
@@ -106,8 +140,10 @@ static void unwatch(struct cgroupfs_dirs *d, int l)
 		return;
 	if (ino >= 0)
 		inotify_rm_watch(ino, d->limit_wd[l] - 1);
-	if (watches && idmap_get(watches, (uint64_t)(d->limit_wd[l] - 1)) == d)
+	if (watches && idmap_get(watches, (uint64_t)(d->limit_wd[l] - 1)) == d) {
 		idmap_del(watches, (uint64_t)(d->limit_wd[l] - 1));
+		n_watched--;
+	}
 	d->limit_wd[l] = 0;
 }
 
@@ -131,8 +167,10 @@ static void unwatched_limit(const char *file, int err)
 		unwatched_logged = true;
 		log_warn(
 			"cgroup files: cannot watch %s for writes (%s); limits not watched are read "
-			"once a minute (fs.inotify.max_user_watches)",
-			file, strerror(err));
+			"once a minute (the agent takes at most %u watches, 1/%d of "
+			"fs.inotify.max_user_watches, shared with kubelet and containerd)",
+			file, err == EDQUOT ? "the agent's watch budget is used up" : strerror(err),
+			watch_cap, CGROUPFS_WATCH_SHARE);
 	}
 }
 
@@ -159,6 +197,14 @@ static bool watch(struct cgroupfs_dirs *d, int l, const char *path)
 		unwatched_limit(path, errno ? errno : ENOSYS);
 		return false;
 	}
+	/* The user's watches are shared with kubelet, containerd and every other process of the
+	 * node's root: the agent takes at most its budget of them. */
+	if (!watch_cap)
+		watch_cap = cgroupfs_watch_budget("/proc/sys/fs/inotify/max_user_watches");
+	if (n_watched >= watch_cap) {
+		unwatched_limit(path, EDQUOT);
+		return false;
+	}
 	wd = inotify_add_watch(ino, path, IN_MODIFY);
 	if (wd < 0) {
 		if (errno != ENOENT)
@@ -168,6 +214,7 @@ static bool watch(struct cgroupfs_dirs *d, int l, const char *path)
 	/* One watch per inode: another dirs of the same file (a path reused) keeps it. */
 	if (idmap_get(watches, (uint64_t)wd) || idmap_put(watches, (uint64_t)wd, d))
 		return false;
+	n_watched++;
 	d->limit_wd[l] = wd + 1;
 	return true;
 }
@@ -178,7 +225,8 @@ static void mark_due(struct cgroupfs_dirs *d, int wd, bool gone)
 		if (d->limit_wd[l] == wd + 1) {
 			d->limit_due |= (uint8_t)(1u << limit_kind(l));
 			if (gone) { /* the kernel dropped the watch */
-				idmap_del(watches, (uint64_t)wd);
+				if (idmap_del(watches, (uint64_t)wd))
+					n_watched--;
 				d->limit_wd[l] = 0;
 			}
 		}

@@ -103,6 +103,19 @@ enum cgroupfs_limit_kind { CGLK_CPU, CGLK_MEM };
 void cgroupfs_poll_limits(void);
 /* Limit files that could not be watched (read on the with_limit cadence instead). */
 uint64_t cgroupfs_unwatched_limits(void);
+/* Limit files watched now. */
+unsigned cgroupfs_watched_limits(void);
+/* The watches the agent takes at most: inotify watches are counted per user, and the node's
+ * root user also runs kubelet and containerd, which watch files too (Linux < 5.11 allows 8192
+ * by default). An eighth of the limit read from max_user_watches_file
+ * (/proc/sys/fs/inotify/max_user_watches), at most CGROUPFS_WATCH_MAX; CGROUPFS_WATCH_DEFAULT
+ * when it cannot be read. */
+#define CGROUPFS_WATCH_SHARE 8
+#define CGROUPFS_WATCH_MAX 65536u
+#define CGROUPFS_WATCH_DEFAULT 1024u
+unsigned cgroupfs_watch_budget(const char *max_user_watches_file);
+/* Sets the budget (0: read it at the next watch). For tests. */
+void cgroupfs_set_watch_budget(unsigned n);
 
 /* Closes d's directories and files (when its cgroup path changes or its owner goes). */
 void cgroupfs_dirs_close(struct cgroupfs_dirs *d);

@@ -219,6 +219,8 @@ struct snap_agent {
 	uint64_t cgroups_swept; /* of those, found gone by the periodic sweep */
 	uint64_t cgroupfs_held; /* cgroup directories and files held open (host/cgroupfs.h) */
 	uint64_t cgroupfs_unheld_reads; /* reads of such files opened anew: descriptors capped */
+	uint64_t cgroupfs_watched_limits; /* limit files watched with inotify (host/cgroupfs.h) */
+	uint64_t cgroupfs_unwatched_limits; /* watches of limit files refused or failed */
 	uint64_t fs_pseudo_write_bytes; /* written to procfs, sysfs, cgroupfs, …: no volume */
 	/* OOM kills of the live series seen by one source only (the other missed them, or has
 	 * not seen them yet): [0] by oom:mark_victim, [1] by memory.events (engine/emit.c). */

@@ -300,6 +300,14 @@ static void agent_metrics(const struct snapshot *s, struct strbuf *out)
 		     "Reads of cgroup files that are held open, opened and closed instead because "
 		     "held descriptors reached half the descriptor limit.",
 		     NULL, (double)a->cgroupfs_unheld_reads);
+	agent_metric(out, "bpfdiag_agent_cgroupfs_watched_limits", "gauge",
+		     "Cgroup limit files (CPU quota, memory limit) watched with inotify, so that a "
+		     "write is read at the next collection.",
+		     NULL, (double)a->cgroupfs_watched_limits);
+	agent_metric(out, "bpfdiag_agent_cgroupfs_unwatched_limits_total", "counter",
+		     "Watches of cgroup limit files refused (the agent's budget, an eighth of "
+		     "fs.inotify.max_user_watches) or failed; such limits are read every minute.",
+		     NULL, (double)a->cgroupfs_unwatched_limits);
 	agent_metric(
 		out, "bpfdiag_agent_fs_pseudo_write_bytes_total", "counter",
 		"Bytes written to pseudo filesystems (procfs, sysfs, cgroupfs, ...): no volume, "

@@ -745,6 +745,62 @@ static void test_read_rates(void **state)
 	rmdir(root);
 }
 
+/* The agent takes at most its budget of inotify watches (shared with kubelet and containerd
+ * under the same user); past it a limit is read every limit read, unwatched and counted. */
+static void test_watch_budget(void **state)
+{
+	char root[] = "/tmp/bpfdiag-cgfs-XXXXXX", dir[PATH_MAX], f[PATH_MAX];
+	struct cgroupfs_dirs d1 = { 0 }, d2 = { 0 };
+	struct cgroupfs_mem m1 = { 0 }, m2 = { 0 };
+	unsigned watched = cgroupfs_watched_limits();
+	uint64_t unwatched = cgroupfs_unwatched_limits();
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	/* the budget: an eighth of the user's limit, bounded; a default when unreadable */
+	snprintf(f, sizeof(f), "%s/max_user_watches", root);
+	put(root, "max_user_watches", "8192\n");
+	assert_int_equal(cgroupfs_watch_budget(f), 1024);
+	put(root, "max_user_watches", "1000000000\n");
+	assert_int_equal(cgroupfs_watch_budget(f), CGROUPFS_WATCH_MAX);
+	put(root, "max_user_watches", "lots\n");
+	assert_int_equal(cgroupfs_watch_budget(f), CGROUPFS_WATCH_DEFAULT);
+	unlink(f);
+	assert_int_equal(cgroupfs_watch_budget(f), CGROUPFS_WATCH_DEFAULT);
+
+	snprintf(dir, sizeof(dir), "%s/a", root);
+	make_cgroup(dir, 1, 1000);
+	put(dir, "memory.max", "1000000\n");
+	snprintf(dir, sizeof(dir), "%s/b", root);
+	make_cgroup(dir, 1, 1000);
+	put(dir, "memory.max", "1000000\n");
+	cgroupfs_set_watch_budget(watched + 1);
+	cgroupfs_read_memory(root, NULL, "/a", &d1, true, false, false, &m1);
+	assert_int_equal(cgroupfs_watched_limits(), watched + 1);
+	cgroupfs_read_memory(root, NULL, "/b", &d2, true, false, false, &m2);
+	assert_int_equal(cgroupfs_watched_limits(), watched + 1); /* budget used up */
+	assert_true(cgroupfs_unwatched_limits() > unwatched);
+	assert_int_equal(m2.limit, 1000000);
+	/* unwatched: a write is read at the next limit read, not only at the safety net's */
+	put(dir, "memory.max", "2000000\n");
+	cgroupfs_poll_limits();
+	cgroupfs_read_memory(root, NULL, "/b", &d2, true, false, false, &m2);
+	assert_int_equal(m2.limit, 2000000);
+	/* a watch given back makes room */
+	cgroupfs_dirs_close(&d1);
+	assert_int_equal(cgroupfs_watched_limits(), watched);
+	cgroupfs_dirs_close(&d2);
+	d2 = (struct cgroupfs_dirs){ 0 };
+	cgroupfs_read_memory(root, NULL, "/b", &d2, true, false, false, &m2);
+	assert_int_equal(cgroupfs_watched_limits(), watched + 1);
+	cgroupfs_dirs_close(&d2);
+	cgroupfs_set_watch_budget(0);
+	remove_cgroup(dir);
+	snprintf(dir, sizeof(dir), "%s/a", root);
+	remove_cgroup(dir);
+	rmdir(root);
+}
+
 /* A cgroup's cpu.pressure gone (PSI turned off for it, or its file removed) since the last
  * read: no pressure, not the last values read. */
 static void test_pressure_gone(void **state)
@@ -921,6 +977,7 @@ int main(void)
 		cmocka_unit_test(test_dirs_held_open),
 		cmocka_unit_test(test_held_cap),
 		cmocka_unit_test(test_read_rates),
+		cmocka_unit_test(test_watch_budget),
 		cmocka_unit_test(test_limit_read_forces_idle_only),
 		cmocka_unit_test(test_pressure_gone),
 		cmocka_unit_test(test_memory_stat_when_changed),
