@@ -436,12 +436,11 @@ int series_emit(struct series *se, double dt, struct snap_series *out)
 {
 	bool has_net = false;
 
-	for (int l = 0; l < LBL_MAX; l++) {
-		if (!(out->labels[l] = snap_intern(out->strings, se->labels[l])))
-			return -ENOMEM;
-	}
-	if (!(out->cgroup_path = snap_intern(out->strings, se->cgroup_path)))
+	/* The labels and path of the last collection's snapshot series, unless the path moved. */
+	if (!se->snap &&
+	    !(se->snap = snap_labels_new((const char *const *)se->labels, se->cgroup_path)))
 		return -ENOMEM;
+	snap_series_set_labels(out, se->snap);
 	out->cgroup_id = se->cgroup_id;
 	out->cgroups = se->members;
 	for (const struct acc *a = se->accs; a; a = a->next)

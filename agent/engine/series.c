@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "engine/series.h"
+#include "base/hash.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@ static void series_free(void *v)
 	acc_free_all(s->accs);
 	free(s->key);
 	free(s->cgroup_path);
+	snap_labels_unref(s->snap);
 	free(s->ports);
 	free(s->peers);
 	for (unsigned i = 0; i < s->n_causes; i++) {
@@ -70,6 +72,15 @@ struct series_table *series_table_free(struct series_table *t)
 size_t series_table_size(const struct series_table *t)
 {
 	return t->map.n;
+}
+
+static const enum series_label who[3] = { LBL_NAMESPACE, LBL_WORKLOAD_KIND, LBL_WORKLOAD };
+
+/* A series' neighbour identity as a number: causes of other workloads differ in it. */
+static uint64_t who_hash(const struct series *s)
+{
+	return hash_str(s->labels[who[0]]) ^ hash_str(s->labels[who[1]]) * 0x9e3779b97f4a7c15ULL ^
+	       hash_str(s->labels[who[2]]) * 0xc2b2ae3d27d4eb4fULL;
 }
 
 /* The identity of a label set: its values joined with \x1f. */
@@ -112,6 +123,8 @@ struct series *series_table_get(struct series_table *t, const char *const labels
 			if (np) {
 				free(s->cgroup_path);
 				s->cgroup_path = np;
+				/* The next snapshot shows the new path; published ones keep theirs. */
+				s->snap = snap_labels_unref(s->snap);
 				s->cgroup_id = cgid;
 			}
 		}
@@ -132,6 +145,7 @@ struct series *series_table_get(struct series_table *t, const char *const labels
 			return NULL;
 		}
 	}
+	s->who_hash = who_hash(s);
 	if (!s->cgroup_path || strmap_put(&t->map, key, s)) {
 		series_free(s);
 		return NULL;
@@ -201,11 +215,10 @@ static struct acc *acc_get(struct series *s, enum acc_kind kind,
 
 int series_cause_add(struct series *s, const struct series *culprit, uint64_t ns)
 {
-	static const enum series_label who[3] = { LBL_NAMESPACE, LBL_WORKLOAD_KIND, LBL_WORKLOAD };
 	struct series_cause *c = NULL;
 
 	for (unsigned i = 0; i < s->n_causes && !c; i++) {
-		bool same = true;
+		bool same = s->causes[i].who == culprit->who_hash;
 
 		for (int o = 0; o < 3; o++)
 			same = same && strcmp(s->causes[i].own[o], culprit->labels[who[o]]) == 0;
@@ -222,6 +235,7 @@ int series_cause_add(struct series *s, const struct series *culprit, uint64_t ns
 				return -ENOMEM;
 			}
 		}
+		c->who = culprit->who_hash;
 		c->total_ns = c->interval_ns = 0;
 		s->n_causes++;
 	}

@@ -53,6 +53,7 @@ struct acc {
 /* Run-queue wait of a series' tasks while a neighbour (a workload) held the CPU. */
 struct series_cause {
 	char *own[3]; /* the neighbour's namespace, workload kind, workload */
+	uint64_t who; /* the neighbour's series' who_hash: most compares end there */
 	uint64_t total_ns, interval_ns;
 };
 
@@ -61,6 +62,10 @@ struct series {
 	char *key; /* label values joined with \x1f: the identity */
 	char *labels[LBL_MAX];
 	char *cgroup_path; /* its shallowest member's */
+	/* labels and cgroup_path as its snapshot series show them, made at its first emit and
+	 * kept while cgroup_path stays (snap_labels: the snapshots share it); NULL none yet */
+	struct snap_labels *snap;
+	uint64_t who_hash; /* of its namespace, workload kind and workload (series_cause_add) */
 	uint64_t cgroup_id;
 	struct acc *accs;
 	int members;

@@ -54,6 +54,83 @@ char *snap_intern(struct snap_strings *ss, const char *v)
 	return p;
 }
 
+#define LSET_STRS (LBL_MAX + 1) /* the labels, then the path */
+
+static long lsets_live;
+
+long snap_labels_live(void)
+{
+	return __atomic_load_n(&lsets_live, __ATOMIC_RELAXED);
+}
+
+struct snap_labels *snap_labels_new(const char *const labels[LBL_MAX], const char *cgroup_path)
+{
+	const char *src[LSET_STRS];
+	char *fixed[LSET_STRS] = { NULL };
+	size_t len[LSET_STRS], total = 0;
+	struct snap_labels *l = NULL;
+	unsigned repaired = 0;
+	char *d;
+
+	for (int i = 0; i < LSET_STRS; i++) {
+		src[i] = i < LBL_MAX ? labels[i] : cgroup_path;
+		src[i] = src[i] ? src[i] : "";
+		len[i] = strlen(src[i]);
+		if (!utf8_valid(src[i], len[i])) {
+			if (!(fixed[i] = utf8_repair_dup(src[i])))
+				goto out;
+			src[i] = fixed[i];
+			len[i] = strlen(src[i]);
+			repaired++;
+		}
+		total += len[i] + 1;
+	}
+	l = malloc(sizeof(*l) + total);
+	if (!l)
+		goto out;
+	__atomic_add_fetch(&lsets_live, 1, __ATOMIC_RELAXED);
+	l->refcnt = 1;
+	l->repaired = repaired;
+	d = l->data;
+	for (int i = 0; i < LSET_STRS; i++) {
+		char **dst = i < LBL_MAX ? &l->labels[i] : &l->cgroup_path;
+
+		memcpy(d, src[i], len[i] + 1);
+		*dst = d;
+		d += len[i] + 1;
+	}
+out:
+	for (int i = 0; i < LSET_STRS; i++)
+		free(fixed[i]);
+	return l;
+}
+
+struct snap_labels *snap_labels_ref(struct snap_labels *l)
+{
+	if (l)
+		__atomic_add_fetch(&l->refcnt, 1, __ATOMIC_RELAXED);
+	return l;
+}
+
+struct snap_labels *snap_labels_unref(struct snap_labels *l)
+{
+	if (l && __atomic_sub_fetch(&l->refcnt, 1, __ATOMIC_ACQ_REL) == 0) {
+		__atomic_sub_fetch(&lsets_live, 1, __ATOMIC_RELAXED);
+		free(l);
+	}
+	return NULL;
+}
+
+void snap_series_set_labels(struct snap_series *se, struct snap_labels *l)
+{
+	se->lset = snap_labels_ref(l);
+	for (int i = 0; i < LBL_MAX; i++)
+		se->labels[i] = l->labels[i];
+	se->cgroup_path = l->cgroup_path;
+	if (se->strings)
+		se->strings->repaired += l->repaired;
+}
+
 #define MEMO_BITS 9
 
 /* snap_intern_stable's: the interned copy of a string, by the string's address (direct
@@ -315,9 +392,11 @@ struct snapshot *snapshot_unref(struct snapshot *s)
 	for (size_t i = 0; i < s->n_series; i++) {
 		struct snap_series *se = &s->series[i];
 
-		for (int l = 0; l < LBL_MAX; l++)
+		for (int l = 0; l < LBL_MAX && !se->lset; l++)
 			free_str(ss, se->labels[l]);
-		free_str(ss, se->cgroup_path);
+		if (!se->lset)
+			free_str(ss, se->cgroup_path);
+		snap_labels_unref(se->lset);
 		free_str(ss, se->helm_chart);
 		for (size_t p = 0; p < se->n_points; p++) {
 			/* Own labels are interned in the series' snapshot (push_point). */
@@ -374,9 +453,12 @@ uint64_t snapshot_sanitize(struct snapshot *s)
 	for (size_t i = 0; i < s->n_series; i++) {
 		struct snap_series *se = &s->series[i];
 
-		for (int l = 0; l < LBL_MAX; l++)
+		/* A label set's strings were repaired when it was made (counted then). */
+		for (int l = 0; l < LBL_MAX && !se->lset; l++)
 			n += fix_str(ss, &se->labels[l]);
-		n += fix_str(ss, &se->cgroup_path) + fix_str(ss, &se->helm_chart);
+		if (!se->lset)
+			n += fix_str(ss, &se->cgroup_path);
+		n += fix_str(ss, &se->helm_chart);
 		for (size_t p = 0; p < se->n_points && !se->strings; p++) {
 			for (int o = 0; o < METRIC_MAX_OWN_LABELS; o++)
 				n += fix_str(ss, &se->points[p].own[o]);

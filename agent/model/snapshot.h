@@ -49,6 +49,30 @@ char *snap_intern(struct snap_strings *ss, const char *v);
  * strings). Not for a buffer that is written again meanwhile. */
 char *snap_intern_stable(struct snap_strings *ss, const char *v);
 
+/* A series' label values and cgroup path, made well-formed once and shared by the snapshots
+ * that show the series: its owner (the engine's series) keeps one while they stay the same and
+ * each snapshot series holds a reference, so a series' strings are neither hashed nor copied
+ * again each collection. Immutable once made; freed with the last reference (the owner's, or
+ * the last snapshot's that shows it), so a series gone under churn leaves nothing behind once
+ * the snapshots that showed it are freed. References are atomic: HTTP and export threads drop
+ * snapshots while the next is built. */
+struct snap_labels {
+	int refcnt;
+	unsigned repaired; /* ill-formed strings repaired when made (counted at each use) */
+	char *labels[LBL_MAX]; /* never NULL; "" when unknown */
+	char *cgroup_path;
+	char data[];
+};
+
+/* Returns a block of copies of labels and path (NULL entries: ""), ill-formed bytes replaced
+ * by U+FFFD, refcount 1; or NULL when out of memory. */
+struct snap_labels *snap_labels_new(const char *const labels[LBL_MAX], const char *cgroup_path);
+struct snap_labels *snap_labels_ref(struct snap_labels *l);
+/* Drops a reference; frees on the last. Accepts NULL; returns NULL. */
+struct snap_labels *snap_labels_unref(struct snap_labels *l);
+/* Label sets allocated and not yet freed, process-wide: what churn must not make grow. */
+long snap_labels_live(void);
+
 /* A histogram with fixed upper bounds (le); counts are per bucket, not cumulative. */
 struct snap_hist {
 	const double *bounds; /* n_bounds finite upper bounds, ascending; +Inf is implicit */
@@ -162,8 +186,11 @@ struct snap_peer {
 
 struct snap_series {
 	struct snap_strings *strings; /* the snapshot's (snapshot_new sets it) */
-	char *labels[LBL_MAX]; /* never NULL; "" when unknown; from snap_intern or the heap */
+	/* never NULL; "" when unknown; lset's (snap_series_set_labels), else from snap_intern or
+	 * the heap */
+	char *labels[LBL_MAX];
 	char *cgroup_path; /* the series' own cgroup, relative to the v2 mount */
+	struct snap_labels *lset; /* a reference: labels and cgroup_path are its strings */
 	char *helm_chart; /* helm.sh/chart of the workload, "" when unknown (OTLP resource only) */
 	double start_time; /* unix seconds its counters started from; 0: the agent's start */
 	uint64_t cgroup_id;
@@ -273,6 +300,9 @@ struct snapshot {
  * series array of the last snapshot freed is used again when it is large enough (and not
  * more than twice so): a collection does not fault a new one in every time. */
 struct snapshot *snapshot_new(size_t n);
+/* Sets se's labels and cgroup path to l's strings, taking a reference to l (se must have
+ * none yet); l's repaired strings count in se's snapshot as interning them would. */
+void snap_series_set_labels(struct snap_series *se, struct snap_labels *l);
 /* Makes room for n points in se (a series' count is known from its previous collection).
  * Returns 0 or -ENOMEM. */
 int snap_series_reserve(struct snap_series *se, size_t n);

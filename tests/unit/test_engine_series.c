@@ -4,10 +4,12 @@
  * series emitted. Deltas and rates, counter resets, a member that goes away, relabelling with
  * history, expiry after the retention time, the delta typed by volume class and role, the
  * cgroupfs counters. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -562,6 +564,172 @@ static void test_memfs_delta(void **state)
 	assert_true(out->delta.oom_kills == 1);
 }
 
+/* A series' labels and path are made once (snap_labels) and shared by the snapshots that show
+ * it unchanged: the same strings, a reference each, not interned again per collection. */
+static void test_labels_carried_over(void **state)
+{
+	struct fixture *f = *state;
+	struct series *s = series(f, "/keep", "/keep");
+	struct snapshot *a = snapshot_new(1), *b = snapshot_new(1);
+	long live = snap_labels_live();
+
+	assert_int_equal(series_emit(s, 0, &a->series[0]), 0);
+	assert_non_null(s->snap);
+	assert_int_equal(snap_labels_live(), live + 1);
+	assert_int_equal(series_emit(s, 5, &b->series[0]), 0);
+	assert_int_equal(snap_labels_live(), live + 1); /* the same set, not a new one */
+	assert_ptr_equal(a->series[0].lset, s->snap);
+	assert_ptr_equal(b->series[0].lset, s->snap);
+	assert_ptr_equal(a->series[0].cgroup_path, b->series[0].cgroup_path);
+	assert_ptr_equal(a->series[0].labels[LBL_WORKLOAD], b->series[0].labels[LBL_WORKLOAD]);
+	assert_string_equal(b->series[0].labels[LBL_WORKLOAD], "/keep");
+	assert_string_equal(b->series[0].labels[LBL_WORKLOAD_KIND], "Cgroup");
+	assert_string_equal(b->series[0].labels[LBL_POD], "");
+	assert_string_equal(b->series[0].cgroup_path, "/keep");
+	assert_int_equal(s->snap->refcnt, 3); /* the series' and both snapshots' */
+	/* Well-formed strings: nothing to repair, nothing counted. */
+	assert_int_equal(snapshot_sanitize(a), 0);
+	assert_int_equal(snapshot_sanitize(b), 0);
+	assert_null(snapshot_unref(a));
+	assert_int_equal(s->snap->refcnt, 2);
+	assert_string_equal(b->series[0].cgroup_path, "/keep");
+	assert_null(snapshot_unref(b));
+	assert_int_equal(s->snap->refcnt, 1);
+}
+
+/* A published snapshot keeps what it showed while the next is built: the series' path moves
+ * to a shallower member, the next snapshot shows the new one in a new set, the published one
+ * the old, which goes with it. */
+static void test_labels_published_unaffected(void **state)
+{
+	struct fixture *f = *state;
+	const char *labels[LBL_MAX] = { "", "", "", "Cgroup", "/wl", "", "", "" };
+	struct series *s = series_table_get(f->t, labels, "/wl/child", 7);
+	struct snapshot_slot slot;
+	struct snapshot *pub, *next;
+	struct snap_labels *old;
+	long live = snap_labels_live();
+
+	snapshot_slot_init(&slot);
+	assert_non_null(s);
+	next = snapshot_new(1);
+	assert_int_equal(series_emit(s, 0, &next->series[0]), 0);
+	snapshot_slot_set(&slot, next);
+	pub = snapshot_slot_get(&slot); /* a reader holds it, as an HTTP render does */
+	old = pub->series[0].lset;
+
+	assert_ptr_equal(series_table_get(f->t, labels, "/wl", 8), s);
+	assert_null(s->snap); /* dropped: the next emit makes a set for the new path */
+	assert_int_equal(old->refcnt, 1); /* the published snapshot's only */
+	next = snapshot_new(1);
+	assert_int_equal(series_emit(s, 5, &next->series[0]), 0);
+	assert_ptr_not_equal(next->series[0].lset, old);
+	assert_string_equal(next->series[0].cgroup_path, "/wl");
+	assert_string_equal(pub->series[0].cgroup_path, "/wl/child");
+	assert_int_equal(snap_labels_live(), live + 2);
+	snapshot_slot_set(&slot, next); /* the slot drops the old snapshot; the reader has it */
+	assert_string_equal(pub->series[0].cgroup_path, "/wl/child");
+	assert_string_equal(pub->series[0].labels[LBL_WORKLOAD], "/wl");
+	assert_null(snapshot_unref(pub));
+	assert_int_equal(snap_labels_live(), live + 1); /* the old set went with the last reader */
+	snapshot_slot_destroy(&slot);
+	assert_int_equal(snap_labels_live(), live + 1); /* the series' own */
+}
+
+/* Churn: series that come and go leave no label set behind once the snapshots that showed
+ * them are freed; the count stays flat over rounds. */
+static void test_labels_bounded_under_churn(void **state)
+{
+	struct fixture *f = *state;
+	struct snapshot_slot slot;
+	long live = snap_labels_live();
+
+	snapshot_slot_init(&slot);
+	for (int round = 0; round < 20; round++) {
+		struct series *got[50];
+		struct snapshot *snap = snapshot_new(50);
+
+		for (int i = 0; i < 50; i++) {
+			char w[64], path[64];
+			const char *labels[LBL_MAX] = { "ns", "pod", "c", "Cgroup", w, "", "", "" };
+
+			snprintf(w, sizeof(w), "/churn-%d-%d", round, i);
+			snprintf(path, sizeof(path), "/kubepods/%d/%d", round, i);
+			got[i] = series_table_get(f->t, labels, path, 100 + i);
+			assert_non_null(got[i]);
+			assert_int_equal(series_emit(got[i], 5, &snap->series[i]), 0);
+		}
+		snapshot_slot_set(&slot, snap); /* the last round's snapshot is freed */
+		for (int i = 0; i < 50; i++)
+			series_table_remove(f->t, got[i]);
+		/* The series are gone; the published snapshot alone holds their sets. */
+		assert_int_equal(snap_labels_live(), live + 50);
+		assert_string_equal(snap->series[49].labels[LBL_NAMESPACE], "ns");
+	}
+	snapshot_slot_destroy(&slot);
+	assert_int_equal(snap_labels_live(), live);
+}
+
+/* An ill-formed label is repaired once, when its set is made, and counted in each snapshot
+ * that shows it, as interning it there was. */
+static void test_labels_repaired(void **state)
+{
+	struct fixture *f = *state;
+	const char *labels[LBL_MAX] = { "n\xffs", "", "", "Cgroup", "/bad", "", "", "" };
+	struct series *s = series_table_get(f->t, labels, "/bad", 3);
+
+	assert_non_null(s);
+	for (int i = 0; i < 2; i++) {
+		struct snapshot *snap = snapshot_new(1);
+
+		assert_int_equal(series_emit(s, i * 5, &snap->series[0]), 0);
+		assert_string_equal(snap->series[0].labels[LBL_NAMESPACE], "n\xef\xbf\xbds");
+		assert_int_equal(snapshot_sanitize(snap), 1);
+		assert_int_equal(snap->agent.invalid_utf8_strings, 1);
+		assert_null(snapshot_unref(snap));
+	}
+}
+
+/* Neighbours are told apart by workload (namespace, kind, name), not by series: two pods of
+ * one workload are one cause; workloads whose names share a prefix, or whose fields joined
+ * would read the same, are not; past SERIES_CAUSES more are refused. */
+static void test_causes_by_workload(void **state)
+{
+	struct fixture *f = *state;
+	struct series *victim = series(f, "/victim", "/victim");
+	const char *p1[LBL_MAX] = { "ns", "web-1", "c", "Deployment", "web", "", "u1", "" };
+	const char *p2[LBL_MAX] = { "ns", "web-2", "c", "Deployment", "web", "", "u2", "" };
+	const char *other[LBL_MAX] = { "ns", "web2-1", "c", "Deployment", "web2", "", "u3", "" };
+	const char *kind[LBL_MAX] = { "ns", "web-3", "c", "StatefulSet", "web", "", "u4", "" };
+	struct series *a = series_table_get(f->t, p1, "/p1", 11);
+	struct series *b = series_table_get(f->t, p2, "/p2", 12);
+	struct series *c = series_table_get(f->t, other, "/p3", 13);
+	struct series *d = series_table_get(f->t, kind, "/p4", 14);
+
+	assert_true(a && b && c && d);
+	assert_int_equal(series_cause_add(victim, a, 10), 0);
+	assert_int_equal(series_cause_add(victim, b, 20), 0);
+	assert_int_equal(victim->n_causes, 1);
+	assert_int_equal(victim->causes[0].total_ns, 30);
+	assert_int_equal(series_cause_add(victim, c, 5), 0);
+	assert_int_equal(series_cause_add(victim, d, 7), 0);
+	assert_int_equal(victim->n_causes, 3);
+	assert_string_equal(victim->causes[1].own[2], "web2");
+	assert_string_equal(victim->causes[2].own[1], "StatefulSet");
+	assert_int_equal(series_cause_add(victim, a, 1), 0);
+	assert_int_equal(victim->causes[0].interval_ns, 31);
+	for (int i = 3; i < SERIES_CAUSES + 1; i++) {
+		char w[32];
+
+		snprintf(w, sizeof(w), "/n%d", i);
+		assert_int_equal(series_cause_add(victim, series(f, w, w), 1),
+				 i < SERIES_CAUSES ? 0 : -ENOSPC);
+	}
+	assert_int_equal(victim->n_causes, SERIES_CAUSES);
+	assert_int_equal(series_cause_add(victim, b, 1), 0); /* known ones still count */
+	assert_int_equal(victim->causes[0].total_ns, 32);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -576,6 +744,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cpufs_delta, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_structurally_absent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_memfs_delta, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_labels_carried_over, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_labels_published_unaffected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_labels_bounded_under_churn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_labels_repaired, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_causes_by_workload, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
