@@ -15,11 +15,6 @@
 
 _Static_assert(sizeof(struct bucket) % 8 == 0, "a bucket is whole words");
 
-static bool word_set(const uint8_t *map, size_t i)
-{
-	return map[i / 8] & (1u << (i % 8));
-}
-
 /* Packs b into out (PACKED_MAX bytes); returns the length. */
 static size_t pack(const struct bucket *b, uint8_t *out)
 {
@@ -50,7 +45,8 @@ static size_t pack(const struct bucket *b, uint8_t *out)
 	return n;
 }
 
-/* Unpacks the bucket at in into b, when b is not NULL; returns its packed length. */
+/* Unpacks the bucket at in into b, when b is not NULL; returns its packed length. Only the
+ * set bits of the word map and of each word's byte mask are visited. */
 static size_t unpack(const uint8_t *in, struct bucket *b)
 {
 	uint8_t *out = (uint8_t *)b;
@@ -58,19 +54,17 @@ static size_t unpack(const uint8_t *in, struct bucket *b)
 
 	if (b)
 		memset(b, 0, sizeof(*b));
-	for (size_t i = 0; i < WORDS; i++) {
-		uint8_t mask;
+	for (size_t m = 0; m < MAP; m++) {
+		for (unsigned bits = in[m]; bits; bits &= bits - 1) {
+			size_t i = 8 * m + (size_t)__builtin_ctz(bits);
+			unsigned mask = in[n++];
 
-		if (!word_set(in, i))
-			continue;
-		mask = in[n++];
-		if (!b) {
-			n += (size_t)__builtin_popcount(mask);
-			continue;
-		}
-		for (unsigned k = 0; k < 8; k++) {
-			if (mask & (1u << k))
-				out[8 * i + k] = in[n++];
+			if (!b) {
+				n += (size_t)__builtin_popcount(mask);
+				continue;
+			}
+			for (; mask; mask &= mask - 1)
+				out[8 * i + (size_t)__builtin_ctz(mask)] = in[n++];
 		}
 	}
 	return n;
@@ -85,6 +79,8 @@ int rule_ring_put(struct rule_ring *r, unsigned slot, unsigned n, const struct b
 		off += unpack(r->buf + off, NULL);
 	if (slot < n)
 		old = unpack(r->buf + off, NULL);
+	if (len == old && memcmp(r->buf + off, packed, len) == 0)
+		return 0; /* unchanged (an idle workload's open bucket) */
 	if (len > old) {
 		uint8_t *p = realloc(r->buf, r->len - old + len);
 

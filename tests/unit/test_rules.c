@@ -1161,10 +1161,44 @@ static void test_ring_exact(void **state)
 	rule_ring_free(&r);
 }
 
+/* A bucket put again unchanged leaves the window as it is; one of the same packed length but
+ * other bytes (a count moved, no word newly zero or set) replaces it. */
+static void test_ring_same_length(void **state)
+{
+	struct rule_ring r = { 0 };
+	struct bucket a = { 0 }, b, got;
+	uint8_t *before;
+	size_t len;
+
+	(void)state;
+	a.cpu_s = 1.5;
+	a.server_conns = 3;
+	assert_int_equal(rule_ring_put(&r, 0, 0, &a), 0);
+	assert_int_equal(rule_ring_put(&r, 1, 1, &a), 0);
+	len = r.len;
+	before = malloc(len);
+	assert_non_null(before);
+	memcpy(before, r.buf, len);
+	assert_int_equal(rule_ring_put(&r, 1, 2, &a), 0);
+	assert_int_equal(r.len, len);
+	assert_memory_equal(r.buf, before, len);
+	memcpy(&b, &a, sizeof(b));
+	b.server_conns = 4; /* the same byte set, another value */
+	assert_int_equal(rule_ring_put(&r, 1, 2, &b), 0);
+	assert_int_equal(r.len, len);
+	rule_ring_get(&r, 1, 2, &got);
+	assert_memory_equal(&got, &b, sizeof(got));
+	rule_ring_get(&r, 0, 2, &got);
+	assert_memory_equal(&got, &a, sizeof(got));
+	free(before);
+	rule_ring_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ring_exact),
+		cmocka_unit_test(test_ring_same_length),
 		cmocka_unit_test(test_wk05_fires_and_clears_with_hysteresis),
 		cmocka_unit_test(test_lookalikes_stay_quiet),
 		cmocka_unit_test(test_wk07_reads_keep_state),
