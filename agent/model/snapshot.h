@@ -30,9 +30,10 @@ enum series_label {
 
 extern const char *const series_label_names[LBL_MAX];
 
-/* A snapshot's strings: label values, cgroup paths and the node name interned (each distinct
- * string stored once) and made well-formed UTF-8 on the way in, so that snapshot_sanitize
- * checks each distinct string once, not each use. */
+/* A snapshot's strings: own-label values, the delta's names, pod labels and the node name
+ * interned (each distinct string stored once) and made well-formed UTF-8 on the way in, so
+ * that snapshot_sanitize checks each distinct string once, not each use. The engine's series
+ * bring their labels and cgroup paths in label sets instead (struct snap_labels). */
 struct snap_memo;
 struct snap_strings {
 	struct strpool pool;
