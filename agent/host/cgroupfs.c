@@ -174,14 +174,12 @@ static void unwatched_limit(const char *file, int err)
 	}
 }
 
-/* Watches limit file l of d (path: the file's whole path), before it is read: a write from
- * then on marks it due. Returns whether it is watched. */
+/* Watches limit file l of d (path: the file's whole path; d has no watch of it yet), before
+ * it is read: a write from then on marks it due. Returns whether it is watched. */
 static bool watch(struct cgroupfs_dirs *d, int l, const char *path)
 {
 	int wd;
 
-	if (d->limit_wd[l])
-		return true;
 	if (ino == -1) {
 		ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 		watches = ino >= 0 ? idmap_new() : NULL;

@@ -91,8 +91,9 @@ struct cgroupfs_dirs {
  * to them) from their first read on: a write is read at the next call after
  * cgroupfs_poll_limits() saw it, and the files are otherwise read only every
  * CGROUPFS_LIMIT_SAFETY_EVERY-th with_limit call (a safety net for writes inotify cannot see).
- * Unwatched (no dirs, no inotify, the watch limit reached: logged once, counted by
- * cgroupfs_unwatched_limits()), they are read with every with_limit. */
+ * Unwatched (no dirs, no inotify, the user's watch limit or the agent's budget of watches
+ * reached: logged once, counted by cgroupfs_unwatched_limits()), they are read with every
+ * with_limit. */
 enum cgroupfs_limit { CGL_CPU_QUOTA, CGL_CPU_PERIOD, CGL_MEM_LIMIT };
 enum cgroupfs_limit_kind { CGLK_CPU, CGLK_MEM };
 #define CGROUPFS_LIMIT_SAFETY_EVERY 10
@@ -131,13 +132,13 @@ void cgroupfs_set_held_cap(unsigned cap);
  * the limit looks again for files found missing). v1_cpu_root may be NULL: the cpu controller
  * is on v2. ran: the cgroup's tasks ran since the last call (stalls need runnable tasks; the
  * throttling counters move only while they run). cpu.pressure on ret->psi's cadence (changed:
- * ran; force: with_limit where it did not run, or no reading yet), every CGROUPFS_PSI_EVERY calls while it runs; the
- * quota with with_limit or when written (see enum cgroupfs_limit; else the previous one stays); cpu.stat's throttling counters
- * (they move only under the cgroup's own quota) when it ran where the last quota read found
- * one, and with with_limit or a quota read where that read or the one before found one, or
- * where they were not read yet through dirs (no dirs: every with_limit); else the previous
- * ones stay. Missing files leave the matching has_*
- * false (a cpu.pressure gone since its last read too). */
+ * ran; force: with_limit where it did not run, or no reading yet), every CGROUPFS_PSI_EVERY
+ * calls while it runs; the quota with with_limit or when written (see enum cgroupfs_limit;
+ * else the previous one stays); cpu.stat's throttling counters (they move only under the
+ * cgroup's own quota) when it ran where the last quota read found one, and with with_limit or
+ * a quota read where that read or the one before found one, or where they were not read yet
+ * through dirs (no dirs: every with_limit); else the previous ones stay. Missing files leave
+ * the matching has_* false (a cpu.pressure gone since its last read too). */
 void cgroupfs_read_cpu(const char *v2_root, const char *v1_cpu_root, const char *path,
 		       struct cgroupfs_dirs *dirs, bool with_limit, bool ran,
 		       struct cgroupfs_cpu *ret);
@@ -191,13 +192,13 @@ static inline uint64_t cgroupfs_mem_working_set(const struct cgroupfs_mem *m)
  * read, on ret->stat's cadence: changed when ran (the cgroup's tasks ran since: page faults
  * need them) or the usage changed (a page charged or uncharged: anon, file, swap out), so
  * every CGROUPFS_MEM_STAT_EVERY calls while that goes on (a change seen by a call that skips
- * it is read within that many calls, run or not); forced with with_limit where neither ran nor the usage changed, when the usage moved
- * by more than a sixteenth since memory.stat's last read, and when the last read found no
- * usage. Else its values stay (what may go stale meanwhile: a running cgroup's values
- * CGROUPFS_MEM_STAT_EVERY - 1 calls; an idle one's inactive_file, pages moved between LRU lists by reclaim without a
- * charge, and the gauges of a page charged and another uncharged in the same interval, until
- * with_limit). The limit is read with with_limit or when
- * written (see enum cgroupfs_limit), else the previous one stays;
+ * it is read within that many calls, run or not); forced with with_limit where neither ran nor
+ * the usage changed, when the usage moved by more than a sixteenth since memory.stat's last
+ * read, and when the last read found no usage. Else its values stay (what may go stale
+ * meanwhile: a running cgroup's values CGROUPFS_MEM_STAT_EVERY - 1 calls; an idle one's
+ * inactive_file, pages moved between LRU lists by reclaim without a charge, and the gauges of
+ * a page charged and another uncharged in the same interval, until with_limit). The limit is
+ * read with with_limit or when written (see enum cgroupfs_limit), else the previous one stays;
  * memory.events (v1: memory.oom_control) only with with_events, else the previous OOM-kill
  * count stays; the peak only when the OOM-kill count grew (it is reported at a kill).
  * Missing files leave the matching has_* false. */

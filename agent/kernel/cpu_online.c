@@ -7,6 +7,14 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Words of a mask of ncpus bits (at least one). */
+static size_t mask_words(int ncpus)
+{
+	size_t w = ((size_t)ncpus + 63) / 64;
+
+	return w ? w : 1;
+}
+
 /* Reads a decimal CPU number at *p; -1 when there is none or it overflows. */
 static long cpu_number(const char **p)
 {
@@ -27,7 +35,7 @@ int cpu_list_parse(const char *text, uint64_t *mask, int ncpus)
 	const char *p = text;
 	int n = 0;
 
-	memset(mask, 0, ((size_t)ncpus + 63) / 64 * sizeof(*mask));
+	memset(mask, 0, mask_words(ncpus) * sizeof(*mask));
 	while (*p && *p != '\n') {
 		long lo = cpu_number(&p), hi = lo;
 
@@ -53,18 +61,16 @@ int cpu_list_parse(const char *text, uint64_t *mask, int ncpus)
 		goto bad;
 	return n;
 bad:
-	memset(mask, 0, ((size_t)ncpus + 63) / 64 * sizeof(*mask));
+	memset(mask, 0, mask_words(ncpus) * sizeof(*mask));
 	return -1;
 }
 
 int cpu_online_open(struct cpu_online *o, const char *path, int ncpus)
 {
-	size_t words = ((size_t)ncpus + 63) / 64;
-
 	memset(o, 0, sizeof(*o));
 	o->fd = -1;
 	o->ncpus = ncpus;
-	o->mask = calloc(words ? words : 1, sizeof(*o->mask));
+	o->mask = calloc(mask_words(ncpus), sizeof(*o->mask));
 	if (!o->mask)
 		return -ENOMEM;
 	for (int cpu = 0; cpu < ncpus; cpu++)
@@ -89,8 +95,7 @@ int cpu_online_read(struct cpu_online *o)
 	buf[len] = '\0';
 	if (strcmp(buf, o->last) == 0)
 		return o->online;
-	mask = calloc(((size_t)o->ncpus + 63) / 64 ? ((size_t)o->ncpus + 63) / 64 : 1,
-		      sizeof(*mask));
+	mask = calloc(mask_words(o->ncpus), sizeof(*mask));
 	if (!mask)
 		return -1;
 	n = cpu_list_parse(buf, mask, o->ncpus);
